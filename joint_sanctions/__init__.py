@@ -1,0 +1,1 @@
+"""joint-sanctions: joint reward-and-punishment (联合奖惩) credit checks."""

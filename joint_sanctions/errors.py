@@ -1,0 +1,96 @@
+"""The library's errors, one hierarchy.
+
+::
+
+    JointSanctionsError
+    ├── MeasureListError        measure lists that do not load or lint (carries every Problem)
+    ├── IdentifierError         a USCC or resident id that is not valid (message names the rule broken)
+    ├── CheckError              a check that cannot be answered (unknown matter type, bad subject)
+    ├── RecordError             credit records: bad import rows, unknown record id
+    │   └── ImportRowError      one bad row (line number and reason)
+    ├── StoreError              the database could not be opened or used
+    ├── CaseError               the closed loop: unknown case, refused transition, bad disposal
+    └── DeliveryError           feedback delivery failed
+        ├── RetryableDeliveryError  5xx, timeout, refused connection: try again later
+        └── RejectedDeliveryError   the platform refused the record (4xx other than 409)
+
+Messages never contain an unmasked resident id: callers mask before they raise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class JointSanctionsError(Exception):
+    """Base of every error this library raises on purpose."""
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One problem found in a measure list, with where it is.
+
+    Problems sort by file, line and column so reports are stable.
+    """
+
+    path: str
+    line: int
+    col: int
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}: {self.code}: {self.message}"
+
+
+class MeasureListError(JointSanctionsError):
+    """Measure lists that do not load; ``problems`` holds every one found, sorted."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class IdentifierError(JointSanctionsError, ValueError):
+    """An identifier is not a valid USCC or resident id; the message says which rule failed."""
+
+
+class CheckError(JointSanctionsError, ValueError):
+    """A check cannot be answered as asked (unknown matter type, invalid subject, ...)."""
+
+
+class RecordError(JointSanctionsError):
+    """Credit records could not be stored or found."""
+
+
+class ImportRowError(RecordError):
+    """One row of an import file is bad; the others still load."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        self.line = line
+        self.reason = reason
+        super().__init__(f"line {line}: {reason}")
+
+
+class StoreError(JointSanctionsError):
+    """The record/case database could not be opened or used."""
+
+
+class CaseError(JointSanctionsError):
+    """A case operation was refused (unknown case, refused transition, invalid disposal)."""
+
+
+class DeliveryError(JointSanctionsError):
+    """Feedback could not be delivered."""
+
+
+class RetryableDeliveryError(DeliveryError):
+    """Delivery failed in a way that may pass later (5xx, timeout, refused connection)."""
+
+
+class RejectedDeliveryError(DeliveryError):
+    """The receiving platform refused the record; it is kept visible and not retried silently."""
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        self.status_code = status_code
+        super().__init__(message)

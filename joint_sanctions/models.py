@@ -1,0 +1,244 @@
+"""Pydantic models of the contracts in design.md §3–§6.
+
+Everything here is immutable. ``CheckResult.to_json()`` gives exactly the JSON of design.md §5.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from . import identifiers
+
+SubjectType = Literal["legal_person", "unincorporated_org", "individual_business", "natural_person",
+                      "government_body"]
+IdKind = Literal["uscc", "resident_id"]
+ListType = Literal["court_defaulter", "major_tax_violator", "procurement_violator",
+                   "market_serious_violator", "wage_arrears", "safety_serious_violator",
+                   "trading_serious_violator", "government_dishonesty",
+                   "tax_credit_a", "customs_advanced", "honesty_model"]
+MatterType = Literal["central_budget_funds", "special_bond", "financing_recommendation",
+                     "government_procurement", "bidding", "fiscal_funds", "support_policy", "honors",
+                     "pilot_demonstration", "qualification_review", "administrative_licensing",
+                     "civil_servant_hiring", "deputy_eligibility"]
+Effect = Literal["prohibit", "restrict", "strict_review", "reference", "incentive"]
+Kind = Literal["punishment", "incentive"]
+Role = Literal["legal_representative", "principal", "shareholder"]
+RecordStatus = Literal["active", "repaired", "removed"]
+BasisStatus = Literal["confirmed", "unconfirmed"]
+Decision = Literal["prohibited", "restricted", "review", "clear"]
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class LegalBasis(BaseModel):
+    """One cited document; ``number`` and ``article`` are empty strings when unknown."""
+
+    model_config = _FROZEN
+    document: str
+    number: str = ""
+    article: str = ""
+
+
+class RelatedParty(BaseModel):
+    """A person or organisation tied to the subject (e.g. its legal representative)."""
+
+    model_config = _FROZEN
+    role: Role
+    id: str
+    name: str = ""
+    id_kind: IdKind = "uscc"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise_id(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "id" in data:
+            norm, kind = identifiers.parse_identifier(str(data["id"]))
+            data = {**data, "id": norm, "id_kind": kind}
+        return data
+
+
+class Subject(BaseModel):
+    """Who is being checked. The id is validated and normalised (full-width, lower case)."""
+
+    model_config = _FROZEN
+    id: str
+    id_kind: IdKind = "uscc"
+    name: str = ""
+    subject_type: SubjectType | None = None
+    related_parties: tuple[RelatedParty, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise_id(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "id" in data:
+            norm, kind = identifiers.parse_identifier(str(data["id"]))
+            data = {**data, "id": norm, "id_kind": kind}
+        return data
+
+
+class CreditRecord(BaseModel):
+    """One entry of a credit list (design.md §6)."""
+
+    model_config = _FROZEN
+    record_id: str = Field(min_length=1)
+    list_type: ListType
+    subject_id: str
+    subject_name: str = ""
+    subject_type: SubjectType | None = None
+    authority: str = ""
+    document_no: str = ""
+    listed_on: dt.date
+    expires_on: dt.date | None = None
+    status: RecordStatus = "active"
+    reason: str = ""
+
+    @field_validator("subject_id", mode="before")
+    @classmethod
+    def _normalise_subject_id(cls, value: Any) -> str:
+        return identifiers.parse_identifier(str(value))[0]
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> CreditRecord:
+        if self.expires_on is not None and self.expires_on <= self.listed_on:
+            raise ValueError(f"expires_on {self.expires_on} is not after listed_on {self.listed_on}")
+        return self
+
+    def is_active(self, day: dt.date) -> bool:
+        """True while the record counts: listed_on ≤ day < expires_on and status active."""
+        return (self.status == "active" and self.listed_on <= day
+                and (self.expires_on is None or day < self.expires_on))
+
+
+class Matter(BaseModel):
+    """What the host system knows of the matter being handled; only ``matter_type`` is required."""
+
+    model_config = _FROZEN
+    matter_type: MatterType
+    item_code: str | None = None
+    application_no: str | None = None
+    department: str | None = None
+    department_code: str | None = None
+    region_code: str | None = None
+    amount: float | None = None
+
+
+class Measure(BaseModel):
+    """One measure of a measure list (design.md §4), as validated by the loader."""
+
+    model_config = _FROZEN
+    id: str
+    name: str
+    kind: Kind
+    effect: Effect
+    mandatory: bool
+    list_types: tuple[ListType, ...]
+    matter_types: tuple[MatterType, ...]
+    legal_basis: tuple[LegalBasis, ...]
+    basis_status: BasisStatus
+    implementing_departments: tuple[str, ...]
+    subject_types: tuple[SubjectType, ...] | None = None
+    related_party_roles: tuple[Role, ...] = ()
+    condition: str | None = None
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
+    description: str = ""
+    source: str = Field(default="", description="file:line where the measure is defined")
+
+    def valid_on(self, day: dt.date) -> bool:
+        """valid_from ≤ day < valid_to, either bound omitted = unbounded."""
+        return ((self.valid_from is None or self.valid_from <= day)
+                and (self.valid_to is None or day < self.valid_to))
+
+
+class MeasureListFile(BaseModel):
+    """One YAML file: its header and its measures."""
+
+    model_config = _FROZEN
+    path: str
+    edition: str
+    issuer: str
+    region_code: str
+    measures: tuple[Measure, ...]
+
+
+class SubjectRef(BaseModel):
+    """The subject as a result shows it (resident ids masked)."""
+
+    model_config = _FROZEN
+    id: str
+    id_kind: IdKind
+    name: str
+    subject_type: SubjectType
+
+
+class ViaRelatedParty(BaseModel):
+    """The related party whose record made a measure apply (id masked)."""
+
+    model_config = _FROZEN
+    role: Role
+    id: str
+    name: str = ""
+
+
+class AppliedMeasure(BaseModel):
+    """A measure that applies to the checked subject for this matter."""
+
+    model_config = _FROZEN
+    measure_id: str
+    name: str
+    kind: Kind
+    effect: Effect
+    mandatory: bool
+    legal_basis: tuple[LegalBasis, ...]
+    basis_status: BasisStatus
+    record_ids: tuple[str, ...]
+    via_related_party: ViaRelatedParty | None = None
+    implementing_departments: tuple[str, ...] = ()
+
+
+class Hit(BaseModel):
+    """A credit record active at the check time."""
+
+    model_config = _FROZEN
+    record_id: str
+    list_type: ListType
+    authority: str
+    document_no: str
+    listed_on: dt.date
+    expires_on: dt.date | None
+    subject_id: str = ""
+
+
+class CheckResult(BaseModel):
+    """The answer to one check (design.md §5)."""
+
+    model_config = _FROZEN
+    check_id: str
+    checked_at: dt.datetime
+    revision: str
+    subject: SubjectRef
+    matter_type: MatterType
+    decision: Decision
+    measures: tuple[AppliedMeasure, ...]
+    case_id: str | None = None
+    hits: tuple[Hit, ...] = ()
+    matter: Matter | None = None
+
+    @property
+    def punishments(self) -> tuple[AppliedMeasure, ...]:
+        return tuple(m for m in self.measures if m.kind == "punishment")
+
+    @property
+    def incentives(self) -> tuple[AppliedMeasure, ...]:
+        return tuple(m for m in self.measures if m.kind == "incentive")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of design.md §5 as Python data."""
+        return self.model_dump(mode="json", exclude={"matter"})
+
+    def to_json(self) -> str:
+        """The JSON of design.md §5 (UTF-8 text, Chinese kept readable)."""
+        return self.model_dump_json(exclude={"matter"})

@@ -1,0 +1,76 @@
+"""Stable ids of design.md §3 with their Chinese names (the names are data, the ids are contract)."""
+
+from __future__ import annotations
+
+SUBJECT_TYPES: dict[str, str] = {
+    "legal_person": "法人",
+    "unincorporated_org": "非法人组织",
+    "individual_business": "个体工商户",
+    "natural_person": "自然人",
+    "government_body": "机关/事业单位",
+}
+
+ID_KINDS: dict[str, str] = {
+    "uscc": "统一社会信用代码",
+    "resident_id": "居民身份证号码",
+}
+
+PUNISHMENT_LIST_TYPES: dict[str, str] = {
+    "court_defaulter": "失信被执行人",
+    "major_tax_violator": "重大税收违法失信主体",
+    "procurement_violator": "政府采购严重违法失信行为记录名单",
+    "market_serious_violator": "市场监督管理严重违法失信名单",
+    "wage_arrears": "拖欠农民工工资失信联合惩戒对象名单",
+    "safety_serious_violator": "安全生产严重失信主体名单",
+    "trading_serious_violator": "公共资源交易领域严重失信主体",
+    "government_dishonesty": "政务失信记录",
+}
+
+INCENTIVE_LIST_TYPES: dict[str, str] = {
+    "tax_credit_a": "纳税信用A级纳税人",
+    "customs_advanced": "海关高级认证企业",
+    "honesty_model": "诚信典型",
+}
+
+LIST_TYPES: dict[str, str] = {**PUNISHMENT_LIST_TYPES, **INCENTIVE_LIST_TYPES}
+
+MATTER_TYPES: dict[str, str] = {
+    "central_budget_funds": "中央预算内资金申报",
+    "special_bond": "地方政府专项债券申请",
+    "financing_recommendation": "融资项目推荐",
+    "government_procurement": "政府采购",
+    "bidding": "招标投标",
+    "fiscal_funds": "财政资金/奖补资金申报",
+    "support_policy": "扶持政策申请",
+    "honors": "评优评先",
+    "pilot_demonstration": "试点示范",
+    "qualification_review": "资质审核",
+    "administrative_licensing": "行政审批",
+    "civil_servant_hiring": "公务员录用",
+    "deputy_eligibility": "人大代表/政协委员资格",
+}
+
+EFFECTS: dict[str, str] = {
+    "prohibit": "不得/取消资格",
+    "restrict": "限制",
+    "strict_review": "从严审核",
+    "reference": "作为参考",
+    "incentive": "激励",
+}
+
+KINDS: dict[str, str] = {"punishment": "惩戒", "incentive": "激励"}
+
+RELATED_PARTY_ROLES: dict[str, str] = {
+    "legal_representative": "法定代表人",
+    "principal": "主要负责人",
+    "shareholder": "股东",
+}
+
+RECORD_STATUSES: dict[str, str] = {"active": "有效", "repaired": "已修复", "removed": "已移出"}
+
+DECISIONS: dict[str, str] = {
+    "prohibited": "禁止",
+    "restricted": "限制",
+    "review": "审慎核查",
+    "clear": "无限制",
+}
