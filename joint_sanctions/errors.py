@@ -6,6 +6,7 @@
     ├── MeasureListError        measure lists that do not load or lint (carries every Problem)
     ├── IdentifierError         a USCC or resident id that is not valid (message names the rule broken)
     ├── CheckError              a check that cannot be answered (unknown matter type, bad subject)
+    │   └── RuleEngineError     durable_rules failed inside a check (surfaced, never swallowed)
     ├── RecordError             credit records: bad import rows, unknown record id
     │   └── ImportRowError      one bad row (line number and reason)
     ├── StoreError              the database could not be opened or used
@@ -56,7 +57,18 @@ class IdentifierError(JointSanctionsError, ValueError):
 
 
 class CheckError(JointSanctionsError, ValueError):
-    """A check cannot be answered as asked (unknown matter type, invalid subject, ...)."""
+    """A check cannot be answered as asked; ``code`` is stable (unknown_matter_type, invalid_subject, ...)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class RuleEngineError(CheckError):
+    """The rule engine failed while evaluating a check (an action raised, the engine refused a fact)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("rule_engine", message)
 
 
 class RecordError(JointSanctionsError):

@@ -30,7 +30,8 @@ RecordStatus = Literal["active", "repaired", "removed"]
 BasisStatus = Literal["confirmed", "unconfirmed"]
 Decision = Literal["prohibited", "restricted", "review", "clear"]
 
-_FROZEN = ConfigDict(frozen=True, extra="forbid")
+# hide_input_in_errors: a validation error must never echo an unmasked resident id.
+_FROZEN = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
 
 class LegalBasis(BaseModel):

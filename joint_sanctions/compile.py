@@ -1,0 +1,119 @@
+"""Compile validated measure lists once into an immutable object that many checks share.
+
+Every measure becomes one rule: an expression over a flat *fact* (one fact per credit record that
+a check looks at), built from the measure's list types, matter types, validity dates, subject
+types, related-party roles and condition. The same expression feeds durable_rules (as JSON rules
+keyed by measure id) and the reference evaluator, so the two cannot drift apart.
+
+The compiled object also holds the index (list type, matter type) → candidate measures, which
+lets a check skip the rule engine when no rule could fire, and a revision (content hash) that every
+result records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from .conditions import And, AnyOf, Compare, Expr, Or, Predicate, evaluator, parse_condition, to_durable
+from .models import Measure, MeasureListFile
+
+#: The role a fact has when the record belongs to the checked subject itself.
+SELF = "self"
+
+
+@dataclass(frozen=True)
+class CompiledMeasure:
+    """One measure with its rule expression and the reference predicate of that expression."""
+
+    measure: Measure
+    rule: Expr
+    predicate: Predicate = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class CompiledMeasures:
+    """Immutable, shareable result of :func:`compile_measures`."""
+
+    revision: str
+    files: tuple[MeasureListFile, ...]
+    measures: Mapping[str, CompiledMeasure]
+    index: Mapping[tuple[str, str], tuple[CompiledMeasure, ...]]
+    compile_ms: float = 0.0
+
+    def candidates(self, list_type: str, matter_type: str) -> tuple[CompiledMeasure, ...]:
+        """Measures that could apply to a record of ``list_type`` for ``matter_type``."""
+        return self.index.get((list_type, matter_type), ())
+
+    def durable_rules(self) -> dict[str, dict[str, Any]]:
+        """The ruleset as durable_rules JSON: one rule per measure, named by measure id."""
+        return {mid: {"all": [{"m": to_durable(cm.rule)}], "run": mid}
+                for mid, cm in self.measures.items()}
+
+
+def day_number(day: dt.date) -> int:
+    """A date as the integer YYYYMMDD, which orders like the date and durable_rules can compare."""
+    return day.year * 10000 + day.month * 100 + day.day
+
+
+def measure_rule(m: Measure) -> Expr:
+    """The rule expression of one measure over fact keys (see :func:`joint_sanctions.check` facts)."""
+    parts: list[Expr] = [
+        AnyOf("record.list_type", tuple(m.list_types)),
+        AnyOf("matter.matter_type", tuple(m.matter_types)),
+    ]
+    if m.valid_from is not None:
+        parts.append(Compare("check.day", ">=", day_number(m.valid_from)))
+    if m.valid_to is not None:
+        parts.append(Compare("check.day", "<", day_number(m.valid_to)))
+    own: Expr = Compare("party.role", "==", SELF)
+    if m.subject_types is not None:
+        own = And((own, AnyOf("subject.subject_type", tuple(m.subject_types))))
+    # subject_types filters the subject, not its related parties (design.md §4)
+    parts.append(Or((own, AnyOf("party.role", tuple(m.related_party_roles)))) if m.related_party_roles else own)
+    if m.condition:
+        parts.append(parse_condition(m.condition))
+    return And(tuple(parts))
+
+
+def revision_of(files: Iterable[MeasureListFile]) -> str:
+    """Content hash of the measure set: same measures (in any file layout or order) → same revision."""
+    canonical = sorted(
+        (m.model_dump(mode="json", exclude={"source"}) for f in files for m in f.measures),
+        key=lambda d: str(d["id"]),
+    )
+    blob = json.dumps(canonical, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def compile_measures(files: Iterable[MeasureListFile]) -> CompiledMeasures:
+    """Build the index, rules and revision of validated measure lists.
+
+    The loader has already validated every field and condition, so compiling cannot fail on
+    content that :func:`joint_sanctions.load.load_measure_lists` accepted.
+    """
+    started = time.perf_counter()
+    files = tuple(files)
+    compiled: dict[str, CompiledMeasure] = {}
+    index: dict[tuple[str, str], list[CompiledMeasure]] = {}
+    for f in files:
+        for m in f.measures:
+            rule = measure_rule(m)
+            cm = CompiledMeasure(m, rule, evaluator(rule))
+            compiled[m.id] = cm
+            for lt in m.list_types:
+                for mt in m.matter_types:
+                    index.setdefault((lt, mt), []).append(cm)
+    return CompiledMeasures(
+        revision=revision_of(files),
+        files=files,
+        measures=MappingProxyType(compiled),
+        index=MappingProxyType({k: tuple(v) for k, v in index.items()}),
+        compile_ms=(time.perf_counter() - started) * 1000,
+    )

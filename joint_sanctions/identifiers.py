@@ -1,0 +1,329 @@
+"""Subject identifiers: 统一社会信用代码 (USCC, GB 32100-2015) and 居民身份证号码 (GB 11643-1999).
+
+Every function normalises first (surrounding whitespace, full-width ASCII, lower case), then validates
+strictly. Failures raise :class:`~joint_sanctions.errors.IdentifierError` with a bilingual message naming
+the rule broken. Resident ids are personal information: no message, and nothing :func:`mask` or
+:func:`mask_text` returns, contains one unmasked. USCCs are public and are never masked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from .errors import IdentifierError
+
+__all__ = [
+    "infer_subject_type",
+    "mask",
+    "mask_text",
+    "normalize_resident_id",
+    "normalize_uscc",
+    "parse_identifier",
+]
+
+# --- normalisation ------------------------------------------------------------------------------
+
+# Full-width ASCII U+FF01..U+FF5E sits at a fixed offset from U+0021..U+007E; ASCII letters are
+# upper-cased in the same pass. str.upper() is not used because it changes lengths ('ß' → 'SS'),
+# which would make the "length found" in messages wrong.
+_NORMALISE = str.maketrans(
+    {
+        **{0xFF01 + i: chr(0x21 + i) for i in range(0x5E)},
+        **{0xFF41 + i: chr(0x41 + i) for i in range(26)},  # full-width a-z straight to A-Z
+        **{0x61 + i: chr(0x41 + i) for i in range(26)},
+    }
+)
+
+
+def _normalise(text: str) -> str:
+    # strip() also removes the ideographic space U+3000 that Chinese input methods produce.
+    return text.strip().translate(_NORMALISE)
+
+
+# --- USCC -----------------------------------------------------------------------------------------
+
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_VALUE = {ch: i for i, ch in enumerate(_USCC_ALPHABET)}
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+# python-stdnum rejects A, N and Y here; GB 32100-2015 and domain.md §6 allow them.
+_USCC_DEPARTMENTS = "123456789ANY"
+
+
+def _uscc_check_char(body: str) -> str:
+    total = sum(_USCC_VALUE[ch] * w for ch, w in zip(body, _USCC_WEIGHTS, strict=True))
+    return _USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def _uscc_problem(code: str) -> str | None:
+    """Return the message for the first USCC rule ``code`` (already normalised) breaks, else None."""
+    if len(code) != 18:
+        return f"统一社会信用代码长度错误 / USCC must be 18 characters, found {len(code)}"
+    for pos, ch in enumerate(code, start=1):
+        if ch not in _USCC_VALUE:
+            return (
+                f"统一社会信用代码第{pos}位字符{ch!r}不允许 / USCC character {ch!r} at position {pos} "
+                "is not allowed (allowed: 0-9 and A-Z except I, O, S, V, Z)"
+            )
+    if code[0] not in _USCC_DEPARTMENTS:
+        return (
+            f"统一社会信用代码第1位登记管理部门代码{code[0]!r}无效 / USCC position 1 (registration "
+            f"department) {code[0]!r} is not one of 1-9, A, N, Y"
+        )
+    # The organisation code's own check character (position 17) is deliberately not verified:
+    # real codes issued under local schemes (e.g. 91410100MA0000015B) do not satisfy it.
+    expected = _uscc_check_char(code[:17])
+    if code[17] != expected:
+        return (
+            f"统一社会信用代码校验位错误 / USCC check character is wrong: expected {expected!r}, "
+            f"found {code[17]!r}"
+        )
+    return None
+
+
+def normalize_uscc(text: str) -> str:
+    """Normalise and validate a 统一社会信用代码.
+
+    Returns:
+        The 18-character code, half-width and upper-case.
+
+    Raises:
+        IdentifierError: the message names the rule broken (length, character, department, check).
+    """
+    code = _normalise(text)
+    problem = _uscc_problem(code)
+    if problem is not None:
+        raise IdentifierError(problem)
+    return code
+
+
+# --- resident id ----------------------------------------------------------------------------------
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+_EARLIEST_BIRTH = dt.date(1900, 1, 1)
+# design.md §5: the check date is China Standard Time, so "today" is too.
+_CST = dt.timezone(dt.timedelta(hours=8), "CST")
+_ASCII_DIGITS = frozenset("0123456789")
+
+
+def _today_cst() -> dt.date:
+    return dt.datetime.now(_CST).date()
+
+
+def _calendar_date(yyyymmdd: str) -> dt.date | None:
+    """The date spelt by eight ASCII digits, or None when no such day exists."""
+    if len(yyyymmdd) != 8 or not set(yyyymmdd) <= _ASCII_DIGITS:
+        return None
+    try:
+        return dt.date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:]))
+    except ValueError:
+        return None
+
+
+def _id_check_char(body: str) -> str:
+    return _ID_CHECK[sum(int(d) * w for d, w in zip(body, _ID_WEIGHTS, strict=True)) % 11]
+
+
+def _resident_id_rule(number: str, today: dt.date) -> str | None:
+    """Return the message for the first resident-id rule ``number`` breaks, else None.
+
+    The message does not show the id; :func:`_resident_id_problem` adds it masked.
+    """
+    if len(number) != 18:
+        return f"居民身份证号码长度错误 / resident id must be 18 characters, found {len(number)}"
+    for pos, ch in enumerate(number[:17], start=1):
+        # isdigit() would accept other scripts' digits (e.g. Arabic-Indic); only 0-9 count.
+        if ch not in _ASCII_DIGITS:
+            return (
+                f"居民身份证号码第{pos}位不是数字 / resident id position {pos} must be a digit, "
+                f"found {ch!r}"
+            )
+    if number[17] not in _ASCII_DIGITS and number[17] != "X":
+        return (
+            "居民身份证号码第18位必须是数字或X / resident id position 18 must be a digit or X, "
+            f"found {number[17]!r}"
+        )
+    birth = _calendar_date(number[6:14])
+    if birth is None:
+        return (
+            "居民身份证号码出生日期无效 / resident id birth date (positions 7-14) is not a real "
+            "calendar date"
+        )
+    if birth > today:
+        return "居民身份证号码出生日期晚于今天 / resident id birth date is after today"
+    if birth < _EARLIEST_BIRTH:
+        return "居民身份证号码出生日期早于1900-01-01 / resident id birth date is before 1900-01-01"
+    expected = _id_check_char(number[:17])
+    if number[17] != expected:
+        return (
+            f"居民身份证号码校验位错误 / resident id check character is wrong: expected {expected!r}, "
+            f"found {number[17]!r}"
+        )
+    return None
+
+
+def _resident_id_problem(number: str, today: dt.date) -> str | None:
+    """Like :func:`_resident_id_rule`, with the id appended masked so people can find the record."""
+    rule = _resident_id_rule(number, today)
+    if rule is None or not number:
+        return rule
+    return f"{rule} ({mask(number)})"
+
+
+def normalize_resident_id(text: str, *, today: dt.date | None = None) -> str:
+    """Normalise and validate an 18-digit 居民身份证号码.
+
+    Args:
+        text: the id as typed; full-width digits and a lower-case ``x`` are accepted.
+        today: the latest acceptable birth date; defaults to today in China Standard Time.
+
+    Returns:
+        The 18-character id with an upper-case ``X``.
+
+    Raises:
+        IdentifierError: the message names the rule broken and shows the id only masked.
+    """
+    number = _normalise(text)
+    problem = _resident_id_problem(number, today or _today_cst())
+    if problem is not None:
+        raise IdentifierError(problem)
+    return number
+
+
+# --- both kinds -----------------------------------------------------------------------------------
+
+_ID_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
+# A date that a mistyped id could have meant (month 01-12, day 01-31, 19xx/20xx), so that e.g.
+# 1990-02-30 gets the resident-id message rather than a baffling USCC check-character one.
+_PLAUSIBLE_DATE = re.compile(r"(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])")
+
+
+def parse_identifier(text: str, *, today: dt.date | None = None) -> tuple[str, str]:
+    """Normalise ``text`` and tell which kind of identifier it is.
+
+    Args:
+        text: a USCC or an 18-digit resident id, as typed.
+        today: passed to :func:`normalize_resident_id`.
+
+    Returns:
+        ``(normalised id, kind)`` with kind ``"uscc"`` or ``"resident_id"``.
+
+    Raises:
+        IdentifierError: empty, or valid as neither kind; the message is the one most likely to help.
+    """
+    value = _normalise(text)
+    if not value:
+        raise IdentifierError("主体标识为空 / subject id is empty")
+    if len(value) != 18:
+        # Both kinds are 18 characters long, so naming one kind would mislead.
+        hint = ""
+        if len(value) == 15 and set(value) <= _ASCII_DIGITS:
+            hint = " (15位旧身份证号码不再受理 / old 15-digit resident ids are not accepted)"
+        raise IdentifierError(
+            f"主体标识长度错误 / subject id must be 18 characters (USCC or resident id), "
+            f"found {len(value)}{hint}"
+        )
+    looks_like_id = _ID_SHAPE.fullmatch(value) is not None
+    id_problem = _resident_id_problem(value, today or _today_cst()) if looks_like_id else None
+    if looks_like_id and id_problem is None:
+        return value, "resident_id"
+    if id_problem is not None and _PLAUSIBLE_DATE.fullmatch(value[6:14]):
+        # A mistyped resident id passes the USCC check about 1 time in 31; an all-digit code with a
+        # birth date in the id's place is far likelier a person than an organisation.
+        raise IdentifierError(id_problem)
+    uscc_problem = _uscc_problem(value)
+    if uscc_problem is None:
+        return value, "uscc"
+    raise IdentifierError(uscc_problem)
+
+
+def infer_subject_type(normalised_id: str, kind: str) -> str:
+    """Subject type implied by an identifier (design.md §5).
+
+    Returns:
+        ``natural_person`` for a resident id; for a USCC ``government_body`` when it starts with ``1``
+        (机构编制), ``individual_business`` when it starts with ``92``, else ``legal_person``.
+
+    Raises:
+        IdentifierError: ``kind`` is neither ``uscc`` nor ``resident_id``.
+    """
+    if kind == "resident_id":
+        return "natural_person"
+    if kind != "uscc":
+        raise IdentifierError(f"未知的标识类型 / unknown identifier kind {kind!r}")
+    if normalised_id.startswith("1"):
+        return "government_body"
+    if normalised_id.startswith("92"):
+        return "individual_business"
+    return "legal_person"
+
+
+# --- masking --------------------------------------------------------------------------------------
+
+
+def _hide_middle(value: str) -> str:
+    return value[:4] + "*" * (len(value) - 8) + value[-4:]
+
+
+def _is_public_uscc(value: str) -> bool:
+    """True for a valid USCC that cannot be a person's id.
+
+    A USCC whose first 17 characters are digits has a resident id's shape; it stays visible only when
+    its positions 7-14 spell no calendar date, i.e. when it cannot be a resident id.
+    """
+    if _uscc_problem(value) is not None:
+        return False
+    # The final character is not tested: a resident id with a mistyped last character can still be
+    # a valid USCC (41010219900307123A is one), and it would give away 17 digits of the id.
+    return not set(value[:17]) <= _ASCII_DIGITS or _calendar_date(value[6:14]) is None
+
+
+def mask(identifier: str) -> str:
+    """Mask an identifier for logs and messages: ``4101**********1230``.
+
+    Valid USCCs (public business identifiers) and strings shorter than 8 characters come back
+    unchanged. Anything else is treated as a possibly mistyped resident id: it is normalised and all
+    but its first 4 and last 4 characters are replaced by ``*``. Use :func:`mask_text` for free text.
+    """
+    value = _normalise(identifier)
+    if len(value) < 8 or _is_public_uscc(value):
+        return identifier
+    # A string that failed validation may still be most of someone's id (a typo, an extra digit),
+    # so masking is not limited to the 15-18 digit shape.
+    return _hide_middle(value)
+
+
+_D = "0-9\uff10-\uff19"  # ASCII and full-width digits
+_ALNUM = f"{_D}A-Za-z\uff21-\uff3a\uff41-\uff5a"
+# 18-character ids and old 15-digit ids standing alone. [A-Za-z] is spelt out because \w would also
+# match Chinese characters, and ids are usually written straight after them (身份证号410102...).
+# Any final letter is matched, not only X, so that an id with a mistyped last character is masked
+# too (mask() does the same); real USCCs are let through by _is_public_uscc.
+_STANDALONE_ID = re.compile(f"(?<![{_ALNUM}])(?:[{_D}]{{17}}[{_ALNUM}]|[{_D}]{{15}})(?![{_ALNUM}])")
+_ID_RUN = re.compile(f"[{_D}Xx\uff38\uff58]{{18,}}")
+
+
+def mask_text(text: str) -> str:
+    """Mask every resident id in free text; USCCs stay readable.
+
+    Masked: 17 digits and one more letter or digit, or 15 digits (old ids), standing alone (not inside
+    a longer run of letters and digits); and any valid resident id even inside a longer run (two ids
+    pasted together). Full-width digits count as digits. Not masked: valid USCCs, except those whose
+    first 17 characters are digits with a calendar date at positions 7-14 (they may be a person).
+    """
+    hidden = [False] * len(text)
+
+    def hide(start: int, end: int) -> None:
+        for i in range(start + 4, end - 4):
+            hidden[i] = True
+
+    for m in _STANDALONE_ID.finditer(text):
+        if not _is_public_uscc(_normalise(m.group())):
+            hide(m.start(), m.end())
+    today = _today_cst()
+    for m in _ID_RUN.finditer(text):
+        for start in range(m.start(), m.end() - 17):
+            if _resident_id_rule(_normalise(text[start:start + 18]), today) is None:
+                hide(start, start + 18)
+    return "".join("*" if h else ch for ch, h in zip(text, hidden, strict=True))

@@ -1,0 +1,188 @@
+"""The two rule back ends: durable_rules and the reference evaluator agree, and durable's traps are handled."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from joint_sanctions.compile import SELF, compile_measures, day_number
+from joint_sanctions.errors import RuleEngineError
+from joint_sanctions.models import LegalBasis, Measure, MeasureListFile
+from joint_sanctions.rules import DurableRunner, ReferenceRunner, make_runner
+from joint_sanctions.vocabulary import LIST_TYPES, MATTER_TYPES, PUNISHMENT_LIST_TYPES, RELATED_PARTY_ROLES, SUBJECT_TYPES
+
+LISTS = sorted(PUNISHMENT_LIST_TYPES)
+MATTERS = sorted(MATTER_TYPES)
+ROLES = sorted(RELATED_PARTY_ROLES)
+SUBJECTS = sorted(SUBJECT_TYPES)
+CONDITIONS = [
+    None,
+    "matter.amount >= 1000000",
+    "not (matter.amount < 500)",
+    "matter.amount > 10 and matter.amount <= 5000000.5",
+    "record.authority == '郑州市中级人民法院' or matter.item_code in ['A1', 'B2']",
+    "subject.subject_type not in ['government_body', 'natural_person']",
+    "not (record.authority != '税务局' and matter.region_code == '410100')",
+    "record.document_no != 'X-1'",
+    "not (matter.amount == 100 or subject.id_kind == 'resident_id')",
+]
+
+
+def _measure(i: int, lists: list[str], matters: list[str], roles: list[str], subjects: list[str] | None,
+             condition: str | None, valid: tuple[dt.date | None, dt.date | None]) -> Measure:
+    return Measure(id=f"T-{i:03d}", name=f"措施{i}", kind="punishment", effect="restrict", mandatory=False,
+                   list_types=tuple(lists), matter_types=tuple(matters),
+                   legal_basis=(LegalBasis(document="测试依据"),), basis_status="unconfirmed",
+                   implementing_departments=("测试部门",), subject_types=tuple(subjects) if subjects else None,
+                   related_party_roles=tuple(roles), condition=condition,
+                   valid_from=valid[0], valid_to=valid[1])
+
+
+dates = st.one_of(st.none(), st.dates(dt.date(2019, 1, 1), dt.date(2027, 12, 31)))
+measure_st = st.builds(
+    lambda lists, matters, roles, subjects, cond, vf, vt: (lists, matters, roles, subjects, cond, (vf, vt)),
+    st.lists(st.sampled_from(LISTS), min_size=1, max_size=3, unique=True),
+    st.lists(st.sampled_from(MATTERS), min_size=1, max_size=3, unique=True),
+    st.lists(st.sampled_from(ROLES), max_size=2, unique=True),
+    st.one_of(st.none(), st.lists(st.sampled_from(SUBJECTS), min_size=1, max_size=3, unique=True)),
+    st.sampled_from(CONDITIONS), dates, dates,
+)
+fact_st = st.fixed_dictionaries({
+    "record__list_type": st.sampled_from(LISTS),
+    "party__role": st.sampled_from([SELF, *ROLES]),
+    "subject__subject_type": st.sampled_from(SUBJECTS),
+    "subject__id_kind": st.sampled_from(["uscc", "resident_id"]),
+    "record__authority": st.sampled_from(["郑州市中级人民法院", "税务局", ""]),
+    "record__document_no": st.sampled_from(["X-1", "X-2"]),
+    "record__reason": st.just(""),
+    "check__day": st.dates(dt.date(2019, 1, 1), dt.date(2027, 12, 31)).map(day_number),
+}, optional={
+    "matter__amount": st.sampled_from([0.0, 100.0, 499.0, 500.0, 1000000.0, 5000000.5, 9e6]),
+    "matter__item_code": st.sampled_from(["A1", "B2", "C3"]),
+    "matter__region_code": st.sampled_from(["410100", "410102"]),
+})
+
+
+def _compiled(specs: list[tuple[Any, ...]]) -> Any:
+    measures = []
+    for i, (lists, matters, roles, subjects, cond, (vf, vt)) in enumerate(specs):
+        if vf and vt and vt <= vf:
+            vf, vt = vt, vf + dt.timedelta(days=1)
+        measures.append(_measure(i, lists, matters, roles, subjects, cond, (vf, vt)))
+    return compile_measures([MeasureListFile(path="gen.yaml", edition="t", issuer="t", region_code="410100",
+                                             measures=tuple(measures))])
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs=st.lists(measure_st, min_size=1, max_size=12),
+       facts=st.lists(fact_st, min_size=1, max_size=6), matter=st.sampled_from(MATTERS))
+def test_durable_and_reference_agree(specs: list[Any], facts: list[dict[str, Any]], matter: str) -> None:
+    """On generated measures and facts, durable_rules fires exactly the measures the reference evaluator does."""
+    compiled = _compiled(specs)
+    facts = [{**f, "matter__matter_type": matter, "id": f"f{i}"} for i, f in enumerate(facts)]
+    durable = sorted(make_runner("durable").fire(compiled, matter, facts))
+    reference = sorted(ReferenceRunner().fire(compiled, matter, facts))
+    assert durable == reference
+
+
+def _simple_compiled() -> Any:
+    return _compiled([(["court_defaulter"], ["bidding"], [], None, None, (None, None)),
+                      (["court_defaulter"], ["bidding"], [], None, "matter.amount >= 10", (None, None))])
+
+
+def _fact(i: int, **kw: Any) -> dict[str, Any]:
+    base = {"id": f"f{i}", "record__list_type": "court_defaulter", "matter__matter_type": "bidding",
+            "party__role": SELF, "subject__subject_type": "legal_person", "check__day": 20250601}
+    return {**base, **kw}
+
+
+def test_every_matching_measure_fires_not_just_the_first() -> None:
+    """Facts are not consumed: two measures matching one fact both fire (events would fire one)."""
+    fired = make_runner("durable").fire(_simple_compiled(), "bidding", [_fact(0, matter__amount=50.0)])
+    assert sorted(m for m, _ in fired) == ["T-000", "T-001"]
+
+
+def test_identical_facts_in_one_check_do_not_raise() -> None:
+    """Two records with the same content are two facts (unique ids), both reported."""
+    fired = make_runner("durable").fire(_simple_compiled(), "bidding", [_fact(0), _fact(1)])
+    assert sorted(fired) == [("T-000", "f0"), ("T-000", "f1")]
+
+
+def test_a_check_where_no_rule_matches_leaves_no_session_and_does_not_crash() -> None:
+    """A session whose facts match nothing is still deleted safely (durable crashes on a missing state)."""
+    runner = make_runner("durable")
+    for _ in range(3):
+        assert runner.fire(_simple_compiled(), "bidding", [_fact(0, record__list_type="wage_arrears")]) == []
+
+
+def test_more_checks_than_durable_sessions_allow() -> None:
+    """Sessions are deleted after each check, so 3,000 checks never hit durable's 1,024-session limit."""
+    runner = make_runner("durable")
+    compiled = _simple_compiled()
+    for i in range(3000):
+        assert runner.fire(compiled, "bidding", [_fact(i)]) == [("T-000", f"f{i}")]
+
+
+def test_recompiling_the_same_revision_reuses_the_registered_ruleset() -> None:
+    """A ruleset name is registered once per revision; compiling again does not re-register it."""
+    runner = make_runner("durable")
+    assert runner.fire(_simple_compiled(), "bidding", [_fact(0)])
+    assert runner.fire(_simple_compiled(), "bidding", [_fact(0)])
+
+
+def test_one_host_is_shared_and_safe_under_threads() -> None:
+    """Concurrent first use from many threads yields one runner, and concurrent checks agree."""
+    runners: list[Any] = []
+    results: list[list[Any]] = []
+    compiled = _simple_compiled()
+
+    def work() -> None:
+        r = make_runner("durable")
+        runners.append(r)
+        for i in range(200):
+            results.append(r.fire(compiled, "bidding", [_fact(i, matter__amount=float(i))]))
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(r) for r in runners}) == 1
+    assert all(len(res) == (2 if int(res[0][1][1:]) >= 10 else 1) for res in results)
+
+
+def test_an_exception_inside_a_rule_action_is_surfaced() -> None:
+    """durable_rules swallows action exceptions into its state; the runner re-raises them."""
+    runner = DurableRunner.__new__(DurableRunner)
+    real = make_runner("durable")
+    assert isinstance(real, DurableRunner)
+    compiled = _simple_compiled()
+    original = real._collectors
+
+    class Exploding(dict[str, Any]):
+        def __getitem__(self, key: str) -> Any:
+            raise RuntimeError("collector exploded")
+
+    real._collectors = Exploding()
+    try:
+        with pytest.raises(RuleEngineError, match="collector exploded"):
+            real.fire(compiled, "bidding", [_fact(0)])
+    finally:
+        real._collectors = original
+    del runner
+
+
+def test_unknown_backend_is_refused() -> None:
+    """Asking for a rule back end that does not exist is a clear error."""
+    with pytest.raises(ValueError, match="unknown rule back end"):
+        make_runner("drools")
+
+
+def test_all_list_types_are_known() -> None:
+    """The generated facts use only list-type ids of design.md §3."""
+    assert set(LISTS) <= set(LIST_TYPES)
