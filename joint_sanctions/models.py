@@ -146,6 +146,7 @@ class Measure(BaseModel):
     valid_from: dt.date | None = None
     valid_to: dt.date | None = None
     description: str = ""
+    tags: tuple[str, ...] = ()
     source: str = Field(default="", description="file:line where the measure is defined")
 
     def valid_on(self, day: dt.date) -> bool:
@@ -198,6 +199,7 @@ class AppliedMeasure(BaseModel):
     record_ids: tuple[str, ...]
     via_related_party: ViaRelatedParty | None = None
     implementing_departments: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
 
 
 class Hit(BaseModel):

@@ -1,0 +1,57 @@
+"""The ``joint-sanctions`` command line (design.md §8); also ``python -m joint_sanctions``.
+
+Each command group lives in its own module with a ``register(subparsers, common)`` function.
+Exit codes: 2 = the command line itself is wrong; 1 = the command ran but input or state was
+refused; 0 otherwise. One line per error, never a traceback. Logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ..errors import JointSanctionsError
+from ..identifiers import mask_text
+from . import _common, check, lint, records
+
+_COMMAND_GROUPS = (lint, records, check)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (exposed for tests and documentation)."""
+    common = _common.common_options()
+    parser = _common.Parser(prog="joint-sanctions", parents=[common],
+                            description="Joint reward-and-punishment credit checks (联合奖惩信用核查).")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every check to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_common.Parser)
+    sub.required = True
+    for group in _COMMAND_GROUPS:
+        group.register(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (the console script exits with it)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _common.configure_logging(verbose=args.verbose)
+    try:
+        code: int = args.func(args)
+        return code
+    except JointSanctionsError as exc:
+        _common.error(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        _common.error("interrupted / 已中断")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # the last line of defence: one line, no traceback
+        _common.error(f"internal error ({type(exc).__name__}): {mask_text(str(exc))}")
+        return 1
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

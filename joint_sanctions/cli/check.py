@@ -1,0 +1,89 @@
+"""``joint-sanctions check --subject ID --matter TYPE …``: one check, as a table or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from .. import identifiers
+from ..errors import IdentifierError
+from ..models import CheckResult
+from ..vocabulary import DECISIONS, LIST_TYPES, MATTER_TYPES, RELATED_PARTY_ROLES, SUBJECT_TYPES
+from . import _common
+
+
+def _subject_id(text: str) -> str:
+    try:
+        return identifiers.parse_identifier(text)[0]
+    except IdentifierError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _related(text: str) -> dict[str, str]:
+    role, sep, value = text.partition("=")
+    if not sep or role not in RELATED_PARTY_ROLES:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not ROLE=ID with ROLE one of {', '.join(RELATED_PARTY_ROLES)}")
+    return {"role": role, "id": _subject_id(value)}
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("check", parents=[common], help="check one subject for one matter")
+    p.add_argument("--subject", required=True, type=_subject_id, metavar="ID",
+                   help="USCC (统一社会信用代码) or resident id (居民身份证号码)")
+    p.add_argument("--matter", required=True, choices=list(MATTER_TYPES), metavar="TYPE",
+                   help="matter type: " + ", ".join(MATTER_TYPES))
+    p.add_argument("--name", default="", help="subject name")
+    p.add_argument("--subject-type", choices=list(SUBJECT_TYPES), metavar="T",
+                   help="subject type: " + ", ".join(SUBJECT_TYPES))
+    p.add_argument("--related", action="append", type=_related, default=[], metavar="ROLE=ID",
+                   help="a related party, e.g. legal_representative=410102199003071230 (repeatable)")
+    p.add_argument("--at", type=_common.iso_date, metavar="YYYY-MM-DD", help="check as of this date")
+    p.add_argument("--item-code", help="service item code (事项编码)")
+    p.add_argument("--application-no", help="application number (申请编号)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON only")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    engine = _common.engine(args)
+    subject = {"id": args.subject, "name": args.name, "subject_type": args.subject_type,
+               "related_parties": args.related}
+    result = engine.check(subject, args.matter, at=args.at, item_code=args.item_code,
+                          application_no=args.application_no)
+    if args.json:
+        sys.stdout.write(result.to_json() + "\n")
+    else:
+        print(render(result))
+    return 0
+
+
+def render(result: CheckResult) -> str:
+    """A readable, bilingual summary of one result."""
+    s = result.subject
+    lines = [
+        f"主体 Subject : {s.name or '-'} ({s.id}, {SUBJECT_TYPES[s.subject_type]} {s.subject_type})",
+        f"事项 Matter  : {MATTER_TYPES[result.matter_type]} ({result.matter_type})",
+        f"结论 Decision: {DECISIONS[result.decision]} ({result.decision})",
+        f"版本 Revision: {result.revision}   核查编号 Check: {result.check_id}"
+        + (f"   案例 Case: {result.case_id}" if result.case_id else ""),
+    ]
+    if result.measures:
+        lines.append("措施 Measures:")
+        for m in result.measures:
+            basis = "；".join(f"《{b.document}》{b.number}{b.article}" for b in m.legal_basis)
+            via = f" 经由 via {m.via_related_party.role} {m.via_related_party.id}" if m.via_related_party else ""
+            lines.append(f"  - {m.measure_id} {m.name} [{m.kind}/{m.effect}"
+                         f"{', 强制 mandatory' if m.mandatory else ''}]{via}")
+            lines.append(f"      依据 basis ({m.basis_status}): {basis}")
+            lines.append(f"      记录 records: {', '.join(m.record_ids)}")
+    else:
+        lines.append("措施 Measures: 无 none")
+    if result.hits:
+        lines.append("命中名单 Hits:")
+        for h in result.hits:
+            until = h.expires_on.isoformat() if h.expires_on else "—"
+            lines.append(f"  - {h.record_id} {LIST_TYPES[h.list_type]} ({h.list_type}) {h.authority} "
+                         f"{h.document_no} {h.listed_on.isoformat()} → {until}")
+    return "\n".join(lines)

@@ -1,0 +1,41 @@
+"""``joint-sanctions records import FILE`` and ``records repair RECORD_ID``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..records import import_records
+from ..stores import open_store
+from . import _common
+from .progress import Progress
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("records", parents=[common], help="manage credit-list records")
+    rsub = p.add_subparsers(dest="records_command", metavar="ACTION", parser_class=_common.Parser)
+    rsub.required = True
+    imp = rsub.add_parser("import", parents=[common], help="import CSV, JSON Lines or XLSX records")
+    imp.add_argument("file", metavar="FILE")
+    imp.set_defaults(func=run_import)
+    rep = rsub.add_parser("repair", parents=[common], help="mark a record as repaired (信用修复)")
+    rep.add_argument("record_id", metavar="RECORD_ID")
+    rep.set_defaults(func=run_repair)
+
+
+def run_import(args: argparse.Namespace) -> int:
+    with open_store(_common.db_url(args)) as store, Progress("importing / 导入") as progress:
+        report = import_records(store, args.file, progress=progress.update)
+    for err in report.errors:
+        _common.error(f"{args.file}:{err.line}: {err.reason}")
+    print(f"imported {report.stored} record(s), rejected {len(report.errors)} row(s) / "
+          f"导入 {report.stored} 条，拒绝 {len(report.errors)} 行", file=sys.stdout)
+    return 1 if report.errors else 0
+
+
+def run_repair(args: argparse.Namespace) -> int:
+    with open_store(_common.db_url(args)) as store:
+        record = store.repair(args.record_id)
+    print(f"record {record.record_id} is now {record.status} / 记录 {record.record_id} 已修复")
+    return 0

@@ -1,0 +1,271 @@
+"""check(): records, dates, related parties, incentives, decisions, JSON shape, errors and the decision log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+
+from joint_sanctions import CheckError, Engine, Subject
+from joint_sanctions.check import compile_paths
+
+from .conftest import record
+
+FIXTURE = Path(__file__).parent / "fixtures" / "measures"
+CO = "91410100MA0000015B"      # a company
+CO2 = "91350100M000100Y43"
+GOV = "124101064100000117"     # a government body (USCC starting with 1)
+PERSON = "410102199003071230"  # a natural person
+PERSON_MASKED = "4101**********1230"
+DAY = dt.date(2025, 6, 1)
+
+
+@pytest.fixture
+def engine_with(make_engine: Callable[..., Engine]) -> Callable[..., Engine]:
+    compiled = compile_paths(FIXTURE)
+    return lambda *records, **kw: make_engine(records, measures=compiled, **kw)
+
+
+def ids(result: Any) -> list[str]:
+    return [m.measure_id for m in result.measures]
+
+
+def test_listed_company_is_prohibited_with_legal_basis(engine_with: Callable[..., Engine]) -> None:
+    """A court defaulter gets the procurement ban with its cited article and the record that caused it."""
+    result = engine_with(record("R1", CO)).check({"id": CO, "name": "某公司"}, "government_procurement", at=DAY)
+    assert result.decision == "prohibited"
+    assert ids(result) == ["T-GP-BAN"]
+    m = result.measures[0]
+    assert m.record_ids == ("R1",) and m.basis_status == "confirmed" and m.via_related_party is None
+    assert m.legal_basis[0].article == "第七十七条"
+    assert [h.record_id for h in result.hits] == ["R1"]
+
+
+def test_clean_subject_is_clear_and_the_rule_engine_is_not_touched(engine_with: Callable[..., Engine]) -> None:
+    """A subject with no active record is clear, and the rule back end is never called."""
+    engine = engine_with(record("R1", CO2))
+    calls: list[Any] = []
+    real = engine._runner.fire
+    engine._runner.fire = lambda *a: calls.append(a) or real(*a)  # type: ignore[method-assign]
+    result = engine.check(CO, "government_procurement", at=DAY)
+    assert (result.decision, result.measures, result.hits, calls) == ("clear", (), (), [])
+
+
+def test_listed_subject_on_a_list_no_measure_covers_has_hits_but_no_rule_run(
+        engine_with: Callable[..., Engine]) -> None:
+    """Hits show every active record even when no measure applies to this matter; no rule runs then."""
+    engine = engine_with(record("R1", CO, "wage_arrears"))
+    calls: list[Any] = []
+    real = engine._runner.fire
+    engine._runner.fire = lambda *a: calls.append(a) or real(*a)  # type: ignore[method-assign]
+    result = engine.check(CO, "government_procurement", at=DAY)
+    assert result.decision == "clear" and [h.record_id for h in result.hits] == ["R1"] and calls == []
+
+
+@pytest.mark.parametrize(("listed_on", "expires_on", "status", "at", "applies"), [
+    (dt.date(2024, 1, 1), None, "active", DAY, True),
+    (dt.date(2024, 1, 1), DAY, "active", DAY, False),                       # expires_on is exclusive
+    (dt.date(2024, 1, 1), DAY + dt.timedelta(days=1), "active", DAY, True),
+    (DAY, None, "active", DAY, True),                                        # listed_on is inclusive
+    (DAY + dt.timedelta(days=1), None, "active", DAY, False),                # listed in the future
+    (dt.date(2024, 1, 1), None, "repaired", DAY, False),
+    (dt.date(2024, 1, 1), None, "removed", DAY, False),
+    (dt.date(2024, 1, 1), dt.date(2025, 1, 1), "active", dt.date(2024, 12, 31), True),  # historical check
+])
+def test_record_activity_at_the_check_time(engine_with: Callable[..., Engine], listed_on: dt.date,
+                                           expires_on: dt.date | None, status: str, at: dt.date,
+                                           applies: bool) -> None:
+    """A record counts only while listed_on ≤ t < expires_on and it is neither repaired nor removed."""
+    engine = engine_with(record("R1", CO, listed_on=listed_on, expires_on=expires_on, status=status))
+    assert (ids(engine.check(CO, "government_procurement", at=at)) == ["T-GP-BAN"]) is applies
+
+
+def test_repair_stops_the_measures_at_once(engine_with: Callable[..., Engine]) -> None:
+    """After credit repair the same engine no longer applies the measure."""
+    engine = engine_with(record("R1", CO))
+    assert engine.check(CO, "government_procurement", at=DAY).decision == "prohibited"
+    engine.store.repair("R1")
+    assert engine.check(CO, "government_procurement", at=DAY).decision == "clear"
+
+
+def test_measure_validity_dates(engine_with: Callable[..., Engine]) -> None:
+    """A measure applies only from valid_from (inclusive) until valid_to (exclusive)."""
+    engine = engine_with(record("R1", CO, "safety_serious_violator", listed_on=dt.date(2020, 1, 1)))
+    assert ids(engine.check(CO, "bidding", at=dt.date(2023, 9, 30))) == []
+    assert ids(engine.check(CO, "bidding", at=dt.date(2023, 10, 1))) == ["T-NEW"]
+    assert ids(engine.check(CO, "bidding", at=dt.date(2026, 1, 1))) == []
+
+
+def test_check_date_is_taken_in_china_standard_time(engine_with: Callable[..., Engine]) -> None:
+    """At 17:00 UTC on 30 Sep it is already 1 Oct in China, so the 1 Oct measure applies."""
+    engine = engine_with(record("R1", CO, "safety_serious_violator", listed_on=dt.date(2020, 1, 1)))
+    late = dt.datetime(2023, 9, 30, 17, 0, tzinfo=dt.timezone.utc)
+    assert ids(engine.check(CO, "bidding", at=late)) == ["T-NEW"]
+
+
+def test_condition_on_the_matter_amount(engine_with: Callable[..., Engine]) -> None:
+    """The amount condition applies the measure only to large amounts, never when the amount is unknown."""
+    engine = engine_with(record("R1", CO))
+    assert ids(engine.check(CO, "fiscal_funds", at=DAY, amount=2_000_000)) == ["T-FUND-BIG"]
+    assert ids(engine.check(CO, "fiscal_funds", at=DAY, amount=999_999)) == []
+    assert ids(engine.check(CO, "fiscal_funds", at=DAY)) == []
+
+
+def test_related_party_propagation_masks_the_person(engine_with: Callable[..., Engine]) -> None:
+    """A listed legal representative brings the related-party measure to the company, id masked."""
+    engine = engine_with(record("R9", PERSON, "court_defaulter"), record("R2", CO, "market_serious_violator"))
+    subject = {"id": CO, "name": "某公司",
+               "related_parties": [{"role": "legal_representative", "id": PERSON, "name": "张三"}]}
+    result = engine.check(subject, "government_procurement", at=DAY)
+    assert sorted(ids(result)) == ["T-GP-BAN", "T-GP-REVIEW"]
+    ban = next(m for m in result.measures if m.measure_id == "T-GP-BAN")
+    assert ban.via_related_party is not None
+    assert (ban.via_related_party.role, ban.via_related_party.id) == ("legal_representative", PERSON_MASKED)
+    assert {h.record_id for h in result.hits} == {"R2", "R9"}
+    assert PERSON not in result.to_json()
+
+
+def test_related_party_in_a_role_the_measure_does_not_name(engine_with: Callable[..., Engine]) -> None:
+    """A listed shareholder does not bring a measure that names only legal representatives."""
+    engine = engine_with(record("R9", PERSON))
+    subject = {"id": CO, "related_parties": [{"role": "shareholder", "id": PERSON}]}
+    result = engine.check(subject, "government_procurement", at=DAY)
+    assert (result.decision, result.hits) == ("clear", ())
+
+
+def test_government_body_dishonesty_bars_honors_only_for_government_bodies(
+        engine_with: Callable[..., Engine]) -> None:
+    """subject_types: a government body (inferred from its USCC) loses honours; a company does not."""
+    engine = engine_with(record("G1", GOV, "government_dishonesty"), record("G2", CO, "government_dishonesty"))
+    gov = engine.check(GOV, "honors", at=DAY)
+    assert (ids(gov), gov.subject.subject_type) == (["T-HONORS-GOV"], "government_body")
+    assert ids(engine.check(CO, "honors", at=DAY)) == []
+
+
+def test_subject_type_given_beats_records_and_inference(engine_with: Callable[..., Engine]) -> None:
+    """The subject type passed in wins; else the stored records' type; else the one inferred from the id."""
+    engine = engine_with(record("G2", CO, "government_dishonesty", subject_type="government_body"))
+    assert engine.check(CO, "honors", at=DAY).subject.subject_type == "government_body"
+    assert engine.check({"id": CO, "subject_type": "legal_person"}, "honors", at=DAY).decision == "clear"
+
+
+def test_natural_person_for_civil_servant_hiring_is_masked_everywhere(engine_with: Callable[..., Engine]) -> None:
+    """A listed person may not be hired; the result, its JSON and the decision log never show the id."""
+    engine = engine_with(record("P1", PERSON))
+    with structlog.testing.capture_logs() as logs:
+        result = engine.check({"id": PERSON, "name": "张三"}, "civil_servant_hiring", at=DAY)
+    assert ids(result) == ["T-HIRE"] and result.decision == "prohibited"
+    assert result.subject.id == PERSON_MASKED and result.subject.subject_type == "natural_person"
+    assert PERSON not in result.to_json() and PERSON not in repr(logs)
+
+
+def test_incentive_beside_a_punishment_does_not_change_the_decision(engine_with: Callable[..., Engine]) -> None:
+    """A red-list incentive is listed beside the punishment and never overrides it."""
+    engine = engine_with(record("R1", CO), record("A1", CO, "tax_credit_a", authority="税务局"))
+    result = engine.check(CO, "government_procurement", at=DAY)
+    assert sorted(ids(result)) == ["T-GP-BAN", "T-GREEN"]
+    assert result.decision == "prohibited"
+    assert [m.measure_id for m in result.incentives] == ["T-GREEN"]
+    assert result.incentives[0].tags == ("green_channel",)
+
+
+def test_incentive_alone_leaves_the_decision_clear(engine_with: Callable[..., Engine]) -> None:
+    """A subject only on a red list is clear, with its incentive measure."""
+    result = engine_with(record("A1", CO, "tax_credit_a")).check(CO, "administrative_licensing", at=DAY)
+    assert (result.decision, ids(result)) == ("clear", ["T-GREEN"])
+
+
+def test_decision_review_for_strict_review(engine_with: Callable[..., Engine]) -> None:
+    """A strict-review measure alone gives the decision 'review'."""
+    result = engine_with(record("M1", CO, "market_serious_violator")).check(CO, "government_procurement", at=DAY)
+    assert result.decision == "review"
+
+
+def test_decision_restricted_for_a_discretionary_restriction(engine_with: Callable[..., Engine]) -> None:
+    """A non-mandatory restriction gives 'restricted'."""
+    result = engine_with(record("R1", CO)).check(CO, "fiscal_funds", at=DAY, amount=5e6)
+    assert result.decision == "restricted"
+
+
+def test_result_json_has_the_contract_keys(engine_with: Callable[..., Engine]) -> None:
+    """The JSON of a result carries the keys of design.md §5 with the documented shapes."""
+    result = engine_with(record("R1", CO, expires_on=dt.date(2027, 1, 1))).check(
+        {"id": CO, "name": "某公司"}, "government_procurement", at=DAY)
+    doc = json.loads(result.to_json())
+    assert {"check_id", "checked_at", "revision", "subject", "matter_type", "decision", "measures",
+            "case_id", "hits"} <= set(doc)
+    assert set(doc["subject"]) == {"id", "id_kind", "name", "subject_type"}
+    m = doc["measures"][0]
+    assert {"measure_id", "name", "kind", "effect", "mandatory", "legal_basis", "basis_status", "record_ids",
+            "via_related_party"} <= set(m)
+    assert set(m["legal_basis"][0]) == {"document", "number", "article"}
+    assert {"record_id", "list_type", "authority", "document_no", "listed_on", "expires_on"} <= set(doc["hits"][0])
+    assert doc["hits"][0]["listed_on"] == "2024-01-01" and doc["hits"][0]["expires_on"] == "2027-01-01"
+    assert doc["checked_at"].startswith("2025-06-01") and doc["case_id"] is None
+    assert "某公司" in result.to_json()  # Chinese kept readable, not \\u-escaped
+
+
+@pytest.mark.parametrize("subject", [
+    CO, f" {CO.lower()} ", "９１４１０１００ＭＡ０００００１５Ｂ", {"id": CO}, Subject(id=CO)])
+def test_subject_forms(engine_with: Callable[..., Engine], subject: Any) -> None:
+    """A bare id (any case, full-width), a mapping and a Subject model all check the same subject."""
+    assert engine_with(record("R1", CO)).check(subject, "government_procurement", at=DAY).decision == "prohibited"
+
+
+@pytest.mark.parametrize(("subject", "matter", "code"), [
+    (CO, "moon_landing", "unknown_matter_type"),
+    (CO, {"item_code": "X"}, "unknown_matter_type"),
+    ("91410100MA0000015C", "honors", "invalid_subject"),
+    ("410102199003071231", "honors", "invalid_subject"),
+    ("", "honors", "invalid_subject"),
+    ({"name": "无标识"}, "honors", "invalid_subject"),
+    ({"id": CO, "related_parties": [{"role": "legal_representative", "id": "410102199003071231"}]},
+     "honors", "invalid_subject"),
+    ({"id": CO, "subject_type": "alien"}, "honors", "invalid_subject"),
+])
+def test_bad_input_gets_a_typed_error(engine_with: Callable[..., Engine], subject: Any, matter: Any,
+                                      code: str) -> None:
+    """Unknown matter types and invalid subjects raise CheckError with a stable code; ids stay masked."""
+    with pytest.raises(CheckError) as info:
+        engine_with().check(subject, matter, at=DAY)
+    assert info.value.code == code
+    assert "410102199003071231" not in str(info.value)
+
+
+def test_check_many_keeps_input_order(engine_with: Callable[..., Engine]) -> None:
+    """check_many answers every subject in order."""
+    results = engine_with(record("R1", CO)).check_many([CO2, CO, GOV], "government_procurement", at=DAY)
+    assert [r.decision for r in results] == ["clear", "prohibited", "clear"]
+
+
+def test_decision_log_event(engine_with: Callable[..., Engine]) -> None:
+    """Each check logs one event with check id, revision, masked subject, matter, decision, measures, duration."""
+    engine = engine_with(record("R1", CO))
+    with structlog.testing.capture_logs() as logs:
+        result = engine.check(CO, "government_procurement", at=DAY)
+    (event,) = [e for e in logs if e["event"] == "check"]
+    assert event["check_id"] == result.check_id and event["revision"] == engine.revision
+    assert (event["subject"], event["matter_type"], event["decision"]) == (CO, "government_procurement",
+                                                                           "prohibited")
+    assert event["measure_ids"] == ["T-GP-BAN"] and event["duration_ms"] >= 0
+
+
+def test_both_back_ends_give_the_same_results(engine_with: Callable[..., Engine]) -> None:
+    """The durable and reference back ends return identical results on the same engine inputs."""
+    recs = [record("R1", CO), record("A1", CO, "tax_credit_a"), record("R9", PERSON)]
+    subject = {"id": CO, "related_parties": [{"role": "legal_representative", "id": PERSON}]}
+    a = engine_with(*recs, rules="durable").check(subject, "government_procurement", at=DAY)
+    b = engine_with(*recs, rules="reference").check(subject, "government_procurement", at=DAY)
+    assert a.model_dump(exclude={"check_id"}) == b.model_dump(exclude={"check_id"})
+
+
+def test_injected_clock_and_ids_make_results_reproducible(engine_with: Callable[..., Engine]) -> None:
+    """With the clock and id factory injected, a check without 'at' is fully reproducible."""
+    result = engine_with(record("R1", CO)).check(CO, "government_procurement")
+    assert result.check_id == "chk-0"
+    assert result.checked_at == dt.datetime(2025, 6, 1, 4, 0, tzinfo=dt.timezone.utc)
