@@ -99,6 +99,8 @@ _TOKEN = re.compile(r"""
 """, re.VERBOSE)
 
 _KEYWORDS = {"and", "or", "not", "in", "true", "false"}
+_MAX_DEPTH = 32      # nested brackets / 'not': far beyond any real measure, far below Python's stack
+_MAX_NUMBER_LEN = 30  # digits: beyond this a literal is a typo, and int() would refuse it anyway
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = _tokenise(text)
         self.i = 0
+        self.depth = 0
 
     def peek(self) -> _Tok:
         return self.tokens[self.i]
@@ -176,13 +179,19 @@ class _Parser:
 
     def unary(self, negate: bool) -> Expr:
         tok = self.peek()
-        if tok.kind == "kw" and tok.text == "not":
+        if tok.kind == "kw" and tok.text == "not" or tok.kind == "punct" and tok.text == "(":
+            self.depth += 1
+            if self.depth > _MAX_DEPTH:
+                raise ConditionError("condition_syntax",
+                                     f"nested more than {_MAX_DEPTH} levels deep / 嵌套超过 {_MAX_DEPTH} 层",
+                                     tok.pos)
             self.take()
-            return self.unary(not negate)
-        if tok.kind == "punct" and tok.text == "(":
-            self.take()
-            inner = self.or_expr(negate)
-            self.expect("punct", ")")
+            if tok.text == "not":
+                inner = self.unary(not negate)
+            else:
+                inner = self.or_expr(negate)
+                self.expect("punct", ")")
+            self.depth -= 1
             return inner
         return self.comparison(negate)
 
@@ -194,14 +203,14 @@ class _Parser:
                                  f"expected a field such as 'matter.amount', found {found!r} / "
                                  f"此处应为字段名（如 matter.amount），实际为 {found!r}", tok.pos)
         field = tok.text
-        if field not in CONDITION_FIELDS:
-            known = ", ".join(sorted(CONDITION_FIELDS))
-            raise ConditionError("condition_unknown_field",
-                                 f"unknown field {field!r} (known: {known}) / 未知字段 {field!r}", tok.pos)
         if self.peek().kind == "punct" and self.peek().text == "(":
             raise ConditionError("condition_unsafe",
                                  "function calls are not allowed in conditions / 条件中不允许调用函数",
                                  self.peek().pos)
+        if field not in CONDITION_FIELDS:
+            known = ", ".join(sorted(CONDITION_FIELDS))
+            raise ConditionError("condition_unknown_field",
+                                 f"unknown field {field!r} (known: {known}) / 未知字段 {field!r}", tok.pos)
         op_tok = self.take()
         if op_tok.kind == "kw" and op_tok.text == "not":
             self.expect("kw", "in")
@@ -236,6 +245,10 @@ class _Parser:
     def literal(self) -> Scalar:
         tok = self.take()
         if tok.kind == "number":
+            if len(tok.text) > _MAX_NUMBER_LEN:
+                raise ConditionError("condition_syntax",
+                                     f"number longer than {_MAX_NUMBER_LEN} digits / 数字超过 {_MAX_NUMBER_LEN} 位",
+                                     tok.pos)
             return float(tok.text) if "." in tok.text else int(tok.text)
         if tok.kind == "string":
             return re.sub(r"\\(.)", r"\1", tok.text[1:-1])

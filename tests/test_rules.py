@@ -186,3 +186,36 @@ def test_unknown_backend_is_refused() -> None:
 def test_all_list_types_are_known() -> None:
     """The generated facts use only list-type ids of design.md §3."""
     assert set(LISTS) <= set(LIST_TYPES)
+
+
+@pytest.mark.parametrize(("text", "code", "offset"), [
+    ("matter.amount >= ", "condition_syntax", 17),
+    ("matter.amont > 5", "condition_unknown_field", 0),
+    ("matter.amount > '5'", "condition_type", 16),
+    ("record.authority < 'x'", "condition_type", 19),
+    ("__import__('os')", "condition_unsafe", 10),
+    ("record.authority(1)", "condition_unsafe", 16),
+    ("matter.amount > 5 5", "condition_syntax", 18),
+    ("matter.amount in [1, 'a']", "condition_type", 21),
+    ("matter.amount > 1" + "0" * 40, "condition_syntax", 16),
+    ("(" * 100 + "matter.amount > 1" + ")" * 100, "condition_syntax", 32),
+    ("not " * 100 + "matter.amount > 1", "condition_syntax", 128),
+    ("matter.amount > 5 ; drop", "condition_syntax", 18),
+])
+def test_bad_conditions_raise_condition_error_with_position(text: str, code: str, offset: int) -> None:
+    """Malformed or unsafe conditions raise ConditionError with a stable code and the column at fault."""
+    from joint_sanctions.conditions import ConditionError, parse_condition
+
+    with pytest.raises(ConditionError) as info:
+        parse_condition(text)
+    assert (info.value.code, info.value.offset) == (code, offset)
+
+
+def test_not_is_pushed_down_to_the_comparisons() -> None:
+    """'not' disappears at parse time: De Morgan for and/or, inverted operators, negated membership."""
+    from joint_sanctions.conditions import And, AnyOf, Compare, Or, parse_condition
+
+    expr = parse_condition("not (matter.amount < 5 or record.authority in ['a'])")
+    assert expr == And((Compare("matter.amount", ">=", 5), AnyOf("record.authority", ("a",), negated=True)))
+    assert parse_condition("not not matter.amount == 1") == Compare("matter.amount", "==", 1)
+    assert isinstance(parse_condition("matter.amount == 1 or matter.amount == 2"), Or)
