@@ -1,0 +1,151 @@
+"""Where credit records live: the :class:`RecordStore` protocol and :func:`open_store`.
+
+Backends plug in behind the protocol: :class:`~joint_sanctions.stores.sqlite.SqliteStore` (the
+embedded default) and :class:`~joint_sanctions.testing.MemoryStore` (for tests and examples).
+:func:`open_store` is the one place that turns a database URL into a store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from types import TracebackType
+from typing import Protocol, Self, runtime_checkable
+
+from ..errors import StoreError
+from ..models import CreditRecord
+from .sqlite import SqliteStore
+
+__all__ = ["DEFAULT_URL", "RecordStore", "SqliteStore", "open_store"]
+
+#: Used when neither an argument nor ``JOINT_SANCTIONS_DB`` names a database (design.md §8).
+DEFAULT_URL = "sqlite:///./joint_sanctions.db"
+
+_SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+
+
+@runtime_checkable
+class RecordStore(Protocol):
+    """Credit records by ``record_id``, queried by subject (design.md §2).
+
+    Subject ids passed in are normalised ones (as :func:`~joint_sanctions.identifiers.parse_identifier`
+    returns them); records hold them that way because :class:`CreditRecord` normalises on creation.
+    """
+
+    def upsert(self, records: Iterable[CreditRecord]) -> int:
+        """Insert each record, or replace the stored one with the same ``record_id``.
+
+        Records are written in order, so of two with the same id the later one wins.
+
+        Returns:
+            The number of records written.
+        """
+        ...
+
+    def get(self, record_id: str) -> CreditRecord | None:
+        """The record with this id, or None."""
+        ...
+
+    def active_records(self, subject_ids: Sequence[str], day: dt.date) -> list[CreditRecord]:
+        """Records of any of ``subject_ids`` that count on ``day``.
+
+        A record counts while its status is ``active`` and ``listed_on <= day < expires_on``
+        (no ``expires_on`` = open-ended).
+
+        Returns:
+            The records ordered by (subject_id, list_type, record_id).
+        """
+        ...
+
+    def set_status(self, record_id: str, status: str, reason: str = "") -> CreditRecord:
+        """Change a record's status (credit repair, removal, or back to active).
+
+        Args:
+            record_id: the record to change.
+            status: ``active``, ``repaired`` or ``removed``.
+            reason: why, kept for audit where the backend can.
+
+        Returns:
+            The record as stored after the change.
+
+        Raises:
+            RecordError: unknown ``record_id`` or invalid ``status``.
+        """
+        ...
+
+    def repair(self, record_id: str) -> CreditRecord:
+        """Mark a record ``repaired`` (信用修复): it stops counting at once.
+
+        Raises:
+            RecordError: unknown ``record_id``.
+        """
+        ...
+
+    def iter_records(self) -> Iterator[CreditRecord]:
+        """Every stored record, ordered by ``record_id``."""
+        ...
+
+    def count(self) -> int:
+        """How many records are stored, whatever their status."""
+        ...
+
+    def listed_subject_ids(self, day: dt.date | None = None) -> set[str]:
+        """Subject ids with at least one ``active`` record (counting on ``day`` when given)."""
+        ...
+
+    def data_version(self) -> int:
+        """A number that changes whenever a stored record changes, from any connection or process.
+
+        Caches compare it with the value they were built at; only equality is meaningful.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release the backend's resources; closing twice is harmless."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None: ...
+
+
+def open_store(url: str | None = None) -> RecordStore:
+    """Open the record store a database URL names.
+
+    Args:
+        url: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, a bare path ending in
+            ``.db``/``.sqlite``/``.sqlite3``, or ``postgresql://…``. ``None`` means the environment
+            variable ``JOINT_SANCTIONS_DB``, else :data:`DEFAULT_URL`.
+
+    Returns:
+        An open store; the SQLite file is created on first use.
+
+    Raises:
+        StoreError: the URL is not supported, or the database cannot be opened.
+    """
+    if url is None:
+        url = os.environ.get("JOINT_SANCTIONS_DB") or DEFAULT_URL
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        if url.lower().endswith(_SQLITE_SUFFIXES):
+            return _open_sqlite(url)
+        raise StoreError(f"not a database URL: {url!r} (use sqlite:///path.db, a path ending in .db, "
+                         "or postgresql://…)")
+    scheme = scheme.lower()
+    if scheme == "sqlite":
+        # sqlite:///x.db → "/x.db" after the scheme; the first slash separates an (empty) host.
+        if not rest.startswith("/") or rest == "/":
+            raise StoreError(f"malformed SQLite URL {url!r}: use sqlite:///relative/path.db or "
+                             "sqlite:////absolute/path.db")
+        return _open_sqlite(rest[1:])
+    if scheme in ("postgresql", "postgres"):
+        raise StoreError("PostgreSQL support is not installed yet")
+    # Only the scheme is echoed: the rest of a URL may carry a password.
+    raise StoreError(f"unsupported database URL scheme {scheme!r}: use sqlite:///path.db or "
+                     "postgresql://…")
+
+
+def _open_sqlite(path: str) -> RecordStore:
+    return SqliteStore(os.path.expanduser(path))

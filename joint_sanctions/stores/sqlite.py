@@ -1,0 +1,389 @@
+"""The embedded SQLite record store, the default: one file, no server.
+
+The file is created on first use, in WAL mode so that checks keep reading while an import writes.
+Its schema comes from ordered, versioned :class:`Migration` lists recorded in ``schema_migrations``.
+Later stages keep their tables (the case outbox) in the same file: they pass their own migrations to
+:meth:`SqliteStore.migrate` and run their statements through :meth:`SqliteStore.transaction`, which
+shares the store's connection and lock.
+
+Every ``sqlite3`` error leaves this module as a :class:`StoreError`, translated in
+:func:`_translated`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import itertools
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+import structlog
+
+from ..errors import RecordError, StoreError
+from ..identifiers import mask_text
+from ..models import CreditRecord
+from ..vocabulary import RECORD_STATUSES
+
+__all__ = ["RECORD_MIGRATIONS", "Migration", "SqliteStore", "apply_migrations"]
+
+_log = structlog.get_logger("joint_sanctions")
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema change, applied once per database and recorded in ``schema_migrations``.
+
+    Attributes:
+        id: unique across every migration list that shares a database; prefix it with the stage
+            (``records-0001``, ``cases-0001``) so lists never collide.
+        statements: SQL statements run in order, in the same transaction as the record of the id.
+    """
+
+    id: str
+    statements: tuple[str, ...]
+
+
+#: The record store's schema, oldest first. Append; never edit an applied migration.
+RECORD_MIGRATIONS: tuple[Migration, ...] = (
+    Migration("records-0001", (
+        # WITHOUT ROWID: the text primary key is the only key, so no second b-tree is kept for it.
+        """CREATE TABLE credit_records (
+               record_id    TEXT NOT NULL PRIMARY KEY,
+               list_type    TEXT NOT NULL,
+               subject_id   TEXT NOT NULL,
+               subject_name TEXT NOT NULL,
+               subject_type TEXT,
+               authority    TEXT NOT NULL,
+               document_no  TEXT NOT NULL,
+               listed_on    TEXT NOT NULL,
+               expires_on   TEXT,
+               status       TEXT NOT NULL CHECK (status IN ('active', 'repaired', 'removed')),
+               reason       TEXT NOT NULL,
+               updated_at   TEXT NOT NULL
+           ) WITHOUT ROWID""",
+        "CREATE INDEX credit_records_subject_id ON credit_records (subject_id)",
+        # Credit repair and removal are decisions someone must be able to trace later.
+        """CREATE TABLE record_status_changes (
+               id         INTEGER PRIMARY KEY,
+               record_id  TEXT NOT NULL,
+               status     TEXT NOT NULL,
+               reason     TEXT NOT NULL,
+               changed_at TEXT NOT NULL
+           )""",
+        # Bumped by every transaction that changes records, so data_version() moves on changes
+        # from any process, and not on writes to other tables of this file (PRAGMA data_version
+        # would also move on every case written, emptying record caches for nothing). Bumped per
+        # transaction rather than by a per-row trigger, which slowed imports by a third.
+        """CREATE TABLE record_data_version (
+               id      INTEGER PRIMARY KEY CHECK (id = 1),
+               version INTEGER NOT NULL
+           )""",
+        "INSERT INTO record_data_version (id, version) VALUES (1, 0)",
+    )),
+)
+
+_FIELDS: tuple[str, ...] = tuple(CreditRecord.model_fields)
+_SELECT = f"SELECT {', '.join(_FIELDS)} FROM credit_records"
+_UPSERT = (
+    f"INSERT INTO credit_records ({', '.join(_FIELDS)}, updated_at) "
+    f"VALUES ({', '.join('?' * (len(_FIELDS) + 1))}) "
+    f"ON CONFLICT (record_id) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in (*_FIELDS[1:], "updated_at"))
+)
+_BUMP_VERSION = "UPDATE record_data_version SET version = version + 1"
+_ACTIVE_ON = "status = 'active' AND listed_on <= :day AND (expires_on IS NULL OR :day < expires_on)"
+_BATCH_SIZE = 10_000  # rows per write transaction: large enough to amortise the commit
+_PAGE_SIZE = 1_000  # rows per read in iter_records, so no lock is held while the caller works
+
+
+@contextlib.contextmanager
+def _translated(path: str) -> Iterator[None]:
+    """The one place where sqlite3 errors become :class:`StoreError`."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise StoreError(f"database {path}: {exc}") from exc
+
+
+def apply_migrations(connection: sqlite3.Connection, migrations: Sequence[Migration]) -> list[str]:
+    """Apply the migrations not yet recorded in ``schema_migrations``, in list order.
+
+    Safe when several processes open a new file at once: the pending ones are applied in one
+    ``BEGIN IMMEDIATE`` transaction (one writer at a time) after looking again at what is recorded.
+
+    Args:
+        connection: a connection in autocommit mode (``isolation_level=None``).
+        migrations: the ordered list; ids already applied are skipped.
+
+    Returns:
+        The ids applied by this call.
+
+    Raises:
+        ValueError: two migrations share an id.
+        sqlite3.Error: a statement failed; nothing of this call is kept.
+    """
+    ids = [m.id for m in migrations]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"duplicate migration ids in {ids}")
+    # Looking first without the write lock keeps every later open from queueing behind writers.
+    if set(ids) <= _applied_ids(connection):
+        return []
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                            "(id TEXT NOT NULL PRIMARY KEY, applied_at TEXT NOT NULL)")
+        done = _applied_ids(connection)
+        applied: list[str] = []
+        for migration in migrations:
+            if migration.id in done:
+                continue
+            for statement in migration.statements:
+                connection.execute(statement)
+            connection.execute("INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)",
+                                (migration.id, _now()))
+            applied.append(migration.id)
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    return applied
+
+
+def _enable_wal(connection: sqlite3.Connection, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            # Switching the journal mode fails at once, without the busy handler, while another
+            # connection opens the same new file; that passes within milliseconds.
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def _applied_ids(connection: sqlite3.Connection) -> set[str]:
+    if connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                          "AND name = 'schema_migrations'").fetchone() is None:
+        return set()
+    return {row[0] for row in connection.execute("SELECT id FROM schema_migrations")}
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _to_row(record: CreditRecord, now: str) -> tuple[Any, ...]:
+    return (record.record_id, record.list_type, record.subject_id, record.subject_name,
+            record.subject_type, record.authority, record.document_no, record.listed_on.isoformat(),
+            record.expires_on.isoformat() if record.expires_on else None, record.status,
+            record.reason, now)
+
+
+def _to_record(row: tuple[Any, ...]) -> CreditRecord:
+    values = dict(zip(_FIELDS, row, strict=True))
+    values["listed_on"] = dt.date.fromisoformat(values["listed_on"])
+    if values["expires_on"] is not None:
+        values["expires_on"] = dt.date.fromisoformat(values["expires_on"])
+    # Rows were validated on the way in; validating again would parse every subject id once more
+    # on each read, which dominates a full scan.
+    return CreditRecord.model_construct(**values)
+
+
+class SqliteStore:
+    """A :class:`~joint_sanctions.stores.RecordStore` in one SQLite file.
+
+    One connection, guarded by a lock, serves every thread of the process; other processes may open
+    the same file at the same time (WAL: readers never wait for the writer).
+
+    Args:
+        path: the database file; it and its parent directories are created when missing.
+        busy_timeout: seconds a write waits for another process's transaction before failing.
+
+    Raises:
+        StoreError: the file cannot be created or opened, or is not a SQLite database.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 10.0) -> None:
+        self.path = os.fspath(path)
+        self._lock = threading.RLock()
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"database {self.path}: cannot create its directory: {exc}") from exc
+        with _translated(self.path):
+            self._conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None,
+                                         check_same_thread=False)
+            try:
+                _enable_wal(self._conn, busy_timeout)
+                # In WAL mode NORMAL loses at most the last commits on power loss, never integrity.
+                self._conn.execute("PRAGMA synchronous = NORMAL")
+                self._migrate(RECORD_MIGRATIONS)
+            except BaseException:
+                self._conn.close()
+                raise
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The store's connection (autocommit mode); use it under :attr:`lock`."""
+        return self._conn
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock every use of :attr:`connection` must hold."""
+        return self._lock
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Run the block in one write transaction (``BEGIN IMMEDIATE``) under :attr:`lock`.
+
+        Commits when the block ends, rolls back when it raises.
+
+        Raises:
+            StoreError: a sqlite3 error inside the block or at commit.
+        """
+        with self._lock, _translated(self.path):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, _translated(self.path):
+            yield self._conn
+
+    def migrate(self, migrations: Sequence[Migration]) -> list[str]:
+        """Apply another stage's migrations to this database (see :func:`apply_migrations`).
+
+        Returns:
+            The ids applied now; empty when all were applied before.
+
+        Raises:
+            StoreError: a statement failed; nothing of this call is kept.
+        """
+        with self._lock, _translated(self.path):
+            return self._migrate(migrations)
+
+    def _migrate(self, migrations: Sequence[Migration]) -> list[str]:
+        applied = apply_migrations(self._conn, migrations)
+        if applied:
+            _log.info("schema_migrated", path=self.path, applied=applied)
+        return applied
+
+    # --- RecordStore -----------------------------------------------------------------------------
+
+    def upsert(self, records: Iterable[CreditRecord]) -> int:
+        """See :meth:`RecordStore.upsert`; one transaction per 10,000 records."""
+        written = 0
+        pending = iter(records)
+        while batch := list(itertools.islice(pending, _BATCH_SIZE)):
+            now = _now()
+            with self.transaction() as conn:
+                conn.executemany(_UPSERT, [_to_row(record, now) for record in batch])
+                conn.execute(_BUMP_VERSION)
+            written += len(batch)
+        return written
+
+    def get(self, record_id: str) -> CreditRecord | None:
+        """See :meth:`RecordStore.get`."""
+        with self._reading() as conn:
+            row = conn.execute(f"{_SELECT} WHERE record_id = ?", (record_id,)).fetchone()
+        return None if row is None else _to_record(row)
+
+    def active_records(self, subject_ids: Sequence[str], day: dt.date) -> list[CreditRecord]:
+        """See :meth:`RecordStore.active_records`; one query on the subject_id index."""
+        if not subject_ids:
+            return []
+        # json_each passes any number of ids as one parameter, under SQLite's variable limit.
+        query = (f"{_SELECT} WHERE subject_id IN (SELECT value FROM json_each(:ids)) "
+                 f"AND {_ACTIVE_ON} ORDER BY subject_id, list_type, record_id")
+        params = {"ids": json.dumps(list(subject_ids)), "day": day.isoformat()}
+        with self._reading() as conn:
+            rows = conn.execute(query, params).fetchall()
+        return [_to_record(row) for row in rows]
+
+    def set_status(self, record_id: str, status: str, reason: str = "") -> CreditRecord:
+        """See :meth:`RecordStore.set_status`; the change and its reason are kept for audit."""
+        if status not in RECORD_STATUSES:
+            raise RecordError(f"invalid record status {mask_text(status)!r} "
+                              f"(expected one of {', '.join(RECORD_STATUSES)})")
+        now = _now()
+        with self.transaction() as conn:
+            changed = conn.execute("UPDATE credit_records SET status = ?, updated_at = ? "
+                                   "WHERE record_id = ?", (status, now, record_id)).rowcount
+            if not changed:
+                raise RecordError(f"unknown record id {mask_text(record_id)!r}")
+            conn.execute("INSERT INTO record_status_changes (record_id, status, reason, changed_at) "
+                         "VALUES (?, ?, ?, ?)", (record_id, status, reason, now))
+            conn.execute(_BUMP_VERSION)
+            row = conn.execute(f"{_SELECT} WHERE record_id = ?", (record_id,)).fetchone()
+        _log.info("record_status_changed", record_id=mask_text(record_id), status=status,
+                  reason=mask_text(reason))
+        return _to_record(row)
+
+    def repair(self, record_id: str) -> CreditRecord:
+        """See :meth:`RecordStore.repair`."""
+        return self.set_status(record_id, "repaired")
+
+    def iter_records(self) -> Iterator[CreditRecord]:
+        """See :meth:`RecordStore.iter_records`; read in pages, so changes made meanwhile may show."""
+        after = ""
+        while True:
+            with self._reading() as conn:
+                rows = conn.execute(f"{_SELECT} WHERE record_id > ? ORDER BY record_id LIMIT ?",
+                                    (after, _PAGE_SIZE)).fetchall()
+            yield from (_to_record(row) for row in rows)
+            if len(rows) < _PAGE_SIZE:
+                return
+            after = rows[-1][0]
+
+    def count(self) -> int:
+        """See :meth:`RecordStore.count`."""
+        with self._reading() as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM credit_records").fetchone()[0])
+
+    def listed_subject_ids(self, day: dt.date | None = None) -> set[str]:
+        """See :meth:`RecordStore.listed_subject_ids`."""
+        with self._reading() as conn:
+            if day is None:
+                rows = conn.execute("SELECT DISTINCT subject_id FROM credit_records "
+                                    "WHERE status = 'active'")
+            else:
+                rows = conn.execute(f"SELECT DISTINCT subject_id FROM credit_records WHERE {_ACTIVE_ON}",
+                                    {"day": day.isoformat()})
+            return {row[0] for row in rows}
+
+    def data_version(self) -> int:
+        """See :meth:`RecordStore.data_version`; kept in the file, so other processes' writes count."""
+        with self._reading() as conn:
+            return int(conn.execute("SELECT version FROM record_data_version").fetchone()[0])
+
+    def close(self) -> None:
+        """Close the connection; later calls raise :class:`StoreError`."""
+        with self._lock, _translated(self.path):
+            self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({self.path!r})"

@@ -1,0 +1,388 @@
+"""Reading credit-record import files (CSV, JSON Lines, XLSX) and importing them into a store."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from joint_sanctions.errors import ImportRowError, RecordError
+from joint_sanctions.models import CreditRecord
+from joint_sanctions.records import COLUMNS, import_records, read_records
+from joint_sanctions.stores.sqlite import SqliteStore
+from joint_sanctions.testing import MemoryStore
+
+ACME = "91350100M000100Y43"
+BETA = "91110000600037341L"
+GAMMA = "91410184MA12345A1R"
+SCHOOL = "124101064100000117"
+PERSON = "410102199003071230"
+PERSON_X = "11010519491231002X"
+# PERSON with its check digit changed: invalid, and still personal data.
+BAD_PERSON = "410102199003071231"
+
+
+def row(record_id: str = "R1", subject_id: str = ACME, **values: str) -> dict[str, str]:
+    """A valid CSV row; keyword arguments override columns."""
+    base = {"record_id": record_id, "list_type": "court_defaulter", "subject_id": subject_id,
+            "subject_name": "某某有限公司", "subject_type": "", "authority": "郑州市中级人民法院",
+            "document_no": "（2024）豫01执1号", "listed_on": "2024-01-15", "expires_on": "",
+            "status": "", "reason": "未履行生效法律文书确定的义务"}
+    return {**base, **values}
+
+
+def write_csv(path: Path, rows: Sequence[dict[str, str]], header: Sequence[str] = COLUMNS, *,
+              bom: bool = False) -> Path:
+    with path.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        for values in rows:
+            writer.writerow([values.get(name, "") for name in header])
+    return path
+
+
+def errors_by_line(path: Path) -> dict[int, str]:
+    return {line: item.reason for line, item in read_records(path) if isinstance(item, ImportRowError)}
+
+
+# --- CSV ------------------------------------------------------------------------------------------
+
+
+def test_csv_rows_become_records(tmp_path: Path) -> None:
+    """Each CSV row becomes a record; empty expires_on, status and subject_type take their defaults."""
+    path = write_csv(tmp_path / "r.csv", [
+        row("R1"),
+        row("R2", PERSON_X.lower(), list_type="wage_arrears", subject_type="natural_person",
+            expires_on="2027-01-15", status="repaired"),
+    ])
+    items = list(read_records(path))
+    assert [line for line, _ in items] == [2, 3]
+    first, second = (item for _, item in items)
+    assert isinstance(first, CreditRecord) and isinstance(second, CreditRecord)
+    assert first.expires_on is None and first.status == "active" and first.subject_type is None
+    assert first.listed_on == dt.date(2024, 1, 15) and first.subject_name == "某某有限公司"
+    assert second.subject_id == PERSON_X  # normalised: upper-case X
+    assert second.expires_on == dt.date(2027, 1, 15) and second.status == "repaired"
+    assert second.subject_type == "natural_person"
+
+
+def test_csv_with_bom_and_columns_in_any_order(tmp_path: Path) -> None:
+    """A UTF-8 BOM (as Excel writes) is ignored and columns may come in any order."""
+    path = write_csv(tmp_path / "r.csv", [row("R1")], header=list(reversed(COLUMNS)), bom=True)
+    report = import_records(MemoryStore(), path)
+    assert report.stored == 1 and report.errors == []
+
+
+def test_csv_header_names_tolerate_spaces_and_case(tmp_path: Path) -> None:
+    """Header cells are matched after trimming spaces and lower-casing."""
+    path = tmp_path / "r.csv"
+    header = ",".join(f" {name.upper()} " for name in COLUMNS)
+    values = ",".join(row("R1")[name] for name in COLUMNS)
+    path.write_text(f"{header}\n{values}\n", encoding="utf-8")
+    assert import_records(MemoryStore(), path).stored == 1
+
+
+def test_bad_rows_are_reported_with_line_numbers_while_good_rows_load(tmp_path: Path) -> None:
+    """Bad rows come back with their line and one-line reason; the good rows around them are stored."""
+    path = write_csv(tmp_path / "r.csv", [
+        row("R1"),                                              # line 2
+        row("R2", listed_on="yesterday"),                       # line 3
+        row("R3", list_type="foo"),                             # line 4
+        row("R4", BAD_PERSON),                                  # line 5
+        row("R5", status="expired"),                            # line 6
+        row("R6", listed_on="2024-05-01", expires_on="2024-04-01"),  # line 7
+        row("R7", BETA),                                        # line 8
+    ])
+    store = MemoryStore()
+    report = import_records(store, path)
+    assert report.stored == 2
+    assert {r.record_id for r in store.iter_records()} == {"R1", "R7"}
+    assert [e.line for e in report.errors] == [3, 4, 5, 6, 7]
+    reasons = {e.line: e.reason for e in report.errors}
+    assert str(report.errors[0]) == "line 3: listed_on: 'yesterday' is not a date (YYYY-MM-DD)"
+    assert reasons[4] == "unknown list_type 'foo'"
+    assert reasons[5].startswith("subject_id: ") and "4101**********1231" in reasons[5]
+    assert reasons[6].startswith("unknown status 'expired'")
+    assert reasons[7] == "expires_on 2024-04-01 is not after listed_on 2024-05-01"
+    assert all("\n" not in reason for reason in reasons.values())
+
+
+def test_no_reason_contains_an_unmasked_resident_id(tmp_path: Path) -> None:
+    """Resident ids, valid or not, appear only masked in row errors."""
+    path = write_csv(tmp_path / "r.csv", [
+        row("R1", BAD_PERSON),
+        row("R2", PERSON, list_type=PERSON),
+        row(PERSON, PERSON, listed_on=PERSON),
+    ])
+    report = import_records(MemoryStore(), path)
+    assert len(report.errors) == 3
+    for error in report.errors:
+        assert BAD_PERSON not in str(error) and PERSON not in str(error)
+
+
+def test_several_problems_of_one_row_are_reported_together(tmp_path: Path) -> None:
+    """A row with several bad values gets one reason naming each of them."""
+    path = write_csv(tmp_path / "r.csv", [row("", list_type="foo", listed_on="2024-13-01")])
+    assert errors_by_line(path) == {
+        2: "record_id: missing; unknown list_type 'foo'; listed_on: '2024-13-01' is not a date (YYYY-MM-DD)"}
+
+
+def test_unknown_values_get_a_suggestion(tmp_path: Path) -> None:
+    """An unknown list type close to a known one, or its Chinese name, suggests the id."""
+    path = write_csv(tmp_path / "r.csv", [
+        row("R1", list_type="court_defaulters"),
+        row("R2", list_type="失信被执行人"),
+        row("R3", subject_type="company"),
+    ])
+    reasons = errors_by_line(path)
+    assert reasons[2] == "unknown list_type 'court_defaulters' (did you mean 'court_defaulter'?)"
+    assert reasons[3] == "unknown list_type '失信被执行人' (did you mean 'court_defaulter'?)"
+    assert reasons[4].startswith("unknown subject_type 'company' (expected one of: legal_person")
+
+
+def test_slash_dates_from_spreadsheets_are_accepted(tmp_path: Path) -> None:
+    """Dates written YYYY/M/D (Excel's CSV text) read like ISO dates."""
+    path = write_csv(tmp_path / "r.csv", [row("R1", listed_on="2024/1/5", expires_on="2025/12/31")])
+    [(_, record)] = read_records(path)
+    assert isinstance(record, CreditRecord)
+    assert (record.listed_on, record.expires_on) == (dt.date(2024, 1, 5), dt.date(2025, 12, 31))
+
+
+def test_line_numbers_count_physical_lines(tmp_path: Path) -> None:
+    """A quoted value spanning lines and blank lines do not shift later line numbers."""
+    def line(values: dict[str, str]) -> str:
+        return ",".join(f'"{values[name]}"' for name in COLUMNS)
+
+    path = tmp_path / "r.csv"
+    path.write_text("\n".join([
+        ",".join(COLUMNS),                         # 1
+        line(row("R1", reason="第一行\n第二行")),   # 2-3
+        line(row("R2", listed_on="x")),            # 4
+        "",                                        # 5
+        "",                                        # 6
+        line(row("R3", listed_on="y")),            # 7
+    ]) + "\n", encoding="utf-8")
+    assert sorted(errors_by_line(path)) == [4, 7]
+
+
+def test_row_with_wrong_number_of_fields_is_a_row_error(tmp_path: Path) -> None:
+    """A row with fewer or more fields than the header is reported, and the others load."""
+    path = tmp_path / "r.csv"
+    good = ",".join(row("R1")[c] for c in COLUMNS)
+    path.write_text(f"{','.join(COLUMNS)}\nR0,court_defaulter\n{good},extra\n{good},\n", encoding="utf-8")
+    report = import_records(MemoryStore(), path)
+    assert report.stored == 1
+    assert [(e.line, e.reason) for e in report.errors] == [
+        (2, "2 fields, the header has 11"), (3, "12 fields, the header has 11")]
+
+
+def test_missing_columns_reject_the_file(tmp_path: Path) -> None:
+    """A header without required columns raises one RecordError naming them, and stores nothing."""
+    header = [c for c in COLUMNS if c not in ("expires_on", "status")]
+    path = write_csv(tmp_path / "r.csv", [row("R1")], header=header)
+    store = MemoryStore()
+    with pytest.raises(RecordError, match="missing columns: expires_on, status"):
+        import_records(store, path)
+    assert store.count() == 0
+
+
+def test_extra_columns_reject_the_file(tmp_path: Path) -> None:
+    """A header with unknown or repeated columns raises a RecordError naming them."""
+    path = write_csv(tmp_path / "r.csv", [row("R1")], header=[*COLUMNS, "remark", "status"])
+    with pytest.raises(RecordError, match="unknown columns: 'remark'; repeated columns: status"):
+        list(read_records(path))
+
+
+def test_empty_csv_is_rejected_and_header_only_imports_nothing(tmp_path: Path) -> None:
+    """An empty CSV has no header and raises RecordError; a header alone imports zero rows."""
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(RecordError, match="empty file"):
+        import_records(MemoryStore(), empty)
+    report = import_records(MemoryStore(), write_csv(tmp_path / "header.csv", []))
+    assert (report.stored, report.errors) == (0, [])
+
+
+def test_non_utf8_csv_is_rejected(tmp_path: Path) -> None:
+    """A CSV saved in GBK raises RecordError asking for UTF-8."""
+    path = tmp_path / "gbk.csv"
+    path.write_bytes((",".join(COLUMNS) + "\n" + ",".join(row("R1")[c] for c in COLUMNS) + "\n")
+                     .encode("gbk"))
+    with pytest.raises(RecordError, match="UTF-8"):
+        import_records(MemoryStore(), path)
+
+
+def test_unsupported_or_missing_file_is_rejected(tmp_path: Path) -> None:
+    """An unknown extension or a missing file raises RecordError."""
+    (tmp_path / "r.txt").write_text("x", encoding="utf-8")
+    with pytest.raises(RecordError, match="unsupported file type"):
+        list(read_records(tmp_path / "r.txt"))
+    with pytest.raises(RecordError, match="cannot read"):
+        list(read_records(tmp_path / "missing.csv"))
+
+
+# --- JSON Lines -----------------------------------------------------------------------------------
+
+
+def test_jsonl_rows_and_bad_lines(tmp_path: Path) -> None:
+    """JSON Lines use the same keys; blank lines are skipped and bad lines are row errors."""
+    good = {**row("R1"), "expires_on": None, "subject_type": None}
+    lines = [
+        json.dumps(good, ensure_ascii=False),                   # 1
+        "",                                                     # 2 (blank)
+        '{"record_id": "R2", ',                                 # 3 bad JSON
+        json.dumps(["R3"]),                                     # 4 not an object
+        json.dumps({**row("R4"), "remark": "x"}),               # 5 unknown key
+        json.dumps({**row("R5"), "listed_on": 20240115}),       # 6 number date
+        json.dumps({**row("R6"), "status": True}),              # 7 wrong type
+        json.dumps({k: v for k, v in row("R7").items() if k in ("record_id", "list_type", "subject_id",
+                                                               "listed_on")}),  # 8 minimal
+        json.dumps({**row("R8"), "record_id": 12345}),          # 9 numeric id
+    ]
+    path = tmp_path / "r.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    store = MemoryStore()
+    report = import_records(store, path)
+    assert report.stored == 3
+    assert {r.record_id for r in store.iter_records()} == {"R1", "R7", "12345"}
+    reasons = {e.line: e.reason for e in report.errors}
+    assert sorted(reasons) == [3, 4, 5, 6, 7]
+    assert reasons[3].startswith("not valid JSON")
+    assert reasons[4] == "expected a JSON object, found list"
+    assert reasons[5] == "unknown keys: 'remark'"
+    assert reasons[6] == "listed_on: '20240115' is not a date (YYYY-MM-DD)"
+    assert reasons[7] == "status: expected a string, found true"
+
+
+def test_empty_jsonl_imports_nothing(tmp_path: Path) -> None:
+    """An empty JSON Lines file is zero records, not an error."""
+    path = tmp_path / "r.jsonl"
+    path.write_text("\n", encoding="utf-8")
+    report = import_records(MemoryStore(), path)
+    assert (report.stored, report.errors) == (0, [])
+
+
+# --- XLSX -----------------------------------------------------------------------------------------
+
+
+def write_xlsx(path: Path, header: Sequence[object], rows: Sequence[Sequence[object]]) -> Path:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(list(header))
+    for values in rows:
+        sheet.append(list(values))
+    workbook.create_sheet("ignored").append(["not", "read"])
+    workbook.save(path)
+    return path
+
+
+def xlsx_row(**values: object) -> list[object]:
+    merged: dict[str, object] = {**row(), **values}
+    return [merged[name] for name in COLUMNS]
+
+
+def test_xlsx_first_sheet_with_date_and_number_cells(tmp_path: Path) -> None:
+    """XLSX rows load from the first sheet: date cells, numeric ids and serial numbers are understood."""
+    path = write_xlsx(tmp_path / "r.xlsx", COLUMNS, [
+        xlsx_row(record_id=10001, listed_on=dt.datetime(2024, 3, 1), expires_on=dt.date(2027, 3, 1)),
+        xlsx_row(record_id="R2", subject_id=GAMMA, listed_on=45352, expires_on=None, status=None),
+        xlsx_row(record_id="R3", subject_id=SCHOOL, listed_on="2024-03-01", document_no=None),
+    ])
+    store = MemoryStore()
+    report = import_records(store, path)
+    assert report.errors == []
+    first, second, third = store.get("10001"), store.get("R2"), store.get("R3")
+    assert first is not None and second is not None and third is not None
+    assert (first.listed_on, first.expires_on) == (dt.date(2024, 3, 1), dt.date(2027, 3, 1))
+    assert second.listed_on == dt.date(2024, 3, 1)  # Excel serial 45352
+    assert second.status == "active" and second.expires_on is None
+    assert third.document_no == ""
+
+
+def test_xlsx_bad_rows_report_spreadsheet_row_numbers(tmp_path: Path) -> None:
+    """XLSX row errors carry the sheet's row number; empty rows are skipped but still counted."""
+    path = write_xlsx(tmp_path / "r.xlsx", [*COLUMNS, None], [
+        xlsx_row(record_id="R1"),
+        [None] * len(COLUMNS),
+        xlsx_row(record_id="R2", list_type="foo"),
+        xlsx_row(record_id="R3", subject_id=BAD_PERSON),
+    ])
+    report = import_records(MemoryStore(), path)
+    assert report.stored == 1
+    assert [(e.line, e.reason) for e in report.errors][0] == (4, "unknown list_type 'foo'")
+    assert report.errors[1].line == 5 and BAD_PERSON not in report.errors[1].reason
+
+
+def test_xlsx_missing_columns_and_bad_workbook(tmp_path: Path) -> None:
+    """An XLSX without the required columns, or a file that is no workbook, raises RecordError."""
+    path = write_xlsx(tmp_path / "r.xlsx", COLUMNS[:-1], [])
+    with pytest.raises(RecordError, match="missing columns: reason"):
+        list(read_records(path))
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"PK not really a zip")
+    with pytest.raises(RecordError, match="not a readable XLSX"):
+        list(read_records(broken))
+
+
+# --- import ---------------------------------------------------------------------------------------
+
+
+def test_reimport_updates_records_in_sqlite(tmp_path: Path) -> None:
+    """Importing a file again updates records by record_id and adds no duplicates."""
+    with SqliteStore(tmp_path / "r.db") as store:
+        import_records(store, write_csv(tmp_path / "v1.csv", [row("R1"), row("R2", BETA)]))
+        report = import_records(store, write_csv(tmp_path / "v2.csv", [
+            row("R1", status="repaired"), row("R3", GAMMA)]))
+        assert report.stored == 2
+        assert store.count() == 3
+        repaired = store.get("R1")
+        assert repaired is not None and repaired.status == "repaired"
+        assert store.active_records([ACME, BETA, GAMMA], dt.date(2024, 6, 1)) == [
+            store.get("R2"), store.get("R3")]
+
+
+def test_nothing_stored_is_lost_when_an_import_has_bad_rows(tmp_path: Path) -> None:
+    """Records stored before survive an import whose rows are all bad."""
+    store = MemoryStore()
+    import_records(store, write_csv(tmp_path / "v1.csv", [row("R1"), row("R2", BETA)]))
+    report = import_records(store, write_csv(tmp_path / "v2.csv", [
+        row("R1", list_type="foo"), row("R2", listed_on="")]))
+    assert report.stored == 0 and len(report.errors) == 2
+    assert store.count() == 2 and store.get("R1") == next(store.iter_records())
+
+
+def test_repeated_record_id_in_a_file_last_one_wins(tmp_path: Path) -> None:
+    """When a record_id repeats in one file, across batches too, the last good row is stored."""
+    path = write_csv(tmp_path / "r.csv", [
+        row("R1", authority="first"), row("R2"), row("R1", authority="second"),
+        row("R1", authority="bad", listed_on="never")])
+    store = MemoryStore()
+    import_records(store, path, batch_size=2)
+    stored = store.get("R1")
+    assert stored is not None and stored.authority == "second"
+
+
+def test_progress_is_reported_per_batch_and_at_the_end(tmp_path: Path) -> None:
+    """progress() gets the rows read so far after each batch and once at the end."""
+    path = write_csv(tmp_path / "r.csv", [row(f"R{i}") for i in range(5)])
+    seen: list[int] = []
+    report = import_records(MemoryStore(), path, batch_size=2, progress=seen.append)
+    assert report.stored == 5
+    assert seen == [2, 4, 5]
+
+
+def test_report_names_the_file(tmp_path: Path) -> None:
+    """The report carries the path of the file imported."""
+    path = write_csv(tmp_path / "r.csv", [row("R1")])
+    assert import_records(MemoryStore(), path).path == str(path)
+
+
+def test_columns_are_the_record_fields() -> None:
+    """The import columns are exactly the fields of CreditRecord (design.md §6)."""
+    assert set(COLUMNS) == set(CreditRecord.model_fields)

@@ -1,0 +1,508 @@
+"""The record store contract, run against every store, and what is particular to each backend."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from joint_sanctions.errors import RecordError, StoreError
+from joint_sanctions.models import CreditRecord
+from joint_sanctions.stores import RecordStore, open_store
+from joint_sanctions.stores.sqlite import RECORD_MIGRATIONS, Migration, SqliteStore
+from joint_sanctions.testing import MemoryStore
+
+ACME = "91350100M000100Y43"
+BETA = "91110000600037341L"
+GAMMA = "91410100MA0000015B"
+PERSON = "410102199003071230"
+
+# A PostgreSQL store joins the contract by adding its factory here.
+STORE_FACTORIES: dict[str, Callable[[Path], RecordStore]] = {
+    "memory": lambda tmp_path: MemoryStore(),
+    "sqlite": lambda tmp_path: SqliteStore(tmp_path / "records.db"),
+}
+
+
+@pytest.fixture(params=sorted(STORE_FACTORIES))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RecordStore]:
+    """Each store, empty."""
+    opened = STORE_FACTORIES[request.param](tmp_path)
+    yield opened
+    opened.close()
+
+
+def rec(record_id: str = "R1", subject_id: str = ACME, *, list_type: str = "court_defaulter",
+        listed_on: dt.date = dt.date(2024, 1, 10), expires_on: dt.date | None = None,
+        status: str = "active", **extra: str) -> CreditRecord:
+    return CreditRecord.model_validate({
+        "record_id": record_id, "subject_id": subject_id, "list_type": list_type,
+        "listed_on": listed_on, "expires_on": expires_on, "status": status, **extra})
+
+
+def ids(records: list[CreditRecord]) -> list[str]:
+    return [r.record_id for r in records]
+
+
+def reopen_pair(tmp_path: Path) -> tuple[SqliteStore, SqliteStore]:
+    return SqliteStore(tmp_path / "shared.db"), SqliteStore(tmp_path / "shared.db")
+
+
+# --- contract: every store ------------------------------------------------------------------------
+
+
+def test_store_satisfies_the_protocol(store: RecordStore) -> None:
+    """Every store is a RecordStore."""
+    assert isinstance(store, RecordStore)
+
+
+def test_upsert_is_idempotent_on_record_id(store: RecordStore) -> None:
+    """Upserting the same record twice keeps one copy."""
+    assert store.upsert([rec("R1")]) == 1
+    assert store.upsert([rec("R1")]) == 1
+    assert store.count() == 1
+    assert store.get("R1") == rec("R1")
+
+
+def test_upsert_updates_a_stored_record(store: RecordStore) -> None:
+    """Upserting a changed record replaces every field of the stored one."""
+    store.upsert([rec("R1", authority="甲法院")])
+    changed = rec("R1", BETA, list_type="wage_arrears", authority="乙人社局",
+                  expires_on=dt.date(2027, 1, 10), status="removed")
+    store.upsert([changed])
+    assert store.get("R1") == changed
+    assert store.active_records([ACME], dt.date(2024, 6, 1)) == []
+
+
+def test_upsert_keeps_the_last_of_repeated_ids(store: RecordStore) -> None:
+    """Of two records with the same id in one call, the later one is stored."""
+    store.upsert([rec("R1", authority="first"), rec("R1", authority="last")])
+    stored = store.get("R1")
+    assert stored is not None and stored.authority == "last"
+
+
+def test_upsert_accepts_a_generator_larger_than_a_batch(store: RecordStore) -> None:
+    """A lazy iterable of more records than one write batch is stored whole."""
+    written = store.upsert(rec(f"R{i:05d}") for i in range(25_001))
+    assert written == 25_001
+    assert store.count() == 25_001
+
+
+def test_get_unknown_id_returns_none(store: RecordStore) -> None:
+    """get() of an id never stored is None."""
+    assert store.get("nope") is None
+
+
+def test_record_fields_round_trip(store: RecordStore) -> None:
+    """A stored record comes back equal, optional fields and dates included."""
+    full = rec("R1", PERSON, list_type="tax_credit_a", expires_on=dt.date(2030, 12, 31),
+               subject_name="张三", subject_type="natural_person", authority="国家税务总局郑州市税务局",
+               document_no="郑税〔2024〕1号", reason="纳税信用A级")
+    store.upsert([full, rec("R2")])
+    assert store.get("R1") == full
+    assert store.get("R2") == rec("R2")
+
+
+@pytest.mark.parametrize(("day", "counts"), [
+    (dt.date(2024, 1, 9), False),   # the day before listing
+    (dt.date(2024, 1, 10), True),   # listed_on is inclusive
+    (dt.date(2024, 2, 9), True),    # the last day before expiry
+    (dt.date(2024, 2, 10), False),  # expires_on is exclusive
+])
+def test_active_records_honours_listing_and_expiry_days(store: RecordStore, day: dt.date,
+                                                        counts: bool) -> None:
+    """A record counts from listed_on (inclusive) until expires_on (exclusive)."""
+    store.upsert([rec("R1", listed_on=dt.date(2024, 1, 10), expires_on=dt.date(2024, 2, 10))])
+    assert ids(store.active_records([ACME], day)) == (["R1"] if counts else [])
+
+
+def test_record_without_expiry_counts_forever(store: RecordStore) -> None:
+    """A record with no expires_on counts on every day from its listing."""
+    store.upsert([rec("R1")])
+    assert ids(store.active_records([ACME], dt.date(2999, 1, 1))) == ["R1"]
+
+
+@pytest.mark.parametrize("status", ["repaired", "removed"])
+def test_active_records_excludes_repaired_and_removed(store: RecordStore, status: str) -> None:
+    """Records whose status is not active never count."""
+    store.upsert([rec("R1", status=status), rec("R2")])
+    assert ids(store.active_records([ACME], dt.date(2024, 6, 1))) == ["R2"]
+
+
+def test_active_records_order_and_subjects(store: RecordStore) -> None:
+    """Only the asked subjects' records come back, ordered by subject, list type and record id."""
+    store.upsert([
+        rec("R9", BETA, list_type="court_defaulter"),
+        rec("R3", ACME, list_type="wage_arrears"),
+        rec("R2", ACME, list_type="court_defaulter"),
+        rec("R1", ACME, list_type="wage_arrears"),
+        rec("R5", GAMMA),
+        rec("R4", PERSON, list_type="major_tax_violator"),
+    ])
+    found = store.active_records([PERSON, BETA, ACME, ACME], dt.date(2024, 6, 1))
+    assert ids(found) == ["R4", "R9", "R2", "R1", "R3"]
+    assert store.active_records([], dt.date(2024, 6, 1)) == []
+
+
+def test_active_records_takes_thousands_of_subject_ids(store: RecordStore) -> None:
+    """One call may ask about more subjects than SQLite's historic 999-variable limit."""
+    store.upsert([rec("R1", GAMMA)])
+    many = [f"{i:018d}" for i in range(2_000)] + [GAMMA]
+    assert ids(store.active_records(many, dt.date(2024, 6, 1))) == ["R1"]
+
+
+def test_repair_stops_a_record_counting_at_once(store: RecordStore) -> None:
+    """repair() marks the record repaired and it no longer counts."""
+    store.upsert([rec("R1")])
+    repaired = store.repair("R1")
+    assert repaired.status == "repaired"
+    assert store.get("R1") == repaired
+    assert store.active_records([ACME], dt.date(2024, 6, 1)) == []
+
+
+def test_repair_of_unknown_id_raises_record_error(store: RecordStore) -> None:
+    """Repairing an id never stored raises RecordError naming the id."""
+    with pytest.raises(RecordError, match="NO-SUCH-ID"):
+        store.repair("NO-SUCH-ID")
+
+
+def test_set_status_rejects_an_invalid_status(store: RecordStore) -> None:
+    """set_status() with a status outside active/repaired/removed raises RecordError."""
+    store.upsert([rec("R1")])
+    with pytest.raises(RecordError, match="expired"):
+        store.set_status("R1", "expired")
+    assert store.get("R1") == rec("R1")
+
+
+def test_set_status_can_remove_and_restore(store: RecordStore) -> None:
+    """A record can be removed and later set active again."""
+    store.upsert([rec("R1")])
+    assert store.set_status("R1", "removed", reason="撤销认定").status == "removed"
+    assert store.listed_subject_ids() == set()
+    assert store.set_status("R1", "active", reason="误操作更正").status == "active"
+    assert ids(store.active_records([ACME], dt.date(2024, 6, 1))) == ["R1"]
+
+
+def test_iter_records_and_count(store: RecordStore) -> None:
+    """iter_records() yields every record once, by record_id, whatever its status."""
+    records = [rec(f"R{i:04d}", status="repaired" if i % 7 == 0 else "active")
+               for i in reversed(range(2_500))]
+    store.upsert(records)
+    assert store.count() == 2_500
+    assert ids(list(store.iter_records())) == sorted(r.record_id for r in records)
+
+
+def test_listed_subject_ids(store: RecordStore) -> None:
+    """listed_subject_ids() names subjects with an active record, on a day when one is given."""
+    store.upsert([
+        rec("R1", ACME),
+        rec("R2", BETA, listed_on=dt.date(2025, 1, 1)),
+        rec("R3", GAMMA, status="repaired"),
+        rec("R4", PERSON, expires_on=dt.date(2024, 3, 1)),
+    ])
+    assert store.listed_subject_ids() == {ACME, BETA, PERSON}
+    assert store.listed_subject_ids(dt.date(2024, 6, 1)) == {ACME}
+    assert store.listed_subject_ids(dt.date(2024, 2, 1)) == {ACME, PERSON}
+
+
+def test_data_version_changes_after_upsert_and_repair(store: RecordStore) -> None:
+    """data_version() moves on every write and stays put on reads."""
+    start = store.data_version()
+    store.upsert([rec("R1")])
+    after_upsert = store.data_version()
+    assert after_upsert != start
+    store.get("R1")
+    store.active_records([ACME], dt.date(2024, 6, 1))
+    assert store.data_version() == after_upsert
+    store.repair("R1")
+    assert store.data_version() not in (start, after_upsert)
+
+
+def test_store_is_a_context_manager_and_close_is_repeatable(store: RecordStore) -> None:
+    """A store works in a with block and may be closed more than once."""
+    with store as entered:
+        assert entered is store
+    store.close()
+
+
+# --- SQLite ---------------------------------------------------------------------------------------
+
+
+def test_sqlite_file_created_on_first_use_in_wal_mode(tmp_path: Path) -> None:
+    """Opening a missing file creates it (and its directories) in WAL mode."""
+    path = tmp_path / "a" / "b" / "records.db"
+    with SqliteStore(path):
+        assert path.exists()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_sqlite_reopen_keeps_data(tmp_path: Path) -> None:
+    """Records written before closing are there after reopening."""
+    with SqliteStore(tmp_path / "r.db") as first:
+        first.upsert([rec("R1"), rec("R2", status="removed")])
+        first.repair("R1")
+    with SqliteStore(tmp_path / "r.db") as again:
+        assert again.count() == 2
+        assert again.get("R1") == rec("R1", status="repaired")
+
+
+def test_sqlite_data_version_sees_another_connection(tmp_path: Path) -> None:
+    """A write through another connection to the same file changes data_version()."""
+    reader, writer = reopen_pair(tmp_path)
+    with reader, writer:
+        start = reader.data_version()
+        writer.upsert([rec("R1")])
+        after_upsert = reader.data_version()
+        assert after_upsert != start
+        writer.repair("R1")
+        assert reader.data_version() != after_upsert
+
+
+def test_sqlite_data_version_another_process(tmp_path: Path) -> None:
+    """A write by another process to the same file changes data_version()."""
+    path = tmp_path / "p.db"
+    with SqliteStore(path) as store:
+        start = store.data_version()
+        code = ("import datetime as dt, sys; from joint_sanctions.stores.sqlite import SqliteStore; "
+                "from joint_sanctions.models import CreditRecord; "
+                "s = SqliteStore(sys.argv[1]); s.upsert([CreditRecord(record_id='R1', "
+                f"list_type='court_defaulter', subject_id='{ACME}', listed_on=dt.date(2024, 1, 1))])")
+        subprocess.run([sys.executable, "-c", code, str(path)], check=True, capture_output=True)
+        assert store.data_version() != start
+        assert store.get("R1") is not None
+
+
+def test_sqlite_data_version_ignores_other_tables(tmp_path: Path) -> None:
+    """Writes to another stage's tables in the same file leave data_version() alone."""
+    with SqliteStore(tmp_path / "r.db") as store:
+        store.migrate([Migration("cases-0001", ("CREATE TABLE cases (case_id TEXT PRIMARY KEY)",))])
+        start = store.data_version()
+        with store.transaction() as conn:
+            conn.execute("INSERT INTO cases VALUES ('C1')")
+        assert store.data_version() == start
+
+
+def test_sqlite_migrations_recorded_and_reapplied_idempotently(tmp_path: Path) -> None:
+    """Applied migrations are recorded once; reopening and re-migrating apply nothing again."""
+    path = tmp_path / "r.db"
+    extra = [Migration("cases-0001", ("CREATE TABLE cases (case_id TEXT PRIMARY KEY)",
+                                      "CREATE INDEX cases_id ON cases (case_id)"))]
+    with SqliteStore(path) as store:
+        assert store.migrate(extra) == ["cases-0001"]
+        assert store.migrate(extra) == []
+    with SqliteStore(path) as store:
+        assert store.migrate(extra) == []
+        applied = [row[0] for row in store.connection.execute(
+            "SELECT id FROM schema_migrations ORDER BY id")]
+    assert applied == sorted([*(m.id for m in RECORD_MIGRATIONS), "cases-0001"])
+
+
+def test_sqlite_failed_migration_keeps_nothing(tmp_path: Path) -> None:
+    """A migration whose statement fails raises StoreError and leaves no trace."""
+    broken = [Migration("cases-0001", ("CREATE TABLE cases (case_id TEXT)", "NOT SQL AT ALL"))]
+    with SqliteStore(tmp_path / "r.db") as store:
+        with pytest.raises(StoreError, match="syntax error"):
+            store.migrate(broken)
+        tables = {row[0] for row in store.connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        recorded = {row[0] for row in store.connection.execute("SELECT id FROM schema_migrations")}
+    assert "cases" not in tables
+    assert "cases-0001" not in recorded
+
+
+def test_sqlite_duplicate_migration_ids_are_refused(tmp_path: Path) -> None:
+    """Two migrations with one id are a programming error, refused before anything runs."""
+    twice = [Migration("cases-0001", ("SELECT 1",)), Migration("cases-0001", ("SELECT 2",))]
+    with SqliteStore(tmp_path / "r.db") as store, pytest.raises(ValueError, match="duplicate"):
+        store.migrate(twice)
+
+
+def test_sqlite_concurrent_first_open_in_threads(tmp_path: Path) -> None:
+    """Many connections creating the same new file at once all succeed and migrate once."""
+    path = tmp_path / "new.db"
+    barrier = threading.Barrier(8)
+    failures: list[BaseException] = []
+
+    def open_and_write(n: int) -> None:
+        try:
+            barrier.wait()
+            with SqliteStore(path) as store:
+                store.upsert([rec(f"R{n}")])
+        except BaseException as exc:  # collected and asserted below; a thread cannot fail the test
+            failures.append(exc)
+
+    threads = [threading.Thread(target=open_and_write, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    with SqliteStore(path) as store:
+        assert store.count() == 8
+        assert store.connection.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] == len(
+            RECORD_MIGRATIONS)
+
+
+def test_sqlite_concurrent_first_open_in_processes(tmp_path: Path) -> None:
+    """Several processes creating the same new file at once all succeed."""
+    path = tmp_path / "new.db"
+    code = ("import sys; from joint_sanctions.stores.sqlite import SqliteStore; "
+            "SqliteStore(sys.argv[1]).close()")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stderr=subprocess.PIPE)
+             for _ in range(4)]
+    errors = [proc.communicate()[1] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0] * 4, errors
+    with SqliteStore(path) as store:
+        assert store.connection.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] == len(
+            RECORD_MIGRATIONS)
+
+
+def test_sqlite_store_shared_by_threads(tmp_path: Path) -> None:
+    """One store used from several threads at once loses no write and raises nothing."""
+    failures: list[BaseException] = []
+    with SqliteStore(tmp_path / "r.db") as store:
+        def work(n: int) -> None:
+            try:
+                for i in range(50):
+                    store.upsert([rec(f"T{n}-{i}")])
+                    store.active_records([ACME], dt.date(2024, 6, 1))
+                    store.data_version()
+            except BaseException as exc:  # collected and asserted below
+                failures.append(exc)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+        assert store.count() == 200
+
+
+def test_sqlite_status_changes_are_kept_for_audit(tmp_path: Path) -> None:
+    """set_status() keeps the status, reason and time of each change."""
+    with SqliteStore(tmp_path / "r.db") as store:
+        store.upsert([rec("R1")])
+        store.set_status("R1", "repaired", reason="已履行")
+        rows = store.connection.execute(
+            "SELECT record_id, status, reason FROM record_status_changes").fetchall()
+    assert rows == [("R1", "repaired", "已履行")]
+
+
+def test_sqlite_file_that_is_not_a_database_raises_store_error(tmp_path: Path) -> None:
+    """A file that is not SQLite raises StoreError, not sqlite3.DatabaseError."""
+    path = tmp_path / "garbage.db"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="not a database"):
+        SqliteStore(path)
+
+
+def test_sqlite_path_that_is_a_directory_raises_store_error(tmp_path: Path) -> None:
+    """A path naming a directory raises StoreError."""
+    with pytest.raises(StoreError):
+        SqliteStore(tmp_path)
+
+
+def test_sqlite_use_after_close_raises_store_error(tmp_path: Path) -> None:
+    """Using a closed store raises StoreError, not sqlite3.ProgrammingError."""
+    store = SqliteStore(tmp_path / "r.db")
+    store.close()
+    with pytest.raises(StoreError):
+        store.count()
+    with pytest.raises(StoreError):
+        store.upsert([rec("R1")])
+
+
+def test_sqlite_locked_database_raises_store_error(tmp_path: Path) -> None:
+    """A write that waits past the busy timeout raises StoreError."""
+    path = tmp_path / "r.db"
+    with SqliteStore(path) as holder, SqliteStore(path, busy_timeout=0.05) as waiter:
+        with holder.transaction():
+            with pytest.raises(StoreError, match="locked"):
+                waiter.upsert([rec("R1")])
+
+
+# --- MemoryStore ----------------------------------------------------------------------------------
+
+
+def test_memory_store_starts_with_given_records_and_logs_status_changes() -> None:
+    """MemoryStore takes initial records and records each status change for assertions."""
+    store = MemoryStore([rec("R1"), rec("R2", BETA)])
+    store.set_status("R2", "removed", reason="撤销")
+    assert store.count() == 2
+    assert store.status_changes == [("R2", "removed", "撤销")]
+
+
+def test_memory_store_forgets_old_subject_when_a_record_moves() -> None:
+    """A record re-upserted under another subject no longer shows for the old one."""
+    store = MemoryStore([rec("R1", ACME)])
+    store.upsert([rec("R1", BETA)])
+    assert store.active_records([ACME], dt.date(2024, 6, 1)) == []
+    assert ids(store.active_records([BETA], dt.date(2024, 6, 1))) == ["R1"]
+
+
+# --- open_store -----------------------------------------------------------------------------------
+
+
+def test_open_store_relative_sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sqlite:///path is relative to the working directory."""
+    monkeypatch.chdir(tmp_path)
+    with open_store("sqlite:///data/records.db") as store:
+        assert isinstance(store, SqliteStore)
+    assert (tmp_path / "data" / "records.db").exists()
+
+
+def test_open_store_absolute_sqlite_url(tmp_path: Path) -> None:
+    """sqlite:////abs/path is an absolute path."""
+    with open_store(f"sqlite:///{tmp_path / 'abs.db'}"):
+        pass
+    assert (tmp_path / "abs.db").exists()
+
+
+@pytest.mark.parametrize("name", ["bare.db", "bare.sqlite", "bare.SQLITE3"])
+def test_open_store_bare_path(tmp_path: Path, name: str) -> None:
+    """A bare path ending in .db, .sqlite or .sqlite3 opens SQLite."""
+    with open_store(str(tmp_path / name)):
+        pass
+    assert (tmp_path / name).exists()
+
+
+def test_open_store_reads_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without an argument JOINT_SANCTIONS_DB names the database."""
+    monkeypatch.setenv("JOINT_SANCTIONS_DB", f"sqlite:///{tmp_path / 'env.db'}")
+    with open_store():
+        pass
+    assert (tmp_path / "env.db").exists()
+
+
+def test_open_store_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without argument or environment the database is ./joint_sanctions.db."""
+    monkeypatch.delenv("JOINT_SANCTIONS_DB", raising=False)
+    monkeypatch.chdir(tmp_path)
+    with open_store():
+        pass
+    assert (tmp_path / "joint_sanctions.db").exists()
+
+
+@pytest.mark.parametrize("url", ["postgresql://user:secret@db/credit", "postgres://db/credit"])
+def test_open_store_postgresql_not_yet(url: str) -> None:
+    """A PostgreSQL URL raises StoreError saying support is not installed, without the password."""
+    with pytest.raises(StoreError, match="PostgreSQL support is not installed yet") as caught:
+        open_store(url)
+    assert "secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize("url", ["mysql://root:secret@db/credit", "records.txt", "sqlite://",
+                                 "sqlite:///"])
+def test_open_store_rejects_other_urls(url: str) -> None:
+    """Unsupported or malformed URLs raise StoreError with no password in the message."""
+    with pytest.raises(StoreError) as caught:
+        open_store(url)
+    assert "secret" not in str(caught.value)
