@@ -1,26 +1,41 @@
 """Checking subjects: ``Engine.check(subject, matter)`` and the module-level :func:`check`.
 
-A check finds the subject's (and its related parties') records active on the check date with one
-indexed store lookup. With no such record it returns ``clear`` at once; the rule engine is never
-touched. Otherwise each record becomes a fact, the rule back end says which measures fire on which
-fact, and the result is assembled: measures with legal basis, hits, and the decision.
+The path of a check:
+
+1. the subject id is validated (a typed error otherwise) and the matter resolved;
+2. one in-memory membership test: is the subject, or one of its related parties, among the
+   subjects with an active record? For the ~98 % that are not, the result is ``clear`` at once —
+   neither the database nor the rule engine is touched;
+3. otherwise one indexed store lookup finds the records active on the check date, each record
+   becomes a fact, and the rule back end says which measures fire on which fact (it is skipped
+   when no measure is indexed for the records' lists and this matter);
+4. the result is assembled (measures with legal basis, hits, decision), a case is opened for a
+   current check with measures, and one decision-log event is written.
+
+The membership set holds ``hash(subject id)`` of every subject with an active record (ints, not
+strings: a million subjects fit in tens of MB). A hash collision only sends a check down the
+exact path. It is kept current: this process's own writes are noticed on the next check, other
+processes' writes within ``refresh_interval`` seconds (one indexed query for what changed). A
+repaired or expired record needs no refresh: the store lookup decides what is active.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import structlog
 
 from . import identifiers
 from .compile import SELF, CompiledMeasures, compile_measures, day_number
-from .errors import CheckError, IdentifierError
+from .errors import CheckError, IdentifierError, MeasureListError
 from .load import load_measure_lists, shipped_measures_dir
 from .models import (
     AppliedMeasure,
@@ -33,6 +48,7 @@ from .models import (
     Subject,
     SubjectRef,
     ViaRelatedParty,
+    trusted,
 )
 from .rules import RuleRunner, make_runner
 from .stores import RecordStore, open_store
@@ -46,25 +62,34 @@ CST = dt.timezone(dt.timedelta(hours=8), "CST")
 SubjectLike = Subject | Mapping[str, Any] | str
 MatterLike = Matter | Mapping[str, Any] | str
 MeasuresLike = CompiledMeasures | str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None
+When = dt.date | dt.datetime | None
+
+
+class CaseRecorder(Protocol):
+    """Where the closed loop opens a case (发起、响应) for a check that found measures."""
+
+    def open_case(self, result: CheckResult, subject: Subject) -> str:
+        """Store a new case for ``result`` (``subject`` unmasked, for the uplink); return its case id."""
+        ...
 
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _new_id() -> str:
-    return uuid.uuid4().hex
+def _measure_paths(measures: MeasuresLike) -> list[str | os.PathLike[str]]:
+    if measures is None:
+        return [shipped_measures_dir()]
+    if isinstance(measures, str | os.PathLike):
+        return [measures]
+    return list(measures)  # type: ignore[arg-type]  # CompiledMeasures is handled by the caller
 
 
-def compile_paths(paths: MeasuresLike) -> CompiledMeasures:
+def compile_paths(measures: MeasuresLike) -> CompiledMeasures:
     """Load and compile measure lists from files/directories (default: the shipped lists)."""
-    if isinstance(paths, CompiledMeasures):
-        return paths
-    if paths is None:
-        paths = [shipped_measures_dir()]
-    elif isinstance(paths, str | os.PathLike):
-        paths = [paths]
-    return compile_measures(load_measure_lists(paths))
+    if isinstance(measures, CompiledMeasures):
+        return measures
+    return compile_measures(load_measure_lists(_measure_paths(measures)))
 
 
 def _decide(measures: Iterable[AppliedMeasure]) -> Decision:
@@ -81,22 +106,28 @@ def _decide(measures: Iterable[AppliedMeasure]) -> Decision:
     return decision
 
 
+def _parse_id(text: str) -> tuple[str, str]:
+    try:
+        return identifiers.parse_identifier(text)
+    except IdentifierError as exc:
+        raise CheckError("invalid_subject", str(exc)) from exc
+
+
 def coerce_subject(subject: SubjectLike) -> Subject:
     """A :class:`Subject` from a model, a mapping or a bare id; invalid ids → ``CheckError``."""
     if isinstance(subject, Subject):
         return subject
+    if isinstance(subject, str):
+        norm, kind = _parse_id(subject)
+        return trusted(Subject, {"id": norm, "id_kind": kind, "name": "", "subject_type": None,
+                                 "related_parties": ()})
+    if not isinstance(subject, Mapping) or "id" not in subject:
+        raise CheckError("invalid_subject", "a subject needs an 'id' / 主体缺少标识 id")
+    _parse_id(str(subject["id"]))  # the typed, masked message before pydantic wraps it
+    for party in subject.get("related_parties") or ():
+        _parse_id(str(party.get("id", "")) if isinstance(party, Mapping) else "")
     try:
-        if isinstance(subject, str):
-            norm, kind = identifiers.parse_identifier(subject)
-            return Subject.model_validate({"id": norm, "id_kind": kind})
-        if not isinstance(subject, Mapping) or "id" not in subject:
-            raise CheckError("invalid_subject", "a subject needs an 'id' / 主体缺少标识 id")
-        identifiers.parse_identifier(str(subject["id"]))  # typed error before pydantic wraps it
-        for party in subject.get("related_parties") or ():
-            identifiers.parse_identifier(str(party.get("id", "")))
         return Subject.model_validate(dict(subject))
-    except IdentifierError as exc:
-        raise CheckError("invalid_subject", str(exc)) from exc
     except ValueError as exc:  # pydantic ValidationError: inputs are hidden, messages are safe
         raise CheckError("invalid_subject", identifiers.mask_text(str(exc))) from exc
 
@@ -122,8 +153,32 @@ def coerce_matter(matter: MatterLike, extra: Mapping[str, Any]) -> Matter:
         raise CheckError("invalid_matter", str(exc)) from exc
 
 
+class _Listed:
+    """hash(subject id) of every subject with an active record, kept current (module docstring)."""
+
+    def __init__(self, store: RecordStore, refresh_interval: float) -> None:
+        self._store = store
+        self._interval = refresh_interval
+        self._lock = threading.Lock()
+        self._local = store.local_writes
+        self._version, ids = store.listed_since(-1)
+        self.hashes = {hash(i) for i in ids}
+        self._next_poll = time.monotonic() + refresh_interval
+
+    def due(self) -> bool:
+        return self._store.local_writes != self._local or time.monotonic() >= self._next_poll
+
+    def refresh(self) -> None:
+        with self._lock:
+            local = self._store.local_writes  # read before the query: a write meanwhile is seen next time
+            self._version, ids = self._store.listed_since(self._version)
+            self.hashes.update(hash(i) for i in ids)  # never removes: a stale member only costs a lookup
+            self._local = local
+            self._next_poll = time.monotonic() + self._interval
+
+
 class Engine:
-    """Compiled measure lists + a record store: answers checks.
+    """Compiled measure lists + a record store: answers checks. Safe to share between threads.
 
     Args:
         measures: compiled measures, or measure-list files/directories; ``None`` = the shipped lists.
@@ -133,19 +188,41 @@ class Engine:
         rules: ``auto`` (durable_rules if it imports, else the reference evaluator), ``durable`` or
             ``reference``.
         clock: returns the current time (aware); injectable for reproducible tests.
-        new_id: returns fresh ids for checks; injectable likewise.
+        new_id: returns fresh check ids; default a random per-engine prefix plus a counter.
         tz: the time zone in which the check date is taken (default China Standard Time).
+        cases: where cases are opened; default the case book in the store's own database.
+            ``False`` opens no cases.
+        refresh_interval: how often (seconds) to look for records written by other processes.
+
+    Raises:
+        MeasureListError: the measure lists do not load (every problem listed).
     """
 
     def __init__(self, measures: MeasuresLike = None, store: RecordStore | str | None = None, *,
-                 rules: str = "auto", clock: Callable[[], dt.datetime] = _utc_now,
-                 new_id: Callable[[], str] = _new_id, tz: dt.tzinfo = CST) -> None:
+                 rules: str = "auto", clock: Callable[[], dt.datetime] | None = None,
+                 new_id: Callable[[], str] | None = None, tz: dt.tzinfo = CST,
+                 cases: CaseRecorder | bool = True, refresh_interval: float = 1.0) -> None:
+        self._source = measures
         self._compiled = compile_paths(measures)
         self.store: RecordStore = store if store is not None and not isinstance(store, str) else open_store(store)
         self._runner: RuleRunner = make_runner(rules)
         self._clock = clock
+        if new_id is None:
+            prefix, counter = uuid.uuid4().hex[:16], itertools.count(1)
+            new_id = lambda: f"{prefix}{next(counter):016x}"  # noqa: E731  # unique across engines
         self._new_id = new_id
         self._tz = tz
+        self._day: tuple[float, float, dt.date] = (0.0, 0.0, dt.date.min)  # [start, end) of a day
+        self._matters: dict[str, Matter] = {}
+        self._listed = _Listed(self.store, refresh_interval)
+        self._log = log.bind()
+        self._cases: CaseRecorder | None
+        if cases is True:
+            from .cases import case_book_for  # the loop stage builds on the check stage, not the reverse
+
+            self._cases = case_book_for(self.store)
+        else:
+            self._cases = cases or None
 
     @property
     def compiled(self) -> CompiledMeasures:
@@ -162,8 +239,49 @@ class Engine:
         """``durable`` or ``reference``."""
         return self._runner.name
 
-    def _check_time(self, at: dt.date | dt.datetime | None) -> tuple[dt.datetime, dt.date]:
+    # --- measure lists ---------------------------------------------------------------------------
+
+    def reload(self, measures: MeasuresLike = None) -> str:
+        """Compile the measure lists again and swap them in atomically.
+
+        Args:
+            measures: new lists (paths or compiled); default the same paths as before.
+
+        Returns:
+            The revision now serving.
+
+        Raises:
+            MeasureListError: the new lists have problems; the old revision keeps serving.
+        """
+        source = measures if measures is not None else self._source
+        if isinstance(source, CompiledMeasures) and measures is None:
+            return self._compiled.revision  # built from compiled measures: nothing to re-read
+        previous = self._compiled.revision
+        try:
+            compiled = compile_paths(source)
+        except MeasureListError as exc:
+            log.warning("measures_reload_failed", revision=previous, problems=len(exc.problems))
+            raise
+        self._compiled, self._source = compiled, source  # one assignment each; checks keep their copy
+        log.info("measures_reloaded", revision=compiled.revision, previous=previous)
+        return compiled.revision
+
+    def watch(self, interval: float = 2.0) -> MeasureWatcher:
+        """Reload whenever a measure-list file changes (checked every ``interval`` seconds)."""
+        return MeasureWatcher(self, interval)
+
+    # --- checks ----------------------------------------------------------------------------------
+
+    def _now(self, at: When) -> tuple[dt.datetime, dt.date]:
         if at is None:
+            if self._clock is None:
+                t = time.time()
+                start, end, day = self._day
+                if not start <= t < end:  # a new day: compute its bounds once
+                    day = dt.datetime.fromtimestamp(t, self._tz).date()
+                    midnight = dt.datetime.combine(day, dt.time(), self._tz).timestamp()
+                    self._day = (midnight, midnight + 86400, day)
+                return dt.datetime.fromtimestamp(t, dt.timezone.utc), day
             now = self._clock()
         elif isinstance(at, dt.datetime):
             now = at if at.tzinfo is not None else at.replace(tzinfo=self._tz)
@@ -171,7 +289,20 @@ class Engine:
             now = dt.datetime.combine(at, dt.time(), self._tz)
         return now, now.astimezone(self._tz).date()
 
-    def check(self, subject: SubjectLike, matter: MatterLike, *, at: dt.date | dt.datetime | None = None,
+    def _matter(self, matter: MatterLike, fields: Mapping[str, Any]) -> Matter:
+        if isinstance(matter, str) and not fields:
+            cached = self._matters.get(matter)
+            if cached is None:
+                cached = self._matters[matter] = coerce_matter(matter, fields)
+            return cached
+        return coerce_matter(matter, fields)
+
+    def _poll(self) -> None:
+        if self._listed.due():
+            self._listed.refresh()
+            self._log = log.bind()  # follow a structlog reconfiguration by the application
+
+    def check(self, subject: SubjectLike, matter: MatterLike, *, at: When = None, open_case: bool = True,
               **matter_fields: Any) -> CheckResult:
         """Check one subject for one matter.
 
@@ -180,7 +311,8 @@ class Engine:
                 ``related_parties``) or a bare USCC / resident id.
             matter: a matter-type id (design.md §3), a :class:`Matter` or a mapping.
             at: check time (date or datetime); default now. It decides record activity and
-                measure validity.
+                measure validity. A historical check (``at`` given) opens no case.
+            open_case: ``False`` keeps a current check with measures from opening a case.
             **matter_fields: what the host knows of the matter: ``item_code``, ``application_no``,
                 ``department``, ``department_code``, ``region_code``, ``amount``.
 
@@ -190,22 +322,57 @@ class Engine:
         """
         started = time.perf_counter()
         subj = coerce_subject(subject)
-        mat = coerce_matter(matter, matter_fields)
-        when, day = self._check_time(at)
+        mat = self._matter(matter, matter_fields)
+        when, day = self._now(at)
+        self._poll()
+        return self._check(subj, mat, when, day, at is None and open_case, started)
+
+    def check_many(self, subjects: Iterable[SubjectLike], matter: MatterLike, *, at: When = None,
+                   open_case: bool = True, **matter_fields: Any) -> list[CheckResult]:
+        """Check many subjects for the same matter at one check time; results in input order.
+
+        Raises:
+            CheckError: as :meth:`check`, for the first subject that is invalid.
+        """
+        mat = self._matter(matter, matter_fields)
+        when, day = self._now(at)
+        self._poll()
+        opens = at is None and open_case
+        check = self._check
+        perf = time.perf_counter
+        return [check(coerce_subject(s), mat, when, day, opens, perf()) for s in subjects]
+
+    def _check(self, subj: Subject, mat: Matter, when: dt.datetime, day: dt.date, opens: bool,
+               started: float) -> CheckResult:
         compiled = self._compiled  # one revision for the whole check, even across a reload
-        parties = {p.id: p for p in subj.related_parties}
-        records = self.store.active_records([subj.id, *parties], day)
-        result = self._evaluate(compiled, subj, mat, when, day, parties, records)
-        log.info("check", check_id=result.check_id, revision=result.revision,
-                 subject=identifiers.mask(subj.id), matter_type=mat.matter_type, decision=result.decision,
-                 measure_ids=[m.measure_id for m in result.measures],
-                 duration_ms=round((time.perf_counter() - started) * 1000, 3))
+        hashes = self._listed.hashes
+        parties = subj.related_parties
+        if hash(subj.id) not in hashes and not any(hash(p.id) in hashes for p in parties):
+            result = self._clear(compiled, subj, mat, when)
+        else:
+            by_id = {p.id: p for p in parties}
+            records = self.store.active_records([subj.id, *by_id], day)
+            result = self._evaluate(compiled, subj, mat, when, day, by_id, records)
+            if result.measures and opens and self._cases is not None:
+                result = result.model_copy(update={"case_id": self._cases.open_case(result, subj)})
+        self._log.info("check", check_id=result.check_id, revision=result.revision,
+                       subject=result.subject.id, matter_type=mat.matter_type, decision=result.decision,
+                       measure_ids=[m.measure_id for m in result.measures],
+                       duration_ms=round((time.perf_counter() - started) * 1000, 3))
         return result
 
-    def check_many(self, subjects: Iterable[SubjectLike], matter: MatterLike, *,
-                   at: dt.date | dt.datetime | None = None, **matter_fields: Any) -> list[CheckResult]:
-        """Check many subjects for the same matter; results in input order."""
-        return [self.check(s, matter, at=at, **matter_fields) for s in subjects]
+    def _subject_ref(self, subj: Subject, subject_type: str) -> SubjectRef:
+        shown = identifiers.mask(subj.id) if subj.id_kind == "resident_id" else subj.id
+        return trusted(SubjectRef, {"id": shown, "id_kind": subj.id_kind, "name": subj.name,
+                                    "subject_type": subject_type})
+
+    def _clear(self, compiled: CompiledMeasures, subj: Subject, mat: Matter, when: dt.datetime) -> CheckResult:
+        """The result for a subject with no active record: built without validation (hot path)."""
+        subject_type = subj.subject_type or identifiers.infer_subject_type(subj.id, subj.id_kind)
+        return trusted(CheckResult, {
+            "check_id": self._new_id(), "checked_at": when, "revision": compiled.revision,
+            "subject": self._subject_ref(subj, subject_type), "matter_type": mat.matter_type,
+            "decision": "clear", "measures": (), "case_id": None, "hits": (), "matter": mat})
 
     def _evaluate(self, compiled: CompiledMeasures, subj: Subject, mat: Matter, when: dt.datetime,
                   day: dt.date, parties: Mapping[str, RelatedParty],
@@ -215,31 +382,24 @@ class Engine:
                         or next((r.subject_type for r in own if r.subject_type), None)
                         or identifiers.infer_subject_type(subj.id, subj.id_kind))
         applied: list[AppliedMeasure] = []
-        used_party_records: list[CreditRecord] = []
+        party_records: list[CreditRecord] = []
         if records:
             facts, by_fact = _facts(subj, subject_type, mat, day, parties, records)
             if any(compiled.candidates(f["record__list_type"], mat.matter_type) for f in facts):
                 firings = self._runner.fire(compiled, mat.matter_type, facts)
-                applied, used_party_records = _applied(compiled, firings, by_fact, parties, subj.id)
-        hits = tuple(_hit(r) for r in own) + tuple(_hit(r) for r in used_party_records)
-        return CheckResult(
-            check_id=self._new_id(),
-            checked_at=when,
-            revision=compiled.revision,
-            subject=SubjectRef(id=identifiers.mask(subj.id) if subj.id_kind == "resident_id" else subj.id,
-                               id_kind=subj.id_kind, name=subj.name, subject_type=subject_type),
-            matter_type=mat.matter_type,
-            decision=_decide(applied),
-            measures=tuple(applied),
-            hits=hits,
-            matter=mat,
-        )
+                applied, party_records = _applied(compiled, firings, by_fact, parties)
+        return trusted(CheckResult, {
+            "check_id": self._new_id(), "checked_at": when, "revision": compiled.revision,
+            "subject": self._subject_ref(subj, subject_type), "matter_type": mat.matter_type,
+            "decision": _decide(applied), "measures": tuple(applied), "case_id": None,
+            "hits": tuple(_hit(r) for r in (*own, *(r for r in party_records if r.subject_id != subj.id))),
+            "matter": mat})
 
 
 def _facts(subj: Subject, subject_type: str, mat: Matter, day: dt.date,
            parties: Mapping[str, RelatedParty], records: Sequence[CreditRecord],
            ) -> tuple[list[dict[str, Any]], dict[str, tuple[CreditRecord, str]]]:
-    """One flat fact per record; fact ids are unique within the check (durable_rules needs that)."""
+    """One flat fact per record and role; fact ids are unique within the check (durable needs that)."""
     base: dict[str, Any] = {
         "matter__matter_type": mat.matter_type,
         "subject__subject_type": subject_type,
@@ -269,42 +429,77 @@ def _facts(subj: Subject, subject_type: str, mat: Matter, day: dt.date,
 
 def _applied(compiled: CompiledMeasures, firings: Iterable[tuple[str, str]],
              by_fact: Mapping[str, tuple[CreditRecord, str]], parties: Mapping[str, RelatedParty],
-             subject_id: str) -> tuple[list[AppliedMeasure], list[CreditRecord]]:
+             ) -> tuple[list[AppliedMeasure], list[CreditRecord]]:
     """Group firings by measure, in measure-list order; note the related parties that caused one."""
-    record_ids: dict[str, list[str]] = {}
+    record_ids: dict[str, set[str]] = {}
     via: dict[str, ViaRelatedParty | None] = {}
     party_records: dict[str, CreditRecord] = {}
     for measure_id, fact_id in firings:
         record, role = by_fact[fact_id]
-        ids = record_ids.setdefault(measure_id, [])
-        if record.record_id not in ids:
-            ids.append(record.record_id)
+        record_ids.setdefault(measure_id, set()).add(record.record_id)
         if role == SELF:
             via[measure_id] = None  # the subject's own record is reason enough
-        else:
-            party_records[record.record_id] = record
-            if measure_id not in via:
-                party = parties[record.subject_id]
-                via[measure_id] = ViaRelatedParty(role=party.role, id=identifiers.mask(party.id),
-                                                  name=party.name)
-    applied = []
-    for measure_id, cm in compiled.measures.items():
-        if measure_id not in record_ids:
             continue
-        m = cm.measure
-        applied.append(AppliedMeasure(
-            measure_id=m.id, name=m.name, kind=m.kind, effect=m.effect, mandatory=m.mandatory,
-            legal_basis=m.legal_basis, basis_status=m.basis_status,
-            record_ids=tuple(sorted(record_ids[measure_id])), via_related_party=via[measure_id],
-            implementing_departments=m.implementing_departments, tags=m.tags,
-        ))
-    used = [r for r in party_records.values() if r.subject_id != subject_id]
-    return applied, used
+        party_records[record.record_id] = record
+        if measure_id not in via:
+            party = parties[record.subject_id]
+            via[measure_id] = trusted(ViaRelatedParty, {"role": party.role, "id": identifiers.mask(party.id),
+                                                        "name": party.name})
+    applied = [
+        trusted(AppliedMeasure, {**cm.applied_fields, "record_ids": tuple(sorted(record_ids[mid])),
+                                 "via_related_party": via[mid]})
+        for mid, cm in compiled.measures.items() if mid in record_ids
+    ]
+    return applied, list(party_records.values())
 
 
 def _hit(r: CreditRecord) -> Hit:
-    return Hit(record_id=r.record_id, list_type=r.list_type, authority=r.authority, document_no=r.document_no,
-               listed_on=r.listed_on, expires_on=r.expires_on, subject_id=identifiers.mask(r.subject_id))
+    return trusted(Hit, {"record_id": r.record_id, "list_type": r.list_type, "authority": r.authority,
+                         "document_no": r.document_no, "listed_on": r.listed_on, "expires_on": r.expires_on,
+                         "subject_id": identifiers.mask(r.subject_id)})
+
+
+class MeasureWatcher:
+    """Reloads an engine's measure lists when their files change; :meth:`stop` ends it."""
+
+    def __init__(self, engine: Engine, interval: float) -> None:
+        self._engine = engine
+        self._interval = interval
+        self._stop = threading.Event()
+        self._seen = self._fingerprint()
+        self._thread = threading.Thread(target=self._run, name="joint-sanctions-watch", daemon=True)
+        self._thread.start()
+
+    def _fingerprint(self) -> tuple[tuple[str, int, int], ...]:
+        source = self._engine._source
+        if isinstance(source, CompiledMeasures):
+            return ()
+        files: list[Path] = []
+        for p in map(Path, _measure_paths(source)):
+            files.extend(sorted([*p.glob("*.yaml"), *p.glob("*.yml")]) if p.is_dir() else [p])
+        stats = []
+        for f in files:
+            try:
+                st = f.stat()
+            except OSError:
+                continue
+            stats.append((str(f), st.st_mtime_ns, st.st_size))
+        return tuple(stats)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            seen = self._fingerprint()
+            if seen != self._seen:
+                self._seen = seen
+                try:
+                    self._engine.reload()
+                except MeasureListError:
+                    pass  # logged by reload; the old revision keeps serving
+
+    def stop(self) -> None:
+        """Stop watching (waits for the watcher thread to end)."""
+        self._stop.set()
+        self._thread.join()
 
 
 _default: Engine | None = None
@@ -320,8 +515,6 @@ def default_engine() -> Engine:
         return _default
 
 
-def check(subject: SubjectLike, matter_type: MatterLike, *, at: dt.date | dt.datetime | None = None,
-          **matter_fields: Any) -> CheckResult:
+def check(subject: SubjectLike, matter_type: MatterLike, *, at: When = None, **matter_fields: Any) -> CheckResult:
     """Check ``subject`` for ``matter_type`` with the default engine (see :meth:`Engine.check`)."""
     return default_engine().check(subject, matter_type, at=at, **matter_fields)
-

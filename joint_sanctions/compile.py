@@ -35,6 +35,8 @@ class CompiledMeasure:
     measure: Measure
     rule: Expr
     predicate: Predicate = field(repr=False, compare=False)
+    #: The fields an applied measure copies from the measure, computed once instead of per check.
+    applied_fields: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,10 @@ def compile_measures(files: Iterable[MeasureListFile]) -> CompiledMeasures:
     for f in files:
         for m in f.measures:
             rule = measure_rule(m)
-            cm = CompiledMeasure(m, rule, evaluator(rule))
+            cm = CompiledMeasure(m, rule, evaluator(rule), MappingProxyType({
+                "measure_id": m.id, "name": m.name, "kind": m.kind, "effect": m.effect,
+                "mandatory": m.mandatory, "legal_basis": m.legal_basis, "basis_status": m.basis_status,
+                "implementing_departments": m.implementing_departments, "tags": m.tags}))
             compiled[m.id] = cm
             for lt in m.list_types:
                 for mt in m.matter_types:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
 from joint_sanctions import CreditRecord, Engine
 from joint_sanctions.check import compile_paths
@@ -15,6 +16,19 @@ from joint_sanctions.compile import CompiledMeasures
 from joint_sanctions.stores.sqlite import SqliteStore
 
 FIXED_NOW = dt.datetime(2025, 6, 1, 4, 0, tzinfo=dt.timezone.utc)
+
+
+def _drop(_logger: Any, _name: str, _event: Any) -> Any:
+    raise structlog.DropEvent
+
+
+@pytest.fixture(autouse=True)
+def quiet_logs() -> Any:
+    """Drop log output in tests (capture_logs still sees every event); undo any test's configure()."""
+    structlog.reset_defaults()
+    structlog.configure(processors=[_drop])
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="session")

@@ -46,23 +46,23 @@ def test_listed_company_is_prohibited_with_legal_basis(engine_with: Callable[...
     assert [h.record_id for h in result.hits] == ["R1"]
 
 
-def test_clean_subject_is_clear_and_the_rule_engine_is_not_touched(engine_with: Callable[..., Engine]) -> None:
+def test_clean_subject_is_clear_and_the_rule_engine_is_not_touched(engine_with: Callable[..., Engine], monkeypatch: pytest.MonkeyPatch) -> None:
     """A subject with no active record is clear, and the rule back end is never called."""
     engine = engine_with(record("R1", CO2))
     calls: list[Any] = []
     real = engine._runner.fire
-    engine._runner.fire = lambda *a: calls.append(a) or real(*a)  # type: ignore[method-assign]
+    monkeypatch.setattr(engine._runner, "fire", lambda *a: calls.append(a) or real(*a))
     result = engine.check(CO, "government_procurement", at=DAY)
     assert (result.decision, result.measures, result.hits, calls) == ("clear", (), (), [])
 
 
 def test_listed_subject_on_a_list_no_measure_covers_has_hits_but_no_rule_run(
-        engine_with: Callable[..., Engine]) -> None:
+        engine_with: Callable[..., Engine], monkeypatch: pytest.MonkeyPatch) -> None:
     """Hits show every active record even when no measure applies to this matter; no rule runs then."""
     engine = engine_with(record("R1", CO, "wage_arrears"))
     calls: list[Any] = []
     real = engine._runner.fire
-    engine._runner.fire = lambda *a: calls.append(a) or real(*a)  # type: ignore[method-assign]
+    monkeypatch.setattr(engine._runner, "fire", lambda *a: calls.append(a) or real(*a))
     result = engine.check(CO, "government_procurement", at=DAY)
     assert result.decision == "clear" and [h.record_id for h in result.hits] == ["R1"] and calls == []
 

@@ -95,10 +95,18 @@ class RecordStore(Protocol):
         ...
 
     def data_version(self) -> int:
-        """A number that changes whenever a stored record changes, from any connection or process.
+        """A number that grows whenever a stored record changes, from any connection or process."""
+        ...
 
-        Caches compare it with the value they were built at; only equality is meaningful.
-        """
+    def listed_since(self, version: int) -> tuple[int, set[str]]:
+        """Catch up on listings: ``(data_version now, subject ids with an active record written after
+        version)``. ``listed_since(-1)`` gives every subject with an active record."""
+        ...
+
+    @property
+    def local_writes(self) -> int:
+        """How many write transactions went through this store object; reading it costs no I/O,
+        so an engine can notice its own process's writes on every check."""
         ...
 
     def close(self) -> None:

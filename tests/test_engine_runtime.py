@@ -1,0 +1,248 @@
+"""The engine while it runs: the fast path stays correct as records change, reloads, threads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+
+from joint_sanctions import Engine, MeasureListError
+from joint_sanctions.check import compile_paths
+from joint_sanctions.stores.sqlite import SqliteStore
+
+from .conftest import record
+
+FIXTURE = Path(__file__).parent / "fixtures" / "measures"
+CO = "91410100MA0000015B"
+CO2 = "91350100M000100Y43"
+DAY = dt.date(2025, 6, 1)
+
+
+class CountingStore:
+    """Wraps a real store and counts active_records lookups (the database is real)."""
+
+    def __init__(self, inner: SqliteStore) -> None:
+        self.inner = inner
+        self.lookups = 0
+
+    def active_records(self, *a: Any) -> Any:
+        self.lookups += 1
+        return self.inner.active_records(*a)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.fixture
+def counting(tmp_path: Path) -> Callable[..., tuple[Engine, CountingStore]]:
+    def make(*records: Any, **kw: Any) -> tuple[Engine, CountingStore]:
+        store = CountingStore(SqliteStore(tmp_path / "r.db"))
+        store.upsert(records)
+        kw.setdefault("cases", False)
+        return Engine(measures=compile_paths(FIXTURE), store=store, **kw), store  # type: ignore[arg-type]
+    return make
+
+
+def test_no_hit_check_touches_neither_database_nor_rules(counting: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A subject on no list is answered from memory: no store lookup, no rule run."""
+    engine, store = counting(record("R1", CO2))
+    calls: list[Any] = []
+    monkeypatch.setattr(engine._runner, "fire", lambda *a: calls.append(a) or [])
+    for _ in range(50):
+        assert engine.check(CO, "government_procurement", at=DAY).decision == "clear"
+    assert (store.lookups, calls) == (0, [])
+    assert engine.check(CO2, "government_procurement", at=DAY).decision == "clear"  # listed: looked up
+    assert store.lookups == 1
+
+
+def test_records_imported_while_running_apply_at_once(counting: Callable[..., Any]) -> None:
+    """A record written through the engine's store counts on the very next check."""
+    engine, store = counting()
+    assert engine.check(CO, "government_procurement", at=DAY).decision == "clear"
+    store.upsert([record("R1", CO)])
+    assert engine.check(CO, "government_procurement", at=DAY).decision == "prohibited"
+
+
+def test_records_imported_by_another_process_apply_within_the_refresh_interval(tmp_path: Path) -> None:
+    """Another process's import is seen after the refresh interval, with one catch-up query."""
+    db = tmp_path / "shared.db"
+    engine = Engine(measures=compile_paths(FIXTURE), store=SqliteStore(db), cases=False, refresh_interval=0.2)
+    assert engine.check(CO, "government_procurement", at=DAY).decision == "clear"
+    csv = tmp_path / "r.csv"
+    csv.write_text("record_id,list_type,subject_id,subject_name,subject_type,authority,document_no,listed_on,"
+                   f"expires_on,status,reason\nX1,court_defaulter,{CO},某公司,,法院,文号,2024-01-01,,active,\n",
+                   encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "joint_sanctions", "records", "import", str(csv),
+                    "--db", f"sqlite:///{db}"], check=True, capture_output=True)
+    time.sleep(0.3)
+    assert engine.check(CO, "government_procurement", at=DAY).decision == "prohibited"
+
+
+def test_repair_and_expiry_while_running(counting: Callable[..., Any]) -> None:
+    """Repaired or expired records stop counting at once although the subject stays in the set."""
+    engine, store = counting(record("R1", CO, expires_on=dt.date(2025, 7, 1)), record("R2", CO2))
+    assert engine.check(CO, "government_procurement", at=DAY).decision == "prohibited"
+    assert engine.check(CO, "government_procurement", at=dt.date(2025, 7, 1)).decision == "clear"
+    store.repair("R2")
+    assert engine.check(CO2, "government_procurement", at=DAY).decision == "clear"
+    store.set_status("R2", "active")
+    assert engine.check(CO2, "government_procurement", at=DAY).decision == "prohibited"
+
+
+def test_related_party_listed_but_subject_not_takes_the_exact_path(counting: Callable[..., Any]) -> None:
+    """The membership test covers related parties, so a listed legal representative is found."""
+    person = "410102199003071230"
+    engine, _ = counting(record("P1", person))
+    subject = {"id": CO, "related_parties": [{"role": "legal_representative", "id": person}]}
+    assert engine.check(subject, "government_procurement", at=DAY).decision == "prohibited"
+
+
+def test_fast_path_result_equals_a_validated_one(counting: Callable[..., Any]) -> None:
+    """The unvalidated fast-path result is the same model a full validation would build."""
+    engine, _ = counting()
+    result = engine.check({"id": CO, "name": "某公司"}, "bidding", at=DAY)
+    from joint_sanctions.models import CheckResult
+
+    assert CheckResult.model_validate(result.model_dump()) == result
+
+
+def test_default_clock_takes_the_date_in_china(counting: Callable[..., Any]) -> None:
+    """Without an injected clock a check is stamped now (UTC) and dated in China Standard Time."""
+    engine, _ = counting(record("R1", CO, listed_on=dt.date.today() - dt.timedelta(days=3)))
+    before = dt.datetime.now(dt.timezone.utc)
+    result = engine.check(CO, "government_procurement", open_case=False)
+    assert before <= result.checked_at <= dt.datetime.now(dt.timezone.utc)
+    assert result.decision == "prohibited"
+    ids = {engine.check(CO2, "bidding").check_id for _ in range(1000)}
+    assert len(ids) == 1000
+
+
+def _write_measures(folder: Path, effect: str = "prohibit") -> None:
+    folder.mkdir(exist_ok=True)
+    text = (FIXTURE / "basic.yaml").read_text(encoding="utf-8")
+    (folder / "basic.yaml").write_text(text.replace("effect: prohibit\n    mandatory: true\n    list_types: "
+                                                    "[court_defaulter, procurement_violator]",
+                                                    f"effect: {effect}\n    mandatory: true\n    list_types: "
+                                                    "[court_defaulter, procurement_violator]"), encoding="utf-8")
+
+
+def test_reload_swaps_revision_and_bad_lists_keep_the_old_one(tmp_path: Path) -> None:
+    """reload() compiles the new lists fully first; with lint errors the old revision keeps serving."""
+    folder = tmp_path / "m"
+    _write_measures(folder)
+    engine = Engine(measures=folder, store=SqliteStore(tmp_path / "r.db"), cases=False)
+    engine.store.upsert([record("R1", CO)])
+    first = engine.revision
+    assert engine.check(CO, "government_procurement", at=DAY).decision == "prohibited"
+    _write_measures(folder, effect="restrict")
+    assert engine.reload() != first
+    result = engine.check(CO, "government_procurement", at=DAY)
+    assert (result.decision, result.revision) == ("restricted", engine.revision)
+    good = engine.revision
+    (folder / "broken.yaml").write_text("edition: x\nmeasures: [}\n", encoding="utf-8")
+    with structlog.testing.capture_logs() as logs, pytest.raises(MeasureListError) as info:
+        engine.reload()
+    assert info.value.problems and engine.revision == good
+    assert any(e["event"] == "measures_reload_failed" for e in logs)
+    assert engine.check(CO, "government_procurement", at=DAY).revision == good
+
+
+def test_checks_in_flight_finish_on_the_revision_they_started_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check that started before a reload reports (and is decided by) the old revision."""
+    folder = tmp_path / "m"
+    _write_measures(folder)
+    engine = Engine(measures=folder, store=SqliteStore(tmp_path / "r.db"), cases=False, rules="reference")
+    engine.store.upsert([record("R1", CO)])
+    old = engine.revision
+    gate, release = threading.Event(), threading.Event()
+    real = engine._runner.fire
+
+    def slow_fire(*a: Any) -> Any:
+        gate.set()
+        release.wait(5)
+        return real(*a)
+
+    monkeypatch.setattr(engine._runner, "fire", slow_fire)
+    out: list[Any] = []
+    t = threading.Thread(target=lambda: out.append(engine.check(CO, "government_procurement", at=DAY)))
+    t.start()
+    gate.wait(5)
+    _write_measures(folder, effect="restrict")
+    engine.reload()
+    release.set()
+    t.join()
+    assert (out[0].revision, out[0].decision) == (old, "prohibited")
+    assert engine.revision != old
+
+
+def test_watch_reloads_on_file_change(tmp_path: Path) -> None:
+    """watch() notices an edited measure file and reloads it."""
+    folder = tmp_path / "m"
+    _write_measures(folder)
+    engine = Engine(measures=folder, store=SqliteStore(tmp_path / "r.db"), cases=False)
+    first = engine.revision
+    watcher = engine.watch(interval=0.05)
+    try:
+        time.sleep(0.1)
+        _write_measures(folder, effect="restrict")
+        deadline = time.monotonic() + 5
+        while engine.revision == first and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        watcher.stop()
+    assert engine.revision != first
+
+
+def test_many_threads_give_the_same_results_as_one(tmp_path: Path) -> None:
+    """8 threads × 100,000 mixed checks on one engine equal a single-threaded run of the same checks."""
+    rng = random.Random(11)
+    store = SqliteStore(tmp_path / "r.db")
+    subjects = [f"91410100MA{n:07d}" for n in range(2000)]
+    from joint_sanctions.identifiers import normalize_uscc  # noqa: F401  # ids below get check chars
+
+    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+    weights = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+    subjects = [s + alphabet[-sum(alphabet.index(c) * w for c, w in zip(s, weights)) % 31] for s in subjects]
+    listed = rng.sample(subjects, 40)
+    store.upsert([record(f"R{i}", s, rng.choice(["court_defaulter", "market_serious_violator", "tax_credit_a"]))
+                  for i, s in enumerate(listed)])
+    engine = Engine(measures=compile_paths(FIXTURE), store=store, cases=False)
+    matters = ["government_procurement", "fiscal_funds", "administrative_licensing", "bidding"]
+    stream = [(rng.choice(subjects), rng.choice(matters)) for _ in range(100_000)]
+
+    def run() -> list[tuple[str, tuple[str, ...]]]:
+        return [(r.decision, tuple(m.measure_id for m in r.measures))
+                for r in (engine.check(s, m, at=DAY, amount=2e6) for s, m in stream)]
+
+    expected = run()
+    outputs: list[Any] = [None] * 8
+
+    def work(i: int) -> None:
+        outputs[i] = run()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(o == expected for o in outputs)
+    assert sum(d != "clear" for d, _ in expected) > 0
+
+
+def test_engine_without_shipped_lists_reads_given_folder_only(tmp_path: Path) -> None:
+    """--measures replaces the shipped lists: only the given folder's measures exist."""
+    folder = tmp_path / "m"
+    _write_measures(folder)
+    engine = Engine(measures=folder, store=SqliteStore(tmp_path / "r.db"), cases=False)
+    assert all(mid.startswith("T-") for mid in engine.compiled.measures)
+    shutil.rmtree(folder)
