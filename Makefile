@@ -18,9 +18,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# Full size by default (1,000,000 records); e.g. make bench BENCH_ARGS="--records 20000 --checks 20000"
+BENCH_ARGS ?=
+
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[bench]'
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis demo_out

@@ -1,0 +1,419 @@
+"""Benchmark workers: each contender runs in a fresh process of its own, on the same input files.
+
+    python benchmarks/workers.py KIND SPEC.json OUT.json
+
+KIND is ``import``, ``compile``, ``project``, ``durable`` or ``zen``. SPEC is written by run.py;
+OUT receives the timings and, for the checkers, the measure ids each check returned (run.py
+compares them). A fresh process per contender keeps their heaps, threads and rule-engine hosts
+apart, and makes the resident-memory figure of the project's engine honest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+# Run as a script, so this folder is on sys.path: the helpers beside it import directly.
+from common import quiet_logging, rss_mb, timed
+
+quiet_logging()  # the library is imported later, inside the workers
+
+
+def _load(path: str) -> Any:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _subject_arg(row: Sequence[Any]) -> str | dict[str, Any]:
+    """How a host passes the subject: a bare id, or a mapping when it knows a related party."""
+    sid, _matter, _amount, role, rel_id = row[:5]
+    if rel_id is None:
+        return sid
+    return {"id": sid, "related_parties": [{"role": role, "id": rel_id}]}
+
+
+def _kwargs(row: Sequence[Any]) -> dict[str, Any]:
+    return {} if row[2] is None else {"amount": row[2]}
+
+
+def _compile(dirs: Sequence[str]) -> Any:
+    from joint_sanctions.compile import compile_measures
+    from joint_sanctions.load import load_measure_lists
+
+    return compile_measures(load_measure_lists(dirs))
+
+
+# --- import ---------------------------------------------------------------------------------------
+
+
+def work_import(spec: dict[str, Any]) -> dict[str, Any]:
+    """Import the records CSV into a fresh SQLite file with ``import_records``."""
+    from joint_sanctions.records import import_records
+    from joint_sanctions.stores.sqlite import SqliteStore
+
+    db = spec["db"]
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    t0 = time.perf_counter()
+    store = SqliteStore(db)
+    report = import_records(store, spec["csv"])
+    seconds = time.perf_counter() - t0
+    count = store.count()
+    store.close()
+    errors = list(getattr(report, "errors", []) or [])
+    return {
+        "import_seconds": seconds,
+        "stored": getattr(report, "stored", None),
+        "count": count,
+        "errors": len(errors),
+        "first_errors": [str(e) for e in errors[:3]],
+        "db_mb": round(os.path.getsize(db) / 1e6, 1),
+        **{f"import_{k}": v for k, v in rss_mb().items()},
+    }
+
+
+# --- compile --------------------------------------------------------------------------------------
+
+
+def work_compile(spec: dict[str, Any]) -> dict[str, Any]:
+    """Median time to load (parse + validate YAML) and to compile the measure lists."""
+    from joint_sanctions.compile import compile_measures
+    from joint_sanctions.load import load_measure_lists
+
+    load_ms, compile_ms = [], []
+    compiled = None
+    for _ in range(spec["runs"]):
+        t0 = time.perf_counter()
+        files = load_measure_lists(spec["dirs"])
+        t1 = time.perf_counter()
+        compiled = compile_measures(files)
+        t2 = time.perf_counter()
+        load_ms.append((t1 - t0) * 1000)
+        compile_ms.append((t2 - t1) * 1000)
+    assert compiled is not None
+    return {
+        "load_ms": statistics.median(load_ms),
+        "compile_ms": statistics.median(compile_ms),
+        "compile_ms_runs": [round(x, 2) for x in compile_ms],
+        "measures": len(compiled.measures),
+        "index_keys": len(compiled.index),
+        "revision": compiled.revision,
+    }
+
+
+# --- this project ---------------------------------------------------------------------------------
+
+
+def work_project(spec: dict[str, Any]) -> dict[str, Any]:
+    """Engine start-up and memory, then no-hit / hit / mixed / sample / check_many timings, then answers."""
+    mem_start = rss_mb()
+    from joint_sanctions import Engine
+    from joint_sanctions.stores.sqlite import SqliteStore
+
+    compiled = _compile(spec["dirs"])
+    mem_imports = rss_mb()
+    t0 = time.perf_counter()
+    try:
+        engine = Engine(
+            measures=compiled,
+            store=SqliteStore(spec["db"]),
+            cases=False,
+            rules="durable",
+        )  # the default clock: checks at the current time, the path hosts take
+        t1 = time.perf_counter()
+        # Whatever the engine loads on its first checks (a membership structure, the ruleset) loads now.
+        for row in spec["warmup"]:
+            engine.check(_subject_arg(row), row[1], open_case=False, **_kwargs(row))
+    except Exception as exc:  # noqa: BLE001  # any failure is a finding run.py reports, not a crash
+        import traceback
+
+        return {
+            "error": f"{type(exc).__name__}: {exc}",
+            "check": row if "engine" in locals() else None,
+            "measures": len(compiled.measures),
+            "traceback": traceback.format_exc(limit=-4),
+        }
+    t2 = time.perf_counter()
+    mem_engine = rss_mb()
+    out: dict[str, Any] = {
+        "engine_init_s": t1 - t0,
+        "first_checks_s": t2 - t1,
+        "startup_s": t2 - t0,
+        "rss_start_mb": mem_start["rss_mb"],
+        "rss_imports_mb": mem_imports["rss_mb"],
+        "rss_mb": mem_engine["rss_mb"],
+        "rss_peak_mb": mem_engine["peak_mb"],
+        "rules_backend": getattr(engine, "rules_backend", None),
+    }
+
+    stream = _load(spec["stream"])
+    rows: list[list[Any]] = stream["checks"]
+    calls = [(_subject_arg(r), r[1], _kwargs(r)) for r in rows]
+    listed = [i for i, r in enumerate(rows) if r[5]]
+    unlisted = [i for i, r in enumerate(rows) if not r[5]]
+    sample = stream["sample"]
+    check = engine.check
+
+    def pass_over(indices: Sequence[int] | None) -> Callable[[], None]:
+        chosen = calls if indices is None else [calls[i] for i in indices]
+
+        def run() -> None:
+            for subject, matter, kw in chosen:
+                check(subject, matter, open_case=False, **kw)
+
+        return run
+
+    runs, budget = spec["runs"], spec["budget_s"]
+    # First an untimed pass over every check: it warms every path, collects the answers (the
+    # measure ids of each check, kept where non-empty), and turns a failure into a report.
+    answers: dict[str, list[str]] = {}
+    decisions: dict[str, int] = {}
+    for i, (subject, matter, kw) in enumerate(calls):
+        try:
+            result = check(subject, matter, open_case=False, **kw)
+        except Exception as exc:  # noqa: BLE001  # any failure is a finding run.py reports, not a crash
+            import traceback
+
+            return {
+                "error": f"{type(exc).__name__}: {exc}",
+                "check": rows[i],
+                "measures": len(compiled.measures),
+                "traceback": traceback.format_exc(limit=-4),
+            }
+        ids = sorted({m.measure_id for m in result.measures})
+        decisions[result.decision] = decisions.get(result.decision, 0) + 1
+        if ids:
+            answers[str(i)] = ids
+
+    sections = {
+        "nohit": (pass_over(unlisted), len(unlisted)),
+        "hit": (pass_over(listed), len(listed)),
+        "mixed": (pass_over(None), len(calls)),
+        "mixed_sample": (pass_over(sample), len(sample)),
+    }
+    # Where the no-hit time goes, by what the host passes (for whoever optimises the check path).
+    shapes = {
+        "nohit_bare_id": [i for i in unlisted if rows[i][2] is None and rows[i][4] is None],
+        "nohit_with_amount": [i for i in unlisted if rows[i][2] is not None and rows[i][4] is None],
+        "nohit_with_related_party": [i for i in unlisted if rows[i][4] is not None],
+    }
+    for name, idx in shapes.items():
+        sections[name] = (pass_over(idx), len(idx))
+    for name, (fn, n) in sections.items():
+        out[name] = timed(fn, n, runs=runs, budget_seconds=budget)
+        print(
+            f"  project {name:<24} {_fmt(out[name]['us'])} µs/check ({out[name]['runs']} runs)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    groups = [((matter, amount), idx) for (matter, amount), idx in stream["groups"]]
+    batches = [
+        ([calls[i][0] for i in idx], matter, {} if amount is None else {"amount": amount})
+        for (matter, amount), idx in groups
+    ]
+    check_many = engine.check_many
+
+    def many() -> None:
+        for subjects, matter, kw in batches:
+            check_many(subjects, matter, open_case=False, **kw)
+
+    out["check_many"] = timed(many, len(calls), runs=runs, budget_seconds=budget)
+    print(
+        f"  project check_many               {_fmt(out['check_many']['us'])} µs/subject",
+        file=sys.stderr,
+        flush=True,
+    )
+
+    many_mismatches = []
+    for (subjects, matter, kw), (_key, idx) in zip(batches, groups, strict=True):
+        results = check_many(subjects, matter, open_case=False, **kw)
+        if len(results) != len(idx):
+            many_mismatches.append(
+                {
+                    "group": [matter, kw.get("amount")],
+                    "error": f"check_many returned {len(results)} results for {len(idx)} subjects",
+                }
+            )
+            continue
+        for i, result in zip(idx, results, strict=True):
+            ids = sorted({m.measure_id for m in result.measures})
+            if ids != answers.get(str(i), []):
+                many_mismatches.append({"index": i, "check_many": ids, "check": answers.get(str(i), [])})
+    out.update(
+        answers=answers,
+        decisions=decisions,
+        check_many_mismatches=many_mismatches[:20],
+        check_many_mismatch_count=len(many_mismatches),
+        revision=compiled.revision,
+        rss_after_mb=rss_mb()["rss_mb"],
+    )
+    return out
+
+
+# --- peers ----------------------------------------------------------------------------------------
+
+
+def _peer_inputs(spec: dict[str, Any]) -> tuple[Any, list[list[Any]], list[int], list[int], dict[str, Any]]:
+    stream = _load(spec["stream"])
+    rows = stream["checks"]
+    active = {k: [tuple(r) for r in v] for k, v in _load(spec["active"]).items()}
+    listed = [i for i, r in enumerate(rows) if r[5]]
+    return _compile(spec["dirs"]), rows, stream["sample"], listed, active
+
+
+def work_durable(spec: dict[str, Any]) -> dict[str, Any]:
+    """durable_rules naive on the sample; durable_rules' own call cost on the hit checks."""
+    from peers import DurableNaive, flat_facts
+
+    compiled, rows, sample, listed, active = _peer_inputs(spec)
+    day, runs, budget = spec["day"], spec["runs"], spec["budget_s"]
+    shapes: dict[str, dict[str, Any]] = {}  # the distinct facts of the workload, ids aside
+    for i in sorted(set(sample) | set(listed)):
+        for fact in flat_facts(rows[i], day, active):
+            shapes.setdefault(json.dumps({k: v for k, v in fact.items() if k != "id"}, sort_keys=True), fact)
+    t0 = time.perf_counter()
+    naive = DurableNaive(compiled, probe=list(shapes.values()))
+    out: dict[str, Any] = {
+        "rules": len(compiled.measures),
+        "revision": compiled.revision,
+        "rulesets": len(naive.rulesets),
+        "refusals": naive.refusals,
+        "setup_s": time.perf_counter() - t0,
+    }
+    if naive.refusals:
+        print(
+            f"  durable_rules refused the ruleset ({naive.refusals[0]}); split into {len(naive.rulesets)} "
+            "rulesets, every fact goes to each",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def naive_pass(indices: Sequence[int]) -> Callable[[], None]:
+        chosen = [rows[i] for i in indices]
+
+        def run() -> None:  # what an integrator writes: build the facts, ask the rule engine
+            for row in chosen:
+                naive.check(flat_facts(row, day, active))
+
+        return run
+
+    for i in sample[:2000]:
+        naive.check(flat_facts(rows[i], day, active))
+    out["naive_sample"] = timed(naive_pass(sample), len(sample), runs=runs, budget_seconds=budget)
+    print(f"  durable naive sample  {_fmt(out['naive_sample']['us'])} µs/check", file=sys.stderr, flush=True)
+    out["naive_hit"] = timed(naive_pass(listed), len(listed), runs=runs, budget_seconds=budget)
+
+    # durable_rules' own cost per hit check: only the assert/retract calls the check needs (each
+    # fact into the ruleset(s) holding rules for its list and matter type), facts built beforehand
+    # with ids unique per pass, as durable_rules refuses a fact identical to one it has seen.
+    prebuilt = [
+        [(rs, f) for f in flat_facts(rows[i], day, active) for rs in naive.targets(f)] for i in listed
+    ]
+    call_runs = []
+    for p in range(max(runs, 1)):
+        batches = [
+            [(rs, {**f, "id": f"{p}:{n}:{f['id']}"}) for rs, f in pairs] for n, pairs in enumerate(prebuilt)
+        ]
+        t = time.perf_counter()
+        for pairs in batches:
+            naive.assert_and_retract_pairs(pairs)
+        call_runs.append((time.perf_counter() - t) / max(1, len(listed)) * 1e6)
+    naive.fired.clear()
+    out["call_hit"] = {
+        "us": statistics.median(call_runs) if listed else None,
+        "runs_us": [round(x, 3) for x in call_runs],
+        "runs": len(call_runs),
+        "items": len(listed),
+        "calls_per_check": (sum(len(p) for p in prebuilt) / len(prebuilt)) if prebuilt else 0,
+    }
+    print(f"  durable own call/hit  {_fmt(out['call_hit']['us'])} µs/check", file=sys.stderr, flush=True)
+
+    answers = {}
+    for i in sorted(set(sample) | set(listed)):
+        ids = sorted(naive.check(flat_facts(rows[i], day, active)))
+        if ids:
+            answers[str(i)] = ids
+    out["answers"] = answers
+    out["checked"] = sorted(set(sample) | set(listed))
+    return out
+
+
+def work_zen(spec: dict[str, Any]) -> dict[str, Any]:
+    """zen-engine with the equivalent decision table on the sample (and on the hit checks)."""
+    from peers import ZenTable, nested_facts
+
+    compiled, rows, sample, listed, active = _peer_inputs(spec)
+    day, runs, budget = spec["day"], spec["runs"], spec["budget_s"]
+    t0 = time.perf_counter()
+    table = ZenTable(compiled)
+    out: dict[str, Any] = {
+        "rows": table.rows,
+        "loader": table.loader,
+        "setup_s": time.perf_counter() - t0,
+        "revision": compiled.revision,
+    }
+    try:
+        from importlib.metadata import version
+
+        out["version"] = version("zen-engine")
+    except Exception:  # noqa: BLE001  # version is informative only
+        out["version"] = None
+
+    def zen_pass(indices: Sequence[int]) -> Callable[[], None]:
+        chosen = [rows[i] for i in indices]
+
+        def run() -> None:
+            for row in chosen:
+                table.check(nested_facts(row, day, active))
+
+        return run
+
+    for i in sample[:2000]:
+        table.check(nested_facts(rows[i], day, active))
+    out["sample"] = timed(zen_pass(sample), len(sample), runs=runs, budget_seconds=budget)
+    print(f"  zen sample            {_fmt(out['sample']['us'])} µs/check", file=sys.stderr, flush=True)
+    out["hit"] = timed(zen_pass(listed), len(listed), runs=runs, budget_seconds=budget)
+    answers = {}
+    for i in sorted(set(sample) | set(listed)):
+        ids = sorted(table.check(nested_facts(rows[i], day, active)))
+        if ids:
+            answers[str(i)] = ids
+    out["answers"] = answers
+    out["checked"] = sorted(set(sample) | set(listed))
+    return out
+
+
+def _fmt(us: float | None) -> str:
+    return "—" if us is None else f"{us:10.2f}"
+
+
+WORKERS = {
+    "import": work_import,
+    "compile": work_compile,
+    "project": work_project,
+    "durable": work_durable,
+    "zen": work_zen,
+}
+
+
+def main(argv: Sequence[str]) -> int:
+    kind, spec_path, out_path = argv
+    spec = _load(spec_path)
+    result = WORKERS[kind](spec)
+    result["worker_rss"] = rss_mb()
+    tmp = out_path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(result, f, ensure_ascii=False)
+    os.replace(tmp, out_path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
