@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from joint_sanctions.compile import CompiledMeasures
-from joint_sanctions.conditions import And, AnyOf, Compare, Expr, Or, parse_condition
+from joint_sanctions.conditions import And, AnyOf, Compare, Expr, Or, parse_condition, to_durable
 
 SELF = "self"
 
@@ -137,7 +137,9 @@ class DurableNaive:
         self._probe = list(probe)
         self._compiled = compiled
         self._ruleset_of: dict[str, str] = {}
-        self._register(name, list(compiled.durable_rules().items()))
+        # The obvious JSON rules: one per measure with its whole condition, no index in front.
+        self._register(name, [(mid, {"all": [{"m": to_durable(cm.rule)}], "run": mid})
+                              for mid, cm in compiled.measures.items()])
 
     def _register(self, prefix: str, rules: list[tuple[str, Any]]) -> None:
         """Register ``rules`` as one ruleset, or split it in halves until durable_rules takes each half.

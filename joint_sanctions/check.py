@@ -35,7 +35,7 @@ import structlog
 
 from . import identifiers
 from .compile import SELF, CompiledMeasures, compile_measures, day_number
-from .errors import CheckError, IdentifierError, MeasureListError
+from .errors import CheckError, IdentifierError, MeasureListError, RuleEngineError
 from .load import load_measure_lists, shipped_measures_dir
 from .models import (
     AppliedMeasure,
@@ -206,6 +206,7 @@ class Engine:
         self._compiled = compile_paths(measures)
         self.store: RecordStore = store if store is not None and not isinstance(store, str) else open_store(store)
         self._runner: RuleRunner = make_runner(rules)
+        self._runner.prepare(self._compiled)
         self._clock = clock
         if new_id is None:
             prefix, counter = uuid.uuid4().hex[:16], itertools.count(1)
@@ -252,6 +253,7 @@ class Engine:
 
         Raises:
             MeasureListError: the new lists have problems; the old revision keeps serving.
+            RuleEngineError: the rule engine refused the new rules; the old revision keeps serving.
         """
         source = measures if measures is not None else self._source
         if isinstance(source, CompiledMeasures) and measures is None:
@@ -259,8 +261,10 @@ class Engine:
         previous = self._compiled.revision
         try:
             compiled = compile_paths(source)
-        except MeasureListError as exc:
-            log.warning("measures_reload_failed", revision=previous, problems=len(exc.problems))
+            self._runner.prepare(compiled)
+        except (MeasureListError, RuleEngineError) as exc:
+            log.warning("measures_reload_failed", revision=previous, error=type(exc).__name__,
+                        problems=len(getattr(exc, "problems", ())) or 1)
             raise
         self._compiled, self._source = compiled, source  # one assignment each; checks keep their copy
         log.info("measures_reloaded", revision=compiled.revision, previous=previous)

@@ -35,6 +35,9 @@ class CompiledMeasure:
     measure: Measure
     rule: Expr
     predicate: Predicate = field(repr=False, compare=False)
+    #: ``rule`` without its list-type and matter-type parts: what remains to test once the index
+    #: has picked the measure for a fact's (list type, matter type).
+    residual: Expr = field(repr=False, compare=False, default=And(()))
     #: The fields an applied measure copies from the measure, computed once instead of per check.
     applied_fields: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
@@ -53,10 +56,17 @@ class CompiledMeasures:
         """Measures that could apply to a record of ``list_type`` for ``matter_type``."""
         return self.index.get((list_type, matter_type), ())
 
-    def durable_rules(self) -> dict[str, dict[str, Any]]:
-        """The ruleset as durable_rules JSON: one rule per measure, named by measure id."""
-        return {mid: {"all": [{"m": to_durable(cm.rule)}], "run": mid}
-                for mid, cm in self.measures.items()}
+    def durable_rulesets(self) -> dict[tuple[str, str], dict[str, dict[str, Any]]]:
+        """durable_rules JSON, one ruleset per (list type, matter type) of the index.
+
+        Each holds one rule per candidate measure, named by measure id, testing the residual
+        conditions only. durable_rules cannot hold a thousand measures with ``$or`` alternatives
+        in one ruleset (it fails with error 107 or 303); split by the index key, each ruleset stays
+        small and a fact meets only the rules that could fire on it.
+        """
+        return {key: {cm.measure.id: {"all": [{"m": to_durable(cm.residual)}], "run": cm.measure.id}
+                      for cm in cms}
+                for key, cms in self.index.items()}
 
 
 def day_number(day: dt.date) -> int:
@@ -66,10 +76,14 @@ def day_number(day: dt.date) -> int:
 
 def measure_rule(m: Measure) -> Expr:
     """The rule expression of one measure over fact keys (see :func:`joint_sanctions.check` facts)."""
-    parts: list[Expr] = [
-        AnyOf("record.list_type", tuple(m.list_types)),
-        AnyOf("matter.matter_type", tuple(m.matter_types)),
-    ]
+    return And((AnyOf("record.list_type", tuple(m.list_types)),
+                AnyOf("matter.matter_type", tuple(m.matter_types)),
+                *residual_rule(m).items))
+
+
+def residual_rule(m: Measure) -> And:
+    """What a fact must satisfy besides its list type and matter type: dates, party, condition."""
+    parts: list[Expr] = []
     if m.valid_from is not None:
         parts.append(Compare("check.day", ">=", day_number(m.valid_from)))
     if m.valid_to is not None:
@@ -81,7 +95,7 @@ def measure_rule(m: Measure) -> Expr:
     parts.append(Or((own, AnyOf("party.role", tuple(m.related_party_roles)))) if m.related_party_roles else own)
     if m.condition:
         parts.append(parse_condition(m.condition))
-    return And(tuple(parts))
+    return And(tuple(parts))  # never empty: the party clause is always there
 
 
 def revision_of(files: Iterable[MeasureListFile]) -> str:
@@ -107,7 +121,7 @@ def compile_measures(files: Iterable[MeasureListFile]) -> CompiledMeasures:
     for f in files:
         for m in f.measures:
             rule = measure_rule(m)
-            cm = CompiledMeasure(m, rule, evaluator(rule), MappingProxyType({
+            cm = CompiledMeasure(m, rule, evaluator(rule), residual=residual_rule(m), applied_fields=MappingProxyType({
                 "measure_id": m.id, "name": m.name, "kind": m.kind, "effect": m.effect,
                 "mandatory": m.mandatory, "legal_basis": m.legal_basis, "basis_status": m.basis_status,
                 "implementing_departments": m.implementing_departments, "tags": m.tags}))

@@ -6,12 +6,16 @@ fact. durable_rules has traps, each handled here (design.md §2):
 * an *event* is consumed by the first rule that matches → facts are asserted, so every rule fires;
 * two identical facts raise ``MessageObservedException`` → every fact carries a unique ``id``;
 * DSL rules lose their names → rules are JSON keyed by measure id (the action name);
-* a ruleset name cannot be registered twice → one ruleset per revision, registered once;
+* a ruleset name cannot be registered twice → rulesets named by revision, registered once;
+* one ruleset cannot hold ~1,000 measures with ``or`` alternatives (error 107/303) → one small
+  ruleset per (list type, matter type) of the index, each fact asserted into its own;
 * more than 1,024 live sessions raise ``MemoryError`` → a private ``sid`` per check, deleted after;
 * ``delete_state`` on a session that never matched a fact crashes the process → every session
   starts with a sentinel fact that a sentinel rule handles, so the state always exists;
 * concurrent first use creates two hosts → one host per process, created under a lock, and every
   call into it serialised by that lock;
+* the host's background dispatcher spins a new thread per ruleset per cycle (with 143 rulesets a
+  check took 1 ms) and works outside our lock → switched off; actions run inside assert_fact;
 * a rule fires once per true branch of an ``or`` → firings are de-duplicated;
 * exceptions inside actions are swallowed into the session state → actions only append to a
   collector; anything they raise is kept and re-raised as :class:`RuleEngineError`;
@@ -41,6 +45,10 @@ class RuleRunner(Protocol):
 
     name: str
 
+    def prepare(self, compiled: CompiledMeasures) -> None:
+        """Get ready for ``compiled`` (register rules); raises RuleEngineError if refused."""
+        ...
+
     def fire(self, compiled: CompiledMeasures, matter_type: str, facts: Sequence[Fact]) -> list[Firing]:
         ...
 
@@ -49,6 +57,9 @@ class ReferenceRunner:
     """Evaluates each candidate measure's compiled predicate on each fact, in plain Python."""
 
     name = "reference"
+
+    def prepare(self, compiled: CompiledMeasures) -> None:
+        """Nothing to prepare: predicates are built by the compiler."""
 
     def fire(self, compiled: CompiledMeasures, matter_type: str, facts: Sequence[Fact]) -> list[Firing]:
         fired: list[Firing] = []
@@ -79,6 +90,12 @@ class DurableRunner:
             def get_action(self, action_name: str) -> Callable[[Any], None]:
                 return runner._action(action_name)
 
+            def _run(self) -> None:
+                # durable's background dispatcher starts a Timer thread per ruleset per cycle and
+                # touches rulesets outside our lock. We use no timers or queued messages: every
+                # action runs inside assert_fact. So it stays off.
+                pass
+
         self._host = _Host()
 
     def _action(self, measure_id: str) -> Callable[[Any], None]:
@@ -93,29 +110,46 @@ class DurableRunner:
                 self._errors[sid] = exc
         return act
 
-    def _ruleset(self, compiled: CompiledMeasures) -> str:
-        name = f"js_{compiled.revision}"
-        if name not in self._registered:
-            rules = compiled.durable_rules()
+    def _register(self, compiled: CompiledMeasures) -> None:
+        """Register every ruleset of a revision at once, so a ruleset durable refuses fails early."""
+        if compiled.revision in self._registered:
+            return
+        rulesets = {}
+        for (list_type, matter_type), rules in compiled.durable_rulesets().items():
             rules[_SENTINEL_RULE] = {"all": [{"m": {"session__open": True}}], "run": _SENTINEL_RULE}
-            self._host.set_rulesets({name: rules})
-            self._registered.add(name)
-        return name
+            rulesets[f"js_{compiled.revision}_{list_type}_{matter_type}"] = rules
+        try:
+            self._host.set_rulesets(rulesets)
+        except Exception as exc:
+            raise RuleEngineError(f"durable_rules refused the rules of revision {compiled.revision}: "
+                                  f"{exc}") from exc
+        self._registered.add(compiled.revision)
+
+    def prepare(self, compiled: CompiledMeasures) -> None:
+        """Register a revision's rulesets now (an engine does it when it compiles or reloads)."""
+        with self._lock:
+            self._register(compiled)
 
     def fire(self, compiled: CompiledMeasures, matter_type: str, facts: Sequence[Fact]) -> list[Firing]:
         with self._lock:
-            ruleset = self._ruleset(compiled)
+            self._register(compiled)
+            by_ruleset: dict[str, list[Fact]] = {}
+            for fact in facts:
+                if compiled.candidates(fact["record__list_type"], matter_type):
+                    name = f"js_{compiled.revision}_{fact['record__list_type']}_{matter_type}"
+                    by_ruleset.setdefault(name, []).append(fact)
             sid = f"c{next(self._sids)}"
             collected: list[Firing] = []
             self._collectors[sid] = collected
             try:
-                self._host.assert_fact(ruleset, {"sid": sid, "id": "__open__", "session__open": True})
-                for fact in facts:
-                    try:
-                        self._host.assert_fact(ruleset, {**fact, "sid": sid})
-                    except self._engine.MessageNotHandledException:
-                        pass  # no rule matched this fact: normal
-                self._host.delete_state(ruleset, sid)
+                for ruleset, ruleset_facts in by_ruleset.items():
+                    self._host.assert_fact(ruleset, {"sid": sid, "id": "__open__", "session__open": True})
+                    for fact in ruleset_facts:
+                        try:
+                            self._host.assert_fact(ruleset, {**fact, "sid": sid})
+                        except self._engine.MessageNotHandledException:
+                            pass  # no rule matched this fact: normal
+                    self._host.delete_state(ruleset, sid)
             except Exception as exc:
                 raise RuleEngineError(f"durable_rules failed: {exc}") from exc
             finally:
