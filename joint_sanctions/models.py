@@ -251,6 +251,7 @@ class CheckResult(BaseModel):
 
 _new = object.__new__
 _set = object.__setattr__
+_ALL_FIELDS: dict[type[BaseModel], set[str]] = {}
 
 
 def trusted(cls: type[_M], fields: dict[str, Any]) -> _M:
@@ -263,7 +264,8 @@ def trusted(cls: type[_M], fields: dict[str, Any]) -> _M:
     """
     obj = _new(cls)
     _set(obj, "__dict__", fields)
-    _set(obj, "__pydantic_fields_set__", set(fields))
+    # One shared set per class: frozen models never change it (model_copy makes its own).
+    _set(obj, "__pydantic_fields_set__", _ALL_FIELDS.get(cls) or _ALL_FIELDS.setdefault(cls, set(cls.model_fields)))
     _set(obj, "__pydantic_extra__", None)
     _set(obj, "__pydantic_private__", None)
     return obj

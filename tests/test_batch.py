@@ -1,0 +1,395 @@
+"""Batch verification: CSV/XLSX in, CSV/XLSX/HTML reports out, bad rows, bad files, and the CLI."""
+
+from __future__ import annotations
+
+import csv
+import os
+import pty
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from html.parser import HTMLParser
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from joint_sanctions import Engine
+from joint_sanctions import batch as batch_module
+from joint_sanctions.batch import REPORT_COLUMNS, BatchError, open_batch, run_batch
+from joint_sanctions.cases import case_book_for
+from joint_sanctions.stores.sqlite import SqliteStore
+
+from .conftest import record
+
+_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def uscc(n: int, prefix: str = "91410100MA") -> str:
+    """A valid 统一社会信用代码 numbered ``n`` (GB 32100-2015 check character)."""
+    body = f"{prefix}{n:07d}"
+    total = sum(_ALPHABET.index(ch) * w for ch, w in zip(body, _WEIGHTS, strict=True))
+    return body + _ALPHABET[(31 - total % 31) % 31]
+
+
+def resident_id(n: int, birth: str = "19850314") -> str:
+    """A valid 居民身份证号码 (郑州市金水区) with sequence ``n``."""
+    body = f"410105{birth}{n:03d}"
+    total = sum(int(ch) * w for ch, w in zip(body, (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2),
+                                             strict=True))
+    return body + "10X98765432"[total % 11]
+
+
+USCCS = [uscc(i) for i in range(11_000)]
+PERSONS = [resident_id(i) for i in range(1, 200)]
+
+
+def write_csv(path: Path, rows: Iterable[Sequence[str]],
+              header: Sequence[str] = ("subject_id", "subject_name")) -> Path:
+    """A UTF-8 CSV input file with ``header``."""
+    with open(path, "w", encoding="utf-8", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def read_report(path: Path) -> tuple[str, list[dict[str, str]]]:
+    """The raw text of a CSV report and its rows as dicts."""
+    text = path.read_bytes().decode("utf-8")
+    with open(path, encoding="utf-8-sig", newline="") as file:
+        return text, list(csv.DictReader(file))
+
+
+@pytest.fixture
+def engine(make_engine: Callable[..., Engine]) -> Engine:
+    """Shipped lists over SQLite: two procurement violators, a wage-arrears person, a red-list firm."""
+    return make_engine([
+        record("GP-1", USCCS[1], "procurement_violator", authority="郑州市财政局", document_no="郑财采〔2025〕1号"),
+        record("CD-2", USCCS[2], "court_defaulter"),
+        record("CD-2B", USCCS[2], "market_serious_violator", authority="郑州市市场监督管理局"),
+        record("WAGE-P", PERSONS[0], "wage_arrears", authority="郑州市人力资源和社会保障局"),
+        record("TAX-A", USCCS[3], "tax_credit_a", authority="国家税务总局郑州市税务局"),
+    ], cases=False)
+
+
+def test_csv_report_has_bom_exact_columns_and_masked_ids(engine: Engine, tmp_path: Path) -> None:
+    """The CSV report is UTF-8 with BOM, has exactly the contract columns, and masks resident ids."""
+    source = write_csv(tmp_path / "in.csv", [
+        (USCCS[0], "郑州市清白商贸有限公司"), (USCCS[1], "河南某采购违法供应商有限公司"),
+        (USCCS[2], "郑州某失信被执行人有限公司"), (PERSONS[1], "王五")])
+    summary = run_batch(engine, source, "government_procurement", tmp_path / "out.csv")
+    text, rows = read_report(tmp_path / "out.csv")
+    assert text.startswith("\ufeffline,subject_id,subject_name,decision,measure_ids,record_ids\r\n")
+    assert [tuple(r) for r in rows] == [REPORT_COLUMNS] * 4
+    assert [(r["line"], r["decision"]) for r in rows] == [
+        ("2", "clear"), ("3", "prohibited"), ("4", "prohibited"), ("5", "clear")]
+    assert rows[1]["measure_ids"].split(";") == ["DEP-GP-001", "NAT-GP-001", "NAT-GP-002", "NAT-GP-003"]
+    assert rows[2]["record_ids"] == "CD-2;CD-2B"
+    assert rows[3]["subject_id"] == PERSONS[1][:4] + "*" * 10 + PERSONS[1][-4:]
+    assert PERSONS[1] not in text
+    assert (summary.total, summary.flagged, summary.rejected) == (4, 2, ())
+    assert summary.counts == {"prohibited": 2, "restricted": 0, "review": 0, "clear": 2}
+
+
+def test_legal_representative_makes_the_company_restricted(engine: Engine, tmp_path: Path) -> None:
+    """A listed legal representative applies the wage-arrears measure to the company, id masked."""
+    source = write_csv(tmp_path / "in.csv", [(USCCS[5], "郑州某建筑劳务有限公司", "法人", PERSONS[0])],
+                       header=("subject_id", "subject_name", "subject_type", "legal_representative_id"))
+    run_batch(engine, source, "bidding", tmp_path / "out.csv")
+    text, rows = read_report(tmp_path / "out.csv")
+    assert (rows[0]["decision"], rows[0]["measure_ids"], rows[0]["record_ids"]) == (
+        "restricted", "NAT-WAG-001", "WAGE-P")
+    assert PERSONS[0] not in text
+
+
+def test_bad_rows_are_reported_with_their_line_and_the_rest_checked(engine: Engine, tmp_path: Path) -> None:
+    """Bad rows are skipped with line and reason (ids masked); every good row is still checked."""
+    bad_person = PERSONS[2][:-1] + ("1" if PERSONS[2][-1] != "1" else "2")
+    source = write_csv(tmp_path / "in.csv", [
+        (USCCS[1], "好行一", ""), ("", "没有证件号", ""), (bad_person, "校验位错", ""),
+        (USCCS[0], "类型错", "company"), ("", "", ""), (USCCS[2], "好行二", "legal_person"),
+        (USCCS[4], "代表人不是自然人", "", USCCS[6]), (USCCS[7], "多一列", "", "", "extra")],
+        header=("subject_id", "subject_name", "subject_type", "legal_representative_id"))
+    summary = run_batch(engine, source, "government_procurement", tmp_path / "out.csv")
+    assert [r.line for r in summary.rejected] == [3, 4, 5, 8, 9]
+    reasons = [r.reason for r in summary.rejected]
+    assert "subject_id: missing" in reasons[0]
+    assert bad_person not in reasons[1] and bad_person[:4] + "*" * 10 in reasons[1]
+    assert "unknown subject_type 'company'" in reasons[2]
+    assert "legal_representative_id" in reasons[3] and "resident id" in reasons[3]
+    assert "5 fields, the header has 4" in reasons[4]
+    _, rows = read_report(tmp_path / "out.csv")
+    assert [r["line"] for r in rows] == ["2", "7"]
+    assert summary.total == 2
+
+
+def test_wrong_columns_are_named_in_one_error(engine: Engine, tmp_path: Path) -> None:
+    """A header with missing, unknown and repeated columns is refused with each one named."""
+    source = write_csv(tmp_path / "in.csv", [(USCCS[0], "x", "y", "z")],
+                       header=("统一社会信用代码", "subject_name", "remark", "subject_name"))
+    with pytest.raises(BatchError) as caught:
+        run_batch(engine, source, "honors", tmp_path / "out.csv")
+    message = str(caught.value)
+    assert caught.value.code == "bad_header"
+    assert "missing columns: subject_id" in message
+    assert "unknown columns: '统一社会信用代码', 'remark'" in message
+    assert "repeated columns: subject_name" in message
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_empty_batch_is_refused_and_writes_no_report(engine: Engine, tmp_path: Path) -> None:
+    """A file with a header and no rows (blank lines only) is an empty batch; no report appears."""
+    source = tmp_path / "in.csv"
+    source.write_text("subject_id,subject_name\n\n,\n", encoding="utf-8")
+    with pytest.raises(BatchError) as caught:
+        run_batch(engine, source, "honors", tmp_path / "out.html")
+    assert caught.value.code == "empty_batch"
+    assert "empty" in str(caught.value)
+    assert not [name for name in os.listdir(tmp_path) if "out" in name]
+
+
+def test_unknown_report_and_input_extensions_are_refused(engine: Engine, tmp_path: Path) -> None:
+    """Report and input types are chosen by extension; others are refused with a clear error."""
+    source = write_csv(tmp_path / "in.csv", [(USCCS[0], "x")])
+    with pytest.raises(BatchError, match=r"unsupported report type '\.pdf'") as caught:
+        run_batch(engine, source, "honors", tmp_path / "out.pdf")
+    assert caught.value.code == "unsupported_report"
+    (tmp_path / "in.txt").write_text("subject_id,subject_name\n", encoding="utf-8")
+    with pytest.raises(BatchError, match=r"unsupported input file type '\.txt'"):
+        open_batch(tmp_path / "in.txt")
+
+
+def test_file_that_is_not_utf8_is_refused_with_a_hint(engine: Engine, tmp_path: Path) -> None:
+    """A GBK-encoded CSV (Excel's default on Chinese Windows) is refused with a 'save as CSV UTF-8' hint."""
+    source = tmp_path / "in.csv"
+    source.write_bytes(f"subject_id,subject_name\n{USCCS[0]},郑州市某公司\n".encode("gbk"))
+    with pytest.raises(BatchError, match="CSV UTF-8") as caught:
+        run_batch(engine, source, "honors", tmp_path / "out.csv")
+    assert caught.value.code == "unreadable"
+
+
+def test_xlsx_in_and_out_with_summary_sheet(engine: Engine, tmp_path: Path) -> None:
+    """An XLSX list gives an XLSX report: the results sheet with the CSV columns, then a summary sheet."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Subject_ID ", "subject_name", "subject_type"])
+    sheet.append([USCCS[1], "河南某采购违法供应商有限公司", None])
+    sheet.append([USCCS[3], "郑州某纳税信用A级企业", "legal_person"])
+    sheet.append([410105198503140011, "数字格式的身份证号", None])
+    sheet.append([PERSONS[3], "赵六", "自然人"])
+    book.save(tmp_path / "in.xlsx")
+    summary = run_batch(engine, tmp_path / "in.xlsx", "government_procurement", tmp_path / "out.xlsx")
+    assert [r.line for r in summary.rejected] == [4]
+    assert "stored as a number" in summary.rejected[0].reason
+
+    report = openpyxl.load_workbook(tmp_path / "out.xlsx")
+    assert report.sheetnames == ["核查结果 Results", "汇总 Summary"]
+    results = [list(row) for row in report["核查结果 Results"].iter_rows(values_only=True)]
+    assert results[0] == list(REPORT_COLUMNS)
+    assert results[1][:4] == [2, USCCS[1], "河南某采购违法供应商有限公司", "prohibited"]
+    assert results[2] == [3, USCCS[3], "郑州某纳税信用A级企业", "clear", None, "TAX-A"]  # "" is an empty cell
+    assert results[3][1] == PERSONS[3][:4] + "*" * 10 + PERSONS[3][-4:]
+    summary_rows = {row[0]: row[1:] for row in report["汇总 Summary"].iter_rows(values_only=True) if row}
+    assert summary_rows["核查主体数 Subjects checked"][0] == 3
+    assert summary_rows["需关注 Flagged (decision ≠ clear)"][0] == 1
+    assert summary_rows["prohibited"][1] == 1 and summary_rows["clear"][1] == 2
+    assert summary_rows[4][0].startswith("subject_id: stored as a number")
+    assert "410105198503140011" not in str(results) + str(summary_rows)
+
+
+def test_spreadsheet_formulas_in_names_stay_text(engine: Engine, tmp_path: Path) -> None:
+    """A name starting with '=' is not turned into a live formula in the CSV or XLSX report."""
+    source = write_csv(tmp_path / "in.csv", [(USCCS[0], '=HYPERLINK("http://example.invalid","x")')])
+    run_batch(engine, source, "honors", tmp_path / "out.csv")
+    run_batch(engine, source, "honors", tmp_path / "out.xlsx")
+    _, rows = read_report(tmp_path / "out.csv")
+    assert rows[0]["subject_name"] == "'" + '=HYPERLINK("http://example.invalid","x")'
+    cell = openpyxl.load_workbook(tmp_path / "out.xlsx")["核查结果 Results"]["C2"]
+    assert (cell.data_type, cell.value) == ("s", '=HYPERLINK("http://example.invalid","x")')
+
+
+class _SummaryNumbers(HTMLParser):
+    """Integers of the data-* elements inside #summary, keyed by attribute (per decision for data-count)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inside = 0
+        self.key: str | None = None
+        self.decision = ""
+        self.numbers: dict[str, int] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        names = dict(attrs)
+        if not self.inside:
+            self.inside = int(names.get("id") == "summary")
+            return
+        self.inside += 1
+        self.decision = names.get("data-decision") or self.decision
+        for key in ("data-total", "data-flagged", "data-rejected", "data-count"):
+            if key in names:
+                self.key = key if key != "data-count" else self.decision
+
+    def handle_endtag(self, tag: str) -> None:
+        self.inside = max(self.inside - 1, 0)
+        self.key = None
+
+    def handle_data(self, data: str) -> None:
+        if self.key:
+            self.numbers[self.key] = int(data)
+
+
+def test_html_summary_gives_plain_integers(engine: Engine, tmp_path: Path) -> None:
+    """The HTML #summary holds total, flagged, rejected and per-decision counts as plain integers."""
+    rows = [(USCCS[i], f"企业{i}") for i in range(1, 6)] + [(PERSONS[0], "张三"), ("bad", "坏行")]
+    source = write_csv(tmp_path / "in.csv", rows)
+    summary = run_batch(engine, source, "fiscal_funds", tmp_path / "out.html")
+    page = (tmp_path / "out.html").read_text(encoding="utf-8")
+    parser = _SummaryNumbers()
+    parser.feed(page)
+    assert parser.numbers == {"data-total": 6, "data-flagged": 3, "data-rejected": 1, "prohibited": 0,
+                              "restricted": 3, "review": 0, "clear": 3}
+    assert (summary.total, summary.flagged) == (6, 3)
+    assert "<script" not in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
+    assert "<svg" in page and "限制政府资金支持" in page and PERSONS[0] not in page
+
+
+def test_progress_is_reported_up_to_the_last_row(engine: Engine, tmp_path: Path) -> None:
+    """The progress callback is called as rows go by and finally with the number of rows read."""
+    source = write_csv(tmp_path / "in.csv", [(USCCS[i], f"企业{i}") for i in range(600)] + [("bad", "x")])
+    seen: list[int] = []
+    run_batch(engine, source, "honors", tmp_path / "out.csv", progress=seen.append)
+    assert seen == [256, 512, 601]
+
+
+def test_cases_open_only_when_asked(make_engine: Callable[..., Engine], tmp_path: Path) -> None:
+    """A batch opens no case unless open_cases is set; then one per subject with measures."""
+    engine = make_engine([record("GP-1", USCCS[1], "procurement_violator")])
+    book = case_book_for(engine.store)
+    source = write_csv(tmp_path / "in.csv", [(USCCS[0], "甲"), (USCCS[1], "乙")])
+    assert run_batch(engine, source, "government_procurement", tmp_path / "a.html").cases_opened == 0
+    assert book.list() == []
+    summary = run_batch(engine, source, "government_procurement", tmp_path / "b.html", open_cases=True)
+    cases = book.list()
+    assert summary.cases_opened == 1 and [c.subject.id for c in cases] == [USCCS[1]]
+    assert cases[0].case_id in (tmp_path / "b.html").read_text(encoding="utf-8")
+
+
+def test_xlsx_report_refuses_more_rows_than_a_sheet_holds(engine: Engine, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the sheet's row limit the XLSX report is refused with a hint to use CSV, and not written."""
+    monkeypatch.setattr(batch_module, "_XLSX_MAX_ROWS", 3)
+    source = write_csv(tmp_path / "in.csv", [(USCCS[i], "x") for i in range(3)])
+    with pytest.raises(BatchError, match=r"\.csv") as caught:
+        run_batch(engine, source, "honors", tmp_path / "out.xlsx")
+    assert caught.value.code == "too_many_rows"
+    assert not any(name.startswith(".out.xlsx") or name == "out.xlsx" for name in os.listdir(tmp_path))
+
+
+def test_the_offices_yearly_volume_is_checked_whole(
+        make_engine: Callable[..., Engine], tmp_path: Path) -> None:
+    """The office's yearly legal-entity volume (10,958 subjects, ~2 % listed) is checked, every flag found.
+
+    Its speed is a benchmark figure (make bench, closing notes), not a timed assertion here.
+    """
+    listed = range(0, 10_958, 50)
+    engine = make_engine([record(f"R{i}", USCCS[i], "court_defaulter") for i in listed], cases=False)
+    source = write_csv(tmp_path / "in.csv", [(USCCS[i], f"郑州市第{i}号企业有限公司") for i in range(10_958)])
+    summary = run_batch(engine, source, "fiscal_funds", tmp_path / "out.csv")
+    assert (summary.total, summary.flagged) == (10_958, len(listed))
+
+
+# --- command line -----------------------------------------------------------------------------------
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "joint_sanctions", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+@pytest.fixture
+def cli_db(tmp_path: Path) -> str:
+    """A SQLite database URL with one procurement violator."""
+    store = SqliteStore(tmp_path / "cli.db")
+    store.upsert([record("GP-1", USCCS[1], "procurement_violator")])
+    store.close()
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def test_cli_batch_writes_the_report_and_exits_0(cli_db: str, tmp_path: Path) -> None:
+    """`batch FILE --matter TYPE --out REPORT` exits 0 and prints the bilingual counts."""
+    write_csv(tmp_path / "in.csv", [(USCCS[0], "甲"), (USCCS[1], "乙")])
+    done = _cli("batch", "in.csv", "--matter", "government_procurement", "--out", "out/report.html",
+                "--db", cli_db, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "checked 2 subject(s)" in done.stdout and "1 flagged" in done.stdout and "需关注 1 个" in done.stdout
+    assert done.stderr == ""  # no progress bar when stderr is not a terminal
+    assert 'data-flagged>1<' in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+
+
+def test_cli_batch_exits_1_on_rejected_rows_and_still_reports_good_ones(cli_db: str, tmp_path: Path) -> None:
+    """Rejected rows give exit 1 with one error line each; the good rows are in the report."""
+    write_csv(tmp_path / "in.csv", [(USCCS[1], "乙"), ("410105198503140010", "错号")])
+    done = _cli("batch", "in.csv", "--matter", "government_procurement", "--out", "r.csv", "--db", cli_db,
+                cwd=tmp_path)
+    assert done.returncode == 1
+    errors = done.stderr.strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith("joint-sanctions: error: in.csv:3: subject_id:")
+    assert "410105198503140010" not in done.stderr
+    _, rows = read_report(tmp_path / "r.csv")
+    assert [(r["line"], r["decision"]) for r in rows] == [("2", "prohibited")]
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--matter", "honors", "--out", "r.pdf"), "unsupported report type '.pdf'"),
+    (("--matter", "awards", "--out", "r.csv"), "invalid choice: 'awards'"),
+    (("--matter", "honors"), "the following arguments are required: --out"),
+])
+def test_cli_batch_exits_2_for_a_bad_command_line(cli_db: str, tmp_path: Path, args: tuple[str, ...],
+                                                  message: str) -> None:
+    """An unsupported report type, unknown matter type or missing --out is a command-line error (exit 2)."""
+    write_csv(tmp_path / "in.csv", [(USCCS[0], "甲")])
+    done = _cli("batch", "in.csv", *args, "--db", cli_db, cwd=tmp_path)
+    assert done.returncode == 2
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_cli_batch_exits_1_for_wrong_columns_and_empty_batches(cli_db: str, tmp_path: Path) -> None:
+    """A wrong header or an empty batch is one error line and exit 1, with no report written."""
+    write_csv(tmp_path / "cols.csv", [(USCCS[0],)], header=("id",))
+    (tmp_path / "empty.csv").write_text("subject_id,subject_name\n", encoding="utf-8")
+    for name, message in (("cols.csv", "missing columns: subject_id, subject_name"), ("empty.csv", "empty")):
+        done = _cli("batch", name, "--matter", "honors", "--out", "r.csv", "--db", cli_db, cwd=tmp_path)
+        assert done.returncode == 1
+        assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / "r.csv").exists()
+
+
+def test_cli_batch_draws_a_progress_bar_when_stderr_is_a_terminal(cli_db: str, tmp_path: Path) -> None:
+    """On a terminal the batch command draws its progress bar on stderr (and only there)."""
+    write_csv(tmp_path / "in.csv", [(USCCS[i], f"企业{i}") for i in range(300)])
+    controller, terminal = pty.openpty()
+    try:
+        command = [sys.executable, "-m", "joint_sanctions", "batch", "in.csv", "--matter", "honors",
+                   "--out", "r.csv", "--db", cli_db]
+        done = subprocess.run(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=terminal, text=True,
+                              timeout=120, check=False)
+        os.close(terminal)
+        drawn = b""
+        while chunk := _read_available(controller):
+            drawn += chunk
+    finally:
+        os.close(controller)
+    assert done.returncode == 0
+    assert "核查 checking [##############################] 300/300" in drawn.decode("utf-8")
+    assert "checking" not in done.stdout
+
+
+def _read_available(fd: int) -> bytes:
+    """What the pseudo-terminal holds; b"" once the writer has closed it."""
+    try:
+        return os.read(fd, 65536)
+    except OSError:  # EIO: every copy of the terminal side is closed
+        return b""

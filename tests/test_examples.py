@@ -1,0 +1,66 @@
+"""Every script in examples/ runs on its own (its own SQLite file and sample data) and says what matters."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+# What a user must see in each script's output; resident ids of the sample data must never show in clear.
+EXPECTED: dict[str, tuple[str, ...]] = {
+    "trading_bid_check.py": (
+        "郑州市金水区示例道路改造工程施工", "通过 qualified", "不予通过 disqualified", "需人工复核 needs_review",
+        "《中华人民共和国招标投标法》第五十三条", "经由 via: 法定代表人 王五 4101**********0356",
+        "已发起案例 Cases opened for the closed loop (发起、响应): 4", "AdapterInputError [missing_field]: bidders[1]"),
+    "service_window.py": (
+        "食品经营许可（新办）", "可按告知承诺制办理", "开通绿色通道", "不适用告知承诺制，按一般程序办理",
+        "从严审核 / Strict review required", "不予受理", "《中华人民共和国行政许可法》第七十八条、第七十九条",
+        "UnknownServiceItemError"),
+    "funds_application.py": (
+        "地方政府专项债券申请 special_bond", "总体结论 Overall verdict: 需人工复核 needs_review",
+        "施工单位 contractor: 郑州示例建工集团有限公司", "DRC-SB-001 限制地方政府专项债券申请",
+        "总体结论 Overall verdict: 不予通过 disqualified", "法释〔2013〕17号第六条"),
+    "awards_batch.py": (
+        "核查 Checked: 11，需关注 Flagged: 3，被拒绝的行 Rejected rows: 1", "candidates.csv:12: subject_id:",
+        "郑州市二七区示例管理局（11410103MB0000002N）: 禁止 prohibited", "demo_out/awards/report.html"),
+    "civil_servant_hiring.py": (
+        "吴二  4101**********0835  → 不予通过 disqualified", "《中华人民共和国公务员法》第二十六条第（四）项",
+        "汇总 Summary: 通过 4，需人工复核 0，不予录用 2", '"subject_id": "4101**********0835"'),
+}
+CLEAR_IDS = ("410105197805120110", "410105199001150356", "410105198703030610", "410105199711050835",
+             "410105199912311210", "410105199507080471")
+
+
+def _run(script: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(script)], cwd=cwd, capture_output=True, text=True, timeout=300,
+                          check=False)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_runs_and_prints_what_a_user_needs(name: str, tmp_path: Path) -> None:
+    """The example exits 0 from a fresh directory and prints its key lines, with no resident id in clear."""
+    done = _run(EXAMPLES / name, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for expected in EXPECTED[name]:
+        assert expected in done.stdout, f"{expected!r} missing from:\n{done.stdout}"
+    assert not any(i in done.stdout + done.stderr for i in CLEAR_IDS)
+
+
+def test_awards_example_leaves_its_reports_under_demo_out(tmp_path: Path) -> None:
+    """The awards example writes CSV, XLSX and HTML reports under ./demo_out/awards/."""
+    assert _run(EXAMPLES / "awards_batch.py", tmp_path).returncode == 0
+    reports = tmp_path / "demo_out" / "awards"
+    assert sorted(p.name for p in reports.iterdir()) == [
+        "candidates.csv", "report.csv", "report.html", "report.xlsx"]
+    assert "data-flagged>3<" in (reports / "report.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("*.py") if p.name not in EXPECTED))
+def test_other_examples_run(script: str, tmp_path: Path) -> None:
+    """Every other script in examples/ exits 0 from a fresh directory."""
+    done = _run(EXAMPLES / script, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]

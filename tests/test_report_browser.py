@@ -1,0 +1,135 @@
+"""The HTML batch report in a real headless browser (Debian's chromium, installed when missing)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+from collections.abc import Callable
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from joint_sanctions import Engine
+from joint_sanctions.batch import BatchSummary, run_batch
+
+from .conftest import record
+from .test_batch import USCCS, write_csv
+
+_APT_ENV = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+
+
+def _apt_install(*packages: str) -> None:
+    """Install Debian packages, failing the test (not skipping it) when that is impossible."""
+    if os.geteuid() != 0:
+        pytest.fail(f"{', '.join(packages)} missing and not running as root: cannot apt-get install")
+    install = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
+    for command in (["apt-get", "update"], install):
+        done = subprocess.run(command, env=_APT_ENV, capture_output=True, text=True, timeout=1200,
+                              check=False)
+        if done.returncode != 0:
+            pytest.fail(f"{' '.join(command)} failed ({done.returncode}): {done.stderr[-2000:]}")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Path of a headless-capable chromium, installed with apt-get when missing (with a CJK font)."""
+    missing = [] if shutil.which("chromium") else ["chromium"]
+    fonts = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, check=False).stdout \
+        if shutil.which("fc-list") else ""
+    if not fonts.strip():
+        missing.append("fonts-wqy-zenhei")  # without a CJK font every Chinese heading renders as boxes
+    if missing:
+        _apt_install(*missing)
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.fail("chromium is still not on PATH after installing it")
+    return path
+
+
+def _run_chromium(chromium: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    profile = tmp_path / "chromium-profile"
+    command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--user-data-dir={profile}", *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+class _Summary(HTMLParser):
+    """Collects the text of the data-* elements inside the element with id="summary"."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0  # >0 while inside #summary
+        self.current: str | None = None
+        self.values: dict[str, str] = {}
+        self.decision = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        names = dict(attrs)
+        if self.depth:
+            self.depth += 1
+            if "data-count" in names:
+                self.current = f"count:{self.decision}"
+            for key in ("data-total", "data-flagged", "data-rejected"):
+                if key in names:
+                    self.current = key
+            if "data-decision" in names:
+                self.decision = names["data-decision"]
+        elif names.get("id") == "summary":
+            self.depth = 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.depth:
+            self.depth -= 1
+        self.current = None
+
+    def handle_data(self, data: str) -> None:
+        if self.current and data.strip():
+            self.values[self.current] = data.strip()
+
+
+@pytest.fixture
+def report(make_engine: Callable[..., Engine], tmp_path: Path) -> tuple[Path, BatchSummary]:
+    """An HTML report of 60 subjects: 3 prohibited, 2 restricted, 55 clear, 1 bad row."""
+    records = [record(f"GP-{i}", USCCS[i], "procurement_violator", authority="郑州市财政局",
+                      document_no=f"郑财采处〔2025〕{i}号") for i in range(3)]
+    records += [record(f"TRD-{i}", USCCS[i], "trading_serious_violator") for i in (3, 4)]
+    engine = make_engine(records, cases=False)
+    rows = [(USCCS[i], f"郑州测试企业{i}号有限公司") for i in range(60)]
+    source = write_csv(tmp_path / "suppliers.csv", rows + [("not-an-id", "坏行")])
+    out = tmp_path / "report.html"
+    summary = run_batch(engine, source, "government_procurement", out)
+    return out, summary
+
+
+def test_report_renders_with_summary_numbers(chromium: str, report: tuple[Path, BatchSummary],
+                                            tmp_path: Path) -> None:
+    """Chromium renders the report and its #summary shows the total and flagged counts as integers."""
+    out, summary = report
+    dom = _run_chromium(chromium, tmp_path, "--dump-dom", out.as_uri()).stdout
+    assert "联合奖惩批量核查报告" in dom
+    parser = _Summary()
+    parser.feed(dom)
+    assert parser.values["data-total"] == "60" == str(summary.total)
+    assert parser.values["data-flagged"] == "5" == str(summary.flagged)
+    assert parser.values["data-rejected"] == "1"
+    assert {k: v for k, v in parser.values.items() if k.startswith("count:")} == {
+        "count:prohibited": "3", "count:restricted": "2", "count:review": "0", "count:clear": "55"}
+
+
+def test_report_screenshot_is_a_full_page_png(chromium: str, report: tuple[Path, BatchSummary],
+                                             tmp_path: Path) -> None:
+    """Chromium takes a 1280×900 PNG screenshot of the report."""
+    out, _ = report
+    png = tmp_path / "report.png"
+    _run_chromium(chromium, tmp_path, f"--screenshot={png}", "--window-size=1280,900", out.as_uri())
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    assert (width, height) == (1280, 900)
+    assert len(data) > 20_000  # a blank page compresses to a few KB; the report has text and charts
