@@ -11,7 +11,11 @@
     │   └── ImportRowError      one bad row (line number and reason)
     ├── StoreError              the database could not be opened or used
     ├── CaseError               the closed loop: unknown case, refused transition, bad disposal
-    └── DeliveryError           feedback delivery failed
+    │   ├── UnknownCaseError        no case has this id (``case_id``)
+    │   ├── TransitionError         the case's status does not allow the step (``case_id``, ``status``, ``action``)
+    │   └── DisposalError           the disposal itself is invalid (unknown result, not_applied without reason)
+    └── DeliveryError           feedback delivery failed; raised as is, the sink is misconfigured
+        │                           (bad URL, credentials refused): the run stops, records stay pending
         ├── RetryableDeliveryError  5xx, timeout, refused connection: try again later
         └── RejectedDeliveryError   the platform refused the record (4xx other than 409)
 
@@ -90,6 +94,37 @@ class StoreError(JointSanctionsError):
 
 class CaseError(JointSanctionsError):
     """A case operation was refused (unknown case, refused transition, invalid disposal)."""
+
+
+class UnknownCaseError(CaseError, LookupError):
+    """No case has this id; ``case_id`` names it."""
+
+    def __init__(self, case_id: str) -> None:
+        from .identifiers import mask_text  # identifiers imports this module
+
+        self.case_id = case_id
+        super().__init__(f"unknown case id {mask_text(case_id)!r} / 案例不存在")
+
+
+class TransitionError(CaseError):
+    """The case's status does not allow the step asked for; nothing was changed.
+
+    Attributes:
+        case_id: the case.
+        status: its status when the step was refused.
+        action: the step refused (``dispose``, ``deliver``, ``reject``).
+    """
+
+    def __init__(self, case_id: str, status: str, action: str, detail: str = "") -> None:
+        self.case_id = case_id
+        self.status = status
+        self.action = action
+        super().__init__(f"case {case_id}: cannot {action} a case that is {status}"
+                         + (f" ({detail})" if detail else "") + f" / 案例状态为 {status}，不能执行 {action}")
+
+
+class DisposalError(CaseError, ValueError):
+    """A disposal (处置) that cannot be recorded as given: unknown result, missing reason, bad field."""
 
 
 class DeliveryError(JointSanctionsError):

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 from ..errors import JointSanctionsError
 from ..identifiers import mask_text
-from . import _common, check, lint, records
+from . import _common, batch, cases, check, lint, records
 
-_COMMAND_GROUPS = (lint, records, check)
+_COMMAND_GROUPS = (lint, records, check, batch, cases)
 
 
 def build_parser() -> argparse.ArgumentParser:

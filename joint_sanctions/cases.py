@@ -1,0 +1,1061 @@
+"""The closed loop (发起 → 响应 → 处置 → 反馈): cases, disposal, the feedback outbox, statistics.
+
+A check at the current time that finds at least one measure opens a case (发起 and 响应 at once:
+status ``responded``). The handling department records its disposal (处置: ``disposed``), which puts
+the case's v1 feedback record in the outbox in the same transaction. A delivery run
+(:mod:`joint_sanctions.delivery`) claims each pending record, sends it and marks the case ``fed_back``
+or ``rejected`` (反馈)::
+
+    responded ──dispose──▶ disposed ──deliver──▶ fed_back
+                                    └──reject───▶ rejected
+
+Every status change is looked up in :data:`TRANSITIONS` and written as a compare-and-set update
+(``... WHERE status = <from>``), so a refused or concurrent step changes nothing; each change is kept
+in ``case_events``. "Pending" means disposed and neither delivered nor rejected.
+
+The subject id is stored unmasked in the case row only, because the uplink needs it; every other
+output of this module (list summaries, logs, errors, ``repr``) masks resident ids.
+
+Storage. :class:`CaseBook` and :class:`Outbox` hold the logic; every SQL statement lives in
+:class:`SqliteCaseBackend`, behind the small :class:`CaseBackend` protocol. The tables
+(:data:`CASE_MIGRATIONS`) sit in the record store's own database. A PostgreSQL backend (psycopg 3)
+implements the same protocol and differs in:
+
+- claims: one statement per claim, ``UPDATE feedback_outbox SET claimed_by = … WHERE case_id =
+  (SELECT case_id FROM feedback_outbox WHERE <claimable> ORDER BY … LIMIT 1 FOR UPDATE SKIP LOCKED)
+  RETURNING …``, where SQLite relies on ``BEGIN IMMEDIATE`` admitting one writer at a time;
+- compare-and-set steps run at READ COMMITTED and must keep their ``WHERE status = …`` guard
+  (PostgreSQL re-checks it on the locked row, so the guard alone is enough);
+- types: ``timestamptz`` for the ISO-8601 text columns, ``double precision`` for the epoch-second
+  outbox columns (or ``timestamptz`` with ``now()``), ``jsonb`` for the JSON text columns, and
+  ``BIGINT GENERATED ALWAYS AS IDENTITY`` where SQLite uses ``INTEGER PRIMARY KEY``.
+
+Everything else it uses (``ON CONFLICT``, ``RETURNING``, ``GROUP BY``, ``LEFT JOIN``) is portable.
+
+Claims. ``claimed_by`` is ``host:pid`` and a claim carries a lease (60 s by default) and a random
+token; a claim whose lease has run out is free. A claim held by a process of this host whose pid is
+gone is taken over at once (:meth:`Outbox.take_over_dead`). Where containers share a host name but
+not a pid namespace, set distinct host names: a live holder there would look dead.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import datetime as dt
+import json
+import os
+import socket
+import sqlite3
+import time
+import uuid
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal, Protocol
+
+import structlog
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import identifiers
+from .errors import CaseError, DisposalError, StoreError, TransitionError, UnknownCaseError
+from .feedback import DisposalResult, FeedbackV1, build_feedback, region_code_from_env
+from .models import AppliedMeasure, CheckResult, Decision, Hit, Kind, Matter, Subject, SubjectRef
+from .stores.sqlite import Migration, SqliteStore
+
+__all__ = [
+    "CASE_MIGRATIONS",
+    "CASE_STATUSES",
+    "DISPOSAL_RESULTS",
+    "TRANSITIONS",
+    "Case",
+    "CaseBackend",
+    "CaseBook",
+    "CaseStats",
+    "CaseStatus",
+    "Claim",
+    "Delivery",
+    "Disposal",
+    "Outbox",
+    "SqliteCaseBackend",
+    "case_book_for",
+]
+
+_log = structlog.get_logger("joint_sanctions")
+
+CaseStatus = Literal["responded", "disposed", "fed_back", "rejected"]
+
+CASE_STATUSES: Mapping[str, str] = MappingProxyType({
+    "responded": "已响应", "disposed": "已处置待反馈", "fed_back": "已反馈", "rejected": "被拒收"})
+DISPOSAL_RESULTS: Mapping[str, str] = MappingProxyType({
+    "applied": "已实施", "not_applied": "未实施", "partially_applied": "部分实施"})
+
+#: (status, action) → new status. Anything not in this table is refused.
+TRANSITIONS: Mapping[tuple[str, str], CaseStatus] = MappingProxyType({
+    ("responded", "dispose"): "disposed",
+    ("disposed", "deliver"): "fed_back",
+    ("disposed", "reject"): "rejected",
+})
+
+#: Statuses of cases whose disposal is recorded: the "effective cases" that statistics count.
+EFFECTIVE_STATUSES: tuple[CaseStatus, ...] = ("disposed", "fed_back", "rejected")
+
+CST = dt.timezone(dt.timedelta(hours=8), "CST")
+DEFAULT_LEASE = 60.0
+_MAX_TEXT = 2000  # disposal texts are notes, not documents; longer input is most likely a mistake
+
+
+# --- the case model -------------------------------------------------------------------------------
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+
+class Disposal(BaseModel):
+    """What the handling department did (处置)."""
+
+    model_config = _FROZEN
+    result: DisposalResult
+    text: str | None = None
+    reason: str | None = None
+    description: str | None = None
+    department: str | None = None
+    department_code: str | None = None
+    disposed_at: dt.datetime
+
+
+class Delivery(BaseModel):
+    """Where the case's feedback record stands in the outbox."""
+
+    model_config = _FROZEN
+    attempts: int = 0
+    last_attempt_at: dt.datetime | None = None
+    next_attempt_at: dt.datetime | None = None
+    last_error: str | None = None
+    status_code: int | None = None
+    claimed_by: str | None = None
+    finished_at: dt.datetime | None = None
+
+
+class Case(BaseModel):
+    """One case of the closed loop.
+
+    ``subject`` shows the id as results do (resident ids masked); ``subject_id`` is the unmasked id,
+    kept for the uplink only: it is left out of ``repr`` and of ``model_dump``.
+    """
+
+    model_config = _FROZEN
+    case_id: str
+    check_id: str
+    status: CaseStatus
+    decision: Decision
+    revision: str
+    subject: SubjectRef
+    subject_id: str = Field(repr=False, exclude=True)
+    matter: Matter
+    measures: tuple[AppliedMeasure, ...]
+    hits: tuple[Hit, ...]
+    initiated_at: dt.datetime
+    responded_at: dt.datetime
+    disposal: Disposal | None = None
+    delivery: Delivery | None = None
+
+    @property
+    def matter_type(self) -> str:
+        return self.matter.matter_type
+
+    @property
+    def measure_ids(self) -> tuple[str, ...]:
+        return tuple(m.measure_id for m in self.measures)
+
+    @property
+    def kind(self) -> Kind:
+        """``punishment`` if any punishment measure applied, else ``incentive``."""
+        return "punishment" if any(m.kind == "punishment" for m in self.measures) else "incentive"
+
+    @property
+    def list_hits(self) -> tuple[Hit, ...]:
+        """The hits whose records made a measure apply (the lists the case is about)."""
+        used = {rid for m in self.measures for rid in m.record_ids}
+        return tuple(h for h in self.hits if h.record_id in used)
+
+    @property
+    def pending(self) -> bool:
+        """Disposed, and neither delivered nor rejected."""
+        return self.status == "disposed"
+
+    def summary(self) -> dict[str, Any]:
+        """The ``cases list --json`` element: design.md §8 keys and more, resident ids masked."""
+        d, o = self.disposal, self.delivery
+        finished = o.finished_at.isoformat() if o is not None and o.finished_at is not None else None
+        return {
+            "case_id": self.case_id,
+            "check_id": self.check_id,
+            "status": self.status,
+            "decision": self.decision,
+            "matter_type": self.matter_type,
+            "subject": self.subject.model_dump(mode="json"),
+            "measure_ids": list(self.measure_ids),
+            "kind": self.kind,
+            "list_types": sorted({h.list_type for h in self.list_hits}),
+            "item_code": self.matter.item_code,
+            "application_no": self.matter.application_no,
+            "revision": self.revision,
+            "initiated_at": self.initiated_at.isoformat(),
+            "responded_at": self.responded_at.isoformat(),
+            "disposed_at": d.disposed_at.isoformat() if d else None,
+            "result": d.result if d else None,
+            "department": d.department if d else self.matter.department,
+            "department_code": d.department_code if d else self.matter.department_code,
+            "attempts": o.attempts if o else 0,
+            "last_error": o.last_error if o else None,
+            "status_code": o.status_code if o else None,
+            "fed_back_at": finished if self.status == "fed_back" else None,
+            "rejected_at": finished if self.status == "rejected" else None,
+        }
+
+
+@dataclass(frozen=True)
+class CaseStats:
+    """Counts of the closed loop (``cases stats``).
+
+    An *effective case* (有效案例) is one whose disposal is recorded (disposed, fed back or rejected):
+    a check that found measures and a department that acted on it. The breakdowns count effective
+    cases; ``by_month`` uses the month of disposal in China Standard Time, ``by_department`` the
+    disposing department's name (``unspecified`` when none was given), ``by_measure`` and
+    ``by_list_type`` count each case once per measure / list type it carries.
+    """
+
+    opened: int
+    awaiting_disposal: int
+    effective: int
+    pending: int
+    delivered: int
+    rejected: int
+    by_month: dict[str, int] = field(default_factory=dict)
+    by_measure: dict[str, int] = field(default_factory=dict)
+    by_department: dict[str, int] = field(default_factory=dict)
+    by_list_type: dict[str, int] = field(default_factory=dict)
+    by_result: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``cases stats --json`` document."""
+        return asdict(self)
+
+
+# --- the storage interface ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    """One audited status change."""
+
+    case_id: str
+    from_status: str | None
+    to_status: str
+    at: str
+    actor: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ClaimedRow:
+    """What a successful claim returns from the backend."""
+
+    case_id: str
+    payload: str
+    attempts: int
+
+
+class CaseBackend(Protocol):
+    """Every read and write of cases and the outbox; one implementation per database.
+
+    Rows are plain dicts keyed by column name. Times: ISO-8601 text for case columns, epoch seconds
+    (float) for outbox columns. Methods that change a status are compare-and-set: they return False
+    and change nothing when the row is not in the expected state.
+    """
+
+    def insert_case(self, row: Mapping[str, Any], measures: Sequence[tuple[str, str]],
+                    list_types: Sequence[str], event: Event) -> None:
+        """Store a new case with its measure ids/kinds and distinct list types."""
+        ...
+
+    def get_case(self, case_id: str) -> dict[str, Any] | None:
+        """The case row joined with its outbox row (outbox columns None when there is none)."""
+        ...
+
+    def list_cases(self, status: str | None) -> builtins.list[dict[str, Any]]:
+        """Rows as :meth:`get_case` gives them, oldest first, optionally of one status."""
+        ...
+
+    def get_payload(self, case_id: str) -> str | None:
+        """The feedback record queued for the case at disposal, or None."""
+        ...
+
+    def dispose(self, case_id: str, from_status: str, to_status: str, columns: Mapping[str, Any],
+                payload: str, enqueued_at: float, event: Event) -> bool:
+        """Record the disposal and put ``payload`` in the outbox, in one transaction."""
+        ...
+
+    def claim(self, owner: str, token: str, now: float, lease_until: float, due_by: float | None,
+              tried_before: float | None) -> ClaimedRow | None:
+        """Claim one pending, unclaimed (or lease-expired) record; None when there is none.
+
+        Args:
+            due_by: only records scheduled at or before this time (None: ignore schedules).
+            tried_before: only records not attempted since this time (None: no such limit).
+        """
+        ...
+
+    def live_claims(self, now: float) -> builtins.list[tuple[str, str, str]]:
+        """``(case_id, claimed_by, claim_token)`` of pending records under an unexpired lease."""
+        ...
+
+    def release(self, case_id: str, token: str) -> bool:
+        """Drop the claim if ``token`` still holds it."""
+        ...
+
+    def renew(self, case_id: str, token: str, lease_until: float) -> bool:
+        """Extend the lease if ``token`` still holds the claim."""
+        ...
+
+    def record_failure(self, case_id: str, token: str, attempted_at: float, error: str,
+                       next_attempt_at: float, lease_until: float | None) -> bool:
+        """Count a failed attempt; keep the claim until ``lease_until``, or drop it when None."""
+        ...
+
+    def finish(self, case_id: str, from_status: str, to_status: str, outbox_state: str,
+               attempted_at: float, status_code: int | None, error: str | None, event: Event) -> bool:
+        """Mark the record delivered or rejected and move the case on, in one transaction."""
+        ...
+
+    def count_waiting(self, now: float, tried_before: float | None) -> int:
+        """Pending records held under an unexpired lease and not attempted since ``tried_before``."""
+        ...
+
+    def count_by_status(self) -> dict[str, int]:
+        """Number of cases per status."""
+        ...
+
+    def effective_breakdowns(self, statuses: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Counts of cases in ``statuses`` by ``month``, ``measure``, ``department``, ``list_type``,
+        ``result``."""
+        ...
+
+
+# --- SQLite ---------------------------------------------------------------------------------------
+
+#: The case book's schema, oldest first. Append; never edit an applied migration.
+CASE_MIGRATIONS: tuple[Migration, ...] = (
+    Migration("cases-0001", (
+        """CREATE TABLE cases (
+               case_id           TEXT NOT NULL PRIMARY KEY,
+               check_id          TEXT NOT NULL,
+               status            TEXT NOT NULL
+                                 CHECK (status IN ('responded', 'disposed', 'fed_back', 'rejected')),
+               decision          TEXT NOT NULL,
+               revision          TEXT NOT NULL,
+               matter_type       TEXT NOT NULL,
+               kind              TEXT NOT NULL,
+               subject_id        TEXT NOT NULL,
+               subject_shown_id  TEXT NOT NULL,
+               subject_id_kind   TEXT NOT NULL,
+               subject_name      TEXT NOT NULL,
+               subject_type      TEXT NOT NULL,
+               matter            TEXT NOT NULL,
+               measures          TEXT NOT NULL,
+               hits              TEXT NOT NULL,
+               initiated_at      TEXT NOT NULL,
+               responded_at      TEXT NOT NULL,
+               result            TEXT CHECK (result IN ('applied', 'not_applied', 'partially_applied')),
+               result_text       TEXT,
+               reason            TEXT,
+               description       TEXT,
+               department        TEXT,
+               department_code   TEXT,
+               disposed_at       TEXT,
+               disposed_month    TEXT,
+               CHECK ((status = 'responded') = (result IS NULL)),
+               CHECK (result <> 'not_applied' OR reason IS NOT NULL)
+           )""",
+        "CREATE INDEX cases_status ON cases (status, initiated_at)",
+        "CREATE INDEX cases_initiated ON cases (initiated_at, responded_at, case_id)",
+        """CREATE TABLE case_measures (
+               case_id    TEXT NOT NULL REFERENCES cases (case_id),
+               measure_id TEXT NOT NULL,
+               kind       TEXT NOT NULL,
+               PRIMARY KEY (case_id, measure_id)
+           )""",
+        """CREATE TABLE case_lists (
+               case_id   TEXT NOT NULL REFERENCES cases (case_id),
+               list_type TEXT NOT NULL,
+               PRIMARY KEY (case_id, list_type)
+           )""",
+        """CREATE TABLE case_events (
+               id          INTEGER PRIMARY KEY,
+               case_id     TEXT NOT NULL,
+               from_status TEXT,
+               to_status   TEXT NOT NULL,
+               at          TEXT NOT NULL,
+               actor       TEXT NOT NULL,
+               detail      TEXT NOT NULL
+           )""",
+        "CREATE INDEX case_events_case ON case_events (case_id, id)",
+        # One row per disposed case. The payload is frozen at disposal so every resend carries the
+        # same bytes under the same Idempotency-Key.
+        """CREATE TABLE feedback_outbox (
+               case_id          TEXT NOT NULL PRIMARY KEY REFERENCES cases (case_id),
+               payload          TEXT NOT NULL,
+               state            TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'rejected')),
+               enqueued_at      REAL NOT NULL,
+               attempts         INTEGER NOT NULL DEFAULT 0,
+               next_attempt_at  REAL NOT NULL,
+               last_attempt_at  REAL,
+               last_error       TEXT,
+               status_code      INTEGER,
+               claimed_by       TEXT,
+               claim_token      TEXT,
+               claim_expires_at REAL,
+               finished_at      REAL
+           )""",
+        "CREATE INDEX feedback_outbox_due ON feedback_outbox (state, next_attempt_at)",
+    )),
+)
+
+_CASE_INSERT_COLUMNS = ("case_id", "check_id", "status", "decision", "revision", "matter_type", "kind",
+                        "subject_id", "subject_shown_id", "subject_id_kind", "subject_name",
+                        "subject_type", "matter", "measures", "hits", "initiated_at", "responded_at")
+# The only columns a disposal may set: steps are never free-form updates.
+_DISPOSAL_COLUMNS = frozenset({"result", "result_text", "reason", "description", "department",
+                               "department_code", "disposed_at", "disposed_month"})
+_SELECT_CASE = """SELECT c.*, o.attempts, o.last_attempt_at, o.next_attempt_at, o.last_error,
+                         o.status_code, o.claimed_by, o.finished_at, o.state AS outbox_state
+                  FROM cases c LEFT JOIN feedback_outbox o ON o.case_id = c.case_id"""
+_CLAIMABLE = """state = 'pending'
+                AND (:due_by IS NULL OR next_attempt_at <= :due_by)
+                AND (:tried_before IS NULL OR last_attempt_at IS NULL OR last_attempt_at < :tried_before)"""
+_INSERT_EVENT = ("INSERT INTO case_events (case_id, from_status, to_status, at, actor, detail) "
+                 "VALUES (:case_id, :from_status, :to_status, :at, :actor, :detail)")
+
+
+class SqliteCaseBackend:
+    """:class:`CaseBackend` in a :class:`~joint_sanctions.stores.sqlite.SqliteStore`'s database.
+
+    Shares the store's connection and lock; applies :data:`CASE_MIGRATIONS` when created.
+
+    Raises:
+        StoreError: the migrations or any later statement fail.
+    """
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+        store.migrate(CASE_MIGRATIONS)
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._store.lock:
+            try:
+                yield self._store.connection
+            except sqlite3.Error as exc:
+                raise StoreError(f"database {self._store.path}: {exc}") from exc
+
+    @staticmethod
+    def _rows(cursor: sqlite3.Cursor) -> builtins.list[dict[str, Any]]:
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def insert_case(self, row: Mapping[str, Any], measures: Sequence[tuple[str, str]],
+                    list_types: Sequence[str], event: Event) -> None:
+        columns = ", ".join(_CASE_INSERT_COLUMNS)
+        values = ", ".join(f":{c}" for c in _CASE_INSERT_COLUMNS)
+        with self._store.transaction() as conn:
+            conn.execute(f"INSERT INTO cases ({columns}) VALUES ({values})", dict(row))
+            conn.executemany("INSERT INTO case_measures (case_id, measure_id, kind) VALUES (?, ?, ?)",
+                             [(row["case_id"], mid, kind) for mid, kind in measures])
+            conn.executemany("INSERT INTO case_lists (case_id, list_type) VALUES (?, ?)",
+                             [(row["case_id"], lt) for lt in list_types])
+            conn.execute(_INSERT_EVENT, asdict(event))
+
+    def get_case(self, case_id: str) -> dict[str, Any] | None:
+        with self._reading() as conn:
+            rows = self._rows(conn.execute(f"{_SELECT_CASE} WHERE c.case_id = ?", (case_id,)))
+        return rows[0] if rows else None
+
+    def list_cases(self, status: str | None) -> builtins.list[dict[str, Any]]:
+        with self._reading() as conn:
+            return self._rows(conn.execute(
+                f"{_SELECT_CASE} WHERE (:status IS NULL OR c.status = :status) "
+                "ORDER BY c.initiated_at, c.responded_at, c.case_id", {"status": status}))
+
+    def get_payload(self, case_id: str) -> str | None:
+        with self._reading() as conn:
+            row = conn.execute("SELECT payload FROM feedback_outbox WHERE case_id = ?", (case_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def dispose(self, case_id: str, from_status: str, to_status: str, columns: Mapping[str, Any],
+                payload: str, enqueued_at: float, event: Event) -> bool:
+        unknown = set(columns) - _DISPOSAL_COLUMNS
+        if unknown:
+            raise ValueError(f"not disposal columns: {sorted(unknown)}")
+        assignments = ", ".join(f"{c} = :{c}" for c in columns)
+        params = {**columns, "case_id": case_id, "from_status": from_status, "to_status": to_status}
+        with self._store.transaction() as conn:
+            changed = conn.execute(f"UPDATE cases SET status = :to_status, {assignments} "
+                                   "WHERE case_id = :case_id AND status = :from_status", params).rowcount
+            if not changed:
+                return False
+            conn.execute("INSERT INTO feedback_outbox (case_id, payload, state, enqueued_at, next_attempt_at) "
+                         "VALUES (?, ?, 'pending', ?, ?)", (case_id, payload, enqueued_at, enqueued_at))
+            conn.execute(_INSERT_EVENT, asdict(event))
+        return True
+
+    def claim(self, owner: str, token: str, now: float, lease_until: float, due_by: float | None,
+              tried_before: float | None) -> ClaimedRow | None:
+        params = {"owner": owner, "token": token, "now": now, "lease_until": lease_until,
+                  "due_by": due_by, "tried_before": tried_before}
+        # BEGIN IMMEDIATE admits one writer at a time, so the select and the update are one step.
+        with self._store.transaction() as conn:
+            row = conn.execute(
+                "UPDATE feedback_outbox SET claimed_by = :owner, claim_token = :token, "
+                "claim_expires_at = :lease_until "
+                "WHERE case_id = (SELECT case_id FROM feedback_outbox "
+                f"  WHERE {_CLAIMABLE} AND (claimed_by IS NULL OR claim_expires_at <= :now) "
+                "  ORDER BY next_attempt_at, enqueued_at, case_id LIMIT 1) "
+                "RETURNING case_id, payload, attempts", params).fetchone()
+        return None if row is None else ClaimedRow(case_id=row[0], payload=row[1], attempts=row[2])
+
+    def live_claims(self, now: float) -> builtins.list[tuple[str, str, str]]:
+        with self._reading() as conn:
+            rows = conn.execute("SELECT case_id, claimed_by, claim_token FROM feedback_outbox "
+                                "WHERE state = 'pending' AND claimed_by IS NOT NULL "
+                                "AND claim_expires_at > ?", (now,)).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def release(self, case_id: str, token: str) -> bool:
+        with self._store.transaction() as conn:
+            return bool(conn.execute(
+                "UPDATE feedback_outbox SET claimed_by = NULL, claim_token = NULL, claim_expires_at = NULL "
+                "WHERE case_id = ? AND claim_token = ?", (case_id, token)).rowcount)
+
+    def renew(self, case_id: str, token: str, lease_until: float) -> bool:
+        with self._store.transaction() as conn:
+            return bool(conn.execute(
+                "UPDATE feedback_outbox SET claim_expires_at = ? "
+                "WHERE case_id = ? AND claim_token = ? AND state = 'pending'",
+                (lease_until, case_id, token)).rowcount)
+
+    def record_failure(self, case_id: str, token: str, attempted_at: float, error: str,
+                       next_attempt_at: float, lease_until: float | None) -> bool:
+        keep = lease_until is not None
+        with self._store.transaction() as conn:
+            return bool(conn.execute(
+                "UPDATE feedback_outbox SET attempts = attempts + 1, last_attempt_at = :at, "
+                "last_error = :error, next_attempt_at = :next, "
+                "claimed_by = CASE WHEN :keep THEN claimed_by END, "
+                "claim_token = CASE WHEN :keep THEN claim_token END, "
+                "claim_expires_at = :lease_until "
+                "WHERE case_id = :case_id AND claim_token = :token AND state = 'pending'",
+                {"at": attempted_at, "error": error, "next": next_attempt_at, "keep": keep,
+                 "lease_until": lease_until, "case_id": case_id, "token": token}).rowcount)
+
+    def finish(self, case_id: str, from_status: str, to_status: str, outbox_state: str,
+               attempted_at: float, status_code: int | None, error: str | None, event: Event) -> bool:
+        with self._store.transaction() as conn:
+            # Not fenced by the claim token: an answer from the platform is a fact whoever holds the
+            # claim now (a run whose lease ran out may still hear back).
+            changed = conn.execute(
+                "UPDATE feedback_outbox SET state = :state, attempts = attempts + 1, "
+                "last_attempt_at = :at, status_code = :code, last_error = :error, finished_at = :at, "
+                "claimed_by = NULL, claim_token = NULL, claim_expires_at = NULL "
+                "WHERE case_id = :case_id AND state = 'pending'",
+                {"state": outbox_state, "at": attempted_at, "code": status_code, "error": error,
+                 "case_id": case_id}).rowcount
+            if not changed:
+                return False
+            conn.execute("UPDATE cases SET status = ? WHERE case_id = ? AND status = ?",
+                         (to_status, case_id, from_status))
+            conn.execute(_INSERT_EVENT, asdict(event))
+        return True
+
+    def count_waiting(self, now: float, tried_before: float | None) -> int:
+        with self._reading() as conn:
+            return int(conn.execute(
+                f"SELECT COUNT(*) FROM feedback_outbox WHERE {_CLAIMABLE} "
+                "AND claimed_by IS NOT NULL AND claim_expires_at > :now",
+                {"now": now, "due_by": None, "tried_before": tried_before}).fetchone()[0])
+
+    def count_by_status(self) -> dict[str, int]:
+        with self._reading() as conn:
+            return {s: int(n) for s, n in conn.execute("SELECT status, COUNT(*) FROM cases GROUP BY status")}
+
+    def effective_breakdowns(self, statuses: Sequence[str]) -> dict[str, dict[str, int]]:
+        marks = ", ".join("?" * len(statuses))
+        effective = f"c.status IN ({marks})"
+        queries = {
+            "month": f"SELECT c.disposed_month, COUNT(*) FROM cases c WHERE {effective} GROUP BY 1",
+            "department": f"SELECT COALESCE(c.department, 'unspecified'), COUNT(*) FROM cases c "
+                          f"WHERE {effective} GROUP BY 1",
+            "result": f"SELECT c.result, COUNT(*) FROM cases c WHERE {effective} GROUP BY 1",
+            "measure": f"SELECT m.measure_id, COUNT(*) FROM case_measures m "
+                       f"JOIN cases c ON c.case_id = m.case_id WHERE {effective} GROUP BY 1",
+            "list_type": f"SELECT l.list_type, COUNT(*) FROM case_lists l "
+                         f"JOIN cases c ON c.case_id = l.case_id WHERE {effective} GROUP BY 1",
+        }
+        with self._reading() as conn:
+            return {name: {str(k): int(n) for k, n in conn.execute(sql, tuple(statuses))}
+                    for name, sql in queries.items()}
+
+
+# --- the case book --------------------------------------------------------------------------------
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat()
+
+
+def _from_epoch(value: float | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromtimestamp(value, dt.UTC)
+
+
+def _clean(name: str, value: str | None) -> str | None:
+    """Strip a free-text disposal field; blank → None; too long → DisposalError."""
+    if value is None:
+        return None
+    value = value.strip()
+    if len(value) > _MAX_TEXT:
+        raise DisposalError(f"{name} is {len(value)} characters long; at most {_MAX_TEXT} are kept / "
+                            f"{name} 过长")
+    return value or None
+
+
+class CaseBook:
+    """Opens, finds, disposes and counts cases; :attr:`outbox` serves delivery.
+
+    Implements :class:`~joint_sanctions.check.CaseRecorder`, so an :class:`~joint_sanctions.Engine`
+    opens its cases here. Get one with :func:`case_book_for`.
+
+    Args:
+        backend: where cases are stored.
+        clock: returns the current time (aware); injectable for reproducible tests.
+        new_id: returns fresh case ids.
+        tz: time zone of the disposal month in statistics (default China Standard Time).
+        region_code: the deployment's 6-digit region code put in feedback records; default
+            ``JOINT_SANCTIONS_REGION``, else 410100 (read at each disposal).
+    """
+
+    def __init__(self, backend: CaseBackend, *, clock: Callable[[], dt.datetime] = _utc_now,
+                 new_id: Callable[[], str] = _new_id, tz: dt.tzinfo = CST,
+                 region_code: str | None = None) -> None:
+        self._backend = backend
+        self._clock = clock
+        self._new_id = new_id
+        self._tz = tz
+        self._region_code = region_code
+        self.outbox = Outbox(backend)
+
+    # --- 发起、响应 ---------------------------------------------------------------------------------
+
+    def open_case(self, result: CheckResult, subject: Subject) -> str:
+        """Store a new case (status ``responded``) for a check that found measures.
+
+        Args:
+            result: the check result; its measures, hits, matter and revision are kept.
+            subject: the subject as checked, for its unmasked id (stored for the uplink only).
+
+        Returns:
+            The new case id.
+
+        Raises:
+            CaseError: the result has no measure.
+            StoreError: the database refused the write.
+        """
+        if not result.measures:
+            raise CaseError(f"check {result.check_id} found no measure: it opens no case / 无措施，不立案")
+        case = Case(case_id=self._new_id(), check_id=result.check_id, status="responded",
+                    decision=result.decision, revision=result.revision, subject=result.subject,
+                    subject_id=subject.id, matter=result.matter or Matter(matter_type=result.matter_type),
+                    measures=result.measures, hits=result.hits, initiated_at=result.checked_at,
+                    responded_at=self._clock())
+        case_id = case.case_id
+        row = {
+            "case_id": case_id, "check_id": case.check_id, "status": case.status, "decision": case.decision,
+            "revision": case.revision, "matter_type": case.matter_type, "kind": case.kind,
+            "subject_id": case.subject_id, "subject_shown_id": case.subject.id,
+            "subject_id_kind": case.subject.id_kind, "subject_name": case.subject.name,
+            "subject_type": case.subject.subject_type, "matter": case.matter.model_dump_json(),
+            "measures": json.dumps([m.model_dump(mode="json") for m in case.measures], ensure_ascii=False),
+            "hits": json.dumps([h.model_dump(mode="json") for h in case.hits], ensure_ascii=False),
+            "initiated_at": _iso(case.initiated_at), "responded_at": _iso(case.responded_at),
+        }
+        self._backend.insert_case(
+            row, [(m.measure_id, m.kind) for m in case.measures], sorted({h.list_type for h in case.list_hits}),
+            Event(case_id, None, "responded", row["responded_at"], "engine", f"check {case.check_id}"))
+        _log.info("case_opened", case_id=case_id, check_id=result.check_id,
+                  subject=identifiers.mask(subject.id), matter_type=result.matter_type,
+                  decision=result.decision, measure_ids=[m.measure_id for m in result.measures])
+        return case_id
+
+    # --- reading ------------------------------------------------------------------------------------
+
+    def get(self, case_id: str) -> Case:
+        """The case with this id.
+
+        Raises:
+            UnknownCaseError: no such case.
+        """
+        row = self._backend.get_case(case_id)
+        if row is None:
+            raise UnknownCaseError(case_id)
+        return _to_case(row)
+
+    def list(self, status: str | None = None) -> builtins.list[Case]:
+        """Cases, oldest first; only those of ``status`` when given.
+
+        Raises:
+            CaseError: ``status`` is not one of :data:`CASE_STATUSES`.
+        """
+        if status is not None and status not in CASE_STATUSES:
+            raise CaseError(f"unknown case status {identifiers.mask_text(status)!r} "
+                            f"(known: {', '.join(CASE_STATUSES)})")
+        return [_to_case(row) for row in self._backend.list_cases(status)]
+
+    def pending_count(self) -> int:
+        """Cases disposed and neither delivered nor rejected."""
+        return self._backend.count_by_status().get("disposed", 0)
+
+    def feedback(self, case_id: str) -> FeedbackV1:
+        """The feedback record as it was queued at disposal (what is sent, byte for byte).
+
+        Raises:
+            UnknownCaseError: no such case.
+            TransitionError: the case is not disposed yet.
+        """
+        payload = self._backend.get_payload(case_id)
+        if payload is None:
+            case = self.get(case_id)
+            raise TransitionError(case_id, case.status, "show feedback for", "it is not disposed yet")
+        return FeedbackV1.model_validate_json(payload)
+
+    def _region(self) -> str:
+        return self._region_code if self._region_code is not None else region_code_from_env()
+
+    # --- 处置 -----------------------------------------------------------------------------------------
+
+    def dispose(self, case_id: str, result: str, *, text: str | None = None, reason: str | None = None,
+                department: str | None = None, department_code: str | None = None,
+                description: str | None = None, at: dt.datetime | None = None) -> Case:
+        """Record what the handling department did (处置) and queue the feedback record.
+
+        Args:
+            case_id: the case.
+            result: ``applied``, ``not_applied`` or ``partially_applied``.
+            text: what was done, in the department's words (result_text).
+            reason: why a measure was not (fully) applied; required for ``not_applied``.
+            department, department_code: the handling department; default those the host passed
+                to the check.
+            description: anything else the platform should know.
+            at: when; default now.
+
+        Returns:
+            The case, now ``disposed``, its feedback record waiting in the outbox.
+
+        Raises:
+            DisposalError: unknown result, ``not_applied`` without a reason, a text too long.
+            UnknownCaseError: no such case.
+            TransitionError: the case is already disposed (or delivered, or rejected).
+            CaseError: the region code is not six digits.
+        """
+        if result not in DISPOSAL_RESULTS:
+            raise DisposalError(f"unknown disposal result {identifiers.mask_text(str(result))!r} "
+                                f"(expected one of {', '.join(DISPOSAL_RESULTS)}) / 处置结果无效")
+        fields = {"text": _clean("text", text), "reason": _clean("reason", reason),
+                  "description": _clean("description", description),
+                  "department": _clean("department", department),
+                  "department_code": _clean("department_code", department_code)}
+        if result == "not_applied" and not fields["reason"]:
+            raise DisposalError(f"case {case_id}: a not_applied disposal needs a reason / "
+                                "未实施须说明理由")
+        case = self.get(case_id)
+        target = _target(case, "dispose")
+        when = at if at is not None else self._clock()
+        if when.tzinfo is None:
+            raise DisposalError("the disposal time must carry a time zone")
+        disposal = Disposal(result=result,  # type: ignore[arg-type]  # checked against DISPOSAL_RESULTS
+                            text=fields["text"], reason=fields["reason"], description=fields["description"],
+                            department=fields["department"] or case.matter.department,
+                            department_code=fields["department_code"] or case.matter.department_code,
+                            disposed_at=when)
+        disposed = case.model_copy(update={"status": target, "disposal": disposal})
+        payload = build_feedback(disposed, region_code=self._region()).model_dump_json()
+        columns = {"result": disposal.result, "result_text": disposal.text, "reason": disposal.reason,
+                   "description": disposal.description, "department": disposal.department,
+                   "department_code": disposal.department_code, "disposed_at": _iso(when),
+                   "disposed_month": when.astimezone(self._tz).strftime("%Y-%m")}
+        event = Event(case_id, case.status, target, _iso(when), disposal.department or "", result)
+        if not self._backend.dispose(case_id, case.status, target, columns, payload, time.time(), event):
+            # Someone else moved the case between our read and our write: report what it is now.
+            raise _refusal(self.get(case_id), "dispose")
+        _log.info("case_disposed", case_id=case_id, result=result, department=disposal.department)
+        return self.get(case_id)
+
+    # --- statistics ---------------------------------------------------------------------------------
+
+    def stats(self) -> CaseStats:
+        """Counts of the closed loop (see :class:`CaseStats`)."""
+        by_status = self._backend.count_by_status()
+        groups = self._backend.effective_breakdowns(EFFECTIVE_STATUSES)
+
+        def ordered(counts: dict[str, int]) -> dict[str, int]:
+            return dict(sorted(counts.items()))
+
+        return CaseStats(
+            opened=sum(by_status.values()),
+            awaiting_disposal=by_status.get("responded", 0),
+            effective=sum(by_status.get(s, 0) for s in EFFECTIVE_STATUSES),
+            pending=by_status.get("disposed", 0),
+            delivered=by_status.get("fed_back", 0),
+            rejected=by_status.get("rejected", 0),
+            by_month=ordered(groups["month"]),
+            by_measure=ordered(groups["measure"]),
+            by_department=ordered(groups["department"]),
+            by_list_type=ordered(groups["list_type"]),
+            by_result=ordered(groups["result"]),
+        )
+
+
+def _target(case: Case, action: str) -> CaseStatus:
+    target = TRANSITIONS.get((case.status, action))
+    if target is None:
+        raise _refusal(case, action)
+    return target
+
+
+def _refusal(case: Case, action: str) -> TransitionError:
+    detail = ""
+    if case.disposal is not None and action == "dispose":
+        detail = f"disposed {case.disposal.result} at {case.disposal.disposed_at.isoformat()}"
+    return TransitionError(case.case_id, case.status, action, detail)
+
+
+def _to_case(row: Mapping[str, Any]) -> Case:
+    disposal = None
+    if row["result"] is not None:
+        disposal = Disposal(result=row["result"], text=row["result_text"], reason=row["reason"],
+                            description=row["description"], department=row["department"],
+                            department_code=row["department_code"],
+                            disposed_at=dt.datetime.fromisoformat(row["disposed_at"]))
+    delivery = None
+    if row["outbox_state"] is not None:
+        delivery = Delivery(attempts=row["attempts"], last_attempt_at=_from_epoch(row["last_attempt_at"]),
+                            next_attempt_at=_from_epoch(row["next_attempt_at"]) if row["outbox_state"] == "pending"
+                            else None,
+                            last_error=row["last_error"], status_code=row["status_code"],
+                            claimed_by=row["claimed_by"], finished_at=_from_epoch(row["finished_at"]))
+    return Case(
+        case_id=row["case_id"], check_id=row["check_id"], status=row["status"], decision=row["decision"],
+        revision=row["revision"],
+        subject=SubjectRef(id=row["subject_shown_id"], id_kind=row["subject_id_kind"],
+                           name=row["subject_name"], subject_type=row["subject_type"]),
+        subject_id=row["subject_id"],
+        matter=Matter.model_validate_json(row["matter"]),
+        measures=tuple(AppliedMeasure.model_validate(m) for m in json.loads(row["measures"])),
+        hits=tuple(Hit.model_validate(h) for h in json.loads(row["hits"])),
+        initiated_at=dt.datetime.fromisoformat(row["initiated_at"]),
+        responded_at=dt.datetime.fromisoformat(row["responded_at"]),
+        disposal=disposal, delivery=delivery,
+    )
+
+
+# --- the outbox -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A pending feedback record claimed for sending.
+
+    Attributes:
+        case_id: the case, also the Idempotency-Key.
+        body: the exact bytes to send (frozen at disposal).
+        attempts: attempts made before this claim.
+        token: proves the claim is still ours when the outcome is recorded.
+        owner: ``host:pid`` of the claimer.
+    """
+
+    case_id: str
+    body: bytes
+    attempts: int
+    token: str
+    owner: str
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name != "posix":
+        return True  # no safe probe here (os.kill would terminate it): wait for the lease instead
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, under another user
+    return True
+
+
+class Outbox:
+    """Claims and outcomes of feedback records; used by :func:`joint_sanctions.delivery.deliver`.
+
+    Times are epoch seconds from ``now`` (wall clock: leases are compared across processes).
+
+    Args:
+        backend: the case backend.
+        now: the wall clock.
+        host: this host's name, the first half of ``claimed_by``.
+    """
+
+    def __init__(self, backend: CaseBackend, *, now: Callable[[], float] = time.time,
+                 host: str | None = None) -> None:
+        self._backend = backend
+        self._now = now
+        self._host = host or socket.gethostname()
+
+    def now(self) -> float:
+        """The outbox's clock: epoch seconds."""
+        return self._now()
+
+    @property
+    def owner(self) -> str:
+        """``host:pid`` of this process (read each time: a forked child is another owner)."""
+        return f"{self._host}:{os.getpid()}"
+
+    def claim(self, *, lease: float = DEFAULT_LEASE, due_only: bool = False,
+              tried_before: float | None = None) -> Claim | None:
+        """Claim the next pending record that no live claim holds.
+
+        Args:
+            lease: seconds the claim holds without renewal.
+            due_only: skip records scheduled for later (a long-running sender); a one-off run
+                tries every pending record now.
+            tried_before: skip records attempted at or after this time (a run passes its start, so
+                it tries each record once).
+
+        Returns:
+            The claim, or None when nothing is claimable now.
+        """
+        now = self._now()
+        token = uuid.uuid4().hex
+        row = self._backend.claim(self.owner, token, now, now + lease, now if due_only else None, tried_before)
+        if row is None:
+            return None
+        return Claim(case_id=row.case_id, body=row.payload.encode("utf-8"), attempts=row.attempts,
+                     token=token, owner=self.owner)
+
+    def take_over_dead(self) -> int:
+        """Free the claims of this host's processes that are gone, so they can be claimed at once.
+
+        Returns:
+            How many claims were freed.
+        """
+        freed = 0
+        for case_id, holder, token in self._backend.live_claims(self._now()):
+            host, _, pid = holder.rpartition(":")
+            if host != self._host or not pid.isdigit() or _pid_alive(int(pid)):
+                continue
+            if self._backend.release(case_id, token):
+                freed += 1
+                _log.warning("claim_taken_over", case_id=case_id, holder=holder)
+        return freed
+
+    def renew(self, claim: Claim, lease: float = DEFAULT_LEASE) -> bool:
+        """Extend the lease; False when the claim was lost (taken over after expiry, or finished)."""
+        return self._backend.renew(claim.case_id, claim.token, self._now() + lease)
+
+    def record_failure(self, claim: Claim, error: str, *, retry_at: float,
+                       keep_for: float | None = None) -> None:
+        """Count a failed attempt and schedule the next one.
+
+        Args:
+            claim: the claim.
+            error: what went wrong (masked before it is stored).
+            retry_at: epoch seconds of the next attempt for a long-running sender.
+            keep_for: keep the claim this many seconds more (retrying within the run); None
+                releases it.
+        """
+        now = self._now()
+        self._backend.record_failure(claim.case_id, claim.token, now, identifiers.mask_text(error)[:500],
+                                     retry_at, None if keep_for is None else now + keep_for)
+
+    def release(self, claim: Claim) -> None:
+        """Give the claim up without counting an attempt (e.g. the run was interrupted)."""
+        self._backend.release(claim.case_id, claim.token)
+
+    def mark_delivered(self, claim: Claim, status_code: int | None = None) -> bool:
+        """The platform has the record: the case becomes ``fed_back``.
+
+        Returns:
+            False when the record was already finished (by another run that heard back first).
+        """
+        return self._finish(claim, "deliver", "delivered", status_code, None)
+
+    def mark_rejected(self, claim: Claim, reason: str, status_code: int | None = None) -> bool:
+        """The platform refused the record: the case becomes ``rejected`` and stays visible.
+
+        Returns:
+            False when the record was already finished.
+        """
+        return self._finish(claim, "reject", "rejected", status_code, identifiers.mask_text(reason)[:500])
+
+    def _finish(self, claim: Claim, action: str, state: str, status_code: int | None,
+                error: str | None) -> bool:
+        target = TRANSITIONS[("disposed", action)]
+        now = self._now()
+        event = Event(claim.case_id, "disposed", target,
+                      dt.datetime.fromtimestamp(now, dt.UTC).isoformat(), claim.owner,
+                      f"HTTP {status_code}" if status_code is not None else "")
+        return self._backend.finish(claim.case_id, "disposed", target, state, now, status_code, error, event)
+
+    def waiting_on_others(self, tried_before: float | None = None) -> int:
+        """Pending records that live claims of other runs hold (not attempted since ``tried_before``)."""
+        return self._backend.count_waiting(self._now(), tried_before)
+
+
+# --- finding the case book of a store -------------------------------------------------------------
+
+# A MemoryStore's cases live in a private in-memory SQLite database, one per store, so that every
+# engine and caller over the same store sees the same cases.
+_memory_books: weakref.WeakKeyDictionary[Any, SqliteStore] = weakref.WeakKeyDictionary()
+
+
+def case_book_for(store: Any, *, clock: Callable[[], dt.datetime] = _utc_now,
+                  new_id: Callable[[], str] = _new_id, tz: dt.tzinfo = CST,
+                  region_code: str | None = None) -> CaseBook:
+    """The case book kept in ``store``'s database.
+
+    Args:
+        store: a :class:`~joint_sanctions.stores.sqlite.SqliteStore` (cases in the same file) or a
+            :class:`~joint_sanctions.testing.MemoryStore` (cases in memory, for tests and examples).
+        clock, new_id, tz, region_code: see :class:`CaseBook`.
+
+    Raises:
+        StoreError: the store has no case book implementation, or its migrations fail.
+    """
+    from .testing import MemoryStore  # testing imports nothing from here; keeps the fakes optional
+
+    backend: CaseBackend
+    if isinstance(store, SqliteStore):
+        backend = SqliteCaseBackend(store)
+    elif isinstance(store, MemoryStore):
+        database = _memory_books.get(store)
+        if database is None:
+            database = _memory_books.setdefault(store, SqliteStore(":memory:"))
+        backend = SqliteCaseBackend(database)
+    else:
+        raise StoreError(f"no case book for {type(store).__name__}: pass Engine(cases=False) or a "
+                         "CaseRecorder of your own")
+    return CaseBook(backend, clock=clock, new_id=new_id, tz=tz, region_code=region_code)

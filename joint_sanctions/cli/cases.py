@@ -1,0 +1,226 @@
+"""``joint-sanctions cases list|dispose|feedback|stats|schema``: the closed loop (design.md §8)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from typing import Any
+
+from ..cases import CASE_STATUSES, CST, DISPOSAL_RESULTS, Case, CaseBook, CaseStats, case_book_for
+from ..delivery import FeedbackSink, HttpSink, JsonlFileSink, deliver
+from ..errors import DeliveryError
+from ..feedback import shipped_schema_text
+from ..stores import open_store
+from ..vocabulary import DECISIONS, LIST_TYPES, MATTER_TYPES
+from . import _common
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("cases", parents=[common], help="the closed loop: list, dispose, feed back cases")
+    csub = p.add_subparsers(dest="cases_command", metavar="ACTION", parser_class=_common.Parser)
+    csub.required = True
+
+    lst = csub.add_parser("list", parents=[common], help="list cases (resident ids masked)")
+    lst.add_argument("--status", choices=list(CASE_STATUSES), metavar="S",
+                     help="only cases in this status: " + ", ".join(CASE_STATUSES))
+    lst.add_argument("--json", action="store_true", help="print a JSON array only")
+    lst.set_defaults(func=run_list)
+
+    dis = csub.add_parser("dispose", parents=[common], help="record a department's disposal (处置)")
+    dis.add_argument("case_id", metavar="CASE_ID")
+    dis.add_argument("--result", required=True, choices=list(DISPOSAL_RESULTS), metavar="R",
+                     help="disposal result: " + ", ".join(DISPOSAL_RESULTS))
+    dis.add_argument("--text", help="what was done (result text)")
+    dis.add_argument("--reason", help="why not (fully) applied; required for not_applied")
+    dis.add_argument("--description", help="anything else the platform should know")
+    dis.add_argument("--department", metavar="NAME", help="handling department's name")
+    dis.add_argument("--department-code", metavar="CODE", help="handling department's code")
+    dis.set_defaults(func=run_dispose)
+
+    fb = csub.add_parser("feedback", parents=[common], help="send pending feedback records (反馈)")
+    to = fb.add_mutually_exclusive_group(required=True)
+    to.add_argument("--to", metavar="URL", help="POST each record to this platform URL")
+    to.add_argument("--out", metavar="FILE.jsonl", help="append each record to this JSON Lines file")
+    fb.add_argument("--token", help="bearer token for the platform (visible to ps: prefer --token-env)")
+    fb.add_argument("--token-env", metavar="VAR", help="read the bearer token from this environment variable")
+    fb.add_argument("--sign-key-env", metavar="VAR",
+                    help="sign each body (HMAC-SM3) with the shared key in this environment variable")
+    fb.add_argument("--timeout", type=_positive, default=10.0, metavar="SECONDS",
+                    help="HTTP timeout per attempt (default 10)")
+    fb.add_argument("--ca-file", metavar="PEM", help="CA bundle to verify the platform's certificate")
+    fb.add_argument("--client-cert", metavar="PEM", help="client certificate for mutual TLS")
+    fb.add_argument("--client-key", metavar="PEM", help="key of the client certificate")
+    fb.add_argument("--retry-for", type=_positive, default=10.0, metavar="SECONDS",
+                    help="retry 5xx and timeouts of a record within this run for about this long (default 10)")
+    fb.add_argument("--workers", type=_positive_int, default=1, metavar="N", help="records sent at once")
+    fb.add_argument("--json", action="store_true", help="print the run's report as JSON only")
+    fb.set_defaults(func=run_feedback)
+
+    st = csub.add_parser("stats", parents=[common], help="effective cases by month, measure, department, "
+                                                         "list type and result")
+    st.add_argument("--json", action="store_true", help="print a JSON object only")
+    st.set_defaults(func=run_stats)
+
+    sc = csub.add_parser("schema", parents=[common], help="print the JSON Schema of feedback v1")
+    sc.set_defaults(func=run_schema)
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not positive")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
+def _book(args: argparse.Namespace) -> tuple[Any, CaseBook]:
+    store = open_store(_common.db_url(args))
+    return store, case_book_for(store)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    store, book = _book(args)
+    with store:
+        cases = book.list(args.status)
+    if args.json:
+        sys.stdout.write(json.dumps([c.summary() for c in cases], ensure_ascii=False, indent=2) + "\n")
+    else:
+        print(render_table(cases))
+    return 0
+
+
+def render_table(cases: list[Case]) -> str:
+    """A readable table of cases (resident ids masked, times in China Standard Time)."""
+    if not cases:
+        return "no cases / 无案例"
+    header = ("case_id", "status", "decision", "matter", "subject", "measures", "initiated", "disposed")
+    rows = []
+    for c in cases:
+        s = c.summary()
+        rows.append((c.case_id, f"{c.status} {CASE_STATUSES[c.status]}",
+                     f"{c.decision} {DECISIONS[c.decision]}", f"{c.matter_type} {MATTER_TYPES[c.matter_type]}",
+                     f"{c.subject.name or '-'} {s['subject']['id']}", ",".join(c.measure_ids),
+                     _local(c.initiated_at), _local(c.disposal.disposed_at) if c.disposal else "-"))
+    widths = [max(_width(r[i]) for r in (header, *rows)) for i in range(len(header))]
+    lines = ["  ".join(_pad(cell, w) for cell, w in zip(row, widths, strict=True)).rstrip()
+             for row in (header, *rows)]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    for c in cases:
+        if c.status == "rejected" and c.delivery is not None:
+            lines.append(f"rejected {c.case_id}: {c.delivery.last_error}")
+    return "\n".join(lines)
+
+
+def _local(value: dt.datetime) -> str:
+    return value.astimezone(CST).strftime("%Y-%m-%d %H:%M")
+
+
+def _width(text: str) -> int:
+    # CJK characters take two columns in a terminal.
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))
+
+
+def run_dispose(args: argparse.Namespace) -> int:
+    store, book = _book(args)
+    with store:
+        case = book.dispose(args.case_id, args.result, text=args.text, reason=args.reason,
+                            description=args.description, department=args.department,
+                            department_code=args.department_code)
+    print(f"case {case.case_id} disposed ({args.result}); "
+          f"its feedback record is pending / 已处置，待反馈")
+    return 0
+
+
+def _secret(var: str | None, what: str) -> str | None:
+    if var is None:
+        return None
+    value = os.environ.get(var)
+    if not value:
+        raise DeliveryError(f"{what}: environment variable {var} is not set")
+    return value
+
+
+def _sink(args: argparse.Namespace) -> FeedbackSink:
+    if args.out:
+        return JsonlFileSink(args.out)
+    if args.client_key and not args.client_cert:
+        raise DeliveryError("--client-key needs --client-cert")
+    key = _secret(args.sign_key_env, "--sign-key-env")
+    cert = (args.client_cert, args.client_key) if args.client_key else args.client_cert
+    return HttpSink(args.to, timeout=args.timeout, token=args.token or _secret(args.token_env, "--token-env"),
+                    sign_key=key.encode("utf-8") if key else None, verify=args.ca_file or True, cert=cert)
+
+
+def run_feedback(args: argparse.Namespace) -> int:
+    store, book = _book(args)
+    with store:
+        sink = _sink(args)
+        try:
+            report = deliver(book, sink, workers=args.workers, retry_for=args.retry_for)
+        finally:
+            sink.close()
+    for case_id, reason in report.rejected:
+        _common.error(f"case {case_id} rejected by the platform: {reason}")
+    if report.pending_after:
+        _common.error(f"{report.pending_after} disposed case(s) still pending; run again later / "
+                      f"{report.pending_after} 个案例待反馈")
+    if args.json:
+        doc = {"delivered": len(report.delivered), "rejected": [c for c, _ in report.rejected],
+               "left_pending": report.left_pending, "pending_after": report.pending_after,
+               "attempts": report.attempts, "taken_over": report.taken_over}
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+    else:
+        print(f"delivered {len(report.delivered)}, rejected {len(report.rejected)}, "
+              f"pending {report.pending_after} / 已反馈 {len(report.delivered)}，被拒收 {len(report.rejected)}，"
+              f"待反馈 {report.pending_after}")
+    return 0 if report.ok else 1
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    store, book = _book(args)
+    with store:
+        stats = book.stats()
+    if args.json:
+        sys.stdout.write(json.dumps(stats.to_dict(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        print(render_stats(stats))
+    return 0
+
+
+def render_stats(stats: CaseStats) -> str:
+    """The statistics as readable text."""
+    lines = [
+        (f"opened 立案 {stats.opened}   awaiting disposal 待处置 {stats.awaiting_disposal}   "
+         f"effective 有效案例 {stats.effective}"),
+        f"pending 待反馈 {stats.pending}   delivered 已反馈 {stats.delivered}   rejected 被拒收 {stats.rejected}",
+    ]
+    sections = [("by month 按月", stats.by_month, {}), ("by measure 按措施", stats.by_measure, {}),
+                ("by department 按部门", stats.by_department, {}),
+                ("by list type 按名单", stats.by_list_type, LIST_TYPES),
+                ("by result 按结果", stats.by_result, dict(DISPOSAL_RESULTS))]
+    for title, counts, names in sections:
+        lines.append(f"{title}:")
+        lines.extend(f"  {key} {names.get(key, '')}".rstrip() + f": {n}" for key, n in counts.items())
+        if not counts:
+            lines.append("  -")
+    return "\n".join(lines)
+
+
+def run_schema(args: argparse.Namespace) -> int:
+    sys.stdout.write(shipped_schema_text())
+    return 0

@@ -1,0 +1,184 @@
+"""Fakes for testing code that uses joint_sanctions: the library's own protocols, held in memory.
+
+Each fake sits under its own heading below and behaves like the real implementation (the store
+contract tests run against both), so tests and examples need no database or network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from types import TracebackType
+from typing import Any, Self
+
+from .errors import DeliveryError, RecordError
+from .identifiers import mask_text
+from .models import CreditRecord
+from .vocabulary import RECORD_STATUSES
+
+__all__ = ["MemoryStore", "RecordingSink"]
+
+
+# --- record store ---------------------------------------------------------------------------------
+
+
+class MemoryStore:
+    """A :class:`~joint_sanctions.stores.RecordStore` held in a dict.
+
+    Args:
+        records: records to start with.
+
+    Attributes:
+        status_changes: every :meth:`set_status` call that succeeded, as
+            ``(record_id, status, reason)``, oldest first, so tests can assert on credit repair.
+    """
+
+    def __init__(self, records: Iterable[CreditRecord] = ()) -> None:
+        self._lock = threading.RLock()
+        self._records: dict[str, CreditRecord] = {}
+        # Record ids per subject, so active_records does not scan every record.
+        self._by_subject: dict[str, set[str]] = {}
+        self._version = 0
+        self._changed: dict[str, int] = {}  # record id → data version it was last written at
+        self._local_writes = 0
+        self.status_changes: list[tuple[str, str, str]] = []
+        self.upsert(records)
+
+    def upsert(self, records: Iterable[CreditRecord]) -> int:
+        """See :meth:`RecordStore.upsert`."""
+        written = 0
+        with self._lock:
+            for record in records:
+                self._put(record)
+                written += 1
+            self._local_writes += 1
+        return written
+
+    def _put(self, record: CreditRecord) -> None:
+        old = self._records.get(record.record_id)
+        if old is not None and old.subject_id != record.subject_id:
+            self._by_subject[old.subject_id].discard(record.record_id)
+        self._records[record.record_id] = record
+        self._by_subject.setdefault(record.subject_id, set()).add(record.record_id)
+        self._version += 1
+        self._changed[record.record_id] = self._version
+
+    def get(self, record_id: str) -> CreditRecord | None:
+        """See :meth:`RecordStore.get`."""
+        with self._lock:
+            return self._records.get(record_id)
+
+    def active_records(self, subject_ids: Sequence[str], day: dt.date) -> list[CreditRecord]:
+        """See :meth:`RecordStore.active_records`."""
+        with self._lock:
+            found = [self._records[record_id]
+                     for subject_id in set(subject_ids)
+                     for record_id in self._by_subject.get(subject_id, ())]
+        return sorted((r for r in found if r.is_active(day)),
+                      key=lambda r: (r.subject_id, r.list_type, r.record_id))
+
+    def set_status(self, record_id: str, status: str, reason: str = "") -> CreditRecord:
+        """See :meth:`RecordStore.set_status`."""
+        if status not in RECORD_STATUSES:
+            raise RecordError(f"invalid record status {mask_text(status)!r} "
+                              f"(expected one of {', '.join(RECORD_STATUSES)})")
+        with self._lock:
+            old = self._records.get(record_id)
+            if old is None:
+                raise RecordError(f"unknown record id {mask_text(record_id)!r}")
+            record = old.model_copy(update={"status": status})
+            self._put(record)
+            self.status_changes.append((record_id, status, reason))
+            self._local_writes += 1
+        return record
+
+    def repair(self, record_id: str) -> CreditRecord:
+        """See :meth:`RecordStore.repair`."""
+        return self.set_status(record_id, "repaired")
+
+    def iter_records(self) -> Iterator[CreditRecord]:
+        """See :meth:`RecordStore.iter_records`; a snapshot taken when iteration starts."""
+        with self._lock:
+            snapshot = sorted(self._records.values(), key=lambda r: r.record_id)
+        yield from snapshot
+
+    def count(self) -> int:
+        """See :meth:`RecordStore.count`."""
+        with self._lock:
+            return len(self._records)
+
+    def listed_subject_ids(self, day: dt.date | None = None) -> set[str]:
+        """See :meth:`RecordStore.listed_subject_ids`."""
+        with self._lock:
+            return {r.subject_id for r in self._records.values()
+                    if r.status == "active" and (day is None or r.is_active(day))}
+
+    def data_version(self) -> int:
+        """See :meth:`RecordStore.data_version`."""
+        with self._lock:
+            return self._version
+
+    def listed_since(self, version: int) -> tuple[int, set[str]]:
+        """See :meth:`RecordStore.listed_since`."""
+        with self._lock:
+            return self._version, {r.subject_id for rid, r in self._records.items()
+                                   if r.status == "active" and self._changed[rid] > version}
+
+    @property
+    def local_writes(self) -> int:
+        """See :attr:`RecordStore.local_writes`."""
+        return self._local_writes
+
+    def close(self) -> None:
+        """Nothing to release; the records stay readable."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+# --- feedback sink --------------------------------------------------------------------------------
+
+
+class RecordingSink:
+    """A :class:`~joint_sanctions.delivery.FeedbackSink` that keeps what it is sent.
+
+    Args:
+        failures: what the next sends do, in order: ``None`` delivers, an exception (e.g.
+            ``RetryableDeliveryError("boom")``) is raised instead. Once used up, every send delivers.
+
+    Attributes:
+        sent: ``(case_id, body)`` of every send that delivered, in order (resends included).
+        calls: case ids of every send, failed or not.
+    """
+
+    def __init__(self, failures: Iterable[DeliveryError | None] = ()) -> None:
+        self._lock = threading.Lock()
+        self._failures = list(failures)
+        self.sent: list[tuple[str, bytes]] = []
+        self.calls: list[str] = []
+        self.closed = False
+
+    def send(self, case_id: str, body: bytes) -> None:
+        """See :meth:`FeedbackSink.send`."""
+        with self._lock:
+            self.calls.append(case_id)
+            failure = self._failures.pop(0) if self._failures else None
+            if failure is not None:
+                raise failure
+            self.sent.append((case_id, body))
+
+    @property
+    def payloads(self) -> list[dict[str, Any]]:
+        """The delivered records, parsed."""
+        with self._lock:
+            return [json.loads(body) for _, body in self.sent]
+
+    def close(self) -> None:
+        """Mark the sink closed; what it recorded stays readable."""
+        self.closed = True

@@ -1,0 +1,439 @@
+"""The closed loop's cases: opening through a real engine, disposal, refused transitions, statistics, CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+
+from joint_sanctions import CreditRecord, Engine
+from joint_sanctions.cases import TRANSITIONS, CaseBook, case_book_for
+from joint_sanctions.delivery import deliver
+from joint_sanctions.errors import (
+    CaseError,
+    DisposalError,
+    RejectedDeliveryError,
+    RetryableDeliveryError,
+    TransitionError,
+    UnknownCaseError,
+)
+from joint_sanctions.stores.sqlite import SqliteStore
+from joint_sanctions.testing import MemoryStore, RecordingSink
+
+from .conftest import FIXED_NOW, record
+
+FIXTURE = Path(__file__).parent / "fixtures" / "measures"
+CO = "91410100MA0000015B"      # a company on the court-defaulter list
+CO2 = "91350100M000100Y43"     # a company on the tax-credit A (red) list
+CO3 = "91110000600037341L"     # a company on the market serious-violator list
+CLEAN = "52410105MJ0000AB32"   # on no list
+PERSON = "410102199003071230"  # a natural person on the court-defaulter list
+PERSON_MASKED = "4101**********1230"
+TABLES = ("cases", "case_measures", "case_lists", "case_events", "feedback_outbox")
+
+
+def records() -> list[CreditRecord]:
+    """Credit records the loop tests share."""
+    return [
+        record("R-CO", CO, authority="郑州市中级人民法院", document_no="(2024)豫01执1号"),
+        record("R-CO2", CO2, list_type="tax_credit_a", authority="国家税务总局郑州市税务局", document_no=""),
+        record("R-CO3", CO3, list_type="market_serious_violator", authority="郑州市市场监督管理局"),
+        record("R-P", PERSON, authority="金水区人民法院"),
+    ]
+
+
+def loop_engine(db: Path, **kw: Any) -> Engine:
+    """A real engine over a SQLite file holding :func:`records`, opening cases in the same file."""
+    store = SqliteStore(db)
+    store.upsert(records())
+    kw.setdefault("clock", lambda: FIXED_NOW)
+    return Engine(measures=FIXTURE, store=store, **kw)
+
+
+def book_of(engine: Engine, **kw: Any) -> CaseBook:
+    """The case book in the engine's database."""
+    return case_book_for(engine.store, **kw)
+
+
+def snapshot(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the case tables, read through a separate connection."""
+    with sqlite3.connect(db) as conn:
+        return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in TABLES}
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    """A loop engine over a fresh SQLite file."""
+    return loop_engine(tmp_path / "loop.db")
+
+
+# --- 发起、响应 -------------------------------------------------------------------------------------
+
+
+def test_check_with_measures_opens_a_responded_case_with_what_the_check_found(engine: Engine) -> None:
+    """A current check that finds measures opens a case holding its measures, hits, matter and revision."""
+    result = engine.check({"id": CO, "name": "某建设公司"}, "government_procurement", item_code="ITEM-1",
+                          application_no="APP-9", department="郑州市财政局", department_code="FIN")
+    assert result.case_id is not None
+    case = book_of(engine).get(result.case_id)
+    assert case.status == "responded" and case.disposal is None and case.delivery is None
+    assert case.check_id == result.check_id and case.revision == result.revision
+    assert case.decision == result.decision == "prohibited"
+    assert case.measure_ids == ("T-GP-BAN",) and [h.record_id for h in case.hits] == ["R-CO"]
+    assert (case.matter.item_code, case.matter.application_no, case.matter.department) == \
+        ("ITEM-1", "APP-9", "郑州市财政局")
+    assert case.initiated_at == FIXED_NOW and case.responded_at >= case.initiated_at
+    assert case.subject.name == "某建设公司" and case.subject_id == CO and case.kind == "punishment"
+
+
+def test_resident_id_is_stored_unmasked_for_the_uplink_only(engine: Engine) -> None:
+    """A natural person's case keeps the full id for feedback, but shows it masked everywhere else."""
+    with structlog.testing.capture_logs() as logs:
+        result = engine.check(PERSON, "civil_servant_hiring")
+        assert result.case_id is not None
+        book = book_of(engine)
+        case = book.dispose(result.case_id, "applied", text="不予录用")
+    assert case.subject_id == PERSON and case.subject.id == PERSON_MASKED
+    assert PERSON not in repr(case) and PERSON not in case.model_dump_json()
+    assert PERSON not in json.dumps(case.summary(), ensure_ascii=False)
+    assert PERSON not in repr(logs) and any(e["event"] == "case_opened" for e in logs)
+    assert book.feedback(result.case_id).subject.id == PERSON
+
+
+def test_historical_check_opens_no_case(engine: Engine) -> None:
+    """A check with ``at`` (historical) finds the measures but opens no case."""
+    result = engine.check(CO, "government_procurement", at=dt.date(2025, 6, 1))
+    assert result.measures and result.case_id is None
+    assert book_of(engine).list() == []
+
+
+def test_open_case_false_and_clear_checks_open_no_case(engine: Engine) -> None:
+    """``open_case=False`` (batch without --open-cases) and a check without measures open nothing."""
+    assert engine.check(CO, "government_procurement", open_case=False).case_id is None
+    assert engine.check(CLEAN, "government_procurement").case_id is None
+    assert engine.check(CO, "honors").case_id is None  # listed, but no measure for this matter
+    assert book_of(engine).list() == []
+
+
+def test_incentive_alone_opens_a_case_of_kind_incentive(engine: Engine) -> None:
+    """A red-list subject gets an incentive case: kind incentive, decision clear."""
+    result = engine.check(CO2, "administrative_licensing")
+    assert result.case_id is not None
+    case = book_of(engine).get(result.case_id)
+    assert case.kind == "incentive" and case.decision == "clear" and case.measure_ids == ("T-GREEN",)
+
+
+def test_engine_cases_false_opens_nothing_and_a_custom_recorder_is_called(tmp_path: Path) -> None:
+    """``Engine(cases=False)`` opens no case; a recorder of one's own receives the result and the subject."""
+    assert loop_engine(tmp_path / "a.db", cases=False).check(CO, "government_procurement").case_id is None
+    calls: list[tuple[str, str]] = []
+
+    class Recorder:
+        def open_case(self, result: Any, subject: Any) -> str:
+            calls.append((result.check_id, subject.id))
+            return "mine-1"
+
+    result = loop_engine(tmp_path / "b.db", cases=Recorder()).check(PERSON, "civil_servant_hiring")
+    assert result.case_id == "mine-1" and calls == [(result.check_id, PERSON)]
+
+
+def test_cases_survive_reopening_the_database(tmp_path: Path) -> None:
+    """Cases are in the database file: another store opened on it later sees them."""
+    engine = loop_engine(tmp_path / "loop.db")
+    case_id = engine.check(CO, "government_procurement").case_id
+    assert case_id is not None
+    engine.store.close()
+    with SqliteStore(tmp_path / "loop.db") as again:
+        assert case_book_for(again).get(case_id).status == "responded"
+
+
+def test_memory_store_keeps_its_cases_in_memory_for_every_engine_over_it() -> None:
+    """An engine over a MemoryStore opens cases that ``case_book_for`` on the same store finds."""
+    store = MemoryStore(records())
+    result = Engine(measures=FIXTURE, store=store).check(CO, "government_procurement")
+    assert result.case_id is not None
+    book = case_book_for(store)
+    assert book.get(result.case_id).status == "responded"
+    assert case_book_for(MemoryStore()).list() == []
+
+
+def test_a_store_without_a_case_book_is_refused_with_a_hint() -> None:
+    """``case_book_for`` names what to do when the store has no case book."""
+    with pytest.raises(Exception, match="cases=False"):
+        case_book_for(object())
+
+
+# --- 处置 -------------------------------------------------------------------------------------------
+
+
+def test_dispose_records_the_disposal_and_queues_the_feedback(engine: Engine) -> None:
+    """Disposal stores result, texts, department and time, and puts one record in the outbox."""
+    case_id = engine.check(CO, "government_procurement", department="郑州市财政局", department_code="FIN").case_id
+    assert case_id is not None
+    when = dt.datetime(2025, 6, 2, 1, 30, tzinfo=dt.UTC)
+    book = book_of(engine)
+    case = book.dispose(case_id, "partially_applied", text="  取消其投标资格 ", reason="部分标段已签约",
+                        description="说明", at=when)
+    assert case.status == "disposed" and case.pending
+    d = case.disposal
+    assert d is not None
+    assert (d.result, d.text, d.reason, d.description, d.disposed_at) == \
+        ("partially_applied", "取消其投标资格", "部分标段已签约", "说明", when)
+    assert (d.department, d.department_code) == ("郑州市财政局", "FIN")  # from the check
+    assert case.delivery is not None and case.delivery.attempts == 0
+    assert book.pending_count() == 1
+
+
+def test_department_given_at_disposal_wins_over_the_checks(engine: Engine) -> None:
+    """The disposing department named at disposal replaces the one the host passed to the check."""
+    case_id = engine.check(CO, "government_procurement", department="甲", department_code="A").case_id
+    assert case_id is not None
+    d = book_of(engine).dispose(case_id, "applied", department="乙", department_code="B").disposal
+    assert d is not None and (d.department, d.department_code) == ("乙", "B")
+
+
+@pytest.mark.parametrize("attempt, error, message", [
+    (lambda book, cid: book.dispose("no-such-case", "applied"), UnknownCaseError, "unknown case id"),
+    (lambda book, cid: book.dispose(cid, "maybe"), DisposalError, "unknown disposal result"),
+    (lambda book, cid: book.dispose(cid, "not_applied"), DisposalError, "needs a reason"),
+    (lambda book, cid: book.dispose(cid, "not_applied", reason="   "), DisposalError, "needs a reason"),
+    (lambda book, cid: book.dispose(cid, "applied", text="长" * 2001), DisposalError, "too long|过长"),
+    (lambda book, cid: book.dispose(cid, "applied", at=dt.datetime(2025, 6, 2)), DisposalError, "time zone"),
+], ids=["unknown-case", "invalid-result", "not-applied-without-reason", "blank-reason", "text-too-long",
+        "naive-time"])
+def test_refused_disposals_change_nothing(tmp_path: Path, attempt: Callable[[CaseBook, str], Any],
+                                          error: type[Exception], message: str) -> None:
+    """Each invalid disposal is refused with a clear error, and no row of the case tables changes."""
+    engine = loop_engine(tmp_path / "loop.db")
+    case_id = engine.check(CO, "government_procurement").case_id
+    assert case_id is not None
+    before = snapshot(tmp_path / "loop.db")
+    with pytest.raises(error, match=message):
+        attempt(book_of(engine), case_id)
+    assert snapshot(tmp_path / "loop.db") == before
+    assert book_of(engine).get(case_id).status == "responded"
+
+
+@pytest.mark.parametrize("status", ["disposed", "fed_back", "rejected"])
+def test_disposing_a_case_again_is_refused_whatever_came_after(tmp_path: Path, status: str) -> None:
+    """A disposed, fed-back or rejected case cannot be disposed again; nothing changes."""
+    engine = loop_engine(tmp_path / "loop.db")
+    book = book_of(engine)
+    case_id = engine.check(CO, "government_procurement").case_id
+    assert case_id is not None
+    book.dispose(case_id, "applied", text="first")
+    if status != "disposed":
+        sink = RecordingSink([RejectedDeliveryError("HTTP 422", 422)] if status == "rejected" else [])
+        deliver(book, sink)
+    assert book.get(case_id).status == status
+    before = snapshot(tmp_path / "loop.db")
+    with pytest.raises(TransitionError, match=f"cannot dispose a case that is {status}") as caught:
+        book.dispose(case_id, "not_applied", reason="second thoughts")
+    assert (caught.value.case_id, caught.value.status, caught.value.action) == (case_id, status, "dispose")
+    assert snapshot(tmp_path / "loop.db") == before
+
+
+def test_transition_table_is_the_documented_loop() -> None:
+    """Only responded→disposed, disposed→fed_back and disposed→rejected exist."""
+    assert dict(TRANSITIONS) == {("responded", "dispose"): "disposed", ("disposed", "deliver"): "fed_back",
+                                 ("disposed", "reject"): "rejected"}
+
+
+def test_feedback_of_an_undisposed_case_is_refused(engine: Engine) -> None:
+    """There is no feedback record before disposal."""
+    case_id = engine.check(CO, "government_procurement").case_id
+    assert case_id is not None
+    with pytest.raises(TransitionError, match="not disposed"):
+        book_of(engine).feedback(case_id)
+
+
+def test_every_step_is_kept_in_the_case_events(tmp_path: Path) -> None:
+    """Opening, disposal and delivery each leave one audit row, in order."""
+    engine = loop_engine(tmp_path / "loop.db")
+    book = book_of(engine)
+    case_id = engine.check(CO, "government_procurement").case_id
+    assert case_id is not None
+    book.dispose(case_id, "applied", department="郑州市财政局")
+    deliver(book, RecordingSink())
+    with sqlite3.connect(tmp_path / "loop.db") as conn:
+        steps = conn.execute("SELECT from_status, to_status, actor FROM case_events WHERE case_id = ? "
+                             "ORDER BY id", (case_id,)).fetchall()
+    assert [(f, t) for f, t, _ in steps] == [(None, "responded"), ("responded", "disposed"),
+                                            ("disposed", "fed_back")]
+    assert steps[1][2] == "郑州市财政局"
+
+
+def test_list_filters_by_status_and_refuses_an_unknown_one(engine: Engine) -> None:
+    """``list(status)`` gives only that status; an unknown status is a CaseError."""
+    book = book_of(engine)
+    first = engine.check(CO, "government_procurement").case_id
+    second = engine.check(CO3, "government_procurement").case_id
+    assert first and second
+    book.dispose(first, "applied")
+    assert [c.case_id for c in book.list()] == [first, second]
+    assert [c.case_id for c in book.list("disposed")] == [first]
+    assert [c.case_id for c in book.list("responded")] == [second]
+    with pytest.raises(CaseError, match="unknown case status"):
+        book.list("pending")
+
+
+# --- statistics -------------------------------------------------------------------------------------
+
+
+def test_stats_count_effective_cases_by_month_measure_department_list_type_and_result(tmp_path: Path) -> None:
+    """Effective (disposed) cases are broken down exactly; pending, delivered and rejected are counted."""
+    engine = loop_engine(tmp_path / "loop.db")
+    book = book_of(engine)
+
+    def case(subject: str, matter: str) -> str:
+        case_id = engine.check(subject, matter).case_id
+        assert case_id is not None
+        return case_id
+
+    may = dt.datetime(2025, 5, 31, 17, 0, tzinfo=dt.UTC)   # 2025-06-01 01:00 in China: June
+    june = dt.datetime(2025, 6, 15, 2, 0, tzinfo=dt.UTC)
+    july = dt.datetime(2025, 7, 1, 2, 0, tzinfo=dt.UTC)
+    a = case(CO, "government_procurement")        # T-GP-BAN, court_defaulter
+    b = case(CO3, "government_procurement")       # T-GP-REVIEW, market_serious_violator
+    c = case(CO2, "administrative_licensing")     # T-GREEN, tax_credit_a
+    d = case(PERSON, "civil_servant_hiring")      # T-HIRE, court_defaulter
+    case(CO, "government_procurement")            # opened, never disposed
+    book.dispose(a, "applied", department="郑州市财政局", at=may)
+    book.dispose(b, "not_applied", reason="已整改", department="郑州市财政局", at=june)
+    book.dispose(c, "applied", department="郑州市行政审批局", at=june)
+    book.dispose(d, "partially_applied", at=july)
+    # Sent oldest disposal first: a and b delivered, c rejected, d left pending after a 503.
+    report = deliver(book, RecordingSink([None, None, RejectedDeliveryError("HTTP 422", 422),
+                                          RetryableDeliveryError("HTTP 503")]), retry_for=0)
+    assert (report.delivered, [r[0] for r in report.rejected], report.left_pending) == ([a, b], [c], [d])
+    stats = book.stats()
+    assert (stats.opened, stats.awaiting_disposal, stats.effective) == (5, 1, 4)
+    assert (stats.pending, stats.delivered, stats.rejected) == (1, 2, 1)
+    assert stats.by_month == {"2025-06": 3, "2025-07": 1}
+    assert stats.by_measure == {"T-GP-BAN": 1, "T-GP-REVIEW": 1, "T-GREEN": 1, "T-HIRE": 1}
+    assert stats.by_department == {"unspecified": 1, "郑州市财政局": 2, "郑州市行政审批局": 1}
+    assert stats.by_list_type == {"court_defaulter": 2, "market_serious_violator": 1, "tax_credit_a": 1}
+    assert stats.by_result == {"applied": 2, "not_applied": 1, "partially_applied": 1}
+    assert json.loads(json.dumps(stats.to_dict()))["by_result"]["applied"] == 2
+
+
+# --- command line -----------------------------------------------------------------------------------
+
+
+def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m joint_sanctions`` as a user would."""
+    return subprocess.run([sys.executable, "-m", "joint_sanctions", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=60, env=env, check=False)
+
+
+@pytest.fixture
+def cli_db(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A database with a company case and a person case; returns it and the case ids by subject."""
+    engine = loop_engine(tmp_path / "cli.db")
+    ids = {}
+    for subject, matter in ((CO, "government_procurement"), (PERSON, "civil_servant_hiring")):
+        case_id = engine.check(subject, matter).case_id
+        assert case_id is not None
+        ids[subject] = case_id
+    engine.store.close()
+    return tmp_path / "cli.db", ids
+
+
+def test_cli_list_json_gives_the_contract_keys_with_ids_masked(tmp_path: Path,
+                                                               cli_db: tuple[Path, dict[str, str]]) -> None:
+    """``cases list --json`` prints only a JSON array whose elements carry design.md §8's keys."""
+    db, ids = cli_db
+    done = cli("cases", "list", "--json", "--db", f"sqlite:///{db}", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert [c["case_id"] for c in doc] == [ids[CO], ids[PERSON]]
+    for element in doc:
+        assert {"case_id", "check_id", "status", "decision", "matter_type", "subject", "measure_ids",
+                "initiated_at", "disposed_at"} <= set(element)
+    assert doc[1]["subject"]["id"] == PERSON_MASKED and doc[1]["measure_ids"] == ["T-HIRE"]
+    assert doc[0]["status"] == "responded" and doc[0]["disposed_at"] is None
+    assert PERSON not in done.stdout + done.stderr
+
+
+def test_cli_dispose_then_list_by_status_and_the_table(tmp_path: Path, cli_db: tuple[Path, dict[str, str]]) -> None:
+    """``cases dispose`` records the disposal (exit 0); ``--status`` filters; the table masks ids."""
+    db, ids = cli_db
+    url = f"sqlite:///{db}"
+    done = cli("cases", "dispose", ids[PERSON], "--result", "not_applied", "--reason", "岗位无要求",
+               "--department", "郑州市人社局", "--department-code", "HR01", "--text", "未实施", "--db", url,
+               cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    listed = json.loads(cli("cases", "list", "--status", "disposed", "--json", "--db", url, cwd=tmp_path).stdout)
+    assert [c["case_id"] for c in listed] == [ids[PERSON]]
+    assert (listed[0]["result"], listed[0]["department"]) == ("not_applied", "郑州市人社局")
+    table = cli("cases", "list", "--db", url, cwd=tmp_path)
+    assert table.returncode == 0 and PERSON_MASKED in table.stdout and PERSON not in table.stdout
+    assert ids[CO] in table.stdout and "disposed" in table.stdout
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["cases", "dispose", "nope", "--result", "applied"], 1, "unknown case id 'nope'"),
+    (["cases", "dispose", "{co}", "--result", "not_applied"], 1, "needs a reason"),
+    (["cases", "dispose", "{co}", "--result", "done"], 2, "invalid choice: 'done'"),
+    (["cases", "dispose", "{co}"], 2, "--result"),
+    (["cases", "list", "--status", "pending"], 2, "invalid choice: 'pending'"),
+    (["cases", "feedback"], 2, "--to"),
+    (["cases", "feedback", "--to", "http://127.0.0.1:9/x", "--out", "x.jsonl"], 2, "not allowed with"),
+], ids=["unknown-case", "no-reason", "bad-result", "no-result", "bad-status", "no-target", "two-targets"])
+def test_cli_refusals_exit_with_one_line(tmp_path: Path, cli_db: tuple[Path, dict[str, str]], args: list[str],
+                                         code: int, message: str) -> None:
+    """Bad command lines exit 2, refused steps exit 1, each with one error line and no traceback."""
+    db, ids = cli_db
+    done = cli(*[a.replace("{co}", ids[CO]) for a in args], "--db", f"sqlite:///{db}", cwd=tmp_path)
+    assert done.returncode == code
+    assert message in done.stderr and "Traceback" not in done.stderr
+    if code == 1:
+        assert done.stderr.startswith("joint-sanctions: error:") and len(done.stderr.splitlines()) == 1
+
+
+def test_cli_twice_disposed_is_refused_with_exit_1(tmp_path: Path, cli_db: tuple[Path, dict[str, str]]) -> None:
+    """Disposing the same case twice from the command line: the second exits 1 and names the status."""
+    db, ids = cli_db
+    url = f"sqlite:///{db}"
+    assert cli("cases", "dispose", ids[CO], "--result", "applied", "--db", url, cwd=tmp_path).returncode == 0
+    again = cli("cases", "dispose", ids[CO], "--result", "applied", "--db", url, cwd=tmp_path)
+    assert again.returncode == 1 and "cannot dispose a case that is disposed" in again.stderr
+
+
+def test_cli_db_before_the_subcommand_and_from_the_environment(tmp_path: Path,
+                                                               cli_db: tuple[Path, dict[str, str]]) -> None:
+    """``--db`` is also accepted before ``cases``, and JOINT_SANCTIONS_DB works without it."""
+    db, ids = cli_db
+    before = cli("--db", f"sqlite:///{db}", "cases", "list", "--json", cwd=tmp_path)
+    assert {c["case_id"] for c in json.loads(before.stdout)} == set(ids.values())
+    env = {**os.environ, "JOINT_SANCTIONS_DB": f"sqlite:///{db}"}
+    from_env = cli("cases", "list", "--json", cwd=tmp_path, env=env)
+    assert {c["case_id"] for c in json.loads(from_env.stdout)} == set(ids.values())
+
+
+def test_cli_stats_json_and_text(tmp_path: Path, cli_db: tuple[Path, dict[str, str]]) -> None:
+    """``cases stats --json`` prints the counts; the text form names the sections."""
+    db, ids = cli_db
+    url = f"sqlite:///{db}"
+    cli("cases", "dispose", ids[CO], "--result", "applied", "--department", "郑州市财政局", "--db", url, cwd=tmp_path)
+    doc = json.loads(cli("cases", "stats", "--json", "--db", url, cwd=tmp_path).stdout)
+    assert (doc["opened"], doc["effective"], doc["pending"], doc["delivered"], doc["rejected"]) == (2, 1, 1, 0, 0)
+    assert doc["by_measure"] == {"T-GP-BAN": 1} and doc["by_department"] == {"郑州市财政局": 1}
+    text = cli("cases", "stats", "--db", url, cwd=tmp_path).stdout
+    assert "by list type" in text and "court_defaulter 失信被执行人: 1" in text
+
+
+def test_cli_schema_prints_the_shipped_schema(tmp_path: Path) -> None:
+    """``cases schema`` prints the JSON Schema of feedback v1."""
+    done = cli("cases", "schema", cwd=tmp_path)
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["$id"] == "urn:joint-sanctions:schema:feedback:v1"
