@@ -1,9 +1,9 @@
-"""Shared fixtures: engines over real SQLite files."""
+"""Shared fixtures: engines over real SQLite files, and a real PostgreSQL server for the session."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,8 @@ from joint_sanctions import CreditRecord, Engine
 from joint_sanctions.check import compile_paths
 from joint_sanctions.compile import CompiledMeasures
 from joint_sanctions.stores.sqlite import SqliteStore
+
+from . import pgserver
 
 FIXED_NOW = dt.datetime(2025, 6, 1, 4, 0, tzinfo=dt.timezone.utc)
 
@@ -46,6 +48,17 @@ def record(record_id: str, subject_id: str, list_type: str = "court_defaulter", 
     return CreditRecord.model_validate(data)
 
 
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def numbered_uscc(n: int, prefix: str = "91410100MA") -> str:
+    """A valid 统一社会信用代码 numbered ``n`` < 10,000,000 (GB 32100-2015 check character)."""
+    body = f"{prefix}{n:07d}"
+    total = sum(_USCC_ALPHABET.index(ch) * w for ch, w in zip(body, _USCC_WEIGHTS, strict=True))
+    return body + _USCC_ALPHABET[(31 - total % 31) % 31]
+
+
 @pytest.fixture
 def make_engine(tmp_path: Path, shipped: CompiledMeasures) -> Callable[..., Engine]:
     """Build an engine over a fresh SQLite file holding ``records``."""
@@ -59,3 +72,29 @@ def make_engine(tmp_path: Path, shipped: CompiledMeasures) -> Callable[..., Engi
         kw.setdefault("new_id", lambda: next(ids))
         return Engine(measures=measures if measures is not None else shipped, store=store, **kw)
     return make
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[pgserver.PgServer]:
+    """A PostgreSQL server for the whole session: JOINT_SANCTIONS_TEST_PG, else a throwaway one.
+
+    A server that cannot be started fails the tests that need it (never a skip).
+    """
+    try:
+        server = pgserver.start()
+    except pgserver.PgServerError as exc:
+        problem = str(exc)  # failed outside the except block, so the report is this message alone
+    else:
+        problem = ""
+    if problem:
+        pytest.fail(f"PostgreSQL tests need a server: {problem}", pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: pgserver.PgServer) -> Iterator[str]:
+    """The URL of a new, empty database on the session's server, dropped after the test."""
+    url = pg_server.create_database()
+    yield url
+    pg_server.drop_database(url)

@@ -7,33 +7,43 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from joint_sanctions.errors import RecordError, StoreError
 from joint_sanctions.models import CreditRecord
 from joint_sanctions.stores import RecordStore, open_store
+from joint_sanctions.stores.postgres import RECORD_MIGRATIONS as PG_RECORD_MIGRATIONS
+from joint_sanctions.stores.postgres import PostgresStore
 from joint_sanctions.stores.sqlite import RECORD_MIGRATIONS, Migration, SqliteStore
 from joint_sanctions.testing import MemoryStore
+
+from .conftest import numbered_uscc
+from .pgserver import PgServer
 
 ACME = "91350100M000100Y43"
 BETA = "91110000600037341L"
 GAMMA = "91410100MA0000015B"
 PERSON = "410102199003071230"
 
-# A PostgreSQL store joins the contract by adding its factory here.
-STORE_FACTORIES: dict[str, Callable[[Path], RecordStore]] = {
-    "memory": lambda tmp_path: MemoryStore(),
-    "sqlite": lambda tmp_path: SqliteStore(tmp_path / "records.db"),
+# A store joins the contract by adding its factory here; a factory takes the fixtures it needs
+# from the request (a temporary directory, a fresh PostgreSQL database).
+STORE_FACTORIES: dict[str, Callable[[pytest.FixtureRequest], RecordStore]] = {
+    "memory": lambda request: MemoryStore(),
+    "sqlite": lambda request: SqliteStore(request.getfixturevalue("tmp_path") / "records.db"),
+    "postgres": lambda request: PostgresStore(request.getfixturevalue("pg_url")),
 }
 
 
-@pytest.fixture(params=sorted(STORE_FACTORIES))
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RecordStore]:
+@pytest.fixture(params=[pytest.param(name, marks=pytest.mark.postgres) if name == "postgres" else name
+                        for name in sorted(STORE_FACTORIES)])
+def store(request: pytest.FixtureRequest) -> Iterator[RecordStore]:
     """Each store, empty."""
-    opened = STORE_FACTORIES[request.param](tmp_path)
+    opened = STORE_FACTORIES[request.param](request)
     yield opened
     opened.close()
 
@@ -429,6 +439,284 @@ def test_sqlite_locked_database_raises_store_error(tmp_path: Path) -> None:
                 waiter.upsert([rec("R1")])
 
 
+# --- PostgreSQL -----------------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_postgres_reopen_keeps_data(pg_url: str) -> None:
+    """Records written before closing are there after reopening."""
+    with PostgresStore(pg_url) as first:
+        first.upsert([rec("R1"), rec("R2", status="removed")])
+        first.repair("R1")
+    with PostgresStore(pg_url) as again:
+        assert again.count() == 2
+        assert again.get("R1") == rec("R1", status="repaired")
+
+
+@pytest.mark.postgres
+def test_postgres_data_version_sees_another_store(pg_url: str) -> None:
+    """A write through another store (another pool) on the same database changes data_version()."""
+    with PostgresStore(pg_url) as reader, PostgresStore(pg_url) as writer:
+        start = reader.data_version()
+        writer.upsert([rec("R1")])
+        after_upsert = reader.data_version()
+        assert after_upsert > start
+        assert reader.listed_since(start) == (after_upsert, {ACME})
+        writer.repair("R1")
+        assert reader.data_version() > after_upsert
+        assert reader.local_writes == 0 and writer.local_writes == 2
+
+
+@pytest.mark.postgres
+def test_postgres_data_version_another_process(pg_url: str) -> None:
+    """A write by another process to the same database changes data_version()."""
+    with PostgresStore(pg_url) as store:
+        start = store.data_version()
+        code = ("import datetime as dt, sys; from joint_sanctions.stores.postgres import PostgresStore; "
+                "from joint_sanctions.models import CreditRecord; "
+                "s = PostgresStore(sys.argv[1]); s.upsert([CreditRecord(record_id='R1', "
+                f"list_type='court_defaulter', subject_id='{ACME}', listed_on=dt.date(2024, 1, 1))]); "
+                "s.close()")
+        subprocess.run([sys.executable, "-c", code, pg_url], check=True, capture_output=True)
+        assert store.data_version() != start
+        assert store.get("R1") is not None
+
+
+@pytest.mark.postgres
+def test_postgres_data_version_ignores_other_tables(pg_url: str) -> None:
+    """Writes to another stage's tables in the same database leave data_version() alone."""
+    with PostgresStore(pg_url) as store:
+        store.migrate([Migration("cases-0001", ("CREATE TABLE cases (case_id TEXT PRIMARY KEY)",))])
+        start = store.data_version()
+        with store.transaction() as conn:
+            conn.execute("INSERT INTO cases VALUES ('C1')")
+        assert store.data_version() == start
+
+
+@pytest.mark.postgres
+def test_postgres_transaction_rolls_back_when_the_block_raises(pg_url: str) -> None:
+    """transaction() commits a block that ends and keeps nothing of one that raises."""
+    with PostgresStore(pg_url) as store:
+        store.migrate([Migration("cases-0001", ("CREATE TABLE cases (case_id TEXT PRIMARY KEY)",))])
+        with store.transaction() as conn:
+            conn.execute("INSERT INTO cases VALUES ('C1')")
+        with pytest.raises(ZeroDivisionError), store.transaction() as conn:
+            conn.execute("INSERT INTO cases VALUES ('C2')")
+            raise ZeroDivisionError
+        with store.connection() as conn:
+            assert conn.execute("SELECT case_id FROM cases").fetchall() == [("C1",)]
+
+
+@pytest.mark.postgres
+def test_postgres_migrations_recorded_and_reapplied_idempotently(pg_url: str) -> None:
+    """Applied migrations are recorded once; reopening and re-migrating apply nothing again."""
+    extra = [Migration("cases-0001", ("CREATE TABLE cases (case_id TEXT PRIMARY KEY)",
+                                      "CREATE INDEX cases_id ON cases (case_id)"))]
+    with PostgresStore(pg_url) as store:
+        assert store.migrate(extra) == ["cases-0001"]
+        assert store.migrate(extra) == []
+    with PostgresStore(pg_url) as store:
+        assert store.migrate(extra) == []
+        with store.connection() as conn:
+            applied = [row[0] for row in conn.execute("SELECT id FROM schema_migrations ORDER BY id")]
+    assert applied == sorted([*(m.id for m in PG_RECORD_MIGRATIONS), "cases-0001"])
+    assert [m.id for m in PG_RECORD_MIGRATIONS] == [m.id for m in RECORD_MIGRATIONS]
+
+
+@pytest.mark.postgres
+def test_postgres_failed_migration_keeps_nothing(pg_url: str) -> None:
+    """A migration whose statement fails raises StoreError and leaves no trace."""
+    broken = [Migration("cases-0001", ("CREATE TABLE cases (case_id TEXT)", "NOT SQL AT ALL"))]
+    with PostgresStore(pg_url) as store:
+        with pytest.raises(StoreError, match="syntax error"):
+            store.migrate(broken)
+        with store.connection() as conn:
+            tables = {row[0] for row in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
+            recorded = {row[0] for row in conn.execute("SELECT id FROM schema_migrations")}
+    assert "cases" not in tables
+    assert "cases-0001" not in recorded
+
+
+@pytest.mark.postgres
+def test_postgres_duplicate_migration_ids_are_refused(pg_url: str) -> None:
+    """Two migrations with one id are a programming error, refused before anything runs."""
+    twice = [Migration("cases-0001", ("SELECT 1",)), Migration("cases-0001", ("SELECT 2",))]
+    with PostgresStore(pg_url) as store, pytest.raises(ValueError, match="duplicate"):
+        store.migrate(twice)
+
+
+@pytest.mark.postgres
+def test_postgres_concurrent_first_open_in_threads(pg_url: str) -> None:
+    """Many stores opening the same new database at once all succeed and migrate once."""
+    barrier = threading.Barrier(8)
+    failures: list[BaseException] = []
+
+    def open_and_write(n: int) -> None:
+        try:
+            barrier.wait()
+            with PostgresStore(pg_url, max_size=2) as store:
+                store.upsert([rec(f"R{n}")])
+        except BaseException as exc:  # collected and asserted below; a thread cannot fail the test
+            failures.append(exc)
+
+    threads = [threading.Thread(target=open_and_write, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    with PostgresStore(pg_url) as store, store.connection() as conn:
+        assert store.count() == 8
+        assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone() == (
+            len(PG_RECORD_MIGRATIONS),)
+
+
+@pytest.mark.postgres
+def test_postgres_concurrent_first_open_in_processes(pg_url: str) -> None:
+    """Several processes migrating the same new database at once all succeed, one after the other."""
+    code = ("import sys; from joint_sanctions.stores.postgres import PostgresStore; "
+            "PostgresStore(sys.argv[1]).close()")
+    procs = [subprocess.Popen([sys.executable, "-c", code, pg_url], stderr=subprocess.PIPE)
+             for _ in range(4)]
+    errors = [proc.communicate()[1] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0] * 4, errors
+    with PostgresStore(pg_url) as store, store.connection() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone() == (
+            len(PG_RECORD_MIGRATIONS),)
+
+
+@pytest.mark.postgres
+def test_postgres_store_shared_by_threads(pg_url: str) -> None:
+    """One store used from more threads than it has connections loses no write and raises nothing."""
+    failures: list[BaseException] = []
+    with PostgresStore(pg_url, max_size=2) as store:
+        def work(n: int) -> None:
+            try:
+                for i in range(50):
+                    store.upsert([rec(f"T{n}-{i}")])
+                    store.active_records([ACME], dt.date(2024, 6, 1))
+                    store.data_version()
+            except BaseException as exc:  # collected and asserted below
+                failures.append(exc)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+        assert store.count() == 200
+        assert store.local_writes == 200
+
+
+@pytest.mark.postgres
+def test_postgres_concurrent_writers_stamp_versions_in_commit_order(pg_url: str) -> None:
+    """A reader catching up with listed_since() while two stores write misses no listing."""
+    with PostgresStore(pg_url) as a, PostgresStore(pg_url) as b, PostgresStore(pg_url) as reader:
+        def write(store: PostgresStore, first: int) -> None:
+            for n in range(first, first + 100):
+                store.upsert([rec(f"R{n}", numbered_uscc(n))])
+
+        writers = [threading.Thread(target=write, args=(a, 0)), threading.Thread(target=write, args=(b, 100))]
+        for thread in writers:
+            thread.start()
+        seen: set[str] = set()
+        version = -1
+        while any(thread.is_alive() for thread in writers):
+            version, fresh = reader.listed_since(version)
+            seen |= fresh
+        for thread in writers:
+            thread.join()
+        version, fresh = reader.listed_since(version)
+        seen |= fresh
+        assert seen == {numbered_uscc(n) for n in range(200)} == reader.listed_subject_ids()
+
+
+@pytest.mark.postgres
+def test_postgres_status_changes_are_kept_for_audit(pg_url: str) -> None:
+    """set_status() keeps the status, reason and time of each change."""
+    with PostgresStore(pg_url) as store:
+        store.upsert([rec("R1")])
+        store.set_status("R1", "repaired", reason="已履行")
+        with store.connection() as conn:
+            rows = conn.execute("SELECT record_id, status, reason FROM record_status_changes").fetchall()
+    assert rows == [("R1", "repaired", "已履行")]
+
+
+@pytest.mark.postgres
+def test_postgres_unchanged_reimport_rewrites_no_row(pg_url: str) -> None:
+    """Re-importing identical records leaves their rows alone; a changed record is rewritten."""
+    with PostgresStore(pg_url) as store:
+        store.upsert([rec("R1"), rec("R2")])
+        with store.connection() as conn:
+            before = dict(conn.execute("SELECT record_id, xmin::text FROM credit_records").fetchall())
+        store.upsert([rec("R1"), rec("R2", authority="乙法院")])
+        with store.connection() as conn:
+            after = dict(conn.execute("SELECT record_id, xmin::text FROM credit_records").fetchall())
+        assert after["R1"] == before["R1"]
+        assert after["R2"] != before["R2"]
+        assert store.get("R2") == rec("R2", authority="乙法院")
+
+
+@pytest.mark.postgres
+def test_postgres_refused_data_raises_record_error_and_keeps_the_batch_out(pg_url: str) -> None:
+    """Text PostgreSQL cannot hold (NUL) raises RecordError; nothing of that batch is stored."""
+    with PostgresStore(pg_url) as store:
+        store.upsert([rec("R1")])
+        with pytest.raises(RecordError, match="0x00"):
+            store.upsert([rec("R2"), rec("R3", subject_name="坏\x00名")])
+        assert store.count() == 1
+
+
+@pytest.mark.postgres
+def test_postgres_orders_by_code_point_whatever_the_database_collation(pg_server: PgServer) -> None:
+    """Ordering follows code points (as SQLite and Python) even in a database with a linguistic collation."""
+    name = f"js_icu_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server.url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' "
+                      "LOCALE_PROVIDER icu ICU_LOCALE 'en-US'")
+    url = pg_server.database_url(name)
+    try:
+        record_ids = ["b", "B", "a", "R-2", "R1", "r10", "R_3", "Ž", "中", "Z"]
+        with PostgresStore(url) as store:
+            store.upsert(rec(record_id) for record_id in record_ids)
+            assert ids(list(store.iter_records())) == sorted(record_ids)
+            assert ids(store.active_records([ACME], dt.date(2024, 6, 1))) == sorted(record_ids)
+    finally:
+        pg_server.drop_database(url)
+
+
+@pytest.mark.postgres
+def test_postgres_errors_are_translated_everywhere(pg_url: str) -> None:
+    """Every method raises StoreError (never a psycopg error) when the database fails under it."""
+    with PostgresStore(pg_url) as store:
+        store.upsert([rec("R1")])
+        with store.connection() as conn:
+            conn.execute("DROP TABLE credit_records, record_data_version")
+        calls: list[Callable[[], object]] = [
+            lambda: store.upsert([rec("R2")]), lambda: store.get("R1"),
+            lambda: store.active_records([ACME], dt.date(2024, 6, 1)), lambda: store.repair("R1"),
+            lambda: store.set_status("R1", "removed"), lambda: list(store.iter_records()), store.count,
+            store.listed_subject_ids, store.data_version, lambda: store.listed_since(0),
+        ]
+        for call in calls:
+            with pytest.raises(StoreError, match="does not exist"):
+                call()
+    with pytest.raises(StoreError, match="closed"):
+        store.count()
+    store.close()
+
+
+@pytest.mark.postgres
+def test_postgres_bad_password_is_never_shown(pg_url: str) -> None:
+    """A refused login names the database and user, never the password."""
+    with pytest.raises(StoreError) as caught:
+        PostgresStore(pg_url.replace("postgres@", "nobody_here:hunter2@"))
+    assert "hunter2" not in str(caught.value)
+    assert "nobody_here" in str(caught.value)
+
+
 # --- MemoryStore ----------------------------------------------------------------------------------
 
 
@@ -491,11 +779,31 @@ def test_open_store_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert (tmp_path / "joint_sanctions.db").exists()
 
 
-@pytest.mark.parametrize("url", ["postgresql://user:secret@db/credit", "postgres://db/credit"])
-def test_open_store_postgresql_not_yet(url: str) -> None:
-    """A PostgreSQL URL raises StoreError saying support is not installed, without the password."""
-    with pytest.raises(StoreError, match="PostgreSQL support is not installed yet") as caught:
+@pytest.mark.postgres
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_open_store_postgresql_url(pg_url: str, scheme: str) -> None:
+    """postgresql:// and postgres:// URLs open a PostgresStore on that database."""
+    with open_store(scheme + pg_url.removeprefix("postgresql")) as store:
+        assert isinstance(store, PostgresStore)
+        store.upsert([rec("R1")])
+        assert store.count() == 1
+
+
+@pytest.mark.parametrize("url", ["postgresql://user:secret@127.0.0.1:1/credit",
+                                 "postgresql://user:secret@127.0.0.1:notaport/credit",
+                                 "postgres://user:secret@no-such-host.invalid/credit"])
+def test_open_store_postgresql_failure_hides_the_password(url: str) -> None:
+    """A PostgreSQL server that cannot be reached raises StoreError without the password."""
+    with pytest.raises(StoreError, match="database postgresql://") as caught:
         open_store(url)
+    assert "secret" not in str(caught.value)
+
+
+def test_open_store_postgresql_without_psycopg(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without psycopg installed, a PostgreSQL URL raises StoreError with the install hint."""
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # makes `import psycopg` raise ImportError
+    with pytest.raises(StoreError, match=r"pip install 'joint-sanctions\[postgres\]'") as caught:
+        open_store("postgresql://user:secret@db/credit")
     assert "secret" not in str(caught.value)
 
 

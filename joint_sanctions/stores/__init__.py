@@ -1,7 +1,8 @@
 """Where credit records live: the :class:`RecordStore` protocol and :func:`open_store`.
 
 Backends plug in behind the protocol: :class:`~joint_sanctions.stores.sqlite.SqliteStore` (the
-embedded default) and :class:`~joint_sanctions.testing.MemoryStore` (for tests and examples).
+embedded default), :class:`~joint_sanctions.stores.postgres.PostgresStore` (production; needs the
+``postgres`` extra) and :class:`~joint_sanctions.testing.MemoryStore` (for tests and examples).
 :func:`open_store` is the one place that turns a database URL into a store.
 """
 
@@ -149,7 +150,7 @@ def open_store(url: str | None = None) -> RecordStore:
                              "sqlite:////absolute/path.db")
         return _open_sqlite(rest[1:])
     if scheme in ("postgresql", "postgres"):
-        raise StoreError("PostgreSQL support is not installed yet")
+        return _open_postgres(url)
     # Only the scheme is echoed: the rest of a URL may carry a password.
     raise StoreError(f"unsupported database URL scheme {scheme!r}: use sqlite:///path.db or "
                      "postgresql://…")
@@ -157,3 +158,16 @@ def open_store(url: str | None = None) -> RecordStore:
 
 def _open_sqlite(path: str) -> RecordStore:
     return SqliteStore(os.path.expanduser(path))
+
+
+def _open_postgres(url: str) -> RecordStore:
+    # psycopg is an optional dependency: only a PostgreSQL URL needs it.
+    try:
+        import psycopg  # noqa: F401
+        import psycopg_pool  # noqa: F401
+    except ImportError as exc:
+        raise StoreError(f"PostgreSQL support needs psycopg 3 ({exc}): "
+                         "pip install 'joint-sanctions[postgres]'") from exc
+    from .postgres import PostgresStore
+
+    return PostgresStore(url)

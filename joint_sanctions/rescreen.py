@@ -1,0 +1,321 @@
+"""Set-based re-screening: every registered subject against the records at once (a nightly job).
+
+A host registers the subjects it keeps (suppliers, grantees, licence holders) with
+:func:`register_subjects`. :func:`rescreen` then works out, for all of them in one SQL statement
+(``registered_subjects LEFT JOIN credit_records`` grouped by subject, the same text in SQLite and
+PostgreSQL), the sorted set of list types with a record active on the day, reports each subject whose
+set differs from the one stored by the previous run, and stores the new sets::
+
+    before            after                          kind
+    (none)            court_defaulter                newly_listed (also at a subject's first run)
+    court_defaulter   court_defaulter,wage_arrears   changed
+    wage_arrears      (none)                         delisted
+
+Only a subject's own records count (a check also follows related parties), incentive lists included.
+The registry lives in the record store's database (``rescreen-0001``, applied on first use); SQLite
+and PostgreSQL stores are supported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+from collections.abc import Callable, Collection, Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import structlog
+
+from . import identifiers
+from .check import CST, SubjectLike, coerce_subject
+from .errors import StoreError
+from .stores import RecordStore
+from .stores.sqlite import Migration, SqliteStore
+from .vocabulary import LIST_TYPES
+
+if TYPE_CHECKING:
+    from .stores.postgres import PostgresStore
+
+__all__ = ["ChangeKind", "RescreenReport", "StatusChange", "register_subjects", "rescreen"]
+
+_log = structlog.get_logger("joint_sanctions")
+
+ChangeKind = Literal["newly_listed", "changed", "delisted"]
+
+_BATCH_SIZE = 10_000  # subjects per registration transaction
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A registered subject whose active list types differ from the previous run's.
+
+    Attributes:
+        subject_id: the normalised id, unmasked (the host acts on it); ``repr`` masks it.
+        before: list types active at the previous run, sorted; empty when none or never screened.
+        after: list types active now, sorted; empty when none.
+    """
+
+    subject_id: str
+    name: str
+    subject_type: str | None
+    before: tuple[str, ...]
+    after: tuple[str, ...]
+
+    @property
+    def kind(self) -> ChangeKind:
+        """``newly_listed`` (on no list before), ``delisted`` (on none now), else ``changed``."""
+        if not self.before:
+            return "newly_listed"
+        return "changed" if self.after else "delisted"
+
+    def __repr__(self) -> str:
+        return (f"StatusChange({identifiers.mask(self.subject_id)!r}, {self.kind}, "
+                f"before={self.before!r}, after={self.after!r})")
+
+
+@dataclass(frozen=True)
+class RescreenReport:
+    """What one :func:`rescreen` run found.
+
+    Attributes:
+        day: the day records were counted on.
+        screened: how many registered subjects were screened.
+        changes: the subjects whose status changed, ordered by subject id.
+    """
+
+    day: dt.date
+    screened: int
+    changes: tuple[StatusChange, ...]
+
+    @property
+    def newly_listed(self) -> tuple[StatusChange, ...]:
+        """Changes of subjects that were on no list before."""
+        return self._of("newly_listed")
+
+    @property
+    def changed(self) -> tuple[StatusChange, ...]:
+        """Changes of subjects listed before and now, on other list types."""
+        return self._of("changed")
+
+    @property
+    def delisted(self) -> tuple[StatusChange, ...]:
+        """Changes of subjects that are on no list any more."""
+        return self._of("delisted")
+
+    def _of(self, kind: ChangeKind) -> tuple[StatusChange, ...]:
+        return tuple(change for change in self.changes if change.kind == kind)
+
+
+# --- SQL, shared by both databases ----------------------------------------------------------------
+
+# One MAX(CASE …) per list type in sorted order: the sorted, comma-separated set in plain SQL, where
+# string_agg(… ORDER BY …) is PostgreSQL's and group_concat has no order before SQLite 3.44. The
+# list types are the vocabulary's fixed ids, safe to write into the statement.
+_STATUS = ("rtrim(" + " || ".join(f"COALESCE(MAX(CASE WHEN r.list_type = '{t}' THEN '{t},' END), '')"
+                                   for t in sorted(LIST_TYPES)) + ", ',')")
+_SCREEN = f"""INSERT INTO rescreen_now (subject_id, status)
+    SELECT s.subject_id, {_STATUS}
+    FROM registered_subjects s
+    LEFT JOIN credit_records r
+      ON r.subject_id = s.subject_id AND r.status = 'active' AND r.listed_on <= {{day}}
+         AND (r.expires_on IS NULL OR {{day}} < r.expires_on)
+    {{where}}
+    GROUP BY s.subject_id"""
+# NULL (never screened) and '' (on no list) both mean "not listed before".
+_CHANGES = """SELECT s.subject_id, s.name, s.subject_type, COALESCE(s.last_status, ''), n.status
+    FROM registered_subjects s JOIN rescreen_now n ON n.subject_id = s.subject_id
+    WHERE COALESCE(s.last_status, '') <> n.status
+    ORDER BY s.subject_id"""
+_RECORD = """UPDATE registered_subjects SET last_status = n.status, last_screened_on = {day}
+    FROM rescreen_now n WHERE registered_subjects.subject_id = n.subject_id"""
+# A name or type left out when registering again keeps the one stored.
+_REGISTER_CONFLICT = (
+    "ON CONFLICT (subject_id) DO UPDATE SET "
+    "name = CASE WHEN excluded.name = '' THEN registered_subjects.name ELSE excluded.name END, "
+    "subject_type = COALESCE(excluded.subject_type, registered_subjects.subject_type)")
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    """What differs between SQLite and PostgreSQL here."""
+
+    migration: Migration
+    param: Callable[[str], str]  # a named placeholder
+    day: Callable[[dt.date], Any]  # a date as the driver takes it
+    ids_filter: str  # the WHERE clause restricting screening to {ids}
+    ids: Callable[[list[str]], Any]  # a list of ids as that clause takes it
+    temp_table: str
+    lock: str | None  # keeps concurrent runs and registrations out while a run works
+
+
+_SQLITE = _Dialect(
+    migration=Migration("rescreen-0001", (
+        """CREATE TABLE registered_subjects (
+               subject_id       TEXT NOT NULL PRIMARY KEY,
+               name             TEXT NOT NULL,
+               subject_type     TEXT,
+               registered_at    TEXT NOT NULL,
+               last_status      TEXT,
+               last_screened_on TEXT
+           ) WITHOUT ROWID""",
+    )),
+    param=lambda name: f":{name}",
+    day=lambda day: day.isoformat(),
+    # json_each passes any number of ids as one parameter, under SQLite's variable limit.
+    ids_filter="WHERE s.subject_id IN (SELECT value FROM json_each(:ids))",
+    ids=json.dumps,
+    temp_table="CREATE TEMP TABLE rescreen_now (subject_id TEXT PRIMARY KEY, status TEXT NOT NULL) "
+               "WITHOUT ROWID",
+    lock=None,  # BEGIN IMMEDIATE already admits one writer at a time
+)
+
+_POSTGRES = _Dialect(
+    migration=Migration("rescreen-0001", (
+        # fillfactor leaves room on each page, so the nightly update of every row can stay on its
+        # page (a HOT update: no index touched).
+        """CREATE TABLE registered_subjects (
+               subject_id       TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+               name             TEXT NOT NULL,
+               subject_type     TEXT,
+               registered_at    TIMESTAMPTZ NOT NULL,
+               last_status      TEXT,
+               last_screened_on DATE
+           ) WITH (fillfactor = 80)""",
+    )),
+    param=lambda name: f"%({name})s",
+    day=lambda day: day,
+    ids_filter="WHERE s.subject_id = ANY(%(ids)s)",
+    ids=lambda ids: ids,
+    # The same collation as registered_subjects.subject_id, which the joins compare it with.
+    temp_table='CREATE TEMP TABLE rescreen_now (subject_id TEXT COLLATE "C" PRIMARY KEY, '
+               "status TEXT NOT NULL)",
+    lock="LOCK TABLE registered_subjects IN SHARE ROW EXCLUSIVE MODE",
+)
+
+
+class _SqlStore(Protocol):
+    """What both SQL stores offer beyond the RecordStore protocol."""
+
+    def migrate(self, migrations: Sequence[Migration]) -> list[str]: ...
+
+    def transaction(self) -> AbstractContextManager[Any]: ...
+
+
+def _prepared(store: RecordStore) -> tuple[_SqlStore, _Dialect]:
+    """The store's SQL side with the registry's migration applied, and its dialect."""
+    sql_store: _SqlStore
+    if isinstance(store, SqliteStore):
+        sql_store, dialect = store, _SQLITE
+    elif (postgres := _postgres_store_type()) is not None and isinstance(store, postgres):
+        sql_store, dialect = store, _POSTGRES
+    else:
+        raise StoreError(f"re-screening needs a SQLite or PostgreSQL store, not {type(store).__name__}")
+    sql_store.migrate([dialect.migration])
+    return sql_store, dialect
+
+
+def _postgres_store_type() -> type[PostgresStore] | None:
+    try:
+        from .stores.postgres import PostgresStore
+    except ImportError:  # psycopg is not installed, so no PostgresStore can exist
+        return None
+    return PostgresStore
+
+
+def register_subjects(store: RecordStore, subjects: Iterable[SubjectLike]) -> int:
+    """Add subjects to the registry, or update the name and type of those already in it.
+
+    A subject registered again keeps its last status; a name or type not given keeps the stored one.
+
+    Args:
+        store: a SQLite or PostgreSQL store; the registry is created in its database on first use.
+        subjects: :class:`~joint_sanctions.models.Subject` models, mappings with ``id`` (and
+            ``name``, ``subject_type``) or bare ids; a lazy iterable is read in batches.
+
+    Returns:
+        How many subjects were given (one repeated id counts each time; its last entry wins).
+
+    Raises:
+        CheckError: a subject's id is not a valid USCC or resident id; batches before it are kept.
+        StoreError: the store is of another kind, or its database failed.
+    """
+    sql_store, dialect = _prepared(store)
+    given = 0
+    pending = iter(subjects)
+    while batch := list(itertools.islice(pending, _BATCH_SIZE)):
+        # ON CONFLICT may not touch one row twice in a statement: the last entry of an id wins.
+        rows = {s.id: (s.id, s.name, s.subject_type) for s in map(coerce_subject, batch)}
+        with sql_store.transaction() as conn:
+            if dialect is _POSTGRES:
+                _copy_subjects(conn, rows.values())
+            else:
+                now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+                conn.executemany("INSERT INTO registered_subjects (subject_id, name, subject_type, "
+                                 f"registered_at) VALUES (?, ?, ?, ?) {_REGISTER_CONFLICT}",
+                                 [(*row, now) for row in rows.values()])
+        given += len(batch)
+    _log.info("subjects_registered", count=given)
+    return given
+
+
+def _copy_subjects(conn: Any, rows: Iterable[tuple[str, str, str | None]]) -> None:
+    """PostgreSQL: COPY the batch into a temporary table, then merge it in one statement."""
+    conn.execute("CREATE TEMP TABLE registered_subjects_load (subject_id TEXT, name TEXT, "
+                 "subject_type TEXT) ON COMMIT DROP")
+    with conn.cursor() as cursor, cursor.copy("COPY registered_subjects_load FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    conn.execute("INSERT INTO registered_subjects (subject_id, name, subject_type, registered_at) "
+                 f"SELECT subject_id, name, subject_type, now() FROM registered_subjects_load "
+                 f"{_REGISTER_CONFLICT}")
+
+
+def rescreen(store: RecordStore, subjects: Collection[str] | None = None,
+             day: dt.date | None = None) -> RescreenReport:
+    """Screen registered subjects against the records in one join; report and store what changed.
+
+    The run is one write transaction. In PostgreSQL it locks out registrations and other runs only.
+    On SQLite it holds the store's lock (1,000,000 subjects take seconds): give the job a store of
+    its own on the same file, and checks through the engine's store go on reading meanwhile.
+
+    Args:
+        store: a SQLite or PostgreSQL store holding the registry and the records.
+        subjects: ids to screen (registered ones; others are ignored); ``None`` screens every one.
+        day: the day records must be active on; ``None`` is today in China Standard Time.
+
+    Returns:
+        The number screened and every subject whose set of active list types changed.
+
+    Raises:
+        IdentifierError: an id in ``subjects`` is not a valid USCC or resident id.
+        StoreError: the store is of another kind, or its database failed; nothing is stored then.
+    """
+    sql_store, dialect = _prepared(store)
+    day = day if day is not None else dt.datetime.now(CST).date()
+    params: dict[str, Any] = {"day": dialect.day(day)}
+    where = ""
+    if subjects is not None:
+        params["ids"] = dialect.ids([identifiers.parse_identifier(s)[0] for s in subjects])
+        where = dialect.ids_filter
+    placeholders = {"day": dialect.param("day")}
+    with sql_store.transaction() as conn:
+        if dialect.lock:
+            conn.execute(dialect.lock)
+        conn.execute(dialect.temp_table)
+        screened = conn.execute(_SCREEN.format(where=where, **placeholders), params).rowcount
+        rows = conn.execute(_CHANGES).fetchall()
+        conn.execute(_RECORD.format(**placeholders), {"day": params["day"]})
+        conn.execute("DROP TABLE rescreen_now")
+    changes = tuple(StatusChange(subject_id, name, subject_type, _types(before), _types(after))
+                    for subject_id, name, subject_type, before, after in rows)
+    report = RescreenReport(day=day, screened=screened, changes=changes)
+    _log.info("subjects_rescreened", day=day.isoformat(), screened=screened,
+              newly_listed=len(report.newly_listed), changed=len(report.changed),
+              delisted=len(report.delisted))
+    return report
+
+
+def _types(status: str) -> tuple[str, ...]:
+    return tuple(status.split(",")) if status else ()
