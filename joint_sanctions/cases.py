@@ -16,21 +16,14 @@ in ``case_events``. "Pending" means disposed and neither delivered nor rejected.
 The subject id is stored unmasked in the case row only, because the uplink needs it; every other
 output of this module (list summaries, logs, errors, ``repr``) masks resident ids.
 
-Storage. :class:`CaseBook` and :class:`Outbox` hold the logic; every SQL statement lives in
-:class:`SqliteCaseBackend`, behind the small :class:`CaseBackend` protocol. The tables
-(:data:`CASE_MIGRATIONS`) sit in the record store's own database. A PostgreSQL backend (psycopg 3)
-implements the same protocol and differs in:
-
-- claims: one statement per claim, ``UPDATE feedback_outbox SET claimed_by = … WHERE case_id =
-  (SELECT case_id FROM feedback_outbox WHERE <claimable> ORDER BY … LIMIT 1 FOR UPDATE SKIP LOCKED)
-  RETURNING …``, where SQLite relies on ``BEGIN IMMEDIATE`` admitting one writer at a time;
-- compare-and-set steps run at READ COMMITTED and must keep their ``WHERE status = …`` guard
-  (PostgreSQL re-checks it on the locked row, so the guard alone is enough);
-- types: ``timestamptz`` for the ISO-8601 text columns, ``double precision`` for the epoch-second
-  outbox columns (or ``timestamptz`` with ``now()``), ``jsonb`` for the JSON text columns, and
-  ``BIGINT GENERATED ALWAYS AS IDENTITY`` where SQLite uses ``INTEGER PRIMARY KEY``.
-
-Everything else it uses (``ON CONFLICT``, ``RETURNING``, ``GROUP BY``, ``LEFT JOIN``) is portable.
+Storage. :class:`CaseBook` and :class:`Outbox` hold the logic; every SQL statement is written once,
+with ``:name`` parameters, in the backend behind the small :class:`CaseBackend` protocol. The tables
+sit in the record store's own database: :class:`SqliteCaseBackend` (:data:`CASE_MIGRATIONS`) and
+:class:`PostgresCaseBackend` (:data:`POSTGRES_CASE_MIGRATIONS`, the same schema in PostgreSQL's types)
+differ only in how a claim picks its record: SQLite's ``BEGIN IMMEDIATE`` admits one writer at a time,
+PostgreSQL locks the picked row with ``FOR UPDATE SKIP LOCKED`` so concurrent claimants pass each
+other by. Compare-and-set steps keep their ``WHERE status = …`` guard, which PostgreSQL re-checks on
+the locked row at READ COMMITTED.
 
 Claims. ``claimed_by`` is ``host:pid`` and a claim carries a lease (60 s by default) and a random
 token; a claim whose lease has run out is free. A claim held by a process of this host whose pid is
@@ -43,8 +36,10 @@ from __future__ import annotations
 import builtins
 import contextlib
 import datetime as dt
+import functools
 import json
 import os
+import re
 import socket
 import sqlite3
 import time
@@ -53,7 +48,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
@@ -62,7 +57,11 @@ from . import identifiers
 from .errors import CaseError, DisposalError, StoreError, TransitionError, UnknownCaseError
 from .feedback import DisposalResult, FeedbackV1, build_feedback, region_code_from_env
 from .models import AppliedMeasure, CheckResult, Decision, Hit, Kind, Matter, Subject, SubjectRef
+from .stores import postgres_store_type
 from .stores.sqlite import Migration, SqliteStore
+
+if TYPE_CHECKING:
+    from .stores.postgres import PostgresStore
 
 __all__ = [
     "CASE_MIGRATIONS",
@@ -78,6 +77,8 @@ __all__ = [
     "Delivery",
     "Disposal",
     "Outbox",
+    "POSTGRES_CASE_MIGRATIONS",
+    "PostgresCaseBackend",
     "SqliteCaseBackend",
     "case_book_for",
 ]
@@ -431,14 +432,201 @@ _DISPOSAL_COLUMNS = frozenset({"result", "result_text", "reason", "description",
 _SELECT_CASE = """SELECT c.*, o.attempts, o.last_attempt_at, o.next_attempt_at, o.last_error,
                          o.status_code, o.claimed_by, o.finished_at, o.state AS outbox_state
                   FROM cases c LEFT JOIN feedback_outbox o ON o.case_id = c.case_id"""
+# The casts give PostgreSQL a type for a parameter that may be NULL; SQLite reads them as REAL.
 _CLAIMABLE = """state = 'pending'
-                AND (:due_by IS NULL OR next_attempt_at <= :due_by)
-                AND (:tried_before IS NULL OR last_attempt_at IS NULL OR last_attempt_at < :tried_before)"""
+                AND (CAST(:due_by AS DOUBLE PRECISION) IS NULL OR next_attempt_at <= :due_by)
+                AND (CAST(:tried_before AS DOUBLE PRECISION) IS NULL OR last_attempt_at IS NULL
+                     OR last_attempt_at < :tried_before)"""
 _INSERT_EVENT = ("INSERT INTO case_events (case_id, from_status, to_status, at, actor, detail) "
                  "VALUES (:case_id, :from_status, :to_status, :at, :actor, :detail)")
 
 
-class SqliteCaseBackend:
+class _SqlCaseBackend:
+    """:class:`CaseBackend` in SQL written once, with ``:name`` parameters.
+
+    A subclass says how to read, how to write in one transaction, how its driver spells a
+    parameter, and what its claim adds to lock the row it picks.
+    """
+
+    #: Appended to the claim's row selection (PostgreSQL: lock the row, skip rows others hold).
+    _LOCK_PICKED_ROW = ""
+
+    def _reading(self) -> contextlib.AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _writing(self) -> contextlib.AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _sql(self, statement: str) -> str:
+        """``statement`` with its ``:name`` parameters in the driver's spelling."""
+        return statement
+
+    def _execute(self, conn: Any, statement: str, params: Mapping[str, Any]) -> Any:
+        return conn.execute(self._sql(statement), params)
+
+    def _execute_many(self, conn: Any, statement: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        for row in rows:  # a case has a handful of measures and lists
+            self._execute(conn, statement, row)
+
+    @staticmethod
+    def _rows(cursor: Any) -> builtins.list[dict[str, Any]]:
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def insert_case(self, row: Mapping[str, Any], measures: Sequence[tuple[str, str]],
+                    list_types: Sequence[str], event: Event) -> None:
+        columns = ", ".join(_CASE_INSERT_COLUMNS)
+        values = ", ".join(f":{c}" for c in _CASE_INSERT_COLUMNS)
+        case_id = row["case_id"]
+        with self._writing() as conn:
+            self._execute(conn, f"INSERT INTO cases ({columns}) VALUES ({values})", row)
+            self._execute_many(conn, "INSERT INTO case_measures (case_id, measure_id, kind) "
+                                     "VALUES (:case_id, :measure_id, :kind)",
+                               [{"case_id": case_id, "measure_id": mid, "kind": kind} for mid, kind in measures])
+            self._execute_many(conn, "INSERT INTO case_lists (case_id, list_type) VALUES (:case_id, :list_type)",
+                               [{"case_id": case_id, "list_type": lt} for lt in list_types])
+            self._execute(conn, _INSERT_EVENT, asdict(event))
+
+    def get_case(self, case_id: str) -> dict[str, Any] | None:
+        with self._reading() as conn:
+            rows = self._rows(self._execute(conn, f"{_SELECT_CASE} WHERE c.case_id = :case_id",
+                                            {"case_id": case_id}))
+        return rows[0] if rows else None
+
+    def list_cases(self, status: str | None) -> builtins.list[dict[str, Any]]:
+        where = "WHERE c.status = :status " if status is not None else ""
+        with self._reading() as conn:
+            return self._rows(self._execute(
+                conn, f"{_SELECT_CASE} {where}ORDER BY c.initiated_at, c.responded_at, c.case_id",
+                {"status": status}))
+
+    def get_payload(self, case_id: str) -> str | None:
+        with self._reading() as conn:
+            row = self._execute(conn, "SELECT payload FROM feedback_outbox WHERE case_id = :case_id",
+                                {"case_id": case_id}).fetchone()
+        return None if row is None else str(row[0])
+
+    def dispose(self, case_id: str, from_status: str, to_status: str, columns: Mapping[str, Any],
+                payload: str, enqueued_at: float, event: Event) -> bool:
+        unknown = set(columns) - _DISPOSAL_COLUMNS
+        if unknown:
+            raise ValueError(f"not disposal columns: {sorted(unknown)}")
+        assignments = ", ".join(f"{c} = :{c}" for c in columns)
+        params = {**columns, "case_id": case_id, "from_status": from_status, "to_status": to_status}
+        with self._writing() as conn:
+            changed = self._execute(conn, f"UPDATE cases SET status = :to_status, {assignments} "
+                                          "WHERE case_id = :case_id AND status = :from_status", params).rowcount
+            if not changed:
+                return False
+            self._execute(conn, "INSERT INTO feedback_outbox (case_id, payload, state, enqueued_at, "
+                                "next_attempt_at) VALUES (:case_id, :payload, 'pending', :at, :at)",
+                          {"case_id": case_id, "payload": payload, "at": enqueued_at})
+            self._execute(conn, _INSERT_EVENT, asdict(event))
+        return True
+
+    def claim(self, owner: str, token: str, now: float, lease_until: float, due_by: float | None,
+              tried_before: float | None) -> ClaimedRow | None:
+        params = {"owner": owner, "token": token, "now": now, "lease_until": lease_until,
+                  "due_by": due_by, "tried_before": tried_before}
+        free = "(claimed_by IS NULL OR claim_expires_at <= :now)"
+        with self._writing() as conn:
+            # SQLite's BEGIN IMMEDIATE admits one writer at a time, so the pick and the update are
+            # one step; PostgreSQL locks the picked row, and re-checks the outer guard on it.
+            row = self._execute(conn,
+                "UPDATE feedback_outbox SET claimed_by = :owner, claim_token = :token, "
+                "claim_expires_at = :lease_until "
+                f"WHERE {free} AND case_id = (SELECT case_id FROM feedback_outbox "
+                f"  WHERE {_CLAIMABLE} AND {free} "
+                f"  ORDER BY next_attempt_at, enqueued_at, case_id LIMIT 1{self._LOCK_PICKED_ROW}) "
+                "RETURNING case_id, payload, attempts", params).fetchone()
+        return None if row is None else ClaimedRow(case_id=row[0], payload=row[1], attempts=row[2])
+
+    def live_claims(self, now: float) -> builtins.list[tuple[str, str, str]]:
+        with self._reading() as conn:
+            rows = self._execute(conn, "SELECT case_id, claimed_by, claim_token FROM feedback_outbox "
+                                       "WHERE state = 'pending' AND claimed_by IS NOT NULL "
+                                       "AND claim_expires_at > :now", {"now": now}).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def release(self, case_id: str, token: str) -> bool:
+        with self._writing() as conn:
+            return bool(self._execute(conn,
+                "UPDATE feedback_outbox SET claimed_by = NULL, claim_token = NULL, claim_expires_at = NULL "
+                "WHERE case_id = :case_id AND claim_token = :token",
+                {"case_id": case_id, "token": token}).rowcount)
+
+    def renew(self, case_id: str, token: str, lease_until: float) -> bool:
+        with self._writing() as conn:
+            return bool(self._execute(conn,
+                "UPDATE feedback_outbox SET claim_expires_at = :lease_until "
+                "WHERE case_id = :case_id AND claim_token = :token AND state = 'pending'",
+                {"lease_until": lease_until, "case_id": case_id, "token": token}).rowcount)
+
+    def record_failure(self, case_id: str, token: str, attempted_at: float, error: str,
+                       next_attempt_at: float, lease_until: float | None) -> bool:
+        keep = lease_until is not None
+        with self._writing() as conn:
+            return bool(self._execute(conn,
+                "UPDATE feedback_outbox SET attempts = attempts + 1, last_attempt_at = :at, "
+                "last_error = :error, next_attempt_at = :next, "
+                "claimed_by = CASE WHEN :keep THEN claimed_by END, "
+                "claim_token = CASE WHEN :keep THEN claim_token END, "
+                "claim_expires_at = :lease_until "
+                "WHERE case_id = :case_id AND claim_token = :token AND state = 'pending'",
+                {"at": attempted_at, "error": error, "next": next_attempt_at, "keep": keep,
+                 "lease_until": lease_until, "case_id": case_id, "token": token}).rowcount)
+
+    def finish(self, case_id: str, from_status: str, to_status: str, outbox_state: str,
+               attempted_at: float, status_code: int | None, error: str | None, event: Event) -> bool:
+        with self._writing() as conn:
+            # Not fenced by the claim token: an answer from the platform is a fact whoever holds the
+            # claim now (a run whose lease ran out may still hear back).
+            changed = self._execute(conn,
+                "UPDATE feedback_outbox SET state = :state, attempts = attempts + 1, "
+                "last_attempt_at = :at, status_code = :code, last_error = :error, finished_at = :at, "
+                "claimed_by = NULL, claim_token = NULL, claim_expires_at = NULL "
+                "WHERE case_id = :case_id AND state = 'pending'",
+                {"state": outbox_state, "at": attempted_at, "code": status_code, "error": error,
+                 "case_id": case_id}).rowcount
+            if not changed:
+                return False
+            self._execute(conn, "UPDATE cases SET status = :to_status WHERE case_id = :case_id "
+                                "AND status = :from_status",
+                          {"to_status": to_status, "case_id": case_id, "from_status": from_status})
+            self._execute(conn, _INSERT_EVENT, asdict(event))
+        return True
+
+    def count_waiting(self, now: float, tried_before: float | None) -> int:
+        with self._reading() as conn:
+            return int(self._execute(conn,
+                f"SELECT COUNT(*) FROM feedback_outbox WHERE {_CLAIMABLE} "
+                "AND claimed_by IS NOT NULL AND claim_expires_at > :now",
+                {"now": now, "due_by": None, "tried_before": tried_before}).fetchone()[0])
+
+    def count_by_status(self) -> dict[str, int]:
+        with self._reading() as conn:
+            rows = self._execute(conn, "SELECT status, COUNT(*) FROM cases GROUP BY status", {}).fetchall()
+        return {s: int(n) for s, n in rows}
+
+    def effective_breakdowns(self, statuses: Sequence[str]) -> dict[str, dict[str, int]]:
+        params = {f"s{i}": s for i, s in enumerate(statuses)}
+        effective = f"c.status IN ({', '.join(f':{name}' for name in params)})"
+        queries = {
+            "month": f"SELECT c.disposed_month, COUNT(*) FROM cases c WHERE {effective} GROUP BY 1",
+            "department": f"SELECT COALESCE(c.department, 'unspecified'), COUNT(*) FROM cases c "
+                          f"WHERE {effective} GROUP BY 1",
+            "result": f"SELECT c.result, COUNT(*) FROM cases c WHERE {effective} GROUP BY 1",
+            "measure": f"SELECT m.measure_id, COUNT(*) FROM case_measures m "
+                       f"JOIN cases c ON c.case_id = m.case_id WHERE {effective} GROUP BY 1",
+            "list_type": f"SELECT l.list_type, COUNT(*) FROM case_lists l "
+                         f"JOIN cases c ON c.case_id = l.case_id WHERE {effective} GROUP BY 1",
+        }
+        with self._reading() as conn:
+            return {name: {str(k): int(n) for k, n in self._execute(conn, sql, params).fetchall()}
+                    for name, sql in queries.items()}
+
+
+class SqliteCaseBackend(_SqlCaseBackend):
     """:class:`CaseBackend` in a :class:`~joint_sanctions.stores.sqlite.SqliteStore`'s database.
 
     Shares the store's connection and lock; applies :data:`CASE_MIGRATIONS` when created.
@@ -459,151 +647,57 @@ class SqliteCaseBackend:
             except sqlite3.Error as exc:
                 raise StoreError(f"database {self._store.path}: {exc}") from exc
 
-    @staticmethod
-    def _rows(cursor: sqlite3.Cursor) -> builtins.list[dict[str, Any]]:
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    def _writing(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return self._store.transaction()
 
-    def insert_case(self, row: Mapping[str, Any], measures: Sequence[tuple[str, str]],
-                    list_types: Sequence[str], event: Event) -> None:
-        columns = ", ".join(_CASE_INSERT_COLUMNS)
-        values = ", ".join(f":{c}" for c in _CASE_INSERT_COLUMNS)
-        with self._store.transaction() as conn:
-            conn.execute(f"INSERT INTO cases ({columns}) VALUES ({values})", dict(row))
-            conn.executemany("INSERT INTO case_measures (case_id, measure_id, kind) VALUES (?, ?, ?)",
-                             [(row["case_id"], mid, kind) for mid, kind in measures])
-            conn.executemany("INSERT INTO case_lists (case_id, list_type) VALUES (?, ?)",
-                             [(row["case_id"], lt) for lt in list_types])
-            conn.execute(_INSERT_EVENT, asdict(event))
 
-    def get_case(self, case_id: str) -> dict[str, Any] | None:
-        with self._reading() as conn:
-            rows = self._rows(conn.execute(f"{_SELECT_CASE} WHERE c.case_id = ?", (case_id,)))
-        return rows[0] if rows else None
+# PostgreSQL spells the same schema with its own types: a 64-bit serial key, double precision for
+# SQLite's REAL epoch seconds, and the "C" collation on text keys so that ordering follows code
+# points (as in SQLite) whatever collation the database was created with.
+_POSTGRES_TYPES = ((re.compile(r"\bINTEGER PRIMARY KEY\b"), "BIGSERIAL PRIMARY KEY"),
+                   (re.compile(r"\bREAL\b"), "DOUBLE PRECISION"),
+                   (re.compile(r"\b(case_id|initiated_at|responded_at)(\s+)TEXT\b"), r'\1\2TEXT COLLATE "C"'))
 
-    def list_cases(self, status: str | None) -> builtins.list[dict[str, Any]]:
-        with self._reading() as conn:
-            return self._rows(conn.execute(
-                f"{_SELECT_CASE} WHERE (:status IS NULL OR c.status = :status) "
-                "ORDER BY c.initiated_at, c.responded_at, c.case_id", {"status": status}))
+#: :data:`CASE_MIGRATIONS` in PostgreSQL's types; the same ids.
+POSTGRES_CASE_MIGRATIONS: tuple[Migration, ...] = tuple(
+    Migration(m.id, tuple(functools.reduce(lambda sql, rule: rule[0].sub(rule[1], sql), _POSTGRES_TYPES, s)
+                          for s in m.statements))
+    for m in CASE_MIGRATIONS)
 
-    def get_payload(self, case_id: str) -> str | None:
-        with self._reading() as conn:
-            row = conn.execute("SELECT payload FROM feedback_outbox WHERE case_id = ?", (case_id,)).fetchone()
-        return None if row is None else str(row[0])
+_NAMED_PARAMETER = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 
-    def dispose(self, case_id: str, from_status: str, to_status: str, columns: Mapping[str, Any],
-                payload: str, enqueued_at: float, event: Event) -> bool:
-        unknown = set(columns) - _DISPOSAL_COLUMNS
-        if unknown:
-            raise ValueError(f"not disposal columns: {sorted(unknown)}")
-        assignments = ", ".join(f"{c} = :{c}" for c in columns)
-        params = {**columns, "case_id": case_id, "from_status": from_status, "to_status": to_status}
-        with self._store.transaction() as conn:
-            changed = conn.execute(f"UPDATE cases SET status = :to_status, {assignments} "
-                                   "WHERE case_id = :case_id AND status = :from_status", params).rowcount
-            if not changed:
-                return False
-            conn.execute("INSERT INTO feedback_outbox (case_id, payload, state, enqueued_at, next_attempt_at) "
-                         "VALUES (?, ?, 'pending', ?, ?)", (case_id, payload, enqueued_at, enqueued_at))
-            conn.execute(_INSERT_EVENT, asdict(event))
-        return True
 
-    def claim(self, owner: str, token: str, now: float, lease_until: float, due_by: float | None,
-              tried_before: float | None) -> ClaimedRow | None:
-        params = {"owner": owner, "token": token, "now": now, "lease_until": lease_until,
-                  "due_by": due_by, "tried_before": tried_before}
-        # BEGIN IMMEDIATE admits one writer at a time, so the select and the update are one step.
-        with self._store.transaction() as conn:
-            row = conn.execute(
-                "UPDATE feedback_outbox SET claimed_by = :owner, claim_token = :token, "
-                "claim_expires_at = :lease_until "
-                "WHERE case_id = (SELECT case_id FROM feedback_outbox "
-                f"  WHERE {_CLAIMABLE} AND (claimed_by IS NULL OR claim_expires_at <= :now) "
-                "  ORDER BY next_attempt_at, enqueued_at, case_id LIMIT 1) "
-                "RETURNING case_id, payload, attempts", params).fetchone()
-        return None if row is None else ClaimedRow(case_id=row[0], payload=row[1], attempts=row[2])
+class PostgresCaseBackend(_SqlCaseBackend):
+    """:class:`CaseBackend` in a :class:`~joint_sanctions.stores.postgres.PostgresStore`'s database.
 
-    def live_claims(self, now: float) -> builtins.list[tuple[str, str, str]]:
-        with self._reading() as conn:
-            rows = conn.execute("SELECT case_id, claimed_by, claim_token FROM feedback_outbox "
-                                "WHERE state = 'pending' AND claimed_by IS NOT NULL "
-                                "AND claim_expires_at > ?", (now,)).fetchall()
-        return [(r[0], r[1], r[2]) for r in rows]
+    Uses the store's connection pool (READ COMMITTED); applies :data:`POSTGRES_CASE_MIGRATIONS`
+    when created. Several processes may deliver from one database: a claim locks the record it picks
+    with ``FOR UPDATE SKIP LOCKED``, so two claimants never pick the same one.
 
-    def release(self, case_id: str, token: str) -> bool:
-        with self._store.transaction() as conn:
-            return bool(conn.execute(
-                "UPDATE feedback_outbox SET claimed_by = NULL, claim_token = NULL, claim_expires_at = NULL "
-                "WHERE case_id = ? AND claim_token = ?", (case_id, token)).rowcount)
+    Raises:
+        StoreError: the migrations or any later statement fail.
+    """
 
-    def renew(self, case_id: str, token: str, lease_until: float) -> bool:
-        with self._store.transaction() as conn:
-            return bool(conn.execute(
-                "UPDATE feedback_outbox SET claim_expires_at = ? "
-                "WHERE case_id = ? AND claim_token = ? AND state = 'pending'",
-                (lease_until, case_id, token)).rowcount)
+    _LOCK_PICKED_ROW = " FOR UPDATE SKIP LOCKED"
 
-    def record_failure(self, case_id: str, token: str, attempted_at: float, error: str,
-                       next_attempt_at: float, lease_until: float | None) -> bool:
-        keep = lease_until is not None
-        with self._store.transaction() as conn:
-            return bool(conn.execute(
-                "UPDATE feedback_outbox SET attempts = attempts + 1, last_attempt_at = :at, "
-                "last_error = :error, next_attempt_at = :next, "
-                "claimed_by = CASE WHEN :keep THEN claimed_by END, "
-                "claim_token = CASE WHEN :keep THEN claim_token END, "
-                "claim_expires_at = :lease_until "
-                "WHERE case_id = :case_id AND claim_token = :token AND state = 'pending'",
-                {"at": attempted_at, "error": error, "next": next_attempt_at, "keep": keep,
-                 "lease_until": lease_until, "case_id": case_id, "token": token}).rowcount)
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+        store.migrate(POSTGRES_CASE_MIGRATIONS)
 
-    def finish(self, case_id: str, from_status: str, to_status: str, outbox_state: str,
-               attempted_at: float, status_code: int | None, error: str | None, event: Event) -> bool:
-        with self._store.transaction() as conn:
-            # Not fenced by the claim token: an answer from the platform is a fact whoever holds the
-            # claim now (a run whose lease ran out may still hear back).
-            changed = conn.execute(
-                "UPDATE feedback_outbox SET state = :state, attempts = attempts + 1, "
-                "last_attempt_at = :at, status_code = :code, last_error = :error, finished_at = :at, "
-                "claimed_by = NULL, claim_token = NULL, claim_expires_at = NULL "
-                "WHERE case_id = :case_id AND state = 'pending'",
-                {"state": outbox_state, "at": attempted_at, "code": status_code, "error": error,
-                 "case_id": case_id}).rowcount
-            if not changed:
-                return False
-            conn.execute("UPDATE cases SET status = ? WHERE case_id = ? AND status = ?",
-                         (to_status, case_id, from_status))
-            conn.execute(_INSERT_EVENT, asdict(event))
-        return True
+    def _reading(self) -> contextlib.AbstractContextManager[Any]:
+        return self._store.connection()
 
-    def count_waiting(self, now: float, tried_before: float | None) -> int:
-        with self._reading() as conn:
-            return int(conn.execute(
-                f"SELECT COUNT(*) FROM feedback_outbox WHERE {_CLAIMABLE} "
-                "AND claimed_by IS NOT NULL AND claim_expires_at > :now",
-                {"now": now, "due_by": None, "tried_before": tried_before}).fetchone()[0])
+    def _writing(self) -> contextlib.AbstractContextManager[Any]:
+        return self._store.transaction()
 
-    def count_by_status(self) -> dict[str, int]:
-        with self._reading() as conn:
-            return {s: int(n) for s, n in conn.execute("SELECT status, COUNT(*) FROM cases GROUP BY status")}
+    def _sql(self, statement: str) -> str:
+        return _pyformat(statement)
 
-    def effective_breakdowns(self, statuses: Sequence[str]) -> dict[str, dict[str, int]]:
-        marks = ", ".join("?" * len(statuses))
-        effective = f"c.status IN ({marks})"
-        queries = {
-            "month": f"SELECT c.disposed_month, COUNT(*) FROM cases c WHERE {effective} GROUP BY 1",
-            "department": f"SELECT COALESCE(c.department, 'unspecified'), COUNT(*) FROM cases c "
-                          f"WHERE {effective} GROUP BY 1",
-            "result": f"SELECT c.result, COUNT(*) FROM cases c WHERE {effective} GROUP BY 1",
-            "measure": f"SELECT m.measure_id, COUNT(*) FROM case_measures m "
-                       f"JOIN cases c ON c.case_id = m.case_id WHERE {effective} GROUP BY 1",
-            "list_type": f"SELECT l.list_type, COUNT(*) FROM case_lists l "
-                         f"JOIN cases c ON c.case_id = l.case_id WHERE {effective} GROUP BY 1",
-        }
-        with self._reading() as conn:
-            return {name: {str(k): int(n) for k, n in conn.execute(sql, tuple(statuses))}
-                    for name, sql in queries.items()}
+
+@functools.lru_cache(maxsize=256)  # the statements are a small fixed set, translated once each
+def _pyformat(statement: str) -> str:
+    """``:name`` parameters as psycopg's ``%(name)s``."""
+    return _NAMED_PARAMETER.sub(r"%(\1)s", statement)
 
 
 # --- the case book --------------------------------------------------------------------------------
@@ -660,6 +754,11 @@ class CaseBook:
         self._tz = tz
         self._region_code = region_code
         self.outbox = Outbox(backend)
+
+    @property
+    def backend(self) -> CaseBackend:
+        """Where this book's cases are stored."""
+        return self._backend
 
     # --- 发起、响应 ---------------------------------------------------------------------------------
 
@@ -1038,7 +1137,8 @@ def case_book_for(store: Any, *, clock: Callable[[], dt.datetime] = _utc_now,
     """The case book kept in ``store``'s database.
 
     Args:
-        store: a :class:`~joint_sanctions.stores.sqlite.SqliteStore` (cases in the same file) or a
+        store: a :class:`~joint_sanctions.stores.sqlite.SqliteStore` (cases in the same file), a
+            :class:`~joint_sanctions.stores.postgres.PostgresStore` (cases in the same database) or a
             :class:`~joint_sanctions.testing.MemoryStore` (cases in memory, for tests and examples).
         clock, new_id, tz, region_code: see :class:`CaseBook`.
 
@@ -1050,6 +1150,8 @@ def case_book_for(store: Any, *, clock: Callable[[], dt.datetime] = _utc_now,
     backend: CaseBackend
     if isinstance(store, SqliteStore):
         backend = SqliteCaseBackend(store)
+    elif (postgres := postgres_store_type()) is not None and isinstance(store, postgres):
+        backend = PostgresCaseBackend(store)
     elif isinstance(store, MemoryStore):
         database = _memory_books.get(store)
         if database is None:

@@ -24,19 +24,16 @@ import json
 from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import structlog
 
 from . import identifiers
 from .check import CST, SubjectLike, coerce_subject
 from .errors import StoreError
-from .stores import RecordStore
+from .stores import RecordStore, postgres_store_type
 from .stores.sqlite import Migration, SqliteStore
 from .vocabulary import LIST_TYPES
-
-if TYPE_CHECKING:
-    from .stores.postgres import PostgresStore
 
 __all__ = ["ChangeKind", "RescreenReport", "StatusChange", "register_subjects", "rescreen"]
 
@@ -208,20 +205,12 @@ def _prepared(store: RecordStore) -> tuple[_SqlStore, _Dialect]:
     sql_store: _SqlStore
     if isinstance(store, SqliteStore):
         sql_store, dialect = store, _SQLITE
-    elif (postgres := _postgres_store_type()) is not None and isinstance(store, postgres):
+    elif (postgres := postgres_store_type()) is not None and isinstance(store, postgres):
         sql_store, dialect = store, _POSTGRES
     else:
         raise StoreError(f"re-screening needs a SQLite or PostgreSQL store, not {type(store).__name__}")
     sql_store.migrate([dialect.migration])
     return sql_store, dialect
-
-
-def _postgres_store_type() -> type[PostgresStore] | None:
-    try:
-        from .stores.postgres import PostgresStore
-    except ImportError:  # psycopg is not installed, so no PostgresStore can exist
-        return None
-    return PostgresStore
 
 
 def register_subjects(store: RecordStore, subjects: Iterable[SubjectLike]) -> int:

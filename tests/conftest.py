@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import structlog
 
 from joint_sanctions import CreditRecord, Engine
 from joint_sanctions.check import compile_paths
 from joint_sanctions.compile import CompiledMeasures
+from joint_sanctions.stores import RecordStore, open_store
 from joint_sanctions.stores.sqlite import SqliteStore
 
 from . import pgserver
@@ -98,3 +102,39 @@ def pg_url(pg_server: pgserver.PgServer) -> Iterator[str]:
     url = pg_server.create_database()
     yield url
     pg_server.drop_database(url)
+
+
+@dataclass(frozen=True)
+class Database:
+    """A real database a test's stores open by URL: a SQLite file or a PostgreSQL database.
+
+    Attributes:
+        kind: ``sqlite`` or ``postgres``.
+        url: what ``open_store``, ``Engine(store=…)`` and ``--db`` take.
+        workdir: a scratch directory of the test (the working directory of CLI runs).
+    """
+
+    kind: str
+    url: str
+    workdir: Path
+
+    def open(self) -> RecordStore:
+        """A new store on this database (its own connection or pool)."""
+        return open_store(self.url)
+
+    def rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of ``query`` (``?`` parameters) through a separate connection, as another process
+        would see them."""
+        if self.kind == "sqlite":
+            with sqlite3.connect(self.url.removeprefix("sqlite:///")) as conn:
+                return conn.execute(query, params).fetchall()
+        with psycopg.connect(self.url) as conn:
+            return conn.execute(query.replace("?", "%s"), params).fetchall()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
+    """The same test on a fresh SQLite file and on a fresh PostgreSQL database: one contract, two stores."""
+    if request.param == "sqlite":
+        return Database("sqlite", f"sqlite:///{tmp_path / 'loop.db'}", tmp_path)
+    return Database("postgres", request.getfixturevalue("pg_url"), tmp_path)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -29,7 +28,7 @@ from joint_sanctions.errors import (
 from joint_sanctions.stores.sqlite import SqliteStore
 from joint_sanctions.testing import MemoryStore, RecordingSink
 
-from .conftest import FIXED_NOW, record
+from .conftest import FIXED_NOW, Database, record
 
 FIXTURE = Path(__file__).parent / "fixtures" / "measures"
 CO = "91410100MA0000015B"      # a company on the court-defaulter list
@@ -51,9 +50,9 @@ def records() -> list[CreditRecord]:
     ]
 
 
-def loop_engine(db: Path, **kw: Any) -> Engine:
-    """A real engine over a SQLite file holding :func:`records`, opening cases in the same file."""
-    store = SqliteStore(db)
+def loop_engine(db: Database | Path, **kw: Any) -> Engine:
+    """A real engine over a database (or SQLite file) holding :func:`records`, opening cases in it."""
+    store = db.open() if isinstance(db, Database) else SqliteStore(db)
     store.upsert(records())
     kw.setdefault("clock", lambda: FIXED_NOW)
     return Engine(measures=FIXTURE, store=store, **kw)
@@ -64,16 +63,15 @@ def book_of(engine: Engine, **kw: Any) -> CaseBook:
     return case_book_for(engine.store, **kw)
 
 
-def snapshot(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of the case tables, read through a separate connection."""
-    with sqlite3.connect(db) as conn:
-        return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in TABLES}
+    return {t: sorted(db.rows(f"SELECT * FROM {t}"), key=repr) for t in TABLES}
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    """A loop engine over a fresh SQLite file."""
-    return loop_engine(tmp_path / "loop.db")
+def engine(database: Database) -> Engine:
+    """A loop engine over a fresh database (SQLite file, then PostgreSQL)."""
+    return loop_engine(database)
 
 
 # --- 发起、响应 -------------------------------------------------------------------------------------
@@ -146,13 +144,13 @@ def test_engine_cases_false_opens_nothing_and_a_custom_recorder_is_called(tmp_pa
     assert result.case_id == "mine-1" and calls == [(result.check_id, PERSON)]
 
 
-def test_cases_survive_reopening_the_database(tmp_path: Path) -> None:
-    """Cases are in the database file: another store opened on it later sees them."""
-    engine = loop_engine(tmp_path / "loop.db")
+def test_cases_survive_reopening_the_database(database: Database) -> None:
+    """Cases are in the database: another store opened on it later sees them."""
+    engine = loop_engine(database)
     case_id = engine.check(CO, "government_procurement").case_id
     assert case_id is not None
     engine.store.close()
-    with SqliteStore(tmp_path / "loop.db") as again:
+    with database.open() as again:
         assert case_book_for(again).get(case_id).status == "responded"
 
 
@@ -210,23 +208,23 @@ def test_department_given_at_disposal_wins_over_the_checks(engine: Engine) -> No
     (lambda book, cid: book.dispose(cid, "applied", at=dt.datetime(2025, 6, 2)), DisposalError, "time zone"),
 ], ids=["unknown-case", "invalid-result", "not-applied-without-reason", "blank-reason", "text-too-long",
         "naive-time"])
-def test_refused_disposals_change_nothing(tmp_path: Path, attempt: Callable[[CaseBook, str], Any],
+def test_refused_disposals_change_nothing(database: Database, attempt: Callable[[CaseBook, str], Any],
                                           error: type[Exception], message: str) -> None:
     """Each invalid disposal is refused with a clear error, and no row of the case tables changes."""
-    engine = loop_engine(tmp_path / "loop.db")
+    engine = loop_engine(database)
     case_id = engine.check(CO, "government_procurement").case_id
     assert case_id is not None
-    before = snapshot(tmp_path / "loop.db")
+    before = snapshot(database)
     with pytest.raises(error, match=message):
         attempt(book_of(engine), case_id)
-    assert snapshot(tmp_path / "loop.db") == before
+    assert snapshot(database) == before
     assert book_of(engine).get(case_id).status == "responded"
 
 
 @pytest.mark.parametrize("status", ["disposed", "fed_back", "rejected"])
-def test_disposing_a_case_again_is_refused_whatever_came_after(tmp_path: Path, status: str) -> None:
+def test_disposing_a_case_again_is_refused_whatever_came_after(database: Database, status: str) -> None:
     """A disposed, fed-back or rejected case cannot be disposed again; nothing changes."""
-    engine = loop_engine(tmp_path / "loop.db")
+    engine = loop_engine(database)
     book = book_of(engine)
     case_id = engine.check(CO, "government_procurement").case_id
     assert case_id is not None
@@ -235,11 +233,11 @@ def test_disposing_a_case_again_is_refused_whatever_came_after(tmp_path: Path, s
         sink = RecordingSink([RejectedDeliveryError("HTTP 422", 422)] if status == "rejected" else [])
         deliver(book, sink)
     assert book.get(case_id).status == status
-    before = snapshot(tmp_path / "loop.db")
+    before = snapshot(database)
     with pytest.raises(TransitionError, match=f"cannot dispose a case that is {status}") as caught:
         book.dispose(case_id, "not_applied", reason="second thoughts")
     assert (caught.value.case_id, caught.value.status, caught.value.action) == (case_id, status, "dispose")
-    assert snapshot(tmp_path / "loop.db") == before
+    assert snapshot(database) == before
 
 
 def test_transition_table_is_the_documented_loop() -> None:
@@ -256,17 +254,16 @@ def test_feedback_of_an_undisposed_case_is_refused(engine: Engine) -> None:
         book_of(engine).feedback(case_id)
 
 
-def test_every_step_is_kept_in_the_case_events(tmp_path: Path) -> None:
+def test_every_step_is_kept_in_the_case_events(database: Database) -> None:
     """Opening, disposal and delivery each leave one audit row, in order."""
-    engine = loop_engine(tmp_path / "loop.db")
+    engine = loop_engine(database)
     book = book_of(engine)
     case_id = engine.check(CO, "government_procurement").case_id
     assert case_id is not None
     book.dispose(case_id, "applied", department="郑州市财政局")
     deliver(book, RecordingSink())
-    with sqlite3.connect(tmp_path / "loop.db") as conn:
-        steps = conn.execute("SELECT from_status, to_status, actor FROM case_events WHERE case_id = ? "
-                             "ORDER BY id", (case_id,)).fetchall()
+    steps = database.rows("SELECT from_status, to_status, actor FROM case_events WHERE case_id = ? "
+                          "ORDER BY id", (case_id,))
     assert [(f, t) for f, t, _ in steps] == [(None, "responded"), ("responded", "disposed"),
                                             ("disposed", "fed_back")]
     assert steps[1][2] == "郑州市财政局"
@@ -289,9 +286,9 @@ def test_list_filters_by_status_and_refuses_an_unknown_one(engine: Engine) -> No
 # --- statistics -------------------------------------------------------------------------------------
 
 
-def test_stats_count_effective_cases_by_month_measure_department_list_type_and_result(tmp_path: Path) -> None:
+def test_stats_count_effective_cases_by_month_measure_department_list_type_and_result(database: Database) -> None:
     """Effective (disposed) cases are broken down exactly; pending, delivered and rejected are counted."""
-    engine = loop_engine(tmp_path / "loop.db")
+    engine = loop_engine(database)
     book = book_of(engine)
 
     def case(subject: str, matter: str) -> str:
@@ -336,23 +333,23 @@ def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.
 
 
 @pytest.fixture
-def cli_db(tmp_path: Path) -> tuple[Path, dict[str, str]]:
-    """A database with a company case and a person case; returns it and the case ids by subject."""
-    engine = loop_engine(tmp_path / "cli.db")
+def cli_db(database: Database) -> tuple[str, dict[str, str]]:
+    """A database with a company case and a person case; returns its URL and the case ids by subject."""
+    engine = loop_engine(database)
     ids = {}
     for subject, matter in ((CO, "government_procurement"), (PERSON, "civil_servant_hiring")):
         case_id = engine.check(subject, matter).case_id
         assert case_id is not None
         ids[subject] = case_id
     engine.store.close()
-    return tmp_path / "cli.db", ids
+    return database.url, ids
 
 
 def test_cli_list_json_gives_the_contract_keys_with_ids_masked(tmp_path: Path,
-                                                               cli_db: tuple[Path, dict[str, str]]) -> None:
+                                                               cli_db: tuple[str, dict[str, str]]) -> None:
     """``cases list --json`` prints only a JSON array whose elements carry design.md §8's keys."""
-    db, ids = cli_db
-    done = cli("cases", "list", "--json", "--db", f"sqlite:///{db}", cwd=tmp_path)
+    url, ids = cli_db
+    done = cli("cases", "list", "--json", "--db", url, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     assert [c["case_id"] for c in doc] == [ids[CO], ids[PERSON]]
@@ -364,10 +361,9 @@ def test_cli_list_json_gives_the_contract_keys_with_ids_masked(tmp_path: Path,
     assert PERSON not in done.stdout + done.stderr
 
 
-def test_cli_dispose_then_list_by_status_and_the_table(tmp_path: Path, cli_db: tuple[Path, dict[str, str]]) -> None:
+def test_cli_dispose_then_list_by_status_and_the_table(tmp_path: Path, cli_db: tuple[str, dict[str, str]]) -> None:
     """``cases dispose`` records the disposal (exit 0); ``--status`` filters; the table masks ids."""
-    db, ids = cli_db
-    url = f"sqlite:///{db}"
+    url, ids = cli_db
     done = cli("cases", "dispose", ids[PERSON], "--result", "not_applied", "--reason", "岗位无要求",
                "--department", "郑州市人社局", "--department-code", "HR01", "--text", "未实施", "--db", url,
                cwd=tmp_path)
@@ -389,41 +385,39 @@ def test_cli_dispose_then_list_by_status_and_the_table(tmp_path: Path, cli_db: t
     (["cases", "feedback"], 2, "--to"),
     (["cases", "feedback", "--to", "http://127.0.0.1:9/x", "--out", "x.jsonl"], 2, "not allowed with"),
 ], ids=["unknown-case", "no-reason", "bad-result", "no-result", "bad-status", "no-target", "two-targets"])
-def test_cli_refusals_exit_with_one_line(tmp_path: Path, cli_db: tuple[Path, dict[str, str]], args: list[str],
+def test_cli_refusals_exit_with_one_line(tmp_path: Path, cli_db: tuple[str, dict[str, str]], args: list[str],
                                          code: int, message: str) -> None:
     """Bad command lines exit 2, refused steps exit 1, each with one error line and no traceback."""
-    db, ids = cli_db
-    done = cli(*[a.replace("{co}", ids[CO]) for a in args], "--db", f"sqlite:///{db}", cwd=tmp_path)
+    url, ids = cli_db
+    done = cli(*[a.replace("{co}", ids[CO]) for a in args], "--db", url, cwd=tmp_path)
     assert done.returncode == code
     assert message in done.stderr and "Traceback" not in done.stderr
     if code == 1:
         assert done.stderr.startswith("joint-sanctions: error:") and len(done.stderr.splitlines()) == 1
 
 
-def test_cli_twice_disposed_is_refused_with_exit_1(tmp_path: Path, cli_db: tuple[Path, dict[str, str]]) -> None:
+def test_cli_twice_disposed_is_refused_with_exit_1(tmp_path: Path, cli_db: tuple[str, dict[str, str]]) -> None:
     """Disposing the same case twice from the command line: the second exits 1 and names the status."""
-    db, ids = cli_db
-    url = f"sqlite:///{db}"
+    url, ids = cli_db
     assert cli("cases", "dispose", ids[CO], "--result", "applied", "--db", url, cwd=tmp_path).returncode == 0
     again = cli("cases", "dispose", ids[CO], "--result", "applied", "--db", url, cwd=tmp_path)
     assert again.returncode == 1 and "cannot dispose a case that is disposed" in again.stderr
 
 
 def test_cli_db_before_the_subcommand_and_from_the_environment(tmp_path: Path,
-                                                               cli_db: tuple[Path, dict[str, str]]) -> None:
+                                                               cli_db: tuple[str, dict[str, str]]) -> None:
     """``--db`` is also accepted before ``cases``, and JOINT_SANCTIONS_DB works without it."""
-    db, ids = cli_db
-    before = cli("--db", f"sqlite:///{db}", "cases", "list", "--json", cwd=tmp_path)
+    url, ids = cli_db
+    before = cli("--db", url, "cases", "list", "--json", cwd=tmp_path)
     assert {c["case_id"] for c in json.loads(before.stdout)} == set(ids.values())
-    env = {**os.environ, "JOINT_SANCTIONS_DB": f"sqlite:///{db}"}
+    env = {**os.environ, "JOINT_SANCTIONS_DB": url}
     from_env = cli("cases", "list", "--json", cwd=tmp_path, env=env)
     assert {c["case_id"] for c in json.loads(from_env.stdout)} == set(ids.values())
 
 
-def test_cli_stats_json_and_text(tmp_path: Path, cli_db: tuple[Path, dict[str, str]]) -> None:
+def test_cli_stats_json_and_text(tmp_path: Path, cli_db: tuple[str, dict[str, str]]) -> None:
     """``cases stats --json`` prints the counts; the text form names the sections."""
-    db, ids = cli_db
-    url = f"sqlite:///{db}"
+    url, ids = cli_db
     cli("cases", "dispose", ids[CO], "--result", "applied", "--department", "郑州市财政局", "--db", url, cwd=tmp_path)
     doc = json.loads(cli("cases", "stats", "--json", "--db", url, cwd=tmp_path).stdout)
     assert (doc["opened"], doc["effective"], doc["pending"], doc["delivered"], doc["rejected"]) == (2, 1, 1, 0, 0)

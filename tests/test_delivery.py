@@ -19,7 +19,7 @@ import pytest
 import structlog
 
 from joint_sanctions import Engine
-from joint_sanctions.cases import CaseBook, case_book_for
+from joint_sanctions.cases import CaseBook, Outbox, case_book_for
 from joint_sanctions.delivery import (
     SIGNATURE_HEADER,
     Backoff,
@@ -32,9 +32,9 @@ from joint_sanctions.delivery import (
 )
 from joint_sanctions.errors import DeliveryError, RejectedDeliveryError, RetryableDeliveryError
 from joint_sanctions.simulator import PlatformSimulator
-from joint_sanctions.stores.sqlite import SqliteStore
 from joint_sanctions.testing import RecordingSink
 
+from .conftest import Database
 from .test_cases import CO, PERSON, cli, loop_engine
 from .test_feedback import assert_valid
 
@@ -42,16 +42,16 @@ FAST = Backoff(base=0.02, cap=0.1)  # in-run backoff short enough for tests
 
 
 class Loop:
-    """A real engine over a SQLite file, its case book, and disposed cases on request."""
+    """A real engine over a database, its case book, and disposed cases on request."""
 
-    def __init__(self, db: Path) -> None:
-        self.db = db
-        self.engine: Engine = loop_engine(db)
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.engine: Engine = loop_engine(database)
         self.book: CaseBook = case_book_for(self.engine.store)
 
     @property
     def url(self) -> str:
-        return f"sqlite:///{self.db}"
+        return self.database.url
 
     def disposed(self, n: int = 1, subject: str = CO, matter: str = "government_procurement") -> list[str]:
         """Open and dispose ``n`` cases; return their ids, oldest first."""
@@ -65,9 +65,9 @@ class Loop:
 
 
 @pytest.fixture
-def loop(tmp_path: Path) -> Loop:
-    """A loop over a fresh SQLite file."""
-    return Loop(tmp_path / "loop.db")
+def loop(database: Database) -> Loop:
+    """A loop over a fresh database (SQLite file, then PostgreSQL)."""
+    return Loop(database)
 
 
 @pytest.fixture
@@ -257,7 +257,7 @@ def test_4xx_rejects_the_record_keeps_it_visible_and_never_retries_it(loop: Loop
     assert case.status == "rejected" and case.delivery is not None and case.delivery.status_code == 422
     assert "HTTP 422" in (case.delivery.last_error or "")
     assert [c.case_id for c in loop.book.list("rejected")] == [rejected]
-    listed = cli("cases", "list", "--status", "rejected", "--json", "--db", loop.url, cwd=loop.db.parent)
+    listed = cli("cases", "list", "--status", "rejected", "--json", "--db", loop.url, cwd=loop.database.workdir)
     assert [c["case_id"] for c in json.loads(listed.stdout)] == [rejected]
     sent = len(platform.requests)
     with HttpSink(platform.url) as sink:
@@ -440,7 +440,7 @@ def test_two_runs_in_threads_never_send_the_same_case(loop: Loop, platform: Plat
     """Two delivery runs (own connections, several workers each) share 60 cases without a duplicate."""
     ids = loop.disposed(60)
     platform.delay = 0.005
-    books = [case_book_for(SqliteStore(loop.db)) for _ in range(2)]
+    books = [case_book_for(loop.database.open()) for _ in range(2)]
     reports: list[Any] = []
     with HttpSink(platform.url) as sink:
         runs = [threading.Thread(target=lambda b=b: reports.append(deliver(b, sink, workers=3))) for b in books]
@@ -472,10 +472,10 @@ def test_claim_of_a_dead_process_on_this_host_is_taken_over_at_once(loop: Loop,
                                                                     platform: PlatformSimulator) -> None:
     """A process that claimed a record and died leaves it pending; the next run takes it over at once."""
     (case_id,) = loop.disposed()
-    code = ("import sys, os; from joint_sanctions.stores.sqlite import SqliteStore; "
+    code = ("import sys, os; from joint_sanctions.stores import open_store; "
             "from joint_sanctions.cases import case_book_for; "
-            "c = case_book_for(SqliteStore(sys.argv[1])).outbox.claim(); print(c.case_id, flush=True); os._exit(0)")
-    child = subprocess.Popen([sys.executable, "-c", code, str(loop.db)], stdout=subprocess.PIPE, text=True)
+            "c = case_book_for(open_store(sys.argv[1])).outbox.claim(); print(c.case_id, flush=True); os._exit(0)")
+    child = subprocess.Popen([sys.executable, "-c", code, loop.url], stdout=subprocess.PIPE, text=True)
     out, _ = child.communicate(timeout=30)
     assert out.strip() == case_id
     delivery = loop.book.get(case_id).delivery
@@ -502,10 +502,8 @@ def test_claim_of_a_live_holder_is_respected_until_its_lease_ends(loop: Loop, pl
 
 def test_claim_of_another_host_is_taken_after_its_lease(loop: Loop, platform: PlatformSimulator) -> None:
     """Another host's holder cannot be probed: its claim is taken only when the lease has run out."""
-    from joint_sanctions.cases import Outbox, SqliteCaseBackend
-
     (case_id,) = loop.disposed()
-    elsewhere = Outbox(SqliteCaseBackend(SqliteStore(loop.db)), host="other-host")
+    elsewhere = Outbox(case_book_for(loop.database.open()).backend, host="other-host")
     assert elsewhere.claim(lease=0.6) is not None
     assert loop.book.outbox.claim() is None and loop.book.outbox.take_over_dead() == 0
     with HttpSink(platform.url) as sink:

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from joint_sanctions.simulator import PlatformSimulator
 
+from .conftest import Database
 from .test_delivery import Loop
 
 CASES = 200
@@ -23,11 +22,12 @@ KILLS = 35
 
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
-def test_sigkill_at_random_points_never_loses_a_case(tmp_path: Path) -> None:
+def test_sigkill_at_random_points_never_loses_a_case(database: Database) -> None:
     """35 SIGKILLs of ``cases feedback`` mid-run, then one full run: all 200 cases delivered, each
     duplicate at the platform a byte-identical resend under the same Idempotency-Key."""
     rng = random.Random(20250601)
-    loop = Loop(tmp_path / "kill.db")
+    tmp_path = database.workdir
+    loop = Loop(database)
     ids = set(loop.disposed(CASES))
     command = [sys.executable, "-m", "joint_sanctions", "cases", "feedback", "--retry-for", "1", "--db", loop.url]
     kills = mid_run = 0
@@ -58,8 +58,8 @@ def test_sigkill_at_random_points_never_loses_a_case(tmp_path: Path) -> None:
         assert set(duplicates) <= ids and sum(duplicates.values()) <= kills
         assert len(platform.requests) == CASES + sum(duplicates.values())
         assert set(platform.truncated) <= ids
-    with sqlite3.connect(loop.db) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    if database.kind == "sqlite":
+        assert database.rows("PRAGMA integrity_check") == [("ok",)]
     print(f"\nkill test: kills={kills} (after sending began: {mid_run}) cases={CASES} "
           f"delivered_before_final_run={accepted_before_final} lost=0 "
           f"duplicates_at_receiver={sum(duplicates.values())} (distinct keys {len(duplicates)}) "

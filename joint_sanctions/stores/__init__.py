@@ -12,13 +12,16 @@ import datetime as dt
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
-from typing import Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
 from ..errors import StoreError
 from ..models import CreditRecord
 from .sqlite import SqliteStore
 
-__all__ = ["DEFAULT_URL", "RecordStore", "SqliteStore", "open_store"]
+if TYPE_CHECKING:
+    from .postgres import PostgresStore
+
+__all__ = ["DEFAULT_URL", "RecordStore", "SqliteStore", "open_store", "postgres_store_type"]
 
 #: Used when neither an argument nor ``JOINT_SANCTIONS_DB`` names a database (design.md §8).
 DEFAULT_URL = "sqlite:///./joint_sanctions.db"
@@ -171,3 +174,15 @@ def _open_postgres(url: str) -> RecordStore:
     from .postgres import PostgresStore
 
     return PostgresStore(url)
+
+
+def postgres_store_type() -> type[PostgresStore] | None:
+    """:class:`~joint_sanctions.stores.postgres.PostgresStore`, or None where psycopg is not installed.
+
+    For ``isinstance`` tests of stages that support PostgreSQL without requiring psycopg.
+    """
+    try:
+        from .postgres import PostgresStore
+    except ImportError:  # psycopg is not installed, so no PostgresStore can exist
+        return None
+    return PostgresStore
