@@ -169,7 +169,9 @@ def _resident_id_problem(number: str, today: dt.date) -> str | None:
     rule = _resident_id_rule(number, today)
     if rule is None or not number:
         return rule
-    return f"{rule} ({mask(number)})"
+    # Not mask(): it shows valid USCCs, and a mistyped id can be one (17 digits and X, positions 7-14
+    # no date). What was given as a resident id is hidden as one.
+    return f"{rule} ({_hide_middle(number) if len(number) >= 8 else number})"
 
 
 def normalize_resident_id(text: str, *, today: dt.date | None = None) -> str:
