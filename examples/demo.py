@@ -12,10 +12,14 @@ import logging
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import structlog
 
 import joint_sanctions as js
+from joint_sanctions.cases import CASE_STATUSES, case_book_for
+from joint_sanctions.delivery import HttpSink, deliver
+from joint_sanctions.simulator import PlatformSimulator
 from joint_sanctions.vocabulary import DECISIONS, MATTER_TYPES
 
 HERE = Path(__file__).parent
@@ -78,7 +82,28 @@ def main() -> int:
     opened = [r for r in results if r.case_id]
     print(f"\n{len(results)} checks, {sum(r.decision != 'clear' for r in results)} flagged, "
           f"{len(opened)} cases opened (发起/响应).")
+    closed_loop(engine.store, opened[0])
     return 0
+
+
+def closed_loop(store: js.RecordStore, result: js.CheckResult) -> None:
+    """处置 and 反馈 for one case: the department records what it did, the feedback goes up."""
+    assert result.case_id is not None
+    book = case_book_for(store)
+    book.dispose(result.case_id, "applied", text="已取消其本次政府采购投标资格",
+                 department="郑州市财政局", department_code="410100000000-CZ")
+    print(f"\n处置 Disposed case {result.case_id}: applied by 郑州市财政局")
+
+    def show(payload: dict[str, Any]) -> None:
+        print(f"反馈 Provincial platform received case {payload['case_id']} (feedback v{payload['schema_version']}): "
+              f"{payload['subject']['name']}, {payload['matter']['matter_type']}, result {payload['result']}, "
+              f"measures {', '.join(m['measure_id'] for m in payload['measures'])}")
+
+    with PlatformSimulator(on_accept=show) as platform, HttpSink(platform.url) as sink:
+        report = deliver(book, sink)
+    case = book.get(result.case_id)
+    print(f"闭环 Loop closed: {len(report.delivered)} delivered, case status {case.status} "
+          f"({CASE_STATUSES[case.status]}); {book.pending_count()} feedback record(s) pending.")
 
 
 if __name__ == "__main__":

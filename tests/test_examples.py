@@ -27,6 +27,10 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "awards_batch.py": (
         "核查 Checked: 11，需关注 Flagged: 3，被拒绝的行 Rejected rows: 1", "candidates.csv:12: subject_id:",
         "郑州市二七区示例管理局（11410103MB0000002N）: 禁止 prohibited", "demo_out/awards/report.html"),
+    "demo.py": (
+        "导入信用记录 Imported 14 records (0 rejected)", "郑州恒通建设工程有限公司", "法释〔2013〕17号第六条; confirmed",
+        "11 checks, 8 flagged, 9 cases opened", "(feedback v1): 郑州恒通建设工程有限公司, government_procurement",
+        "闭环 Loop closed: 1 delivered, case status fed_back (已反馈); 0 feedback record(s) pending."),
     "civil_servant_hiring.py": (
         "吴二  4101**********0835  → 不予通过 disqualified", "《中华人民共和国公务员法》第二十六条第（四）项",
         "汇总 Summary: 通过 4，需人工复核 0，不予录用 2", '"subject_id": "4101**********0835"'),
