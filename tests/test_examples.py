@@ -63,8 +63,6 @@ def test_awards_example_leaves_its_reports_under_demo_out(tmp_path: Path) -> Non
     assert "data-flagged>3<" in (reports / "report.html").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("*.py") if p.name not in EXPECTED))
-def test_other_examples_run(script: str, tmp_path: Path) -> None:
-    """Every other script in examples/ exits 0 from a fresh directory."""
-    done = _run(EXAMPLES / script, tmp_path)
-    assert done.returncode == 0, done.stderr[-3000:]
+def test_every_example_is_run_and_checked() -> None:
+    """Each script in examples/ has the lines its output must show, so none goes unchecked in CI."""
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(EXPECTED)
