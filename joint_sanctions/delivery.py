@@ -162,6 +162,8 @@ def _status_error(response: httpx.Response) -> DeliveryError:
 
 def _public_url(url: httpx.URL) -> str:
     """The URL without user info or query, fit for logs (either may carry a secret)."""
+    if not url.scheme and not url.host:  # relative: what was typed had no scheme
+        return url.path
     port = f":{url.port}" if url.port else ""
     return f"{url.scheme}://{url.host}{port}{url.path}"
 
@@ -212,7 +214,8 @@ class HttpSink:
         except httpx.InvalidURL as exc:
             raise translate_http_error(exc) from exc
         if parsed.scheme not in ("http", "https") or not parsed.host:
-            raise DeliveryError(f"not an http(s) URL: {_public_url(parsed)!r}")
+            raise DeliveryError(f"not an http(s) URL: {_public_url(parsed)!r} "
+                                "(e.g. https://platform.example/api/feedback)")
         try:
             tls = _tls(verify, cert)
         except (OSError, ssl.SSLError) as exc:

@@ -357,6 +357,8 @@ def test_bad_sink_settings_are_refused_up_front(tmp_path: Path) -> None:
     """A non-http URL, a missing CA file and a client certificate without verification fail at once."""
     with pytest.raises(DeliveryError, match="not an http"):
         HttpSink("ftp://platform.example/x")
+    with pytest.raises(DeliveryError, match=r"not an http\(s\) URL: 'platform.example/x' \(e.g. https://"):
+        HttpSink("platform.example/x")  # the scheme forgotten: the message quotes what was typed
     with pytest.raises(DeliveryError, match="cannot load TLS"):
         HttpSink("https://platform.example/x", verify=str(tmp_path / "missing.pem"))
     with pytest.raises(DeliveryError, match="without server verification"):

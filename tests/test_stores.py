@@ -793,10 +793,11 @@ def test_open_store_postgresql_url(pg_url: str, scheme: str) -> None:
                                  "postgresql://user:secret@127.0.0.1:notaport/credit",
                                  "postgres://user:secret@no-such-host.invalid/credit"])
 def test_open_store_postgresql_failure_hides_the_password(url: str) -> None:
-    """A PostgreSQL server that cannot be reached raises StoreError without the password."""
+    """A PostgreSQL server that cannot be reached raises StoreError on one line, without the password."""
     with pytest.raises(StoreError, match="database postgresql://") as caught:
         open_store(url)
     assert "secret" not in str(caught.value)
+    assert "\n" not in str(caught.value)  # the CLI prints one line per error
 
 
 def test_open_store_postgresql_without_psycopg(monkeypatch: pytest.MonkeyPatch) -> None:

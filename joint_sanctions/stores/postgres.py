@@ -263,7 +263,8 @@ class PostgresStore:
             yield
         except psycopg.Error as exc:
             diag = exc.diag
-            detail = diag.message_primary or str(exc) or type(exc).__name__
+            # libpq's connection messages span lines (a hint after the error): keep one line.
+            detail = " ".join((diag.message_primary or str(exc) or type(exc).__name__).split())
             if self._password:
                 detail = detail.replace(self._password, "***").replace(unquote(self._password), "***")
             code = f" (SQLSTATE {diag.sqlstate})" if diag.sqlstate else ""
