@@ -20,7 +20,7 @@ from joint_sanctions import Engine, MeasureListError
 from joint_sanctions.check import compile_paths
 from joint_sanctions.stores.sqlite import SqliteStore
 
-from .conftest import record
+from .conftest import numbered_uscc, record
 
 FIXTURE = Path(__file__).parent / "fixtures" / "measures"
 CO = "91410100MA0000015B"
@@ -207,12 +207,7 @@ def test_many_threads_give_the_same_results_as_one(tmp_path: Path) -> None:
     """8 threads × 100,000 mixed checks on one engine equal a single-threaded run of the same checks."""
     rng = random.Random(11)
     store = SqliteStore(tmp_path / "r.db")
-    subjects = [f"91410100MA{n:07d}" for n in range(2000)]
-    from joint_sanctions.identifiers import normalize_uscc  # noqa: F401  # ids below get check chars
-
-    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-    weights = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-    subjects = [s + alphabet[-sum(alphabet.index(c) * w for c, w in zip(s, weights)) % 31] for s in subjects]
+    subjects = [numbered_uscc(n) for n in range(2000)]
     listed = rng.sample(subjects, 40)
     store.upsert([record(f"R{i}", s, rng.choice(["court_defaulter", "market_serious_violator", "tax_credit_a"]))
                   for i, s in enumerate(listed)])
