@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from joint_sanctions.errors import RecordError, StoreError
 from joint_sanctions.models import CreditRecord
 from joint_sanctions.stores import RecordStore, open_store
 from joint_sanctions.stores.postgres import RECORD_MIGRATIONS as PG_RECORD_MIGRATIONS
-from joint_sanctions.stores.postgres import PostgresStore
+from joint_sanctions.stores.postgres import RECHECK_AFTER, PostgresStore
 from joint_sanctions.stores.sqlite import RECORD_MIGRATIONS, Migration, SqliteStore
 from joint_sanctions.testing import MemoryStore
 
@@ -451,6 +452,21 @@ def test_postgres_reopen_keeps_data(pg_url: str) -> None:
     with PostgresStore(pg_url) as again:
         assert again.count() == 2
         assert again.get("R1") == rec("R1", status="repaired")
+
+
+@pytest.mark.postgres
+def test_postgres_connections_killed_by_the_server_are_replaced_before_use(pg_url: str) -> None:
+    """After the server drops every pooled connection (a restart, an idle timeout), the next reads succeed."""
+    with PostgresStore(pg_url, min_size=2, max_size=2) as store:
+        store.upsert([rec("R1")])
+        assert store.count() == 1
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            killed = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                   "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()
+        assert killed is not None and killed[0] >= 1
+        time.sleep(RECHECK_AFTER + 0.2)  # a connection idle this long is probed before it is handed out
+        assert [store.count() for _ in range(4)] == [1, 1, 1, 1]
+        assert store.get("R1") is not None
 
 
 @pytest.mark.postgres

@@ -23,6 +23,8 @@ import contextlib
 import datetime as dt
 import itertools
 import threading
+import time
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Self
@@ -118,6 +120,29 @@ _ACTIVE_ON = ("status = 'active' AND listed_on <= %(day)s "
 _BATCH_SIZE = 10_000  # records per COPY and transaction
 _PAGE_SIZE = 1_000  # rows per read in iter_records, so no connection is held while the caller works
 _CONNECT_TIMEOUT = 10  # seconds, unless the URL sets connect_timeout
+#: Seconds a pooled connection may sit idle and still be handed out without a probe.
+RECHECK_AFTER = 1.0
+
+
+class _ProbeWhenIdle:
+    """The pool's ``check`` and ``reset`` callbacks: probe a connection only after it sat idle.
+
+    A connection killed by the server (a restart, an idle timeout, a failover) must be replaced before
+    a caller gets it, but probing each one at every checkout is a round trip on every hit check. A
+    connection returned less than :data:`RECHECK_AFTER` seconds ago was alive then and is handed out
+    as it is; the pool already drops one that came back broken.
+    """
+
+    def __init__(self) -> None:
+        self._returned_at: weakref.WeakKeyDictionary[Connection, float] = weakref.WeakKeyDictionary()
+
+    def reset(self, conn: Connection) -> None:
+        self._returned_at[conn] = time.monotonic()
+
+    def check(self, conn: Connection) -> None:
+        returned = self._returned_at.get(conn)
+        if returned is None or time.monotonic() - returned >= RECHECK_AFTER or conn.broken:
+            ConnectionPool.check_connection(conn)
 
 
 def apply_migrations(connection: Connection, migrations: Sequence[Migration]) -> list[str]:
@@ -241,10 +266,11 @@ class PostgresStore:
             # where the pool would retry it in the background until its timeout.
             with psycopg.connect(url, **options) as first:
                 self._migrate(first, RECORD_MIGRATIONS)
+            probe = _ProbeWhenIdle()
             self._pool: ConnectionPool[Connection] = ConnectionPool(
                 url, min_size=min_size, max_size=max_size, timeout=timeout, kwargs=options,
                 # A connection broken by a server restart is replaced before use, not handed out.
-                check=ConnectionPool.check_connection, open=True, name=self.display_url)
+                check=probe.check, reset=probe.reset, open=True, name=self.display_url)
 
     @property
     def pool(self) -> ConnectionPool[Connection]:
