@@ -173,8 +173,10 @@ class _Listed:
     def refresh(self) -> None:
         with self._lock:
             local = self._store.local_writes  # read before the query: a write meanwhile is seen next time
-            self._version, ids = self._store.listed_since(self._version)
-            self.hashes.update(hash(i) for i in ids)  # never removes: a stale member only costs a lookup
+            # Most polls find nothing new: one row read then, not a query over the records.
+            if self._store.data_version() != self._version:
+                self._version, ids = self._store.listed_since(self._version)
+                self.hashes.update(hash(i) for i in ids)  # never removes: a stale member only costs a lookup
             self._local = local
             self._next_poll = time.monotonic() + self._interval
 

@@ -34,10 +34,15 @@ class CountingStore:
     def __init__(self, inner: SqliteStore) -> None:
         self.inner = inner
         self.lookups = 0
+        self.catch_ups = 0
 
     def active_records(self, *a: Any) -> Any:
         self.lookups += 1
         return self.inner.active_records(*a)
+
+    def listed_since(self, *a: Any) -> Any:
+        self.catch_ups += 1
+        return self.inner.listed_since(*a)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -86,6 +91,23 @@ def test_records_imported_by_another_process_apply_within_the_refresh_interval(t
                     "--db", f"sqlite:///{db}"], check=True, capture_output=True)
     time.sleep(0.3)
     assert engine.check(CO, "government_procurement", at=DAY).decision == "prohibited"
+
+
+def test_periodic_refresh_reads_no_records_while_nothing_changed(counting: Callable[..., Any],
+                                                                 tmp_path: Path) -> None:
+    """Polls of an unchanged database cost one version read, not a query over the records; a write by
+    another connection is caught up with once."""
+    engine, store = counting(record("R1", CO2), refresh_interval=0.01)
+    started = store.catch_ups
+    deadline = time.monotonic() + 0.3
+    while time.monotonic() < deadline:
+        assert engine.check(CO, "government_procurement", at=DAY).decision == "clear"
+    assert store.catch_ups == started
+    with SqliteStore(tmp_path / "r.db") as other:
+        other.upsert([record("R2", CO)])
+    time.sleep(0.02)
+    assert engine.check(CO, "government_procurement", at=DAY).decision == "prohibited"
+    assert store.catch_ups == started + 1
 
 
 def test_repair_and_expiry_while_running(counting: Callable[..., Any]) -> None:

@@ -397,6 +397,21 @@ def test_sqlite_store_shared_by_threads(tmp_path: Path) -> None:
         assert store.count() == 200
 
 
+def test_sqlite_catch_up_query_uses_the_version_index(tmp_path: Path) -> None:
+    """listed_since reads only the records changed since a version (an index range), not the table."""
+    with SqliteStore(tmp_path / "r.db") as store:
+        for i in range(20):
+            store.upsert([rec(f"R{i}-{j}", numbered_uscc(i * 100 + j)) for j in range(100)])
+        store.connection.execute("ANALYZE")  # the plan must hold with statistics, as in production
+        statements: list[str] = []
+        store.connection.set_trace_callback(statements.append)
+        store.listed_since(store.data_version() - 1)
+        store.connection.set_trace_callback(None)
+        (query,) = [q for q in statements if "FROM credit_records" in q]
+        plan = " | ".join(row[3] for row in store.connection.execute(f"EXPLAIN QUERY PLAN {query}"))
+    assert "USING INDEX credit_records_changed_version (changed_version>?)" in plan.replace("=?", "?"), plan
+
+
 def test_sqlite_status_changes_are_kept_for_audit(tmp_path: Path) -> None:
     """set_status() keeps the status, reason and time of each change."""
     with SqliteStore(tmp_path / "r.db") as store:

@@ -388,7 +388,9 @@ class SqliteStore:
             # The version is read first: a write committed in between shows up now and again
             # next time, which is harmless; reading it last could skip that write for good.
             current = int(conn.execute("SELECT version FROM record_data_version").fetchone()[0])
-            rows = conn.execute("SELECT DISTINCT subject_id FROM credit_records "
+            # No DISTINCT (the set removes repeats): with it SQLite walks the whole subject_id
+            # index instead of the range of changed_version, seconds at a million records.
+            rows = conn.execute("SELECT subject_id FROM credit_records "
                                 "WHERE changed_version > ? AND status = 'active'", (version,))
             return current, {row[0] for row in rows}
 
