@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench bench-pg clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,14 @@ BENCH_ARGS ?=
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
+	$(PY) benchmarks/batch.py $(BATCH_ARGS)
+	$(PY) benchmarks/loop.py $(LOOP_ARGS)
+
+# PostgreSQL in production (issue 6): a throwaway server, 1,000,000 records; see benchmarks/README.md
+PG_BENCH_ARGS ?=
+
+bench-pg: $(STAMP)
+	$(PY) benchmarks/postgres.py $(PG_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis demo_out

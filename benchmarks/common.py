@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import os
 import platform
@@ -103,3 +104,15 @@ def machine_info() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "loadavg": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
     }
+
+
+def report(res: dict[str, Any], render: Callable[[dict[str, Any]], str],
+           footer: Callable[[dict[str, Any]], str], results: Any, started: float) -> None:
+    """Finish ``res`` (load average after, wall time), print its table and footer, write it as JSON
+    to ``results`` (a Path)."""
+    res["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+    res["wall_seconds"] = round(time.perf_counter() - started, 1)
+    print(f"\n{render(res)}\n\n{footer(res)}")
+    print(f"  * Whole run: {res['wall_seconds']:.0f} s.")
+    results.write_text(json.dumps(res, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {results}")

@@ -18,8 +18,8 @@ import pytest
 from joint_sanctions.errors import RecordError, StoreError
 from joint_sanctions.models import CreditRecord
 from joint_sanctions.stores import RecordStore, open_store
-from joint_sanctions.stores.postgres import RECORD_MIGRATIONS as PG_RECORD_MIGRATIONS
 from joint_sanctions.stores.postgres import RECHECK_AFTER, PostgresStore
+from joint_sanctions.stores.postgres import RECORD_MIGRATIONS as PG_RECORD_MIGRATIONS
 from joint_sanctions.stores.sqlite import RECORD_MIGRATIONS, Migration, SqliteStore
 from joint_sanctions.testing import MemoryStore
 
