@@ -54,7 +54,7 @@ from .models import (
 )
 from .rules import RuleRunner, make_runner
 from .stores import RecordStore, open_store
-from .vocabulary import MATTER_TYPES
+from .vocabulary import MATTER_TYPES, RELATED_PARTY_ROLES, SUBJECT_TYPES
 
 log = structlog.get_logger("joint_sanctions")
 
@@ -108,6 +108,11 @@ def _decide(measures: Iterable[AppliedMeasure]) -> Decision:
     return decision
 
 
+#: Matter fields and the type a value needs to be taken as it is (an int amount is made a float).
+_MATTER_PLAIN: dict[str, type] = {"item_code": str, "application_no": str, "department": str,
+                                  "department_code": str, "region_code": str, "amount": float}
+
+
 def _parse_id(text: str) -> tuple[str, str]:
     try:
         return identifiers.parse_identifier(text)
@@ -125,13 +130,40 @@ def coerce_subject(subject: SubjectLike) -> Subject:
                                  "related_parties": ()})
     if not isinstance(subject, Mapping) or "id" not in subject:
         raise CheckError("invalid_subject", "a subject needs an 'id' / 主体缺少标识 id")
-    _parse_id(str(subject["id"]))  # the typed, masked message before pydantic wraps it
-    for party in subject.get("related_parties") or ():
-        _parse_id(str(party.get("id", "")) if isinstance(party, Mapping) else "")
+    norm, kind = _parse_id(str(subject["id"]))  # the typed, masked message before pydantic wraps it
+    parties = [(p, _parse_id(str(p.get("id", "")) if isinstance(p, Mapping) else ""))
+               for p in subject.get("related_parties") or ()]
+    plain = _plain_subject(subject, norm, kind, parties)
+    if plain is not None:
+        return plain
     try:
         return Subject.model_validate(dict(subject))
     except ValueError as exc:  # pydantic ValidationError: inputs are hidden, messages are safe
         raise CheckError("invalid_subject", identifiers.mask_text(str(exc))) from exc
+
+
+_SUBJECT_KEYS = frozenset({"id", "name", "subject_type", "related_parties"})
+_PARTY_KEYS = frozenset({"role", "id", "name"})
+
+
+def _plain_subject(subject: Mapping[str, Any], norm: str, kind: str,
+                   parties: Sequence[tuple[Any, tuple[str, str]]]) -> Subject | None:
+    """The :class:`Subject` of a mapping of plain strings, built without pydantic (a host's usual call
+    with a legal representative); None when anything needs validation to judge or to report."""
+    name, subject_type = subject.get("name", ""), subject.get("subject_type")
+    if (not subject.keys() <= _SUBJECT_KEYS or type(subject["id"]) is not str or type(name) is not str
+            or (subject_type is not None and subject_type not in SUBJECT_TYPES)):
+        return None
+    built = []
+    for party, (party_id, party_kind) in parties:
+        party_name = party.get("name", "")
+        if (not party.keys() <= _PARTY_KEYS or party.get("role") not in RELATED_PARTY_ROLES
+                or type(party["id"]) is not str or type(party_name) is not str):
+            return None
+        built.append(trusted(RelatedParty, {"role": party["role"], "id": party_id, "name": party_name,
+                                            "id_kind": party_kind}))
+    return trusted(Subject, {"id": norm, "id_kind": kind, "name": name, "subject_type": subject_type,
+                             "related_parties": tuple(built)})
 
 
 def coerce_matter(matter: MatterLike, extra: Mapping[str, Any]) -> Matter:
@@ -298,11 +330,18 @@ class Engine:
         return now, now.astimezone(self._tz).date()
 
     def _matter(self, matter: MatterLike, fields: Mapping[str, Any]) -> Matter:
-        if isinstance(matter, str) and not fields:
+        if isinstance(matter, str):
             cached = self._matters.get(matter)
             if cached is None:
-                cached = self._matters[matter] = coerce_matter(matter, fields)
-            return cached
+                cached = self._matters[matter] = coerce_matter(matter, {})
+            if not fields:
+                return cached
+            # The host's usual keywords (an amount, item codes) need no validator to judge them.
+            if all(v is None or type(v) is _MATTER_PLAIN.get(k) or (k == "amount" and type(v) is int)
+                   for k, v in fields.items()):
+                values = dict(cached.__dict__)
+                values.update((k, float(v) if k == "amount" else v) for k, v in fields.items() if v is not None)
+                return trusted(Matter, values)
         return coerce_matter(matter, fields)
 
     def _bind_log(self) -> None:

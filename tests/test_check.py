@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 import structlog
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from joint_sanctions import CheckError, Engine, Subject
-from joint_sanctions.check import compile_paths
+from joint_sanctions import CheckError, Engine, Matter, Subject
+from joint_sanctions.check import coerce_matter, coerce_subject, compile_paths
+from joint_sanctions.testing import MemoryStore
 
 from .conftest import record
 
@@ -269,3 +272,60 @@ def test_injected_clock_and_ids_make_results_reproducible(engine_with: Callable[
     result = engine_with(record("R1", CO)).check(CO, "government_procurement")
     assert result.check_id == "chk-0"
     assert result.checked_at == dt.datetime(2025, 6, 1, 4, 0, tzinfo=dt.timezone.utc)
+
+
+# --- fast construction of inputs: the same models validation builds ---------------------------------
+
+_TEXTS = st.one_of(st.none(), st.text(max_size=8), st.integers(0, 99))
+_IDS = st.sampled_from(["91410100MA0000015B", "410102199003071230", "41010219900307123x", "９１４１０１００ＭＡ００００００１５Ｂ",
+                        "91410100MA0000015C", "", "x"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(fields=st.dictionaries(st.sampled_from(["item_code", "application_no", "department", "department_code",
+                                               "region_code", "amount", "colour"]),
+                              st.one_of(_TEXTS, st.floats(allow_nan=False), st.booleans()), max_size=4),
+       matter=st.sampled_from(["bidding", "honors", "nope"]))
+def test_matter_from_keywords_equals_the_validated_one(fields: dict[str, Any], matter: str) -> None:
+    """What check() builds from a matter id and keywords is the Matter validation builds, or the same error."""
+    engine = Engine(measures=FIXTURE, store=MemoryStore(), cases=False)
+    try:
+        expected: Any = coerce_matter(matter, fields)
+    except CheckError as exc:
+        expected = (type(exc), exc.code, str(exc))
+    try:
+        got: Any = engine._matter(matter, fields)
+    except CheckError as exc:
+        got = (type(exc), exc.code, str(exc))
+    assert got == expected
+    if isinstance(got, Matter):
+        assert Matter.model_validate(got.model_dump()) == got
+
+
+_PARTIES = st.lists(st.one_of(st.fixed_dictionaries({"role": st.sampled_from(["legal_representative", "principal",
+                                                                               "boss"]), "id": _IDS},
+                                                    optional={"name": _TEXTS}),
+                              st.just("not a party")), max_size=3)
+
+
+@settings(max_examples=400, deadline=None)
+@given(subject=st.fixed_dictionaries({"id": _IDS}, optional={"name": _TEXTS, "related_parties": _PARTIES,
+                                                           "subject_type": st.sampled_from([None, "legal_person",
+                                                                                            "alien"]),
+                                                           "colour": st.just("red")}))
+def test_subject_from_a_mapping_equals_the_validated_one(subject: dict[str, Any]) -> None:
+    """A mapping becomes the Subject validation builds (ids normalised), or the same CheckError."""
+    def validated() -> Any:
+        try:
+            return Subject.model_validate(subject)
+        except ValueError:
+            return "invalid"
+
+    def coerced() -> Any:
+        try:
+            return coerce_subject(subject)
+        except CheckError as exc:
+            assert exc.code == "invalid_subject"
+            return "invalid"
+
+    assert coerced() == validated()

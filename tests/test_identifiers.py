@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import string
+from typing import Any
 
 import pytest
 from hypothesis import assume, example, given, settings
@@ -449,3 +450,30 @@ def test_public_names_are_pinned() -> None:
         "infer_subject_type", "mask", "mask_text", "normalize_resident_id", "normalize_uscc",
         "parse_identifier",
     ]
+
+
+def _outcome(text: str, **kw: Any) -> tuple[str, str] | str:
+    try:
+        return parse_identifier(text, **kw)
+    except IdentifierError as exc:
+        return str(exc)
+
+
+@settings(deadline=None, max_examples=500)
+@given(number=valid_resident_ids, pos=st.integers(0, 17), replacement=st.sampled_from("0123456789Xx"),
+       change=st.booleans())
+def test_parse_without_a_date_agrees_with_the_full_rules_of_today(number: str, pos: int, replacement: str,
+                                                                  change: bool) -> None:
+    """parse_identifier as checks call it (no ``today``: its fast paths) gives exactly the answer, or the
+    error message, of the full rules run for today in China, for valid ids and one-character typos."""
+    text = number[:pos] + replacement + number[pos + 1:] if change else number
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+    assert _outcome(text) == _outcome(text, today=today)
+
+
+@pytest.mark.parametrize("text", ["410102199003071230", "41010219900307123x", "410102209912310013",
+                                  "410102189912310014", "410102199002300018", "４１０１０２１９９００３０７１２３０"])
+def test_parse_without_a_date_agrees_on_edge_cases(text: str) -> None:
+    """Future, pre-1900 and impossible birth dates, a lower-case x and full-width digits: same answers."""
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+    assert _outcome(text) == _outcome(text, today=today)
