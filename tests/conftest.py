@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -117,10 +117,17 @@ class Database:
     kind: str
     url: str
     workdir: Path
+    opened: list[RecordStore] = field(default_factory=list, repr=False)
 
     def open(self) -> RecordStore:
-        """A new store on this database (its own connection or pool)."""
-        return open_store(self.url)
+        """A new store on this database (its own connection or pool), closed after the test.
+
+        Closed explicitly because a connection pool left to the garbage collector may be collected
+        on one of its own worker threads, which then cannot join itself (an unraisable error).
+        """
+        store = open_store(self.url)
+        self.opened.append(store)
+        return store
 
     def rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """The rows of ``query`` (``?`` parameters) through a separate connection, as another process
@@ -133,8 +140,12 @@ class Database:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """The same test on a fresh SQLite file and on a fresh PostgreSQL database: one contract, two stores."""
     if request.param == "sqlite":
-        return Database("sqlite", f"sqlite:///{tmp_path / 'loop.db'}", tmp_path)
-    return Database("postgres", request.getfixturevalue("pg_url"), tmp_path)
+        db = Database("sqlite", f"sqlite:///{tmp_path / 'loop.db'}", tmp_path)
+    else:
+        db = Database("postgres", request.getfixturevalue("pg_url"), tmp_path)
+    yield db
+    for store in db.opened:
+        store.close()
