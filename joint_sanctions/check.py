@@ -31,7 +31,8 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Any, Protocol, Self
 
 import structlog
 
@@ -240,7 +241,11 @@ class Engine:
                  cases: CaseRecorder | bool = True, refresh_interval: float = 1.0) -> None:
         self._source = measures
         self._compiled = compile_paths(measures)
-        self.store: RecordStore = store if store is not None and not isinstance(store, str) else open_store(store)
+        self.store: RecordStore
+        if store is None or isinstance(store, str):
+            self.store, self._owns_store = open_store(store), True
+        else:
+            self.store, self._owns_store = store, False
         self._runner: RuleRunner = make_runner(rules)
         self._runner.prepare(self._compiled)
         self._clock = clock
@@ -350,6 +355,19 @@ class Engine:
         self._log = log.bind()
         enabled = getattr(self._log, "is_enabled_for", None)
         self._log_checks = enabled(logging.INFO) if callable(enabled) else True
+
+    def close(self) -> None:
+        """Close the store if this engine opened it (from a URL or the default); a store passed in is
+        the caller's to close. Closing twice is harmless."""
+        if self._owns_store:
+            self.store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
 
     def _poll(self) -> None:
         if self._listed.due():

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import structlog
 
-from joint_sanctions import Engine, MeasureListError
+from joint_sanctions import Engine, MeasureListError, StoreError
 from joint_sanctions.check import compile_paths
 from joint_sanctions.stores.sqlite import SqliteStore
 
@@ -263,3 +263,16 @@ def test_engine_without_shipped_lists_reads_given_folder_only(tmp_path: Path) ->
     engine = Engine(measures=folder, store=SqliteStore(tmp_path / "r.db"), cases=False)
     assert all(mid.startswith("T-") for mid in engine.compiled.measures)
     shutil.rmtree(folder)
+
+
+def test_engine_closes_the_store_it_opened_and_leaves_a_given_one_open(tmp_path: Path) -> None:
+    """``with Engine(store=URL)`` closes the store it opened; a store passed in stays the caller's."""
+    with Engine(measures=compile_paths(FIXTURE), store=f"sqlite:///{tmp_path / 'own.db'}", cases=False) as engine:
+        assert engine.check(CO, "government_procurement", at=DAY).decision == "clear"
+    with pytest.raises(StoreError):
+        engine.store.count()
+    given = SqliteStore(tmp_path / "given.db")
+    with Engine(measures=compile_paths(FIXTURE), store=given, cases=False):
+        pass
+    assert given.count() == 0
+    given.close()
