@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
+# mypy --strict on the library first (pyproject's [tool.mypy]), then every test.
 test: $(STAMP)
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 # Full size by default (1,000,000 records); e.g. make bench BENCH_ARGS="--records 20000 --checks 20000"

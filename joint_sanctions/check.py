@@ -251,8 +251,10 @@ class Engine:
         self._clock = clock
         if new_id is None:
             prefix, counter = uuid.uuid4().hex[:16], itertools.count(1)
-            new_id = lambda: f"{prefix}{next(counter):016x}"  # noqa: E731  # unique across engines
-        self._new_id = new_id
+
+            def new_id() -> str:  # unique across engines: a random prefix per engine
+                return f"{prefix}{next(counter):016x}"
+        self._new_id: Callable[[], str] = new_id
         self._tz = tz
         self._day: tuple[float, float, dt.date] = (0.0, 0.0, dt.date.min)  # [start, end) of a day
         self._matters: dict[str, Matter] = {}

@@ -76,7 +76,8 @@ class DurableRunner:
     name = "durable"
 
     def __init__(self) -> None:
-        from durable import engine  # imported here: it is optional on Python 3.13+
+        # Imported here: it is optional on Python 3.13+. It ships no type information.
+        from durable import engine  # type: ignore[import-untyped]
 
         self._engine = engine
         self._lock = threading.Lock()

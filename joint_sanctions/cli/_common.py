@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import logging
 import sys
+from collections.abc import Mapping, MutableMapping
 from typing import Any, NoReturn
 
 import structlog
@@ -70,7 +71,7 @@ def configure_logging(verbose: bool) -> None:
     )
 
 
-def _mask_event(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+def _mask_event(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
     return {k: mask_text(v) if isinstance(v, str) else v for k, v in event.items()}
 
 
