@@ -6,13 +6,17 @@ import csv
 import datetime as dt
 import json
 from collections.abc import Sequence
+from typing import Any
 from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from joint_sanctions.errors import ImportRowError, RecordError
+from joint_sanctions.errors import ImportRowError, RecordError, StoreError
 from joint_sanctions.models import CreditRecord
+from joint_sanctions import records
 from joint_sanctions.records import COLUMNS, import_records, read_records
 from joint_sanctions.stores.sqlite import SqliteStore
 from joint_sanctions.testing import MemoryStore
@@ -386,3 +390,72 @@ def test_report_names_the_file(tmp_path: Path) -> None:
 def test_columns_are_the_record_fields() -> None:
     """The import columns are exactly the fields of CreditRecord (design.md §6)."""
     assert set(COLUMNS) == set(CreditRecord.model_fields)
+
+
+class FailingStore(MemoryStore):
+    """A real in-memory store whose ``upsert`` fails from the ``fail_at``-th call on."""
+
+    def __init__(self, fail_at: int) -> None:
+        self.fail_at = 0  # not while MemoryStore's own constructor stores its initial records
+        super().__init__()
+        self.calls, self.fail_at = 0, fail_at
+
+    def upsert(self, records: Any) -> int:
+        if self.fail_at:
+            self.calls += 1
+            if self.calls >= self.fail_at:
+                raise StoreError("database is full")
+        return super().upsert(records)
+
+
+def test_a_store_failure_stops_the_import_and_keeps_the_batches_stored_before(tmp_path: Path) -> None:
+    """When the database fails mid-import the error reaches the caller; earlier batches stay stored."""
+    path = write_csv(tmp_path / "r.csv", [row(f"R{i}") for i in range(7)])
+    store = FailingStore(fail_at=2)
+    with pytest.raises(StoreError, match="database is full"):
+        import_records(store, path, batch_size=2)
+    assert sorted(r.record_id for r in store.iter_records()) == ["R0", "R1"]
+
+
+def test_a_file_error_mid_import_keeps_the_batches_stored_before(tmp_path: Path) -> None:
+    """A file that turns unreadable half way raises RecordError after storing the batches before it."""
+    good = "".join(f"R{i},court_defaulter,91410100MA0000015B,某公司,,法院,文号,2024-01-01,,active,\n"
+                   for i in range(3000))  # past the reader's first buffer
+    path = tmp_path / "r.csv"
+    path.write_bytes((",".join(COLUMNS) + "\n" + good).encode() + b"\xff\xfe broken\n")
+    store = MemoryStore()
+    with pytest.raises(RecordError, match="not UTF-8"):
+        import_records(store, path, batch_size=100)
+    assert store.count() >= 100  # the batches read before the bad bytes
+
+
+_CELL = {
+    "record_id": st.sampled_from(["R1", "", "长-ID-9"]),
+    "list_type": st.sampled_from(["court_defaulter", "tax_credit_a", "失信被执行人", "", "foo"]),
+    "subject_id": st.sampled_from(["91410100MA0000015B", "410102199003071230", "41010219900307123x",
+                                   "91410100MA0000015C", "", "123"]),
+    "subject_name": st.sampled_from(["", "某公司"]),
+    "subject_type": st.sampled_from(["", "legal_person", "natural_person", "alien"]),
+    "authority": st.sampled_from(["", "法院"]),
+    "document_no": st.sampled_from(["", "(2024)豫01执1号"]),
+    "listed_on": st.sampled_from(["2024-01-10", "2024/1/10", "", "2024-02-30", "never"]),
+    "expires_on": st.sampled_from(["", "2027-01-10", "2024-01-10", "2023-01-01", "soon"]),
+    "status": st.sampled_from(["", "active", "repaired", "removed", "gone"]),
+    "reason": st.sampled_from(["", "未履行"]),
+}
+
+
+@settings(max_examples=600, deadline=None)
+@given(cells=st.fixed_dictionaries(_CELL))
+def test_a_row_read_without_pydantic_equals_the_validated_one(cells: dict[str, str]) -> None:
+    """Well-formed rows skip model validation; what they become (or the error) is what validation gives."""
+    values = [cells[c] for c in COLUMNS]
+    fast = records._row(7, COLUMNS, values)
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(records, "_plain_record", lambda fields: None)
+        validated = records._row(7, COLUMNS, values)
+
+    def outcome(item: CreditRecord | ImportRowError) -> Any:
+        return (item.line, item.reason) if isinstance(item, ImportRowError) else item
+
+    assert outcome(fast) == outcome(validated)
