@@ -36,7 +36,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from . import identifiers
-from .check import CST, Engine, MatterLike, coerce_matter
+from .check import CST, Engine, MatterLike, coerce_matter, coerce_subject
 from .errors import IdentifierError, JointSanctionsError
 from .models import CheckResult, Subject
 from .vocabulary import DECISIONS, EFFECTS, MATTER_TYPES, SUBJECT_TYPES
@@ -375,7 +375,7 @@ def _entry(line: int, columns: Sequence[str], cells: Sequence[object]) -> BatchE
             subject["related_parties"] = ({"role": "legal_representative", "id": rep},)
     if problems:
         return _rejected(line, "; ".join(problems))
-    return BatchEntry(line, Subject.model_validate(subject))
+    return BatchEntry(line, coerce_subject(subject))  # ids checked above: built without re-validation
 
 
 def _text(cell: object) -> str:
