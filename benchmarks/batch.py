@@ -30,7 +30,7 @@ from typing import Any
 
 # Run as a script, so this folder is on sys.path: the helpers beside it import directly.
 import datagen
-from common import machine_info, quiet_logging, report, rss_mb, timed
+from common import log, machine_info, quiet_logging, report, rss_mb, timed
 
 HERE = Path(__file__).resolve().parent
 quiet_logging()
@@ -45,10 +45,6 @@ FORMATS = (".csv", ".xlsx", ".html")
 INPUT_VERSION = 1
 #: A worker running longer than this is taken for hung.
 WORKER_TIMEOUT_S = 3600
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -8,9 +8,15 @@ import logging
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
+
+
+def log(message: str) -> None:
+    """Progress of a benchmark, on stderr (stdout carries the table)."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def quiet_logging() -> None:

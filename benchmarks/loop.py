@@ -29,7 +29,7 @@ from typing import Any
 
 # Run as a script, so this folder is on sys.path: the helpers beside it import directly.
 import datagen
-from common import machine_info, quiet_logging, report, rss_mb
+from common import log, machine_info, quiet_logging, report, rss_mb
 
 HERE = Path(__file__).resolve().parent
 quiet_logging()
@@ -44,10 +44,6 @@ _DISPOSALS = (
      "department": "郑州市发展和改革委员会"},
     {"result": "not_applied", "reason": "主体已完成信用修复，依法不再实施", "department": "郑州市市场监督管理局"},
 )
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -31,7 +31,7 @@ from typing import Any, Self, TypeVar
 
 # Run as a script, so this folder is on sys.path: the helpers beside it import directly.
 import datagen
-from common import machine_info, quiet_logging
+from common import log, machine_info, quiet_logging
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -59,10 +59,6 @@ CASE_DEPARTMENT = "郑州市发展和改革委员会"
 DELIVERY_TIMEOUT_S = 900
 #: Checks of each kind made untimed before the timed pass.
 WARMUP_CHECKS = 500
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

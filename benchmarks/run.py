@@ -23,7 +23,7 @@ from typing import Any
 
 # Run as a script, so this folder is on sys.path: the helpers beside it import directly.
 import datagen
-from common import machine_info, quiet_logging, timed
+from common import log, machine_info, quiet_logging, timed
 
 HERE = Path(__file__).resolve().parent
 quiet_logging()
@@ -41,10 +41,6 @@ TARGETS = {
 FULL_RECORDS = 1_000_000
 #: A worker that runs longer than this is taken for hung (the whole run is budgeted at < 15 min).
 WORKER_TIMEOUT_S = 1800
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
