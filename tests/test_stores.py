@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 from pathlib import Path
 
 import psycopg
@@ -23,7 +24,7 @@ from joint_sanctions.stores.postgres import RECORD_MIGRATIONS as PG_RECORD_MIGRA
 from joint_sanctions.stores.sqlite import RECORD_MIGRATIONS, Migration, SqliteStore
 from joint_sanctions.testing import MemoryStore
 
-from .conftest import numbered_uscc
+from .conftest import Database, numbered_uscc
 from .pgserver import PgServer
 
 ACME = "91350100M000100Y43"
@@ -242,6 +243,96 @@ def test_store_is_a_context_manager_and_close_is_repeatable(store: RecordStore) 
     store.close()
 
 
+# --- SQL stores: the same behaviour in SQLite and PostgreSQL ---------------------------------------
+
+
+def sql_store(database: Database, **pool: Any) -> SqliteStore | PostgresStore:
+    """A new store on ``database``; ``pool`` sizes a PostgreSQL pool."""
+    if database.kind == "sqlite":
+        return SqliteStore(database.url.removeprefix("sqlite:///"))
+    return PostgresStore(database.url, **pool)
+
+
+def migrations_of(database: Database) -> tuple[Migration, ...]:
+    return RECORD_MIGRATIONS if database.kind == "sqlite" else PG_RECORD_MIGRATIONS
+
+
+def test_reopen_keeps_data(database: Database) -> None:
+    """Records written before closing are there after reopening."""
+    with sql_store(database) as first:
+        first.upsert([rec("R1"), rec("R2", status="removed")])
+        first.repair("R1")
+    with sql_store(database) as again:
+        assert again.count() == 2
+        assert again.get("R1") == rec("R1", status="repaired")
+
+
+def test_concurrent_first_open_in_threads(database: Database) -> None:
+    """Many stores opening the same new database at once all succeed and migrate once."""
+    barrier = threading.Barrier(8)
+    failures: list[BaseException] = []
+
+    def open_and_write(n: int) -> None:
+        try:
+            barrier.wait()
+            with sql_store(database, max_size=2) as store:
+                store.upsert([rec(f"R{n}")])
+        except BaseException as exc:  # collected and asserted below; a thread cannot fail the test
+            failures.append(exc)
+
+    threads = [threading.Thread(target=open_and_write, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    with sql_store(database) as store:
+        assert store.count() == 8
+    assert database.rows("SELECT COUNT(*) FROM schema_migrations") == [(len(migrations_of(database)),)]
+
+
+def test_concurrent_first_open_in_processes(database: Database) -> None:
+    """Several processes creating and migrating the same new database at once all succeed."""
+    code = "import sys; from joint_sanctions.stores import open_store; open_store(sys.argv[1]).close()"
+    procs = [subprocess.Popen([sys.executable, "-c", code, database.url], stderr=subprocess.PIPE)
+             for _ in range(4)]
+    errors = [proc.communicate()[1] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0] * 4, errors
+    assert database.rows("SELECT COUNT(*) FROM schema_migrations") == [(len(migrations_of(database)),)]
+
+
+def test_store_shared_by_threads(database: Database) -> None:
+    """One store used from more threads than it has connections loses no write and raises nothing."""
+    failures: list[BaseException] = []
+    with sql_store(database, max_size=2) as store:
+        def work(n: int) -> None:
+            try:
+                for i in range(50):
+                    store.upsert([rec(f"T{n}-{i}")])
+                    store.active_records([ACME], dt.date(2024, 6, 1))
+                    store.data_version()
+            except BaseException as exc:  # collected and asserted below
+                failures.append(exc)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+        assert store.count() == 200
+        assert store.local_writes == 200
+
+
+def test_status_changes_are_kept_for_audit(database: Database) -> None:
+    """set_status() keeps the status, reason and time of each change."""
+    with sql_store(database) as store:
+        store.upsert([rec("R1")])
+        store.set_status("R1", "repaired", reason="已履行")
+    assert database.rows("SELECT record_id, status, reason FROM record_status_changes") == [
+        ("R1", "repaired", "已履行")]
+
+
 # --- SQLite ---------------------------------------------------------------------------------------
 
 
@@ -252,16 +343,6 @@ def test_sqlite_file_created_on_first_use_in_wal_mode(tmp_path: Path) -> None:
         assert path.exists()
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-
-
-def test_sqlite_reopen_keeps_data(tmp_path: Path) -> None:
-    """Records written before closing are there after reopening."""
-    with SqliteStore(tmp_path / "r.db") as first:
-        first.upsert([rec("R1"), rec("R2", status="removed")])
-        first.repair("R1")
-    with SqliteStore(tmp_path / "r.db") as again:
-        assert again.count() == 2
-        assert again.get("R1") == rec("R1", status="repaired")
 
 
 def test_sqlite_data_version_sees_another_connection(tmp_path: Path) -> None:
@@ -335,68 +416,6 @@ def test_sqlite_duplicate_migration_ids_are_refused(tmp_path: Path) -> None:
         store.migrate(twice)
 
 
-def test_sqlite_concurrent_first_open_in_threads(tmp_path: Path) -> None:
-    """Many connections creating the same new file at once all succeed and migrate once."""
-    path = tmp_path / "new.db"
-    barrier = threading.Barrier(8)
-    failures: list[BaseException] = []
-
-    def open_and_write(n: int) -> None:
-        try:
-            barrier.wait()
-            with SqliteStore(path) as store:
-                store.upsert([rec(f"R{n}")])
-        except BaseException as exc:  # collected and asserted below; a thread cannot fail the test
-            failures.append(exc)
-
-    threads = [threading.Thread(target=open_and_write, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failures == []
-    with SqliteStore(path) as store:
-        assert store.count() == 8
-        assert store.connection.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] == len(
-            RECORD_MIGRATIONS)
-
-
-def test_sqlite_concurrent_first_open_in_processes(tmp_path: Path) -> None:
-    """Several processes creating the same new file at once all succeed."""
-    path = tmp_path / "new.db"
-    code = ("import sys; from joint_sanctions.stores.sqlite import SqliteStore; "
-            "SqliteStore(sys.argv[1]).close()")
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stderr=subprocess.PIPE)
-             for _ in range(4)]
-    errors = [proc.communicate()[1] for proc in procs]
-    assert [proc.returncode for proc in procs] == [0] * 4, errors
-    with SqliteStore(path) as store:
-        assert store.connection.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] == len(
-            RECORD_MIGRATIONS)
-
-
-def test_sqlite_store_shared_by_threads(tmp_path: Path) -> None:
-    """One store used from several threads at once loses no write and raises nothing."""
-    failures: list[BaseException] = []
-    with SqliteStore(tmp_path / "r.db") as store:
-        def work(n: int) -> None:
-            try:
-                for i in range(50):
-                    store.upsert([rec(f"T{n}-{i}")])
-                    store.active_records([ACME], dt.date(2024, 6, 1))
-                    store.data_version()
-            except BaseException as exc:  # collected and asserted below
-                failures.append(exc)
-
-        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert failures == []
-        assert store.count() == 200
-
-
 def test_sqlite_catch_up_query_uses_the_version_index(tmp_path: Path) -> None:
     """listed_since reads only the records changed since a version (an index range), not the table."""
     with SqliteStore(tmp_path / "r.db") as store:
@@ -410,16 +429,6 @@ def test_sqlite_catch_up_query_uses_the_version_index(tmp_path: Path) -> None:
         (query,) = [q for q in statements if "FROM credit_records" in q]
         plan = " | ".join(row[3] for row in store.connection.execute(f"EXPLAIN QUERY PLAN {query}"))
     assert "USING INDEX credit_records_changed_version (changed_version>?)" in plan.replace("=?", "?"), plan
-
-
-def test_sqlite_status_changes_are_kept_for_audit(tmp_path: Path) -> None:
-    """set_status() keeps the status, reason and time of each change."""
-    with SqliteStore(tmp_path / "r.db") as store:
-        store.upsert([rec("R1")])
-        store.set_status("R1", "repaired", reason="已履行")
-        rows = store.connection.execute(
-            "SELECT record_id, status, reason FROM record_status_changes").fetchall()
-    assert rows == [("R1", "repaired", "已履行")]
 
 
 def test_sqlite_file_that_is_not_a_database_raises_store_error(tmp_path: Path) -> None:
@@ -459,25 +468,15 @@ def test_sqlite_locked_database_raises_store_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_postgres_reopen_keeps_data(pg_url: str) -> None:
-    """Records written before closing are there after reopening."""
-    with PostgresStore(pg_url) as first:
-        first.upsert([rec("R1"), rec("R2", status="removed")])
-        first.repair("R1")
-    with PostgresStore(pg_url) as again:
-        assert again.count() == 2
-        assert again.get("R1") == rec("R1", status="repaired")
-
-
-@pytest.mark.postgres
 def test_postgres_connections_killed_by_the_server_are_replaced_before_use(pg_url: str) -> None:
     """After the server drops every pooled connection (a restart, an idle timeout), the next reads succeed."""
     with PostgresStore(pg_url, min_size=2, max_size=2) as store:
         store.upsert([rec("R1")])
         assert store.count() == 1
         with psycopg.connect(pg_url, autocommit=True) as admin:
-            killed = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                                   "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()
         assert killed is not None and killed[0] >= 1
         time.sleep(RECHECK_AFTER + 0.2)  # a connection idle this long is probed before it is handed out
         assert [store.count() for _ in range(4)] == [1, 1, 1, 1]
@@ -578,70 +577,6 @@ def test_postgres_duplicate_migration_ids_are_refused(pg_url: str) -> None:
 
 
 @pytest.mark.postgres
-def test_postgres_concurrent_first_open_in_threads(pg_url: str) -> None:
-    """Many stores opening the same new database at once all succeed and migrate once."""
-    barrier = threading.Barrier(8)
-    failures: list[BaseException] = []
-
-    def open_and_write(n: int) -> None:
-        try:
-            barrier.wait()
-            with PostgresStore(pg_url, max_size=2) as store:
-                store.upsert([rec(f"R{n}")])
-        except BaseException as exc:  # collected and asserted below; a thread cannot fail the test
-            failures.append(exc)
-
-    threads = [threading.Thread(target=open_and_write, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failures == []
-    with PostgresStore(pg_url) as store, store.connection() as conn:
-        assert store.count() == 8
-        assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone() == (
-            len(PG_RECORD_MIGRATIONS),)
-
-
-@pytest.mark.postgres
-def test_postgres_concurrent_first_open_in_processes(pg_url: str) -> None:
-    """Several processes migrating the same new database at once all succeed, one after the other."""
-    code = ("import sys; from joint_sanctions.stores.postgres import PostgresStore; "
-            "PostgresStore(sys.argv[1]).close()")
-    procs = [subprocess.Popen([sys.executable, "-c", code, pg_url], stderr=subprocess.PIPE)
-             for _ in range(4)]
-    errors = [proc.communicate()[1] for proc in procs]
-    assert [proc.returncode for proc in procs] == [0] * 4, errors
-    with PostgresStore(pg_url) as store, store.connection() as conn:
-        assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone() == (
-            len(PG_RECORD_MIGRATIONS),)
-
-
-@pytest.mark.postgres
-def test_postgres_store_shared_by_threads(pg_url: str) -> None:
-    """One store used from more threads than it has connections loses no write and raises nothing."""
-    failures: list[BaseException] = []
-    with PostgresStore(pg_url, max_size=2) as store:
-        def work(n: int) -> None:
-            try:
-                for i in range(50):
-                    store.upsert([rec(f"T{n}-{i}")])
-                    store.active_records([ACME], dt.date(2024, 6, 1))
-                    store.data_version()
-            except BaseException as exc:  # collected and asserted below
-                failures.append(exc)
-
-        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert failures == []
-        assert store.count() == 200
-        assert store.local_writes == 200
-
-
-@pytest.mark.postgres
 def test_postgres_concurrent_writers_stamp_versions_in_commit_order(pg_url: str) -> None:
     """A reader catching up with listed_since() while two stores write misses no listing."""
     with PostgresStore(pg_url) as a, PostgresStore(pg_url) as b, PostgresStore(pg_url) as reader:
@@ -662,17 +597,6 @@ def test_postgres_concurrent_writers_stamp_versions_in_commit_order(pg_url: str)
         version, fresh = reader.listed_since(version)
         seen |= fresh
         assert seen == {numbered_uscc(n) for n in range(200)} == reader.listed_subject_ids()
-
-
-@pytest.mark.postgres
-def test_postgres_status_changes_are_kept_for_audit(pg_url: str) -> None:
-    """set_status() keeps the status, reason and time of each change."""
-    with PostgresStore(pg_url) as store:
-        store.upsert([rec("R1")])
-        store.set_status("R1", "repaired", reason="已履行")
-        with store.connection() as conn:
-            rows = conn.execute("SELECT record_id, status, reason FROM record_status_changes").fetchall()
-    assert rows == [("R1", "repaired", "已履行")]
 
 
 @pytest.mark.postgres
