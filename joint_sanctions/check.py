@@ -545,11 +545,13 @@ def _applied(compiled: CompiledMeasures, firings: Iterable[tuple[str, str]],
             party = parties[record.subject_id]
             via[measure_id] = trusted(ViaRelatedParty, {"role": party.role, "id": identifiers.mask(party.id),
                                                         "name": party.name})
-    applied = [
-        trusted(AppliedMeasure, {**cm.applied_fields, "record_ids": tuple(sorted(record_ids[mid])),
-                                 "via_related_party": via[mid]})
-        for mid, cm in compiled.measures.items() if mid in record_ids
-    ]
+    measures = compiled.measures
+    applied = []
+    for mid in sorted(record_ids, key=compiled.position.__getitem__):
+        fields = measures[mid].applied_fields.copy()  # a dict copy: ~5× cheaper than {**proxy}
+        fields["record_ids"] = tuple(sorted(record_ids[mid]))
+        fields["via_related_party"] = via[mid]
+        applied.append(trusted(AppliedMeasure, fields))
     return applied, list(party_records.values())
 
 

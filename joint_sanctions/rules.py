@@ -5,7 +5,9 @@ fact. durable_rules has traps, each handled here (design.md §2):
 
 * an *event* is consumed by the first rule that matches → facts are asserted, so every rule fires;
 * two identical facts raise ``MessageObservedException`` → every fact carries a unique ``id``;
-* DSL rules lose their names → rules are JSON keyed by measure id (the action name);
+* DSL rules lose their names → rules are JSON, named by the measure id(s) they stand for (the
+  action name; measures with the same residual conditions share a rule, see
+  :meth:`CompiledMeasures.durable_rulesets`);
 * a ruleset name cannot be registered twice → rulesets named by revision, registered once;
 * one ruleset cannot hold ~1,000 measures with ``or`` alternatives (error 107/303) → one small
   ruleset per (list type, matter type) of the index, each fact asserted into its own;
@@ -99,14 +101,14 @@ class DurableRunner:
 
         self._host = _Host()
 
-    def _action(self, measure_id: str) -> Callable[[Any], None]:
-        if measure_id == _SENTINEL_RULE:
+    def _action(self, rule_name: str) -> Callable[[Any], None]:
+        if rule_name == _SENTINEL_RULE:
             return lambda c: None
 
         def act(c: Any) -> None:
             sid = c.m["sid"]
             try:
-                self._collectors[sid].append((measure_id, c.m["id"]))
+                self._collectors[sid].append((rule_name, c.m["id"]))
             except BaseException as exc:  # durable would swallow it into the state; keep it
                 self._errors[sid] = exc
         return act
@@ -158,8 +160,10 @@ class DurableRunner:
             error = self._errors.pop(sid, None)
             if error is not None:
                 raise RuleEngineError(f"a rule action failed: {error!r}") from error
-            # a rule whose condition has several true 'or' branches fires once per branch
-            return list(dict.fromkeys(collected))
+            # A rule stands for every measure sharing its conditions; one whose condition has
+            # several true 'or' branches fires once per branch.
+            groups = compiled.rule_measures
+            return list(dict.fromkeys((mid, fact_id) for name, fact_id in collected for mid in groups[name]))
 
 
 _durable: DurableRunner | None = None

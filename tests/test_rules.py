@@ -80,9 +80,18 @@ def _compiled(specs: list[tuple[Any, ...]]) -> Any:
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(specs=st.lists(measure_st, min_size=1, max_size=12),
+       twins=st.lists(st.tuples(st.integers(0, 11), st.sampled_from(LISTS), st.sampled_from(MATTERS)), max_size=6),
        facts=st.lists(fact_st, min_size=1, max_size=6), matter=st.sampled_from(MATTERS))
-def test_durable_and_reference_agree(specs: list[Any], facts: list[dict[str, Any]], matter: str) -> None:
-    """On generated measures and facts, durable_rules fires exactly the measures the reference evaluator does."""
+def test_durable_and_reference_agree(specs: list[Any], twins: list[tuple[int, str, str]],
+                                     facts: list[dict[str, Any]], matter: str) -> None:
+    """On generated measures and facts, durable_rules fires exactly the measures the reference evaluator does.
+
+    ``twins`` copy a measure's conditions onto other lists and matters, so measures that share one
+    durable rule (same residual conditions) are exercised as often as lone ones.
+    """
+    for i, list_type, matter_type in twins:
+        lists, matters, *rest = specs[i % len(specs)]
+        specs.append(([*{*lists, list_type}], [*{*matters, matter_type}], *rest))
     compiled = _compiled(specs)
     facts = [{**f, "matter__matter_type": matter, "id": f"f{i}"} for i, f in enumerate(facts)]
     durable = sorted(make_runner("durable").fire(compiled, matter, facts))
@@ -105,6 +114,22 @@ def test_every_matching_measure_fires_not_just_the_first() -> None:
     """Facts are not consumed: two measures matching one fact both fire (events would fire one)."""
     fired = make_runner("durable").fire(_simple_compiled(), "bidding", [_fact(0, matter__amount=50.0)])
     assert sorted(m for m, _ in fired) == ["T-000", "T-001"]
+
+
+def test_measures_with_the_same_conditions_share_one_durable_rule() -> None:
+    """Measures that differ only in lists, matters or wording become one durable rule per ruleset, so a
+    fact meeting them costs one action in durable_rules, and every one of them is still reported."""
+    twins = [(["court_defaulter"], ["bidding"], [], None, None, (None, None)),
+             (["court_defaulter", "wage_arrears"], ["bidding"], [], None, None, (None, None)),
+             (["court_defaulter"], ["bidding"], [], None, "matter.amount >= 10", (None, None)),
+             (["court_defaulter"], ["bidding", "honors"], [], None, "matter.amount >= 10", (None, None))]
+    compiled = _compiled(twins)
+    rules = compiled.durable_rulesets()
+    assert len(rules[("court_defaulter", "bidding")]) == 2
+    assert len(rules[("wage_arrears", "bidding")]) == 1
+    fired = make_runner("durable").fire(compiled, "bidding", [_fact(0, matter__amount=50.0)])
+    assert sorted(fired) == [(f"T-00{i}", "f0") for i in range(4)]
+    assert sorted(make_runner("durable").fire(compiled, "bidding", [_fact(1)])) == [("T-000", "f1"), ("T-001", "f1")]
 
 
 def test_identical_facts_in_one_check_do_not_raise() -> None:
