@@ -8,6 +8,7 @@ not UTF-8) raises :class:`~joint_sanctions.errors.RecordError`.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import difflib
@@ -32,7 +33,7 @@ from pydantic_core import ErrorDetails
 from .errors import IdentifierError, ImportRowError, RecordError
 from .identifiers import mask_text, parse_identifier
 from .models import CreditRecord, trusted
-from .stores import RecordStore
+from .stores import BulkLoading, RecordStore
 from .vocabulary import LIST_TYPES, RECORD_STATUSES, SUBJECT_TYPES
 
 __all__ = ["COLUMNS", "ImportReport", "import_records", "read_records"]
@@ -113,6 +114,8 @@ def import_records(store: RecordStore, path: str | os.PathLike[str], batch_size:
 
     Rows are upserted by ``record_id`` in batches, in file order, so re-importing updates records,
     a record_id repeated in the file ends with its last good row, and nothing else stored is touched.
+    A store that offers :class:`~joint_sanctions.stores.BulkLoading` gets the upserts as one bulk
+    load (SQLite: into an empty store the indexes are built once at the end).
 
     Args:
         store: where the records go.
@@ -132,25 +135,26 @@ def import_records(store: RecordStore, path: str | os.PathLike[str], batch_size:
     errors: list[ImportRowError] = []
     batch: list[CreditRecord] = []
     done = 0
-    writer = _BatchWriter(store)
-    try:
-        for _line, item in read_records(path):
-            done += 1
-            if isinstance(item, ImportRowError):
-                errors.append(item)
-                continue
-            batch.append(item)
-            if len(batch) >= batch_size:
+    with store.bulk_load() if isinstance(store, BulkLoading) else contextlib.nullcontext():
+        writer = _BatchWriter(store)
+        try:
+            for _line, item in read_records(path):
+                done += 1
+                if isinstance(item, ImportRowError):
+                    errors.append(item)
+                    continue
+                batch.append(item)
+                if len(batch) >= batch_size:
+                    writer.put(batch)
+                    batch = []
+                    if progress is not None:
+                        progress(done)
+            if batch:
                 writer.put(batch)
-                batch = []
-                if progress is not None:
-                    progress(done)
-        if batch:
-            writer.put(batch)
-    except BaseException:
-        writer.finish(reraise=False)  # what was queued is still stored; the reader's error wins
-        raise
-    stored = writer.finish()
+        except BaseException:
+            writer.finish(reraise=False)  # what was queued is still stored; the reader's error wins
+            raise
+        stored = writer.finish()
     if progress is not None:
         progress(done)
     name = os.fspath(path)
@@ -210,12 +214,13 @@ def _read_csv(path: str) -> Iterator[Row]:
             for cells in reader:
                 # line_num counts physical lines, so a quoted value spanning lines is handled.
                 line, start = start, reader.line_num + 1
-                if not any(cell.strip() for cell in cells):
+                cells = [cell.strip() for cell in cells]
+                if not any(cells):
                     continue
                 if len(cells) < len(columns):
                     yield line, _row_error(line, f"{len(cells)} fields, the header has {len(columns)}")
                     continue
-                yield line, _row(line, columns, [cell.strip() for cell in cells])
+                yield line, _row(line, columns, cells)
         except csv.Error as exc:
             raise _file_error(path, f"line {reader.line_num}: {exc}") from exc
 
@@ -334,7 +339,7 @@ def _row(line: int, columns: Sequence[str], cells: Sequence[Cell]) -> CreditReco
                 problems[name] = f"{name}: missing"
             continue
         if name in _DATES and isinstance(value, str):
-            day = _parse_date(value)
+            day = _SEEN_DATES.get(value) or _parse_date(value)
             if day is None:
                 problems[name] = f"{name}: {_quote(value)} is not a date (YYYY-MM-DD)"
                 continue
@@ -384,7 +389,19 @@ def _plain_record(fields: dict[str, Cell]) -> CreditRecord | None:
         "listed_on": listed_on, "expires_on": expires_on, "status": status, "reason": fields.get("reason", "")})
 
 
+#: Dates already parsed, by their text: a large file repeats a few thousand listing and expiry
+#: dates across its rows. Bounded, so a file of odd dates cannot grow it without end.
+_SEEN_DATES: dict[str, dt.date] = {}
+
+
 def _parse_date(text: str) -> dt.date | None:
+    day = _parse_date_text(text)
+    if day is not None and len(_SEEN_DATES) < 100_000:
+        _SEEN_DATES[text] = day
+    return day
+
+
+def _parse_date_text(text: str) -> dt.date | None:
     if len(text) == 10 and text[4] == text[7] == "-" and text.isascii():
         # The usual form; fromisoformat is several times faster than the regex below.
         try:

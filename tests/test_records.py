@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 from pathlib import Path
@@ -349,6 +350,32 @@ def test_reimport_updates_records_in_sqlite(tmp_path: Path) -> None:
         assert repaired is not None and repaired.status == "repaired"
         assert store.active_records([ACME, BETA, GAMMA], dt.date(2024, 6, 1)) == [
             store.get("R2"), store.get("R3")]
+
+
+def _index_names(path: Path) -> set[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return {name for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'credit_records' AND sql IS NOT NULL")}
+    finally:
+        conn.close()
+
+
+def test_import_into_an_empty_sqlite_store_builds_its_indexes_once_at_the_end(tmp_path: Path) -> None:
+    """The first import into a store is a bulk load: while it runs the secondary indexes are not
+    maintained row by row; when it returns they exist, and a second import keeps them throughout."""
+    path = tmp_path / "r.db"
+    seen: list[set[str]] = []
+    with SqliteStore(path) as store:
+        expected = _index_names(path)
+        assert expected  # the store has secondary indexes to defer
+        import_records(store, write_csv(tmp_path / "a.csv", [row("R1"), row("R2", BETA), row("R3", GAMMA)]),
+                       batch_size=1, progress=lambda n: seen.append(_index_names(path)))
+        assert seen[0] == set() and _index_names(path) == expected
+        seen.clear()
+        import_records(store, write_csv(tmp_path / "b.csv", [row("R4", SCHOOL), row("R5", PERSON)]),
+                       batch_size=1, progress=lambda n: seen.append(_index_names(path)))
+        assert all(names == expected for names in seen) and store.count() == 5
 
 
 def test_nothing_stored_is_lost_when_an_import_has_bad_rows(tmp_path: Path) -> None:

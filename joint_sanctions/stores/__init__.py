@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
@@ -21,7 +22,7 @@ from .sqlite import SqliteStore
 if TYPE_CHECKING:
     from .postgres import PostgresStore
 
-__all__ = ["DEFAULT_URL", "RecordStore", "SqliteStore", "open_store", "postgres_store_type"]
+__all__ = ["DEFAULT_URL", "BulkLoading", "RecordStore", "SqliteStore", "open_store", "postgres_store_type"]
 
 #: Used when neither an argument nor ``JOINT_SANCTIONS_DB`` names a database (design.md §8).
 DEFAULT_URL = "sqlite:///./joint_sanctions.db"
@@ -121,6 +122,21 @@ class RecordStore(Protocol):
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None: ...
+
+
+@runtime_checkable
+class BulkLoading(Protocol):
+    """What a :class:`RecordStore` may add to make large imports faster (optional).
+
+    :func:`~joint_sanctions.records.import_records` runs its upserts inside :meth:`bulk_load` when
+    the store has it.
+    """
+
+    def bulk_load(self) -> AbstractContextManager[None]:
+        """A block of many upserts: the store may defer work (index upkeep) to its end. Whatever
+        was written inside stays written when the block ends by an error, and the store is fully
+        usable afterwards."""
+        ...
 
 
 def open_store(url: str | None = None) -> RecordStore:
