@@ -129,42 +129,52 @@ def coerce_subject(subject: SubjectLike) -> Subject:
         norm, kind = _parse_id(subject)
         return trusted(Subject, {"id": norm, "id_kind": kind, "name": "", "subject_type": None,
                                  "related_parties": ()})
-    if not isinstance(subject, Mapping) or "id" not in subject:
-        raise CheckError("invalid_subject", "a subject needs an 'id' / 主体缺少标识 id")
-    norm, kind = _parse_id(str(subject["id"]))  # the typed, masked message before pydantic wraps it
-    parties = [(p, _parse_id(str(p.get("id", "")) if isinstance(p, Mapping) else ""))
-               for p in subject.get("related_parties") or ()]
-    plain = _plain_subject(subject, norm, kind, parties)
-    if plain is not None:
-        return plain
+    norm, kind, parties = _read_mapping(subject)
+    if _is_plain(subject, parties):
+        return _plain_subject(subject, norm, kind, parties)
     try:
         return Subject.model_validate(dict(subject))
     except ValueError as exc:  # pydantic ValidationError: inputs are hidden, messages are safe
         raise CheckError("invalid_subject", identifiers.mask_text(str(exc))) from exc
 
 
+_Parties = list[tuple[Any, tuple[str, str]]]  # (the party as given, its parsed id and kind)
+
+
+def _read_mapping(subject: object) -> tuple[str, str, _Parties]:
+    """The parsed ids of a mapping subject and of its related parties, parsed first so that an
+    invalid one gets the typed, masked message rather than pydantic's."""
+    if not isinstance(subject, Mapping) or "id" not in subject:
+        raise CheckError("invalid_subject", "a subject needs an 'id' / 主体缺少标识 id")
+    norm, kind = _parse_id(str(subject["id"]))
+    parties = [(p, _parse_id(str(p.get("id", "")) if isinstance(p, Mapping) else ""))
+               for p in subject.get("related_parties") or ()]
+    return norm, kind, parties
+
+
 _SUBJECT_KEYS = frozenset({"id", "name", "subject_type", "related_parties"})
 _PARTY_KEYS = frozenset({"role", "id", "name"})
 
 
-def _plain_subject(subject: Mapping[str, Any], norm: str, kind: str,
-                   parties: Sequence[tuple[Any, tuple[str, str]]]) -> Subject | None:
-    """The :class:`Subject` of a mapping of plain strings, built without pydantic (a host's usual call
-    with a legal representative); None when anything needs validation to judge or to report."""
-    name, subject_type = subject.get("name", ""), subject.get("subject_type")
-    if (not subject.keys() <= _SUBJECT_KEYS or type(subject["id"]) is not str or type(name) is not str
+def _is_plain(subject: Mapping[str, Any], parties: _Parties) -> bool:
+    """A mapping of plain strings (a host's usual call, with a legal representative) that needs no
+    validator to judge or to report; anything else goes through pydantic."""
+    subject_type = subject.get("subject_type")
+    if (not subject.keys() <= _SUBJECT_KEYS or type(subject["id"]) is not str
+            or type(subject.get("name", "")) is not str
             or (subject_type is not None and subject_type not in SUBJECT_TYPES)):
-        return None
-    built = []
-    for party, (party_id, party_kind) in parties:
-        party_name = party.get("name", "")
-        if (not party.keys() <= _PARTY_KEYS or party.get("role") not in RELATED_PARTY_ROLES
-                or type(party["id"]) is not str or type(party_name) is not str):
-            return None
-        built.append(trusted(RelatedParty, {"role": party["role"], "id": party_id, "name": party_name,
-                                            "id_kind": party_kind}))
-    return trusted(Subject, {"id": norm, "id_kind": kind, "name": name, "subject_type": subject_type,
-                             "related_parties": tuple(built)})
+        return False
+    return all(party.keys() <= _PARTY_KEYS and party.get("role") in RELATED_PARTY_ROLES
+               and type(party["id"]) is str and type(party.get("name", "")) is str for party, _ in parties)
+
+
+def _plain_subject(subject: Mapping[str, Any], norm: str, kind: str, parties: _Parties) -> Subject:
+    """The :class:`Subject` of a mapping that :func:`_is_plain` accepted, built without pydantic."""
+    built = tuple(trusted(RelatedParty, {"role": party["role"], "id": party_id, "name": party.get("name", ""),
+                                         "id_kind": party_kind})
+                  for party, (party_id, party_kind) in parties)
+    return trusted(Subject, {"id": norm, "id_kind": kind, "name": subject.get("name", ""),
+                             "subject_type": subject.get("subject_type"), "related_parties": built})
 
 
 def coerce_matter(matter: MatterLike, extra: Mapping[str, Any]) -> Matter:
@@ -344,11 +354,15 @@ class Engine:
             if not fields:
                 return cached
             # The host's usual keywords (an amount, item codes) need no validator to judge them.
-            if all(v is None or type(v) is _MATTER_PLAIN.get(k) or (k == "amount" and type(v) is int)
-                   for k, v in fields.items()):
-                values = dict(cached.__dict__)
-                values.update((k, float(v) if k == "amount" else v) for k, v in fields.items() if v is not None)
-                return trusted(Matter, values)
+            values = cached.__dict__.copy()
+            for k, v in fields.items():
+                if type(v) is _MATTER_PLAIN.get(k):
+                    values[k] = v
+                elif k == "amount" and type(v) is int:
+                    values[k] = float(v)
+                elif v is not None:
+                    return coerce_matter(matter, fields)
+            return trusted(Matter, values)
         return coerce_matter(matter, fields)
 
     def _bind_log(self) -> None:
@@ -437,6 +451,19 @@ class Engine:
                 return result
             subj = trusted(Subject, {"id": norm, "id_kind": kind, "name": "", "subject_type": None,
                                      "related_parties": ()})
+        elif isinstance(subject, Mapping):
+            norm, kind, given = _read_mapping(subject)
+            if not _is_plain(subject, given):
+                subj = coerce_subject(subject)
+            elif hash(norm) not in hashes and not any(hash(party_id) in hashes for _, (party_id, _k) in given):
+                # The host's call with a legal representative, answered without building a Subject.
+                result = self._clear(compiled, norm, kind, subject.get("name", ""), subject.get("subject_type"),
+                                     mat, when)
+                if self._log_checks:
+                    self._log_check(result, started)
+                return result
+            else:
+                subj = _plain_subject(subject, norm, kind, given)
         else:
             subj = coerce_subject(subject)
         parties = subj.related_parties
