@@ -3,7 +3,8 @@
 Every measure becomes one rule: an expression over a flat *fact* (one fact per credit record that
 a check looks at), built from the measure's list types, matter types, validity dates, subject
 types, related-party roles and condition. The same expression feeds durable_rules (as JSON rules
-keyed by measure id) and the reference evaluator, so the two cannot drift apart.
+named by measure id; measures whose conditions are the same share one rule) and the reference
+evaluator, so the two cannot drift apart.
 
 The compiled object also holds the index (list type, matter type) → candidate measures, which
 lets a check skip the rule engine when no rule could fire, and a revision (content hash) that every
@@ -16,7 +17,7 @@ import datetime as dt
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -56,6 +57,9 @@ class CompiledMeasures:
     position: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
     #: durable_rules rule name → the ids of the measures that rule stands for (see durable_rulesets).
     rule_measures: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False, compare=False)
+    #: Index key → the names of the rules of its durable_rules ruleset.
+    rule_names: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict, repr=False,
+                                                                  compare=False)
 
     def candidates(self, list_type: str, matter_type: str) -> tuple[CompiledMeasure, ...]:
         """Measures that could apply to a record of ``list_type`` for ``matter_type``."""
@@ -76,24 +80,39 @@ class CompiledMeasures:
         measure id when it stands for one measure, else by its first id, the count of the others
         and a digest of them all; :attr:`rule_measures` maps every name back to its measure ids.
         """
-        return {key: {name: {"all": [{"m": to_durable(residual)}], "run": name}
-                      for name, (residual, _ids) in _rule_groups(cms).items()}
-                for key, cms in self.index.items()}
+        return {key: {name: {"all": [{"m": to_durable(self.measures[self.rule_measures[name][0]].residual)}],
+                             "run": name}
+                      for name in names}
+                for key, names in self.rule_names.items()}
 
 
-def _rule_groups(cms: Iterable[CompiledMeasure]) -> dict[str, tuple[Expr, tuple[str, ...]]]:
-    """Rule name → (residual condition, measure ids) for one ruleset's candidates: a rule per residual."""
-    groups: dict[Expr, list[str]] = {}
-    for cm in cms:
-        groups.setdefault(cm.residual, []).append(cm.measure.id)
-    return {_rule_name(ids): (residual, tuple(ids)) for residual, ids in groups.items()}
-
-
-def _rule_name(ids: list[str]) -> str:
+def _rule_name(ids: Sequence[str]) -> str:
     if len(ids) == 1:
         return ids[0]
     digest = hashlib.sha1(",".join(ids).encode("utf-8"), usedforsecurity=False).hexdigest()[:10]
     return f"{ids[0]}+{len(ids) - 1}#{digest}"  # '#' never occurs in a measure id
+
+
+def _share_rules(index: Mapping[tuple[str, str], Sequence[CompiledMeasure]],
+                 ) -> tuple[dict[str, tuple[str, ...]], dict[tuple[str, str], tuple[str, ...]]]:
+    """One rule per distinct residual in each ruleset: (rule name → measure ids, key → rule names)."""
+    # Each distinct residual gets a number once: hashing the expression trees per key would hash
+    # each measure's tree once for every (list type, matter type) pair it has.
+    classes: dict[Expr, int] = {}
+    class_of = {cm.measure.id: classes.setdefault(cm.residual, len(classes))
+                for cms in index.values() for cm in cms}
+    rule_measures: dict[str, tuple[str, ...]] = {}
+    rule_names: dict[tuple[str, str], tuple[str, ...]] = {}
+    for key, cms in index.items():
+        groups: dict[int, list[str]] = {}
+        for cm in cms:
+            groups.setdefault(class_of[cm.measure.id], []).append(cm.measure.id)
+        names = []
+        for ids in groups.values():
+            names.append(name := _rule_name(ids))
+            rule_measures[name] = tuple(ids)
+        rule_names[key] = tuple(names)
+    return rule_measures, rule_names
 
 
 def day_number(day: dt.date) -> int:
@@ -157,7 +176,7 @@ def compile_measures(files: Iterable[MeasureListFile]) -> CompiledMeasures:
                 for mt in m.matter_types:
                     index.setdefault((lt, mt), []).append(cm)
     frozen_index = {k: tuple(v) for k, v in index.items()}
-    rule_measures = {name: ids for cms in frozen_index.values() for name, (_r, ids) in _rule_groups(cms).items()}
+    rule_measures, rule_names = _share_rules(frozen_index)
     return CompiledMeasures(
         revision=revision_of(files),
         files=files,
@@ -166,4 +185,5 @@ def compile_measures(files: Iterable[MeasureListFile]) -> CompiledMeasures:
         compile_ms=(time.perf_counter() - started) * 1000,
         position=MappingProxyType({mid: i for i, mid in enumerate(compiled)}),
         rule_measures=MappingProxyType(rule_measures),
+        rule_names=MappingProxyType(rule_names),
     )
