@@ -333,6 +333,90 @@ def test_status_changes_are_kept_for_audit(database: Database) -> None:
         ("R1", "repaired", "已履行")]
 
 
+def _indexes(database: Database) -> list[str]:
+    """The secondary indexes of credit_records, as another connection sees them."""
+    if database.kind == "sqlite":
+        query = ("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'credit_records' "
+                 "AND sql IS NOT NULL")  # sql is NULL for the primary key's own index
+    else:
+        query = ("SELECT indexname FROM pg_indexes WHERE tablename = 'credit_records' "
+                 "AND indexname <> 'credit_records_pkey'")
+    return sorted(name for (name,) in database.rows(query))
+
+
+def _lookup_uses_the_subject_index(database: Database, store: RecordStore) -> bool:
+    if database.kind == "postgres":
+        return True  # a small table is scanned whatever its indexes: presence is what is checked
+    assert isinstance(store, SqliteStore)
+    statements: list[str] = []
+    store.connection.set_trace_callback(statements.append)
+    store.active_records([ACME], dt.date(2025, 1, 1))
+    store.connection.set_trace_callback(None)
+    (query,) = [q for q in statements if "FROM credit_records" in q]
+    plan = " | ".join(row[3] for row in store.connection.execute(f"EXPLAIN QUERY PLAN {query}"))
+    return "USING INDEX credit_records_subject_id" in plan
+
+
+EXPECTED_INDEXES = ["credit_records_changed_version", "credit_records_subject_id"]
+
+
+def test_bulk_load_into_an_empty_store_ends_with_every_index(database: Database) -> None:
+    """A bulk load into an empty store builds its indexes once at the end: every record is stored,
+    and afterwards the store has the same indexes, used the same way, as one written row by row."""
+    with sql_store(database) as store:
+        assert _indexes(database) == EXPECTED_INDEXES
+        with store.bulk_load():
+            assert _indexes(database) == []  # deferred: building them once is faster than row by row
+            for b in range(3):
+                store.upsert([rec(f"R{b}-{i}", numbered_uscc(b * 1000 + i)) for i in range(500)])
+            store.upsert([rec("R-acme", ACME)])
+        assert _indexes(database) == EXPECTED_INDEXES
+        assert store.count() == 1501
+        assert _lookup_uses_the_subject_index(database, store)
+        assert ids(store.active_records([ACME], dt.date(2025, 1, 1))) == ["R-acme"]
+
+
+def test_bulk_load_into_a_store_with_records_keeps_its_indexes(database: Database) -> None:
+    """Into a store that already holds records (a daily update) the indexes stay, so checks running
+    meanwhile keep their indexed lookups."""
+    with sql_store(database) as store:
+        store.upsert([rec("R0")])
+        with store.bulk_load():
+            assert _indexes(database) == EXPECTED_INDEXES
+            store.upsert([rec("R1", BETA)])
+        assert _indexes(database) == EXPECTED_INDEXES and store.count() == 2
+
+
+def test_bulk_load_that_fails_still_ends_with_every_index(database: Database) -> None:
+    """An error inside a bulk load keeps the batches written before it and restores the indexes."""
+    with sql_store(database) as store:
+        with pytest.raises(RuntimeError), store.bulk_load():
+            store.upsert([rec("R1")])
+            raise RuntimeError("the reader failed")
+        assert _indexes(database) == EXPECTED_INDEXES and store.count() == 1
+
+
+def test_process_killed_inside_a_bulk_load_reopens_with_every_index(database: Database) -> None:
+    """A process that dies inside a bulk load loses no committed batch, and the next open rebuilds
+    the indexes it had deferred."""
+    script = f"""
+import os
+from joint_sanctions.stores import open_store
+from joint_sanctions.models import CreditRecord
+store = open_store({database.url!r})
+with store.bulk_load():
+    store.upsert([CreditRecord.model_validate({{"record_id": f"R{{i}}", "subject_id": {ACME!r},
+                  "list_type": "court_defaulter", "listed_on": "2024-01-10"}}) for i in range(100)])
+    os._exit(3)
+"""
+    assert subprocess.run([sys.executable, "-c", script], timeout=60, check=False).returncode == 3
+    assert _indexes(database) == []
+    with sql_store(database) as store:
+        assert _indexes(database) == EXPECTED_INDEXES
+        assert store.count() == 100
+        assert _lookup_uses_the_subject_index(database, store)
+
+
 # --- SQLite ---------------------------------------------------------------------------------------
 
 
@@ -429,83 +513,6 @@ def test_sqlite_catch_up_query_uses_the_version_index(tmp_path: Path) -> None:
         (query,) = [q for q in statements if "FROM credit_records" in q]
         plan = " | ".join(row[3] for row in store.connection.execute(f"EXPLAIN QUERY PLAN {query}"))
     assert "USING INDEX credit_records_changed_version (changed_version>?)" in plan.replace("=?", "?"), plan
-
-
-def _indexes(store: SqliteStore) -> list[str]:
-    return sorted(name for (name,) in store.connection.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'credit_records' AND sql IS NOT NULL"))
-
-
-def _subject_lookup_plan(store: SqliteStore) -> str:
-    statements: list[str] = []
-    store.connection.set_trace_callback(statements.append)
-    store.active_records([ACME], dt.date(2025, 1, 1))
-    store.connection.set_trace_callback(None)
-    (query,) = [q for q in statements if "FROM credit_records" in q]
-    return " | ".join(row[3] for row in store.connection.execute(f"EXPLAIN QUERY PLAN {query}"))
-
-
-def test_sqlite_bulk_load_into_an_empty_store_ends_with_every_index(tmp_path: Path) -> None:
-    """A bulk load into an empty store builds its indexes once at the end: every record is stored,
-    and afterwards the store has the same indexes, used the same way, as one written row by row."""
-    with SqliteStore(tmp_path / "plain.db") as plain:
-        expected = _indexes(plain)
-    with SqliteStore(tmp_path / "bulk.db") as store:
-        with store.bulk_load():
-            assert _indexes(store) == []  # deferred: building them once is ~3× faster than row by row
-            for b in range(3):
-                store.upsert([rec(f"R{b}-{i}", numbered_uscc(b * 1000 + i)) for i in range(500)])
-            store.upsert([rec("R-acme", ACME)])
-        assert _indexes(store) == expected
-        assert store.count() == 1501
-        assert "USING INDEX credit_records_subject_id" in _subject_lookup_plan(store)
-        assert ids(store.active_records([ACME], dt.date(2025, 1, 1))) == ["R-acme"]
-
-
-def test_sqlite_bulk_load_into_a_store_with_records_keeps_its_indexes(tmp_path: Path) -> None:
-    """Into a store that already holds records (a daily update) the indexes stay, so checks running
-    meanwhile keep their indexed lookups."""
-    with SqliteStore(tmp_path / "r.db") as store:
-        store.upsert([rec("R0")])
-        before = _indexes(store)
-        with store.bulk_load():
-            assert _indexes(store) == before
-            store.upsert([rec("R1", BETA)])
-        assert _indexes(store) == before and store.count() == 2
-
-
-def test_sqlite_bulk_load_that_fails_still_ends_with_every_index(tmp_path: Path) -> None:
-    """An error inside a bulk load keeps the batches written before it and restores the indexes."""
-    with SqliteStore(tmp_path / "plain.db") as plain:
-        expected = _indexes(plain)
-    with SqliteStore(tmp_path / "r.db") as store:
-        with pytest.raises(RuntimeError), store.bulk_load():
-            store.upsert([rec("R1")])
-            raise RuntimeError("the reader failed")
-        assert _indexes(store) == expected and store.count() == 1
-
-
-def test_sqlite_process_killed_inside_a_bulk_load_reopens_with_every_index(tmp_path: Path) -> None:
-    """A process that dies inside a bulk load loses no committed batch, and the next open rebuilds
-    the indexes it had deferred."""
-    path = tmp_path / "r.db"
-    script = f"""
-import os
-from joint_sanctions.stores.sqlite import SqliteStore
-from joint_sanctions.models import CreditRecord
-store = SqliteStore({str(path)!r})
-with store.bulk_load():
-    store.upsert([CreditRecord.model_validate({{"record_id": f"R{{i}}", "subject_id": {ACME!r},
-                  "list_type": "court_defaulter", "listed_on": "2024-01-10"}}) for i in range(100)])
-    os._exit(3)
-"""
-    assert subprocess.run([sys.executable, "-c", script], timeout=60, check=False).returncode == 3
-    with SqliteStore(tmp_path / "plain.db") as plain:
-        expected = _indexes(plain)
-    with SqliteStore(path) as store:
-        assert _indexes(store) == expected
-        assert store.count() == 100
-        assert "USING INDEX credit_records_subject_id" in _subject_lookup_plan(store)
 
 
 def test_sqlite_file_that_is_not_a_database_raises_store_error(tmp_path: Path) -> None:

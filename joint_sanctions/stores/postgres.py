@@ -118,6 +118,14 @@ _BUMP_VERSION = "UPDATE record_data_version SET version = version + 1 RETURNING 
 _ACTIVE_ON = ("status = 'active' AND listed_on <= %(day)s "
               "AND (expires_on IS NULL OR %(day)s < expires_on)")
 _BATCH_SIZE = 10_000  # records per COPY and transaction
+#: The secondary indexes of credit_records (made by the migrations above). A bulk load into an
+#: empty table drops them and builds each once at the end; every open builds any that are missing,
+#: so a process that dies inside a bulk load leaves nothing for a person to repair.
+_SECONDARY_INDEXES: dict[str, str] = {
+    "credit_records_subject_id": "CREATE INDEX IF NOT EXISTS credit_records_subject_id ON credit_records (subject_id)",
+    "credit_records_changed_version":
+        "CREATE INDEX IF NOT EXISTS credit_records_changed_version ON credit_records (changed_version)",
+}
 _PAGE_SIZE = 1_000  # rows per read in iter_records, so no connection is held while the caller works
 _CONNECT_TIMEOUT = 10  # seconds, unless the URL sets connect_timeout
 #: Seconds a pooled connection may sit idle and still be handed out without a probe.
@@ -266,6 +274,7 @@ class PostgresStore:
             # where the pool would retry it in the background until its timeout.
             with psycopg.connect(url, **options) as first:
                 self._migrate(first, RECORD_MIGRATIONS)
+                self._restore_indexes(first)
             probe = _ProbeWhenIdle()
             self._pool: ConnectionPool[Connection] = ConnectionPool(
                 url, min_size=min_size, max_size=max_size, timeout=timeout, kwargs=options,
@@ -337,6 +346,51 @@ class PostgresStore:
         if applied:
             _log.info("schema_migrated", database=self.display_url, applied=applied)
         return applied
+
+    def _restore_indexes(self, conn: Connection) -> None:
+        """Build the secondary indexes that are missing (after a bulk load, or a crash inside one)."""
+        def missing() -> list[str]:
+            return [name for name in _SECONDARY_INDEXES
+                    if conn.execute("SELECT to_regclass(%s) IS NULL", (name,)).fetchone() == (True,)]
+
+        # Looked up first without a lock: CREATE INDEX would queue behind any write to the table.
+        if not missing():
+            return
+        started = time.perf_counter()
+        with conn.transaction():
+            # Two processes creating one index at once can collide in the catalogue: take turns.
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            built = missing()
+            for name in built:
+                conn.execute(_SECONDARY_INDEXES[name])
+        if not built:
+            return
+        _log.info("indexes_built", database=self.display_url, indexes=built,
+                  seconds=round(time.perf_counter() - started, 3))
+
+    @contextlib.contextmanager
+    def bulk_load(self) -> Iterator[None]:
+        """Upserts inside the block are a bulk load: into an empty table the secondary indexes are
+        built once when the block ends instead of row by row. Batches commit as usual, so an error
+        or a crash keeps those written; the indexes are rebuilt when the block ends however it ends,
+        or by the next open after a crash. Into a table that holds records they stay.
+
+        Raises:
+            StoreError: the database failed.
+        """
+        with self._transaction() as conn:
+            # The lock makes "empty" hold until the indexes are gone, against a concurrent import.
+            conn.execute("LOCK TABLE credit_records IN SHARE ROW EXCLUSIVE MODE")
+            deferred = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM credit_records)").fetchone() == (True,)
+            if deferred:
+                for name in _SECONDARY_INDEXES:
+                    conn.execute(f"DROP INDEX IF EXISTS {name}")
+        try:
+            yield
+        finally:
+            if deferred:
+                with self.connection() as conn:
+                    self._restore_indexes(conn)
 
     # --- RecordStore -----------------------------------------------------------------------------
 
