@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
-# mypy --strict on the library first (pyproject's [tool.mypy]), then every test.
+# Lint (ruff) and mypy --strict on the library first (pyproject's [tool.ruff] / [tool.mypy]), then every test.
 test: $(STAMP)
+	$(PY) -m ruff check --quiet .
 	$(PY) -m mypy
 	$(PY) -m pytest
 

@@ -212,7 +212,7 @@ def verify(spec: dict[str, Any], summary: Any) -> list[str]:
                             f"lines {false_hits[:5]}")
     elif spec["format"] == ".html":
         text = Path(spec["report"]).read_text(encoding="utf-8")
-        m = re.search(r'id="summary".*?data-total>(\d+)<.*?data-flagged>(\d+)<', text, re.S)
+        m = re.search(r'id="summary".*?data-total>(\d+)<.*?data-flagged>(\d+)<', text, re.DOTALL)
         if not m or (int(m[1]), int(m[2])) != (summary.total, summary.flagged):
             problems.append("the HTML summary does not give the total and flagged counts")
     elif spec["format"] == ".xlsx":
@@ -316,8 +316,8 @@ def footer(res: dict[str, Any]) -> str:
         (f"Input: generated CSV with subject_id, subject_name, subject_type (id, Chinese name or blank), "
          f"legal_representative_id; {res['listed_share'] * 100:.1f} % of the subjects or their legal "
          "representative have an active record, 0.5 % only inactive ones."),
-        "Every report was checked: one row per subject, none rejected, no subject without an active "
-        "record flagged, the same decisions in every format.",
+        ("Every report was checked: one row per subject, none rejected, no subject without an active "
+         "record flagged, the same decisions in every format."),
         "structlog is configured in the benchmark processes to drop info-level events.",
         (f"Machine: {m['cpu']} ({m['cpus']} CPUs), Python {m['python']}, load average before {m['loadavg']}, "
          f"after {res['loadavg_after']}."),

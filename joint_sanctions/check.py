@@ -77,7 +77,7 @@ class CaseRecorder(Protocol):
 
 
 def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _measure_paths(measures: MeasuresLike) -> list[str | os.PathLike[str]]:
@@ -338,7 +338,7 @@ class Engine:
                     day = dt.datetime.fromtimestamp(t, self._tz).date()
                     midnight = dt.datetime.combine(day, dt.time(), self._tz).timestamp()
                     self._day = (midnight, midnight + 86400, day)
-                return dt.datetime.fromtimestamp(t, dt.timezone.utc), day
+                return dt.datetime.fromtimestamp(t, dt.UTC), day
             now = self._clock()
         elif isinstance(at, dt.datetime):
             now = at if at.tzinfo is not None else at.replace(tzinfo=self._tz)

@@ -25,8 +25,8 @@ from typing import TypeAlias
 import openpyxl
 import structlog
 from openpyxl.utils.datetime import from_excel
-from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 

@@ -109,7 +109,7 @@ class DurableRunner:
             sid = c.m["sid"]
             try:
                 self._collectors[sid].append((rule_name, c.m["id"]))
-            except BaseException as exc:  # durable would swallow it into the state; keep it
+            except BaseException as exc:  # noqa: BLE001 -- durable would swallow it into the state; keep it
                 self._errors[sid] = exc
         return act
 

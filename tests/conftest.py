@@ -21,7 +21,7 @@ from joint_sanctions.stores.sqlite import SqliteStore
 
 from . import pgserver
 
-FIXED_NOW = dt.datetime(2025, 6, 1, 4, 0, tzinfo=dt.timezone.utc)
+FIXED_NOW = dt.datetime(2025, 6, 1, 4, 0, tzinfo=dt.UTC)
 
 
 def _drop(_logger: Any, _name: str, _event: Any) -> Any:

@@ -107,7 +107,7 @@ def test_measure_validity_dates(engine_with: Callable[..., Engine]) -> None:
 def test_check_date_is_taken_in_china_standard_time(engine_with: Callable[..., Engine]) -> None:
     """At 17:00 UTC on 30 Sep it is already 1 Oct in China, so the 1 Oct measure applies."""
     engine = engine_with(record("R1", CO, "safety_serious_violator", listed_on=dt.date(2020, 1, 1)))
-    late = dt.datetime(2023, 9, 30, 17, 0, tzinfo=dt.timezone.utc)
+    late = dt.datetime(2023, 9, 30, 17, 0, tzinfo=dt.UTC)
     assert ids(engine.check(CO, "bidding", at=late)) == ["T-NEW"]
 
 
@@ -271,7 +271,7 @@ def test_injected_clock_and_ids_make_results_reproducible(engine_with: Callable[
     """With the clock and id factory injected, a check without 'at' is fully reproducible."""
     result = engine_with(record("R1", CO)).check(CO, "government_procurement")
     assert result.check_id == "chk-0"
-    assert result.checked_at == dt.datetime(2025, 6, 1, 4, 0, tzinfo=dt.timezone.utc)
+    assert result.checked_at == dt.datetime(2025, 6, 1, 4, 0, tzinfo=dt.UTC)
 
 
 # --- fast construction of inputs: the same models validation builds ---------------------------------

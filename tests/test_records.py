@@ -7,17 +7,17 @@ import datetime as dt
 import json
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from joint_sanctions import records
 from joint_sanctions.errors import ImportRowError, RecordError, StoreError
 from joint_sanctions.models import CreditRecord
-from joint_sanctions import records
 from joint_sanctions.records import COLUMNS, import_records, read_records
 from joint_sanctions.stores.sqlite import SqliteStore
 from joint_sanctions.testing import MemoryStore
@@ -320,7 +320,7 @@ def test_xlsx_bad_rows_report_spreadsheet_row_numbers(tmp_path: Path) -> None:
     ])
     report = import_records(MemoryStore(), path)
     assert report.stored == 1
-    assert [(e.line, e.reason) for e in report.errors][0] == (4, "unknown list_type 'foo'")
+    assert (report.errors[0].line, report.errors[0].reason) == (4, "unknown list_type 'foo'")
     assert report.errors[1].line == 5 and BAD_PERSON not in report.errors[1].reason
 
 

@@ -14,7 +14,13 @@ from joint_sanctions.compile import SELF, compile_measures, day_number
 from joint_sanctions.errors import RuleEngineError
 from joint_sanctions.models import LegalBasis, Measure, MeasureListFile
 from joint_sanctions.rules import DurableRunner, ReferenceRunner, make_runner
-from joint_sanctions.vocabulary import LIST_TYPES, MATTER_TYPES, PUNISHMENT_LIST_TYPES, RELATED_PARTY_ROLES, SUBJECT_TYPES
+from joint_sanctions.vocabulary import (
+    LIST_TYPES,
+    MATTER_TYPES,
+    PUNISHMENT_LIST_TYPES,
+    RELATED_PARTY_ROLES,
+    SUBJECT_TYPES,
+)
 
 LISTS = sorted(PUNISHMENT_LIST_TYPES)
 MATTERS = sorted(MATTER_TYPES)

@@ -10,8 +10,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -277,7 +277,7 @@ def test_concurrent_first_open_in_threads(database: Database) -> None:
             barrier.wait()
             with sql_store(database, max_size=2) as store:
                 store.upsert([rec(f"R{n}")])
-        except BaseException as exc:  # collected and asserted below; a thread cannot fail the test
+        except BaseException as exc:  # noqa: BLE001 -- collected and asserted below; a thread cannot fail the test
             failures.append(exc)
 
     threads = [threading.Thread(target=open_and_write, args=(n,)) for n in range(8)]
@@ -311,7 +311,7 @@ def test_store_shared_by_threads(database: Database) -> None:
                     store.upsert([rec(f"T{n}-{i}")])
                     store.active_records([ACME], dt.date(2024, 6, 1))
                     store.data_version()
-            except BaseException as exc:  # collected and asserted below
+            except BaseException as exc:  # noqa: BLE001 -- collected and asserted below
                 failures.append(exc)
 
         threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
@@ -542,10 +542,9 @@ def test_sqlite_use_after_close_raises_store_error(tmp_path: Path) -> None:
 def test_sqlite_locked_database_raises_store_error(tmp_path: Path) -> None:
     """A write that waits past the busy timeout raises StoreError."""
     path = tmp_path / "r.db"
-    with SqliteStore(path) as holder, SqliteStore(path, busy_timeout=0.05) as waiter:
-        with holder.transaction():
-            with pytest.raises(StoreError, match="locked"):
-                waiter.upsert([rec("R1")])
+    with (SqliteStore(path) as holder, SqliteStore(path, busy_timeout=0.05) as waiter,
+          holder.transaction(), pytest.raises(StoreError, match="locked")):
+        waiter.upsert([rec("R1")])
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------------

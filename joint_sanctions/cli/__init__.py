@@ -47,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as exc:  # the last line of defence: one line, no traceback
+    except Exception as exc:  # noqa: BLE001 -- the last line of defence: one line, no traceback
         _common.error(f"internal error ({type(exc).__name__}): {mask_text(str(exc))}")
         return 1
 

@@ -195,7 +195,7 @@ def _applied_ids(connection: sqlite3.Connection) -> set[str]:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def _to_row(record: CreditRecord, now: str) -> tuple[Any, ...]:
