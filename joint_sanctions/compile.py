@@ -93,14 +93,13 @@ def _rule_name(ids: Sequence[str]) -> str:
     return f"{ids[0]}+{len(ids) - 1}#{digest}"  # '#' never occurs in a measure id
 
 
-def _share_rules(index: Mapping[tuple[str, str], Sequence[CompiledMeasure]],
+def _share_rules(measures: Iterable[CompiledMeasure], index: Mapping[tuple[str, str], Sequence[CompiledMeasure]],
                  ) -> tuple[dict[str, tuple[str, ...]], dict[tuple[str, str], tuple[str, ...]]]:
     """One rule per distinct residual in each ruleset: (rule name → measure ids, key → rule names)."""
     # Each distinct residual gets a number once: hashing the expression trees per key would hash
     # each measure's tree once for every (list type, matter type) pair it has.
     classes: dict[Expr, int] = {}
-    class_of = {cm.measure.id: classes.setdefault(cm.residual, len(classes))
-                for cms in index.values() for cm in cms}
+    class_of = {cm.measure.id: classes.setdefault(cm.residual, len(classes)) for cm in measures}
     rule_measures: dict[str, tuple[str, ...]] = {}
     rule_names: dict[tuple[str, str], tuple[str, ...]] = {}
     for key, cms in index.items():
@@ -176,7 +175,7 @@ def compile_measures(files: Iterable[MeasureListFile]) -> CompiledMeasures:
                 for mt in m.matter_types:
                     index.setdefault((lt, mt), []).append(cm)
     frozen_index = {k: tuple(v) for k, v in index.items()}
-    rule_measures, rule_names = _share_rules(frozen_index)
+    rule_measures, rule_names = _share_rules(compiled.values(), frozen_index)
     return CompiledMeasures(
         revision=revision_of(files),
         files=files,
