@@ -22,7 +22,6 @@ repaired or expired record needs no refresh: the store lookup decides what is ac
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import itertools
 import logging
 import os
@@ -37,7 +36,7 @@ from typing import Any, Protocol, Self
 import structlog
 
 from . import identifiers
-from .compile import SELF, CompiledMeasures, compile_measures, day_number
+from .compile import SELF, CompiledMeasures, collector_paused, compile_measures, day_number
 from .errors import CheckError, IdentifierError, MeasureListError, RuleEngineError
 from .load import load_measure_lists, shipped_measures_dir
 from .models import (
@@ -427,16 +426,10 @@ class Engine:
         opens = at is None and open_case
         check = self._check
         perf = time.perf_counter
-        # Every result is kept until the call returns, so the cyclic collector can free none of
-        # them, yet its scans of the growing young generations cost ~40 % of the time. Paused for
-        # the call (resumed only if it was on, so concurrent calls at worst resume it early).
-        paused = gc.isenabled()
-        gc.disable()
-        try:
+        # Every result is kept until the call returns: the collector's scans of the growing young
+        # generations would cost ~40 % of the time and free nothing.
+        with collector_paused():
             return [check(s, mat, when, day, opens, perf()) for s in subjects]
-        finally:
-            if paused:
-                gc.enable()
 
     def _check(self, subject: SubjectLike, mat: Matter, when: dt.datetime, day: dt.date, opens: bool,
                started: float) -> CheckResult:

@@ -250,3 +250,25 @@ def test_not_is_pushed_down_to_the_comparisons() -> None:
     assert expr == And((Compare("matter.amount", ">=", 5), AnyOf("record.authority", ("a",), negated=True)))
     assert parse_condition("not not matter.amount == 1") == Compare("matter.amount", "==", 1)
     assert isinstance(parse_condition("matter.amount == 1 or matter.amount == 2"), Or)
+
+
+def test_compiling_leaves_the_garbage_collector_as_it_found_it() -> None:
+    """Compile pauses the cyclic collector (its scans free nothing there) and leaves it as it was:
+    on when it was on, off when the host had switched it off, on again after an error."""
+    import gc
+
+    from joint_sanctions.compile import collector_paused
+
+    assert gc.isenabled()
+    _simple_compiled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        _simple_compiled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    with pytest.raises(RuntimeError), collector_paused():
+        assert not gc.isenabled()
+        raise RuntimeError("boom")
+    assert gc.isenabled()
