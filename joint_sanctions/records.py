@@ -329,7 +329,7 @@ def _json_row(line: int, text: str) -> CreditRecord | ImportRowError:
 
 def _row(line: int, columns: Sequence[str], cells: Sequence[Cell]) -> CreditRecord | ImportRowError:
     """Validate one row; ``cells`` may run past ``columns`` (then those cells must be empty)."""
-    if any(cell != "" for cell in cells[len(columns):]):
+    if len(cells) > len(columns) and any(cell != "" for cell in cells[len(columns):]):
         return _row_error(line, f"{len(cells)} fields, the header has {len(columns)}")
     fields: dict[str, Cell] = {}
     problems: dict[str, str] = {}  # by field; "" for a problem of the whole row
@@ -362,31 +362,29 @@ def _row(line: int, columns: Sequence[str], cells: Sequence[Cell]) -> CreditReco
     return _row_error(line, "; ".join(message for _, message in ordered))
 
 
-_TEXT_FIELDS = ("subject_name", "authority", "document_no", "reason")
-
-
 def _plain_record(fields: dict[str, Cell]) -> CreditRecord | None:
     """The record of a well-formed row, built without pydantic (most rows of a large import); None
     when anything needs the model's validation to judge or to explain."""
     record_id, list_type, listed_on = fields.get("record_id"), fields.get("list_type"), fields.get("listed_on")
     subject_type, status = fields.get("subject_type"), fields.get("status", "active")
-    expires_on = fields.get("expires_on")
+    expires_on, subject_id = fields.get("expires_on"), fields.get("subject_id")
+    subject_name, authority = fields.get("subject_name", ""), fields.get("authority", "")
+    document_no, reason = fields.get("document_no", ""), fields.get("reason", "")
     if (type(record_id) is not str or list_type not in LIST_TYPES or type(listed_on) is not dt.date
             or (subject_type is not None and subject_type not in SUBJECT_TYPES)
             or status not in RECORD_STATUSES
             or (expires_on is not None and (type(expires_on) is not dt.date or expires_on <= listed_on))
-            or any(type(fields.get(name, "")) is not str for name in _TEXT_FIELDS)
-            or type(fields.get("subject_id")) is not str):
+            or type(subject_name) is not str or type(authority) is not str or type(document_no) is not str
+            or type(reason) is not str or type(subject_id) is not str):
         return None
     try:
-        subject_id = parse_identifier(str(fields["subject_id"]))[0]
+        subject_id = parse_identifier(subject_id)[0]
     except IdentifierError:
         return None
     return trusted(CreditRecord, {
-        "record_id": record_id, "list_type": list_type, "subject_id": subject_id,
-        "subject_name": fields.get("subject_name", ""), "subject_type": subject_type,
-        "authority": fields.get("authority", ""), "document_no": fields.get("document_no", ""),
-        "listed_on": listed_on, "expires_on": expires_on, "status": status, "reason": fields.get("reason", "")})
+        "record_id": record_id, "list_type": list_type, "subject_id": subject_id, "subject_name": subject_name,
+        "subject_type": subject_type, "authority": authority, "document_no": document_no,
+        "listed_on": listed_on, "expires_on": expires_on, "status": status, "reason": reason})
 
 
 #: Dates already parsed, by their text: a large file repeats a few thousand listing and expiry
