@@ -10,12 +10,12 @@ import datetime as dt
 import json
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from .errors import DeliveryError, RecordError
 from .identifiers import mask_text
 from .models import CreditRecord
+from .stores._base import StoreBase
 from .vocabulary import RECORD_STATUSES
 
 __all__ = ["MemoryStore", "RecordingSink"]
@@ -24,7 +24,7 @@ __all__ = ["MemoryStore", "RecordingSink"]
 # --- record store ---------------------------------------------------------------------------------
 
 
-class MemoryStore:
+class MemoryStore(StoreBase):
     """A :class:`~joint_sanctions.stores.RecordStore` held in a dict.
 
     Args:
@@ -94,10 +94,6 @@ class MemoryStore:
             self._local_writes += 1
         return record
 
-    def repair(self, record_id: str) -> CreditRecord:
-        """See :meth:`RecordStore.repair`."""
-        return self.set_status(record_id, "repaired")
-
     def iter_records(self) -> Iterator[CreditRecord]:
         """See :meth:`RecordStore.iter_records`; a snapshot taken when iteration starts."""
         with self._lock:
@@ -133,13 +129,6 @@ class MemoryStore:
 
     def close(self) -> None:
         """Nothing to release; the records stay readable."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
 
 # --- feedback sink --------------------------------------------------------------------------------

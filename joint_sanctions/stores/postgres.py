@@ -26,8 +26,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import psycopg
@@ -40,6 +39,7 @@ from ..errors import JointSanctionsError, RecordError, StoreError
 from ..identifiers import mask_text
 from ..models import CreditRecord
 from ..vocabulary import RECORD_STATUSES
+from ._base import PAGE_SIZE, PagedStore
 from .sqlite import Migration
 
 __all__ = ["RECORD_MIGRATIONS", "PostgresStore", "apply_migrations"]
@@ -126,7 +126,6 @@ _SECONDARY_INDEXES: dict[str, str] = {
     "credit_records_changed_version":
         "CREATE INDEX IF NOT EXISTS credit_records_changed_version ON credit_records (changed_version)",
 }
-_PAGE_SIZE = 1_000  # rows per read in iter_records, so no connection is held while the caller works
 _CONNECT_TIMEOUT = 10  # seconds, unless the URL sets connect_timeout
 #: Seconds a pooled connection may sit idle and still be handed out without a probe.
 RECHECK_AFTER = 1.0
@@ -244,7 +243,7 @@ def _display_name(url: str) -> str:
     return f"postgresql://{user}{parts.get('host') or ''}{port}/{parts.get('dbname') or ''}"
 
 
-class PostgresStore:
+class PostgresStore(PagedStore):
     """A :class:`~joint_sanctions.stores.RecordStore` in a PostgreSQL database.
 
     A pool of autocommit connections serves every thread of the process; other processes may use
@@ -454,21 +453,11 @@ class PostgresStore:
                   reason=mask_text(reason))
         return _to_record(row)
 
-    def repair(self, record_id: str) -> CreditRecord:
-        """See :meth:`RecordStore.repair`."""
-        return self.set_status(record_id, "repaired")
-
-    def iter_records(self) -> Iterator[CreditRecord]:
-        """See :meth:`RecordStore.iter_records`; read in pages, so changes made meanwhile may show."""
-        after = ""
-        while True:
-            with self.connection() as conn:
-                rows = conn.execute(f"{_SELECT} WHERE record_id > %s ORDER BY record_id LIMIT %s",
-                                    (after, _PAGE_SIZE)).fetchall()
-            yield from (_to_record(row) for row in rows)
-            if len(rows) < _PAGE_SIZE:
-                return
-            after = rows[-1][0]
+    def _page(self, after: str) -> list[CreditRecord]:
+        with self.connection() as conn:
+            rows = conn.execute(f"{_SELECT} WHERE record_id > %s ORDER BY record_id LIMIT %s",
+                                (after, PAGE_SIZE)).fetchall()
+        return [_to_record(row) for row in rows]
 
     def count(self) -> int:
         """See :meth:`RecordStore.count`."""
@@ -519,13 +508,6 @@ class PostgresStore:
     def close(self) -> None:
         """Close the pool's connections; later calls raise :class:`StoreError`."""
         self._pool.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.display_url!r})"

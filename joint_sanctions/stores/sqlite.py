@@ -22,8 +22,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import structlog
 
@@ -31,6 +30,7 @@ from ..errors import RecordError, StoreError
 from ..identifiers import mask_text
 from ..models import CreditRecord, trusted
 from ..vocabulary import RECORD_STATUSES
+from ._base import PAGE_SIZE, PagedStore
 
 __all__ = ["RECORD_MIGRATIONS", "Migration", "SqliteStore", "apply_migrations"]
 
@@ -116,7 +116,6 @@ _UPSERT = (
 _BUMP_VERSION = "UPDATE record_data_version SET version = version + 1 RETURNING version"
 _ACTIVE_ON = "status = 'active' AND listed_on <= :day AND (expires_on IS NULL OR :day < expires_on)"
 _BATCH_SIZE = 10_000  # rows per write transaction: large enough to amortise the commit
-_PAGE_SIZE = 1_000  # rows per read in iter_records, so no lock is held while the caller works
 
 
 @contextlib.contextmanager
@@ -215,7 +214,7 @@ def _to_record(row: tuple[Any, ...]) -> CreditRecord:
     return trusted(CreditRecord, values)
 
 
-class SqliteStore:
+class SqliteStore(PagedStore):
     """A :class:`~joint_sanctions.stores.RecordStore` in one SQLite file.
 
     One connection, guarded by a lock, serves every thread of the process; other processes may open
@@ -395,21 +394,11 @@ class SqliteStore:
                   reason=mask_text(reason))
         return _to_record(row)
 
-    def repair(self, record_id: str) -> CreditRecord:
-        """See :meth:`RecordStore.repair`."""
-        return self.set_status(record_id, "repaired")
-
-    def iter_records(self) -> Iterator[CreditRecord]:
-        """See :meth:`RecordStore.iter_records`; read in pages, so changes made meanwhile may show."""
-        after = ""
-        while True:
-            with self._reading() as conn:
-                rows = conn.execute(f"{_SELECT} WHERE record_id > ? ORDER BY record_id LIMIT ?",
-                                    (after, _PAGE_SIZE)).fetchall()
-            yield from (_to_record(row) for row in rows)
-            if len(rows) < _PAGE_SIZE:
-                return
-            after = rows[-1][0]
+    def _page(self, after: str) -> list[CreditRecord]:
+        with self._reading() as conn:
+            rows = conn.execute(f"{_SELECT} WHERE record_id > ? ORDER BY record_id LIMIT ?",
+                                (after, PAGE_SIZE)).fetchall()
+        return [_to_record(row) for row in rows]
 
     def count(self) -> int:
         """See :meth:`RecordStore.count`."""
@@ -453,13 +442,6 @@ class SqliteStore:
         """Close the connection; later calls raise :class:`StoreError`."""
         with self._lock, _translated(self.path):
             self._conn.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
