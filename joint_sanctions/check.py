@@ -131,6 +131,10 @@ def coerce_subject(subject: SubjectLike) -> Subject:
     norm, kind, parties = _read_mapping(subject)
     if _is_plain(subject, parties):
         return _plain_subject(subject, norm, kind, parties)
+    return _validated_subject(subject)
+
+
+def _validated_subject(subject: Mapping[str, Any]) -> Subject:
     try:
         return Subject.model_validate(dict(subject))
     except ValueError as exc:  # pydantic ValidationError: inputs are hidden, messages are safe
@@ -433,43 +437,39 @@ class Engine:
 
     def _check(self, subject: SubjectLike, mat: Matter, when: dt.datetime, day: dt.date, opens: bool,
                started: float) -> CheckResult:
-        compiled = self._compiled  # one revision for the whole check, even across a reload
-        hashes = self._listed.hashes
-        if type(subject) is str:  # the commonest call, answered without building a Subject
-            norm, kind = _parse_id(subject)
-            if hash(norm) not in hashes:
-                result = self._clear(compiled, norm, kind, "", None, mat, when)
-                if self._log_checks:
-                    self._log_check(result, started)
-                return result
-            subj = trusted(Subject, {"id": norm, "id_kind": kind, "name": "", "subject_type": None,
-                                     "related_parties": ()})
-        elif isinstance(subject, Mapping):
-            norm, kind, given = _read_mapping(subject)
-            if not _is_plain(subject, given):
-                subj = coerce_subject(subject)
-            elif hash(norm) not in hashes and not any(hash(party_id) in hashes for _, (party_id, _k) in given):
-                # The host's call with a legal representative, answered without building a Subject.
-                result = self._clear(compiled, norm, kind, subject.get("name", ""), subject.get("subject_type"),
-                                     mat, when)
-                if self._log_checks:
-                    self._log_check(result, started)
-                return result
-            else:
-                subj = _plain_subject(subject, norm, kind, given)
-        else:
-            subj = coerce_subject(subject)
-        parties = subj.related_parties
-        if hash(subj.id) not in hashes and not any(hash(p.id) in hashes for p in parties):
-            result = self._clear(compiled, subj.id, subj.id_kind, subj.name, subj.subject_type, mat, when)
-        else:
-            by_id = {p.id: p for p in parties}
-            records = self.store.active_records([subj.id, *by_id], day)
-            result = self._evaluate(compiled, subj, mat, when, day, by_id, records)
-            if result.measures and opens and self._cases is not None:
-                result = result.model_copy(update={"case_id": self._cases.open_case(result, subj)})
+        result = self._answer(subject, mat, when, day, opens)
         if self._log_checks:
             self._log_check(result, started)
+        return result
+
+    def _answer(self, subject: SubjectLike, mat: Matter, when: dt.datetime, day: dt.date,
+                opens: bool) -> CheckResult:
+        compiled = self._compiled  # one revision for the whole check, even across a reload
+        hashes = self._listed.hashes
+        # The two commonest calls, a bare id and a mapping with a legal representative, are
+        # answered without building a Subject when no one they name is listed.
+        if type(subject) is str:
+            norm, kind = _parse_id(subject)
+            if hash(norm) not in hashes:
+                return self._clear(compiled, norm, kind, "", None, mat, when)
+            subj = trusted(Subject, {"id": norm, "id_kind": kind, "name": "", "subject_type": None,
+                                     "related_parties": ()})
+        elif isinstance(subject, Mapping) and _is_plain(subject, (read := _read_mapping(subject))[2]):
+            norm, kind, given = read
+            if hash(norm) not in hashes and not any(hash(party_id) in hashes for _, (party_id, _k) in given):
+                return self._clear(compiled, norm, kind, subject.get("name", ""), subject.get("subject_type"),
+                                   mat, when)
+            subj = _plain_subject(subject, norm, kind, given)
+        else:
+            # A Subject, or a mapping whose ids were read above and which pydantic must now judge.
+            subj = _validated_subject(subject) if isinstance(subject, Mapping) else coerce_subject(subject)
+            if hash(subj.id) not in hashes and not any(hash(p.id) in hashes for p in subj.related_parties):
+                return self._clear(compiled, subj.id, subj.id_kind, subj.name, subj.subject_type, mat, when)
+        by_id = {p.id: p for p in subj.related_parties}
+        records = self.store.active_records([subj.id, *by_id], day)
+        result = self._evaluate(compiled, subj, mat, when, day, by_id, records)
+        if result.measures and opens and self._cases is not None:
+            result = result.model_copy(update={"case_id": self._cases.open_case(result, subj)})
         return result
 
     def _log_check(self, result: CheckResult, started: float) -> None:

@@ -54,14 +54,13 @@ class CompiledMeasures:
     files: tuple[MeasureListFile, ...]
     measures: Mapping[str, CompiledMeasure]
     index: Mapping[tuple[str, str], tuple[CompiledMeasure, ...]]
-    compile_ms: float = 0.0
     #: Measure id → its place in the measure lists (results list measures in that order).
-    position: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
+    position: Mapping[str, int] = field(repr=False, compare=False)
     #: durable_rules rule name → the ids of the measures that rule stands for (see durable_rulesets).
-    rule_measures: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False, compare=False)
+    rule_measures: Mapping[str, tuple[str, ...]] = field(repr=False, compare=False)
     #: Index key → the names of the rules of its durable_rules ruleset.
-    rule_names: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict, repr=False,
-                                                                  compare=False)
+    rule_names: Mapping[tuple[str, str], tuple[str, ...]] = field(repr=False, compare=False)
+    compile_ms: float = 0.0
 
     def candidates(self, list_type: str, matter_type: str) -> tuple[CompiledMeasure, ...]:
         """Measures that could apply to a record of ``list_type`` for ``matter_type``."""

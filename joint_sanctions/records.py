@@ -339,7 +339,7 @@ def _row(line: int, columns: Sequence[str], cells: Sequence[Cell]) -> CreditReco
                 problems[name] = f"{name}: missing"
             continue
         if name in _DATES and isinstance(value, str):
-            day = _SEEN_DATES.get(value) or _parse_date(value)
+            day = _parse_date(value)
             if day is None:
                 problems[name] = f"{name}: {_quote(value)} is not a date (YYYY-MM-DD)"
                 continue
@@ -393,9 +393,11 @@ _SEEN_DATES: dict[str, dt.date] = {}
 
 
 def _parse_date(text: str) -> dt.date | None:
-    day = _parse_date_text(text)
-    if day is not None and len(_SEEN_DATES) < 100_000:
-        _SEEN_DATES[text] = day
+    day = _SEEN_DATES.get(text)
+    if day is None:
+        day = _parse_date_text(text)
+        if day is not None and len(_SEEN_DATES) < 100_000:
+            _SEEN_DATES[text] = day
     return day
 
 
