@@ -267,25 +267,34 @@ def test_reopen_keeps_data(database: Database) -> None:
         assert again.get("R1") == rec("R1", status="repaired")
 
 
-def test_concurrent_first_open_in_threads(database: Database) -> None:
-    """Many stores opening the same new database at once all succeed and migrate once."""
-    barrier = threading.Barrier(8)
+def failures_in_threads(work: Callable[[int], object], count: int) -> list[BaseException]:
+    """Run ``work(0)`` … ``work(count - 1)`` on threads of their own; what they raised."""
     failures: list[BaseException] = []
 
-    def open_and_write(n: int) -> None:
+    def run(n: int) -> None:
         try:
-            barrier.wait()
-            with sql_store(database, max_size=2) as store:
-                store.upsert([rec(f"R{n}")])
-        except BaseException as exc:  # noqa: BLE001 -- collected and asserted below; a thread cannot fail the test
+            work(n)
+        except BaseException as exc:  # noqa: BLE001 -- returned to the test: a thread cannot fail it
             failures.append(exc)
 
-    threads = [threading.Thread(target=open_and_write, args=(n,)) for n in range(8)]
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert failures == []
+    return failures
+
+
+def test_concurrent_first_open_in_threads(database: Database) -> None:
+    """Many stores opening the same new database at once all succeed and migrate once."""
+    barrier = threading.Barrier(8)
+
+    def open_and_write(n: int) -> None:
+        barrier.wait()
+        with sql_store(database, max_size=2) as store:
+            store.upsert([rec(f"R{n}")])
+
+    assert failures_in_threads(open_and_write, 8) == []
     with sql_store(database) as store:
         assert store.count() == 8
     assert database.rows("SELECT COUNT(*) FROM schema_migrations") == [(len(migrations_of(database)),)]
@@ -303,23 +312,14 @@ def test_concurrent_first_open_in_processes(database: Database) -> None:
 
 def test_store_shared_by_threads(database: Database) -> None:
     """One store used from more threads than it has connections loses no write and raises nothing."""
-    failures: list[BaseException] = []
     with sql_store(database, max_size=2) as store:
         def work(n: int) -> None:
-            try:
-                for i in range(50):
-                    store.upsert([rec(f"T{n}-{i}")])
-                    store.active_records([ACME], dt.date(2024, 6, 1))
-                    store.data_version()
-            except BaseException as exc:  # noqa: BLE001 -- collected and asserted below
-                failures.append(exc)
+            for i in range(50):
+                store.upsert([rec(f"T{n}-{i}")])
+                store.active_records([ACME], dt.date(2024, 6, 1))
+                store.data_version()
 
-        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert failures == []
+        assert failures_in_threads(work, 4) == []
         assert store.count() == 200
         assert store.local_writes == 200
 
