@@ -330,8 +330,8 @@ class CaseBackend(Protocol):
         """Mark the record delivered or rejected and move the case on, in one transaction."""
         ...
 
-    def count_waiting(self, now: float, tried_before: float | None) -> int:
-        """Pending records held under an unexpired lease and not attempted since ``tried_before``."""
+    def count_waiting(self, tried_before: float | None) -> int:
+        """Pending records not attempted since ``tried_before``, claimed or not."""
         ...
 
     def count_by_status(self) -> dict[str, int]:
@@ -596,12 +596,12 @@ class _SqlCaseBackend:
             self._execute(conn, _INSERT_EVENT, asdict(event))
         return True
 
-    def count_waiting(self, now: float, tried_before: float | None) -> int:
+    def count_waiting(self, tried_before: float | None) -> int:
         with self._reading() as conn:
-            return int(self._execute(conn,
-                f"SELECT COUNT(*) FROM feedback_outbox WHERE {_CLAIMABLE} "
-                "AND claimed_by IS NOT NULL AND claim_expires_at > :now",
-                {"now": now, "due_by": None, "tried_before": tried_before}).fetchone()[0])
+            # Every record still to try counts, held or not: a lease that ran out after the
+            # caller's last claim attempt leaves a record that the next attempt will take.
+            return int(self._execute(conn, f"SELECT COUNT(*) FROM feedback_outbox WHERE {_CLAIMABLE}",
+                                     {"due_by": None, "tried_before": tried_before}).fetchone()[0])
 
     def count_by_status(self) -> dict[str, int]:
         with self._reading() as conn:
@@ -1120,8 +1120,9 @@ class Outbox:
         return self._backend.finish(claim.case_id, "disposed", target, state, now, status_code, error, event)
 
     def waiting_on_others(self, tried_before: float | None = None) -> int:
-        """Pending records that live claims of other runs hold (not attempted since ``tried_before``)."""
-        return self._backend.count_waiting(self._now(), tried_before)
+        """Pending records still to try (not attempted since ``tried_before``), whether another run's
+        live claim holds them or they are free again: a one-off run waits until this is 0."""
+        return self._backend.count_waiting(tried_before)
 
 
 # --- finding the case book of a store -------------------------------------------------------------

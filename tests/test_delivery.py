@@ -502,6 +502,27 @@ def test_claim_of_a_live_holder_is_respected_until_its_lease_ends(loop: Loop, pl
     assert platform.duplicates == []
 
 
+def test_a_lease_that_runs_out_while_the_run_looks_elsewhere_is_still_sent(loop: Loop,
+                                                                            platform: PlatformSimulator) -> None:
+    """A one-off run never ends with a record pending because another's lease ran out between two looks."""
+    (case_id,) = loop.disposed()
+    clock = [time.time()]
+    elsewhere = Outbox(loop.book.backend, host="other-host", now=lambda: clock[0])
+    assert elsewhere.claim(lease=5.0) is not None
+
+    class ExpiresAfterEachLook(Outbox):
+        def claim(self, **kwargs: Any) -> Any:
+            claim = super().claim(**kwargs)
+            if claim is None:
+                clock[0] += 10.0  # the other run's lease ends just after this look found it held
+            return claim
+
+    loop.book.outbox = ExpiresAfterEachLook(loop.book.backend, now=lambda: clock[0])
+    with HttpSink(platform.url) as sink:
+        report = deliver(loop.book, sink, poll_interval=0.01)
+    assert report.delivered == [case_id] and report.left_pending == []
+
+
 def test_claim_of_another_host_is_taken_after_its_lease(loop: Loop, platform: PlatformSimulator) -> None:
     """Another host's holder cannot be probed: its claim is taken only when the lease has run out."""
     (case_id,) = loop.disposed()
