@@ -408,7 +408,7 @@ class HttpSink:
         seconds = self.deadline
         record_end = _RECORD_DEADLINE.get()
         if record_end is not None:
-            seconds = min(seconds, record_end - time.monotonic())
+            seconds = max(0.0, min(seconds, record_end - time.monotonic()))
         watchdog = _Watchdog(seconds)
         try:
             return self._post(body, headers, watchdog)

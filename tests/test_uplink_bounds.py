@@ -452,6 +452,7 @@ def test_cli_signs_with_the_key_from_the_environment(loop: Loop, serve: Callable
     done = cli("cases", "feedback", "--to", unsigned.url, "--db", loop.url, cwd=tmp_path,
                env={**env, UPLINK_KEY_ENV: ""})
     assert done.returncode == 0, done.stderr
+    assert status_of(loop, fifth) == "fed_back"
     assert SIGNATURE_HEADER.lower() not in unsigned.requests[0].headers
 
 
