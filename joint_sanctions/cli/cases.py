@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from ..cases import CASE_STATUSES, CST, DISPOSAL_RESULTS, Case, CaseBook, CaseStats, case_book_for
-from ..delivery import FeedbackSink, HttpSink, JsonlFileSink, deliver
+from ..delivery import FeedbackSink, HttpSink, JsonlFileSink, deliver, plain_http_warning, uplink_key
 from ..errors import DeliveryError
 from ..feedback import shipped_schema_text
 from ..stores import open_store
@@ -47,9 +47,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     fb.add_argument("--token", help="bearer token for the platform (visible to ps: prefer --token-env)")
     fb.add_argument("--token-env", metavar="VAR", help="read the bearer token from this environment variable")
     fb.add_argument("--sign-key-env", metavar="VAR",
-                    help="sign each body (HMAC-SM3) with the shared key in this environment variable")
+                    help="sign each body (HMAC-SM3) with the shared key in this environment variable "
+                         "(default: JOINT_SANCTIONS_UPLINK_KEY when set)")
     fb.add_argument("--timeout", type=_positive, default=10.0, metavar="SECONDS",
-                    help="HTTP timeout per attempt (default 10)")
+                    help="HTTP timeout and wall-clock deadline per attempt (default 10)")
     fb.add_argument("--ca-file", metavar="PEM", help="CA bundle to verify the platform's certificate")
     fb.add_argument("--client-cert", metavar="PEM", help="client certificate for mutual TLS")
     fb.add_argument("--client-key", metavar="PEM", help="key of the client certificate")
@@ -160,10 +161,13 @@ def _sink(args: argparse.Namespace) -> FeedbackSink:
         return JsonlFileSink(args.out)
     if args.client_key and not args.client_cert:
         raise DeliveryError("--client-key needs --client-cert")
-    key = _secret(args.sign_key_env, "--sign-key-env")
+    key = uplink_key(args.sign_key_env)
     cert = (args.client_cert, args.client_key) if args.client_key else args.client_cert
-    return HttpSink(args.to, timeout=args.timeout, token=args.token or _secret(args.token_env, "--token-env"),
-                    sign_key=key.encode("utf-8") if key else None, verify=args.ca_file or True, cert=cert)
+    sink = HttpSink(args.to, timeout=args.timeout, token=args.token or _secret(args.token_env, "--token-env"),
+                    sign_key=key, verify=args.ca_file or True, cert=cert, warn_plain_http=False)
+    if warning := plain_http_warning(args.to, signed=key is not None):
+        print(f"joint-sanctions: warning: {warning}", file=sys.stderr)
+    return sink
 
 
 def run_feedback(args: argparse.Namespace) -> int:
