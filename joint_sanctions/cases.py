@@ -61,7 +61,14 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import identifiers
-from .errors import AmbiguousCaseError, CaseError, DisposalError, StoreError, TransitionError, UnknownCaseError
+from .errors import (
+    AmbiguousCaseError,
+    CaseError,
+    DisposalError,
+    StoreError,
+    TransitionError,
+    UnknownCaseError,
+)
 from .feedback import DisposalResult, FeedbackV1, build_feedback, region_code_from_env
 from .models import AppliedMeasure, CheckResult, Decision, Hit, Kind, Matter, Subject, SubjectRef
 from .stores import postgres_store_type
@@ -427,8 +434,8 @@ _CASE_CHECKS_0002 = (
     "CONSTRAINT cases_result_known CHECK (result IN ('applied', 'not_applied', 'partially_applied'))",
     "CONSTRAINT cases_disposal_iff_disposed CHECK ((status IN ('responded', 'withdrawn')) = (result IS NULL))",
     "CONSTRAINT cases_not_applied_reason CHECK (result <> 'not_applied' OR reason IS NOT NULL)",
-    "CONSTRAINT cases_withdrawal "
-    "CHECK ((status = 'withdrawn') = (withdrawn_at IS NOT NULL AND withdrawal_reason IS NOT NULL))",
+    ("CONSTRAINT cases_withdrawal "
+     "CHECK ((status = 'withdrawn') = (withdrawn_at IS NOT NULL AND withdrawal_reason IS NOT NULL))"),
 )
 
 
@@ -461,9 +468,10 @@ def _backfill_open_keys(matter_field: Callable[[str], str]) -> tuple[str, str]:
 
     key = f"subject_id || '|' || matter_type || '|' || {part('item_code')} || '|' || {part('application_no')}"
     return (f"UPDATE cases SET open_key = {key} WHERE status = 'responded'",
-            "UPDATE cases SET open_key = NULL WHERE open_key IS NOT NULL AND EXISTS ("
-            "SELECT 1 FROM cases o WHERE o.open_key = cases.open_key AND o.status = 'responded' "
-            "AND (o.initiated_at, o.responded_at, o.case_id) < (cases.initiated_at, cases.responded_at, cases.case_id))")
+            ("UPDATE cases SET open_key = NULL WHERE open_key IS NOT NULL AND EXISTS ("
+             "SELECT 1 FROM cases o WHERE o.open_key = cases.open_key AND o.status = 'responded' "
+             "AND (o.initiated_at, o.responded_at, o.case_id) < (cases.initiated_at, cases.responded_at, "
+             "cases.case_id))"))
 
 
 #: The case book's schema, oldest first. Append; never edit an applied migration.
@@ -543,7 +551,7 @@ CASE_MIGRATIONS: tuple[Migration, ...] = (
     )),
     # One case per matter and withdrawal. SQLite cannot change a table's CHECK constraints, so the
     # cases table is rebuilt (no foreign key enforcement is on, so the tables referring to it keep
-    # their rows and references). The open key is then filled in by _BACKFILL_OPEN_KEYS.
+    # their rows and references). Then the open cases get their key (_backfill_open_keys).
     Migration("cases-0002", (
         f"""CREATE TABLE cases_0002 (
                {_CASE_COLUMNS_0001},
@@ -552,8 +560,8 @@ CASE_MIGRATIONS: tuple[Migration, ...] = (
                withdrawn_at      TEXT,
                {", ".join(_CASE_CHECKS_0002)}
            )""",
-        f"INSERT INTO cases_0002 ({', '.join(_CASE_COLUMN_NAMES_0001)}) "
-        f"SELECT {', '.join(_CASE_COLUMN_NAMES_0001)} FROM cases",
+        (f"INSERT INTO cases_0002 ({', '.join(_CASE_COLUMN_NAMES_0001)}) "
+         f"SELECT {', '.join(_CASE_COLUMN_NAMES_0001)} FROM cases"),
         "DROP TABLE cases",
         "ALTER TABLE cases_0002 RENAME TO cases",
         "CREATE INDEX cases_status ON cases (status, initiated_at)",

@@ -319,7 +319,7 @@ def test_duplicate_subjects_are_checked_once_and_reported_as_duplicates(
     text, report = read_report(tmp_path / "out.csv")
     assert text.splitlines()[0] == "\ufeff" + ",".join(REPORT_COLUMNS)
     assert [(r["line"], r["decision"], r["measure_ids"], r["record_ids"]) for r in report] == [
-        ("2", "restricted", report[0]["measure_ids"], "GP-1"), ("3", "clear", "", ""),
+        ("2", "prohibited", report[0]["measure_ids"], "GP-1"), ("3", "clear", "", ""),
         ("4", "duplicate of line 2", "", ""), ("5", report[3]["decision"], report[3]["measure_ids"], "WAGE-X"),
         ("6", "duplicate of line 5", "", ""), ("7", "duplicate of line 2", "", "")]
     assert report[2]["subject_id"] == USCCS[1] and report[4]["subject_id"] == "4101**********" + person_x[-4:]

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,13 @@ import pytest
 import structlog
 
 from joint_sanctions import CreditRecord, Engine
-from joint_sanctions.cases import CASE_MIGRATIONS, POSTGRES_CASE_MIGRATIONS, TRANSITIONS, CaseBook, case_book_for
+from joint_sanctions.cases import (
+    CASE_MIGRATIONS,
+    POSTGRES_CASE_MIGRATIONS,
+    TRANSITIONS,
+    CaseBook,
+    case_book_for,
+)
 from joint_sanctions.delivery import JsonlFileSink, deliver
 from joint_sanctions.errors import (
     AmbiguousCaseError,
