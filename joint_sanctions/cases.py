@@ -243,7 +243,7 @@ class Case(BaseModel):
             "status_code": o.status_code if o else None,
             "fed_back_at": finished if self.status == "fed_back" else None,
             "rejected_at": finished if self.status == "rejected" else None,
-            "withdrawal_reason": self.withdrawal.reason if self.withdrawal else None,
+            "withdrawal_reason": identifiers.mask_text(self.withdrawal.reason) if self.withdrawal else None,
             "withdrawn_at": self.withdrawal.withdrawn_at.isoformat() if self.withdrawal else None,
         }
 

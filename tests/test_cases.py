@@ -37,6 +37,7 @@ from joint_sanctions.stores.sqlite import SqliteStore
 from joint_sanctions.testing import MemoryStore, RecordingSink
 
 from .conftest import FIXED_NOW, Database, record
+from .test_stores import failures_in_threads
 
 FIXTURE = Path(__file__).parent / "fixtures" / "measures"
 CO = "91410100MA0000015B"      # a company on the court-defaulter list
@@ -225,22 +226,13 @@ def test_two_engines_checking_one_matter_at_once_open_one_case(database: Databas
     engines = [loop_engine(database) for _ in range(2)]
     barrier = threading.Barrier(8)
     ids: list[str | None] = []
-    failures: list[BaseException] = []
 
     def check(n: int) -> None:
-        try:
-            barrier.wait()
-            for _ in range(5):
-                ids.append(engines[n % 2].check(CO, "government_procurement", item_code="ITEM-1").case_id)
-        except BaseException as exc:  # noqa: BLE001 -- returned to the test: a thread cannot fail it
-            failures.append(exc)
+        barrier.wait()
+        for _ in range(5):
+            ids.append(engines[n % 2].check(CO, "government_procurement", item_code="ITEM-1").case_id)
 
-    threads = [threading.Thread(target=check, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failures == []
+    assert failures_in_threads(check, 8) == []
     assert len(ids) == 40 and len(set(ids)) == 1 and None not in ids
     assert database.rows("SELECT COUNT(*) FROM cases") == [(1,)]
     assert database.rows("SELECT COUNT(*) FROM case_events") == [(1,)]
