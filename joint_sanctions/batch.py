@@ -3,11 +3,14 @@
 ::
 
     open_batch(FILE)      header checked at once; rows read lazily, each a BatchEntry or a RejectedRow
-      → run_batch(...)    good rows checked with Engine.check_many, in chunks; bad rows kept with their line
+      → run_batch(...)    good rows checked with Engine.check_many, in chunks; bad rows kept with their line;
+                          a subject met again (ids compared normalised) is not checked again: its row
+                          says which line it duplicates
       → report writer     chosen by the output extension (.csv, .xlsx, .html), fed row by row
 
 Rows stream from the input file through the engine into the writer, so a million subjects need
-little memory (the HTML report keeps only the flagged rows, which it lists). The report is written to
+little memory (the HTML report keeps only the flagged rows, which it lists; finding duplicates keeps
+each distinct id and its line, about 130 MB per million subjects). The report is written to
 a temporary file beside the target and moved into place only when complete, so a failed batch never
 leaves half a report behind.
 """
@@ -36,8 +39,9 @@ from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from . import identifiers
+from .cases import CaseBook, case_book_for
 from .check import CST, Engine, MatterLike, coerce_matter, coerce_subject
-from .errors import IdentifierError, JointSanctionsError
+from .errors import IdentifierError, JointSanctionsError, StoreError
 from .models import CheckResult, Subject
 from .vocabulary import DECISIONS, EFFECTS, MATTER_TYPES, SUBJECT_TYPES
 
@@ -50,6 +54,7 @@ __all__ = [
     "BatchRow",
     "BatchSource",
     "BatchSummary",
+    "DuplicateRow",
     "RejectedRow",
     "open_batch",
     "report_format",
@@ -108,6 +113,18 @@ class RejectedRow:
         return {"line": self.line, "reason": self.reason}
 
 
+@dataclass(frozen=True)
+class DuplicateRow:
+    """An input row whose subject an earlier row already names (ids compared normalised): not checked
+    again, reported as a duplicate of ``first_line``."""
+
+    line: int
+    first_line: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "duplicates": self.first_line}
+
+
 @dataclass(frozen=True, slots=True)
 class BatchEntry:
     """A good input row: its line and the subject to check."""
@@ -127,6 +144,7 @@ class BatchRow:
     measure_ids: tuple[str, ...]
     record_ids: tuple[str, ...]
     case_id: str | None = None
+    duplicate_of: int | None = None
 
     @classmethod
     def from_result(cls, line: int, result: CheckResult) -> BatchRow:
@@ -137,15 +155,27 @@ class BatchRow:
                    record_ids=tuple(dict.fromkeys(h.record_id for h in result.hits)),
                    case_id=result.case_id)
 
+    @classmethod
+    def duplicate(cls, entry: BatchEntry, first_line: int) -> BatchRow:
+        """The report row of an input row whose subject ``first_line`` already names."""
+        return cls(line=entry.line, subject_id=identifiers.mask(entry.subject.id),
+                   subject_name=_masked(entry.subject.name), decision="duplicate", measure_ids=(),
+                   record_ids=(), duplicate_of=first_line)
+
     def cells(self) -> tuple[int, str, str, str, str, str]:
-        """The values of :data:`REPORT_COLUMNS`; lists joined with ``;``, any id-like text masked."""
-        return (self.line, self.subject_id, self.subject_name, self.decision, ";".join(self.measure_ids),
+        """The values of :data:`REPORT_COLUMNS`; lists joined with ``;``, any id-like text masked.
+
+        A duplicate's decision cell reads ``duplicate of line N``.
+        """
+        decision = self.decision if self.duplicate_of is None else f"duplicate of line {self.duplicate_of}"
+        return (self.line, self.subject_id, self.subject_name, decision, ";".join(self.measure_ids),
                 _masked(";".join(self.record_ids)))
 
     def to_dict(self) -> dict[str, Any]:
         return {"line": self.line, "subject_id": self.subject_id, "subject_name": self.subject_name,
                 "decision": self.decision, "measure_ids": list(self.measure_ids),
-                "record_ids": [_masked(r) for r in self.record_ids], "case_id": self.case_id}
+                "record_ids": [_masked(r) for r in self.record_ids], "case_id": self.case_id,
+                "duplicate_of": self.duplicate_of}
 
 
 @dataclass(frozen=True)
@@ -158,11 +188,14 @@ class BatchSummary:
         matter_type: the matter every subject was checked for.
         revision: revision of the measure lists that answered.
         checked_at: time of the first check (None when no row could be checked).
-        counts: subjects per decision, every decision present.
+        counts: subjects per decision, every decision present (each subject once).
         measure_counts: subjects per applied measure id, most frequent first.
         rejected: the rows not checked, in file order.
-        cases_opened: how many checks opened a case.
+        cases_opened: how many checks opened a new case.
         seconds: wall time of reading, checking and writing.
+        duplicates: the rows whose subject an earlier row names, in file order (not checked again).
+        cases_existing: how many checks found their matter's case already open (it was not opened
+            again; design.md §7).
     """
 
     source: str
@@ -175,6 +208,8 @@ class BatchSummary:
     rejected: tuple[RejectedRow, ...]
     cases_opened: int
     seconds: float
+    duplicates: tuple[DuplicateRow, ...] = ()
+    cases_existing: int = 0
 
     @property
     def total(self) -> int:
@@ -193,7 +228,8 @@ class BatchSummary:
                 "total": self.total, "flagged": self.flagged, "counts": dict(self.counts),
                 "measure_counts": dict(self.measure_counts),
                 "rejected": [r.to_dict() for r in self.rejected], "cases_opened": self.cases_opened,
-                "seconds": round(self.seconds, 3)}
+                "seconds": round(self.seconds, 3), "duplicates": [d.to_dict() for d in self.duplicates],
+                "cases_existing": self.cases_existing}
 
 
 # --- reading ----------------------------------------------------------------------------------------
@@ -436,6 +472,11 @@ def run_batch(engine: Engine, source: BatchSource | str | os.PathLike[str], matt
               progress: Callable[[int], object] | None = None, **matter_fields: Any) -> BatchSummary:
     """Check every good row of ``source`` for ``matter`` and write the report ``out``.
 
+    Each subject is checked once: a row naming a subject that an earlier row names (ids compared
+    normalised, so a lower-case USCC or a resident id ending in ``x`` is the same subject) is reported
+    as a duplicate of that row. With ``open_cases``, a subject whose matter already has a responded
+    case gets that case again (counted in ``cases_existing``), so a re-run batch opens nothing new.
+
     Args:
         engine: answers the checks (its clock, store and measure lists).
         source: an opened :class:`BatchSource` (left open) or a path (opened and closed here).
@@ -464,9 +505,13 @@ def run_batch(engine: Engine, source: BatchSource | str | os.PathLike[str], matt
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     writer = _WRITERS[fmt](temporary)
-    tally = _Tally(writer)
+    tally = _Tally(writer, _case_book(engine) if open_cases else None)
     rejected: list[RejectedRow] = []
     pending: list[BatchEntry] = []
+    # The rows since the last chunk in file order: entries to check and duplicates' finished rows.
+    queued: list[BatchEntry | BatchRow] = []
+    first_lines: dict[str, int] = {}
+    duplicates: list[DuplicateRow] = []
     seen = 0
     try:
         for item in source:
@@ -474,14 +519,22 @@ def run_batch(engine: Engine, source: BatchSource | str | os.PathLike[str], matt
             if isinstance(item, RejectedRow):
                 rejected.append(item)
                 continue
+            first = first_lines.setdefault(item.subject.id, item.line)
+            if first != item.line:
+                duplicates.append(DuplicateRow(item.line, first))
+                queued.append(BatchRow.duplicate(item, first))
+                continue
             pending.append(item)
+            queued.append(item)
             if len(pending) == _CHUNK:
-                tally.add(pending, engine.check_many([e.subject for e in pending], mat, open_case=open_cases))
+                tally.add(queued, engine.check_many([e.subject for e in pending], mat, open_case=open_cases))
                 pending.clear()
+                queued.clear()
                 if progress is not None:
                     progress(seen)
-        if pending:
-            tally.add(pending, engine.check_many([e.subject for e in pending], mat, open_case=open_cases))
+        if queued:
+            tally.add(queued, engine.check_many([e.subject for e in pending], mat, open_case=open_cases)
+                      if pending else [])
         if seen == 0:
             raise BatchError("empty_batch", f"{source.path}: the batch is empty (a header and no rows) "
                                             "/ 名单为空：只有表头，没有数据行")
@@ -491,7 +544,8 @@ def run_batch(engine: Engine, source: BatchSource | str | os.PathLike[str], matt
             source=source.path, report=str(target), matter_type=mat.matter_type, revision=engine.revision,
             checked_at=tally.first_check, counts=dict(tally.counts),
             measure_counts=dict(tally.measures.most_common()), rejected=tuple(rejected),
-            cases_opened=tally.cases_opened, seconds=time.perf_counter() - started)
+            cases_opened=tally.cases_opened, seconds=time.perf_counter() - started,
+            duplicates=tuple(duplicates), cases_existing=tally.cases_existing)
         writer.finish(summary, _measure_info(engine))
         os.replace(temporary, target)
     except BaseException:
@@ -501,24 +555,54 @@ def run_batch(engine: Engine, source: BatchSource | str | os.PathLike[str], matt
     return summary
 
 
-class _Tally:
-    """Counts what the checks answered and hands each row to the report writer."""
+def _case_book(engine: Engine) -> CaseBook | None:
+    """The case book in the engine's store, to tell new cases from open ones; None where there is none."""
+    try:
+        return case_book_for(engine.store)
+    except StoreError:
+        return None
 
-    def __init__(self, writer: _Writer) -> None:
+
+class _Tally:
+    """Counts what the checks answered and hands each row to the report writer.
+
+    Args:
+        writer: the report writer.
+        book: where the engine opens cases, to tell a case opened by this check from one that was
+            already open (a case belongs to the check that opened it); None counts every case as new.
+    """
+
+    def __init__(self, writer: _Writer, book: CaseBook | None = None) -> None:
         self.writer = writer
+        self.book = book
         self.counts: Counter[str] = Counter({decision: 0 for decision in _DECISION_ORDER})
         self.measures: Counter[str] = Counter()
         self.cases_opened = 0
+        self.cases_existing = 0
         self.first_check: dt.datetime | None = None
 
-    def add(self, entries: Sequence[BatchEntry], results: Sequence[CheckResult]) -> None:
-        for entry, result in zip(entries, results, strict=True):
-            row = BatchRow.from_result(entry.line, result)
+    def add(self, queued: Sequence[BatchEntry | BatchRow], results: Sequence[CheckResult]) -> None:
+        """Write ``queued`` in order: entries with their results (in the same order), duplicates as they are."""
+        answers = iter(results)
+        cases: dict[str, str] = {}
+        for item in queued:
+            if isinstance(item, BatchRow):
+                self.writer.add(item)
+                continue
+            result = next(answers)
+            row = BatchRow.from_result(item.line, result)
             self.first_check = self.first_check or result.checked_at
             self.counts[row.decision] += 1
             self.measures.update(row.measure_ids)
-            self.cases_opened += row.case_id is not None
+            if row.case_id is not None:
+                cases[row.case_id] = result.check_id
             self.writer.add(row)
+        if next(answers, None) is not None:
+            raise RuntimeError("more results than rows to check")  # a bug of run_batch, never input
+        opened_by = self.book.check_ids(list(cases)) if self.book is not None and cases else {}
+        existing = sum(opened_by.get(case_id, check_id) != check_id for case_id, check_id in cases.items())
+        self.cases_existing += existing
+        self.cases_opened += len(cases) - existing
 
 
 @dataclass(frozen=True)
@@ -601,7 +685,7 @@ class _XlsxWriter:
         line, subject_id, name, decision, measure_ids, record_ids = row.cells()
         cells: list[object] = [line, subject_id, self._text(self._sheet, name), decision, measure_ids,
                                self._text(self._sheet, record_ids)]
-        if decision != "clear":
+        if row.decision != "clear" and row.duplicate_of is None:
             cells[3] = cell = WriteOnlyCell(self._sheet, value=decision)
             cell.fill = self._fills[decision]
         self._sheet.append(cells)
@@ -638,6 +722,11 @@ class _XlsxWriter:
             sheet.append(self._heading(sheet, ("被拒绝的行 Rejected line", "原因 Reason", "")))
             for rejected in summary.rejected:
                 sheet.append([rejected.line, self._text(sheet, rejected.reason)])
+        if summary.duplicates:
+            sheet.append([])
+            sheet.append(self._heading(sheet, ("重复的行 Duplicate line", "与此行相同 Same subject as line", "")))
+            for duplicate in summary.duplicates:
+                sheet.append([duplicate.line, duplicate.first_line])
         self._book.save(self._path)
 
     @staticmethod
@@ -669,6 +758,8 @@ def _overview(summary: BatchSummary) -> list[tuple[str, object]]:
         ("核查主体数 Subjects checked", summary.total),
         ("需关注 Flagged (decision ≠ clear)", summary.flagged),
         ("被拒绝的行 Rejected rows", len(summary.rejected)),
+        ("重复的行 Duplicate rows (checked once)", len(summary.duplicates)),
+        ("已有案例 Cases already open", summary.cases_existing),
         ("已发起案例 Cases opened", summary.cases_opened),
     ]
 
@@ -689,7 +780,7 @@ class _HtmlWriter:
         self._flagged: list[BatchRow] = []
 
     def add(self, row: BatchRow) -> None:
-        if row.decision != "clear":
+        if row.decision != "clear" and row.duplicate_of is None:
             self._flagged.append(row)
 
     def finish(self, summary: BatchSummary, measures: Mapping[str, _MeasureInfo]) -> None:
@@ -719,7 +810,7 @@ h2 { font-size:17px; margin:0 0 12px; color:var(--accent); }
 h2 small { color:var(--muted); font-weight:400; font-size:13px; margin-left:6px; }
 .meta { display:grid; grid-template-columns:max-content 1fr; gap:4px 18px; margin:0; font-size:13.5px; }
 .meta dt { color:var(--muted); } .meta dd { margin:0; word-break:break-all; }
-.cards { display:grid; grid-template-columns:repeat(3,1fr); gap:14px; margin:0 0 16px; }
+.cards { display:grid; grid-template-columns:repeat(4,1fr); gap:14px; margin:0 0 16px; }
 .card { border:1px solid var(--line); border-radius:8px; padding:12px 16px; }
 .card dt { color:var(--muted); font-size:13px; }
 .card dd { margin:2px 0 0; font-size:30px; font-weight:700; }
@@ -856,6 +947,12 @@ def _render_html(summary: BatchSummary, flagged: Sequence[BatchRow],
         rows = [f'<tr><td class="num">{r.line}</td><td>{_esc(r.reason)}</td></tr>' for r in summary.rejected]
         rejected = (f'<section id="rejected"><h2>被拒绝的行<small>Rejected rows — not checked; fix them and '
                     f'run again</small></h2>{_table(("#行 Line", "原因 Reason"), rows, "")}</section>')
+    if summary.duplicates:
+        rows = [f'<tr><td class="num">{d.line}</td><td class="num">{d.first_line}</td></tr>'
+                for d in summary.duplicates]
+        rejected += (f'<section id="duplicates"><h2>重复的行<small>Duplicate rows — the same subject as an '
+                     f'earlier line, checked once</small></h2>'
+                     f'{_table(("#行 Line", "#与此行相同 Same subject as line"), rows, "")}</section>')
     return f"""<!DOCTYPE html>
 <html lang="zh-CN">
 <head>
@@ -876,6 +973,7 @@ def _render_html(summary: BatchSummary, flagged: Sequence[BatchRow],
 <div class="card"><dt>核查主体数 Subjects checked</dt><dd data-total>{summary.total}</dd></div>
 <div class="card flag"><dt>需关注 Flagged (decision ≠ clear)</dt><dd data-flagged>{summary.flagged}</dd></div>
 <div class="card rej"><dt>被拒绝的行 Rejected rows</dt><dd data-rejected>{len(summary.rejected)}</dd></div>
+<div class="card"><dt>重复的行 Duplicate rows</dt><dd data-duplicates>{len(summary.duplicates)}</dd></div>
 </dl>
 <div class="grid">
 <div>{decisions}</div>

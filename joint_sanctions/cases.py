@@ -7,7 +7,14 @@ the case's v1 feedback record in the outbox in the same transaction. A delivery 
 or ``rejected`` (反馈)::
 
     responded ──dispose──▶ disposed ──deliver──▶ fed_back
-                                    └──reject───▶ rejected
+        │                           └──reject───▶ rejected
+        └──withdraw──▶ withdrawn (never disposed, so never fed back)
+
+One case per matter: while a case is ``responded``, a new check of the same subject, matter type,
+item code and application number (None a value like any other) returns that case instead of opening
+another. The database guarantees it, across processes: ``open_key`` encodes those four, a unique index
+covers it among responded cases, and a case is inserted only if no responded case holds its key
+(``INSERT … ON CONFLICT DO NOTHING``, then the holder is read in the same transaction).
 
 Every status change is looked up in :data:`TRANSITIONS` and written as a compare-and-set update
 (``... WHERE status = <from>``), so a refused or concurrent step changes nothing; each change is kept
@@ -54,7 +61,14 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import identifiers
-from .errors import CaseError, DisposalError, StoreError, TransitionError, UnknownCaseError
+from .errors import (
+    AmbiguousCaseError,
+    CaseError,
+    DisposalError,
+    StoreError,
+    TransitionError,
+    UnknownCaseError,
+)
 from .feedback import DisposalResult, FeedbackV1, build_feedback, region_code_from_env
 from .models import AppliedMeasure, CheckResult, Decision, Hit, Kind, Matter, Subject, SubjectRef
 from .stores import postgres_store_type
@@ -67,6 +81,7 @@ __all__ = [
     "CASE_MIGRATIONS",
     "CASE_STATUSES",
     "DISPOSAL_RESULTS",
+    "MIN_PREFIX",
     "POSTGRES_CASE_MIGRATIONS",
     "TRANSITIONS",
     "Case",
@@ -80,21 +95,24 @@ __all__ = [
     "Outbox",
     "PostgresCaseBackend",
     "SqliteCaseBackend",
+    "Withdrawal",
     "case_book_for",
 ]
 
 _log = structlog.get_logger("joint_sanctions")
 
-CaseStatus = Literal["responded", "disposed", "fed_back", "rejected"]
+CaseStatus = Literal["responded", "disposed", "fed_back", "rejected", "withdrawn"]
 
 CASE_STATUSES: Mapping[str, str] = MappingProxyType({
-    "responded": "已响应", "disposed": "已处置待反馈", "fed_back": "已反馈", "rejected": "被拒收"})
+    "responded": "已响应", "disposed": "已处置待反馈", "fed_back": "已反馈", "rejected": "被拒收",
+    "withdrawn": "已撤回"})
 DISPOSAL_RESULTS: Mapping[str, str] = MappingProxyType({
     "applied": "已实施", "not_applied": "未实施", "partially_applied": "部分实施"})
 
 #: (status, action) → new status. Anything not in this table is refused.
 TRANSITIONS: Mapping[tuple[str, str], CaseStatus] = MappingProxyType({
     ("responded", "dispose"): "disposed",
+    ("responded", "withdraw"): "withdrawn",
     ("disposed", "deliver"): "fed_back",
     ("disposed", "reject"): "rejected",
 })
@@ -105,6 +123,9 @@ EFFECTIVE_STATUSES: tuple[CaseStatus, ...] = ("disposed", "fed_back", "rejected"
 CST = dt.timezone(dt.timedelta(hours=8), "CST")
 DEFAULT_LEASE = 60.0
 _MAX_TEXT = 2000  # disposal texts are notes, not documents; longer input is most likely a mistake
+#: A case id may be abbreviated to a unique prefix of at least this many characters.
+MIN_PREFIX = 8
+_PREFIX_MATCHES_SHOWN = 10
 
 
 # --- the case model -------------------------------------------------------------------------------
@@ -138,6 +159,14 @@ class Delivery(BaseModel):
     finished_at: dt.datetime | None = None
 
 
+class Withdrawal(BaseModel):
+    """Why and when a responded case was withdrawn (e.g. the application was withdrawn)."""
+
+    model_config = _FROZEN
+    reason: str
+    withdrawn_at: dt.datetime
+
+
 class Case(BaseModel):
     """One case of the closed loop.
 
@@ -160,6 +189,7 @@ class Case(BaseModel):
     responded_at: dt.datetime
     disposal: Disposal | None = None
     delivery: Delivery | None = None
+    withdrawal: Withdrawal | None = None
 
     @property
     def matter_type(self) -> str:
@@ -213,6 +243,8 @@ class Case(BaseModel):
             "status_code": o.status_code if o else None,
             "fed_back_at": finished if self.status == "fed_back" else None,
             "rejected_at": finished if self.status == "rejected" else None,
+            "withdrawal_reason": identifiers.mask_text(self.withdrawal.reason) if self.withdrawal else None,
+            "withdrawn_at": self.withdrawal.withdrawn_at.isoformat() if self.withdrawal else None,
         }
 
 
@@ -222,7 +254,8 @@ class CaseStats:
 
     An *effective case* (有效案例) is one whose disposal is recorded (disposed, fed back or rejected):
     a check that found measures and a department that acted on it. The breakdowns count effective
-    cases; ``by_month`` uses the month of disposal in China Standard Time, ``by_department`` the
+    cases; withdrawn cases are counted apart (``withdrawn``; in ``opened`` too, in no breakdown).
+    ``by_month`` uses the month of disposal in China Standard Time, ``by_department`` the
     disposing department's name (``unspecified`` when none was given), ``by_measure`` and
     ``by_list_type`` count each case once per measure / list type it carries.
     """
@@ -233,6 +266,7 @@ class CaseStats:
     pending: int
     delivered: int
     rejected: int
+    withdrawn: int
     by_month: dict[str, int] = field(default_factory=dict)
     by_measure: dict[str, int] = field(default_factory=dict)
     by_department: dict[str, int] = field(default_factory=dict)
@@ -277,16 +311,36 @@ class CaseBackend(Protocol):
     """
 
     def insert_case(self, row: Mapping[str, Any], measures: Sequence[tuple[str, str]],
-                    list_types: Sequence[str], event: Event) -> None:
-        """Store a new case with its measure ids/kinds and distinct list types."""
+                    list_types: Sequence[str], event: Event) -> tuple[str, bool]:
+        """Store a new case with its measure ids/kinds and distinct list types, unless a responded
+        case holds the same ``row["open_key"]``.
+
+        Returns:
+            ``(case_id, True)`` for the case stored now, ``(existing case_id, False)`` otherwise.
+        """
         ...
 
     def get_case(self, case_id: str) -> dict[str, Any] | None:
         """The case row joined with its outbox row (outbox columns None when there is none)."""
         ...
 
-    def list_cases(self, status: str | None) -> builtins.list[dict[str, Any]]:
-        """Rows as :meth:`get_case` gives them, oldest first, optionally of one status."""
+    def list_cases(self, status: str | None, subject_id: str | None = None, matter_type: str | None = None,
+                   since: str | None = None) -> builtins.list[dict[str, Any]]:
+        """Rows as :meth:`get_case` gives them, oldest first; each filter given narrows them
+        (``since``: initiated at or after this ISO-8601 UTC time)."""
+        ...
+
+    def case_ids_from(self, prefix: str, limit: int) -> builtins.list[str]:
+        """The first ``limit`` case ids in code-point order that are ``>= prefix``."""
+        ...
+
+    def check_ids(self, case_ids: Sequence[str]) -> dict[str, str]:
+        """The check that opened each of these cases, by case id (unknown ids left out)."""
+        ...
+
+    def withdraw(self, case_id: str, from_status: str, to_status: str, reason: str, at: str,
+                 event: Event) -> bool:
+        """Mark the case withdrawn with its reason and time (compare-and-set on ``from_status``)."""
         ...
 
     def get_payload(self, case_id: str) -> str | None:
@@ -345,6 +399,80 @@ class CaseBackend(Protocol):
 
 
 # --- SQLite ---------------------------------------------------------------------------------------
+
+# The cases table's columns as cases-0001 created them: cases-0002 rebuilds the table from them.
+_CASE_COLUMNS_0001 = """case_id           TEXT NOT NULL PRIMARY KEY,
+               check_id          TEXT NOT NULL,
+               status            TEXT NOT NULL,
+               decision          TEXT NOT NULL,
+               revision          TEXT NOT NULL,
+               matter_type       TEXT NOT NULL,
+               kind              TEXT NOT NULL,
+               subject_id        TEXT NOT NULL,
+               subject_shown_id  TEXT NOT NULL,
+               subject_id_kind   TEXT NOT NULL,
+               subject_name      TEXT NOT NULL,
+               subject_type      TEXT NOT NULL,
+               matter            TEXT NOT NULL,
+               measures          TEXT NOT NULL,
+               hits              TEXT NOT NULL,
+               initiated_at      TEXT NOT NULL,
+               responded_at      TEXT NOT NULL,
+               result            TEXT,
+               result_text       TEXT,
+               reason            TEXT,
+               description       TEXT,
+               department        TEXT,
+               department_code   TEXT,
+               disposed_at       TEXT,
+               disposed_month    TEXT"""
+_CASE_COLUMN_NAMES_0001 = tuple(line.split()[0] for line in _CASE_COLUMNS_0001.split(","))
+# The cases table's constraints from cases-0002 on: a withdrawn case, like a responded one, has no
+# disposal, and carries the reason and time of its withdrawal.
+_CASE_CHECKS_0002 = (
+    "CONSTRAINT cases_status_known CHECK (status IN ('responded', 'disposed', 'fed_back', 'rejected', 'withdrawn'))",
+    "CONSTRAINT cases_result_known CHECK (result IN ('applied', 'not_applied', 'partially_applied'))",
+    "CONSTRAINT cases_disposal_iff_disposed CHECK ((status IN ('responded', 'withdrawn')) = (result IS NULL))",
+    "CONSTRAINT cases_not_applied_reason CHECK (result <> 'not_applied' OR reason IS NOT NULL)",
+    ("CONSTRAINT cases_withdrawal "
+     "CHECK ((status = 'withdrawn') = (withdrawn_at IS NOT NULL AND withdrawal_reason IS NOT NULL))"),
+)
+
+
+def _open_key(subject_id: str, matter_type: str, item_code: str | None, application_no: str | None) -> str:
+    """What makes two checks the same matter: ``subject|matter|item|application``.
+
+    Item code and application number are written length-first (``-`` for None), so that no two
+    different quadruples give one key and None differs from every text, the empty one included.
+    :func:`_backfill_open_keys` computes the same text in SQL.
+    """
+    def part(value: str | None) -> str:
+        return "-" if value is None else f"{len(value)}:{value}"
+
+    return f"{subject_id}|{matter_type}|{part(item_code)}|{part(application_no)}"
+
+
+def _backfill_open_keys(matter_field: Callable[[str], str]) -> tuple[str, str]:
+    """Statements that give the responded cases opened before cases-0002 their open key.
+
+    Where several responded cases share a key (opened twice before this migration), the oldest
+    (initiated, responded, case id) keeps it and the later ones keep none: they stay responded and
+    can still be disposed or withdrawn, but a new check returns the oldest.
+
+    Args:
+        matter_field: the SQL reading a field of the ``matter`` JSON text in this database.
+    """
+    def part(name: str) -> str:
+        value = matter_field(name)
+        return f"CASE WHEN {value} IS NULL THEN '-' ELSE CAST(length({value}) AS TEXT) || ':' || {value} END"
+
+    key = f"subject_id || '|' || matter_type || '|' || {part('item_code')} || '|' || {part('application_no')}"
+    return (f"UPDATE cases SET open_key = {key} WHERE status = 'responded'",
+            ("UPDATE cases SET open_key = NULL WHERE open_key IS NOT NULL AND EXISTS ("
+             "SELECT 1 FROM cases o WHERE o.open_key = cases.open_key AND o.status = 'responded' "
+             "AND (o.initiated_at, o.responded_at, o.case_id) < (cases.initiated_at, cases.responded_at, "
+             "cases.case_id))"))
+
 
 #: The case book's schema, oldest first. Append; never edit an applied migration.
 CASE_MIGRATIONS: tuple[Migration, ...] = (
@@ -421,11 +549,33 @@ CASE_MIGRATIONS: tuple[Migration, ...] = (
            )""",
         "CREATE INDEX feedback_outbox_due ON feedback_outbox (state, next_attempt_at)",
     )),
+    # One case per matter and withdrawal. SQLite cannot change a table's CHECK constraints, so the
+    # cases table is rebuilt (no foreign key enforcement is on, so the tables referring to it keep
+    # their rows and references). Then the open cases get their key (_backfill_open_keys).
+    Migration("cases-0002", (
+        f"""CREATE TABLE cases_0002 (
+               {_CASE_COLUMNS_0001},
+               open_key          TEXT,
+               withdrawal_reason TEXT,
+               withdrawn_at      TEXT,
+               {", ".join(_CASE_CHECKS_0002)}
+           )""",
+        (f"INSERT INTO cases_0002 ({', '.join(_CASE_COLUMN_NAMES_0001)}) "
+         f"SELECT {', '.join(_CASE_COLUMN_NAMES_0001)} FROM cases"),
+        "DROP TABLE cases",
+        "ALTER TABLE cases_0002 RENAME TO cases",
+        "CREATE INDEX cases_status ON cases (status, initiated_at)",
+        "CREATE INDEX cases_initiated ON cases (initiated_at, responded_at, case_id)",
+        "CREATE INDEX cases_subject ON cases (subject_id, matter_type)",
+        *_backfill_open_keys(lambda name: f"json_extract(matter, '$.{name}')"),
+        "CREATE UNIQUE INDEX cases_open ON cases (open_key) WHERE status = 'responded'",
+    )),
 )
 
 _CASE_INSERT_COLUMNS = ("case_id", "check_id", "status", "decision", "revision", "matter_type", "kind",
                         "subject_id", "subject_shown_id", "subject_id_kind", "subject_name",
-                        "subject_type", "matter", "measures", "hits", "initiated_at", "responded_at")
+                        "subject_type", "matter", "measures", "hits", "initiated_at", "responded_at",
+                        "open_key")
 # The only columns a disposal may set: steps are never free-form updates.
 _DISPOSAL_COLUMNS = frozenset({"result", "result_text", "reason", "description", "department",
                                "department_code", "disposed_at", "disposed_month"})
@@ -450,6 +600,11 @@ class _SqlCaseBackend:
 
     #: Appended to the claim's row selection (PostgreSQL: lock the row, skip rows others hold).
     _LOCK_PICKED_ROW = ""
+    #: The expression of ``open_key`` that the unique index ``cases_open`` covers.
+    _OPEN_KEY_INDEXED = "{}"
+    #: Attempts to insert-or-find before giving up: a found case may be disposed or withdrawn between
+    #: the refused insert and the read (PostgreSQL), after which the insert succeeds.
+    _OPEN_ATTEMPTS = 5
 
     def _reading(self) -> contextlib.AbstractContextManager[Any]:
         raise NotImplementedError
@@ -474,18 +629,34 @@ class _SqlCaseBackend:
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def insert_case(self, row: Mapping[str, Any], measures: Sequence[tuple[str, str]],
-                    list_types: Sequence[str], event: Event) -> None:
+                    list_types: Sequence[str], event: Event) -> tuple[str, bool]:
         columns = ", ".join(_CASE_INSERT_COLUMNS)
         values = ", ".join(f":{c}" for c in _CASE_INSERT_COLUMNS)
+        indexed = self._OPEN_KEY_INDEXED.format("open_key")
+        insert = (f"INSERT INTO cases ({columns}) VALUES ({values}) "
+                  f"ON CONFLICT ({indexed}) WHERE status = 'responded' DO NOTHING RETURNING case_id")
+        holder = (f"SELECT case_id FROM cases WHERE {indexed} = "
+                  f"{self._OPEN_KEY_INDEXED.format('CAST(:open_key AS TEXT)')} "
+                  "AND open_key = :open_key AND status = 'responded'")
         case_id = row["case_id"]
         with self._writing() as conn:
-            self._execute(conn, f"INSERT INTO cases ({columns}) VALUES ({values})", row)
+            for _ in range(self._OPEN_ATTEMPTS):
+                if self._execute(conn, insert, row).fetchone() is not None:
+                    break
+                # The insert waited for (PostgreSQL) or came after (SQLite) the case holding the key;
+                # this statement sees it committed, unless it has moved on since.
+                found = self._execute(conn, holder, {"open_key": row["open_key"]}).fetchone()
+                if found is not None:
+                    return str(found[0]), False
+            else:
+                raise StoreError(f"case {case_id}: the open case of its matter kept changing; try again")
             self._execute_many(conn, "INSERT INTO case_measures (case_id, measure_id, kind) "
                                      "VALUES (:case_id, :measure_id, :kind)",
                                [{"case_id": case_id, "measure_id": mid, "kind": kind} for mid, kind in measures])
             self._execute_many(conn, "INSERT INTO case_lists (case_id, list_type) VALUES (:case_id, :list_type)",
                                [{"case_id": case_id, "list_type": lt} for lt in list_types])
             self._execute(conn, _INSERT_EVENT, asdict(event))
+        return case_id, True
 
     def get_case(self, case_id: str) -> dict[str, Any] | None:
         with self._reading() as conn:
@@ -493,12 +664,44 @@ class _SqlCaseBackend:
                                             {"case_id": case_id}))
         return rows[0] if rows else None
 
-    def list_cases(self, status: str | None) -> builtins.list[dict[str, Any]]:
-        where = "WHERE c.status = :status " if status is not None else ""
+    def list_cases(self, status: str | None, subject_id: str | None = None, matter_type: str | None = None,
+                   since: str | None = None) -> builtins.list[dict[str, Any]]:
+        params = {"status": status, "subject_id": subject_id, "matter_type": matter_type, "since": since}
+        tests = {"status": "c.status = :status", "subject_id": "c.subject_id = :subject_id",
+                 "matter_type": "c.matter_type = :matter_type", "since": "c.initiated_at >= :since"}
+        used = [tests[name] for name, value in params.items() if value is not None]
+        where = f"WHERE {' AND '.join(used)} " if used else ""
         with self._reading() as conn:
             return self._rows(self._execute(
-                conn, f"{_SELECT_CASE} {where}ORDER BY c.initiated_at, c.responded_at, c.case_id",
-                {"status": status}))
+                conn, f"{_SELECT_CASE} {where}ORDER BY c.initiated_at, c.responded_at, c.case_id", params))
+
+    def case_ids_from(self, prefix: str, limit: int) -> builtins.list[str]:
+        with self._reading() as conn:
+            rows = self._execute(conn, "SELECT case_id FROM cases WHERE case_id >= :prefix "
+                                       "ORDER BY case_id LIMIT :limit", {"prefix": prefix, "limit": limit})
+            return [str(r[0]) for r in rows.fetchall()]
+
+    def check_ids(self, case_ids: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        with self._reading() as conn:
+            for start in range(0, len(case_ids), 500):  # within every driver's parameter limit
+                params = {f"c{i}": case_id for i, case_id in enumerate(case_ids[start:start + 500])}
+                rows = self._execute(conn, f"SELECT case_id, check_id FROM cases WHERE case_id IN "
+                                           f"({', '.join(f':{name}' for name in params)})", params)
+                found.update((str(case_id), str(check_id)) for case_id, check_id in rows.fetchall())
+        return found
+
+    def withdraw(self, case_id: str, from_status: str, to_status: str, reason: str, at: str,
+                 event: Event) -> bool:
+        with self._writing() as conn:
+            changed = self._execute(conn, "UPDATE cases SET status = :to_status, withdrawal_reason = :reason, "
+                                          "withdrawn_at = :at WHERE case_id = :case_id AND status = :from_status",
+                                    {"to_status": to_status, "reason": reason, "at": at, "case_id": case_id,
+                                     "from_status": from_status}).rowcount
+            if not changed:
+                return False
+            self._execute(conn, _INSERT_EVENT, asdict(event))
+        return True
 
     def get_payload(self, case_id: str) -> str | None:
         with self._reading() as conn:
@@ -658,11 +861,30 @@ _POSTGRES_TYPES = ((re.compile(r"\bINTEGER PRIMARY KEY\b"), "BIGSERIAL PRIMARY K
                    (re.compile(r"\bREAL\b"), "DOUBLE PRECISION"),
                    (re.compile(r"\b(case_id|initiated_at|responded_at)(\s+)TEXT\b"), r'\1\2TEXT COLLATE "C"'))
 
-#: :data:`CASE_MIGRATIONS` in PostgreSQL's types; the same ids.
-POSTGRES_CASE_MIGRATIONS: tuple[Migration, ...] = tuple(
-    Migration(m.id, tuple(functools.reduce(lambda sql, rule: rule[0].sub(rule[1], sql), _POSTGRES_TYPES, s)
-                          for s in m.statements))
-    for m in CASE_MIGRATIONS)
+#: :data:`CASE_MIGRATIONS` in PostgreSQL's types; the same ids. From cases-0002 on, PostgreSQL
+#: changes the table in place (SQLite has to rebuild it).
+POSTGRES_CASE_MIGRATIONS: tuple[Migration, ...] = (
+    *(Migration(m.id, tuple(functools.reduce(lambda sql, rule: rule[0].sub(rule[1], sql), _POSTGRES_TYPES, s)
+                            for s in m.statements))
+      for m in CASE_MIGRATIONS[:1]),
+    Migration("cases-0002", (
+        # cases-0001's CHECK constraints carry names PostgreSQL chose: find them rather than guess.
+        """DO $$
+           DECLARE found record;
+           BEGIN
+             FOR found IN SELECT conname FROM pg_constraint
+                          WHERE conrelid = 'cases'::regclass AND contype = 'c' LOOP
+               EXECUTE 'ALTER TABLE cases DROP CONSTRAINT ' || quote_ident(found.conname);
+             END LOOP;
+           END $$""",
+        "ALTER TABLE cases ADD COLUMN open_key TEXT, ADD COLUMN withdrawal_reason TEXT, "
+        "ADD COLUMN withdrawn_at TEXT, " + ", ".join(f"ADD {check}" for check in _CASE_CHECKS_0002),
+        "CREATE INDEX cases_subject ON cases (subject_id, matter_type)",
+        *_backfill_open_keys(lambda name: f"(matter::json ->> '{name}')"),
+        # A B-tree entry has a size limit that a long item code could pass: the digest has none.
+        "CREATE UNIQUE INDEX cases_open ON cases (md5(open_key)) WHERE status = 'responded'",
+    )),
+)
 
 _NAMED_PARAMETER = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 
@@ -679,6 +901,7 @@ class PostgresCaseBackend(_SqlCaseBackend):
     """
 
     _LOCK_PICKED_ROW = " FOR UPDATE SKIP LOCKED"
+    _OPEN_KEY_INDEXED = "md5({})"
 
     def __init__(self, store: PostgresStore) -> None:
         self._store = store
@@ -763,14 +986,19 @@ class CaseBook:
     # --- 发起、响应 ---------------------------------------------------------------------------------
 
     def open_case(self, result: CheckResult, subject: Subject) -> str:
-        """Store a new case (status ``responded``) for a check that found measures.
+        """Store a new case (status ``responded``) for a check that found measures, unless the matter
+        already has one.
+
+        The matter is the subject's (normalised) id, the matter type, the item code and the
+        application number, None being a value like any other. While a case of the same matter is
+        ``responded``, its id is returned and nothing is stored, whichever process asks.
 
         Args:
             result: the check result; its measures, hits, matter and revision are kept.
             subject: the subject as checked, for its unmasked id (stored for the uplink only).
 
         Returns:
-            The new case id.
+            The new case id, or that of the matter's responded case.
 
         Raises:
             CaseError: the result has no measure.
@@ -793,14 +1021,48 @@ class CaseBook:
             "measures": json.dumps([m.model_dump(mode="json") for m in case.measures], ensure_ascii=False),
             "hits": json.dumps([h.model_dump(mode="json") for h in case.hits], ensure_ascii=False),
             "initiated_at": _iso(case.initiated_at), "responded_at": _iso(case.responded_at),
+            "open_key": _open_key(case.subject_id, case.matter_type, case.matter.item_code,
+                                  case.matter.application_no),
         }
-        self._backend.insert_case(
+        case_id, opened = self._backend.insert_case(
             row, [(m.measure_id, m.kind) for m in case.measures], sorted({h.list_type for h in case.list_hits}),
             Event(case_id, None, "responded", row["responded_at"], "engine", f"check {case.check_id}"))
-        _log.info("case_opened", case_id=case_id, check_id=result.check_id,
+        _log.info("case_opened" if opened else "case_already_open", case_id=case_id, check_id=result.check_id,
                   subject=identifiers.mask(subject.id), matter_type=result.matter_type,
                   decision=result.decision, measure_ids=[m.measure_id for m in result.measures])
         return case_id
+
+    def withdraw(self, case_id: str, reason: str, *, at: dt.datetime | None = None) -> Case:
+        """Withdraw a responded case (e.g. the application was withdrawn): it is never fed back.
+
+        The matter then has no open case: the next check of it opens a new one.
+
+        Args:
+            case_id: the case.
+            reason: why; required, kept with the case.
+            at: when; default now.
+
+        Returns:
+            The case, now ``withdrawn``.
+
+        Raises:
+            CaseError: a blank or too long reason, or a time without a time zone.
+            UnknownCaseError: no such case.
+            TransitionError: the case is not ``responded``.
+        """
+        text = _clean("reason", reason)
+        if not text:
+            raise CaseError(f"case {case_id}: a withdrawal needs a reason / 撤回须说明理由")
+        case = self.get(case_id)
+        target = _target(case, "withdraw")
+        when = at if at is not None else self._clock()
+        if when.tzinfo is None:
+            raise CaseError("the withdrawal time must carry a time zone")
+        event = Event(case_id, case.status, target, _iso(when), "", text)
+        if not self._backend.withdraw(case_id, case.status, target, text, _iso(when), event):
+            raise _refusal(self.get(case_id), "withdraw")
+        _log.info("case_withdrawn", case_id=case_id, reason=identifiers.mask_text(text))
+        return self.get(case_id)
 
     # --- reading ------------------------------------------------------------------------------------
 
@@ -815,16 +1077,68 @@ class CaseBook:
             raise UnknownCaseError(case_id)
         return _to_case(row)
 
-    def list(self, status: str | None = None) -> builtins.list[Case]:
-        """Cases, oldest first; only those of ``status`` when given.
+    def resolve(self, case_id: str) -> str:
+        """The full id of the case that ``case_id`` names: the id itself, or a unique prefix of at
+        least :data:`MIN_PREFIX` characters.
 
         Raises:
-            CaseError: ``status`` is not one of :data:`CASE_STATUSES`.
+            AmbiguousCaseError: several cases start with it (the first few are named).
+            UnknownCaseError: no case starts with it, or it is no full id and too short to be a prefix.
+        """
+        try:
+            case_id.encode("utf-8")
+        except UnicodeEncodeError:  # undecodable bytes on a command line: no id looks like that
+            raise UnknownCaseError(case_id) from None
+        if self._backend.get_case(case_id) is not None:
+            return case_id
+        if len(case_id) < MIN_PREFIX:
+            raise UnknownCaseError(case_id, (f"; a prefix of a case id needs at least {MIN_PREFIX} characters",
+                                             f"（案例编号前缀至少 {MIN_PREFIX} 个字符）"))
+        # Ids starting with the prefix come first among those >= it, in code-point order.
+        matches = [c for c in self._backend.case_ids_from(case_id, _PREFIX_MATCHES_SHOWN + 1)
+                   if c.startswith(case_id)]
+        if not matches:
+            raise UnknownCaseError(case_id)
+        if len(matches) > 1:
+            shown = matches[:_PREFIX_MATCHES_SHOWN] + (["…"] if len(matches) > _PREFIX_MATCHES_SHOWN else [])
+            raise AmbiguousCaseError(case_id, tuple(shown))
+        return matches[0]
+
+    def list(self, status: str | None = None, *, subject: str | None = None, matter_type: str | None = None,
+             since: dt.date | dt.datetime | None = None) -> builtins.list[Case]:
+        """Cases, oldest first; each filter given narrows them.
+
+        Args:
+            status: only cases in this status.
+            subject: only cases of this subject (USCC or resident id; normalised first).
+            matter_type: only cases of this matter type.
+            since: only cases initiated at or after this time; a date means its first moment in
+                the book's time zone (China Standard Time by default).
+
+        Raises:
+            CaseError: ``status`` is not one of :data:`CASE_STATUSES`, or ``since`` is a time without
+                a time zone.
+            IdentifierError: ``subject`` is not a valid id.
         """
         if status is not None and status not in CASE_STATUSES:
             raise CaseError(f"unknown case status {identifiers.mask_text(status)!r} "
                             f"(known: {', '.join(CASE_STATUSES)})")
-        return [_to_case(row) for row in self._backend.list_cases(status)]
+        subject_id = identifiers.parse_identifier(subject)[0] if subject is not None else None
+        start = None
+        if isinstance(since, dt.datetime):
+            if since.tzinfo is None:
+                raise CaseError("the 'since' time must carry a time zone")
+            start = _iso(since)
+        elif since is not None:
+            start = _iso(dt.datetime.combine(since, dt.time(), self._tz))
+        return [_to_case(row) for row in self._backend.list_cases(status, subject_id, matter_type, start)]
+
+    def check_ids(self, case_ids: Sequence[str]) -> dict[str, str]:
+        """The check that opened each of these cases, by case id (unknown ids left out).
+
+        A check whose result carries a case that another check opened found its matter's case open.
+        """
+        return self._backend.check_ids(case_ids)
 
     def pending_count(self) -> int:
         """Cases disposed and neither delivered nor rejected."""
@@ -922,6 +1236,7 @@ class CaseBook:
             pending=by_status.get("disposed", 0),
             delivered=by_status.get("fed_back", 0),
             rejected=by_status.get("rejected", 0),
+            withdrawn=by_status.get("withdrawn", 0),
             by_month=ordered(groups["month"]),
             by_measure=ordered(groups["measure"]),
             by_department=ordered(groups["department"]),
@@ -970,6 +1285,8 @@ def _to_case(row: Mapping[str, Any]) -> Case:
         initiated_at=dt.datetime.fromisoformat(row["initiated_at"]),
         responded_at=dt.datetime.fromisoformat(row["responded_at"]),
         disposal=disposal, delivery=delivery,
+        withdrawal=None if row["withdrawn_at"] is None else Withdrawal(
+            reason=row["withdrawal_reason"], withdrawn_at=dt.datetime.fromisoformat(row["withdrawn_at"])),
     )
 
 

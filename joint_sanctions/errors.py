@@ -12,6 +12,7 @@
     ├── StoreError              the database could not be opened or used
     ├── CaseError               the closed loop: unknown case, refused transition, bad disposal
     │   ├── UnknownCaseError        no case has this id (``case_id``)
+    │   ├── AmbiguousCaseError      a case id prefix that several cases share (``matches``)
     │   ├── TransitionError         the case's status does not allow the step (``case_id``, ``status``, ``action``)
     │   └── DisposalError           the disposal itself is invalid (unknown result, not_applied without reason)
     └── DeliveryError           feedback delivery failed; raised as is, the sink is misconfigured
@@ -99,11 +100,23 @@ class CaseError(JointSanctionsError):
 class UnknownCaseError(CaseError, LookupError):
     """No case has this id; ``case_id`` names it."""
 
-    def __init__(self, case_id: str) -> None:
+    def __init__(self, case_id: str, hint: tuple[str, str] = ("", "")) -> None:
         from .identifiers import mask_text  # identifiers imports this module
 
         self.case_id = case_id
-        super().__init__(f"unknown case id {mask_text(case_id)!r} / 案例不存在")
+        super().__init__(f"unknown case id {mask_text(case_id)!r}{hint[0]} / 案例不存在{hint[1]}")
+
+
+class AmbiguousCaseError(CaseError, LookupError):
+    """A case id prefix that several cases share; ``matches`` names them (the first few)."""
+
+    def __init__(self, prefix: str, matches: tuple[str, ...]) -> None:
+        from .identifiers import mask_text  # identifiers imports this module
+
+        self.prefix = prefix
+        self.matches = matches
+        super().__init__(f"case id prefix {mask_text(prefix)!r} is ambiguous; it matches "
+                         f"{', '.join(matches)} / 案例编号前缀不唯一")
 
 
 class TransitionError(CaseError):

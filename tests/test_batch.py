@@ -228,7 +228,7 @@ class _SummaryNumbers(HTMLParser):
             return
         self.inside += 1
         self.decision = names.get("data-decision") or self.decision
-        for key in ("data-total", "data-flagged", "data-rejected", "data-count"):
+        for key in ("data-total", "data-flagged", "data-rejected", "data-duplicates", "data-count"):
             if key in names:
                 self.key = key if key != "data-count" else self.decision
 
@@ -249,8 +249,8 @@ def test_html_summary_gives_plain_integers(engine: Engine, tmp_path: Path) -> No
     page = (tmp_path / "out.html").read_text(encoding="utf-8")
     parser = _SummaryNumbers()
     parser.feed(page)
-    assert parser.numbers == {"data-total": 6, "data-flagged": 3, "data-rejected": 1, "prohibited": 0,
-                              "restricted": 3, "review": 0, "clear": 3}
+    assert parser.numbers == {"data-total": 6, "data-flagged": 3, "data-rejected": 1, "data-duplicates": 0,
+                              "prohibited": 0, "restricted": 3, "review": 0, "clear": 3}
     assert (summary.total, summary.flagged) == (6, 3)
     assert "<script" not in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
     assert "<svg" in page and "限制政府资金支持" in page and PERSONS[0] not in page
@@ -275,6 +275,69 @@ def test_cases_open_only_when_asked(make_engine: Callable[..., Engine], tmp_path
     cases = book.list()
     assert summary.cases_opened == 1 and [c.subject.id for c in cases] == [USCCS[1]]
     assert cases[0].case_id in (tmp_path / "b.html").read_text(encoding="utf-8")
+
+
+def test_a_rerun_batch_opens_no_new_case(make_engine: Callable[..., Engine], tmp_path: Path) -> None:
+    """Running the same batch with open_cases again returns the open cases and opens none."""
+    engine = make_engine([record("GP-1", USCCS[1], "procurement_violator"),
+                          record("GP-2", USCCS[2], "procurement_violator")])
+    book = case_book_for(engine.store)
+    source = write_csv(tmp_path / "in.csv", [(USCCS[0], "甲"), (USCCS[1], "乙"), (USCCS[2], "丙")])
+    first = run_batch(engine, source, "government_procurement", tmp_path / "a.csv", open_cases=True)
+    opened = [c.case_id for c in book.list()]
+    assert (first.cases_opened, first.cases_existing, len(opened)) == (2, 0, 2)
+    again = run_batch(engine, source, "government_procurement", tmp_path / "b.csv", open_cases=True)
+    assert (again.cases_opened, again.cases_existing) == (0, 2)
+    assert [c.case_id for c in book.list()] == opened
+    assert again.to_dict()["cases_existing"] == 2
+
+
+def test_duplicate_subjects_are_checked_once_and_reported_as_duplicates(
+        make_engine: Callable[..., Engine], tmp_path: Path) -> None:
+    """Ids equal after normalisation (lower-case USCC, lower-case x) are checked once, later rows marked."""
+    person_x = next(p for p in PERSONS if p.endswith("X"))
+    issued: list[str] = []
+
+    def check_id() -> str:
+        issued.append(f"chk-{len(issued)}")
+        return issued[-1]
+
+    engine = make_engine([record("GP-1", USCCS[1], "procurement_violator"),
+                          record("WAGE-X", person_x, "wage_arrears")], new_id=check_id)
+    book = case_book_for(engine.store)
+    rows = [(USCCS[1], "乙"), (USCCS[0], "甲"), (USCCS[1].lower(), "乙（重复）"), (person_x, "张三"),
+            (person_x[:-1] + "x", "张三"), (" " + USCCS[1] + " ", "乙"), ("bad", "坏行")]
+    source = write_csv(tmp_path / "in.csv", rows)
+    summary = run_batch(engine, source, "government_procurement", tmp_path / "out.csv", open_cases=True)
+    assert len(issued) == 3  # one check per distinct subject
+    assert (summary.total, summary.flagged, summary.cases_opened) == (3, 2, 2)
+    assert [(d.line, d.first_line) for d in summary.duplicates] == [(4, 2), (6, 5), (7, 2)]
+    assert summary.to_dict()["duplicates"] == [{"line": 4, "duplicates": 2}, {"line": 6, "duplicates": 5},
+                                              {"line": 7, "duplicates": 2}]
+    assert [r.line for r in summary.rejected] == [8]
+    assert len(book.list()) == 2
+    text, report = read_report(tmp_path / "out.csv")
+    assert text.splitlines()[0] == "\ufeff" + ",".join(REPORT_COLUMNS)
+    assert [(r["line"], r["decision"], r["measure_ids"], r["record_ids"]) for r in report] == [
+        ("2", "prohibited", report[0]["measure_ids"], "GP-1"), ("3", "clear", "", ""),
+        ("4", "duplicate of line 2", "", ""), ("5", report[3]["decision"], report[3]["measure_ids"], "WAGE-X"),
+        ("6", "duplicate of line 5", "", ""), ("7", "duplicate of line 2", "", "")]
+    assert report[2]["subject_id"] == USCCS[1] and report[4]["subject_id"] == "4101**********" + person_x[-4:]
+    assert person_x not in text
+
+
+def test_duplicates_in_the_html_and_xlsx_summaries(engine: Engine, tmp_path: Path) -> None:
+    """The HTML #summary counts duplicate rows apart; totals count each subject once; XLSX rows say so too."""
+    source = write_csv(tmp_path / "in.csv", [(USCCS[1], "乙"), (USCCS[1].lower(), "乙"), (USCCS[0], "甲")])
+    run_batch(engine, source, "fiscal_funds", tmp_path / "out.html")
+    parser = _SummaryNumbers()
+    parser.feed((tmp_path / "out.html").read_text(encoding="utf-8"))
+    assert parser.numbers == {"data-total": 2, "data-flagged": 1, "data-rejected": 0, "data-duplicates": 1,
+                              "prohibited": 0, "restricted": 1, "review": 0, "clear": 1}
+    run_batch(engine, source, "fiscal_funds", tmp_path / "out.xlsx")
+    sheet = openpyxl.load_workbook(tmp_path / "out.xlsx").worksheets[0]
+    assert [row[3] for row in sheet.iter_rows(min_row=2, values_only=True)] == \
+        ["restricted", "duplicate of line 2", "clear"]
 
 
 def test_xlsx_report_refuses_more_rows_than_a_sheet_holds(engine: Engine, tmp_path: Path,
@@ -327,6 +390,21 @@ def test_cli_batch_writes_the_report_and_exits_0(cli_db: str, tmp_path: Path) ->
     assert "checked 2 subject(s)" in done.stdout and "1 flagged" in done.stdout and "需关注 1 个" in done.stdout
     assert done.stderr == ""  # no progress bar when stderr is not a terminal
     assert 'data-flagged>1<' in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+
+
+def test_cli_batch_rerun_with_open_cases_opens_nothing_new_and_counts_duplicates(cli_db: str,
+                                                                                tmp_path: Path) -> None:
+    """`batch --open-cases` run twice: the second opens 0 cases; duplicate rows are counted in the output."""
+    write_csv(tmp_path / "in.csv", [(USCCS[0], "甲"), (USCCS[1], "乙"), (USCCS[1].lower(), "乙")])
+    args = ("batch", "in.csv", "--matter", "government_procurement", "--out", "r.csv", "--open-cases",
+            "--db", cli_db)
+    first = _cli(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "1 case(s) opened" in first.stdout and "1 duplicate row(s)" in first.stdout
+    again = _cli(*args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "0 case(s) opened" in again.stdout and "1 already open" in again.stdout
+    assert "重复 1 行" in again.stdout
 
 
 def test_cli_batch_exits_1_on_rejected_rows_and_still_reports_good_ones(cli_db: str, tmp_path: Path) -> None:

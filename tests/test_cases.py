@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,16 @@ import pytest
 import structlog
 
 from joint_sanctions import CreditRecord, Engine
-from joint_sanctions.cases import TRANSITIONS, CaseBook, case_book_for
-from joint_sanctions.delivery import deliver
+from joint_sanctions.cases import (
+    CASE_MIGRATIONS,
+    POSTGRES_CASE_MIGRATIONS,
+    TRANSITIONS,
+    CaseBook,
+    case_book_for,
+)
+from joint_sanctions.delivery import JsonlFileSink, deliver
 from joint_sanctions.errors import (
+    AmbiguousCaseError,
     CaseError,
     DisposalError,
     RejectedDeliveryError,
@@ -29,6 +37,7 @@ from joint_sanctions.stores.sqlite import SqliteStore
 from joint_sanctions.testing import MemoryStore, RecordingSink
 
 from .conftest import FIXED_NOW, Database, record
+from .test_stores import failures_in_threads
 
 FIXTURE = Path(__file__).parent / "fixtures" / "measures"
 CO = "91410100MA0000015B"      # a company on the court-defaulter list
@@ -170,6 +179,268 @@ def test_a_store_without_a_case_book_is_refused_with_a_hint() -> None:
         case_book_for(object())
 
 
+# --- one case per matter ---------------------------------------------------------------------------
+
+
+def test_a_new_check_of_a_matter_with_a_responded_case_returns_that_case(engine: Engine) -> None:
+    """Same subject (after normalisation), matter type, item code and application number: one case."""
+    first = engine.check(CO, "government_procurement", item_code="ITEM-1", application_no="APP-9")
+    again = engine.check({"id": CO.lower(), "name": "某建设公司"}, "government_procurement",
+                         item_code="ITEM-1", application_no="APP-9")
+    assert first.case_id is not None and again.case_id == first.case_id
+    assert again.check_id != first.check_id
+    assert [c.case_id for c in book_of(engine).list()] == [first.case_id]
+    assert book_of(engine).get(first.case_id).check_id == first.check_id  # the case keeps its first check
+
+
+def test_none_counts_as_a_value_of_the_open_key(engine: Engine) -> None:
+    """Absent item code and application number match only absent ones; any difference opens another case."""
+    bare = engine.check(CO, "government_procurement").case_id
+    assert engine.check(CO, "government_procurement").case_id == bare
+    others = [engine.check(CO, "government_procurement", **kw).case_id
+              for kw in ({"item_code": ""}, {"item_code": "I"}, {"application_no": "I"},
+                         {"item_code": "I", "application_no": "I"})]
+    others.append(engine.check(CO3, "government_procurement").case_id)
+    others.append(engine.check(PERSON, "civil_servant_hiring").case_id)
+    assert len({bare, *others}) == 7 and None not in others
+    assert len(book_of(engine).list()) == 7
+
+
+def test_after_disposal_or_withdrawal_a_new_check_opens_a_new_case(engine: Engine) -> None:
+    """Only a responded case is returned again: once disposed or withdrawn, the next check opens another."""
+    book = book_of(engine)
+    first = engine.check(CO, "government_procurement").case_id
+    assert first is not None
+    book.dispose(first, "applied")
+    second = engine.check(CO, "government_procurement").case_id
+    assert second not in (None, first)
+    book.withdraw(second, "重复申报，已撤回")
+    third = engine.check(CO, "government_procurement").case_id
+    assert third not in (None, first, second)
+    assert engine.check(CO, "government_procurement").case_id == third
+    assert [c.status for c in book.list()] == ["disposed", "withdrawn", "responded"]
+
+
+def test_two_engines_checking_one_matter_at_once_open_one_case(database: Database) -> None:
+    """Engines with connections of their own, checking the same matter at the same moment, share one case."""
+    engines = [loop_engine(database) for _ in range(2)]
+    barrier = threading.Barrier(8)
+    ids: list[str | None] = []
+
+    def check(n: int) -> None:
+        barrier.wait()
+        for _ in range(5):
+            ids.append(engines[n % 2].check(CO, "government_procurement", item_code="ITEM-1").case_id)
+
+    assert failures_in_threads(check, 8) == []
+    assert len(ids) == 40 and len(set(ids)) == 1 and None not in ids
+    assert database.rows("SELECT COUNT(*) FROM cases") == [(1,)]
+    assert database.rows("SELECT COUNT(*) FROM case_events") == [(1,)]
+
+
+def test_processes_checking_one_matter_at_once_open_one_case(database: Database) -> None:
+    """Separate processes (the CLI) checking the same matter at once print one and the same case id."""
+    loop_engine(database).store.close()
+    command = [sys.executable, "-m", "joint_sanctions", "check", "--subject", CO, "--matter",
+               "government_procurement", "--json", "--db", database.url, "--measures", str(FIXTURE)]
+    procs = [subprocess.Popen(command, cwd=database.workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(4)]
+    outputs = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0] * 4, [err for _, err in outputs]
+    ids = {json.loads(out)["case_id"] for out, _ in outputs}
+    assert len(ids) == 1 and None not in ids
+    assert database.rows("SELECT case_id FROM cases") == [(ids.pop(),)]
+
+
+def _old_schema_store(database: Database) -> Any:
+    """A store whose case tables are at cases-0001 (before one case per matter)."""
+    store = database.open()
+    store.upsert(records())
+    store.migrate((CASE_MIGRATIONS if database.kind == "sqlite" else POSTGRES_CASE_MIGRATIONS)[:1])
+    return store
+
+
+def _old_case(database: Database, case_id: str, subject: str, initiated: str, item_code: str | None) -> None:
+    """Insert a responded case as the cases-0001 code wrote it, through a separate connection."""
+    matter = json.dumps({"matter_type": "government_procurement", "item_code": item_code, "application_no": None,
+                         "department": None, "department_code": None, "region_code": None, "amount": None})
+    measures = json.dumps([{"measure_id": "T-GP-BAN", "name": "禁止参加政府采购", "kind": "punishment",
+                            "effect": "prohibit", "mandatory": True, "legal_basis": [],
+                            "basis_status": "confirmed", "record_ids": ["R-CO"],
+                            "via_related_party": None}], ensure_ascii=False)
+    insert = ("INSERT INTO cases (case_id, check_id, status, decision, revision, matter_type, kind, subject_id, "
+              "subject_shown_id, subject_id_kind, subject_name, subject_type, matter, measures, hits, "
+              "initiated_at, responded_at) VALUES (?, ?, 'responded', 'prohibited', 'rev', "
+              "'government_procurement', 'punishment', ?, ?, 'uscc', '', 'legal_person', ?, ?, '[]', ?, ?)")
+    params = (case_id, f"chk-{case_id}", subject, subject, matter, measures, initiated, initiated)
+    if database.kind == "sqlite":
+        import sqlite3
+
+        with sqlite3.connect(database.url.removeprefix("sqlite:///")) as conn:
+            conn.execute(insert, params)
+    else:
+        import psycopg
+
+        with psycopg.connect(database.url) as conn:
+            conn.execute(insert.replace("?", "%s"), params)
+
+
+def test_a_database_with_duplicate_open_cases_migrates_and_the_oldest_is_the_open_one(database: Database) -> None:
+    """Duplicates opened before cases-0002 stay as they were; a new check returns the oldest of them."""
+    store = _old_schema_store(database)
+    _old_case(database, "old-b-newer", CO, "2025-05-02T00:00:00+00:00", None)
+    _old_case(database, "old-a-oldest", CO, "2025-05-01T00:00:00+00:00", None)
+    _old_case(database, "old-c-item", CO, "2025-05-03T00:00:00+00:00", "ITEM-1")
+    _old_case(database, "old-d-item", CO, "2025-05-04T00:00:00+00:00", "ITEM-1")
+    engine = Engine(measures=FIXTURE, store=store, clock=lambda: FIXED_NOW)  # migrates the case book
+    book = book_of(engine)
+    assert [c.status for c in book.list()] == ["responded"] * 4
+    assert engine.check(CO, "government_procurement").case_id == "old-a-oldest"
+    assert engine.check(CO, "government_procurement", item_code="ITEM-1").case_id == "old-c-item"
+    book.withdraw("old-b-newer", "迁移前的重复案例")  # the duplicates stay usable
+    book.dispose("old-d-item", "applied")
+    book.withdraw("old-a-oldest", "重复")
+    fresh = engine.check(CO, "government_procurement").case_id
+    assert fresh not in (None, "old-a-oldest", "old-b-newer")
+    assert len(book.list()) == 5
+
+
+# --- withdrawal ------------------------------------------------------------------------------------
+
+
+def test_withdrawal_keeps_reason_and_time_and_the_case_is_never_fed_back(database: Database, tmp_path: Path) -> None:
+    """A withdrawn case keeps why and when, leaves no feedback record, and is counted apart."""
+    engine = loop_engine(database)
+    book = book_of(engine)
+    withdrawn = engine.check(CO, "government_procurement").case_id
+    kept = engine.check(PERSON, "civil_servant_hiring").case_id
+    assert withdrawn and kept
+    when = dt.datetime(2025, 6, 2, 1, 0, tzinfo=dt.UTC)
+    case = book.withdraw(withdrawn, "  申请人撤回申请 ", at=when)
+    assert case.status == "withdrawn" and case.disposal is None and case.delivery is None
+    assert case.withdrawal is not None
+    assert (case.withdrawal.reason, case.withdrawal.withdrawn_at) == ("申请人撤回申请", when)
+    summary = case.summary()
+    assert (summary["status"], summary["withdrawal_reason"]) == ("withdrawn", "申请人撤回申请")
+    assert summary["withdrawn_at"] == when.isoformat()
+    book.dispose(kept, "applied")
+    sent = tmp_path / "sent.jsonl"
+    sink = JsonlFileSink(sent)
+    try:
+        report = deliver(book, sink)
+    finally:
+        sink.close()
+    assert report.delivered == [kept] and report.ok
+    assert [json.loads(line)["case_id"] for line in sent.read_text(encoding="utf-8").splitlines()] == [kept]
+    assert deliver(book, RecordingSink()).delivered == []
+    assert database.rows("SELECT case_id FROM feedback_outbox") == [(kept,)]
+    assert book.get(withdrawn).status == "withdrawn"
+    stats = book.stats()
+    assert (stats.opened, stats.awaiting_disposal, stats.withdrawn, stats.effective, stats.delivered) == \
+        (2, 0, 1, 1, 1)
+    assert stats.by_measure == {"T-HIRE": 1} and stats.to_dict()["withdrawn"] == 1
+    steps = database.rows("SELECT from_status, to_status, detail FROM case_events WHERE case_id = ? ORDER BY id",
+                          (withdrawn,))
+    assert steps == [(None, "responded", steps[0][2]), ("responded", "withdrawn", "申请人撤回申请")]
+
+
+@pytest.mark.parametrize("status", ["disposed", "fed_back", "withdrawn"])
+def test_withdrawing_a_case_that_is_not_responded_is_refused(database: Database, status: str) -> None:
+    """Only a responded case can be withdrawn; the refusal names the status and changes nothing."""
+    engine = loop_engine(database)
+    book = book_of(engine)
+    case_id = engine.check(CO, "government_procurement").case_id
+    assert case_id is not None
+    if status == "withdrawn":
+        book.withdraw(case_id, "first")
+    else:
+        book.dispose(case_id, "applied")
+        if status == "fed_back":
+            deliver(book, RecordingSink())
+    before = snapshot(database)
+    with pytest.raises(TransitionError, match=f"cannot withdraw a case that is {status}"):
+        book.withdraw(case_id, "again")
+    assert snapshot(database) == before
+
+
+def test_a_withdrawn_case_cannot_be_disposed_and_a_withdrawal_needs_a_reason(engine: Engine) -> None:
+    """Disposing a withdrawn case is refused; a blank reason or an unknown case is refused too."""
+    book = book_of(engine)
+    case_id = engine.check(CO, "government_procurement").case_id
+    assert case_id is not None
+    with pytest.raises(CaseError, match="needs a reason"):
+        book.withdraw(case_id, "   ")
+    with pytest.raises(UnknownCaseError):
+        book.withdraw("no-such-case", "x")
+    book.withdraw(case_id, "撤回")
+    with pytest.raises(TransitionError, match="cannot dispose a case that is withdrawn"):
+        book.dispose(case_id, "applied")
+
+
+# --- finding cases ---------------------------------------------------------------------------------
+
+
+def _ids(*values: str) -> Callable[[], str]:
+    it = iter(values)
+    return lambda: next(it)
+
+
+def test_a_case_id_may_be_a_unique_prefix_of_at_least_8_characters(engine: Engine) -> None:
+    """``resolve`` takes a full id or a unique prefix of ≥ 8 characters; ambiguous, short, unknown refused."""
+    book = case_book_for(engine.store, new_id=_ids("abcdef0011112222", "abcdef0099998888", "short"))
+    engine_ids = []
+    for subject, matter in ((CO, "government_procurement"), (CO3, "government_procurement"),
+                            (PERSON, "civil_servant_hiring")):
+        result = engine.check(subject, matter, open_case=False)
+        engine_ids.append(book.open_case(result, engine_subject(subject)))
+    assert engine_ids == ["abcdef0011112222", "abcdef0099998888", "short"]
+    assert book.resolve("abcdef0011112222") == "abcdef0011112222"
+    assert book.resolve("abcdef001") == "abcdef0011112222"
+    assert book.resolve("short") == "short"  # a full id, however short
+    with pytest.raises(AmbiguousCaseError, match="abcdef0011112222, abcdef0099998888") as caught:
+        book.resolve("abcdef00")
+    assert caught.value.matches == ("abcdef0011112222", "abcdef0099998888")
+    with pytest.raises(UnknownCaseError, match="at least 8 characters"):
+        book.resolve("abcdef0")
+    with pytest.raises(UnknownCaseError):
+        book.resolve("abcdef0055")
+    with pytest.raises(UnknownCaseError):
+        book.resolve("abcdef0%")  # wildcards are characters, not patterns
+
+
+def engine_subject(subject_id: str) -> Any:
+    """A Subject for ``subject_id``, as the engine passes it to the case book."""
+    from joint_sanctions.check import coerce_subject
+
+    return coerce_subject(subject_id)
+
+
+def test_list_filters_by_subject_matter_and_day_in_china_time(database: Database) -> None:
+    """``list`` filters by normalised subject id, matter type and first day (China Standard Time)."""
+    times = iter([dt.datetime(2025, 5, 31, 15, 59, tzinfo=dt.UTC),   # 05-31 23:59 in China
+                  dt.datetime(2025, 5, 31, 16, 0, tzinfo=dt.UTC),    # 06-01 00:00 in China
+                  dt.datetime(2025, 6, 2, 3, 0, tzinfo=dt.UTC),
+                  dt.datetime(2025, 6, 3, 3, 0, tzinfo=dt.UTC)])
+    engine = loop_engine(database, clock=lambda: next(times))
+    book = book_of(engine)
+    a = engine.check(CO, "government_procurement").case_id
+    b = engine.check(PERSON, "civil_servant_hiring").case_id
+    c = engine.check(CO, "government_procurement", item_code="I-2").case_id
+    d = engine.check(CO3, "government_procurement").case_id
+
+    def ids(**kw: Any) -> list[str]:
+        return [case.case_id for case in book.list(**kw)]
+
+    assert ids(subject=CO.lower()) == [a, c]
+    assert ids(subject=PERSON) == [b] and book.list(subject=PERSON)[0].subject.id == PERSON_MASKED
+    assert ids(matter_type="government_procurement") == [a, c, d]
+    assert ids(since=dt.date(2025, 6, 1)) == [b, c, d]
+    assert ids(since=dt.date(2025, 6, 2), subject=CO, matter_type="government_procurement") == [c]
+    assert ids(matter_type="honors") == [] and ids(since=dt.date(2025, 6, 4)) == []
+    book.withdraw(c, "撤回")
+    assert ids(status="withdrawn") == [c] and ids(status="responded", subject=CO) == [a]
+
+
 # --- 处置 -------------------------------------------------------------------------------------------
 
 
@@ -241,9 +512,9 @@ def test_disposing_a_case_again_is_refused_whatever_came_after(database: Databas
 
 
 def test_transition_table_is_the_documented_loop() -> None:
-    """Only responded→disposed, disposed→fed_back and disposed→rejected exist."""
-    assert dict(TRANSITIONS) == {("responded", "dispose"): "disposed", ("disposed", "deliver"): "fed_back",
-                                 ("disposed", "reject"): "rejected"}
+    """Only responded→disposed, responded→withdrawn, disposed→fed_back and disposed→rejected exist."""
+    assert dict(TRANSITIONS) == {("responded", "dispose"): "disposed", ("responded", "withdraw"): "withdrawn",
+                                 ("disposed", "deliver"): "fed_back", ("disposed", "reject"): "rejected"}
 
 
 def test_feedback_of_an_undisposed_case_is_refused(engine: Engine) -> None:
@@ -291,8 +562,8 @@ def test_stats_count_effective_cases_by_month_measure_department_list_type_and_r
     engine = loop_engine(database)
     book = book_of(engine)
 
-    def case(subject: str, matter: str) -> str:
-        case_id = engine.check(subject, matter).case_id
+    def case(subject: str, matter: str, **kw: Any) -> str:
+        case_id = engine.check(subject, matter, **kw).case_id
         assert case_id is not None
         return case_id
 
@@ -303,7 +574,7 @@ def test_stats_count_effective_cases_by_month_measure_department_list_type_and_r
     b = case(CO3, "government_procurement")       # T-GP-REVIEW, market_serious_violator
     c = case(CO2, "administrative_licensing")     # T-GREEN, tax_credit_a
     d = case(PERSON, "civil_servant_hiring")      # T-HIRE, court_defaulter
-    case(CO, "government_procurement")            # opened, never disposed
+    case(CO, "government_procurement", item_code="ITEM-2")  # another matter: opened, never disposed
     book.dispose(a, "applied", department="郑州市财政局", at=may)
     book.dispose(b, "not_applied", reason="已整改", department="郑州市财政局", at=june)
     book.dispose(c, "applied", department="郑州市行政审批局", at=june)
@@ -431,3 +702,62 @@ def test_cli_schema_prints_the_shipped_schema(tmp_path: Path) -> None:
     done = cli("cases", "schema", cwd=tmp_path)
     assert done.returncode == 0
     assert json.loads(done.stdout)["$id"] == "urn:joint-sanctions:schema:feedback:v1"
+
+
+def test_cli_withdraw_by_prefix_then_list_withdrawn_and_stats(tmp_path: Path,
+                                                              cli_db: tuple[str, dict[str, str]]) -> None:
+    """``cases withdraw PREFIX --reason R`` withdraws; ``--status withdrawn`` lists it; stats count it apart."""
+    url, ids = cli_db
+    done = cli("cases", "withdraw", ids[PERSON][:8], "--reason", "申请人撤回", "--db", url, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert ids[PERSON] in done.stdout and "withdrawn" in done.stdout
+    listed = json.loads(cli("cases", "list", "--status", "withdrawn", "--json", "--db", url, cwd=tmp_path).stdout)
+    assert [(c["case_id"], c["withdrawal_reason"]) for c in listed] == [(ids[PERSON], "申请人撤回")]
+    doc = json.loads(cli("cases", "stats", "--json", "--db", url, cwd=tmp_path).stdout)
+    assert (doc["opened"], doc["awaiting_disposal"], doc["withdrawn"], doc["effective"]) == (2, 1, 1, 0)
+    assert "withdrawn 已撤回 1" in cli("cases", "stats", "--db", url, cwd=tmp_path).stdout
+    again = cli("cases", "withdraw", ids[PERSON], "--reason", "x", "--db", url, cwd=tmp_path)
+    assert again.returncode == 1 and len(again.stderr.splitlines()) == 1
+    assert "cannot withdraw a case that is withdrawn" in again.stderr
+    disposed = cli("cases", "dispose", ids[CO][:12], "--result", "applied", "--db", url, cwd=tmp_path)
+    assert disposed.returncode == 0, disposed.stderr
+    assert json.loads(cli("cases", "list", "--status", "disposed", "--json", "--db", url,
+                          cwd=tmp_path).stdout)[0]["case_id"] == ids[CO]
+
+
+def test_cli_case_id_prefixes_ambiguous_short_and_unknown_exit_1(database: Database, tmp_path: Path) -> None:
+    """An ambiguous prefix lists the matching ids; a short or unknown one is refused; each exits 1, one line."""
+    engine = loop_engine(database)
+    book = case_book_for(engine.store, new_id=_ids("abcdef0011112222", "abcdef0099998888"))
+    for subject, matter in ((CO, "government_procurement"), (CO3, "government_procurement")):
+        book.open_case(engine.check(subject, matter, open_case=False), engine_subject(subject))
+    engine.store.close()
+    for args, message in ((["withdraw", "abcdef00", "--reason", "r"], "abcdef0011112222, abcdef0099998888"),
+                          (["dispose", "abcdef00", "--result", "applied"], "ambiguous"),
+                          (["withdraw", "abcdef0", "--reason", "r"], "at least 8 characters"),
+                          (["dispose", "abcdef0055", "--result", "applied"], "unknown case id")):
+        done = cli("cases", *args, "--db", database.url, cwd=tmp_path)
+        assert done.returncode == 1, (args, done.stderr)
+        assert message in done.stderr and len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
+    assert cli("cases", "withdraw", "abcdef00", "--db", database.url, cwd=tmp_path).returncode == 2  # no --reason
+    assert [c.status for c in case_book_for(database.open()).list()] == ["responded", "responded"]
+
+
+def test_cli_list_filters_subject_matter_since(tmp_path: Path, cli_db: tuple[str, dict[str, str]]) -> None:
+    """``cases list --subject --matter --since`` filter; the subject is normalised, a person shown masked."""
+    url, ids = cli_db
+
+    def listed(*args: str) -> list[str]:
+        done = cli("cases", "list", "--json", *args, "--db", url, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        return [c["case_id"] for c in json.loads(done.stdout)]
+
+    assert listed("--subject", CO.lower()) == [ids[CO]]
+    assert listed("--matter", "civil_servant_hiring") == [ids[PERSON]]
+    assert listed("--since", "2025-06-01") == [ids[CO], ids[PERSON]]  # opened 2025-06-01 12:00 in China
+    assert listed("--since", "2025-06-02") == []
+    person = cli("cases", "list", "--subject", PERSON, "--db", url, cwd=tmp_path)
+    assert person.returncode == 0 and PERSON_MASKED in person.stdout and PERSON not in person.stdout
+    for bad in (["--since", "2025-6-1"], ["--subject", "91410100MA0000015C"], ["--matter", "awards"]):
+        done = cli("cases", "list", *bad, "--db", url, cwd=tmp_path)
+        assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr

@@ -69,6 +69,16 @@ def test_current_check_with_measures_opens_a_case(db: str) -> None:
     assert json.loads(p.stdout)["case_id"]
 
 
+def test_check_no_case_opens_no_case(db: str) -> None:
+    """`check --no-case` answers a current check with measures but opens no case."""
+    p = run("check", "--subject", CO, "--matter", "government_procurement", "--json", "--no-case", "--db", db)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["decision"] == "prohibited" and doc["case_id"] is None
+    listed = run("cases", "list", "--json", "--db", db)
+    assert listed.returncode == 0 and json.loads(listed.stdout) == []
+
+
 @pytest.mark.parametrize(("args", "needle"), [
     (["check", "--subject", "91410100MA0000015C", "--matter", "bidding"], "check character"),
     (["check", "--subject", "410102199003071231", "--matter", "bidding"], "4101**********1231"),

@@ -59,6 +59,9 @@ def describe(summary: BatchSummary) -> str:
     counts_zh = "，".join(f"{name} {summary.counts[d]}" for d, name in DECISIONS.items())
     return (f"checked {summary.total} subject(s) in {summary.seconds:.1f} s ({rate:.0f}/s): {counts}; "
             f"{summary.flagged} flagged; {len(summary.rejected)} row(s) rejected; "
-            f"{summary.cases_opened} case(s) opened; report: {summary.report}\n"
+            f"{len(summary.duplicates)} duplicate row(s) checked once; "
+            f"{summary.cases_opened} case(s) opened, {summary.cases_existing} already open; "
+            f"report: {summary.report}\n"
             f"核查 {summary.total} 个主体（{counts_zh}），需关注 {summary.flagged} 个，"
-            f"拒绝 {len(summary.rejected)} 行，发起案例 {summary.cases_opened} 个，报告：{summary.report}")
+            f"拒绝 {len(summary.rejected)} 行，重复 {len(summary.duplicates)} 行，"
+            f"发起案例 {summary.cases_opened} 个，已有案例 {summary.cases_existing} 个，报告：{summary.report}")

@@ -1,4 +1,10 @@
-"""``joint-sanctions cases list|dispose|feedback|stats|schema``: the closed loop (design.md §8)."""
+"""``joint-sanctions cases list|dispose|withdraw|feedback|stats|schema``: the closed loop (design.md §8).
+
+A CASE_ID argument may be the full id or a unique prefix of at least 8 characters. An ambiguous
+prefix (the matching ids are listed), a shorter one that is no case's full id, and an unknown id are
+refused with exit 1: whether an id is known can only be told by the database, so it is refused
+input, not a wrong command line.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,10 @@ import os
 import sys
 from typing import Any
 
+from .. import identifiers
 from ..cases import CASE_STATUSES, CST, DISPOSAL_RESULTS, Case, CaseBook, CaseStats, case_book_for
 from ..delivery import FeedbackSink, HttpSink, JsonlFileSink, deliver, plain_http_warning, uplink_key
-from ..errors import DeliveryError
+from ..errors import DeliveryError, IdentifierError
 from ..feedback import shipped_schema_text
 from ..stores import open_store
 from ..vocabulary import DECISIONS, LIST_TYPES, MATTER_TYPES
@@ -26,11 +33,17 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     lst = csub.add_parser("list", parents=[common], help="list cases (resident ids masked)")
     lst.add_argument("--status", choices=list(CASE_STATUSES), metavar="S",
                      help="only cases in this status: " + ", ".join(CASE_STATUSES))
+    lst.add_argument("--subject", type=_subject_id, metavar="ID",
+                     help="only cases of this subject (USCC or resident id)")
+    lst.add_argument("--matter", choices=list(MATTER_TYPES), metavar="M",
+                     help="only cases of this matter type: " + ", ".join(MATTER_TYPES))
+    lst.add_argument("--since", type=_common.iso_date, metavar="YYYY-MM-DD",
+                     help="only cases initiated on or after this day (China Standard Time)")
     lst.add_argument("--json", action="store_true", help="print a JSON array only")
     lst.set_defaults(func=run_list)
 
     dis = csub.add_parser("dispose", parents=[common], help="record a department's disposal (处置)")
-    dis.add_argument("case_id", metavar="CASE_ID")
+    dis.add_argument("case_id", metavar="CASE_ID", help="the case id, or a unique prefix of ≥ 8 characters")
     dis.add_argument("--result", required=True, choices=list(DISPOSAL_RESULTS), metavar="R",
                      help="disposal result: " + ", ".join(DISPOSAL_RESULTS))
     dis.add_argument("--text", help="what was done (result text)")
@@ -39,6 +52,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     dis.add_argument("--department", metavar="NAME", help="handling department's name")
     dis.add_argument("--department-code", metavar="CODE", help="handling department's code")
     dis.set_defaults(func=run_dispose)
+
+    wd = csub.add_parser("withdraw", parents=[common],
+                         help="withdraw a responded case; it is never fed back (撤回)")
+    wd.add_argument("case_id", metavar="CASE_ID", help="the case id, or a unique prefix of ≥ 8 characters")
+    wd.add_argument("--reason", required=True, help="why the case is withdrawn")
+    wd.set_defaults(func=run_withdraw)
 
     fb = csub.add_parser("feedback", parents=[common], help="send pending feedback records (反馈)")
     to = fb.add_mutually_exclusive_group(required=True)
@@ -69,6 +88,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     sc.set_defaults(func=run_schema)
 
 
+def _subject_id(text: str) -> str:
+    try:
+        return identifiers.parse_identifier(text)[0]
+    except IdentifierError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _positive(text: str) -> float:
     try:
         value = float(text)
@@ -93,7 +119,7 @@ def _book(args: argparse.Namespace) -> tuple[Any, CaseBook]:
 def run_list(args: argparse.Namespace) -> int:
     store, book = _book(args)
     with store:
-        cases = book.list(args.status)
+        cases = book.list(args.status, subject=args.subject, matter_type=args.matter, since=args.since)
     if args.json:
         sys.stdout.write(json.dumps([c.summary() for c in cases], ensure_ascii=False, indent=2) + "\n")
     else:
@@ -139,11 +165,19 @@ def _pad(text: str, width: int) -> str:
 def run_dispose(args: argparse.Namespace) -> int:
     store, book = _book(args)
     with store:
-        case = book.dispose(args.case_id, args.result, text=args.text, reason=args.reason,
+        case = book.dispose(book.resolve(args.case_id), args.result, text=args.text, reason=args.reason,
                             description=args.description, department=args.department,
                             department_code=args.department_code)
     print(f"case {case.case_id} disposed ({args.result}); "
           f"its feedback record is pending / 已处置，待反馈")
+    return 0
+
+
+def run_withdraw(args: argparse.Namespace) -> int:
+    store, book = _book(args)
+    with store:
+        case = book.withdraw(book.resolve(args.case_id), args.reason)
+    print(f"case {case.case_id} withdrawn; it will not be fed back / 已撤回，不予反馈")
     return 0
 
 
@@ -212,6 +246,7 @@ def render_stats(stats: CaseStats) -> str:
         (f"opened 立案 {stats.opened}   awaiting disposal 待处置 {stats.awaiting_disposal}   "
          f"effective 有效案例 {stats.effective}"),
         f"pending 待反馈 {stats.pending}   delivered 已反馈 {stats.delivered}   rejected 被拒收 {stats.rejected}",
+        f"withdrawn 已撤回 {stats.withdrawn}",
     ]
     sections = [("by month 按月", stats.by_month, {}), ("by measure 按措施", stats.by_measure, {}),
                 ("by department 按部门", stats.by_department, {}),

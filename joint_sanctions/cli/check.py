@@ -42,6 +42,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--at", type=_common.iso_date, metavar="YYYY-MM-DD", help="check as of this date")
     p.add_argument("--item-code", help="service item code (事项编码)")
     p.add_argument("--application-no", help="application number (申请编号)")
+    p.add_argument("--no-case", action="store_true",
+                   help="open no case even when measures apply (a preview) / 不发起案例")
     p.add_argument("--json", action="store_true", help="print the result as JSON only")
     p.set_defaults(func=run)
 
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     subject = {"id": args.subject, "name": args.name, "subject_type": args.subject_type,
                "related_parties": args.related}
     result = engine.check(subject, args.matter, at=args.at, item_code=args.item_code,
-                          application_no=args.application_no)
+                          application_no=args.application_no, open_case=not args.no_case)
     if args.json:
         sys.stdout.write(result.to_json() + "\n")
     else:
