@@ -28,6 +28,7 @@ import os
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -227,6 +228,28 @@ class _Listed:
             self._next_poll = time.monotonic() + self._interval
 
 
+class _Served:
+    """The compiled measures an engine holds in its rule back end; released once, whatever ends it."""
+
+    def __init__(self, runner: RuleRunner, compiled: CompiledMeasures) -> None:
+        self._runner = runner
+        self._compiled: CompiledMeasures | None = compiled
+        self._lock = threading.Lock()
+
+    def swap(self, compiled: CompiledMeasures) -> None:
+        """Serve ``compiled`` (already prepared) instead; the previous one is released."""
+        with self._lock:
+            previous, self._compiled = self._compiled, compiled
+        if previous is not None:
+            self._runner.release(previous)
+
+    def release(self) -> None:
+        with self._lock:
+            previous, self._compiled = self._compiled, None
+        if previous is not None:
+            self._runner.release(previous)
+
+
 class Engine:
     """Compiled measure lists + a record store: answers checks. Safe to share between threads.
 
@@ -261,6 +284,10 @@ class Engine:
             self.store, self._owns_store = store, False
         self._runner: RuleRunner = make_runner(rules)
         self._runner.prepare(self._compiled)
+        # The revision this engine serves is released when it closes, reloads or is collected, so
+        # the rule back end can free rulesets no engine serves (a long watch() must not grow).
+        self._served = _Served(self._runner, self._compiled)
+        weakref.finalize(self, self._served.release)
         self._clock = clock
         if new_id is None:
             prefix, counter = uuid.uuid4().hex[:16], itertools.count(1)
@@ -323,6 +350,7 @@ class Engine:
                         problems=len(getattr(exc, "problems", ())) or 1)
             raise
         self._compiled, self._source = compiled, source  # one assignment each; checks keep their copy
+        self._served.swap(compiled)
         log.info("measures_reloaded", revision=compiled.revision, previous=previous)
         return compiled.revision
 
@@ -378,6 +406,7 @@ class Engine:
     def close(self) -> None:
         """Close the store if this engine opened it (from a URL or the default); a store passed in is
         the caller's to close. Closing twice is harmless."""
+        self._served.release()
         if self._owns_store:
             self.store.close()
 

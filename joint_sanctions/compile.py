@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import gc
 import hashlib
 import json
@@ -24,11 +25,36 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from .conditions import And, AnyOf, Compare, Expr, Or, Predicate, evaluator, parse_condition, to_durable
+from .conditions import (
+    And,
+    AnyOf,
+    Compare,
+    Expr,
+    Or,
+    Predicate,
+    alternatives,
+    evaluator,
+    parse_condition,
+    set_key,
+    set_member,
+    set_tests,
+    to_durable,
+)
 from .models import Measure, MeasureListFile
 
 #: The role a fact has when the record belongs to the checked subject itself.
 SELF = "self"
+
+#: The most alternative paths (see :func:`joint_sanctions.conditions.alternatives`) the rules of one
+#: ruleset (one list type × matter type) may have together. durable_rules 2.0.28 spins forever
+#: creating a ruleset in which one test has more than 511 alternatives below it (a fixed 512-slot
+#: table); ruleset creation takes ~90 ms at 511 and ~10 ms at 256, so half the table is the limit,
+#: the sum of the paths being a bound on what any one test can have below it. The loader refuses
+#: lists over it (``rules_too_large``), and the durable runner refuses to hand such rules over.
+MAX_RULESET_ALTERNATIVES = 256
+
+#: A set test beside durable_rules: (fact key of its outcome, its predicate on the fact).
+SetTest = tuple[str, Predicate]
 
 
 @dataclass(frozen=True)
@@ -60,6 +86,9 @@ class CompiledMeasures:
     rule_measures: Mapping[str, tuple[str, ...]] = field(repr=False, compare=False)
     #: Index key → the names of the rules of its durable_rules ruleset.
     rule_names: Mapping[tuple[str, str], tuple[str, ...]] = field(repr=False, compare=False)
+    #: Index key → the set tests (long ``in`` lists) its ruleset's facts must carry the outcome of.
+    set_tests: Mapping[tuple[str, str], tuple[SetTest, ...]] = field(repr=False, compare=False,
+                                                                      default_factory=lambda: MappingProxyType({}))
     compile_ms: float = 0.0
 
     def candidates(self, list_type: str, matter_type: str) -> tuple[CompiledMeasure, ...]:
@@ -81,9 +110,28 @@ class CompiledMeasures:
         measure id when it stands for one measure, else by its first id, the count of the others
         and a digest of them all; :attr:`rule_measures` maps every name back to its measure ids.
         """
-        return {key: {name: {"all": [{"m": to_durable(self.measures[self.rule_measures[name][0]].residual)}],
+        return {key: {name: {"all": [{"m": to_durable(self.measures[self.rule_measures[name][0]].residual,
+                                                      sets=True)}],
                              "run": name}
                       for name in names}
+                for key, names in self.rule_names.items()}
+
+    @functools.cached_property
+    def rules_digest(self) -> str:
+        """A digest of :meth:`durable_rulesets`: what the durable runner registers them by.
+
+        Equal rules give an equal digest whatever the measures' files or order, so a reload of the
+        same rules laid out otherwise reuses what is registered, and a change of any rule does not.
+        """
+        rulesets = {f"{list_type} {matter_type}": rules
+                    for (list_type, matter_type), rules in self.durable_rulesets().items()}
+        blob = json.dumps(rulesets, sort_keys=True, ensure_ascii=True, separators=(",", ":"),
+                          default=repr)
+        return hashlib.sha256(blob.encode("ascii")).hexdigest()[:16]
+
+    def alternatives(self) -> dict[tuple[str, str], int]:
+        """Index key → the alternative paths of all the rules of its ruleset (see MAX_RULESET_ALTERNATIVES)."""
+        return {key: sum(alternatives(self.measures[self.rule_measures[name][0]].residual) for name in names)
                 for key, names in self.rule_names.items()}
 
 
@@ -107,11 +155,14 @@ def _share_rules(measures: Iterable[CompiledMeasure], index: Mapping[tuple[str, 
         groups: dict[int, list[str]] = {}
         for cm in cms:
             groups.setdefault(class_of[cm.measure.id], []).append(cm.measure.id)
+        # Names depend on the measures, never on their order in the files: the same revision laid
+        # out in other files must give the same rules (rulesets are registered by their content).
         names = []
         for ids in groups.values():
+            ids.sort()
             names.append(name := _rule_name(ids))
             rule_measures[name] = tuple(ids)
-        rule_names[key] = tuple(names)
+        rule_names[key] = tuple(sorted(names))
     return rule_measures, rule_names
 
 
@@ -198,6 +249,11 @@ def _compile(files: tuple[MeasureListFile, ...]) -> CompiledMeasures:
                     index.setdefault((lt, mt), []).append(cm)
     frozen_index = {k: tuple(v) for k, v in index.items()}
     rule_measures, rule_names = _share_rules(compiled.values(), frozen_index)
+    tests: dict[tuple[str, str], tuple[SetTest, ...]] = {}
+    for key, cms in frozen_index.items():
+        found = {set_key(t): t for cm in cms for t in set_tests(cm.residual)}
+        if found:
+            tests[key] = tuple((k, set_member(t)) for k, t in sorted(found.items()))
     return CompiledMeasures(
         revision=revision_of(files),
         files=files,
@@ -207,4 +263,5 @@ def _compile(files: tuple[MeasureListFile, ...]) -> CompiledMeasures:
         position=MappingProxyType({mid: i for i, mid in enumerate(compiled)}),
         rule_measures=MappingProxyType(rule_measures),
         rule_names=MappingProxyType(rule_names),
+        set_tests=MappingProxyType(tests),
     )
