@@ -644,8 +644,11 @@ class MeasureWatcher:
                 self._seen = seen
                 try:
                     self._engine.reload()
-                except MeasureListError:
+                except (MeasureListError, RuleEngineError):
                     pass  # logged by reload; the old revision keeps serving
+                except Exception as exc:  # noqa: BLE001 -- a bad revision must not end watching for good
+                    log.error("measures_watch_failed", revision=self._engine.revision, error=type(exc).__name__,
+                              message=identifiers.mask_text(str(exc))[:500])
 
     def stop(self) -> None:
         """Stop watching (waits for the watcher thread to end)."""

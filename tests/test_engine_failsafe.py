@@ -108,3 +108,56 @@ def test_500_reloads_of_changing_lists_release_old_rulesets(tmp_path: Path) -> N
     assert runner.live_rulesets <= rulesets
     assert _rss_kib() - rss < 40_000
     engine.close()
+
+
+def _wait(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_watcher_survives_every_error_of_a_bad_revision_and_takes_the_next_good_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A revision the rule engine refuses, and one whose reload raises anything else, are logged and
+    skipped; the old revision keeps serving and the next good revision is picked up."""
+    import structlog
+
+    import joint_sanctions.rules as rules_module
+
+    check_module = sys.modules["joint_sanctions.check"]  # the package's 'check' is the function
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    _write(folder / "a.yaml", _measure("T-A"))
+    engine = _engine(folder, tmp_path, rules="durable")
+    good = engine.revision
+    # durable refuses what is over its limit; lowered here so that lint-clean lists reach it.
+    monkeypatch.setattr(rules_module, "MAX_RULESET_ALTERNATIVES", 2)
+    real_compile = check_module.compile_paths
+
+    def compile_or_fail(measures: object) -> object:
+        if (folder / "a.yaml").read_text(encoding="utf-8").count("T-BOOM"):
+            raise RuntimeError("unexpected failure while compiling")
+        return real_compile(measures)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(check_module, "compile_paths", compile_or_fail)
+    with structlog.testing.capture_logs() as logs:
+        watcher = engine.watch(interval=0.02)
+        try:
+            _write(folder / "a.yaml", *(_measure(f"T-{i}", condition=f"matter.amount >= {i}") for i in range(3)))
+            assert _wait(lambda: any(e["event"] == "measures_reload_failed" and e["error"] == "RuleEngineError"
+                                     for e in logs))
+            _write(folder / "a.yaml", _measure("T-BOOM"))
+            assert _wait(lambda: any(e["event"] == "measures_watch_failed" for e in logs))
+            assert engine.revision == good
+            _write(folder / "a.yaml", _measure("T-B"))
+            assert _wait(lambda: engine.revision != good)
+            assert watcher._thread.is_alive()
+        finally:
+            watcher.stop()
+    assert _ids(engine) == ["T-B"]
+    failed = next(e for e in logs if e["event"] == "measures_watch_failed")
+    assert (failed["error"], failed["revision"]) == ("RuntimeError", good)
