@@ -25,6 +25,7 @@ import datetime as dt
 import itertools
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -37,6 +38,7 @@ from typing import Any, Protocol, Self
 import structlog
 
 from . import identifiers
+from .conditions import AMOUNT_MAX
 from .compile import SELF, CompiledMeasures, collector_paused, compile_measures, day_number
 from .errors import CheckError, IdentifierError, MeasureListError, RuleEngineError
 from .load import load_measure_lists, shipped_measures_dir
@@ -108,6 +110,8 @@ def _decide(measures: Iterable[AppliedMeasure]) -> Decision:
             decision = "review"
     return decision
 
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 #: Matter fields and the type a value needs to be taken as it is (an int amount is made a float).
 _MATTER_PLAIN: dict[str, type] = {"item_code": str, "application_no": str, "department": str,
@@ -196,10 +200,38 @@ def coerce_matter(matter: MatterLike, extra: Mapping[str, Any]) -> Matter:
         known = ", ".join(MATTER_TYPES)
         raise CheckError("unknown_matter_type",
                          f"unknown matter type {matter_type!r} (known: {known}) / 未知事项类型 {matter_type!r}")
+    amount = data.get("amount")
+    if isinstance(amount, int | float) and not isinstance(amount, bool):
+        _check_amount(amount)  # before pydantic, whose message for 10**400 is neither one line nor ours
     try:
-        return Matter.model_validate(data)
+        validated = Matter.model_validate(data)
     except ValueError as exc:
         raise CheckError("invalid_matter", str(exc)) from exc
+    if validated.amount is not None:
+        _check_amount(validated.amount)
+    _check_texts(validated)
+    return validated
+
+
+def _check_amount(amount: float) -> None:
+    """Refuse an amount that is not a finite number of yuan in [0, AMOUNT_MAX] (NaN fails both tests)."""
+    if not 0.0 <= amount <= AMOUNT_MAX:
+        try:
+            shown = repr(amount) if len(repr(amount)) <= 40 else f"{repr(amount)[:20]}…"
+        except ValueError:  # an int of more than 4,300 digits has no repr
+            shown = "…"
+        raise CheckError("invalid_matter",
+                         f"amount {shown} is not a number of yuan between 0 and {AMOUNT_MAX:.0f} / "
+                         f"金额 {shown} 不是 0 至 {AMOUNT_MAX:.0f} 元之间的数")
+
+
+def _check_texts(matter: Matter) -> None:
+    """Refuse matter text that cannot be written as UTF-8 (an unpaired surrogate): no rule could read it."""
+    for key in ("item_code", "application_no", "department", "department_code", "region_code"):
+        value = getattr(matter, key)
+        if value is not None and not value.isascii() and _SURROGATE.search(value):
+            raise CheckError("invalid_matter", f"{key} holds an unpaired surrogate ({value!a}) / "
+                                               f"{key} 含有不成对的代理字符")
 
 
 class _Listed:
@@ -387,12 +419,16 @@ class Engine:
             # The host's usual keywords (an amount, item codes) need no validator to judge them.
             values = cached.__dict__.copy()
             for k, v in fields.items():
-                if type(v) is _MATTER_PLAIN.get(k):
+                if type(v) is _MATTER_PLAIN.get(k) and (type(v) is not str or v.isascii()
+                                                        or not _SURROGATE.search(v)):
                     values[k] = v
-                elif k == "amount" and type(v) is int:
+                elif k == "amount" and type(v) is int and v <= AMOUNT_MAX:  # float(10**400) would raise
                     values[k] = float(v)
                 elif v is not None:
                     return coerce_matter(matter, fields)
+            amount = values["amount"]
+            if amount is not None:
+                _check_amount(amount)
             return trusted(Matter, values)
         return coerce_matter(matter, fields)
 
@@ -560,7 +596,9 @@ def _facts(subj: Subject, subject_type: str, mat: Matter, day: dt.date,
         if value is not None:
             base[f"matter__{key}"] = value
     if mat.amount is not None:
-        base["matter__amount"] = float(mat.amount)
+        # Compared to the fen: a rounded amount is never written in exponent notation (0.00001 is
+        # '1e-05'), which durable_rules cannot read (error 204); both back ends see this value.
+        base["matter__amount"] = round(float(mat.amount), 2)
     facts: list[dict[str, Any]] = []
     by_fact: dict[str, tuple[CreditRecord, str]] = {}
     for r in records:
@@ -571,9 +609,17 @@ def _facts(subj: Subject, subject_type: str, mat: Matter, day: dt.date,
             fact_id = f"{role}:{r.record_id}"
             by_fact[fact_id] = (r, role)
             facts.append({**base, "id": fact_id, "party__role": role, "record__list_type": r.list_type,
-                          "record__authority": r.authority, "record__document_no": r.document_no,
-                          "record__reason": r.reason})
+                          "record__authority": _utf8(r.authority), "record__document_no": _utf8(r.document_no),
+                          "record__reason": _utf8(r.reason)})
     return facts, by_fact
+
+
+def _utf8(text: str | None) -> str | None:
+    """Text as durable_rules can take it: an unpaired surrogate (which no UTF-8 store keeps, but an
+    in-memory one may) becomes U+FFFD, for both rule back ends alike, rather than failing the check."""
+    if text is None or text.isascii() or not _SURROGATE.search(text):
+        return text
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _applied(compiled: CompiledMeasures, firings: Iterable[tuple[str, str]],

@@ -180,18 +180,24 @@ def measure_rule(m: Measure) -> Expr:
 
 def residual_rule(m: Measure) -> And:
     """What a fact must satisfy besides its list type and matter type: dates, party, condition."""
+    return residual_of(m.valid_from, m.valid_to, m.subject_types, m.related_party_roles, m.condition)
+
+
+def residual_of(valid_from: dt.date | None, valid_to: dt.date | None, subject_types: Sequence[str] | None,
+                related_party_roles: Sequence[str], condition: str | None) -> And:
+    """:func:`residual_rule` from a measure's fields (the loader sizes rules before models exist)."""
     parts: list[Expr] = []
-    if m.valid_from is not None:
-        parts.append(Compare("check.day", ">=", day_number(m.valid_from)))
-    if m.valid_to is not None:
-        parts.append(Compare("check.day", "<", day_number(m.valid_to)))
+    if valid_from is not None:
+        parts.append(Compare("check.day", ">=", day_number(valid_from)))
+    if valid_to is not None:
+        parts.append(Compare("check.day", "<", day_number(valid_to)))
     own: Expr = Compare("party.role", "==", SELF)
-    if m.subject_types is not None:
-        own = And((own, AnyOf("subject.subject_type", tuple(m.subject_types))))
+    if subject_types is not None:
+        own = And((own, AnyOf("subject.subject_type", tuple(subject_types))))
     # subject_types filters the subject, not its related parties (design.md §4)
-    parts.append(Or((own, AnyOf("party.role", tuple(m.related_party_roles)))) if m.related_party_roles else own)
-    if m.condition:
-        parts.append(parse_condition(m.condition))
+    parts.append(Or((own, AnyOf("party.role", tuple(related_party_roles)))) if related_party_roles else own)
+    if condition:
+        parts.append(parse_condition(condition))
     return And(tuple(parts))  # never empty: the party clause is always there
 
 

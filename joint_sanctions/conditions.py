@@ -42,6 +42,14 @@ CONDITION_FIELDS: dict[str, type] = {
     "record.reason": str,
 }
 
+#: The largest amount (yuan) a matter may carry, and a condition may name: 10^15, far above any
+#: matter (China's yearly GDP is ~1.3 × 10^14), and below 10^16, where a float's shortest form
+#: turns to exponent notation that durable_rules cannot read.
+AMOUNT_MAX = 1e15
+#: Amounts are compared to the fen (0.01 yuan): more decimals in a condition mean nothing, and
+#: below 10^-4 a float is written in exponent notation that durable_rules refuses (error 204).
+AMOUNT_DECIMALS = 2
+
 _NEGATE: dict[str, Op] = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _DURABLE_OPS = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 _ORDERING = {"<", "<=", ">", ">="}
@@ -252,7 +260,15 @@ class _Parser:
                 raise ConditionError("condition_syntax",
                                      f"number longer than {_MAX_NUMBER_LEN} digits / 数字超过 {_MAX_NUMBER_LEN} 位",
                                      tok.pos)
-            return float(tok.text) if "." in tok.text else int(tok.text)
+            decimals = tok.text.partition(".")[2]
+            number = float(tok.text) if decimals else int(tok.text)
+            if len(decimals) > AMOUNT_DECIMALS or abs(number) > AMOUNT_MAX:
+                raise ConditionError("condition_number",
+                                     f"{tok.text} is not an amount the rules can compare: at most "
+                                     f"{AMOUNT_DECIMALS} decimals (fen) and at most {AMOUNT_MAX:.0f} / "
+                                     f"{tok.text} 不是可比较的金额：最多 {AMOUNT_DECIMALS} 位小数（分），"
+                                     f"绝对值不超过 {AMOUNT_MAX:.0f}", tok.pos)
+            return number
         if tok.kind == "string":
             return re.sub(r"\\(.)", r"\1", tok.text[1:-1])
         if tok.kind == "kw" and tok.text in ("true", "false"):
@@ -289,7 +305,7 @@ def parse_condition(text: str) -> Expr:
 
     Raises:
         ConditionError: with ``code`` (condition_syntax, condition_unknown_field, condition_type,
-            condition_unsafe) and ``offset`` (0-based column in ``text``).
+            condition_unsafe, condition_number) and ``offset`` (0-based column in ``text``).
     """
     if not text.strip():
         raise ConditionError("condition_syntax", "the condition is empty / 条件为空", 0)
