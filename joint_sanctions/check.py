@@ -38,8 +38,8 @@ from typing import Any, Protocol, Self
 import structlog
 
 from . import identifiers
-from .conditions import AMOUNT_MAX
 from .compile import SELF, CompiledMeasures, collector_paused, compile_measures, day_number
+from .conditions import AMOUNT_MAX
 from .errors import CheckError, IdentifierError, MeasureListError, RuleEngineError
 from .load import load_measure_lists, shipped_measures_dir
 from .models import (
@@ -76,6 +76,11 @@ class CaseRecorder(Protocol):
     def open_case(self, result: CheckResult, subject: Subject) -> str:
         """Store a new case for ``result`` (``subject`` unmasked, for the uplink); return its case id."""
         ...
+
+
+#: The time source of checks without an injected clock (seconds since the epoch); a module attribute
+#: so that tests can put a check just before and just after midnight.
+_wall_clock: Callable[[], float] = time.time
 
 
 def _utc_now() -> dt.datetime:
@@ -395,7 +400,7 @@ class Engine:
     def _now(self, at: When) -> tuple[dt.datetime, dt.date]:
         if at is None:
             if self._clock is None:
-                t = time.time()
+                t = _wall_clock()
                 start, end, day = self._day
                 if not start <= t < end:  # a new day: compute its bounds once
                     day = dt.datetime.fromtimestamp(t, self._tz).date()

@@ -240,8 +240,8 @@ class DurableRunner:
                 opened.append(ruleset)  # its state exists now, so deleting it is safe
                 for fact in ruleset_facts:
                     message = {**fact, "sid": sid}
-                    for key, test in tests:
-                        message[key] = test(fact)
+                    for set_key, test in tests:
+                        message[set_key] = test(fact)
                     try:
                         self._host.assert_fact(ruleset, message)
                     except self._engine.MessageNotHandledException:

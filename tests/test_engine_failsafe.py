@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from joint_sanctions import Engine
-from joint_sanctions.rules import DurableRunner, make_runner
+from joint_sanctions.rules import DurableRunner
 from joint_sanctions.stores.sqlite import SqliteStore
 
 from .conftest import record
@@ -161,3 +161,144 @@ def test_watcher_survives_every_error_of_a_bad_revision_and_takes_the_next_good_
     assert _ids(engine) == ["T-B"]
     failed = next(e for e in logs if e["event"] == "measures_watch_failed")
     assert (failed["error"], failed["revision"]) == ("RuntimeError", good)
+
+
+FIXTURE = Path(__file__).parent / "fixtures" / "measures"
+
+
+def _fixture_engines(tmp_path: Path) -> list[Engine]:
+    from joint_sanctions.check import compile_paths
+
+    store = SqliteStore(tmp_path / "r.db")
+    store.upsert([record("R1", CO)])
+    return [Engine(measures=compile_paths(FIXTURE), store=store, cases=False, rules=kind)
+            for kind in ("durable", "reference")]
+
+
+@pytest.mark.parametrize("amount", [0.00001, 0.004, 0.005, 0.01, 999999.99, 999999.994, 999999.995, 1000000,
+                                    123456789.125, 10**15, 1e15, 0, 0.0])
+def test_amounts_durable_cannot_read_as_written_answer_like_the_reference(tmp_path: Path, amount: float) -> None:
+    """Valid amounts whose shortest form is exponent notation (0.00001 is '1e-05', which durable_rules
+    refuses) are compared to the fen, so both back ends answer, and answer alike."""
+    durable, reference = _fixture_engines(tmp_path)
+    answers = [[m.measure_id for m in e.check(CO, "fiscal_funds", at=DAY, amount=amount).measures]
+               for e in (durable, reference)]
+    assert answers[0] == answers[1]
+    assert answers[0] == (["T-FUND-BIG"] if round(amount, 2) >= 1_000_000 else [])
+
+
+@pytest.mark.parametrize("amount", [1e16, 10**18, 10**400, float("inf"), float("-inf"), float("nan"), -0.01, -1,
+                                    1e15 + 0.25, "nan", "1e16"])
+def test_non_finite_or_absurd_amounts_are_invalid_matter(tmp_path: Path, amount: object) -> None:
+    """An amount outside [0, 10^15] yuan, infinite or NaN is bad input (invalid_matter, one bilingual
+    line) for both back ends, given as a keyword or in a matter mapping — never a RuleEngineError."""
+    from joint_sanctions import CheckError
+
+    for engine in _fixture_engines(tmp_path):
+        for matter, fields in (("fiscal_funds", {"amount": amount}),
+                               ({"matter_type": "fiscal_funds", "amount": amount}, {})):
+            with pytest.raises(CheckError) as info:
+                engine.check(CO, matter, at=DAY, **fields)
+            assert info.value.code == "invalid_matter"
+            assert "\n" not in str(info.value) and " / " in str(info.value)
+
+
+def test_unpaired_surrogates_in_check_input_are_refused_and_in_records_do_not_break_checks() -> None:
+    """A matter field with an unpaired surrogate is invalid_matter; a stored record holding one (an
+    in-memory store can) still gets its answer from durable_rules, the same as the reference's."""
+    from joint_sanctions import CheckError
+    from joint_sanctions.check import compile_paths
+    from joint_sanctions.testing import MemoryStore
+
+    store = MemoryStore()
+    store.upsert([record("R1", CO, authority="法院\ud800", reason="事由\udfff")])
+    engines = [Engine(measures=compile_paths(FIXTURE), store=store, cases=False, rules=kind)
+               for kind in ("durable", "reference")]
+    for engine in engines:
+        with pytest.raises(CheckError) as info:
+            engine.check(CO, "government_procurement", at=DAY, item_code="A\ud800")
+        assert info.value.code == "invalid_matter"
+    decisions = {e.check(CO, "government_procurement", at=DAY).decision for e in engines}
+    assert decisions == {"prohibited"}
+
+
+def test_the_check_day_changes_at_midnight_china_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without an injected clock the check day is cached until midnight CST: a check a millisecond
+    before midnight is dated that day, one at midnight the next, in both directions of the cache."""
+    check_module = sys.modules["joint_sanctions.check"]
+    store = SqliteStore(tmp_path / "r.db")
+    store.upsert([record("R1", CO, listed_on=dt.date(2025, 6, 2))])
+    engine = Engine(measures=FIXTURE, store=store, cases=False)
+    cst = dt.timezone(dt.timedelta(hours=8))
+    midnight = dt.datetime(2025, 6, 2, tzinfo=cst).timestamp()
+    now = [midnight - 0.001]
+    monkeypatch.setattr(check_module, "_wall_clock", lambda: now[0])
+    assert engine.check(CO, "government_procurement").decision == "clear"  # listed tomorrow
+    assert engine.check(CO, "government_procurement").decision == "clear"  # cached day, same answer
+    now[0] = midnight
+    result = engine.check(CO, "government_procurement")
+    assert result.decision == "prohibited"
+    assert result.checked_at == dt.datetime(2025, 6, 1, 16, tzinfo=dt.UTC)
+    now[0] = midnight - 86400 * 3  # a clock set back is a new day too
+    assert engine.check(CO, "government_procurement").decision == "clear"
+
+
+def test_module_level_check_uses_the_default_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """joint_sanctions.check() answers with the shipped lists and the database of JOINT_SANCTIONS_DB,
+    and reuses one engine."""
+    import joint_sanctions
+
+    check_module = sys.modules["joint_sanctions.check"]
+    db = tmp_path / "default.db"
+    with SqliteStore(db) as store:
+        store.upsert([record("R1", CO)])
+    monkeypatch.setenv("JOINT_SANCTIONS_DB", f"sqlite:///{db}")
+    monkeypatch.setattr(check_module, "_default", None)
+    try:
+        result = joint_sanctions.check(CO, "government_procurement", at=DAY)
+        assert result.decision == "prohibited"
+        assert result.revision == Engine(store=SqliteStore(tmp_path / "other.db"), cases=False).revision
+        assert joint_sanctions.check("91350100M000100Y43", "bidding", at=DAY).decision == "clear"
+        assert check_module.default_engine() is check_module._default
+    finally:
+        if check_module._default is not None:
+            check_module._default.close()
+
+
+_NO_DURABLE = """
+import json, warnings
+from joint_sanctions import Engine
+from joint_sanctions.rules import make_runner
+from joint_sanctions.testing import MemoryStore
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    runner = make_runner("auto")
+    engine = Engine(store=MemoryStore(), cases=False)
+try:
+    make_runner("durable")
+    explicit = "no error"
+except ImportError as exc:
+    explicit = "ImportError"
+print(json.dumps({"runner": runner.name, "engine": engine.rules_backend, "explicit": explicit,
+                  "warnings": [f"{w.category.__name__}: {w.message}" for w in caught],
+                  "decision": engine.check("91410100MA0000015B", "bidding").decision}))
+"""
+
+
+def test_auto_falls_back_to_the_reference_evaluator_with_a_warning_where_durable_does_not_import(
+        tmp_path: Path) -> None:
+    """Where durable_rules does not import (as on Python 3.13+), 'auto' warns and uses the reference
+    evaluator, and an engine still answers; asking for 'durable' explicitly raises ImportError."""
+    shadow = tmp_path / "shadow" / "durable"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text('raise ImportError("durable_rules does not import here")\n',
+                                        encoding="utf-8")
+    import os
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shadow.parent), *sys.path])}
+    out = subprocess.run([sys.executable, "-c", _NO_DURABLE], env=env, capture_output=True, text=True,
+                         timeout=120, check=True)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert (got["runner"], got["engine"], got["explicit"], got["decision"]) == (
+        "reference", "reference", "ImportError", "clear")
+    assert got["warnings"] == ["RuntimeWarning: durable_rules does not import here; using the reference evaluator"] * 2

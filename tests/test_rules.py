@@ -343,3 +343,24 @@ def test_rules_over_the_engine_limit_are_refused_not_handed_to_durable(tmp_path:
     compiled = _compiled([(["court_defaulter"], ["bidding"], [], None, wide, (None, None))])
     with pytest.raises(RuleEngineError, match="512 alternatives"):
         make_runner("durable").fire(compiled, "bidding", [_fact(0)])
+
+
+def test_failed_checks_leave_no_session_behind_and_raise_rule_engine_errors() -> None:
+    """A fact durable_rules refuses fails its check with RuleEngineError, and the check's sessions are
+    deleted all the same: 1,500 failed checks (more than durable's 1,024 sessions) leave the runner
+    answering."""
+    runner = make_runner("durable")
+    compiled = _simple_compiled()
+    for i in range(1500):
+        with pytest.raises(RuleEngineError, match="durable_rules failed"):
+            runner.fire(compiled, "bidding", [_fact(2 * i, matter__amount=float("inf"))])
+    assert runner.fire(compiled, "bidding", [_fact(0, matter__amount=50.0)]) == [("T-000", "f0"), ("T-001", "f0")]
+
+
+def test_a_lookup_that_fails_inside_fire_is_a_rule_engine_error() -> None:
+    """No bare KeyError leaves the durable runner: rules that name no measure give RuleEngineError."""
+    import dataclasses
+
+    broken = dataclasses.replace(_simple_compiled(), rule_measures={})
+    with pytest.raises(RuleEngineError, match="KeyError"):
+        make_runner("durable").fire(broken, "bidding", [_fact(0)])
