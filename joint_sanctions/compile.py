@@ -33,6 +33,7 @@ from .conditions import (
     Or,
     Predicate,
     alternatives,
+    coincident,
     evaluator,
     parse_condition,
     set_key,
@@ -46,12 +47,18 @@ from .models import Measure, MeasureListFile
 SELF = "self"
 
 #: The most alternative paths (see :func:`joint_sanctions.conditions.alternatives`) the rules of one
-#: ruleset (one list type × matter type) may have together. durable_rules 2.0.28 spins forever
-#: creating a ruleset in which one test has more than 511 alternatives below it (a fixed 512-slot
-#: table); ruleset creation takes ~90 ms at 511 and ~10 ms at 256, so half the table is the limit,
-#: the sum of the paths being a bound on what any one test can have below it. The loader refuses
-#: lists over it (``rules_too_large``), and the durable runner refuses to hand such rules over.
+#: ruleset (one list type × matter type) may have together. Measured with durable_rules 2.0.28:
+#: creating a ruleset spins forever once one test has more than 511 distinct tests below it (a
+#: fixed 512-slot table; ~90 ms at 511, ~10 ms at 256), and fails with error 108 once more than 256
+#: paths end at the same test. The sum of the paths bounds both, so 256 keeps every ruleset clear
+#: of both. The loader refuses lists over it (``rules_too_large``), and the durable runner refuses
+#: to hand such rules over.
 MAX_RULESET_ALTERNATIVES = 256
+
+#: The most alternative paths of one ruleset's rules that one fact may meet at once (see
+#: :func:`joint_sanctions.conditions.coincident`): durable_rules 2.0.28 fails a fact that fires a
+#: 65th rule branch in one assert (error 303, measured), whatever the rules look like.
+MAX_RULESET_FIRINGS = 64
 
 #: A set test beside durable_rules: (fact key of its outcome, its predicate on the fact).
 SetTest = tuple[str, Predicate]
@@ -129,10 +136,14 @@ class CompiledMeasures:
                           default=repr)
         return hashlib.sha256(blob.encode("ascii")).hexdigest()[:16]
 
-    def alternatives(self) -> dict[tuple[str, str], int]:
-        """Index key → the alternative paths of all the rules of its ruleset (see MAX_RULESET_ALTERNATIVES)."""
-        return {key: sum(alternatives(self.measures[self.rule_measures[name][0]].residual) for name in names)
-                for key, names in self.rule_names.items()}
+    def sizes(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """Index key → (alternative paths of all its ruleset's rules, how many one fact may meet at
+        once): what :data:`MAX_RULESET_ALTERNATIVES` and :data:`MAX_RULESET_FIRINGS` bound."""
+        sizes = {}
+        for key, names in self.rule_names.items():
+            residuals = [self.measures[self.rule_measures[name][0]].residual for name in names]
+            sizes[key] = (sum(map(alternatives, residuals)), sum(map(coincident, residuals)))
+        return sizes
 
 
 def _rule_name(ids: Sequence[str]) -> str:

@@ -355,6 +355,21 @@ def alternatives(expr: Expr) -> int:
     return sum(alternatives(e) for e in expr.items)
 
 
+def coincident(expr: Expr) -> int:
+    """At most how many of the alternative paths of ``expr`` one fact can meet at once.
+
+    The values of an ``in`` list exclude each other (one field has one value), so a list counts one.
+    """
+    if isinstance(expr, Compare):
+        return 1
+    if isinstance(expr, AnyOf):
+        # 1 and 1.0 are one value to Python but may be two paths to durable_rules
+        return 1 if expr.negated or is_set_test(expr) else 1 + len(expr.values) - len(set(expr.values))
+    if isinstance(expr, And):
+        return math.prod(coincident(e) for e in expr.items)
+    return sum(coincident(e) for e in expr.items)
+
+
 def to_durable(expr: Expr, *, sets: bool = False) -> dict[str, Any]:
     """The durable_rules JSON expression for ``expr`` (fact keys flattened with :func:`fact_key`).
 

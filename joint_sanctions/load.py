@@ -22,8 +22,8 @@ from typing import get_args
 
 import yaml
 
-from .compile import MAX_RULESET_ALTERNATIVES, residual_of
-from .conditions import SET_TEST_MIN, ConditionError, alternatives, parse_condition
+from .compile import MAX_RULESET_ALTERNATIVES, MAX_RULESET_FIRINGS, residual_of
+from .conditions import SET_TEST_MIN, ConditionError, alternatives, coincident, parse_condition
 from .errors import MeasureListError, Problem
 from .models import BasisStatus, LegalBasis, Measure, MeasureListFile
 from .vocabulary import (
@@ -716,13 +716,13 @@ def _duplicate_ids(files: Iterable[_File]) -> list[Problem]:
 
 
 def _rules_too_large(files: Iterable[_File]) -> list[Problem]:
-    """One problem per list type × matter type whose rules durable_rules could not build.
+    """One problem per list type × matter type whose rules durable_rules could not take.
 
     Measures are counted as the compiler shares them (one rule per distinct residual condition),
-    and the problem is put at the measure that takes its group over the limit.
+    and the problem is put at the measure that takes its group over a limit.
     """
     residuals: dict[tuple[str, str], set[object]] = {}
-    used: dict[tuple[str, str], int] = {}
+    used: dict[tuple[str, str], tuple[int, int]] = {}
     problems: list[Problem] = []
     for file in files:
         for draft in file.drafts:
@@ -736,24 +736,35 @@ def _rules_too_large(files: Iterable[_File]) -> list[Problem]:
                                        v.get("condition"))  # type: ignore[arg-type]
             except ConditionError:
                 continue  # reported where the condition was read
-            n = alternatives(residual)
+            size = alternatives(residual), coincident(residual)
             for key in ((lt, mt) for lt in lists for mt in matters):
                 seen = residuals.setdefault(key, set())
                 if residual in seen:
                     continue
                 seen.add(residual)
-                before = used.get(key, 0)
-                used[key] = before + n
-                if before <= MAX_RULESET_ALTERNATIVES < before + n and draft.rule_node is not None:
-                    mark = draft.rule_node.start_mark
-                    problems.append(Problem(
-                        file.path, mark.line + 1, mark.column + 1, "rules_too_large",
-                        f"with this measure the rules for {key[0]} × {key[1]} have {before + n} alternatives, "
-                        f"more than the rule engine takes ({MAX_RULESET_ALTERNATIVES}); an 'in' list of {SET_TEST_MIN} or "
-                        f"more values counts once / 加上此措施后 {key[0]} × {key[1]} 的规则"
-                        f"共有 {before + n} 个备选分支，超过规则引擎的上限（{MAX_RULESET_ALTERNATIVES}）；"
-                        f"请减少 or 分支；{SET_TEST_MIN} 个值以上的 in 列表只计一次"))
+                paths, firings = used.get(key, (0, 0))
+                used[key] = paths + size[0], firings + size[1]
+                if draft.rule_node is None:
+                    continue
+                if paths <= MAX_RULESET_ALTERNATIVES < paths + size[0]:
+                    problems.append(_too_large(file, draft.rule_node, key, paths + size[0], MAX_RULESET_ALTERNATIVES,
+                                               ("alternatives", "个备选分支")))
+                elif firings <= MAX_RULESET_FIRINGS < firings + size[1]:
+                    problems.append(_too_large(file, draft.rule_node, key, firings + size[1], MAX_RULESET_FIRINGS,
+                                               ("alternatives that one record can meet at once",
+                                                "个可被同一条记录同时满足的备选分支")))
     return problems
+
+
+def _too_large(file: _File, node: yaml.Node, key: tuple[str, str], n: int, limit: int,
+               what: tuple[str, str]) -> Problem:
+    mark = node.start_mark
+    return Problem(file.path, mark.line + 1, mark.column + 1, "rules_too_large",
+                   f"with this measure the rules for {key[0]} × {key[1]} have {n} {what[0]}, more than the "
+                   f"rule engine takes ({limit}); merge conditions or use fewer 'or' branches (an 'in' list "
+                   f"of {SET_TEST_MIN} or more values counts once) / 加上此措施后 {key[0]} × {key[1]} 的规则共有 "
+                   f"{n} {what[1]}，超过规则引擎的上限（{limit}）；请合并条件或减少 or 分支"
+                   f"（{SET_TEST_MIN} 个值以上的 in 列表只计一次）")
 
 
 def _check(paths: Iterable[PathLike] | PathLike) -> tuple[list[Problem], list[_File]]:

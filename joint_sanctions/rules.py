@@ -11,8 +11,10 @@ fact. durable_rules has traps, each handled here (design.md §2):
 * a ruleset name cannot be registered twice → rulesets named by the digest of their content
   (never by the measures' order in the files), registered once, deleted when no engine serves
   them any more (its Host never deletes one; its native module can);
-* a test with more than 511 alternatives below it hangs ruleset creation → long ``in`` lists are
-  tested beside it as sets, and rulesets over :data:`MAX_RULESET_ALTERNATIVES` are refused;
+* a test with more than 511 alternatives below it hangs ruleset creation, and a fact that fires
+  more than 64 rule branches at once fails (error 303) → long ``in`` lists are tested beside it as
+  sets, and rulesets over :data:`MAX_RULESET_ALTERNATIVES` or :data:`MAX_RULESET_FIRINGS` are
+  refused (the loader refuses them first);
 * one ruleset cannot hold ~1,000 measures with ``or`` alternatives (error 107/303) → one small
   ruleset per (list type, matter type) of the index, each fact asserted into its own;
 * more than 1,024 live sessions raise ``MemoryError`` → a private ``sid`` per check, deleted after;
@@ -37,7 +39,7 @@ import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
-from .compile import MAX_RULESET_ALTERNATIVES, CompiledMeasures, SetTest
+from .compile import MAX_RULESET_ALTERNATIVES, MAX_RULESET_FIRINGS, CompiledMeasures, SetTest
 from .errors import RuleEngineError
 
 Fact = Mapping[str, Any]
@@ -159,13 +161,13 @@ class DurableRunner:
         digest = compiled.rules_digest
         if digest in self._registered:
             return digest
-        too_large = {key: n for key, n in compiled.alternatives().items() if n > MAX_RULESET_ALTERNATIVES}
-        if too_large:
-            # durable_rules would spin forever in create_ruleset; the loader refuses such lists.
-            (list_type, matter_type), n = next(iter(too_large.items()))
-            raise RuleEngineError(f"the rules of revision {compiled.revision} for {list_type} × {matter_type} "
-                                  f"have {n} alternatives, more than durable_rules takes "
-                                  f"({MAX_RULESET_ALTERNATIVES}) / 规则备选分支过多")
+        for (list_type, matter_type), (paths, firings) in compiled.sizes().items():
+            # durable_rules would spin forever in create_ruleset, or fail checks; the loader refuses them.
+            if paths > MAX_RULESET_ALTERNATIVES or firings > MAX_RULESET_FIRINGS:
+                raise RuleEngineError(
+                    f"the rules of revision {compiled.revision} for {list_type} × {matter_type} have {paths} "
+                    f"alternatives of which one fact may meet {firings}; durable_rules takes "
+                    f"{MAX_RULESET_ALTERNATIVES} and {MAX_RULESET_FIRINGS} / 规则备选分支过多")
         rulesets = {}
         for (list_type, matter_type), rules in compiled.durable_rulesets().items():
             rules[_SENTINEL_RULE] = {"all": [{"m": {"session__open": True}}], "run": _SENTINEL_RULE}

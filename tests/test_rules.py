@@ -285,6 +285,10 @@ def test_compiling_leaves_the_garbage_collector_as_it_found_it() -> None:
     assert gc.isenabled()
 
 
+WIDE = ("record.reason in ['v0', 'v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7'] and record.authority in "
+        "['v0', 'v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7'] and matter.item_code in ['v0', 'v1', 'v2', 'v3']")
+
+
 def _lint_clean_file(tmp_path: Any, conditions: list[str]) -> Any:
     measures = "".join(f"""\
   - id: T-{i:03d}
@@ -331,17 +335,20 @@ def test_long_in_lists_pass_lint_compile_at_once_and_agree(tmp_path: Any) -> Non
     runner.release(compiled)
 
 
-def test_rules_over_the_engine_limit_are_refused_not_handed_to_durable(tmp_path: Any) -> None:
-    """Rules that would hang durable_rules are refused by lint at the measure that passes the limit,
-    and, built by hand past lint, refused by the durable runner with RuleEngineError in no time."""
+@pytest.mark.parametrize(("conditions", "line", "match"), [
+    (["matter.amount > 5", WIDE.replace("'v3']", "'v3', 'v4', 'v5', 'v6', 'v7']")], 26, "513 alternatives"),
+    ([f"record.reason == 'v1' or matter.amount < {1000 + k}" for k in range(33)], 367, "meet 66"),
+], ids=["paths", "firings"])
+def test_rules_over_the_engine_limits_are_refused_not_handed_to_durable(tmp_path: Any, conditions: list[str],
+                                                                      line: int, match: str) -> None:
+    """Rules that would hang durable_rules or fail its checks are refused by lint at the measure that
+    passes the limit, and, built by hand past lint, refused by the durable runner with RuleEngineError."""
     from joint_sanctions.load import lint
 
-    eight = ", ".join(f"'v{i}'" for i in range(8))
-    wide = f"record.reason in [{eight}] and record.authority in [{eight}] and matter.item_code in [{eight}]"
-    path = _lint_clean_file(tmp_path, ["matter.amount > 5", wide])
-    assert [(p.line, p.code) for p in lint([path])] == [(26, "rules_too_large")]
-    compiled = _compiled([(["court_defaulter"], ["bidding"], [], None, wide, (None, None))])
-    with pytest.raises(RuleEngineError, match="512 alternatives"):
+    path = _lint_clean_file(tmp_path, conditions)
+    assert [(p.line, p.code) for p in lint([path])] == [(line, "rules_too_large")]
+    compiled = _compiled([(["court_defaulter"], ["bidding"], [], None, c, (None, None)) for c in conditions])
+    with pytest.raises(RuleEngineError, match=match):
         make_runner("durable").fire(compiled, "bidding", [_fact(0)])
 
 
@@ -364,3 +371,25 @@ def test_a_lookup_that_fails_inside_fire_is_a_rule_engine_error() -> None:
     broken = dataclasses.replace(_simple_compiled(), rule_measures={})
     with pytest.raises(RuleEngineError, match="KeyError"):
         make_runner("durable").fire(broken, "bidding", [_fact(0)])
+
+
+@pytest.mark.parametrize("conditions", [
+    # one measure at the limit of paths: 8 × 8 × 4 alternatives below one test
+    [WIDE],
+    # 32 measures of two branches that one fact meets at once: 64 firings in one assert
+    [f"record.reason == 'v1' or matter.amount < {1000 + k}" for k in range(32)],
+], ids=["paths", "firings"])
+def test_rules_at_the_engine_limits_lint_clean_compile_and_agree(tmp_path: Any, conditions: list[str]) -> None:
+    """Lists at exactly the limits (256 alternatives per list × matter, 64 of them met by one fact)
+    lint clean, are taken by durable_rules, and fire as the reference evaluator does."""
+    from joint_sanctions.load import lint, load_measure_lists
+
+    path = _lint_clean_file(tmp_path, conditions)
+    assert lint([path]) == []
+    compiled = compile_measures(load_measure_lists([path]))
+    assert max(compiled.sizes().values()) in ((256, 1), (64, 64))
+    facts = [_fact(i, record__reason=f"v{i % 9}", record__authority=f"v{i % 7}", matter__item_code=f"v{i % 5}",
+                   matter__amount=float(i * 13)) for i in range(40)]
+    fired = sorted(make_runner("durable").fire(compiled, "bidding", facts))
+    assert fired == sorted(ReferenceRunner().fire(compiled, "bidding", facts))
+    assert fired
