@@ -478,8 +478,10 @@ class Engine:
                 ``department``, ``department_code``, ``region_code``, ``amount``.
 
         Raises:
-            CheckError: unknown matter type (``code`` unknown_matter_type) or invalid subject
-                (``code`` invalid_subject).
+            CheckError: unknown matter type (``code`` unknown_matter_type), invalid subject
+                (``code`` invalid_subject), or a matter the rules cannot take (``code``
+                invalid_matter): an amount that is not a finite number of yuan in [0, 10^15] (rules
+                compare it to the fen), or text holding an unpaired surrogate.
         """
         started = time.perf_counter()
         mat = self._matter(matter, matter_fields)
