@@ -25,9 +25,11 @@ import datetime as dt
 import itertools
 import logging
 import os
+import re
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -37,6 +39,7 @@ import structlog
 
 from . import identifiers
 from .compile import SELF, CompiledMeasures, collector_paused, compile_measures, day_number
+from .conditions import AMOUNT_MAX
 from .errors import CheckError, IdentifierError, MeasureListError, RuleEngineError
 from .load import load_measure_lists, shipped_measures_dir
 from .models import (
@@ -75,6 +78,11 @@ class CaseRecorder(Protocol):
         ...
 
 
+#: The time source of checks without an injected clock (seconds since the epoch); a module attribute
+#: so that tests can put a check just before and just after midnight.
+_wall_clock: Callable[[], float] = time.time
+
+
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -107,6 +115,8 @@ def _decide(measures: Iterable[AppliedMeasure]) -> Decision:
             decision = "review"
     return decision
 
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 #: Matter fields and the type a value needs to be taken as it is (an int amount is made a float).
 _MATTER_PLAIN: dict[str, type] = {"item_code": str, "application_no": str, "department": str,
@@ -195,10 +205,38 @@ def coerce_matter(matter: MatterLike, extra: Mapping[str, Any]) -> Matter:
         known = ", ".join(MATTER_TYPES)
         raise CheckError("unknown_matter_type",
                          f"unknown matter type {matter_type!r} (known: {known}) / 未知事项类型 {matter_type!r}")
+    amount = data.get("amount")
+    if isinstance(amount, int | float) and not isinstance(amount, bool):
+        _check_amount(amount)  # before pydantic, whose message for 10**400 is neither one line nor ours
     try:
-        return Matter.model_validate(data)
+        validated = Matter.model_validate(data)
     except ValueError as exc:
         raise CheckError("invalid_matter", str(exc)) from exc
+    if validated.amount is not None:
+        _check_amount(validated.amount)
+    _check_texts(validated)
+    return validated
+
+
+def _check_amount(amount: float) -> None:
+    """Refuse an amount that is not a finite number of yuan in [0, AMOUNT_MAX] (NaN fails both tests)."""
+    if not 0.0 <= amount <= AMOUNT_MAX:
+        try:
+            shown = repr(amount) if len(repr(amount)) <= 40 else f"{repr(amount)[:20]}…"
+        except ValueError:  # an int of more than 4,300 digits has no repr
+            shown = "…"
+        raise CheckError("invalid_matter",
+                         f"amount {shown} is not a number of yuan between 0 and {AMOUNT_MAX:.0f} / "
+                         f"金额 {shown} 不是 0 至 {AMOUNT_MAX:.0f} 元之间的数")
+
+
+def _check_texts(matter: Matter) -> None:
+    """Refuse matter text that cannot be written as UTF-8 (an unpaired surrogate): no rule could read it."""
+    for key in ("item_code", "application_no", "department", "department_code", "region_code"):
+        value = getattr(matter, key)
+        if value is not None and not value.isascii() and _SURROGATE.search(value):
+            raise CheckError("invalid_matter", f"{key} holds an unpaired surrogate ({value!a}) / "
+                                               f"{key} 含有不成对的代理字符")
 
 
 class _Listed:
@@ -225,6 +263,28 @@ class _Listed:
                 self.hashes.update(hash(i) for i in ids)  # never removes: a stale member only costs a lookup
             self._local = local
             self._next_poll = time.monotonic() + self._interval
+
+
+class _Served:
+    """The compiled measures an engine holds in its rule back end; released once, whatever ends it."""
+
+    def __init__(self, runner: RuleRunner, compiled: CompiledMeasures) -> None:
+        self._runner = runner
+        self._compiled: CompiledMeasures | None = compiled
+        self._lock = threading.Lock()
+
+    def swap(self, compiled: CompiledMeasures) -> None:
+        """Serve ``compiled`` (already prepared) instead; the previous one is released."""
+        with self._lock:
+            previous, self._compiled = self._compiled, compiled
+        if previous is not None:
+            self._runner.release(previous)
+
+    def release(self) -> None:
+        with self._lock:
+            previous, self._compiled = self._compiled, None
+        if previous is not None:
+            self._runner.release(previous)
 
 
 class Engine:
@@ -261,6 +321,10 @@ class Engine:
             self.store, self._owns_store = store, False
         self._runner: RuleRunner = make_runner(rules)
         self._runner.prepare(self._compiled)
+        # The revision this engine serves is released when it closes, reloads or is collected, so
+        # the rule back end can free rulesets no engine serves (a long watch() must not grow).
+        self._served = _Served(self._runner, self._compiled)
+        weakref.finalize(self, self._served.release)
         self._clock = clock
         if new_id is None:
             prefix, counter = uuid.uuid4().hex[:16], itertools.count(1)
@@ -323,6 +387,7 @@ class Engine:
                         problems=len(getattr(exc, "problems", ())) or 1)
             raise
         self._compiled, self._source = compiled, source  # one assignment each; checks keep their copy
+        self._served.swap(compiled)
         log.info("measures_reloaded", revision=compiled.revision, previous=previous)
         return compiled.revision
 
@@ -335,7 +400,7 @@ class Engine:
     def _now(self, at: When) -> tuple[dt.datetime, dt.date]:
         if at is None:
             if self._clock is None:
-                t = time.time()
+                t = _wall_clock()
                 start, end, day = self._day
                 if not start <= t < end:  # a new day: compute its bounds once
                     day = dt.datetime.fromtimestamp(t, self._tz).date()
@@ -359,12 +424,16 @@ class Engine:
             # The host's usual keywords (an amount, item codes) need no validator to judge them.
             values = cached.__dict__.copy()
             for k, v in fields.items():
-                if type(v) is _MATTER_PLAIN.get(k):
+                if type(v) is _MATTER_PLAIN.get(k) and (type(v) is not str or v.isascii()
+                                                        or not _SURROGATE.search(v)):
                     values[k] = v
-                elif k == "amount" and type(v) is int:
+                elif k == "amount" and type(v) is int and v <= AMOUNT_MAX:  # float(10**400) would raise
                     values[k] = float(v)
                 elif v is not None:
                     return coerce_matter(matter, fields)
+            amount = values["amount"]
+            if amount is not None:
+                _check_amount(amount)
             return trusted(Matter, values)
         return coerce_matter(matter, fields)
 
@@ -378,6 +447,7 @@ class Engine:
     def close(self) -> None:
         """Close the store if this engine opened it (from a URL or the default); a store passed in is
         the caller's to close. Closing twice is harmless."""
+        self._served.release()
         if self._owns_store:
             self.store.close()
 
@@ -408,8 +478,10 @@ class Engine:
                 ``department``, ``department_code``, ``region_code``, ``amount``.
 
         Raises:
-            CheckError: unknown matter type (``code`` unknown_matter_type) or invalid subject
-                (``code`` invalid_subject).
+            CheckError: unknown matter type (``code`` unknown_matter_type), invalid subject
+                (``code`` invalid_subject), or a matter the rules cannot take (``code``
+                invalid_matter): an amount that is not a finite number of yuan in [0, 10^15] (rules
+                compare it to the fen), or text holding an unpaired surrogate.
         """
         started = time.perf_counter()
         mat = self._matter(matter, matter_fields)
@@ -531,7 +603,9 @@ def _facts(subj: Subject, subject_type: str, mat: Matter, day: dt.date,
         if value is not None:
             base[f"matter__{key}"] = value
     if mat.amount is not None:
-        base["matter__amount"] = float(mat.amount)
+        # Compared to the fen: a rounded amount is never written in exponent notation (0.00001 is
+        # '1e-05'), which durable_rules cannot read (error 204); both back ends see this value.
+        base["matter__amount"] = round(float(mat.amount), 2)
     facts: list[dict[str, Any]] = []
     by_fact: dict[str, tuple[CreditRecord, str]] = {}
     for r in records:
@@ -542,9 +616,17 @@ def _facts(subj: Subject, subject_type: str, mat: Matter, day: dt.date,
             fact_id = f"{role}:{r.record_id}"
             by_fact[fact_id] = (r, role)
             facts.append({**base, "id": fact_id, "party__role": role, "record__list_type": r.list_type,
-                          "record__authority": r.authority, "record__document_no": r.document_no,
-                          "record__reason": r.reason})
+                          "record__authority": _utf8(r.authority), "record__document_no": _utf8(r.document_no),
+                          "record__reason": _utf8(r.reason)})
     return facts, by_fact
+
+
+def _utf8(text: str | None) -> str | None:
+    """Text as durable_rules can take it: an unpaired surrogate (which no UTF-8 store keeps, but an
+    in-memory one may) becomes U+FFFD, for both rule back ends alike, rather than failing the check."""
+    if text is None or text.isascii() or not _SURROGATE.search(text):
+        return text
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _applied(compiled: CompiledMeasures, firings: Iterable[tuple[str, str]],
@@ -615,8 +697,11 @@ class MeasureWatcher:
                 self._seen = seen
                 try:
                     self._engine.reload()
-                except MeasureListError:
+                except (MeasureListError, RuleEngineError):
                     pass  # logged by reload; the old revision keeps serving
+                except Exception as exc:  # noqa: BLE001 -- a bad revision must not end watching for good
+                    log.error("measures_watch_failed", revision=self._engine.revision, error=type(exc).__name__,
+                              message=identifiers.mask_text(str(exc))[:500])
 
     def stop(self) -> None:
         """Stop watching (waits for the watcher thread to end)."""

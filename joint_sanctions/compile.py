@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import gc
 import hashlib
 import json
@@ -24,11 +25,43 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from .conditions import And, AnyOf, Compare, Expr, Or, Predicate, evaluator, parse_condition, to_durable
+from .conditions import (
+    And,
+    AnyOf,
+    Compare,
+    Expr,
+    Or,
+    Predicate,
+    alternatives,
+    coincident,
+    evaluator,
+    parse_condition,
+    set_key,
+    set_member,
+    set_tests,
+    to_durable,
+)
 from .models import Measure, MeasureListFile
 
 #: The role a fact has when the record belongs to the checked subject itself.
 SELF = "self"
+
+#: The most alternative paths (see :func:`joint_sanctions.conditions.alternatives`) the rules of one
+#: ruleset (one list type × matter type) may have together. Measured with durable_rules 2.0.28:
+#: creating a ruleset spins forever once one test has more than 511 distinct tests below it (a
+#: fixed 512-slot table; ~90 ms at 511, ~10 ms at 256), and fails with error 108 once more than 256
+#: paths end at the same test. The sum of the paths bounds both, so 256 keeps every ruleset clear
+#: of both. The loader refuses lists over it (``rules_too_large``), and the durable runner refuses
+#: to hand such rules over.
+MAX_RULESET_ALTERNATIVES = 256
+
+#: The most alternative paths of one ruleset's rules that one fact may meet at once (see
+#: :func:`joint_sanctions.conditions.coincident`): durable_rules 2.0.28 fails a fact that fires a
+#: 65th rule branch in one assert (error 303, measured), whatever the rules look like.
+MAX_RULESET_FIRINGS = 64
+
+#: A set test beside durable_rules: (fact key of its outcome, its predicate on the fact).
+SetTest = tuple[str, Predicate]
 
 
 @dataclass(frozen=True)
@@ -60,6 +93,9 @@ class CompiledMeasures:
     rule_measures: Mapping[str, tuple[str, ...]] = field(repr=False, compare=False)
     #: Index key → the names of the rules of its durable_rules ruleset.
     rule_names: Mapping[tuple[str, str], tuple[str, ...]] = field(repr=False, compare=False)
+    #: Index key → the set tests (long ``in`` lists) its ruleset's facts must carry the outcome of.
+    set_tests: Mapping[tuple[str, str], tuple[SetTest, ...]] = field(repr=False, compare=False,
+                                                                      default_factory=lambda: MappingProxyType({}))
     compile_ms: float = 0.0
 
     def candidates(self, list_type: str, matter_type: str) -> tuple[CompiledMeasure, ...]:
@@ -81,10 +117,33 @@ class CompiledMeasures:
         measure id when it stands for one measure, else by its first id, the count of the others
         and a digest of them all; :attr:`rule_measures` maps every name back to its measure ids.
         """
-        return {key: {name: {"all": [{"m": to_durable(self.measures[self.rule_measures[name][0]].residual)}],
+        return {key: {name: {"all": [{"m": to_durable(self.measures[self.rule_measures[name][0]].residual,
+                                                      sets=True)}],
                              "run": name}
                       for name in names}
                 for key, names in self.rule_names.items()}
+
+    @functools.cached_property
+    def rules_digest(self) -> str:
+        """A digest of :meth:`durable_rulesets`: what the durable runner registers them by.
+
+        Equal rules give an equal digest whatever the measures' files or order, so a reload of the
+        same rules laid out otherwise reuses what is registered, and a change of any rule does not.
+        """
+        rulesets = {f"{list_type} {matter_type}": rules
+                    for (list_type, matter_type), rules in self.durable_rulesets().items()}
+        blob = json.dumps(rulesets, sort_keys=True, ensure_ascii=True, separators=(",", ":"),
+                          default=repr)
+        return hashlib.sha256(blob.encode("ascii")).hexdigest()[:16]
+
+    def sizes(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """Index key → (alternative paths of all its ruleset's rules, how many one fact may meet at
+        once): what :data:`MAX_RULESET_ALTERNATIVES` and :data:`MAX_RULESET_FIRINGS` bound."""
+        sizes = {}
+        for key, names in self.rule_names.items():
+            residuals = [self.measures[self.rule_measures[name][0]].residual for name in names]
+            sizes[key] = (sum(map(alternatives, residuals)), sum(map(coincident, residuals)))
+        return sizes
 
 
 def _rule_name(ids: Sequence[str]) -> str:
@@ -107,11 +166,14 @@ def _share_rules(measures: Iterable[CompiledMeasure], index: Mapping[tuple[str, 
         groups: dict[int, list[str]] = {}
         for cm in cms:
             groups.setdefault(class_of[cm.measure.id], []).append(cm.measure.id)
+        # Names depend on the measures, never on their order in the files: the same revision laid
+        # out in other files must give the same rules (rulesets are registered by their content).
         names = []
         for ids in groups.values():
+            ids.sort()
             names.append(name := _rule_name(ids))
             rule_measures[name] = tuple(ids)
-        rule_names[key] = tuple(names)
+        rule_names[key] = tuple(sorted(names))
     return rule_measures, rule_names
 
 
@@ -129,18 +191,24 @@ def measure_rule(m: Measure) -> Expr:
 
 def residual_rule(m: Measure) -> And:
     """What a fact must satisfy besides its list type and matter type: dates, party, condition."""
+    return residual_of(m.valid_from, m.valid_to, m.subject_types, m.related_party_roles, m.condition)
+
+
+def residual_of(valid_from: dt.date | None, valid_to: dt.date | None, subject_types: Sequence[str] | None,
+                related_party_roles: Sequence[str], condition: str | None) -> And:
+    """:func:`residual_rule` from a measure's fields (the loader sizes rules before models exist)."""
     parts: list[Expr] = []
-    if m.valid_from is not None:
-        parts.append(Compare("check.day", ">=", day_number(m.valid_from)))
-    if m.valid_to is not None:
-        parts.append(Compare("check.day", "<", day_number(m.valid_to)))
+    if valid_from is not None:
+        parts.append(Compare("check.day", ">=", day_number(valid_from)))
+    if valid_to is not None:
+        parts.append(Compare("check.day", "<", day_number(valid_to)))
     own: Expr = Compare("party.role", "==", SELF)
-    if m.subject_types is not None:
-        own = And((own, AnyOf("subject.subject_type", tuple(m.subject_types))))
+    if subject_types is not None:
+        own = And((own, AnyOf("subject.subject_type", tuple(subject_types))))
     # subject_types filters the subject, not its related parties (design.md §4)
-    parts.append(Or((own, AnyOf("party.role", tuple(m.related_party_roles)))) if m.related_party_roles else own)
-    if m.condition:
-        parts.append(parse_condition(m.condition))
+    parts.append(Or((own, AnyOf("party.role", tuple(related_party_roles)))) if related_party_roles else own)
+    if condition:
+        parts.append(parse_condition(condition))
     return And(tuple(parts))  # never empty: the party clause is always there
 
 
@@ -198,6 +266,11 @@ def _compile(files: tuple[MeasureListFile, ...]) -> CompiledMeasures:
                     index.setdefault((lt, mt), []).append(cm)
     frozen_index = {k: tuple(v) for k, v in index.items()}
     rule_measures, rule_names = _share_rules(compiled.values(), frozen_index)
+    tests: dict[tuple[str, str], tuple[SetTest, ...]] = {}
+    for key, cms in frozen_index.items():
+        found = {set_key(t): t for cm in cms for t in set_tests(cm.residual)}
+        if found:
+            tests[key] = tuple((k, set_member(t)) for k, t in sorted(found.items()))
     return CompiledMeasures(
         revision=revision_of(files),
         files=files,
@@ -207,4 +280,5 @@ def _compile(files: tuple[MeasureListFile, ...]) -> CompiledMeasures:
         position=MappingProxyType({mid: i for i, mid in enumerate(compiled)}),
         rule_measures=MappingProxyType(rule_measures),
         rule_names=MappingProxyType(rule_names),
+        set_tests=MappingProxyType(tests),
     )

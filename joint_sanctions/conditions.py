@@ -15,6 +15,9 @@ Python predicate (:func:`evaluator`), the reference engine and oracle.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -38,6 +41,14 @@ CONDITION_FIELDS: dict[str, type] = {
     "record.document_no": str,
     "record.reason": str,
 }
+
+#: The largest amount (yuan) a matter may carry, and a condition may name: 10^15, far above any
+#: matter (China's yearly GDP is ~1.3 × 10^14), and below 10^16, where a float's shortest form
+#: turns to exponent notation that durable_rules cannot read.
+AMOUNT_MAX = 1e15
+#: Amounts are compared to the fen (0.01 yuan): more decimals in a condition mean nothing, and
+#: below 10^-4 a float is written in exponent notation that durable_rules refuses (error 204).
+AMOUNT_DECIMALS = 2
 
 _NEGATE: dict[str, Op] = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _DURABLE_OPS = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
@@ -249,7 +260,15 @@ class _Parser:
                 raise ConditionError("condition_syntax",
                                      f"number longer than {_MAX_NUMBER_LEN} digits / 数字超过 {_MAX_NUMBER_LEN} 位",
                                      tok.pos)
-            return float(tok.text) if "." in tok.text else int(tok.text)
+            decimals = tok.text.partition(".")[2]
+            number = float(tok.text) if decimals else int(tok.text)
+            if len(decimals) > AMOUNT_DECIMALS or abs(number) > AMOUNT_MAX:
+                raise ConditionError("condition_number",
+                                     f"{tok.text} is not an amount the rules can compare: at most "
+                                     f"{AMOUNT_DECIMALS} decimals (fen) and at most {AMOUNT_MAX:.0f} / "
+                                     f"{tok.text} 不是可比较的金额：最多 {AMOUNT_DECIMALS} 位小数（分），"
+                                     f"绝对值不超过 {AMOUNT_MAX:.0f}", tok.pos)
+            return number
         if tok.kind == "string":
             return re.sub(r"\\(.)", r"\1", tok.text[1:-1])
         if tok.kind == "kw" and tok.text in ("true", "false"):
@@ -286,7 +305,7 @@ def parse_condition(text: str) -> Expr:
 
     Raises:
         ConditionError: with ``code`` (condition_syntax, condition_unknown_field, condition_type,
-            condition_unsafe) and ``offset`` (0-based column in ``text``).
+            condition_unsafe, condition_number) and ``offset`` (0-based column in ``text``).
     """
     if not text.strip():
         raise ConditionError("condition_syntax", "the condition is empty / 条件为空", 0)
@@ -295,14 +314,76 @@ def parse_condition(text: str) -> Expr:
 
 # --- the two back ends ---------------------------------------------------------------------------
 
-def to_durable(expr: Expr) -> dict[str, Any]:
-    """The durable_rules JSON expression for ``expr`` (fact keys flattened with :func:`fact_key`)."""
+#: An ``in`` list with at least this many values is tested beside durable_rules, as a set (see
+#: :func:`to_durable`): durable_rules hangs creating a ruleset in which one test node has more than
+#: 511 alternatives below it (its fixed 512-slot table fills up, measured with durable_rules 2.0.28),
+#: and a long ``in`` list is exactly that.
+SET_TEST_MIN = 9
+
+
+def is_set_test(expr: Expr) -> bool:
+    """Whether ``expr`` is an ``in`` list long enough to be tested as a set beside durable_rules."""
+    return isinstance(expr, AnyOf) and len(expr.values) >= SET_TEST_MIN
+
+
+def set_key(expr: AnyOf) -> str:
+    """The fact key that carries the outcome of a set test: named by its content, never by its place."""
+    blob = json.dumps([expr.field, sorted(map(repr, expr.values)), expr.negated], ensure_ascii=True)
+    return "in__" + hashlib.sha1(blob.encode("ascii"), usedforsecurity=False).hexdigest()[:12]
+
+
+def set_tests(expr: Expr) -> list[AnyOf]:
+    """Every set test in ``expr`` (see :func:`is_set_test`)."""
+    if is_set_test(expr):
+        return [expr]  # type: ignore[list-item]  # is_set_test checked the type
+    if isinstance(expr, And | Or):
+        return [t for e in expr.items for t in set_tests(e)]
+    return []
+
+
+def alternatives(expr: Expr) -> int:
+    """How many alternative paths durable_rules builds for ``expr`` (its ``$or`` branches multiplied out).
+
+    Set tests and ``not in`` lists count one: they are one test, or one chain of tests.
+    """
+    if isinstance(expr, Compare):
+        return 1
+    if isinstance(expr, AnyOf):
+        return 1 if expr.negated or is_set_test(expr) else len(expr.values)
+    if isinstance(expr, And):
+        return math.prod(alternatives(e) for e in expr.items)
+    return sum(alternatives(e) for e in expr.items)
+
+
+def coincident(expr: Expr) -> int:
+    """At most how many of the alternative paths of ``expr`` one fact can meet at once.
+
+    The values of an ``in`` list exclude each other (one field has one value), so a list counts one.
+    """
+    if isinstance(expr, Compare):
+        return 1
+    if isinstance(expr, AnyOf):
+        # 1 and 1.0 are one value to Python but may be two paths to durable_rules
+        return 1 if expr.negated or is_set_test(expr) else 1 + len(expr.values) - len(set(expr.values))
+    if isinstance(expr, And):
+        return math.prod(coincident(e) for e in expr.items)
+    return sum(coincident(e) for e in expr.items)
+
+
+def to_durable(expr: Expr, *, sets: bool = False) -> dict[str, Any]:
+    """The durable_rules JSON expression for ``expr`` (fact keys flattened with :func:`fact_key`).
+
+    With ``sets``, a long ``in`` list becomes a test of the fact key :func:`set_key`, whose value
+    the caller computes with :func:`set_member` before asserting the fact.
+    """
     if isinstance(expr, Compare):
         key = fact_key(expr.field)
         if expr.op == "==":
             return {key: expr.value}
         return {_DURABLE_OPS[expr.op]: {key: expr.value}}
     if isinstance(expr, AnyOf):
+        if sets and is_set_test(expr):
+            return {set_key(expr): True}
         key = fact_key(expr.field)
         if expr.negated:
             parts = [{"$neq": {key: v}} for v in expr.values]
@@ -310,8 +391,8 @@ def to_durable(expr: Expr) -> dict[str, Any]:
         alts: list[dict[str, Any]] = [{key: v} for v in expr.values]
         return alts[0] if len(alts) == 1 else {"$or": alts}
     if isinstance(expr, And):
-        return {"$and": [to_durable(e) for e in expr.items]}
-    return {"$or": [to_durable(e) for e in expr.items]}
+        return {"$and": [to_durable(e, sets=sets) for e in expr.items]}
+    return {"$or": [to_durable(e, sets=sets) for e in expr.items]}
 
 
 Predicate: TypeAlias = Callable[[Mapping[str, Any]], bool]
@@ -326,6 +407,16 @@ _PY_OPS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+def set_member(expr: AnyOf) -> Predicate:
+    """The predicate of ``field in [...]``: false when the fact lacks the field, negated or not."""
+    key, values, negated = fact_key(expr.field), frozenset(expr.values), expr.negated
+
+    def member(fact: Mapping[str, Any]) -> bool:
+        have = fact.get(key)
+        return have is not None and ((have in values) != negated)
+    return member
+
+
 def evaluator(expr: Expr) -> Predicate:
     """A Python predicate over a flat fact with the same semantics as :func:`to_durable`."""
     if isinstance(expr, Compare):
@@ -336,12 +427,7 @@ def evaluator(expr: Expr) -> Predicate:
             return have is not None and fn(have, value)
         return compare
     if isinstance(expr, AnyOf):
-        key, values, negated = fact_key(expr.field), frozenset(expr.values), expr.negated
-
-        def member(fact: Mapping[str, Any]) -> bool:
-            have = fact.get(key)
-            return have is not None and ((have in values) != negated)
-        return member
+        return set_member(expr)
     parts = tuple(evaluator(e) for e in expr.items)
     if isinstance(expr, And):
         return lambda fact: all(p(fact) for p in parts)

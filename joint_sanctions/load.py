@@ -22,7 +22,8 @@ from typing import get_args
 
 import yaml
 
-from .conditions import ConditionError, parse_condition
+from .compile import MAX_RULESET_ALTERNATIVES, MAX_RULESET_FIRINGS, residual_of
+from .conditions import SET_TEST_MIN, ConditionError, alternatives, coincident, parse_condition
 from .errors import MeasureListError, Problem
 from .models import BasisStatus, LegalBasis, Measure, MeasureListFile
 from .vocabulary import (
@@ -53,7 +54,9 @@ ERROR_CODES: tuple[str, ...] = (
     # fields of one measure that contradict each other
     "kind_effect_mismatch", "list_kind_mismatch", "basis_status",
     # conditions (the codes of conditions.ConditionError)
-    "condition_syntax", "condition_unknown_field", "condition_type", "condition_unsafe",
+    "condition_syntax", "condition_unknown_field", "condition_type", "condition_unsafe", "condition_number",
+    # what the rule engine cannot take (design.md §9)
+    "bad_text", "rules_too_large",
 )
 
 PathLike = str | os.PathLike[str]
@@ -531,6 +534,8 @@ class _Draft:
     values: dict[str, object]
     id_node: yaml.Node | None
     source: str
+    #: Where its rules are sized (``rules_too_large``): its condition, else its id.
+    rule_node: yaml.Node | None = None
 
 
 def _measure_where(node: yaml.MappingNode, index: int) -> _Where:
@@ -561,7 +566,8 @@ def _measures(node: yaml.Node, slot: _Slot) -> object:
         for check in _CROSS_CHECKS:
             check(read, slot.file, where)
         source = f"{slot.file.path}:{child.start_mark.line + 1}"
-        drafts.append(_Draft(read.values, read.nodes.get("id"), source))
+        drafts.append(_Draft(read.values, read.nodes.get("id"), source,
+                             read.nodes.get("condition") or read.nodes.get("id") or child))
     return tuple(drafts)
 
 
@@ -593,6 +599,8 @@ def _compose(text: str, file: _File) -> yaml.MappingNode | None:
         file.report_at(1, 1, "yaml_syntax", "the file is not readable YAML (nested too deeply?)",
                        "文件不是可读的 YAML（嵌套过深？）")
         return None
+    if root is not None and _surrogates(root, file):
+        return None
     if isinstance(root, yaml.MappingNode):
         return root
     if root is None:
@@ -604,6 +612,34 @@ def _compose(text: str, file: _File) -> yaml.MappingNode | None:
         file.report(root, "not_a_mapping", f"the file holds {got_en}, not a mapping of fields",
                     f"文件内容是{got_zh}，不是字段映射")
     return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _surrogates(root: yaml.Node, file: _File) -> bool:
+    """Report every scalar holding an unpaired surrogate (only a YAML escape such as "\\ud800" makes
+    one: UTF-8 cannot): it is no character, and no UTF-8 writer, the rule engine included, takes it."""
+    found = False
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:  # aliases share nodes, and may loop
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            value = str(node.value)
+            if not value.isascii() and (bad := _SURROGATE.search(value)):
+                found = True
+                file.report(node, "bad_text", f"the text holds an unpaired surrogate ({bad.group()!a}), which is "
+                            "not a character; remove that escape",
+                            f"文本含有不成对的代理字符 {bad.group()!a}，它不是字符；请删去该转义")
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(n for pair in node.value for n in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return found
 
 
 def _read_text(file: _File) -> str | None:
@@ -679,6 +715,58 @@ def _duplicate_ids(files: Iterable[_File]) -> list[Problem]:
     return problems
 
 
+def _rules_too_large(files: Iterable[_File]) -> list[Problem]:
+    """One problem per list type × matter type whose rules durable_rules could not take.
+
+    Measures are counted as the compiler shares them (one rule per distinct residual condition),
+    and the problem is put at the measure that takes its group over a limit.
+    """
+    residuals: dict[tuple[str, str], set[object]] = {}
+    used: dict[tuple[str, str], tuple[int, int]] = {}
+    problems: list[Problem] = []
+    for file in files:
+        for draft in file.drafts:
+            v = draft.values
+            lists, matters = v.get("list_types"), v.get("matter_types")
+            if not isinstance(lists, tuple | list) or not isinstance(matters, tuple | list):
+                continue
+            try:
+                residual = residual_of(v.get("valid_from"), v.get("valid_to"),  # type: ignore[arg-type]
+                                       v.get("subject_types"), v.get("related_party_roles", ()),  # type: ignore[arg-type]
+                                       v.get("condition"))  # type: ignore[arg-type]
+            except ConditionError:
+                continue  # reported where the condition was read
+            size = alternatives(residual), coincident(residual)
+            for key in ((lt, mt) for lt in lists for mt in matters):
+                seen = residuals.setdefault(key, set())
+                if residual in seen:
+                    continue
+                seen.add(residual)
+                paths, firings = used.get(key, (0, 0))
+                used[key] = paths + size[0], firings + size[1]
+                if draft.rule_node is None:
+                    continue
+                if paths <= MAX_RULESET_ALTERNATIVES < paths + size[0]:
+                    problems.append(_too_large(file, draft.rule_node, key, paths + size[0], MAX_RULESET_ALTERNATIVES,
+                                               ("alternatives", "个备选分支")))
+                elif firings <= MAX_RULESET_FIRINGS < firings + size[1]:
+                    problems.append(_too_large(file, draft.rule_node, key, firings + size[1], MAX_RULESET_FIRINGS,
+                                               ("alternatives that one record can meet at once",
+                                                "个可被同一条记录同时满足的备选分支")))
+    return problems
+
+
+def _too_large(file: _File, node: yaml.Node, key: tuple[str, str], n: int, limit: int,
+               what: tuple[str, str]) -> Problem:
+    mark = node.start_mark
+    return Problem(file.path, mark.line + 1, mark.column + 1, "rules_too_large",
+                   f"with this measure the rules for {key[0]} × {key[1]} have {n} {what[0]}, more than the "
+                   f"rule engine takes ({limit}); merge conditions or use fewer 'or' branches (an 'in' list "
+                   f"of {SET_TEST_MIN} or more values counts once) / 加上此措施后 {key[0]} × {key[1]} 的规则共有 "
+                   f"{n} {what[1]}，超过规则引擎的上限（{limit}）；请合并条件或减少 or 分支"
+                   f"（{SET_TEST_MIN} 个值以上的 in 列表只计一次）")
+
+
 def _check(paths: Iterable[PathLike] | PathLike) -> tuple[list[Problem], list[_File]]:
     # A lone path is a common slip (a str is itself an iterable of one-letter "paths").
     if isinstance(paths, str | os.PathLike):
@@ -687,6 +775,7 @@ def _check(paths: Iterable[PathLike] | PathLike) -> tuple[list[Problem], list[_F
     files = [_check_file(name) for name in names]
     problems += [p for file in files for p in file.problems]
     problems += _duplicate_ids(files)
+    problems += _rules_too_large(files)
     return sorted(problems), files
 
 

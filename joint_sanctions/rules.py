@@ -8,7 +8,13 @@ fact. durable_rules has traps, each handled here (design.md §2):
 * DSL rules lose their names → rules are JSON, named by the measure id(s) they stand for (the
   action name; measures with the same residual conditions share a rule, see
   :meth:`CompiledMeasures.durable_rulesets`);
-* a ruleset name cannot be registered twice → rulesets named by revision, registered once;
+* a ruleset name cannot be registered twice → rulesets named by the digest of their content
+  (never by the measures' order in the files), registered once, deleted when no engine serves
+  them any more (its Host never deletes one; its native module can);
+* a test with more than 511 alternatives below it hangs ruleset creation, and a fact that fires
+  more than 64 rule branches at once fails (error 303) → long ``in`` lists are tested beside it as
+  sets, and rulesets over :data:`MAX_RULESET_ALTERNATIVES` or :data:`MAX_RULESET_FIRINGS` are
+  refused (the loader refuses them first);
 * one ruleset cannot hold ~1,000 measures with ``or`` alternatives (error 107/303) → one small
   ruleset per (list type, matter type) of the index, each fact asserted into its own;
 * more than 1,024 live sessions raise ``MemoryError`` → a private ``sid`` per check, deleted after;
@@ -30,10 +36,10 @@ from __future__ import annotations
 import itertools
 import threading
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
-from .compile import CompiledMeasures
+from .compile import MAX_RULESET_ALTERNATIVES, MAX_RULESET_FIRINGS, CompiledMeasures, SetTest
 from .errors import RuleEngineError
 
 Fact = Mapping[str, Any]
@@ -51,6 +57,10 @@ class RuleRunner(Protocol):
         """Get ready for ``compiled`` (register rules); raises RuleEngineError if refused."""
         ...
 
+    def release(self, compiled: CompiledMeasures) -> None:
+        """An engine no longer serves ``compiled`` (a reload replaced it, or the engine closed)."""
+        ...
+
     def fire(self, compiled: CompiledMeasures, matter_type: str, facts: Sequence[Fact]) -> list[Firing]:
         ...
 
@@ -63,6 +73,9 @@ class ReferenceRunner:
     def prepare(self, compiled: CompiledMeasures) -> None:
         """Nothing to prepare: predicates are built by the compiler."""
 
+    def release(self, compiled: CompiledMeasures) -> None:
+        """Nothing to release."""
+
     def fire(self, compiled: CompiledMeasures, matter_type: str, facts: Sequence[Fact]) -> list[Firing]:
         fired: list[Firing] = []
         for fact in facts:
@@ -73,19 +86,33 @@ class ReferenceRunner:
 
 
 class DurableRunner:
-    """Runs the measures as a durable_rules ruleset, one private session per check."""
+    """Runs the measures as durable_rules rulesets, one private session per check.
+
+    Rulesets are registered by the digest of their content (:attr:`CompiledMeasures.rules_digest`)
+    and counted by the engines serving them (:meth:`prepare` / :meth:`release`). A digest no engine
+    serves any more stays registered among the last :attr:`IDLE_KEPT` (a check still in flight on
+    it, or a reload back to it, finds it) and beyond that is deleted: durable_rules keeps ~55 KB per
+    ruleset and refuses a 131,072nd one (error 112, measured with 2.0.28), so a long ``watch()``
+    would otherwise grow without bound and then stop compiling.
+    """
 
     name = "durable"
 
+    #: Registered digests that no engine serves, kept for checks in flight and quick reloads.
+    IDLE_KEPT = 4
+
     def __init__(self) -> None:
         # Imported here: it is optional on Python 3.13+. It ships no type information.
+        import durable_rules_engine  # type: ignore[import-not-found]
         from durable import engine  # type: ignore[import-untyped]
 
         self._engine = engine
         self._lock = threading.Lock()
         self._collectors: dict[str, list[Firing]] = {}
         self._errors: dict[str, BaseException] = {}
-        self._registered: set[str] = set()
+        self._registered: dict[str, tuple[str, ...]] = {}  # digest → its ruleset names
+        self._holders: dict[str, int] = {}  # digest → engines serving it
+        self._idle: dict[str, None] = {}  # registered digests no engine serves, oldest first
         self._sids = itertools.count()
         runner = self
 
@@ -99,7 +126,19 @@ class DurableRunner:
                 # action runs inside assert_fact. So it stays off.
                 pass
 
+            def drop_rulesets(self, names: Collection[str]) -> None:
+                # durable's Host registers but never deletes; its native module can.
+                gone = [self._ruleset_directory.pop(n) for n in names if n in self._ruleset_directory]
+                self._ruleset_list[:] = [r for r in self._ruleset_list if r._name not in names]
+                for ruleset in gone:
+                    durable_rules_engine.delete_ruleset(ruleset._handle)
+
         self._host = _Host()
+
+    @property
+    def live_rulesets(self) -> int:
+        """How many rulesets durable_rules holds now (all digests, served or idle)."""
+        return len(self._host._ruleset_directory)
 
     def _action(self, rule_name: str) -> Callable[[Any], None]:
         if rule_name == _SENTINEL_RULE:
@@ -113,57 +152,116 @@ class DurableRunner:
                 self._errors[sid] = exc
         return act
 
-    def _register(self, compiled: CompiledMeasures) -> None:
-        """Register every ruleset of a revision at once, so a ruleset durable refuses fails early."""
-        if compiled.revision in self._registered:
-            return
+    @staticmethod
+    def _ruleset_name(digest: str, list_type: str, matter_type: str) -> str:
+        return f"js_{digest}_{list_type}_{matter_type}"
+
+    def _register(self, compiled: CompiledMeasures) -> str:
+        """Register every ruleset of ``compiled`` at once (so a refusal comes early); its digest."""
+        digest = compiled.rules_digest
+        if digest in self._registered:
+            return digest
+        for (list_type, matter_type), (paths, firings) in compiled.sizes().items():
+            # durable_rules would spin forever in create_ruleset, or fail checks; the loader refuses them.
+            if paths > MAX_RULESET_ALTERNATIVES or firings > MAX_RULESET_FIRINGS:
+                raise RuleEngineError(
+                    f"the rules of revision {compiled.revision} for {list_type} × {matter_type} have {paths} "
+                    f"alternatives of which one fact may meet {firings}; durable_rules takes "
+                    f"{MAX_RULESET_ALTERNATIVES} and {MAX_RULESET_FIRINGS} / 规则备选分支过多")
         rulesets = {}
         for (list_type, matter_type), rules in compiled.durable_rulesets().items():
             rules[_SENTINEL_RULE] = {"all": [{"m": {"session__open": True}}], "run": _SENTINEL_RULE}
-            rulesets[f"js_{compiled.revision}_{list_type}_{matter_type}"] = rules
+            rulesets[self._ruleset_name(digest, list_type, matter_type)] = rules
         try:
             self._host.set_rulesets(rulesets)
         except Exception as exc:
+            # Rulesets registered before the refusal are taken back: a retry registers them anew.
+            self._host.drop_rulesets(rulesets)
             raise RuleEngineError(f"durable_rules refused the rules of revision {compiled.revision}: "
                                   f"{exc}") from exc
-        self._registered.add(compiled.revision)
+        self._registered[digest] = tuple(rulesets)
+        if not self._holders.get(digest):
+            self._set_idle(digest)
+        return digest
+
+    def _set_idle(self, digest: str) -> None:
+        self._idle[digest] = None
+        while len(self._idle) > self.IDLE_KEPT:
+            oldest = next(iter(self._idle))
+            del self._idle[oldest]
+            self._host.drop_rulesets(self._registered.pop(oldest))
 
     def prepare(self, compiled: CompiledMeasures) -> None:
-        """Register a revision's rulesets now (an engine does it when it compiles or reloads)."""
+        """Register a revision's rulesets now and count one more engine serving them.
+
+        Raises:
+            RuleEngineError: durable_rules refused them (nothing is counted then).
+        """
         with self._lock:
-            self._register(compiled)
+            digest = self._register(compiled)
+            self._holders[digest] = self._holders.get(digest, 0) + 1
+            self._idle.pop(digest, None)
+
+    def release(self, compiled: CompiledMeasures) -> None:
+        """One engine fewer serves ``compiled``; with none left its rulesets become idle (see class doc)."""
+        with self._lock:
+            digest = compiled.rules_digest
+            left = self._holders.get(digest, 0) - 1
+            if left > 0:
+                self._holders[digest] = left
+                return
+            self._holders.pop(digest, None)
+            if digest in self._registered:
+                self._set_idle(digest)
 
     def fire(self, compiled: CompiledMeasures, matter_type: str, facts: Sequence[Fact]) -> list[Firing]:
         with self._lock:
-            self._register(compiled)
-            by_ruleset: dict[str, list[Fact]] = {}
-            for fact in facts:
-                if compiled.candidates(fact["record__list_type"], matter_type):
-                    name = f"js_{compiled.revision}_{fact['record__list_type']}_{matter_type}"
-                    by_ruleset.setdefault(name, []).append(fact)
-            sid = f"c{next(self._sids)}"
-            collected: list[Firing] = []
-            self._collectors[sid] = collected
             try:
-                for ruleset, ruleset_facts in by_ruleset.items():
-                    self._host.assert_fact(ruleset, {"sid": sid, "id": "__open__", "session__open": True})
-                    for fact in ruleset_facts:
-                        try:
-                            self._host.assert_fact(ruleset, {**fact, "sid": sid})
-                        except self._engine.MessageNotHandledException:
-                            pass  # no rule matched this fact: normal
-                    self._host.delete_state(ruleset, sid)
+                return self._fire(compiled, matter_type, facts)
+            except RuleEngineError:
+                raise
             except Exception as exc:
-                raise RuleEngineError(f"durable_rules failed: {exc}") from exc
-            finally:
-                del self._collectors[sid]
-            error = self._errors.pop(sid, None)
-            if error is not None:
-                raise RuleEngineError(f"a rule action failed: {error!r}") from error
-            # A rule stands for every measure sharing its conditions; one whose condition has
-            # several true 'or' branches fires once per branch.
-            groups = compiled.rule_measures
-            return list(dict.fromkeys((mid, fact_id) for name, fact_id in collected for mid in groups[name]))
+                # A lookup that fails here is a bug of ours or durable's, never the host's: typed.
+                raise RuleEngineError(f"durable_rules failed: {type(exc).__name__}: {exc}") from exc
+
+    def _fire(self, compiled: CompiledMeasures, matter_type: str, facts: Sequence[Fact]) -> list[Firing]:
+        digest = self._register(compiled)
+        by_ruleset: dict[str, tuple[tuple[SetTest, ...], list[Fact]]] = {}
+        for fact in facts:
+            key = (fact["record__list_type"], matter_type)
+            if compiled.candidates(*key):
+                name = self._ruleset_name(digest, *key)
+                by_ruleset.setdefault(name, (compiled.set_tests.get(key, ()), []))[1].append(fact)
+        sid = f"c{next(self._sids)}"
+        collected: list[Firing] = []
+        self._collectors[sid] = collected
+        opened: list[str] = []
+        try:
+            for ruleset, (tests, ruleset_facts) in by_ruleset.items():
+                self._host.assert_fact(ruleset, {"sid": sid, "id": "__open__", "session__open": True})
+                opened.append(ruleset)  # its state exists now, so deleting it is safe
+                for fact in ruleset_facts:
+                    message = {**fact, "sid": sid}
+                    for set_key, test in tests:
+                        message[set_key] = test(fact)
+                    try:
+                        self._host.assert_fact(ruleset, message)
+                    except self._engine.MessageNotHandledException:
+                        pass  # no rule matched this fact: normal
+        except Exception as exc:
+            raise RuleEngineError(f"durable_rules failed: {exc}") from exc
+        finally:
+            del self._collectors[sid]
+            # Every session is deleted whatever happened, or 1,024 failed checks would exhaust them.
+            for ruleset in opened:
+                self._host.delete_state(ruleset, sid)
+        error = self._errors.pop(sid, None)
+        if error is not None:
+            raise RuleEngineError(f"a rule action failed: {error!r}") from error
+        # A rule stands for every measure sharing its conditions; one whose condition has
+        # several true 'or' branches fires once per branch.
+        groups = compiled.rule_measures
+        return list(dict.fromkeys((mid, fact_id) for name, fact_id in collected for mid in groups[name]))
 
 
 _durable: DurableRunner | None = None

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from joint_sanctions.compile import SELF, compile_measures, day_number
+from joint_sanctions.conditions import AMOUNT_MAX
 from joint_sanctions.errors import RuleEngineError
 from joint_sanctions.models import LegalBasis, Measure, MeasureListFile
 from joint_sanctions.rules import DurableRunner, ReferenceRunner, make_runner
@@ -26,8 +27,15 @@ LISTS = sorted(PUNISHMENT_LIST_TYPES)
 MATTERS = sorted(MATTER_TYPES)
 ROLES = sorted(RELATED_PARTY_ROLES)
 SUBJECTS = sorted(SUBJECT_TYPES)
+REASONS = [f"事由{i}" for i in range(12)]
 CONDITIONS = [
     None,
+    "matter.amount >= 0.01",
+    "matter.amount != 1000000000000000 and matter.amount > 0",
+    "matter.amount < 999999999999999.99 or matter.amount == 0.1",
+    "record.reason in [" + ", ".join(f"'{r}'" for r in REASONS[:10]) + "]",
+    "record.reason not in [" + ", ".join(f"'{r}'" for r in REASONS[2:12]) + "] and matter.amount <= 1000000",
+    "matter.item_code in ['A1', 'X1', 'X2', 'X3', 'X4', 'X5', 'X6', 'X7', 'X8', 'X9'] or matter.amount == 100",
     "matter.amount >= 1000000",
     "not (matter.amount < 500)",
     "matter.amount > 10 and matter.amount <= 5000000.5",
@@ -65,10 +73,13 @@ fact_st = st.fixed_dictionaries({
     "subject__id_kind": st.sampled_from(["uscc", "resident_id"]),
     "record__authority": st.sampled_from(["郑州市中级人民法院", "税务局", ""]),
     "record__document_no": st.sampled_from(["X-1", "X-2"]),
-    "record__reason": st.just(""),
+    "record__reason": st.sampled_from(["", *REASONS]),
     "check__day": st.dates(dt.date(2019, 1, 1), dt.date(2027, 12, 31)).map(day_number),
 }, optional={
-    "matter__amount": st.sampled_from([0.0, 100.0, 499.0, 500.0, 1000000.0, 5000000.5, 9e6]),
+    # what a check puts in a fact: an amount in [0, AMOUNT_MAX] rounded to the fen (check._facts)
+    "matter__amount": st.one_of(
+        st.sampled_from([0.0, 0.01, 0.1, 100.0, 499.0, 500.0, 1000000.0, 5000000.5, 9e6, 999999999999999.9, 1e15]),
+        st.floats(0, AMOUNT_MAX).map(lambda a: round(a, 2))),
     "matter__item_code": st.sampled_from(["A1", "B2", "C3"]),
     "matter__region_code": st.sampled_from(["410100", "410102"]),
 })
@@ -272,3 +283,113 @@ def test_compiling_leaves_the_garbage_collector_as_it_found_it() -> None:
         assert not gc.isenabled()
         raise RuntimeError("boom")
     assert gc.isenabled()
+
+
+WIDE = ("record.reason in ['v0', 'v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7'] and record.authority in "
+        "['v0', 'v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7'] and matter.item_code in ['v0', 'v1', 'v2', 'v3']")
+
+
+def _lint_clean_file(tmp_path: Any, conditions: list[str]) -> Any:
+    measures = "".join(f"""\
+  - id: T-{i:03d}
+    name: 措施{i}
+    kind: punishment
+    effect: restrict
+    mandatory: false
+    list_types: [court_defaulter]
+    matter_types: [bidding]
+    legal_basis: [{{document: 测试依据}}]
+    basis_status: unconfirmed
+    implementing_departments: [测试部门]
+    condition: "{condition}"
+""" for i, condition in enumerate(conditions))
+    path = tmp_path / "big.yaml"
+    path.write_text(f'edition: "t"\nissuer: 测试\nregion_code: "410100"\nmeasures:\n{measures}', encoding="utf-8")
+    return path
+
+
+def test_long_in_lists_pass_lint_compile_at_once_and_agree(tmp_path: Any) -> None:
+    """One measure with 'in [600 values]', six of 100 values in one list × matter group and a 'not in'
+    of 600 values lint clean, compile without hanging durable_rules (which spins forever on more than
+    511 alternatives below one test), and fire exactly as the reference evaluator does."""
+    from joint_sanctions.load import lint, load_measure_lists
+
+    def values(prefix: str, n: int) -> str:
+        return ", ".join(f"'{prefix}{i}'" for i in range(n))
+
+    conditions = [f"record.reason in [{values('r', 600)}]",
+                  *(f"record.reason in [{values(f'g{k}-', 100)}]" for k in range(6)),
+                  f"record.reason not in [{values('r', 600)}] and record.authority in [{values('a', 50)}]"]
+    path = _lint_clean_file(tmp_path, conditions)
+    assert lint([path]) == []
+    compiled = compile_measures(load_measure_lists([path]))
+    runner = make_runner("durable")
+    runner.prepare(compiled)
+    facts = [_fact(i, record__reason=reason, record__authority=authority)
+             for i, (reason, authority) in enumerate([("r599", "a1"), ("r600", "a49"), ("g5-99", "a0"),
+                                                      ("g3-0", "b"), ("", "a3"), (None, None)])]
+    fired = sorted(runner.fire(compiled, "bidding", facts))
+    assert fired == sorted(ReferenceRunner().fire(compiled, "bidding", facts))
+    assert fired == [("T-000", "f0"), ("T-004", "f3"), ("T-006", "f2"),
+                     ("T-007", "f1"), ("T-007", "f2"), ("T-007", "f4")]
+    runner.release(compiled)
+
+
+@pytest.mark.parametrize(("conditions", "line", "match"), [
+    (["matter.amount > 5", WIDE.replace("'v3']", "'v3', 'v4', 'v5', 'v6', 'v7']")], 26, "513 alternatives"),
+    ([f"record.reason == 'v1' or matter.amount < {1000 + k}" for k in range(33)], 367, "meet 66"),
+], ids=["paths", "firings"])
+def test_rules_over_the_engine_limits_are_refused_not_handed_to_durable(tmp_path: Any, conditions: list[str],
+                                                                      line: int, match: str) -> None:
+    """Rules that would hang durable_rules or fail its checks are refused by lint at the measure that
+    passes the limit, and, built by hand past lint, refused by the durable runner with RuleEngineError."""
+    from joint_sanctions.load import lint
+
+    path = _lint_clean_file(tmp_path, conditions)
+    assert [(p.line, p.code) for p in lint([path])] == [(line, "rules_too_large")]
+    compiled = _compiled([(["court_defaulter"], ["bidding"], [], None, c, (None, None)) for c in conditions])
+    with pytest.raises(RuleEngineError, match=match):
+        make_runner("durable").fire(compiled, "bidding", [_fact(0)])
+
+
+def test_failed_checks_leave_no_session_behind_and_raise_rule_engine_errors() -> None:
+    """A fact durable_rules refuses fails its check with RuleEngineError, and the check's sessions are
+    deleted all the same: 1,500 failed checks (more than durable's 1,024 sessions) leave the runner
+    answering."""
+    runner = make_runner("durable")
+    compiled = _simple_compiled()
+    for i in range(1500):
+        with pytest.raises(RuleEngineError, match="durable_rules failed"):
+            runner.fire(compiled, "bidding", [_fact(2 * i, matter__amount=float("inf"))])
+    assert runner.fire(compiled, "bidding", [_fact(0, matter__amount=50.0)]) == [("T-000", "f0"), ("T-001", "f0")]
+
+
+def test_a_lookup_that_fails_inside_fire_is_a_rule_engine_error() -> None:
+    """No bare KeyError leaves the durable runner: rules that name no measure give RuleEngineError."""
+    import dataclasses
+
+    broken = dataclasses.replace(_simple_compiled(), rule_measures={})
+    with pytest.raises(RuleEngineError, match="KeyError"):
+        make_runner("durable").fire(broken, "bidding", [_fact(0)])
+
+
+@pytest.mark.parametrize("conditions", [
+    # one measure at the limit of paths: 8 × 8 × 4 alternatives below one test
+    [WIDE],
+    # 32 measures of two branches that one fact meets at once: 64 firings in one assert
+    [f"record.reason == 'v1' or matter.amount < {1000 + k}" for k in range(32)],
+], ids=["paths", "firings"])
+def test_rules_at_the_engine_limits_lint_clean_compile_and_agree(tmp_path: Any, conditions: list[str]) -> None:
+    """Lists at exactly the limits (256 alternatives per list × matter, 64 of them met by one fact)
+    lint clean, are taken by durable_rules, and fire as the reference evaluator does."""
+    from joint_sanctions.load import lint, load_measure_lists
+
+    path = _lint_clean_file(tmp_path, conditions)
+    assert lint([path]) == []
+    compiled = compile_measures(load_measure_lists([path]))
+    assert max(compiled.sizes().values()) in ((256, 1), (64, 64))
+    facts = [_fact(i, record__reason=f"v{i % 9}", record__authority=f"v{i % 7}", matter__item_code=f"v{i % 5}",
+                   matter__amount=float(i * 13)) for i in range(40)]
+    fired = sorted(make_runner("durable").fire(compiled, "bidding", facts))
+    assert fired == sorted(ReferenceRunner().fire(compiled, "bidding", facts))
+    assert fired
