@@ -50,10 +50,10 @@ from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import identifiers
+from ._logging import get_logger
 from .errors import CaseError, DisposalError, StoreError, TransitionError, UnknownCaseError
 from .feedback import DisposalResult, FeedbackV1, build_feedback, region_code_from_env
 from .models import AppliedMeasure, CheckResult, Decision, Hit, Kind, Matter, Subject, SubjectRef
@@ -83,7 +83,7 @@ __all__ = [
     "case_book_for",
 ]
 
-_log = structlog.get_logger("joint_sanctions")
+_log = get_logger()
 
 CaseStatus = Literal["responded", "disposed", "fed_back", "rejected"]
 

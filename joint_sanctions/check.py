@@ -33,9 +33,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-import structlog
-
 from . import identifiers
+from ._logging import get_logger
 from .compile import SELF, CompiledMeasures, collector_paused, compile_measures, day_number
 from .errors import CheckError, IdentifierError, MeasureListError, RuleEngineError
 from .load import load_measure_lists, shipped_measures_dir
@@ -56,7 +55,7 @@ from .rules import RuleRunner, make_runner
 from .stores import RecordStore, open_store
 from .vocabulary import MATTER_TYPES, RELATED_PARTY_ROLES, SUBJECT_TYPES
 
-log = structlog.get_logger("joint_sanctions")
+log = get_logger()
 
 #: China Standard Time: the check date is taken here unless the engine is told otherwise.
 CST = dt.timezone(dt.timedelta(hours=8), "CST")

@@ -37,9 +37,9 @@ from types import TracebackType
 from typing import IO, Protocol, Self, runtime_checkable
 
 import httpx
-import structlog
 from cryptography.hazmat.primitives import hashes, hmac
 
+from ._logging import get_logger
 from .cases import DEFAULT_LEASE, CaseBook, Claim
 from .errors import DeliveryError, RejectedDeliveryError, RetryableDeliveryError
 from .identifiers import mask_text
@@ -59,7 +59,7 @@ __all__ = [
     "verify_signature",
 ]
 
-_log = structlog.get_logger("joint_sanctions")
+_log = get_logger()
 
 #: Header carrying the lowercase hex HMAC-SM3 of the exact body bytes, when a shared key is set.
 SIGNATURE_HEADER = "X-Signature-HMAC-SM3"
