@@ -6,9 +6,9 @@ Everything here is immutable. ``CheckResult.to_json()`` gives exactly the JSON o
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
 from . import identifiers
 
@@ -34,6 +34,18 @@ Decision = Literal["prohibited", "restricted", "review", "clear"]
 _M = TypeVar("_M", bound=BaseModel)
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+_CST = dt.timezone(dt.timedelta(hours=8), "CST")
+
+
+def iso_time(value: dt.datetime) -> str:
+    """A time as every output shows it: ISO-8601 in China Standard Time with the offset written out
+    (``2025-06-01T09:30:00.123456+08:00``), whatever zone it was taken in (naive = UTC)."""
+    return (value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)).astimezone(_CST).isoformat()
+
+
+#: A datetime field whose JSON is :func:`iso_time`.
+Timestamp = Annotated[dt.datetime, PlainSerializer(iso_time, return_type=str, when_used="json")]
 
 
 class LegalBasis(BaseModel):
@@ -222,7 +234,7 @@ class CheckResult(BaseModel):
 
     model_config = _FROZEN
     check_id: str
-    checked_at: dt.datetime
+    checked_at: Timestamp
     revision: str
     subject: SubjectRef
     matter_type: MatterType

@@ -123,7 +123,8 @@ def render_table(cases: list[Case]) -> str:
 
 
 def _local(value: dt.datetime) -> str:
-    return value.astimezone(CST).strftime("%Y-%m-%d %H:%M")
+    # The JSON's convention (ISO-8601, China Standard Time, offset shown), to the minute.
+    return value.astimezone(CST).isoformat(timespec="minutes")
 
 
 def _width(text: str) -> int:
