@@ -186,7 +186,7 @@ class Case(BaseModel):
         return self.status == "disposed"
 
     def summary(self) -> dict[str, Any]:
-        """The ``cases list --json`` element: design.md §8 keys and more, resident ids masked."""
+        """The ``cases list --json`` element: docs/cli.md keys and more, resident ids masked."""
         d, o = self.disposal, self.delivery
         finished = iso_time(o.finished_at) if o is not None and o.finished_at is not None else None
         return {

@@ -399,7 +399,7 @@ class Engine:
         Args:
             subject: a :class:`Subject`, a mapping (``id``, ``name``, ``subject_type``,
                 ``related_parties``) or a bare USCC / resident id.
-            matter: a matter-type id (design.md §3), a :class:`Matter` or a mapping.
+            matter: a matter-type id (docs/vocabulary.md), a :class:`Matter` or a mapping.
             at: check time (date or datetime); default now. It decides record activity and
                 measure validity. A historical check (``at`` given) opens no case.
             open_case: ``False`` keeps a current check with measures from opening a case.

@@ -137,7 +137,7 @@ def residual_rule(m: Measure) -> And:
     own: Expr = Compare("party.role", "==", SELF)
     if m.subject_types is not None:
         own = And((own, AnyOf("subject.subject_type", tuple(m.subject_types))))
-    # subject_types filters the subject, not its related parties (design.md §4)
+    # subject_types filters the subject, not its related parties (measure_lists/README.md)
     parts.append(Or((own, AnyOf("party.role", tuple(m.related_party_roles)))) if m.related_party_roles else own)
     if m.condition:
         parts.append(parse_condition(m.condition))

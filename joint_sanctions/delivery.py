@@ -188,7 +188,7 @@ def _tls(verify: bool | str | ssl.SSLContext, cert: str | tuple[str, str] | None
 
 
 class HttpSink:
-    """POSTs each record to the provincial platform (design.md §7).
+    """POSTs each record to the provincial platform (docs/case-feedback-v1.md).
 
     Args:
         url: the endpoint (http or https).

@@ -1,6 +1,6 @@
-"""Pydantic models of the contracts in design.md §3–§6.
+"""Pydantic models of the contracts in docs/ (vocabulary, check result, record import).
 
-Everything here is immutable. ``CheckResult.to_json()`` gives exactly the JSON of design.md §5.
+Everything here is immutable. ``CheckResult.to_json()`` gives exactly the JSON of docs/check-result.md.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ class Subject(BaseModel):
 
 
 class CreditRecord(BaseModel):
-    """One entry of a credit list (design.md §6)."""
+    """One entry of a credit list (docs/record-import.md)."""
 
     model_config = _FROZEN
     record_id: str = Field(min_length=1)
@@ -141,7 +141,7 @@ class Matter(BaseModel):
 
 
 class Measure(BaseModel):
-    """One measure of a measure list (design.md §4), as validated by the loader."""
+    """One measure of a measure list (measure_lists/README.md), as validated by the loader."""
 
     model_config = _FROZEN
     id: str
@@ -230,7 +230,7 @@ class Hit(BaseModel):
 
 
 class CheckResult(BaseModel):
-    """The answer to one check (design.md §5)."""
+    """The answer to one check (docs/check-result.md)."""
 
     model_config = _FROZEN
     check_id: str
@@ -253,11 +253,11 @@ class CheckResult(BaseModel):
         return tuple(m for m in self.measures if m.kind == "incentive")
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object of design.md §5 as Python data."""
+        """The JSON object of docs/check-result.md as Python data."""
         return self.model_dump(mode="json", exclude={"matter"})
 
     def to_json(self) -> str:
-        """The JSON of design.md §5 (UTF-8 text, Chinese kept readable)."""
+        """The JSON of docs/check-result.md (UTF-8 text, Chinese kept readable)."""
         return self.model_dump_json(exclude={"matter"})
 
 

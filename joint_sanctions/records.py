@@ -1,4 +1,4 @@
-"""Credit-record import (design.md §6): CSV, JSON Lines and XLSX files into a record store.
+"""Credit-record import (docs/record-import.md): CSV, JSON Lines and XLSX files into a record store.
 
 Files are read row by row, so a million rows need little memory. A bad row becomes an
 :class:`~joint_sanctions.errors.ImportRowError` (its line and a one-line reason, resident ids masked)
@@ -40,7 +40,7 @@ __all__ = ["COLUMNS", "ImportReport", "import_records", "read_records"]
 
 _log = get_logger()
 
-#: The header of an import file (design.md §6), in any order; JSON Lines objects use the same keys.
+#: The header of an import file (docs/record-import.md), in any order; JSON Lines objects use the same keys.
 COLUMNS: tuple[str, ...] = ("record_id", "list_type", "subject_id", "subject_name", "subject_type",
                             "authority", "document_no", "listed_on", "expires_on", "status", "reason")
 

@@ -1,4 +1,4 @@
-"""``joint-sanctions cases list|dispose|feedback|stats|schema``: the closed loop (design.md §8)."""
+"""``joint-sanctions cases list|dispose|feedback|stats|schema``: the closed loop (docs/cli.md)."""
 
 from __future__ import annotations
 
