@@ -369,7 +369,7 @@ class Engine:
 
     def _bind_log(self) -> None:
         # A bound logger costs a twentieth of the lazy proxy per event; re-bound on every refresh
-        # so an application's structlog reconfiguration is followed within refresh_interval.
+        # so an application's (re)configuration of structlog or logging is followed within refresh_interval.
         self._log = log.bind()
         enabled = getattr(self._log, "is_enabled_for", None)
         self._log_checks = enabled(logging.INFO) if callable(enabled) else True

@@ -189,3 +189,13 @@ def test_a_historical_check_shows_the_time_asked_for_in_china_standard_time(db: 
     """`check --at 2025-06-01 --json` reports midnight of that day, China Standard Time."""
     p = run("check", "--subject", CO, "--matter", "bidding", "--at", "2025-06-01", "--json", "--db", db)
     assert json.loads(p.stdout)["checked_at"] == "2025-06-01T00:00:00+08:00"
+
+
+def test_verbose_logs_each_check_on_stderr_and_json_stays_alone_on_stdout(db: str) -> None:
+    """`-v` makes the CLI log the check event on stderr, resident id masked; stdout keeps only the JSON."""
+    p = run("-v", "check", "--subject", PERSON, "--matter", "civil_servant_hiring", "--at", "2025-06-01",
+            "--json", "--db", db)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["decision"] == "prohibited"
+    (event,) = [line for line in p.stderr.splitlines() if " check " in line]
+    assert "4101**********1230" in event and PERSON not in p.stderr
