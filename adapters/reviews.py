@@ -4,11 +4,11 @@ The credit office runs these as batches (评优评先, 文明单位复评, 资�
 one verdict per candidate out (see :mod:`._common`). Two ways in:
 
 * :func:`review` — a list the host holds in memory; answers with reasons and legal basis per candidate;
-* :func:`review_file` — a CSV/XLSX list (the ``batch`` columns of design.md §8) straight to a CSV, XLSX or
+* :func:`review_file` — a CSV/XLSX list (the ``batch`` columns of docs/cli.md) straight to a CSV, XLSX or
   HTML report, via :mod:`joint_sanctions.batch`.
 
 Natural persons' ids are masked in every output: the answers, their ``to_dict()``, errors and reports.
-As for every batch, no case opens unless asked (design.md §7)::
+As for every batch, no case opens unless asked (docs/case-feedback-v1.md)::
 
     report = reviews.review(engine, [{"id": "410102199003071230", "name": "张三"}], "civil_servant_hiring",
                             title="2025年度公务员录用考察")

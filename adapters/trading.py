@@ -14,9 +14,9 @@ legal basis (see :mod:`._common` for how a verdict is reached)::
         print(bidder.name, bidder.verdict, [r.text for r in bidder.reasons], bidder.case_id)
 
 The whole list is validated before the first check, so a malformed list opens no case. Cases open
-through the engine's normal path (design.md §7): every current check that finds a measure opens one,
-so each disqualified bidder has a case, and so has each bidder needing review, whose disposal then
-records what the tendering supervisor decided.
+through the engine's normal path (docs/case-feedback-v1.md): every current check that finds a
+measure opens one, so each disqualified bidder has a case, and so has each bidder needing review,
+whose disposal then records what the tendering supervisor decided.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Batch verification (design.md §8 ``batch``): a list of subjects in, a report out.
+"""Batch verification (docs/cli.md ``batch``): a list of subjects in, a report out.
 
 ::
 
@@ -61,10 +61,10 @@ __all__ = [
     "run_batch",
 ]
 
-#: Columns an input file may have; the first two are required (design.md §8).
+#: Columns an input file may have; the first two are required (docs/cli.md).
 INPUT_COLUMNS: tuple[str, ...] = ("subject_id", "subject_name", "subject_type", "legal_representative_id")
 _REQUIRED_COLUMNS = INPUT_COLUMNS[:2]
-#: Columns of the CSV report and of the XLSX results sheet, in this order (design.md §8).
+#: Columns of the CSV report and of the XLSX results sheet, in this order (docs/cli.md).
 REPORT_COLUMNS: tuple[str, ...] = ("line", "subject_id", "subject_name", "decision", "measure_ids",
                                    "record_ids")
 #: Report extensions :func:`run_batch` writes.
@@ -195,7 +195,7 @@ class BatchSummary:
         seconds: wall time of reading, checking and writing.
         duplicates: the rows whose subject an earlier row names, in file order (not checked again).
         cases_existing: how many checks found their matter's case already open (it was not opened
-            again; design.md §7).
+            again; docs/cli.md).
     """
 
     source: str
@@ -482,7 +482,7 @@ def run_batch(engine: Engine, source: BatchSource | str | os.PathLike[str], matt
         source: an opened :class:`BatchSource` (left open) or a path (opened and closed here).
         matter: a matter-type id, a :class:`~joint_sanctions.models.Matter` or a mapping.
         out: the report; its extension chooses the format (see :data:`REPORT_FORMATS`).
-        open_cases: open a case for each subject with measures (design.md §7: batches open none
+        open_cases: open a case for each subject with measures (docs/case-feedback-v1.md: batches open none
             unless asked).
         progress: called with the number of input rows handled so far, now and then and at the end.
         **matter_fields: what the host knows of the matter (see :meth:`Engine.check`).

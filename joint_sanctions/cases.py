@@ -57,10 +57,10 @@ from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import identifiers
+from ._logging import get_logger
 from .errors import (
     AmbiguousCaseError,
     CaseError,
@@ -70,7 +70,7 @@ from .errors import (
     UnknownCaseError,
 )
 from .feedback import DisposalResult, FeedbackV1, build_feedback, region_code_from_env
-from .models import AppliedMeasure, CheckResult, Decision, Hit, Kind, Matter, Subject, SubjectRef
+from .models import AppliedMeasure, CheckResult, Decision, Hit, Kind, Matter, Subject, SubjectRef, iso_time
 from .stores import postgres_store_type
 from .stores.sqlite import Migration, SqliteStore
 
@@ -99,7 +99,7 @@ __all__ = [
     "case_book_for",
 ]
 
-_log = structlog.get_logger("joint_sanctions")
+_log = get_logger()
 
 CaseStatus = Literal["responded", "disposed", "fed_back", "rejected", "withdrawn"]
 
@@ -216,9 +216,9 @@ class Case(BaseModel):
         return self.status == "disposed"
 
     def summary(self) -> dict[str, Any]:
-        """The ``cases list --json`` element: design.md §8 keys and more, resident ids masked."""
+        """The ``cases list --json`` element: docs/cli.md keys and more, resident ids masked."""
         d, o = self.disposal, self.delivery
-        finished = o.finished_at.isoformat() if o is not None and o.finished_at is not None else None
+        finished = iso_time(o.finished_at) if o is not None and o.finished_at is not None else None
         return {
             "case_id": self.case_id,
             "check_id": self.check_id,
@@ -232,9 +232,9 @@ class Case(BaseModel):
             "item_code": self.matter.item_code,
             "application_no": self.matter.application_no,
             "revision": self.revision,
-            "initiated_at": self.initiated_at.isoformat(),
-            "responded_at": self.responded_at.isoformat(),
-            "disposed_at": d.disposed_at.isoformat() if d else None,
+            "initiated_at": iso_time(self.initiated_at),
+            "responded_at": iso_time(self.responded_at),
+            "disposed_at": iso_time(d.disposed_at) if d else None,
             "result": d.result if d else None,
             "department": d.department if d else self.matter.department,
             "department_code": d.department_code if d else self.matter.department_code,

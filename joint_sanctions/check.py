@@ -35,9 +35,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-import structlog
-
 from . import identifiers
+from ._logging import get_logger
 from .compile import SELF, CompiledMeasures, collector_paused, compile_measures, day_number
 from .conditions import AMOUNT_MAX
 from .errors import CheckError, IdentifierError, MeasureListError, RuleEngineError
@@ -59,7 +58,7 @@ from .rules import RuleRunner, make_runner
 from .stores import RecordStore, open_store
 from .vocabulary import MATTER_TYPES, RELATED_PARTY_ROLES, SUBJECT_TYPES
 
-log = structlog.get_logger("joint_sanctions")
+log = get_logger()
 
 #: China Standard Time: the check date is taken here unless the engine is told otherwise.
 CST = dt.timezone(dt.timedelta(hours=8), "CST")
@@ -439,7 +438,7 @@ class Engine:
 
     def _bind_log(self) -> None:
         # A bound logger costs a twentieth of the lazy proxy per event; re-bound on every refresh
-        # so an application's structlog reconfiguration is followed within refresh_interval.
+        # so an application's (re)configuration of structlog or logging is followed within refresh_interval.
         self._log = log.bind()
         enabled = getattr(self._log, "is_enabled_for", None)
         self._log_checks = enabled(logging.INFO) if callable(enabled) else True
@@ -470,7 +469,7 @@ class Engine:
         Args:
             subject: a :class:`Subject`, a mapping (``id``, ``name``, ``subject_type``,
                 ``related_parties``) or a bare USCC / resident id.
-            matter: a matter-type id (design.md §3), a :class:`Matter` or a mapping.
+            matter: a matter-type id (docs/vocabulary.md), a :class:`Matter` or a mapping.
             at: check time (date or datetime); default now. It decides record activity and
                 measure validity. A historical check (``at`` given) opens no case.
             open_case: ``False`` keeps a current check with measures from opening a case.

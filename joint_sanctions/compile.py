@@ -205,7 +205,7 @@ def residual_of(valid_from: dt.date | None, valid_to: dt.date | None, subject_ty
     own: Expr = Compare("party.role", "==", SELF)
     if subject_types is not None:
         own = And((own, AnyOf("subject.subject_type", tuple(subject_types))))
-    # subject_types filters the subject, not its related parties (design.md §4)
+    # subject_types filters the subject, not its related parties (measure_lists/README.md)
     parts.append(Or((own, AnyOf("party.role", tuple(related_party_roles)))) if related_party_roles else own)
     if condition:
         parts.append(parse_condition(condition))

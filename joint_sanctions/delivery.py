@@ -45,9 +45,9 @@ from types import TracebackType
 from typing import IO, Any, Protocol, Self, runtime_checkable
 
 import httpx
-import structlog
 from cryptography.hazmat.primitives import hashes, hmac
 
+from ._logging import get_logger
 from .cases import DEFAULT_LEASE, CaseBook, Claim
 from .errors import DeliveryError, RejectedDeliveryError, RetryableDeliveryError
 from .identifiers import mask_text
@@ -71,7 +71,7 @@ __all__ = [
     "verify_signature",
 ]
 
-_log = structlog.get_logger("joint_sanctions")
+_log = get_logger()
 
 #: Header carrying the lowercase hex HMAC-SM3 of the exact body bytes, when a shared key is set.
 SIGNATURE_HEADER = "X-Signature-HMAC-SM3"
@@ -336,7 +336,7 @@ def _shutdown(sock: socket.socket) -> None:
 
 
 class HttpSink:
-    """POSTs each record to the provincial platform (design.md §7).
+    """POSTs each record to the provincial platform (docs/case-feedback-v1.md).
 
     Each attempt uses a connection of its own and ends by its deadline, however slowly the platform
     answers: a 2xx or 409 counts as soon as its status line arrives (the body is not waited for);

@@ -1,4 +1,6 @@
-"""Case feedback format v1 (反馈, design.md §7): the record that goes up to the provincial platform.
+"""Case feedback format v1 (反馈): the record that goes up to the provincial platform.
+
+The format and the uplink protocol are described for users in docs/case-feedback-v1.md.
 
 :class:`FeedbackV1` is the wire format. Its JSON Schema ships with the package as
 ``joint_sanctions/schemas/feedback-v1.schema.json``; :func:`schema_text` regenerates it from the model
@@ -108,7 +110,7 @@ class FeedbackDepartment(BaseModel):
 
 
 class FeedbackV1(BaseModel):
-    """One case feedback record, format v1 (design.md §7). Every key is always present."""
+    """One case feedback record, format v1 (docs/case-feedback-v1.md). Every key is always present."""
 
     model_config = ConfigDict(
         frozen=True, extra="forbid", hide_input_in_errors=True,

@@ -108,7 +108,7 @@ _ID_CHECK = "10X98765432"
 #: digits' values by this much (48 is ord("0")).
 _ID_ASCII_OFFSET = 48 * sum(_ID_WEIGHTS)
 _EARLIEST_BIRTH = dt.date(1900, 1, 1)
-# design.md §5: the check date is China Standard Time, so "today" is too.
+# docs/check-result.md: the check date is China Standard Time, so "today" is too.
 _CST = dt.timezone(dt.timedelta(hours=8), "CST")
 _ASCII_DIGITS = frozenset("0123456789")
 
@@ -269,7 +269,7 @@ def parse_identifier(text: str, *, today: dt.date | None = None) -> tuple[str, s
 
 
 def infer_subject_type(normalised_id: str, kind: str) -> str:
-    """Subject type implied by an identifier (design.md §5).
+    """Subject type implied by an identifier (docs/check-result.md).
 
     Returns:
         ``natural_person`` for a resident id; for a USCC ``government_body`` when it starts with ``1``

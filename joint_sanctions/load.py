@@ -1,4 +1,6 @@
-"""Loading and linting measure lists (design.md §4): YAML files → validated :class:`MeasureListFile`.
+"""Loading and linting measure lists: YAML files → validated :class:`MeasureListFile`.
+
+The fields of a measure list are described for policy staff in measure_lists/README.md.
 
 Each file is *composed* into YAML nodes, never constructed into Python objects first, so every
 problem keeps the line and column where it is written, and PyYAML's quiet habits (a repeated key
@@ -48,14 +50,14 @@ ERROR_CODES: tuple[str, ...] = (
     "duplicate_value",
     # single values
     "bad_id", "duplicate_measure_id", "bad_region_code", "bad_date", "date_order", "bad_tag",
-    # ids outside the vocabulary of design.md §3
+    # ids outside the vocabulary of docs/vocabulary.md
     "unknown_kind", "unknown_effect", "unknown_list_type", "unknown_matter_type", "unknown_subject_type",
     "unknown_role", "unknown_basis_status",
     # fields of one measure that contradict each other
     "kind_effect_mismatch", "list_kind_mismatch", "basis_status",
     # conditions (the codes of conditions.ConditionError)
     "condition_syntax", "condition_unknown_field", "condition_type", "condition_unsafe", "condition_number",
-    # what the rule engine cannot take (design.md §9)
+    # what the rule engine cannot take (docs/failing-closed.md)
     "bad_text", "rules_too_large",
 )
 

@@ -1,14 +1,14 @@
-"""Pydantic models of the contracts in design.md §3–§6.
+"""Pydantic models of the contracts in docs/ (vocabulary, check result, record import).
 
-Everything here is immutable. ``CheckResult.to_json()`` gives exactly the JSON of design.md §5.
+Everything here is immutable. ``CheckResult.to_json()`` gives exactly the JSON of docs/check-result.md.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
 from . import identifiers
 
@@ -34,6 +34,18 @@ Decision = Literal["prohibited", "restricted", "review", "clear"]
 _M = TypeVar("_M", bound=BaseModel)
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+_CST = dt.timezone(dt.timedelta(hours=8), "CST")
+
+
+def iso_time(value: dt.datetime) -> str:
+    """A time as every output shows it: ISO-8601 in China Standard Time with the offset written out
+    (``2025-06-01T09:30:00.123456+08:00``), whatever zone it was taken in (naive = UTC)."""
+    return (value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)).astimezone(_CST).isoformat()
+
+
+#: A datetime field whose JSON is :func:`iso_time`.
+Timestamp = Annotated[dt.datetime, PlainSerializer(iso_time, return_type=str, when_used="json")]
 
 
 class LegalBasis(BaseModel):
@@ -83,7 +95,7 @@ class Subject(BaseModel):
 
 
 class CreditRecord(BaseModel):
-    """One entry of a credit list (design.md §6)."""
+    """One entry of a credit list (docs/record-import.md)."""
 
     model_config = _FROZEN
     record_id: str = Field(min_length=1)
@@ -129,7 +141,7 @@ class Matter(BaseModel):
 
 
 class Measure(BaseModel):
-    """One measure of a measure list (design.md §4), as validated by the loader."""
+    """One measure of a measure list (measure_lists/README.md), as validated by the loader."""
 
     model_config = _FROZEN
     id: str
@@ -218,11 +230,11 @@ class Hit(BaseModel):
 
 
 class CheckResult(BaseModel):
-    """The answer to one check (design.md §5)."""
+    """The answer to one check (docs/check-result.md)."""
 
     model_config = _FROZEN
     check_id: str
-    checked_at: dt.datetime
+    checked_at: Timestamp
     revision: str
     subject: SubjectRef
     matter_type: MatterType
@@ -241,11 +253,11 @@ class CheckResult(BaseModel):
         return tuple(m for m in self.measures if m.kind == "incentive")
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object of design.md §5 as Python data."""
+        """The JSON object of docs/check-result.md as Python data."""
         return self.model_dump(mode="json", exclude={"matter"})
 
     def to_json(self) -> str:
-        """The JSON of design.md §5 (UTF-8 text, Chinese kept readable)."""
+        """The JSON of docs/check-result.md (UTF-8 text, Chinese kept readable)."""
         return self.model_dump_json(exclude={"matter"})
 
 

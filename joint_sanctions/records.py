@@ -1,4 +1,4 @@
-"""Credit-record import (design.md §6): CSV, JSON Lines and XLSX files into a record store.
+"""Credit-record import (docs/record-import.md): CSV, JSON Lines and XLSX files into a record store.
 
 Files are read row by row, so a million rows need little memory. A bad row becomes an
 :class:`~joint_sanctions.errors.ImportRowError` (its line and a one-line reason, resident ids masked)
@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 import openpyxl
-import structlog
 from openpyxl.utils.datetime import from_excel
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from ._logging import get_logger
 from .errors import IdentifierError, ImportRowError, RecordError
 from .identifiers import mask_text, parse_identifier
 from .models import CreditRecord, trusted
@@ -38,9 +38,9 @@ from .vocabulary import LIST_TYPES, RECORD_STATUSES, SUBJECT_TYPES
 
 __all__ = ["COLUMNS", "ImportReport", "import_records", "read_records"]
 
-_log = structlog.get_logger("joint_sanctions")
+_log = get_logger()
 
-#: The header of an import file (design.md §6), in any order; JSON Lines objects use the same keys.
+#: The header of an import file (docs/record-import.md), in any order; JSON Lines objects use the same keys.
 COLUMNS: tuple[str, ...] = ("record_id", "list_type", "subject_id", "subject_name", "subject_type",
                             "authority", "document_no", "listed_on", "expires_on", "status", "reason")
 

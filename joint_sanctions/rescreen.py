@@ -26,9 +26,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-import structlog
-
 from . import identifiers
+from ._logging import get_logger
 from .check import CST, SubjectLike, coerce_subject
 from .errors import StoreError
 from .stores import RecordStore, postgres_store_type
@@ -37,7 +36,7 @@ from .vocabulary import LIST_TYPES
 
 __all__ = ["ChangeKind", "RescreenReport", "StatusChange", "register_subjects", "rescreen"]
 
-_log = structlog.get_logger("joint_sanctions")
+_log = get_logger()
 
 ChangeKind = Literal["newly_listed", "changed", "delisted"]
 

@@ -1,7 +1,7 @@
 """Rule back ends: durable_rules, and the reference evaluator that is its oracle and fallback.
 
 Both take the compiled measures and the facts of one check and return which measure fired on which
-fact. durable_rules has traps, each handled here (design.md §2):
+fact. durable_rules has traps, each handled here:
 
 * an *event* is consumed by the first rule that matches → facts are asserted, so every rule fires;
 * two identical facts raise ``MessageObservedException`` → every fact carries a unique ``id``;

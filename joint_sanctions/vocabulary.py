@@ -1,4 +1,4 @@
-"""Stable ids of design.md §3 with their Chinese names (the names are data, the ids are contract)."""
+"""Stable ids of docs/vocabulary.md with their Chinese names (the names are data, the ids are contract)."""
 
 from __future__ import annotations
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import importlib.metadata
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -160,3 +163,49 @@ def test_python_dash_m_and_console_script_agree() -> None:
     """`python -m joint_sanctions --help` works (the console script calls the same main)."""
     p = run("--help")
     assert p.returncode == 0 and "lint" in p.stdout and "check" in p.stdout
+
+
+@pytest.mark.parametrize("args", [["--version"], ["check", "--version"], ["cases", "list", "--version"],
+                                  ["records", "import", "--version"]])
+def test_version_is_printed_before_or_after_a_subcommand(args: list[str]) -> None:
+    """`--version` prints the installed version and exits 0, also after a subcommand's name."""
+    p = run(*args)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == f"joint-sanctions {importlib.metadata.version('joint-sanctions')}\n"
+
+
+# Every time shown by `check --json` and `cases list` (JSON and table): ISO-8601 in China Standard Time
+# with its offset written out (docs/check-result.md).
+CST_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?\+08:00$")
+
+
+def test_times_are_iso_8601_in_china_standard_time_with_the_offset(db: str) -> None:
+    """`check --json`, `cases list --json` and the `cases list` table show times one way: ISO-8601, +08:00."""
+    checked = json.loads(run("check", "--subject", CO, "--matter", "government_procurement", "--json",
+                             "--db", db).stdout)
+    assert CST_TIME.match(checked["checked_at"]), checked["checked_at"]
+    (case,) = json.loads(run("cases", "list", "--json", "--db", db).stdout)
+    for key in ("initiated_at", "responded_at"):
+        assert CST_TIME.match(case[key]), case[key]
+        assert dt.datetime.fromisoformat(case[key]).utcoffset() == dt.timedelta(hours=8)
+    assert abs(dt.datetime.fromisoformat(case["initiated_at"])
+               - dt.datetime.fromisoformat(checked["checked_at"])) < dt.timedelta(minutes=5)
+    table = run("cases", "list", "--db", db).stdout
+    shown = case["initiated_at"][:16] + "+08:00"  # minutes in the table
+    assert shown in table, table
+
+
+def test_a_historical_check_shows_the_time_asked_for_in_china_standard_time(db: str) -> None:
+    """`check --at 2025-06-01 --json` reports midnight of that day, China Standard Time."""
+    p = run("check", "--subject", CO, "--matter", "bidding", "--at", "2025-06-01", "--json", "--db", db)
+    assert json.loads(p.stdout)["checked_at"] == "2025-06-01T00:00:00+08:00"
+
+
+def test_verbose_logs_each_check_on_stderr_and_json_stays_alone_on_stdout(db: str) -> None:
+    """`-v` makes the CLI log the check event on stderr, resident id masked; stdout keeps only the JSON."""
+    p = run("-v", "check", "--subject", PERSON, "--matter", "civil_servant_hiring", "--at", "2025-06-01",
+            "--json", "--db", db)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["decision"] == "prohibited"
+    (event,) = [line for line in p.stderr.splitlines() if " check " in line]
+    assert "4101**********1230" in event and PERSON not in p.stderr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -66,3 +68,32 @@ def test_awards_example_leaves_its_reports_under_demo_out(tmp_path: Path) -> Non
 def test_every_example_is_run_and_checked() -> None:
     """Each script in examples/ has the lines its output must show, so none goes unchecked in CI."""
     assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(EXPECTED)
+
+
+def _readme_commands(marker: str) -> list[list[str]]:
+    """The commands of the examples/README.md ``sh`` block that mentions ``marker``, continuations joined."""
+    text = (EXAMPLES / "README.md").read_text(encoding="utf-8")
+    (block,) = [b.split("\n", 1)[1] for b in text.split("```sh")[1:] if marker in b.split("```")[0]]
+    lines = block.split("```")[0].replace("\\\n", " ").splitlines()
+    return [shlex.split(line) for line in lines if line.strip()]
+
+
+def test_readme_cli_commands_flag_what_the_awards_script_flags(tmp_path: Path) -> None:
+    """The examples/README.md commands (import, then batch) report the same decisions, line by line, as
+    awards_batch.py; the deliberate bad row makes batch exit 1."""
+    assert _run(EXAMPLES / "awards_batch.py", tmp_path).returncode == 0
+    (tmp_path / "examples").symlink_to(EXAMPLES)  # the commands are written for the repository root
+    codes = []
+    for argv in _readme_commands("award_records.csv"):
+        if argv[0] == "joint-sanctions":
+            argv = [sys.executable, "-m", "joint_sanctions", *argv[1:]]
+        done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+        codes.append((argv[-1] if argv[0] == "mkdir" else argv[3], done.returncode))
+    assert codes == [("demo_out/awards-cli", 0), ("records", 0), ("batch", 1)]
+
+    def rows(path: Path) -> list[dict[str, str]]:
+        with open(path, encoding="utf-8-sig", newline="") as file:
+            return list(csv.DictReader(file))
+    script = rows(tmp_path / "demo_out" / "awards" / "report.csv")
+    assert rows(tmp_path / "demo_out" / "awards-cli" / "report.csv") == script
+    assert sum(r["decision"] != "clear" for r in script) == 3

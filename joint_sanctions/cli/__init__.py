@@ -1,4 +1,4 @@
-"""The ``joint-sanctions`` command line (design.md §8); also ``python -m joint_sanctions``.
+"""The ``joint-sanctions`` command line (docs/cli.md); also ``python -m joint_sanctions``.
 
 Each command group lives in its own module with a ``register(subparsers, common)`` function.
 Exit codes: 2 = the command line itself is wrong; 1 = the command ran but input or state was
@@ -8,6 +8,7 @@ refused; 0 otherwise. One line per error, never a traceback. Logs go to stderr.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import sys
 from collections.abc import Sequence
 
@@ -21,6 +22,9 @@ _COMMAND_GROUPS = (lint, records, check, batch, cases)
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (exposed for tests and documentation)."""
     common = _common.common_options()
+    # On the shared options, so `joint-sanctions check --version` answers as well as `joint-sanctions --version`.
+    common.add_argument("--version", action="version", version=f"joint-sanctions {_version()}",
+                        help="print the installed version and exit")
     parser = _common.Parser(prog="joint-sanctions", parents=[common],
                             description="Joint reward-and-punishment credit checks (联合奖惩信用核查).")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every check to stderr")
@@ -29,6 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
     for group in _COMMAND_GROUPS:
         group.register(sub, common)
     return parser
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("joint-sanctions")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,7 +17,7 @@ _SUPPRESS = argparse.SUPPRESS
 
 
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line and exit 2 (design.md §8)."""
+    """An ArgumentParser whose errors are one line and exit 2 (docs/cli.md)."""
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {mask_text(message)}\n")

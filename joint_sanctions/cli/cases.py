@@ -1,4 +1,4 @@
-"""``joint-sanctions cases list|dispose|withdraw|feedback|stats|schema``: the closed loop (design.md §8).
+"""``joint-sanctions cases list|dispose|withdraw|feedback|stats|schema``: the closed loop (docs/cli.md).
 
 A CASE_ID argument may be the full id or a unique prefix of at least 8 characters. An ambiguous
 prefix (the matching ids are listed), a shorter one that is no case's full id, and an unknown id are
@@ -150,7 +150,8 @@ def render_table(cases: list[Case]) -> str:
 
 
 def _local(value: dt.datetime) -> str:
-    return value.astimezone(CST).strftime("%Y-%m-%d %H:%M")
+    # The JSON's convention (ISO-8601, China Standard Time, offset shown), to the minute.
+    return value.astimezone(CST).isoformat(timespec="minutes")
 
 
 def _width(text: str) -> int:

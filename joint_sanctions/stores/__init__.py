@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_URL", "BulkLoading", "RecordStore", "SqliteStore", "open_store", "postgres_store_type"]
 
-#: Used when neither an argument nor ``JOINT_SANCTIONS_DB`` names a database (design.md §8).
+#: Used when neither an argument nor ``JOINT_SANCTIONS_DB`` names a database (docs/cli.md).
 DEFAULT_URL = "sqlite:///./joint_sanctions.db"
 
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
@@ -32,7 +32,7 @@ _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 @runtime_checkable
 class RecordStore(Protocol):
-    """Credit records by ``record_id``, queried by subject (design.md §2).
+    """Credit records by ``record_id``, queried by subject.
 
     Subject ids passed in are normalised ones (as :func:`~joint_sanctions.identifiers.parse_identifier`
     returns them); records hold them that way because :class:`CreditRecord` normalises on creation.
@@ -139,13 +139,14 @@ class BulkLoading(Protocol):
         ...
 
 
-def open_store(url: str | None = None) -> RecordStore:
+def open_store(url: str | None = None, *, create: bool = True) -> RecordStore:
     """Open the record store a database URL names.
 
     Args:
         url: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, a bare path ending in
             ``.db``/``.sqlite``/``.sqlite3``, or ``postgresql://…``. ``None`` means the environment
             variable ``JOINT_SANCTIONS_DB``, else :data:`DEFAULT_URL`.
+        create: ask for a missing SQLite file to be created (this version creates it in any case).
 
     Returns:
         An open store; the SQLite file is created on first use.

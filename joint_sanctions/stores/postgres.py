@@ -30,11 +30,11 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import psycopg
-import structlog
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool
 
+from .._logging import get_logger
 from ..errors import JointSanctionsError, RecordError, StoreError
 from ..identifiers import mask_text
 from ..models import CreditRecord
@@ -44,7 +44,7 @@ from .sqlite import Migration
 
 __all__ = ["RECORD_MIGRATIONS", "PostgresStore", "apply_migrations"]
 
-_log = structlog.get_logger("joint_sanctions")
+_log = get_logger()
 
 Connection = psycopg.Connection[TupleRow]
 

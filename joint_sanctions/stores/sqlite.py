@@ -24,8 +24,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
-
+from .._logging import get_logger
 from ..errors import RecordError, StoreError
 from ..identifiers import mask_text
 from ..models import CreditRecord, trusted
@@ -34,7 +33,7 @@ from ._base import PAGE_SIZE, PagedStore
 
 __all__ = ["RECORD_MIGRATIONS", "Migration", "SqliteStore", "apply_migrations"]
 
-_log = structlog.get_logger("joint_sanctions")
+_log = get_logger()
 
 
 @dataclass(frozen=True)

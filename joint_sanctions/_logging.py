@@ -1,0 +1,88 @@
+"""The library's one logger: structlog events that stay silent until the application turns logging on.
+
+A library must not decide where its log lines go. structlog's own defaults print every event on
+stdout, so the library never uses them:
+
+- when the application has configured structlog (``structlog.configure``), the events go through
+  that configuration — its processors, wrapper class (level filter) and logger factory;
+- otherwise they go to the standard-library logger ``joint_sanctions``, rendered as logfmt
+  (``event=check check_id=… subject=…``), so ``logging.basicConfig(level=logging.INFO)`` or any
+  handler on ``joint_sanctions`` receives them. A :class:`logging.NullHandler` on that logger keeps an
+  application that configured nothing from seeing even warnings (``logging.lastResort``).
+
+Either way resident ids in the events' text are masked first. The choice is made each time a logger
+is bound, so configuration done after import (or after an engine was built) is followed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import structlog
+
+from .identifiers import mask_text
+
+NAME = "joint_sanctions"
+
+_stdlib_logger = logging.getLogger(NAME)
+_stdlib_logger.addHandler(logging.NullHandler())
+
+
+def _mask_event(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
+    for key, value in event.items():
+        if isinstance(value, str):
+            event[key] = mask_text(value)
+    return event
+
+
+_STDLIB: Any = structlog.stdlib.BoundLogger(
+    _stdlib_logger, [_mask_event, structlog.processors.LogfmtRenderer(key_order=["event"], drop_missing=True)], {})
+
+
+class _MaskedChain:
+    """Masking, then the application's processors. It holds the application's list itself, not a
+    copy, so changes made to it in place (``structlog.testing.capture_logs``) are followed as
+    structlog's own loggers follow them."""
+
+    __slots__ = ("processors",)
+
+    def __init__(self, processors: list[Any]) -> None:
+        self.processors = processors
+
+    def __call__(self, logger: Any, name: str, event: MutableMapping[str, Any]) -> Any:
+        result: Any = _mask_event(logger, name, event)
+        for processor in self.processors:
+            result = processor(logger, name, result)
+        return result
+
+
+def _bound(**context: Any) -> Any:
+    if not structlog.is_configured():
+        return _STDLIB.bind(**context) if context else _STDLIB
+    # The application's wrapper class (its level filter) and logger factory apply too.
+    chain = _MaskedChain(structlog.get_config()["processors"])
+    return structlog.wrap_logger(None, processors=[chain], logger_factory_args=(NAME,)).bind(**context)
+
+
+class _LibraryLogger:
+    """What :func:`get_logger` returns: ``bind()`` gives a concrete bound logger for the current
+    configuration; any other method (``info``, ``warning``…) binds afresh and calls it."""
+
+    __slots__ = ()
+
+    def bind(self, **context: Any) -> Any:
+        return _bound(**context)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_bound(), name)
+
+
+_LOGGER = _LibraryLogger()
+
+
+def get_logger() -> Any:
+    """The library's logger (module docstring). Modules keep it at module level; hot paths keep a
+    ``bind()`` result and bind again when they want to follow a reconfiguration."""
+    return _LOGGER
