@@ -12,6 +12,9 @@ import pytest
 
 from joint_sanctions.cli import main
 
+from .conftest import Database
+from .test_identifiers import assert_masked
+
 CO = "91410100MA0000015B"
 PERSON = "410102199003071230"
 HEADER = "record_id,list_type,subject_id,subject_name,subject_type,authority,document_no,listed_on,expires_on,status,reason\n"
@@ -150,3 +153,27 @@ def test_python_dash_m_and_console_script_agree() -> None:
     """`python -m joint_sanctions --help` works (the console script calls the same main)."""
     p = run("--help")
     assert p.returncode == 0 and "lint" in p.stdout and "check" in p.stdout
+
+
+OTHER = "410105198509230440"  # someone's id typed into a name
+
+
+@pytest.mark.parametrize("subject", [PERSON, "52410105MJ0000AB32"], ids=["with-measures", "clear"])
+def test_check_masks_an_id_typed_into_the_name(tmp_path: Path, database: Database, subject: str) -> None:
+    """``check --name "王某某（身份证410105 …）"`` shows the name with the id masked, as JSON and as a table."""
+    csv = tmp_path / "records.csv"
+    csv.write_text(HEADER + f"P1,court_defaulter,{PERSON},张三,natural_person,金水区法院,(2024)豫0105执2号,"
+                   "2024-01-01,,active,\n", encoding="utf-8")
+    assert main(["records", "import", str(csv), "--db", database.url]) == 0
+    name = f"王某某（身份证{OTHER[:6]} {OTHER[6:]}）"
+    shown = "王某某（身份证4101** ********0440）"
+    as_json = run("check", "--subject", subject, "--matter", "civil_servant_hiring", "--name", name, "--json",
+                  "--db", database.url, cwd=tmp_path)
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)["subject"]["name"] == shown
+    table = run("check", "--subject", subject, "--matter", "civil_servant_hiring", "--name", name,
+                "--db", database.url, cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    assert shown in table.stdout
+    for p in (as_json, table):
+        assert_masked(p.stdout + p.stderr, OTHER, PERSON)
