@@ -22,7 +22,6 @@ import csv
 import datetime as dt
 import html
 import os
-import re
 import time
 import zipfile
 from collections import Counter
@@ -81,8 +80,6 @@ _SUBJECT_TYPE_BY_NAME = {name: key for key, name in SUBJECT_TYPES.items()}
 # Excel runs a cell that starts with one of these as a formula (CSV injection): such text is prefixed
 # with an apostrophe in the CSV report and stored as plain text in the workbook.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-# Every resident id holds 15 digits in a row (ASCII or full-width): text without such a run needs no masking.
-_DIGIT_RUN = re.compile("[0-9\uff10-\uff19]{15}")
 
 
 class BatchError(JointSanctionsError):
@@ -441,8 +438,9 @@ def _identifier(column: str, cell: object, problems: list[str]) -> str | None:
 
 
 def _masked(text: str) -> str:
-    """``text`` with resident ids masked (the cheap test first: names rarely hold 15 digits)."""
-    return identifiers.mask_text(text) if _DIGIT_RUN.search(text) else text
+    """``text`` with resident ids masked, spaced and full-width ones too (mask_text returns text
+    without a long run of digits as it is, quickly)."""
+    return identifiers.mask_text(text)
 
 
 def _rejected(line: int, reason: str) -> RejectedRow:

@@ -216,7 +216,8 @@ class Case(BaseModel):
         return self.status == "disposed"
 
     def summary(self) -> dict[str, Any]:
-        """The ``cases list --json`` element: docs/cli.md keys and more, resident ids masked."""
+        """The ``cases list --json`` element: docs/cli.md keys and more, resident ids masked (in free
+        text too: the case keeps names, item codes and departments as given)."""
         d, o = self.disposal, self.delivery
         finished = iso_time(o.finished_at) if o is not None and o.finished_at is not None else None
         return {
@@ -225,27 +226,42 @@ class Case(BaseModel):
             "status": self.status,
             "decision": self.decision,
             "matter_type": self.matter_type,
-            "subject": self.subject.model_dump(mode="json"),
+            "subject": {**self.subject.model_dump(mode="json"),
+                        "name": identifiers.mask_text(self.subject.name)},
             "measure_ids": list(self.measure_ids),
             "kind": self.kind,
             "list_types": sorted({h.list_type for h in self.list_hits}),
-            "item_code": self.matter.item_code,
-            "application_no": self.matter.application_no,
+            "item_code": _masked(self.matter.item_code),
+            "application_no": _masked(self.matter.application_no),
             "revision": self.revision,
             "initiated_at": iso_time(self.initiated_at),
             "responded_at": iso_time(self.responded_at),
             "disposed_at": iso_time(d.disposed_at) if d else None,
             "result": d.result if d else None,
-            "department": d.department if d else self.matter.department,
-            "department_code": d.department_code if d else self.matter.department_code,
+            "department": _masked(d.department if d else self.matter.department),
+            "department_code": _masked(d.department_code if d else self.matter.department_code),
             "attempts": o.attempts if o else 0,
-            "last_error": o.last_error if o else None,
+            "last_error": _masked(o.last_error if o else None),
             "status_code": o.status_code if o else None,
             "fed_back_at": finished if self.status == "fed_back" else None,
             "rejected_at": finished if self.status == "rejected" else None,
             "withdrawal_reason": identifiers.mask_text(self.withdrawal.reason) if self.withdrawal else None,
             "withdrawn_at": self.withdrawal.withdrawn_at.isoformat() if self.withdrawal else None,
         }
+
+
+def _masked(text: str | None) -> str | None:
+    """Free text as outputs show it: resident ids masked (spaced and full-width forms too)."""
+    return None if text is None else identifiers.mask_text(text)
+
+
+def _masked_keys(counts: dict[str, int]) -> dict[str, int]:
+    """Counts keyed by free text (department names) with ids masked; keys that mask alike add up."""
+    shown: dict[str, int] = {}
+    for key, n in counts.items():
+        masked = identifiers.mask_text(key)
+        shown[masked] = shown.get(masked, 0) + n
+    return shown
 
 
 @dataclass(frozen=True)
@@ -1216,7 +1232,7 @@ class CaseBook:
         if not self._backend.dispose(case_id, case.status, target, columns, payload, time.time(), event):
             # Someone else moved the case between our read and our write: report what it is now.
             raise _refusal(self.get(case_id), "dispose")
-        _log.info("case_disposed", case_id=case_id, result=result, department=disposal.department)
+        _log.info("case_disposed", case_id=case_id, result=result, department=_masked(disposal.department))
         return self.get(case_id)
 
     # --- statistics ---------------------------------------------------------------------------------
@@ -1239,7 +1255,7 @@ class CaseBook:
             withdrawn=by_status.get("withdrawn", 0),
             by_month=ordered(groups["month"]),
             by_measure=ordered(groups["measure"]),
-            by_department=ordered(groups["department"]),
+            by_department=ordered(_masked_keys(groups["department"])),
             by_list_type=ordered(groups["list_type"]),
             by_result=ordered(groups["result"]),
         )

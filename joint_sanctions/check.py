@@ -553,7 +553,10 @@ class Engine:
     @staticmethod
     def _subject_ref(subject_id: str, kind: str, name: str, subject_type: str) -> SubjectRef:
         shown = identifiers.mask(subject_id) if kind == "resident_id" else subject_id
-        return trusted(SubjectRef, {"id": shown, "id_kind": kind, "name": name, "subject_type": subject_type})
+        # Names are free text and may hold an id (王某某（身份证…）); a check without a name skips it.
+        return trusted(SubjectRef, {"id": shown, "id_kind": kind,
+                                    "name": identifiers.mask_text(name) if name else name,
+                                    "subject_type": subject_type})
 
     def _clear(self, compiled: CompiledMeasures, subject_id: str, kind: str, name: str,
                subject_type: str | None, mat: Matter, when: dt.datetime) -> CheckResult:
@@ -645,7 +648,7 @@ def _applied(compiled: CompiledMeasures, firings: Iterable[tuple[str, str]],
         if measure_id not in via:
             party = parties[record.subject_id]
             via[measure_id] = trusted(ViaRelatedParty, {"role": party.role, "id": identifiers.mask(party.id),
-                                                        "name": party.name})
+                                                        "name": identifiers.mask_text(party.name)})
     measures = compiled.measures
     applied = []
     for mid in sorted(record_ids, key=compiled.position.__getitem__):

@@ -8,7 +8,12 @@ The format and the uplink protocol are described for users in docs/case-feedback
 fails when the shipped file and the model differ. v1 never changes shape: every object forbids
 additional properties, every key is always present (``null`` where not given). A new shape is v2.
 
-The uplink is the one place where the subject id travels unmasked: the platform needs it.
+The uplink is the one place where the subject id travels unmasked: the platform needs it. Every other
+text of the record (names, list entries, matter, department, disposal texts) is free text that may
+hold a resident id (a reason citing someone's id, a name with the id in brackets): it goes up through
+:func:`~joint_sanctions.identifiers.mask_text`. Cases store those texts as given, so that what the loop
+compares (the application number of an idempotent case) stays exact; the record is masked as it is
+built.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import CaseError, TransitionError
+from .identifiers import mask_text
 from .models import Effect, IdKind, Kind, ListType, MatterType, SubjectType
 
 if TYPE_CHECKING:
@@ -180,30 +186,35 @@ def build_feedback(case: Case, *, region_code: str | None = None) -> FeedbackV1:
         case_id=case.case_id,
         check_id=case.check_id,
         status="disposed",
-        subject=FeedbackSubject(name=case.subject.name or None, subject_type=case.subject.subject_type,
+        subject=FeedbackSubject(name=_masked(case.subject.name or None), subject_type=case.subject.subject_type,
                                 id_kind=case.subject.id_kind, id=case.subject_id),
-        lists=tuple(FeedbackList(list_type=h.list_type, authority=h.authority or None,
-                                 document_no=h.document_no or None, listed_on=h.listed_on)
+        lists=tuple(FeedbackList(list_type=h.list_type, authority=_masked(h.authority or None),
+                                 document_no=_masked(h.document_no or None), listed_on=h.listed_on)
                     for h in case.list_hits),
-        matter=FeedbackMatter(matter_type=mat.matter_type, item_code=mat.item_code,
-                              application_no=mat.application_no),
+        matter=FeedbackMatter(matter_type=mat.matter_type, item_code=_masked(mat.item_code),
+                              application_no=_masked(mat.application_no)),
         kind=case.kind,
         measures=tuple(FeedbackMeasure(measure_id=m.measure_id, name=m.name, effect=m.effect,
                                        legal_basis=tuple(FeedbackLegalBasis.model_validate(b.model_dump())
                                                          for b in m.legal_basis))
                        for m in case.measures),
-        implementing_department=FeedbackDepartment(name=disposal.department,
-                                                   code=disposal.department_code),
+        implementing_department=FeedbackDepartment(name=_masked(disposal.department),
+                                                   code=_masked(disposal.department_code)),
         region_code=code,
         result=disposal.result,
-        result_text=disposal.text,
-        reason=disposal.reason,
-        description=disposal.description,
+        result_text=_masked(disposal.text),
+        reason=_masked(disposal.reason),
+        description=_masked(disposal.description),
         initiated_at=case.initiated_at.astimezone(_CST),
         responded_at=case.responded_at.astimezone(_CST),
         disposed_at=disposal.disposed_at.astimezone(_CST),
         revision=case.revision,
     )
+
+
+def _masked(text: str | None) -> str | None:
+    """Free text as the record carries it: resident ids masked."""
+    return None if text is None else mask_text(text)
 
 
 def feedback_schema() -> dict[str, Any]:

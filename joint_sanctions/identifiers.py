@@ -302,11 +302,12 @@ def _is_public_uscc(value: str) -> bool:
     A USCC whose first 17 characters are digits has a resident id's shape; it stays visible only when
     its positions 7-14 spell no calendar date, i.e. when it cannot be a resident id.
     """
-    if _uscc_problem(value) is not None:
-        return False
     # The final character is not tested: a resident id with a mistyped last character can still be
-    # a valid USCC (41010219900307123A is one), and it would give away 17 digits of the id.
-    return not set(value[:17]) <= _ASCII_DIGITS or _calendar_date(value[6:14]) is None
+    # a valid USCC (41010219900307123A is one), and it would give away 17 digits of the id. Tested
+    # first because it is cheaper than the USCC rules.
+    if set(value[:17]) <= _ASCII_DIGITS and _calendar_date(value[6:14]) is not None:
+        return False
+    return _uscc_problem(value) is None
 
 
 def mask(identifier: str) -> str:
@@ -331,29 +332,113 @@ _ALNUM = f"{_D}A-Za-z\uff21-\uff3a\uff41-\uff5a"
 # Any final letter is matched, not only X, so that an id with a mistyped last character is masked
 # too (mask() does the same); real USCCs are let through by _is_public_uscc.
 _STANDALONE_ID = re.compile(f"(?<![{_ALNUM}])(?:[{_D}]{{17}}[{_ALNUM}]|[{_D}]{{15}})(?![{_ALNUM}])")
-_ID_RUN = re.compile(f"[{_D}Xx\uff38\uff58]{{18,}}")
+# What people put between the groups of an id: spaces (ASCII, no-break, ideographic), tabs, hyphens
+# and dashes (ASCII, Unicode, full-width). Not commas or dots: those make amounts, not ids.
+_SEPARATORS = " \t\u00a0\u3000\u2010\u2011\u2012\u2013\u2014\uff0d-"
+_SEPARATOR_SET = frozenset(_SEPARATORS)
+# A run of digits (and X, an id's last character) with at most three separators between neighbours:
+# "410102 19900307 123X", "4101 0219 9003 0712 30", "410102 - 19900307". The possessive *+ keeps
+# the scan linear on any input: each character is read once and nothing is retried.
+_DIGIT_RUN = re.compile(f"[{_D}](?:[{_SEPARATORS.replace('-', '')}\\-]{{0,3}}[{_D}Xx\uff38\uff58])*+")
+# Where in a run of normalised digits a window is shaped like an id with a plausible birth date: 18
+# characters (17 digits and a digit or X, 19xx/20xx at positions 7-10), or 15 digits (an old id,
+# YYMMDD at positions 7-12). The lookaheads find overlapping windows in C; the few found get the
+# full check in Python.
+_ID_WINDOW = re.compile(
+    "(?=[0-9]{6}(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9X])")
+_OLD_ID_WINDOW = re.compile("(?=[0-9]{8}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3})")
+
+
+def _birth_date(yyyymmdd: str) -> dt.date | None:
+    """:func:`_calendar_date`, remembered (a long text repeats the same few dates)."""
+    birth = _BIRTH_DATES.get(yyyymmdd, dt.date.min)
+    if birth is dt.date.min:
+        birth = _calendar_date(yyyymmdd)
+        if len(_BIRTH_DATES) < 100_000:
+            _BIRTH_DATES[yyyymmdd] = birth
+    return birth
+
+
+def _whole_groups(positions: list[int], k: int, n: int) -> bool:
+    """True when the ``n`` digits from the ``k``-th are whole groups, at least two of them.
+
+    ``positions`` are the digits' places in the text: consecutive places make a group.
+    """
+    last = k + n - 1
+    return ((k == 0 or positions[k] != positions[k - 1] + 1)
+            and (last + 1 == len(positions) or positions[last + 1] != positions[last] + 1)
+            and positions[last] - positions[k] != last - k)
+
+
+def _mask_run(text: str, start: int, end: int, today: dt.date, hidden: set[int]) -> None:
+    """Add to ``hidden`` the places of the id digits to hide in ``text[start:end]``, a digit run.
+
+    Windows over the run's digits (its separators skipped) are hidden but for their first four and
+    last four digits:
+
+    * 18 digits in a row that form a valid resident id, wherever they start (two ids pasted
+      together, an id after a phone number);
+    * when the run has separators, whole groups (at least two) that hold 18 characters with a real
+      birth date from 1900 to today at positions 7-14, or 15 digits with a real 19YYMMDD date at
+      positions 7-12 (an old id). A wrong check character does not save such groups: they are a
+      mistyped id. A single group is left to the standalone pattern.
+    """
+    positions = [i for i in range(start, end) if text[i] not in _SEPARATOR_SET]
+    count = len(positions)
+    if count < 15:
+        return
+    digits = "".join([text[i] for i in positions]).translate(_NORMALISE)
+    grouped = count != end - start
+    for m in _ID_WINDOW.finditer(digits):
+        k = m.start()
+        window = digits[k:k + 18]
+        # The window is 17 ASCII digits and a digit or X (the pattern says so): the check character
+        # is computed from their codes, as parse_identifier's hot path does.
+        valid = window[17] == _ID_CHECK[(sum(map(mul, window[:17].encode("ascii"), _ID_WEIGHTS))
+                                         - _ID_ASCII_OFFSET) % 11]
+        if ((valid or (grouped and _whole_groups(positions, k, 18)))
+                and _EARLIEST_BIRTH <= (_birth_date(window[6:14]) or dt.date.min) <= today):
+            hidden.update(positions[k + 4:k + 14])
+    if grouped:
+        for m in _OLD_ID_WINDOW.finditer(digits):
+            k = m.start()
+            if _whole_groups(positions, k, 15) and _birth_date("19" + digits[k + 6:k + 12]) is not None:
+                hidden.update(positions[k + 4:k + 11])
 
 
 def mask_text(text: str) -> str:
     """Mask every resident id in free text; USCCs stay readable.
 
-    Masked: 17 digits and one more letter or digit, or 15 digits (old ids), standing alone (not inside
-    a longer run of letters and digits); and any valid resident id even inside a longer run (two ids
-    pasted together). Full-width digits count as digits. Not masked: valid USCCs, except those whose
-    first 17 characters are digits with a calendar date at positions 7-14 (they may be a person).
+    Masked, keeping the first and last four digits:
+
+    * 17 digits and one more letter or digit, or 15 digits (old ids), standing alone (not inside a
+      longer run of letters and digits), unless a public USCC (below);
+    * any valid resident id, wherever it stands, in any grouping: contiguous, or its digits split
+      by spaces, ideographic spaces, tabs, hyphens or dashes (up to three between two digits);
+    * groups of digits written apart that together hold 18 characters with a real birth date at
+      positions 7-14 (a mistyped check character included), or 15 digits with a 19YYMMDD date at
+      positions 7-12.
+
+    Full-width digits and ``ｘ``/``Ｘ`` count as their ASCII forms. Not masked: valid USCCs, except those
+    whose first 17 characters are digits with a calendar date at positions 7-14 (they may be a
+    person); phone numbers, amounts, dates and card numbers (wrong digit count, or no birth date).
+    Linear in the length of ``text``; text with no run of 15 digits comes back as the same object.
     """
-    hidden = [False] * len(text)
-
-    def hide(start: int, end: int) -> None:
-        for i in range(start + 4, end - 4):
-            hidden[i] = True
-
-    for m in _STANDALONE_ID.finditer(text):
-        if not _is_public_uscc(_normalise(m.group())):
-            hide(m.start(), m.end())
+    runs = [m.span() for m in _DIGIT_RUN.finditer(text) if m.end() - m.start() >= 15]
+    if not runs:
+        return text
+    hidden: set[int] = set()
     today = _today_cst()
-    for m in _ID_RUN.finditer(text):
-        for start in range(m.start(), m.end() - 17):
-            if _resident_id_rule(_normalise(text[start:start + 18]), today) is None:
-                hide(start, start + 18)
-    return "".join("*" if h else ch for ch, h in zip(text, hidden, strict=True))
+    for start, end in runs:
+        # A standalone id's digits lie in one run; it may end one letter past it, and the lookahead
+        # needs the character after that (the lookbehind sees before ``start`` by itself).
+        for m in _STANDALONE_ID.finditer(text, start, end + 2):
+            if not _is_public_uscc(_normalise(m.group())):
+                hidden.update(range(m.start() + 4, m.end() - 4))
+        _mask_run(text, start, end, today, hidden)
+    if not hidden:
+        return text
+    chars = list(text)
+    for i in hidden:
+        chars[i] = "*"
+    return "".join(chars)

@@ -21,6 +21,7 @@ from joint_sanctions.cases import case_book_for
 from joint_sanctions.stores.sqlite import SqliteStore
 
 from .conftest import record
+from .test_identifiers import assert_masked
 
 _ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -471,3 +472,26 @@ def _read_available(fd: int) -> bytes:
         return os.read(fd, 65536)
     except OSError:  # EIO: every copy of the terminal side is closed
         return b""
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx", ".html"])
+def test_ids_typed_into_names_are_masked_in_every_report_format(engine: Engine, tmp_path: Path,
+                                                                 suffix: str) -> None:
+    """A name holding a resident id, spaced, dashed or full-width, is masked in CSV, XLSX and HTML reports."""
+    other, third = PERSONS[7], PERSONS[8]
+    wide = third.translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789"})
+    source = write_csv(tmp_path / "in.csv", [
+        (USCCS[1], f"某供应商（法人{other[:6]} {other[6:]}）"),
+        (USCCS[0], f"某商贸（{other[:6]}-{other[6:14]}-{other[14:]}）"),
+        (PERSONS[0], f"王某 {wide[:6]}\u3000{wide[6:]}"),
+        (PERSONS[2], f"李某{PERSONS[2]}")])
+    out = tmp_path / f"out{suffix}"
+    run_batch(engine, source, "government_procurement", out)
+    if suffix == ".xlsx":
+        book = openpyxl.load_workbook(out)
+        text = "\n".join(str(cell) for sheet in book for row in sheet.iter_rows(values_only=True)
+                          for cell in row)
+    else:
+        text = out.read_text("utf-8-sig")
+    assert_masked(text, other, third, PERSONS[0], PERSONS[2])
+    assert f"某供应商（法人4101** ********{other[-4:]}）" in text

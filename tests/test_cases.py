@@ -38,6 +38,7 @@ from joint_sanctions.testing import MemoryStore, RecordingSink
 
 from .conftest import FIXED_NOW, Database, record
 from .test_stores import failures_in_threads
+from .test_identifiers import assert_masked
 
 FIXTURE = Path(__file__).parent / "fixtures" / "measures"
 CO = "91410100MA0000015B"      # a company on the court-defaulter list
@@ -761,3 +762,39 @@ def test_cli_list_filters_subject_matter_since(tmp_path: Path, cli_db: tuple[str
     for bad in (["--since", "2025-6-1"], ["--subject", "91410100MA0000015C"], ["--matter", "awards"]):
         done = cli("cases", "list", *bad, "--db", url, cwd=tmp_path)
         assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
+
+
+# --- resident ids typed into free text (design.md §9 "Hostile input") -----------------------------
+
+OTHER = "410105198509230440"
+THIRD = "410102197906150037"
+
+
+def test_cli_list_and_stats_mask_ids_typed_into_free_text(tmp_path: Path, database: Database) -> None:
+    """``cases list`` (JSON, table) and ``cases stats`` (JSON, text) mask ids in names, item codes,
+    application numbers and departments; the disposal log event masks the department too."""
+    engine = loop_engine(database)
+    book = book_of(engine)
+    company = engine.check({"id": CO, "name": f"某公司（法人 {OTHER[:6]} {OTHER[6:]}）"}, "government_procurement",
+                           item_code=f"ITEM-{OTHER}", application_no=f"A {THIRD[:6]}-{THIRD[6:]}").case_id
+    person = engine.check({"id": PERSON, "name": f"王某某{PERSON}"}, "civil_servant_hiring",
+                          department=f"人社局 {OTHER}", department_code=f"HR{THIRD}").case_id
+    assert company is not None and person is not None
+    with structlog.testing.capture_logs() as logs:
+        book.dispose(company, "applied", department=f"财政局（经办人{THIRD[:6]} {THIRD[6:14]} {THIRD[14:]}）",
+                     department_code=f"FIN {OTHER}")
+    assert_masked(repr(logs), OTHER, THIRD)
+    engine.store.close()
+    outputs = {}
+    for args in (("list", "--json"), ("list",), ("stats", "--json"), ("stats",)):
+        done = cli("cases", *args, "--db", database.url, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert_masked(done.stdout + done.stderr, OTHER, THIRD, PERSON)
+        outputs[args] = done.stdout
+    listed = {c["case_id"]: c for c in json.loads(outputs["list", "--json"])}
+    assert listed[company]["item_code"] == "ITEM-4101**********0440"
+    assert listed[company]["subject"]["name"] == "某公司（法人 4101** ********0440）"
+    assert listed[person]["department"] == "人社局 4101**********0440"
+    stats = json.loads(outputs["stats", "--json"])
+    assert stats["by_department"] == {"财政局（经办人4101** ******** 0037）": 1}
+    assert "某公司（法人 4101** ********0440）" in outputs["list",]

@@ -18,6 +18,7 @@ from joint_sanctions.check import coerce_matter, coerce_subject, compile_paths
 from joint_sanctions.testing import MemoryStore
 
 from .conftest import record
+from .test_identifiers import assert_masked
 
 FIXTURE = Path(__file__).parent / "fixtures" / "measures"
 CO = "91410100MA0000015B"      # a company
@@ -329,3 +330,25 @@ def test_subject_from_a_mapping_equals_the_validated_one(subject: dict[str, Any]
             return "invalid"
 
     assert coerced() == validated()
+
+
+# --- resident ids typed into names (design.md §9 "Hostile input") ----------------------------------
+
+OTHER = "410105198509230440"  # someone's id typed into a name
+
+
+@pytest.mark.parametrize("listed", [False, True], ids=["clear", "with-measures"])
+def test_ids_typed_into_names_are_masked_in_the_result(engine_with: Callable[..., Engine], listed: bool) -> None:
+    """A subject's or related party's name holding a resident id (any spelling) comes back masked."""
+    records = [record("R9", PERSON, "court_defaulter"), record("R2", CO, "market_serious_violator")]
+    engine = engine_with(*(records if listed else ()))
+    subject = {"id": CO, "name": f"某公司（法人身份证{OTHER[:6]} {OTHER[6:14]} {OTHER[14:]}）",
+               "related_parties": [{"role": "legal_representative", "id": PERSON,
+                                    "name": "张三 ４１０１ ０２１９ ９００３ ０７１２ ３０"}]}
+    result = engine.check(subject, "government_procurement", at=DAY)
+    assert result.decision == ("prohibited" if listed else "clear")
+    assert result.subject.name.startswith("某公司（法人身份证4101** ")
+    assert_masked(result.to_json(), OTHER, PERSON)
+    via = [m.via_related_party for m in result.measures if m.via_related_party is not None]
+    assert len(via) == (1 if listed else 0)
+    assert all(v.name.startswith("张三 ４１０１ ") for v in via)

@@ -15,6 +15,9 @@ import pytest
 
 from joint_sanctions.cli import main
 
+from .conftest import Database
+from .test_identifiers import assert_masked
+
 CO = "91410100MA0000015B"
 PERSON = "410102199003071230"
 HEADER = "record_id,list_type,subject_id,subject_name,subject_type,authority,document_no,listed_on,expires_on,status,reason\n"
@@ -209,3 +212,27 @@ def test_verbose_logs_each_check_on_stderr_and_json_stays_alone_on_stdout(db: st
     assert json.loads(p.stdout)["decision"] == "prohibited"
     (event,) = [line for line in p.stderr.splitlines() if " check " in line]
     assert "4101**********1230" in event and PERSON not in p.stderr
+
+
+OTHER = "410105198509230440"  # someone's id typed into a name
+
+
+@pytest.mark.parametrize("subject", [PERSON, "52410105MJ0000AB32"], ids=["with-measures", "clear"])
+def test_check_masks_an_id_typed_into_the_name(tmp_path: Path, database: Database, subject: str) -> None:
+    """``check --name "王某某（身份证410105 …）"`` shows the name with the id masked, as JSON and as a table."""
+    csv = tmp_path / "records.csv"
+    csv.write_text(HEADER + f"P1,court_defaulter,{PERSON},张三,natural_person,金水区法院,(2024)豫0105执2号,"
+                   "2024-01-01,,active,\n", encoding="utf-8")
+    assert main(["records", "import", str(csv), "--db", database.url]) == 0
+    name = f"王某某（身份证{OTHER[:6]} {OTHER[6:]}）"
+    shown = "王某某（身份证4101** ********0440）"
+    as_json = run("check", "--subject", subject, "--matter", "civil_servant_hiring", "--name", name, "--json",
+                  "--db", database.url, cwd=tmp_path)
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)["subject"]["name"] == shown
+    table = run("check", "--subject", subject, "--matter", "civil_servant_hiring", "--name", name,
+                "--db", database.url, cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    assert shown in table.stdout
+    for p in (as_json, table):
+        assert_masked(p.stdout + p.stderr, OTHER, PERSON)

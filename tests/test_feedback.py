@@ -23,8 +23,9 @@ from joint_sanctions.feedback import (
     shipped_schema_text,
 )
 
-from .conftest import record
+from .conftest import Database, record
 from .test_cases import CO, CO2, PERSON, loop_engine
+from .test_identifiers import assert_masked
 
 SCHEMA_FILE = Path(__file__).parent.parent / "joint_sanctions" / "schemas" / "feedback-v1.schema.json"
 V1_KEYS = {"schema_version", "case_id", "check_id", "status", "subject", "lists", "matter", "kind", "measures",
@@ -233,3 +234,31 @@ def test_every_disposal_gives_a_valid_record_that_round_trips(
     assert_valid(json.loads(body))
     assert FeedbackV1.model_validate_json(body) == feedback
 
+
+
+# --- resident ids in free text (design.md §7, §9 "Hostile input") ---------------------------------
+
+OTHER = "410105198509230440"       # someone's id typed into the disposal texts
+THIRD = "410102197906150037"
+
+
+def test_ids_in_free_text_go_up_masked_and_only_subject_id_in_clear(database: Database) -> None:
+    """Names, matter, department and disposal texts with resident ids go up masked; subject.id does not."""
+    engine = loop_engine(database)
+    book = case_book_for(engine.store)
+    spaced = f"{OTHER[:6]} {OTHER[6:]}"
+    wide = THIRD.translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789"})
+    case_id = engine.check({"id": PERSON, "name": f"王某某（身份证{PERSON[:6]}-{PERSON[6:14]}-{PERSON[14:]}）"},
+                           "civil_servant_hiring", item_code=f"ITEM{OTHER}",
+                           application_no=f"申请 {THIRD[:6]}\u3000{THIRD[6:]}").case_id
+    assert case_id is not None
+    book.dispose(case_id, "not_applied", text=f"经办人 {wide}", reason=f"本人身份证 {spaced} 与档案不符",
+                 description=f"代办人{OTHER}，联系人{THIRD[:4]} {THIRD[4:8]} {THIRD[8:12]} {THIRD[12:16]} {THIRD[16:]}",
+                 department=f"人社局窗口{OTHER}", department_code=f"HR-{THIRD}")
+    doc = json.loads(book.feedback(case_id).to_bytes())
+    assert doc["subject"]["id"] == PERSON and doc["subject"]["id_kind"] == "resident_id"
+    assert doc["reason"] == "本人身份证 4101** ********0440 与档案不符"
+    assert doc["subject"]["name"].startswith("王某某（身份证4101**-")
+    assert_valid(doc)
+    doc["subject"]["id"] = "-"
+    assert_masked(json.dumps(doc, ensure_ascii=False), PERSON, OTHER, THIRD)

@@ -444,6 +444,130 @@ def test_mask_text_keeps_usccs_with_letters(codes: list[str], sep: str) -> None:
             assert code in result
 
 
+def assert_masked(text: str, *numbers: str) -> None:
+    """Fail when ``text`` shows the ten middle digits of any of ``numbers`` in any spelling
+    (full-width digits, grouped by spaces or dashes)."""
+    flat = re.sub("[\\s\\-\u2010-\u2014\uff0d]", "", text.translate(
+        {ord(c) + 0xFEE0: ord(c) for c in "0123456789"}))
+    for number in numbers:
+        assert number[4:14] not in flat, f"{number[:4]}…{number[-4:]} shows in {text[:200]!r}"
+
+
+# --- mask_text: the forms people type (spaced, dashed, full-width, mixed) ------------------------------
+
+_FULL = {ord(c): ord(c) + 0xFEE0 for c in "0123456789Xx"}
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("410102 199003071230", "4101** ********1230"),
+        ("410102 19900307 1230", "4101** ******** 1230"),
+        ("4101 0219 9003 0712 30", "4101 **** **** **12 30"),
+        ("410102-19900307-1230", "4101**-********-1230"),
+        ("410102 - 19900307 - 1230", "4101** - ******** - 1230"),
+        ("４１０１０２　１９９００３０７　１２３０", "４１０１**　********　１２３０"),
+        ("410102　１９９００３０７－1230", "4101**　********－1230"),
+        ("110105 19491231 002X", "1101** ******** 002X"),
+        ("110105 19491231 002x", "1101** ******** 002x"),
+        ("１１０１０５ １９４９１２３１ ００２ｘ", "１１０１** ******** ００２ｘ"),
+        ("１１０１０５　１９４９１２３１　００２Ｘ", "１１０１**　********　００２Ｘ"),
+        # A mistyped check character still hides the id: the birth date is what marks it.
+        ("410102 19900307 1231", "4101** ******** 1231"),
+        # Old 15-digit ids (region, YYMMDD, sequence) in groups.
+        ("410102 900307 123", "4101** *****7 123"),
+    ],
+)
+def test_mask_text_masks_spaced_dashed_and_full_width_ids(text: str, expected: str) -> None:
+    """An id typed in groups (spaces, dashes, full-width digits and spaces, mixed) keeps only 4 + 4 digits."""
+    assert mask_text(f"王某某（身份证{text}）") == f"王某某（身份证{expected}）"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "电话 138 0013 8000，座机 0371-6123 4567",
+        "13800138000 13900139000 13700137000",
+        "金额 1 234 567.89 元，12,345,678,901,234,567",
+        "2024-01-01 至 2024-12-31，2024-01-01 2024-12-31",
+        "银行卡 6222 0212 3456 7890，6222 0212 3456 7890 123",
+        "1234 5678 9012 3456 78",  # 18 digits, no birth date at positions 7-14
+        "订单 2024 0101 0000 0000 01",
+        "124101 064100 000117",  # an all-digit USCC in groups: positions 7-14 are no date
+        "91350100M000100Y43 91110000600037341L 91410100MA0000015B 124101064100000117",
+        "事项 4101 0000 1234 5 号",
+    ],
+)
+def test_mask_text_leaves_ordinary_numbers_and_usccs_alone(text: str) -> None:
+    """Phone numbers, amounts, dates, card numbers, digit groups without a birth date and USCCs stay."""
+    assert mask_text(text) == text
+
+
+def test_mask_text_on_a_megabyte_of_digits_and_spaces_finishes() -> None:
+    """A 1 MiB run of digits and separators is scanned in linear time and keeps its length."""
+    for unit in ("1 ", "9\u3000-", "410102 19900307 1230 "):
+        text = (unit * (2**20 // len(unit) + 1))[:2**20]
+        result = mask_text(text)
+        assert len(result) == len(text)
+        if "410102" in unit:
+            assert "19900307" not in result
+
+
+def _render(number: str, cuts: list[int], seps: list[str], wide: list[bool]) -> str:
+    """``number`` with a separator before each cut position and some characters full-width."""
+    chars = [ch.translate(_FULL) if w else ch for ch, w in zip(number, wide, strict=False)]
+    chars += list(number[len(chars):])
+    out = []
+    for i, ch in enumerate(chars):
+        if i in cuts:
+            out.append(seps[cuts.index(i) % len(seps)])
+        out.append(ch)
+    return "".join(out)
+
+
+def _digits(text: str) -> str:
+    """The ASCII digits of ``text`` (full-width ones converted), in order."""
+    return re.sub(r"[^0-9]", "", text.translate({ord(c) + 0xFEE0: ord(c) for c in "0123456789"}))
+
+
+no_digits = st.text(alphabet=st.sampled_from(
+    "郑州市金水区王某某身份证号码（）：，、。 \u3000-abcXyz!?#;/"), max_size=12)
+separators = st.sampled_from([" ", "  ", "-", "－", "\u3000", " - ", "\u00a0", "\t"])
+
+
+@settings(deadline=None, max_examples=400)
+@example(number="410102199003071230", cuts=[6], seps=[" "], wide=[], case="upper",
+         before="身份证", after="")
+@given(number=valid_resident_ids, cuts=st.lists(st.integers(1, 17), unique=True, max_size=6).map(sorted),
+       seps=st.lists(separators, min_size=1, max_size=3), wide=st.lists(st.booleans(), max_size=18),
+       case=st.sampled_from(["upper", "lower"]), before=no_digits, after=no_digits)
+def test_mask_text_hides_any_rendering_of_a_valid_id(number: str, cuts: list[int], seps: list[str],
+                                                     wide: list[bool], case: str, before: str,
+                                                     after: str) -> None:
+    """A valid id in any grouping, separator, width and case, in any text, keeps at most its 4 + 4 digits."""
+    rendered = _render(number if case == "upper" else number.lower(), cuts, seps, wide)
+    result = mask_text(before + rendered + after)
+    assert len(result) == len(before + rendered + after)
+    shown = _digits(result)
+    assert number[4:14] not in shown
+    assert len(shown) <= 8  # the ten middle digits are gone: the id cannot be recovered
+
+
+@settings(deadline=None, max_examples=300)
+@given(code=valid_usccs, before=no_digits, after=no_digits)
+def test_mask_text_keeps_a_public_uscc_readable(code: str, before: str, after: str) -> None:
+    """A valid USCC that cannot be a person's id comes through unchanged, whatever text surrounds it."""
+    assume(not code[:17].isdigit() or not re.fullmatch(
+        r"(19|20)\d\d(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])", code[6:14]))
+    assert code in mask_text(f"{before}{code}{after}")
+
+
+def test_mask_text_returns_plain_text_itself() -> None:
+    """Text with nothing to mask comes back as the very same object (no copy on the hot path)."""
+    name = "郑州市金水区某某建设工程有限公司" * 12
+    assert mask_text(name) is name
+
+
 def test_public_names_are_pinned() -> None:
     """The module exports exactly the six functions other modules import."""
     assert sorted(identifiers.__all__) == [

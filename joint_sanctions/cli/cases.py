@@ -137,7 +137,7 @@ def render_table(cases: list[Case]) -> str:
         s = c.summary()
         rows.append((c.case_id, f"{c.status} {CASE_STATUSES[c.status]}",
                      f"{c.decision} {DECISIONS[c.decision]}", f"{c.matter_type} {MATTER_TYPES[c.matter_type]}",
-                     f"{c.subject.name or '-'} {s['subject']['id']}", ",".join(c.measure_ids),
+                     f"{s['subject']['name'] or '-'} {s['subject']['id']}", ",".join(c.measure_ids),
                      _local(c.initiated_at), _local(c.disposal.disposed_at) if c.disposal else "-"))
     widths = [max(_width(r[i]) for r in (header, *rows)) for i in range(len(header))]
     lines = ["  ".join(_pad(cell, w) for cell, w in zip(row, widths, strict=True)).rstrip()
@@ -145,7 +145,7 @@ def render_table(cases: list[Case]) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     for c in cases:
         if c.status == "rejected" and c.delivery is not None:
-            lines.append(f"rejected {c.case_id}: {c.delivery.last_error}")
+            lines.append(f"rejected {c.case_id}: {c.summary()['last_error']}")
     return "\n".join(lines)
 
 
