@@ -37,8 +37,8 @@ from joint_sanctions.stores.sqlite import SqliteStore
 from joint_sanctions.testing import MemoryStore, RecordingSink
 
 from .conftest import FIXED_NOW, Database, record
-from .test_stores import failures_in_threads
 from .test_identifiers import assert_masked
+from .test_stores import failures_in_threads
 
 FIXTURE = Path(__file__).parent / "fixtures" / "measures"
 CO = "91410100MA0000015B"      # a company on the court-defaulter list
