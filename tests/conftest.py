@@ -125,7 +125,7 @@ class Database:
         Closed explicitly because a connection pool left to the garbage collector may be collected
         on one of its own worker threads, which then cannot join itself (an unraisable error).
         """
-        store = open_store(self.url)
+        store = open_store(self.url, create=True)
         self.opened.append(store)
         return store
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import openpyxl
+import psycopg
 import pytest
 
 from joint_sanctions import CheckError, Engine, StoreError
@@ -248,10 +249,29 @@ def test_databases_written_before_data_as_of_are_backfilled(database: Database) 
     store = database.open()
     store.upsert([record("R1", CO), record("R2", CO2, "tax_credit_a")])
     store.close()
-    database.rows("DROP TABLE record_data_as_of")
-    database.rows("DELETE FROM schema_migrations WHERE id = 'records-0003'")
+    _execute(database, "DROP TABLE record_data_as_of", "DELETE FROM schema_migrations WHERE id = 'records-0003'")
     reopened = database.open().data_as_of()
     assert set(reopened) == {"court_defaulter", "tax_credit_a"}
+
+
+def _age(path: Path, days: int, list_type: str | None = None) -> None:
+    """Make the latest write of every list type (or of one) ``days`` old, as if no import had run since."""
+    with sqlite3.connect(path) as conn:
+        old = (_utc_now() - dt.timedelta(days=days)).isoformat()
+        conn.execute("UPDATE record_data_as_of SET written_at = ? WHERE ? IS NULL OR list_type = ?",
+                     (old, list_type, list_type))
+
+
+def _execute(database: Database, *statements: str) -> None:
+    """Run statements that return no rows through a connection of their own."""
+    if database.kind == "sqlite":
+        with sqlite3.connect(database.url.removeprefix("sqlite:///")) as lite:
+            for statement in statements:
+                lite.execute(statement)
+        return
+    with psycopg.connect(database.url) as pg:
+        for statement in statements:
+            pg.execute(statement)
 
 
 # --- checks refuse without data, or on stale data -------------------------------------------------
@@ -308,23 +328,27 @@ def test_every_result_carries_data_as_of(database: Database, fixture_measures: C
 def test_stale_lists_refuse_checks_naming_them(fixture_measures: CompiledMeasures, tmp_path: Path) -> None:
     """With max_data_age, a list type whose latest write is older refuses checks (code stale_data),
     also for a check in the past: staleness is about the data as it is now."""
-    store = open_store(f"sqlite:///{tmp_path / 'r.db'}", create=True)
+    path = tmp_path / "r.db"
+    store = open_store(f"sqlite:///{path}", create=True)
     store.upsert([record("R1", CO), record("R2", CO2, "tax_credit_a")])
-    now = [_utc_now() + dt.timedelta(hours=35)]
+    _age(path, days=2, list_type="tax_credit_a")  # as if that list had not been imported for two days
+    now = [_utc_now()]
     engine = Engine(measures=fixture_measures, store=store, cases=False, clock=lambda: now[0],
                     max_data_age=dt.timedelta(hours=36))
-    assert engine.check(CO2, "bidding").decision == "clear"
-    store.upsert([record("R3", CO2)])  # court_defaulter written again now; tax_credit_a is not
-    now[0] += dt.timedelta(hours=2)
     for at in (None, dt.date(2025, 1, 1)):
         with pytest.raises(CheckError) as caught:
-            engine.check(CO2, "bidding", at=at)
+            engine.check(numbered_uscc(5), "bidding", at=at)
         assert caught.value.code == "stale_data"
         assert "tax_credit_a" in str(caught.value) and "court_defaulter" not in str(caught.value)
     with pytest.raises(CheckError, match="tax_credit_a"):
         engine.check_many([CO2], "bidding")
     store.upsert([record("R2", CO2, "tax_credit_a")])  # a fresh import of that list lifts the refusal
-    assert engine.check(CO2, "bidding").data_as_of.keys() == {"court_defaulter", "tax_credit_a"}
+    assert engine.check(numbered_uscc(5), "bidding").data_as_of.keys() == {"court_defaulter", "tax_credit_a"}
+    now[0] += dt.timedelta(hours=35)  # the injected clock: just within the limit, then past it
+    assert engine.check(numbered_uscc(5), "bidding").decision == "clear"
+    now[0] += dt.timedelta(hours=2)
+    with pytest.raises(CheckError, match="court_defaulter.*tax_credit_a|tax_credit_a.*court_defaulter"):
+        engine.check(numbered_uscc(5), "bidding")
 
 
 def test_max_data_age_from_the_environment(fixture_measures: CompiledMeasures, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -367,11 +391,6 @@ def cli_db(tmp_path: Path) -> Path:
     return tmp_path / "js.db"
 
 
-def _age(path: Path, days: int) -> None:
-    """Make every list type's latest write ``days`` old, as if no import had run since."""
-    with sqlite3.connect(path) as conn:
-        old = (_utc_now() - dt.timedelta(days=days)).isoformat()
-        conn.execute("UPDATE record_data_as_of SET written_at = ?", (old,))
 
 
 def test_cli_check_json_carries_data_as_of(cli_db: Path, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from .. import identifiers
+from ..check import CST
 from ..errors import IdentifierError
 from ..models import CheckResult
 from ..vocabulary import DECISIONS, LIST_TYPES, MATTER_TYPES, RELATED_PARTY_ROLES, SUBJECT_TYPES
@@ -43,6 +44,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--item-code", help="service item code (事项编码)")
     p.add_argument("--application-no", help="application number (申请编号)")
     p.add_argument("--json", action="store_true", help="print the result as JSON only")
+    _common.add_max_data_age(p)
     p.set_defaults(func=run)
 
 
@@ -80,6 +82,9 @@ def render(result: CheckResult) -> str:
             lines.append(f"      记录 records: {', '.join(m.record_ids)}")
     else:
         lines.append("措施 Measures: 无 none")
+    if result.data_as_of:
+        lines.append("数据截至 Data as of: " + ", ".join(
+            f"{lt} {t.astimezone(CST).isoformat(timespec='seconds')}" for lt, t in sorted(result.data_as_of.items())))
     if result.hits:
         lines.append("命中名单 Hits:")
         for h in result.hits:
