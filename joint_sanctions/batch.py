@@ -24,7 +24,7 @@ import time
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Protocol, Self
@@ -163,6 +163,7 @@ class BatchSummary:
         rejected: the rows not checked, in file order.
         cases_opened: how many checks opened a case.
         seconds: wall time of reading, checking and writing.
+        data_as_of: when each list type was last written to the store that answered (design.md §9).
     """
 
     source: str
@@ -175,6 +176,7 @@ class BatchSummary:
     rejected: tuple[RejectedRow, ...]
     cases_opened: int
     seconds: float
+    data_as_of: Mapping[str, dt.datetime] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -193,7 +195,8 @@ class BatchSummary:
                 "total": self.total, "flagged": self.flagged, "counts": dict(self.counts),
                 "measure_counts": dict(self.measure_counts),
                 "rejected": [r.to_dict() for r in self.rejected], "cases_opened": self.cases_opened,
-                "seconds": round(self.seconds, 3)}
+                "seconds": round(self.seconds, 3),
+                "data_as_of": {list_type: when.isoformat() for list_type, when in self.data_as_of.items()}}
 
 
 # --- reading ----------------------------------------------------------------------------------------
@@ -491,7 +494,8 @@ def run_batch(engine: Engine, source: BatchSource | str | os.PathLike[str], matt
             source=source.path, report=str(target), matter_type=mat.matter_type, revision=engine.revision,
             checked_at=tally.first_check, counts=dict(tally.counts),
             measure_counts=dict(tally.measures.most_common()), rejected=tuple(rejected),
-            cases_opened=tally.cases_opened, seconds=time.perf_counter() - started)
+            cases_opened=tally.cases_opened, seconds=time.perf_counter() - started,
+            data_as_of=tally.data_as_of if tally.first_check else engine.data_as_of)
         writer.finish(summary, _measure_info(engine))
         os.replace(temporary, target)
     except BaseException:
@@ -510,11 +514,13 @@ class _Tally:
         self.measures: Counter[str] = Counter()
         self.cases_opened = 0
         self.first_check: dt.datetime | None = None
+        self.data_as_of: Mapping[str, dt.datetime] = {}
 
     def add(self, entries: Sequence[BatchEntry], results: Sequence[CheckResult]) -> None:
         for entry, result in zip(entries, results, strict=True):
             row = BatchRow.from_result(entry.line, result)
-            self.first_check = self.first_check or result.checked_at
+            if self.first_check is None:
+                self.first_check, self.data_as_of = result.checked_at, result.data_as_of
             self.counts[row.decision] += 1
             self.measures.update(row.measure_ids)
             self.cases_opened += row.case_id is not None
@@ -666,11 +672,18 @@ def _overview(summary: BatchSummary) -> list[tuple[str, object]]:
         ("名单文件 Source", os.path.basename(summary.source)),
         ("核查时间 Checked at", when),
         ("措施清单版本 Revision", summary.revision),
+        ("数据截至 Data as of", _data_as_of(summary)),
         ("核查主体数 Subjects checked", summary.total),
         ("需关注 Flagged (decision ≠ clear)", summary.flagged),
         ("被拒绝的行 Rejected rows", len(summary.rejected)),
         ("已发起案例 Cases opened", summary.cases_opened),
     ]
+
+
+def _data_as_of(summary: BatchSummary) -> str:
+    """Each list type and when it was last written, in China Standard Time like the check time."""
+    return "; ".join(f"{list_type} {when.astimezone(CST).strftime('%Y-%m-%d %H:%M:%S')}"
+                     for list_type, when in sorted(summary.data_as_of.items())) or "—"
 
 
 _DECISION_COLOURS = {"prohibited": "#c0392b", "restricted": "#e67e22", "review": "#d4a017",
@@ -877,6 +890,7 @@ def _render_html(summary: BatchSummary, flagged: Sequence[BatchRow],
 <div class="card flag"><dt>需关注 Flagged (decision ≠ clear)</dt><dd data-flagged>{summary.flagged}</dd></div>
 <div class="card rej"><dt>被拒绝的行 Rejected rows</dt><dd data-rejected>{len(summary.rejected)}</dd></div>
 </dl>
+<p class="caption" id="data-as-of">数据截至 Data as of (UTC+8): {_esc(_data_as_of(summary))}</p>
 <div class="grid">
 <div>{decisions}</div>
 <div>

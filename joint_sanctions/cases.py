@@ -160,6 +160,7 @@ class Case(BaseModel):
     responded_at: dt.datetime
     disposal: Disposal | None = None
     delivery: Delivery | None = None
+    data_as_of: dict[str, dt.datetime] = Field(default_factory=dict)
 
     @property
     def matter_type(self) -> str:
@@ -213,6 +214,7 @@ class Case(BaseModel):
             "status_code": o.status_code if o else None,
             "fed_back_at": finished if self.status == "fed_back" else None,
             "rejected_at": finished if self.status == "rejected" else None,
+            "data_as_of": {list_type: when.isoformat() for list_type, when in self.data_as_of.items()},
         }
 
 
@@ -421,11 +423,16 @@ CASE_MIGRATIONS: tuple[Migration, ...] = (
            )""",
         "CREATE INDEX feedback_outbox_due ON feedback_outbox (state, next_attempt_at)",
     )),
+    # How current the lists were that answered the check (design.md §9): {list type: ISO time}.
+    Migration("cases-data-as-of", (
+        "ALTER TABLE cases ADD COLUMN data_as_of TEXT NOT NULL DEFAULT '{}'",
+    )),
 )
 
 _CASE_INSERT_COLUMNS = ("case_id", "check_id", "status", "decision", "revision", "matter_type", "kind",
                         "subject_id", "subject_shown_id", "subject_id_kind", "subject_name",
-                        "subject_type", "matter", "measures", "hits", "initiated_at", "responded_at")
+                        "subject_type", "matter", "measures", "hits", "initiated_at", "responded_at",
+                        "data_as_of")
 # The only columns a disposal may set: steps are never free-form updates.
 _DISPOSAL_COLUMNS = frozenset({"result", "result_text", "reason", "description", "department",
                                "department_code", "disposed_at", "disposed_month"})
@@ -782,7 +789,7 @@ class CaseBook:
                     decision=result.decision, revision=result.revision, subject=result.subject,
                     subject_id=subject.id, matter=result.matter or Matter(matter_type=result.matter_type),
                     measures=result.measures, hits=result.hits, initiated_at=result.checked_at,
-                    responded_at=self._clock())
+                    responded_at=self._clock(), data_as_of=result.data_as_of)
         case_id = case.case_id
         row = {
             "case_id": case_id, "check_id": case.check_id, "status": case.status, "decision": case.decision,
@@ -793,6 +800,7 @@ class CaseBook:
             "measures": json.dumps([m.model_dump(mode="json") for m in case.measures], ensure_ascii=False),
             "hits": json.dumps([h.model_dump(mode="json") for h in case.hits], ensure_ascii=False),
             "initiated_at": _iso(case.initiated_at), "responded_at": _iso(case.responded_at),
+            "data_as_of": json.dumps({k: v.isoformat() for k, v in case.data_as_of.items()}),
         }
         self._backend.insert_case(
             row, [(m.measure_id, m.kind) for m in case.measures], sorted({h.list_type for h in case.list_hits}),
@@ -970,6 +978,7 @@ def _to_case(row: Mapping[str, Any]) -> Case:
         initiated_at=dt.datetime.fromisoformat(row["initiated_at"]),
         responded_at=dt.datetime.fromisoformat(row["responded_at"]),
         disposal=disposal, delivery=delivery,
+        data_as_of={k: dt.datetime.fromisoformat(v) for k, v in json.loads(row["data_as_of"]).items()},
     )
 
 
