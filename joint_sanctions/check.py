@@ -469,17 +469,26 @@ class Engine:
                  tb: TracebackType | None) -> None:
         self.close()
 
+    @staticmethod
+    def _validate(subjects: Iterable[SubjectLike]) -> None:
+        for subject in subjects:
+            coerce_subject(subject)
+
     def _poll(self) -> None:
         if self._listed.due():
             self._listed.refresh()
             self._bind_log()
 
-    def _refuse_without_data(self, when: dt.datetime, at: When) -> None:
+    def _refuse_without_data(self, when: dt.datetime, at: When, subjects: Iterable[SubjectLike]) -> None:
         """Raise unless the store's data may answer: some record was written, and no list type is
         older than ``max_data_age``. Staleness is judged on the data as it is now, for a check in the
-        past too: what was repaired or removed since is known only from current data."""
+        past too: what was repaired or removed since is known only from current data.
+
+        An invalid subject is reported first: a typo in an id is what the caller can fix at once.
+        """
         listed = self._listed
         if listed.oldest is None:
+            self._validate(subjects)
             raise CheckError("no_data", _NO_DATA)
         if self._max_age is None:
             return
@@ -489,6 +498,7 @@ class Engine:
         stale = sorted((t, lt) for lt, t in listed.data_as_of.items() if now - t > self._max_age)
         if not stale:
             return  # refreshed in between
+        self._validate(subjects)
         shown = ", ".join(f"{lt} (last written {t.isoformat(timespec='seconds')})" for t, lt in stale)
         raise CheckError("stale_data", f"stale data / 数据过期: {shown}; older than max_data_age "
                                        f"{_shown_age(self._max_age)} / 超过数据时效，请先导入最新名单")
@@ -516,7 +526,7 @@ class Engine:
         mat = self._matter(matter, matter_fields)
         when, day = self._now(at)
         self._poll()
-        self._refuse_without_data(when, at)
+        self._refuse_without_data(when, at, (subject,))
         return self._check(subject, mat, when, day, at is None and open_case, started)
 
     def check_many(self, subjects: Iterable[SubjectLike], matter: MatterLike, *, at: When = None,
@@ -530,7 +540,8 @@ class Engine:
         mat = self._matter(matter, matter_fields)
         when, day = self._now(at)
         self._poll()
-        self._refuse_without_data(when, at)
+        subjects = subjects if isinstance(subjects, Sequence) else list(subjects)
+        self._refuse_without_data(when, at, subjects)
         opens = at is None and open_case
         check = self._check
         perf = time.perf_counter

@@ -158,8 +158,8 @@ def test_db_init_creates_the_database_and_then_checks_refuse_for_want_of_data(tm
     checked = cli("check", "--subject", CO, "--matter", "government_procurement", cwd=tmp_path)
     assert checked.returncode == 1
     assert checked.stderr.splitlines() == [
-        "joint-sanctions: error: no credit records were ever imported: the database cannot answer checks "
-        "/ 尚未导入任何信用记录，无法核查"]
+        ("joint-sanctions: error: no credit records were ever imported: the database cannot answer checks "
+         "/ 尚未导入任何信用记录，无法核查")]
     assert "clear" not in checked.stdout
 
 

@@ -104,8 +104,8 @@ RECORD_MIGRATIONS: tuple[Migration, ...] = (
                written_at TEXT NOT NULL
            ) WITHOUT ROWID""",
         # A database written before this table: each list type's latest write is the best it knows.
-        "INSERT INTO record_data_as_of (list_type, written_at) "
-        "SELECT list_type, MAX(updated_at) FROM credit_records GROUP BY list_type",
+        ("INSERT INTO record_data_as_of (list_type, written_at) "
+         "SELECT list_type, MAX(updated_at) FROM credit_records GROUP BY list_type"),
     )),
 )
 
