@@ -297,7 +297,7 @@ class Engine:
         measures: compiled measures, or measure-list files/directories; ``None`` = the shipped lists.
             Given paths *replace* the shipped lists.
         store: a :class:`RecordStore` or a database URL; ``None`` = ``JOINT_SANCTIONS_DB`` or the
-            default SQLite file.
+            default SQLite file. A database named by URL must exist: it is never created here.
         rules: ``auto`` (durable_rules if it imports, else the reference evaluator), ``durable`` or
             ``reference``.
         clock: returns the current time (aware); injectable for reproducible tests.
