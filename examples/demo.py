@@ -54,7 +54,7 @@ def main() -> int:
                         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir()
-    store = js.open_store(f"sqlite:///{OUT / 'joint_sanctions.db'}")
+    store = js.open_store(f"sqlite:///{OUT / 'joint_sanctions.db'}", create=True)
     report = js.import_records(store, HERE / "data" / "sample_records.csv")
     print(f"导入信用记录 Imported {report.stored} records "
           f"({len(report.errors)} rejected) into {OUT / 'joint_sanctions.db'}\n")

@@ -26,7 +26,7 @@ import time
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Protocol, Self
@@ -41,7 +41,7 @@ from . import identifiers
 from .cases import CaseBook, case_book_for
 from .check import CST, Engine, MatterLike, coerce_matter, coerce_subject
 from .errors import IdentifierError, JointSanctionsError, StoreError
-from .models import CheckResult, Subject
+from .models import CheckResult, Subject, iso_time
 from .vocabulary import DECISIONS, EFFECTS, MATTER_TYPES, SUBJECT_TYPES
 
 __all__ = [
@@ -193,6 +193,7 @@ class BatchSummary:
         duplicates: the rows whose subject an earlier row names, in file order (not checked again).
         cases_existing: how many checks found their matter's case already open (it was not opened
             again; docs/cli.md).
+        data_as_of: when each list type was last written to the store that answered (docs/failing-closed.md).
     """
 
     source: str
@@ -207,6 +208,7 @@ class BatchSummary:
     seconds: float
     duplicates: tuple[DuplicateRow, ...] = ()
     cases_existing: int = 0
+    data_as_of: Mapping[str, dt.datetime] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -226,7 +228,8 @@ class BatchSummary:
                 "measure_counts": dict(self.measure_counts),
                 "rejected": [r.to_dict() for r in self.rejected], "cases_opened": self.cases_opened,
                 "seconds": round(self.seconds, 3), "duplicates": [d.to_dict() for d in self.duplicates],
-                "cases_existing": self.cases_existing}
+                "cases_existing": self.cases_existing,
+                "data_as_of": {list_type: iso_time(when) for list_type, when in self.data_as_of.items()}}
 
 
 # --- reading ----------------------------------------------------------------------------------------
@@ -543,7 +546,8 @@ def run_batch(engine: Engine, source: BatchSource | str | os.PathLike[str], matt
             checked_at=tally.first_check, counts=dict(tally.counts),
             measure_counts=dict(tally.measures.most_common()), rejected=tuple(rejected),
             cases_opened=tally.cases_opened, seconds=time.perf_counter() - started,
-            duplicates=tuple(duplicates), cases_existing=tally.cases_existing)
+            duplicates=tuple(duplicates), cases_existing=tally.cases_existing,
+            data_as_of=tally.data_as_of if tally.first_check else engine.data_as_of)
         writer.finish(summary, _measure_info(engine))
         os.replace(temporary, target)
     except BaseException:
@@ -578,6 +582,7 @@ class _Tally:
         self.cases_opened = 0
         self.cases_existing = 0
         self.first_check: dt.datetime | None = None
+        self.data_as_of: Mapping[str, dt.datetime] = {}
 
     def add(self, queued: Sequence[BatchEntry | BatchRow], results: Sequence[CheckResult]) -> None:
         """Write ``queued`` in order: entries with their results (in the same order), duplicates as they are."""
@@ -589,7 +594,8 @@ class _Tally:
                 continue
             result = next(answers)
             row = BatchRow.from_result(item.line, result)
-            self.first_check = self.first_check or result.checked_at
+            if self.first_check is None:
+                self.first_check, self.data_as_of = result.checked_at, result.data_as_of
             self.counts[row.decision] += 1
             self.measures.update(row.measure_ids)
             if row.case_id is not None:
@@ -753,6 +759,7 @@ def _overview(summary: BatchSummary) -> list[tuple[str, object]]:
         ("名单文件 Source", os.path.basename(summary.source)),
         ("核查时间 Checked at", when),
         ("措施清单版本 Revision", summary.revision),
+        ("数据截至 Data as of", _data_as_of(summary)),
         ("核查主体数 Subjects checked", summary.total),
         ("需关注 Flagged (decision ≠ clear)", summary.flagged),
         ("被拒绝的行 Rejected rows", len(summary.rejected)),
@@ -760,6 +767,12 @@ def _overview(summary: BatchSummary) -> list[tuple[str, object]]:
         ("已有案例 Cases already open", summary.cases_existing),
         ("已发起案例 Cases opened", summary.cases_opened),
     ]
+
+
+def _data_as_of(summary: BatchSummary) -> str:
+    """Each list type and when it was last written, in China Standard Time like the check time."""
+    return "; ".join(f"{list_type} {when.astimezone(CST).strftime('%Y-%m-%d %H:%M:%S')}"
+                     for list_type, when in sorted(summary.data_as_of.items())) or "—"
 
 
 _DECISION_COLOURS = {"prohibited": "#c0392b", "restricted": "#e67e22", "review": "#d4a017",
@@ -973,6 +986,7 @@ def _render_html(summary: BatchSummary, flagged: Sequence[BatchRow],
 <div class="card rej"><dt>被拒绝的行 Rejected rows</dt><dd data-rejected>{len(summary.rejected)}</dd></div>
 <div class="card"><dt>重复的行 Duplicate rows</dt><dd data-duplicates>{len(summary.duplicates)}</dd></div>
 </dl>
+<p class="caption" id="data-as-of">数据截至 Data as of (UTC+8): {_esc(_data_as_of(summary))}</p>
 <div class="grid">
 <div>{decisions}</div>
 <div>

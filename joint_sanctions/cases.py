@@ -190,6 +190,7 @@ class Case(BaseModel):
     disposal: Disposal | None = None
     delivery: Delivery | None = None
     withdrawal: Withdrawal | None = None
+    data_as_of: dict[str, dt.datetime] = Field(default_factory=dict)
 
     @property
     def matter_type(self) -> str:
@@ -247,6 +248,7 @@ class Case(BaseModel):
             "rejected_at": finished if self.status == "rejected" else None,
             "withdrawal_reason": identifiers.mask_text(self.withdrawal.reason) if self.withdrawal else None,
             "withdrawn_at": self.withdrawal.withdrawn_at.isoformat() if self.withdrawal else None,
+            "data_as_of": {list_type: iso_time(when) for list_type, when in self.data_as_of.items()},
         }
 
 
@@ -490,6 +492,13 @@ def _backfill_open_keys(matter_field: Callable[[str], str]) -> tuple[str, str]:
              "cases.case_id))"))
 
 
+# How current the lists were that answered the check (docs/failing-closed.md): {list type: ISO time}.
+# The same statement in both databases; it comes after cases-0002, whose SQLite rebuild copies only
+# the columns of cases-0001.
+_DATA_AS_OF_MIGRATION = Migration("cases-data-as-of", (
+    "ALTER TABLE cases ADD COLUMN data_as_of TEXT NOT NULL DEFAULT '{}'",
+))
+
 #: The case book's schema, oldest first. Append; never edit an applied migration.
 CASE_MIGRATIONS: tuple[Migration, ...] = (
     Migration("cases-0001", (
@@ -586,12 +595,13 @@ CASE_MIGRATIONS: tuple[Migration, ...] = (
         *_backfill_open_keys(lambda name: f"json_extract(matter, '$.{name}')"),
         "CREATE UNIQUE INDEX cases_open ON cases (open_key) WHERE status = 'responded'",
     )),
+    _DATA_AS_OF_MIGRATION,
 )
 
 _CASE_INSERT_COLUMNS = ("case_id", "check_id", "status", "decision", "revision", "matter_type", "kind",
                         "subject_id", "subject_shown_id", "subject_id_kind", "subject_name",
                         "subject_type", "matter", "measures", "hits", "initiated_at", "responded_at",
-                        "open_key")
+                        "open_key", "data_as_of")
 # The only columns a disposal may set: steps are never free-form updates.
 _DISPOSAL_COLUMNS = frozenset({"result", "result_text", "reason", "description", "department",
                                "department_code", "disposed_at", "disposed_month"})
@@ -900,6 +910,7 @@ POSTGRES_CASE_MIGRATIONS: tuple[Migration, ...] = (
         # A B-tree entry has a size limit that a long item code could pass: the digest has none.
         "CREATE UNIQUE INDEX cases_open ON cases (md5(open_key)) WHERE status = 'responded'",
     )),
+    _DATA_AS_OF_MIGRATION,
 )
 
 _NAMED_PARAMETER = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
@@ -1026,7 +1037,7 @@ class CaseBook:
                     decision=result.decision, revision=result.revision, subject=result.subject,
                     subject_id=subject.id, matter=result.matter or Matter(matter_type=result.matter_type),
                     measures=result.measures, hits=result.hits, initiated_at=result.checked_at,
-                    responded_at=self._clock())
+                    responded_at=self._clock(), data_as_of=result.data_as_of)
         case_id = case.case_id
         row = {
             "case_id": case_id, "check_id": case.check_id, "status": case.status, "decision": case.decision,
@@ -1039,6 +1050,7 @@ class CaseBook:
             "initiated_at": _iso(case.initiated_at), "responded_at": _iso(case.responded_at),
             "open_key": _open_key(case.subject_id, case.matter_type, case.matter.item_code,
                                   case.matter.application_no),
+            "data_as_of": json.dumps({k: v.isoformat() for k, v in case.data_as_of.items()}),
         }
         case_id, opened = self._backend.insert_case(
             row, [(m.measure_id, m.kind) for m in case.measures], sorted({h.list_type for h in case.list_hits}),
@@ -1303,6 +1315,7 @@ def _to_case(row: Mapping[str, Any]) -> Case:
         disposal=disposal, delivery=delivery,
         withdrawal=None if row["withdrawn_at"] is None else Withdrawal(
             reason=row["withdrawal_reason"], withdrawn_at=dt.datetime.fromisoformat(row["withdrawn_at"])),
+        data_as_of={k: dt.datetime.fromisoformat(v) for k, v in json.loads(row["data_as_of"]).items()},
     )
 
 

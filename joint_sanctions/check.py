@@ -17,6 +17,11 @@ strings: a million subjects fit in tens of MB). A hash collision only sends a ch
 exact path. It is kept current: this process's own writes are noticed on the next check, other
 processes' writes within ``refresh_interval`` seconds (one indexed query for what changed). A
 repaired or expired record needs no refresh: the store lookup decides what is active.
+
+The same refresh keeps the store's ``data_as_of`` (when each list type was last written), so every
+result carries it at no cost, and a check refuses to answer (design.md §9) when no record was ever
+written (``no_data``) or, with ``max_data_age``, when a list type was not written for longer
+(``stale_data``).
 """
 
 from __future__ import annotations
@@ -238,8 +243,56 @@ def _check_texts(matter: Matter) -> None:
                                                f"{key} 含有不成对的代理字符")
 
 
+_AGE = re.compile(r"([0-9]+)([mhd])")
+_AGE_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_max_data_age(text: str) -> dt.timedelta:
+    """The age ``36h``, ``7d`` or ``90m`` (a positive whole number of minutes, hours or days).
+
+    Raises:
+        ValueError: anything else, with a message saying what is expected.
+    """
+    match = _AGE.fullmatch(text.strip().lower())
+    try:
+        age = dt.timedelta(**{_AGE_UNITS[match[2]]: int(match[1])}) if match else dt.timedelta(0)
+    except OverflowError:
+        age = dt.timedelta(0)
+    if age <= dt.timedelta(0):
+        raise ValueError(f"{text!r} is not an age such as 36h or 7d (whole minutes m, hours h or days d) "
+                         "/ 数据时效须写作 36h 或 7d 等")
+    return age
+
+
+def _max_data_age(given: dt.timedelta | None) -> dt.timedelta | None:
+    if given is None:
+        text = os.environ.get("JOINT_SANCTIONS_MAX_DATA_AGE")
+        if not text:
+            return None
+        try:
+            return parse_max_data_age(text)
+        except ValueError as exc:
+            raise CheckError("invalid_max_data_age", f"JOINT_SANCTIONS_MAX_DATA_AGE: {exc}") from None
+    if given <= dt.timedelta(0):
+        raise CheckError("invalid_max_data_age", f"max_data_age must be positive, not {given}")
+    return given
+
+
+def _shown_age(age: dt.timedelta) -> str:
+    seconds = int(age.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return str(age)
+
+
+_NO_DATA = ("no credit records were ever imported: the database cannot answer checks "
+            "/ 尚未导入任何信用记录，无法核查")
+
+
 class _Listed:
-    """hash(subject id) of every subject with an active record, kept current (module docstring)."""
+    """hash(subject id) of every subject with an active record, and the store's data_as_of, kept
+    current (module docstring)."""
 
     def __init__(self, store: RecordStore, refresh_interval: float) -> None:
         self._store = store
@@ -248,7 +301,15 @@ class _Listed:
         self._local = store.local_writes
         self._version, ids = store.listed_since(-1)
         self.hashes = {hash(i) for i in ids}
+        self._read_as_of()
         self._next_poll = time.monotonic() + refresh_interval
+
+    def _read_as_of(self) -> None:
+        # Read after the version: a write in between shows here and again at the next refresh.
+        # A new dict each time, never changed afterwards: results share it.
+        as_of = self._store.data_as_of()
+        self.oldest = min(as_of.values(), default=None)
+        self.data_as_of = as_of
 
     def due(self) -> bool:
         return self._store.local_writes != self._local or time.monotonic() >= self._next_poll
@@ -260,6 +321,7 @@ class _Listed:
             if self._store.data_version() != self._version:
                 self._version, ids = self._store.listed_since(self._version)
                 self.hashes.update(hash(i) for i in ids)  # never removes: a stale member only costs a lookup
+                self._read_as_of()
             self._local = local
             self._next_poll = time.monotonic() + self._interval
 
@@ -293,7 +355,7 @@ class Engine:
         measures: compiled measures, or measure-list files/directories; ``None`` = the shipped lists.
             Given paths *replace* the shipped lists.
         store: a :class:`RecordStore` or a database URL; ``None`` = ``JOINT_SANCTIONS_DB`` or the
-            default SQLite file.
+            default SQLite file. A database named by URL must exist: it is never created here.
         rules: ``auto`` (durable_rules if it imports, else the reference evaluator), ``durable`` or
             ``reference``.
         clock: returns the current time (aware); injectable for reproducible tests.
@@ -302,15 +364,23 @@ class Engine:
         cases: where cases are opened; default the case book in the store's own database.
             ``False`` opens no cases.
         refresh_interval: how often (seconds) to look for records written by other processes.
+        max_data_age: refuse checks (``CheckError`` code ``stale_data``) while any list type's latest
+            write is older than this; ``None`` = ``JOINT_SANCTIONS_MAX_DATA_AGE`` (``36h``, ``7d``)
+            when set, else no limit.
 
     Raises:
         MeasureListError: the measure lists do not load (every problem listed).
+        StoreError: ``store`` names a database that does not exist (it is never created here) or
+            cannot be opened.
+        CheckError: ``max_data_age`` (or its environment variable) is not a positive age.
     """
 
     def __init__(self, measures: MeasuresLike = None, store: RecordStore | str | None = None, *,
                  rules: str = "auto", clock: Callable[[], dt.datetime] | None = None,
                  new_id: Callable[[], str] | None = None, tz: dt.tzinfo = CST,
-                 cases: CaseRecorder | bool = True, refresh_interval: float = 1.0) -> None:
+                 cases: CaseRecorder | bool = True, refresh_interval: float = 1.0,
+                 max_data_age: dt.timedelta | None = None) -> None:
+        self._max_age = _max_data_age(max_data_age)
         self._source = measures
         self._compiled = compile_paths(measures)
         self.store: RecordStore
@@ -353,6 +423,16 @@ class Engine:
     def revision(self) -> str:
         """Revision (content hash) of the measure lists serving checks now."""
         return self._compiled.revision
+
+    @property
+    def data_as_of(self) -> dict[str, dt.datetime]:
+        """When each list type was last written to the store, as of the engine's latest refresh."""
+        return self._listed.data_as_of
+
+    @property
+    def max_data_age(self) -> dt.timedelta | None:
+        """The age beyond which a list type's data refuses checks (None: no limit)."""
+        return self._max_age
 
     @property
     def rules_backend(self) -> str:
@@ -457,10 +537,39 @@ class Engine:
                  tb: TracebackType | None) -> None:
         self.close()
 
+    @staticmethod
+    def _validate(subjects: Iterable[SubjectLike]) -> None:
+        for subject in subjects:
+            coerce_subject(subject)
+
     def _poll(self) -> None:
         if self._listed.due():
             self._listed.refresh()
             self._bind_log()
+
+    def _refuse_without_data(self, when: dt.datetime, at: When, subjects: Iterable[SubjectLike]) -> None:
+        """Raise unless the store's data may answer: some record was written, and no list type is
+        older than ``max_data_age``. Staleness is judged on the data as it is now, for a check in the
+        past too: what was repaired or removed since is known only from current data.
+
+        An invalid subject is reported first: a typo in an id is what the caller can fix at once.
+        """
+        listed = self._listed
+        if listed.oldest is None:
+            self._validate(subjects)
+            raise CheckError("no_data", _NO_DATA)
+        if self._max_age is None:
+            return
+        now = when if at is None else (self._clock() if self._clock is not None else _utc_now())
+        if now - listed.oldest <= self._max_age:
+            return
+        stale = sorted((t, lt) for lt, t in listed.data_as_of.items() if now - t > self._max_age)
+        if not stale:
+            return  # refreshed in between
+        self._validate(subjects)
+        shown = ", ".join(f"{lt} (last written {t.isoformat(timespec='seconds')})" for t, lt in stale)
+        raise CheckError("stale_data", f"stale data / 数据过期: {shown}; older than max_data_age "
+                                       f"{_shown_age(self._max_age)} / 超过数据时效，请先导入最新名单")
 
     def check(self, subject: SubjectLike, matter: MatterLike, *, at: When = None, open_case: bool = True,
               **matter_fields: Any) -> CheckResult:
@@ -478,14 +587,17 @@ class Engine:
 
         Raises:
             CheckError: unknown matter type (``code`` unknown_matter_type), invalid subject
-                (``code`` invalid_subject), or a matter the rules cannot take (``code``
-                invalid_matter): an amount that is not a finite number of yuan in [0, 10^15] (rules
-                compare it to the fen), or text holding an unpaired surrogate.
+                (``code`` invalid_subject), no record ever written to the store (``no_data``), a
+                list type older than ``max_data_age`` (``stale_data``, also for a check in the past), or a
+                matter the rules cannot take (``code`` invalid_matter): an amount that is not a finite
+                number of yuan in [0, 10^15] (rules compare it to the fen), or text holding an unpaired
+                surrogate.
         """
         started = time.perf_counter()
         mat = self._matter(matter, matter_fields)
         when, day = self._now(at)
         self._poll()
+        self._refuse_without_data(when, at, (subject,))
         return self._check(subject, mat, when, day, at is None and open_case, started)
 
     def check_many(self, subjects: Iterable[SubjectLike], matter: MatterLike, *, at: When = None,
@@ -493,11 +605,14 @@ class Engine:
         """Check many subjects for the same matter at one check time; results in input order.
 
         Raises:
-            CheckError: as :meth:`check`, for the first subject that is invalid.
+            CheckError: as :meth:`check`, for the first subject that is invalid; ``no_data`` and
+                ``stale_data`` before any subject is checked.
         """
         mat = self._matter(matter, matter_fields)
         when, day = self._now(at)
         self._poll()
+        subjects = subjects if isinstance(subjects, Sequence) else list(subjects)
+        self._refuse_without_data(when, at, subjects)
         opens = at is None and open_case
         check = self._check
         perf = time.perf_counter
@@ -565,8 +680,8 @@ class Engine:
             "check_id": self._new_id(), "checked_at": when, "revision": compiled.revision,
             "subject": self._subject_ref(subject_id, kind, name,
                                          subject_type or identifiers.infer_subject_type(subject_id, kind)),
-            "matter_type": mat.matter_type, "decision": "clear", "measures": (), "case_id": None, "hits": (),
-            "matter": mat})
+            "matter_type": mat.matter_type, "decision": "clear", "measures": (),
+            "data_as_of": self._listed.data_as_of, "case_id": None, "hits": (), "matter": mat})
 
     def _evaluate(self, compiled: CompiledMeasures, subj: Subject, mat: Matter, when: dt.datetime,
                   day: dt.date, parties: Mapping[str, RelatedParty],
@@ -585,7 +700,8 @@ class Engine:
         return trusted(CheckResult, {
             "check_id": self._new_id(), "checked_at": when, "revision": compiled.revision,
             "subject": self._subject_ref(subj.id, subj.id_kind, subj.name, subject_type),
-            "matter_type": mat.matter_type, "decision": _decide(applied), "measures": tuple(applied), "case_id": None,
+            "matter_type": mat.matter_type, "decision": _decide(applied), "measures": tuple(applied),
+            "data_as_of": self._listed.data_as_of, "case_id": None,
             "hits": tuple(_hit(r) for r in (*own, *(r for r in party_records if r.subject_id != subj.id))),
             "matter": mat})
 

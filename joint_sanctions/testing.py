@@ -43,6 +43,7 @@ class MemoryStore(StoreBase):
         self._version = 0
         self._changed: dict[str, int] = {}  # record id → data version it was last written at
         self._local_writes = 0
+        self._as_of: dict[str, dt.datetime] = {}  # list type → when it was last written
         self.status_changes: list[tuple[str, str, str]] = []
         self.upsert(records)
 
@@ -50,11 +51,21 @@ class MemoryStore(StoreBase):
         """See :meth:`RecordStore.upsert`."""
         written = 0
         with self._lock:
+            list_types = set()
             for record in records:
                 self._put(record)
+                list_types.add(record.list_type)
                 written += 1
+            self._stamp(list_types)
             self._local_writes += 1
         return written
+
+    def _stamp(self, list_types: Iterable[str]) -> None:
+        # Strictly later than any earlier stamp, as two writes a database commits one after the other.
+        latest = max(self._as_of.values(), default=dt.datetime.min.replace(tzinfo=dt.UTC))
+        now = max(dt.datetime.now(dt.UTC), latest + dt.timedelta(microseconds=1))
+        for list_type in list_types:
+            self._as_of[list_type] = now
 
     def _put(self, record: CreditRecord) -> None:
         old = self._records.get(record.record_id)
@@ -90,6 +101,7 @@ class MemoryStore(StoreBase):
                 raise RecordError(f"unknown record id {mask_text(record_id)!r}")
             record = old.model_copy(update={"status": status})
             self._put(record)
+            self._stamp([record.list_type])
             self.status_changes.append((record_id, status, reason))
             self._local_writes += 1
         return record
@@ -115,6 +127,11 @@ class MemoryStore(StoreBase):
         """See :meth:`RecordStore.data_version`."""
         with self._lock:
             return self._version
+
+    def data_as_of(self) -> dict[str, dt.datetime]:
+        """See :meth:`RecordStore.data_as_of`."""
+        with self._lock:
+            return dict(self._as_of)
 
     def listed_since(self, version: int) -> tuple[int, set[str]]:
         """See :meth:`RecordStore.listed_since`."""

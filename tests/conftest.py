@@ -52,6 +52,11 @@ def record(record_id: str, subject_id: str, list_type: str = "court_defaulter", 
     return CreditRecord.model_validate(data)
 
 
+def unlisted_import() -> CreditRecord:
+    """A removed record of a subject no test checks: lists were imported, and they name no one."""
+    return record("IMPORTED-NONE", numbered_uscc(9_999_999), status="removed")
+
+
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
@@ -65,12 +70,16 @@ def numbered_uscc(n: int, prefix: str = "91410100MA") -> str:
 
 @pytest.fixture
 def make_engine(tmp_path: Path, shipped: CompiledMeasures) -> Callable[..., Engine]:
-    """Build an engine over a fresh SQLite file holding ``records``."""
+    """Build an engine over a fresh SQLite file holding ``records``.
+
+    With no records the store still gets its lists imported: a store that never received a record
+    refuses checks (design.md §9), so it holds one removed record of a subject no test checks.
+    """
     counter = iter(range(10**9))
 
     def make(records: Iterable[CreditRecord] = (), measures: Any = None, **kw: Any) -> Engine:
         store = SqliteStore(tmp_path / f"records-{next(counter)}.db")
-        store.upsert(list(records))
+        store.upsert(list(records) or [unlisted_import()])
         ids = (f"chk-{i}" for i in range(10**9))
         kw.setdefault("clock", lambda: FIXED_NOW)
         kw.setdefault("new_id", lambda: next(ids))
@@ -125,7 +134,7 @@ class Database:
         Closed explicitly because a connection pool left to the garbage collector may be collected
         on one of its own worker threads, which then cannot join itself (an unraisable error).
         """
-        store = open_store(self.url)
+        store = open_store(self.url, create=True)
         self.opened.append(store)
         return store
 

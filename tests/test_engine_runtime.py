@@ -20,7 +20,7 @@ from joint_sanctions import Engine, MeasureListError, StoreError
 from joint_sanctions.check import compile_paths
 from joint_sanctions.stores.sqlite import SqliteStore
 
-from .conftest import numbered_uscc, record
+from .conftest import numbered_uscc, record, unlisted_import
 
 FIXTURE = Path(__file__).parent / "fixtures" / "measures"
 CO = "91410100MA0000015B"
@@ -52,7 +52,7 @@ class CountingStore:
 def counting(tmp_path: Path) -> Callable[..., tuple[Engine, CountingStore]]:
     def make(*records: Any, **kw: Any) -> tuple[Engine, CountingStore]:
         store = CountingStore(SqliteStore(tmp_path / "r.db"))
-        store.upsert(records)
+        store.upsert(records or [unlisted_import()])  # a store never written to refuses checks
         kw.setdefault("cases", False)
         return Engine(measures=compile_paths(FIXTURE), store=store, **kw), store  # type: ignore[arg-type]
     return make
@@ -81,7 +81,9 @@ def test_records_imported_while_running_apply_at_once(counting: Callable[..., An
 def test_records_imported_by_another_process_apply_within_the_refresh_interval(tmp_path: Path) -> None:
     """Another process's import is seen after the refresh interval, with one catch-up query."""
     db = tmp_path / "shared.db"
-    engine = Engine(measures=compile_paths(FIXTURE), store=SqliteStore(db), cases=False, refresh_interval=0.2)
+    store = SqliteStore(db)
+    store.upsert([unlisted_import()])
+    engine = Engine(measures=compile_paths(FIXTURE), store=store, cases=False, refresh_interval=0.2)
     assert engine.check(CO, "government_procurement", at=DAY).decision == "clear"
     csv = tmp_path / "r.csv"
     csv.write_text("record_id,list_type,subject_id,subject_name,subject_type,authority,document_no,listed_on,"
@@ -267,6 +269,8 @@ def test_engine_without_shipped_lists_reads_given_folder_only(tmp_path: Path) ->
 
 def test_engine_closes_the_store_it_opened_and_leaves_a_given_one_open(tmp_path: Path) -> None:
     """``with Engine(store=URL)`` closes the store it opened; a store passed in stays the caller's."""
+    with SqliteStore(tmp_path / "own.db") as created:
+        created.upsert([unlisted_import()])
     with Engine(measures=compile_paths(FIXTURE), store=f"sqlite:///{tmp_path / 'own.db'}", cases=False) as engine:
         assert engine.check(CO, "government_procurement", at=DAY).decision == "clear"
     with pytest.raises(StoreError):

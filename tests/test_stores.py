@@ -302,7 +302,7 @@ def test_concurrent_first_open_in_threads(database: Database) -> None:
 
 def test_concurrent_first_open_in_processes(database: Database) -> None:
     """Several processes creating and migrating the same new database at once all succeed."""
-    code = "import sys; from joint_sanctions.stores import open_store; open_store(sys.argv[1]).close()"
+    code = "import sys; from joint_sanctions.stores import open_store; open_store(sys.argv[1], create=True).close()"
     procs = [subprocess.Popen([sys.executable, "-c", code, database.url], stderr=subprocess.PIPE)
              for _ in range(4)]
     errors = [proc.communicate()[1] for proc in procs]
@@ -403,7 +403,7 @@ def test_process_killed_inside_a_bulk_load_reopens_with_every_index(database: Da
 import os
 from joint_sanctions.stores import open_store
 from joint_sanctions.models import CreditRecord
-store = open_store({database.url!r})
+store = open_store({database.url!r}, create=True)
 with store.bulk_load():
     store.upsert([CreditRecord.model_validate({{"record_id": f"R{{i}}", "subject_id": {ACME!r},
                   "list_type": "court_defaulter", "listed_on": "2024-01-10"}}) for i in range(100)])
@@ -421,8 +421,12 @@ with store.bulk_load():
 
 
 def test_sqlite_file_created_on_first_use_in_wal_mode(tmp_path: Path) -> None:
-    """Opening a missing file creates it (and its directories) in WAL mode."""
+    """Opening a missing file creates it in WAL mode; a missing folder is never created."""
     path = tmp_path / "a" / "b" / "records.db"
+    with pytest.raises(StoreError, match="database folder not found"):
+        SqliteStore(path)
+    assert not (tmp_path / "a").exists()
+    path.parent.mkdir(parents=True)
     with SqliteStore(path):
         assert path.exists()
     with sqlite3.connect(path) as raw:
@@ -780,14 +784,15 @@ def test_memory_store_forgets_old_subject_when_a_record_moves() -> None:
 def test_open_store_relative_sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """sqlite:///path is relative to the working directory."""
     monkeypatch.chdir(tmp_path)
-    with open_store("sqlite:///data/records.db") as store:
+    (tmp_path / "data").mkdir()
+    with open_store("sqlite:///data/records.db", create=True) as store:
         assert isinstance(store, SqliteStore)
     assert (tmp_path / "data" / "records.db").exists()
 
 
 def test_open_store_absolute_sqlite_url(tmp_path: Path) -> None:
     """sqlite:////abs/path is an absolute path."""
-    with open_store(f"sqlite:///{tmp_path / 'abs.db'}"):
+    with open_store(f"sqlite:///{tmp_path / 'abs.db'}", create=True):
         pass
     assert (tmp_path / "abs.db").exists()
 
@@ -795,7 +800,7 @@ def test_open_store_absolute_sqlite_url(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["bare.db", "bare.sqlite", "bare.SQLITE3"])
 def test_open_store_bare_path(tmp_path: Path, name: str) -> None:
     """A bare path ending in .db, .sqlite or .sqlite3 opens SQLite."""
-    with open_store(str(tmp_path / name)):
+    with open_store(str(tmp_path / name), create=True):
         pass
     assert (tmp_path / name).exists()
 
@@ -803,7 +808,7 @@ def test_open_store_bare_path(tmp_path: Path, name: str) -> None:
 def test_open_store_reads_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without an argument JOINT_SANCTIONS_DB names the database."""
     monkeypatch.setenv("JOINT_SANCTIONS_DB", f"sqlite:///{tmp_path / 'env.db'}")
-    with open_store():
+    with open_store(create=True):
         pass
     assert (tmp_path / "env.db").exists()
 
@@ -812,7 +817,7 @@ def test_open_store_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     """Without argument or environment the database is ./joint_sanctions.db."""
     monkeypatch.delenv("JOINT_SANCTIONS_DB", raising=False)
     monkeypatch.chdir(tmp_path)
-    with open_store():
+    with open_store(create=True):
         pass
     assert (tmp_path / "joint_sanctions.db").exists()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any, NoReturn
@@ -75,8 +76,32 @@ def _mask_event(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Ma
     return {k: mask_text(v) if isinstance(v, str) else v for k, v in event.items()}
 
 
-def engine(args: argparse.Namespace) -> Any:
-    """The engine for this command line's --db and --measures."""
+def max_data_age(text: str) -> dt.timedelta:
+    """argparse type for ``--max-data-age`` (``36h``, ``7d``)."""
+    from ..check import parse_max_data_age
+
+    try:
+        return parse_max_data_age(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_max_data_age(parser: argparse.ArgumentParser) -> None:
+    """``--max-data-age``, for the commands that check."""
+    parser.add_argument("--max-data-age", type=max_data_age, metavar="AGE",
+                        help="refuse to check while a list's latest import is older than AGE (36h, 7d); "
+                             "default JOINT_SANCTIONS_MAX_DATA_AGE, else no limit / 数据时效")
+
+
+def store_name(store: Any) -> str:
+    """Where a store keeps its data, fit to print (a PostgreSQL URL without its password)."""
+    path = getattr(store, "path", None)
+    return os.path.abspath(path) if isinstance(path, str) else str(getattr(store, "display_url", type(store).__name__))
+
+
+def engine(args: argparse.Namespace, **kw: Any) -> Any:
+    """The engine for this command line's --db, --measures and --max-data-age; the database must exist."""
     from ..check import Engine
 
-    return Engine(measures=measures(args), store=db_url(args))
+    return Engine(measures=measures(args), store=db_url(args),
+                  max_data_age=getattr(args, "max_data_age", None), **kw)

@@ -10,7 +10,6 @@ import argparse
 from typing import Any
 
 from ..batch import BatchError, BatchSummary, open_batch, report_format, run_batch
-from ..check import Engine
 from ..vocabulary import DECISIONS, MATTER_TYPES
 from . import _common
 from .progress import Progress
@@ -36,13 +35,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="report file; the extension chooses the format: .csv, .xlsx or .html")
     p.add_argument("--open-cases", action="store_true",
                    help="open a case for every subject with measures (default: none) / 发起案例")
+    _common.add_max_data_age(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     with open_batch(args.file) as source:
         # Without --open-cases no case is opened, so the engine needs no case book.
-        engine = Engine(measures=_common.measures(args), store=_common.db_url(args), cases=args.open_cases)
+        engine = _common.engine(args, cases=args.open_cases)
         with Progress("核查 checking", source.estimated_rows) as progress:
             summary = run_batch(engine, source, args.matter, args.out, open_cases=args.open_cases,
                                 progress=progress.update)

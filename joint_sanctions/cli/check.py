@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from .. import identifiers
+from ..check import CST
 from ..errors import IdentifierError
 from ..models import CheckResult
 from ..vocabulary import DECISIONS, LIST_TYPES, MATTER_TYPES, RELATED_PARTY_ROLES, SUBJECT_TYPES
@@ -45,6 +46,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--no-case", action="store_true",
                    help="open no case even when measures apply (a preview) / 不发起案例")
     p.add_argument("--json", action="store_true", help="print the result as JSON only")
+    _common.add_max_data_age(p)
     p.set_defaults(func=run)
 
 
@@ -82,6 +84,9 @@ def render(result: CheckResult) -> str:
             lines.append(f"      记录 records: {', '.join(m.record_ids)}")
     else:
         lines.append("措施 Measures: 无 none")
+    if result.data_as_of:
+        lines.append("数据截至 Data as of: " + ", ".join(
+            f"{lt} {t.astimezone(CST).isoformat(timespec='seconds')}" for lt, t in sorted(result.data_as_of.items())))
     if result.hits:
         lines.append("命中名单 Hits:")
         for h in result.hits:

@@ -1,4 +1,8 @@
-"""``joint-sanctions records import FILE`` and ``records repair RECORD_ID``."""
+"""``joint-sanctions records import FILE``, ``records repair RECORD_ID`` and ``db init``.
+
+These are the only commands that create a database (``import`` and ``db init``; design.md §9), and
+never a missing folder.
+"""
 
 from __future__ import annotations
 
@@ -23,9 +27,16 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     rep.add_argument("record_id", metavar="RECORD_ID")
     rep.set_defaults(func=run_repair)
 
+    db = sub.add_parser("db", parents=[common], help="the database itself / 数据库")
+    dsub = db.add_subparsers(dest="db_command", metavar="ACTION", parser_class=_common.Parser)
+    dsub.required = True
+    init = dsub.add_parser("init", parents=[common],
+                           help="create the database (SQLite) and its tables, or bring them up to date / 初始化数据库")
+    init.set_defaults(func=run_db_init)
+
 
 def run_import(args: argparse.Namespace) -> int:
-    with open_store(_common.db_url(args)) as store, Progress("importing / 导入") as progress:
+    with open_store(_common.db_url(args), create=True) as store, Progress("importing / 导入") as progress:
         report = import_records(store, args.file, progress=progress.update)
     for err in report.errors:
         _common.error(f"{args.file}:{err.line}: {err.reason}")
@@ -38,4 +49,15 @@ def run_repair(args: argparse.Namespace) -> int:
     with open_store(_common.db_url(args)) as store:
         record = store.repair(args.record_id)
     print(f"record {record.record_id} is now {record.status} / 记录 {record.record_id} 已修复")
+    return 0
+
+
+def run_db_init(args: argparse.Namespace) -> int:
+    from ..cases import case_book_for  # the case tables live in the same database
+
+    with open_store(_common.db_url(args), create=True) as store:
+        case_book_for(store)
+        where = _common.store_name(store)
+        records = store.count()
+    print(f"database ready: {where} ({records} record(s)) / 数据库已就绪：{where}（{records} 条记录）")
     return 0

@@ -103,6 +103,15 @@ class RecordStore(Protocol):
         """A number that grows whenever a stored record changes, from any connection or process."""
         ...
 
+    def data_as_of(self) -> dict[str, dt.datetime]:
+        """When each list type was last written: ``{list_type: aware time}``.
+
+        Every write of records stamps the list types it wrote (an upsert, also of unchanged records;
+        a status change, such as a repair, stamps its record's list type). Empty while no record was
+        ever written: checks then refuse to answer (design.md §9).
+        """
+        ...
+
     def listed_since(self, version: int) -> tuple[int, set[str]]:
         """Catch up on listings: ``(data_version now, subject ids with an active record written after
         version)``. ``listed_since(-1)`` gives every subject with an active record."""
@@ -139,27 +148,32 @@ class BulkLoading(Protocol):
         ...
 
 
-def open_store(url: str | None = None, *, create: bool = True) -> RecordStore:
+def open_store(url: str | None = None, *, create: bool = False) -> RecordStore:
     """Open the record store a database URL names.
+
+    A missing SQLite file is an error unless ``create`` is given: a mistyped path or another working
+    directory must never turn into a new, empty database that answers every check ``clear``.
 
     Args:
         url: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, a bare path ending in
             ``.db``/``.sqlite``/``.sqlite3``, or ``postgresql://…``. ``None`` means the environment
             variable ``JOINT_SANCTIONS_DB``, else :data:`DEFAULT_URL`.
-        create: ask for a missing SQLite file to be created (this version creates it in any case).
+        create: create a missing SQLite file (never its folder). A PostgreSQL database is never
+            created; its tables are, on every open.
 
     Returns:
-        An open store; the SQLite file is created on first use.
+        An open store, its schema up to date.
 
     Raises:
-        StoreError: the URL is not supported, or the database cannot be opened.
+        StoreError: the URL is not supported, the SQLite file (without ``create``) or its folder is
+            missing, or the database cannot be opened. Messages never show a password.
     """
     if url is None:
         url = os.environ.get("JOINT_SANCTIONS_DB") or DEFAULT_URL
     scheme, sep, rest = url.partition("://")
     if not sep:
         if url.lower().endswith(_SQLITE_SUFFIXES):
-            return _open_sqlite(url)
+            return _open_sqlite(url, create)
         raise StoreError(f"not a database URL: {url!r} (use sqlite:///path.db, a path ending in .db, "
                          "or postgresql://…)")
     scheme = scheme.lower()
@@ -168,7 +182,7 @@ def open_store(url: str | None = None, *, create: bool = True) -> RecordStore:
         if not rest.startswith("/") or rest == "/":
             raise StoreError(f"malformed SQLite URL {url!r}: use sqlite:///relative/path.db or "
                              "sqlite:////absolute/path.db")
-        return _open_sqlite(rest[1:])
+        return _open_sqlite(rest[1:], create)
     if scheme in ("postgresql", "postgres"):
         return _open_postgres(url)
     # Only the scheme is echoed: the rest of a URL may carry a password.
@@ -176,8 +190,8 @@ def open_store(url: str | None = None, *, create: bool = True) -> RecordStore:
                      "postgresql://…")
 
 
-def _open_sqlite(path: str) -> RecordStore:
-    return SqliteStore(os.path.expanduser(path))
+def _open_sqlite(path: str, create: bool) -> RecordStore:
+    return SqliteStore(os.path.expanduser(path), create=create)
 
 
 def _open_postgres(url: str) -> RecordStore:

@@ -92,6 +92,17 @@ RECORD_MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE credit_records ADD COLUMN changed_version BIGINT NOT NULL DEFAULT 0",
         "CREATE INDEX credit_records_changed_version ON credit_records (changed_version)",
     )),
+    # When each list type was last written (design.md §9): checks refuse a store that never received
+    # a record, or whose lists are older than allowed, and every result says how current it is.
+    Migration("records-0003", (
+        """CREATE TABLE record_data_as_of (
+               list_type  TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+               written_at TIMESTAMPTZ NOT NULL
+           )""",
+        # A database written before this table: each list type's latest write is the best it knows.
+        ("INSERT INTO record_data_as_of (list_type, written_at) "
+         "SELECT list_type, MAX(updated_at) FROM credit_records GROUP BY list_type"),
+    )),
 )
 
 # Any fixed 64-bit key works; every process of this library must use the same one.
@@ -115,6 +126,10 @@ _MERGE_LOAD = (
     f"IS DISTINCT FROM ({', '.join(f'excluded.{n}' for n in _FIELDS[1:])})"
 )
 _BUMP_VERSION = "UPDATE record_data_version SET version = version + 1 RETURNING version"
+# now() is the transaction's start, the same instant for every list type of one write.
+_STAMP_AS_OF = ("INSERT INTO record_data_as_of (list_type, written_at) SELECT unnest(%s::text[]), now() "
+                "ON CONFLICT (list_type) DO UPDATE SET written_at = excluded.written_at")
+_LIST_TYPE = _FIELDS.index("list_type")
 _ACTIVE_ON = ("status = 'active' AND listed_on <= %(day)s "
               "AND (expires_on IS NULL OR %(day)s < expires_on)")
 _BATCH_SIZE = 10_000  # records per COPY and transaction
@@ -412,6 +427,8 @@ class PostgresStore(PagedStore):
                     for record in latest.values():
                         copy.write_row(_to_row(record))
                 conn.execute(_MERGE_LOAD, (version,))
+                # Stamped even when no row changed: a re-import of an unchanged list is current data.
+                conn.execute(_STAMP_AS_OF, (sorted({record.list_type for record in latest.values()}),))
             self._count_local_write()
             written += len(batch)
         return written
@@ -448,6 +465,7 @@ class PostgresStore(PagedStore):
                 raise RecordError(f"unknown record id {mask_text(record_id)!r}")
             conn.execute("INSERT INTO record_status_changes (record_id, status, reason, changed_at) "
                          "VALUES (%s, %s, %s, now())", (record_id, status, reason))
+            conn.execute(_STAMP_AS_OF, ([row[_LIST_TYPE]],))
         self._count_local_write()
         _log.info("record_status_changed", record_id=mask_text(record_id), status=status,
                   reason=mask_text(reason))
@@ -477,6 +495,12 @@ class PostgresStore(PagedStore):
     def data_version(self) -> int:
         """See :meth:`RecordStore.data_version`; kept in the database, so every process's writes count."""
         return self._scalar("SELECT version FROM record_data_version")
+
+    def data_as_of(self) -> dict[str, dt.datetime]:
+        """See :meth:`RecordStore.data_as_of`."""
+        with self.connection() as conn:
+            rows = conn.execute("SELECT list_type, written_at FROM record_data_as_of").fetchall()
+        return {list_type: written_at.astimezone(dt.UTC) for list_type, written_at in rows}
 
     def listed_since(self, version: int) -> tuple[int, set[str]]:
         """See :meth:`RecordStore.listed_since`."""

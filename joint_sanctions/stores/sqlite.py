@@ -1,6 +1,7 @@
 """The embedded SQLite record store, the default: one file, no server.
 
-The file is created on first use, in WAL mode so that checks keep reading while an import writes.
+The file is created only when asked (``create``), never its folder; it runs in WAL mode so that
+checks keep reading while an import writes.
 Its schema comes from ordered, versioned :class:`Migration` lists recorded in ``schema_migrations``.
 Later stages keep their tables (the case outbox) in the same file: they pass their own migrations to
 :meth:`SqliteStore.migrate` and run their statements through :meth:`SqliteStore.transaction`, which
@@ -20,6 +21,7 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -93,6 +95,17 @@ RECORD_MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE credit_records ADD COLUMN changed_version INTEGER NOT NULL DEFAULT 0",
         "CREATE INDEX credit_records_changed_version ON credit_records (changed_version)",
     )),
+    # When each list type was last written (design.md §9): checks refuse a store that never received
+    # a record, or whose lists are older than allowed, and every result says how current it is.
+    Migration("records-0003", (
+        """CREATE TABLE record_data_as_of (
+               list_type  TEXT NOT NULL PRIMARY KEY,
+               written_at TEXT NOT NULL
+           ) WITHOUT ROWID""",
+        # A database written before this table: each list type's latest write is the best it knows.
+        ("INSERT INTO record_data_as_of (list_type, written_at) "
+         "SELECT list_type, MAX(updated_at) FROM credit_records GROUP BY list_type"),
+    )),
 )
 
 #: The secondary indexes of credit_records (made by the migrations above). A bulk load into an
@@ -113,6 +126,9 @@ _UPSERT = (
     + ", ".join(f"{name} = excluded.{name}" for name in (*_FIELDS[1:], "updated_at", "changed_version"))
 )
 _BUMP_VERSION = "UPDATE record_data_version SET version = version + 1 RETURNING version"
+_STAMP_AS_OF = ("INSERT INTO record_data_as_of (list_type, written_at) VALUES (?, ?) "
+                "ON CONFLICT (list_type) DO UPDATE SET written_at = excluded.written_at")
+_LIST_TYPE = _FIELDS.index("list_type")
 _ACTIVE_ON = "status = 'active' AND listed_on <= :day AND (expires_on IS NULL OR :day < expires_on)"
 _BATCH_SIZE = 10_000  # rows per write transaction: large enough to amortise the commit
 
@@ -192,8 +208,26 @@ def _applied_ids(connection: sqlite3.Connection) -> set[str]:
     return {row[0] for row in connection.execute("SELECT id FROM schema_migrations")}
 
 
+def _check_path(path: str, create: bool) -> None:
+    """Refuse a missing file unless asked to create it, and a missing folder always (design.md §9)."""
+    if os.path.exists(path):
+        return
+    full = os.path.abspath(path)
+    if not create:
+        raise StoreError(f"database not found / 数据库不存在: {full}")
+    folder = os.path.dirname(full)
+    if not os.path.isdir(folder):
+        raise StoreError(f"database folder not found / 数据库目录不存在: {folder} "
+                         f"(create it first; {os.path.basename(full)} was not created)")
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _aware(text: str) -> dt.datetime:
+    when = dt.datetime.fromisoformat(text)
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
 def _to_row(record: CreditRecord, now: str) -> tuple[Any, ...]:
@@ -220,24 +254,30 @@ class SqliteStore(PagedStore):
     the same file at the same time (WAL: readers never wait for the writer).
 
     Args:
-        path: the database file; it and its parent directories are created when missing.
+        path: the database file (``:memory:`` for a private in-memory database).
         busy_timeout: seconds a write waits for another process's transaction before failing.
+        create: create the file when it is missing. Its folder is never created: a mistyped path
+            must not leave a new, empty database behind.
 
     Raises:
-        StoreError: the file cannot be created or opened, or is not a SQLite database.
+        StoreError: the file is missing (and ``create`` is false), its folder is missing, or it
+            cannot be opened or is not a SQLite database.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 10.0) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 10.0, create: bool = True) -> None:
         self.path = os.fspath(path)
         self._lock = threading.RLock()
         self._local_writes = 0
-        try:
-            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"database {self.path}: cannot create its directory: {exc}") from exc
+        target: str = self.path
+        uri = False
+        if self.path not in ("", ":memory:"):
+            _check_path(self.path, create)
+            if not create:
+                # mode=rw: a file removed since the look above fails to open instead of being made anew.
+                target, uri = f"file:{urllib.parse.quote(os.path.abspath(self.path))}?mode=rw", True
         with _translated(self.path):
-            self._conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None,
-                                         check_same_thread=False)
+            self._conn = sqlite3.connect(target, timeout=busy_timeout, isolation_level=None,
+                                         check_same_thread=False, uri=uri)
             try:
                 _enable_wal(self._conn, busy_timeout)
                 # In WAL mode NORMAL loses at most the last commits on power loss, never integrity.
@@ -347,10 +387,14 @@ class SqliteStore(PagedStore):
         written = 0
         pending = iter(records)
         while batch := list(itertools.islice(pending, _BATCH_SIZE)):
-            now = _now()
+            stamp = dt.datetime.now(dt.UTC)
+            now = stamp.isoformat(timespec="seconds")
             with self.transaction() as conn:
                 version = conn.execute(_BUMP_VERSION).fetchone()[0]
                 conn.executemany(_UPSERT, [(*_to_row(record, now), version) for record in batch])
+                written_at = stamp.isoformat()
+                conn.executemany(_STAMP_AS_OF, [(list_type, written_at)
+                                                for list_type in {record.list_type for record in batch}])
             self._local_writes += 1
             written += len(batch)
         return written
@@ -378,7 +422,8 @@ class SqliteStore(PagedStore):
         if status not in RECORD_STATUSES:
             raise RecordError(f"invalid record status {mask_text(status)!r} "
                               f"(expected one of {', '.join(RECORD_STATUSES)})")
-        now = _now()
+        stamp = dt.datetime.now(dt.UTC)
+        now = stamp.isoformat(timespec="seconds")
         with self.transaction() as conn:
             version = conn.execute(_BUMP_VERSION).fetchone()[0]
             changed = conn.execute("UPDATE credit_records SET status = ?, updated_at = ?, changed_version = ? "
@@ -388,6 +433,7 @@ class SqliteStore(PagedStore):
             conn.execute("INSERT INTO record_status_changes (record_id, status, reason, changed_at) "
                          "VALUES (?, ?, ?, ?)", (record_id, status, reason, now))
             row = conn.execute(f"{_SELECT} WHERE record_id = ?", (record_id,)).fetchone()
+            conn.execute(_STAMP_AS_OF, (row[_LIST_TYPE], stamp.isoformat()))
         self._local_writes += 1
         _log.info("record_status_changed", record_id=mask_text(record_id), status=status,
                   reason=mask_text(reason))
@@ -419,6 +465,12 @@ class SqliteStore(PagedStore):
         """See :meth:`RecordStore.data_version`; kept in the file, so other processes' writes count."""
         with self._reading() as conn:
             return int(conn.execute("SELECT version FROM record_data_version").fetchone()[0])
+
+    def data_as_of(self) -> dict[str, dt.datetime]:
+        """See :meth:`RecordStore.data_as_of`."""
+        with self._reading() as conn:
+            rows = conn.execute("SELECT list_type, written_at FROM record_data_as_of").fetchall()
+        return {list_type: _aware(written_at) for list_type, written_at in rows}
 
     def listed_since(self, version: int) -> tuple[int, set[str]]:
         """See :meth:`RecordStore.listed_since`."""
