@@ -19,7 +19,7 @@ processes' writes within ``refresh_interval`` seconds (one indexed query for wha
 repaired or expired record needs no refresh: the store lookup decides what is active.
 
 The same refresh keeps the store's ``data_as_of`` (when each list type was last written), so every
-result carries it at no cost, and a check refuses to answer (design.md §9) when no record was ever
+result carries it at no cost, and a check refuses to answer (docs/failing-closed.md) when no record was ever
 written (``no_data``) or, with ``max_data_age``, when a list type was not written for longer
 (``stale_data``).
 """

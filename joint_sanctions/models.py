@@ -240,7 +240,7 @@ class CheckResult(BaseModel):
     matter_type: MatterType
     decision: Decision
     measures: tuple[AppliedMeasure, ...]
-    #: When each list type was last written to the store that answered (design.md §9). Results of
+    #: When each list type was last written to the store that answered (docs/failing-closed.md). Results of
     #: one engine share this dict until the store changes: read it, do not modify it.
     data_as_of: dict[str, Timestamp] = Field(default_factory=dict)
     case_id: str | None = None

@@ -1,6 +1,6 @@
 """``joint-sanctions records import FILE``, ``records repair RECORD_ID`` and ``db init``.
 
-These are the only commands that create a database (``import`` and ``db init``; design.md §9), and
+These are the only commands that create a database (``import`` and ``db init``; docs/failing-closed.md), and
 never a missing folder.
 """
 

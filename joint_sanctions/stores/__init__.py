@@ -108,7 +108,7 @@ class RecordStore(Protocol):
 
         Every write of records stamps the list types it wrote (an upsert, also of unchanged records;
         a status change, such as a repair, stamps its record's list type). Empty while no record was
-        ever written: checks then refuse to answer (design.md §9).
+        ever written: checks then refuse to answer (docs/failing-closed.md).
         """
         ...
 

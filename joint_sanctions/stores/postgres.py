@@ -92,7 +92,7 @@ RECORD_MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE credit_records ADD COLUMN changed_version BIGINT NOT NULL DEFAULT 0",
         "CREATE INDEX credit_records_changed_version ON credit_records (changed_version)",
     )),
-    # When each list type was last written (design.md §9): checks refuse a store that never received
+    # When each list type was last written (docs/failing-closed.md): checks refuse a store that never received
     # a record, or whose lists are older than allowed, and every result says how current it is.
     Migration("records-0003", (
         """CREATE TABLE record_data_as_of (

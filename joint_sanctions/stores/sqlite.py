@@ -95,7 +95,7 @@ RECORD_MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE credit_records ADD COLUMN changed_version INTEGER NOT NULL DEFAULT 0",
         "CREATE INDEX credit_records_changed_version ON credit_records (changed_version)",
     )),
-    # When each list type was last written (design.md §9): checks refuse a store that never received
+    # When each list type was last written (docs/failing-closed.md): checks refuse a store that never received
     # a record, or whose lists are older than allowed, and every result says how current it is.
     Migration("records-0003", (
         """CREATE TABLE record_data_as_of (
@@ -209,7 +209,7 @@ def _applied_ids(connection: sqlite3.Connection) -> set[str]:
 
 
 def _check_path(path: str, create: bool) -> None:
-    """Refuse a missing file unless asked to create it, and a missing folder always (design.md §9)."""
+    """Refuse a missing file unless asked to create it, and a missing folder always (docs/failing-closed.md)."""
     if os.path.exists(path):
         return
     full = os.path.abspath(path)
