@@ -46,8 +46,8 @@ _MAX_TAG = MIB
 _DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)")
 # Start tags that matter: rows, cells and shared strings, with or without a namespace prefix.
 _TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c|si)(?=[\s/>])([^>]*)>")
-_ROW_REF = re.compile(rb"""\br\s*=\s*["'](\d+)["']""")
 _CELL_REF = re.compile(rb"""\br\s*=\s*["']\$?([A-Za-z]+)\$?\d""")
+_ROW_REF = re.compile(rb"""\br\s*=\s*["'](\d+)["']""")
 _ENCODING = re.compile(rb"""^(?:\xef\xbb\xbf)?<\?xml[^>]*\bencoding\s*=\s*["']([^"']*)["']""")
 
 
@@ -104,18 +104,23 @@ def _too_large(part: str, max_input_mb: int) -> Refused:
 
 
 class _SheetBounds:
-    """What openpyxl would make of one part's rows and cells, counted from the raw XML."""
+    """What openpyxl would make of one part's rows and cells, counted from the raw XML.
+
+    One regular-expression pass over the start tags: about a twentieth of what openpyxl then spends
+    on the same rows.
+    """
 
     def __init__(self, part: str) -> None:
         self.part = part
-        self.row = 0       # openpyxl's row counter: the r attribute, else one more than the last row
-        self.column = 0    # the same for cells within the current row
+        self.row = 0        # openpyxl's row counter: the r attribute, else one more than the last row
+        self.column = 0     # the same for the cells of the current row
         self.in_row = False
         self.row_cells = 0
-        self.cells = 0     # padded cells of the finished rows
+        self.cells = 0      # padded cells of the finished rows
         self.strings = 0
 
     def feed(self, data: bytes, end: int) -> None:
+        """Count the rows and cells of ``data[:end]`` (whole tags only)."""
         for match in _TAG.finditer(data, 0, end):
             name = match[1]
             if name == b"c":
@@ -130,25 +135,30 @@ class _SheetBounds:
 
     def _row(self, attrs: bytes) -> None:
         self.finish()
-        ref = _ROW_REF.search(attrs)
-        self.row = self.row + 1 if ref is None else _number(ref[1])
+        # Every r= found counts, the highest winning: one hidden in another attribute's value must not
+        # stand in for the real one.
+        refs = _ROW_REF.findall(attrs)
+        self.row = self.row + 1 if not refs else max(map(_number, refs))
         if self.row > XLSX_MAX_ROWS:
             raise self._refused(f"more than {XLSX_MAX_ROWS:,} rows (a row numbered {self.row:,})")
-        self.in_row, self.column, self.row_cells = True, 0, 0
+        self.in_row = True
 
     def _cell(self, attrs: bytes) -> None:
-        ref = _CELL_REF.search(attrs)
-        self.column = self.column + 1 if ref is None else _column(ref[1])
+        refs = _CELL_REF.findall(attrs)
+        if not refs:
+            self.column += 1
+        else:
+            self.column = _column(refs[0]) if len(refs) == 1 else max(map(_column, refs))
         self.row_cells += 1
-        if self.column > XLSX_MAX_COLUMNS:
-            raise self._refused(f"more than {XLSX_MAX_COLUMNS:,} columns (row {self.row:,})")
         if self.row_cells > XLSX_MAX_COLUMNS:
             raise self._refused(f"more than {XLSX_MAX_COLUMNS:,} cells in a row (row {self.row:,})")
+        if self.column > XLSX_MAX_COLUMNS:
+            raise self._refused(f"more than {XLSX_MAX_COLUMNS:,} columns (row {self.row:,})")
 
     def finish(self) -> None:
         """Count the row just ended: openpyxl pads it up to its last cell."""
         self.cells += self.column
-        self.column = 0
+        self.column = self.row_cells = 0
         if self.cells > XLSX_MAX_CELLS:
             raise self._refused(f"more than {XLSX_MAX_CELLS:,} cells")
 
@@ -163,7 +173,7 @@ def _number(digits: bytes) -> int:
 
 
 def _column(letters: bytes) -> int:
-    if len(letters) > 4:
+    if len(letters) > 3:
         return XLSX_MAX_COLUMNS + 1
     index = 0
     for letter in letters.upper():

@@ -332,11 +332,22 @@ def _not_a_workbook(path: str, exc: BaseException) -> BatchError:
 
 def _open_xlsx(path: str, max_input_mb: int) -> BatchSource:
     _tabular.check_xlsx(path, max_input_mb)
+    # Opened here, not by openpyxl: load_workbook leaves its own file open when the workbook fails.
+    file = open(path, "rb")  # noqa: SIM115 - closed by the source, or below on failure
     try:
         # data_only: a formula cell gives the value Excel last computed, not the formula text.
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        workbook = openpyxl.load_workbook(file, read_only=True, data_only=True)
     except _XLSX_ERRORS as exc:
+        file.close()
         raise _not_a_workbook(path, exc) from exc
+    except BaseException:
+        file.close()
+        raise
+
+    def close() -> None:
+        workbook.close()
+        file.close()
+
     try:
         sheet = workbook.worksheets[0]
         stated = sheet.max_row
@@ -345,13 +356,13 @@ def _open_xlsx(path: str, max_input_mb: int) -> BatchSource:
         rows = _guarded(path, sheet.iter_rows(values_only=True))
         columns = _header(path, next(rows, None))
     except _XLSX_ERRORS as exc:
-        workbook.close()
+        close()
         raise _not_a_workbook(path, exc) from exc
     except BaseException:
-        workbook.close()
+        close()
         raise
     estimate = stated - 1 if isinstance(stated, int) and stated > 1 else None
-    return BatchSource(path, columns, estimate, enumerate(rows, start=2), workbook.close)
+    return BatchSource(path, columns, estimate, enumerate(rows, start=2), close)
 
 
 def _guarded(path: str, rows: Iterator[tuple[object, ...]]) -> Iterator[tuple[object, ...]]:

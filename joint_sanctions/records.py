@@ -31,7 +31,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import IO, TypeAlias
 
 import openpyxl
 import structlog
@@ -290,9 +290,15 @@ def _read_xlsx(path: str, max_input_mb: int) -> Iterator[Row]:
         _tabular.check_xlsx(path, max_input_mb)
     except _tabular.Refused as exc:
         raise _file_error(path, str(exc)) from exc
+    # Opened here, not by openpyxl: load_workbook leaves its own file open when the workbook fails.
+    with open(path, "rb") as file:
+        yield from _read_workbook(path, file)
+
+
+def _read_workbook(path: str, file: IO[bytes]) -> Iterator[Row]:
     try:
         # data_only: a formula cell gives the value Excel last computed, not the formula text.
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        workbook = openpyxl.load_workbook(file, read_only=True, data_only=True)
     except _XLSX_ERRORS as exc:
         raise _file_error(path, f"not a readable XLSX workbook ({exc})") from exc
     try:

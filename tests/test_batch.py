@@ -458,3 +458,13 @@ def test_cli_batch_refuses_a_bomb_in_one_line_and_writes_no_report(cli_db: str, 
     done = _cli("batch", "bomb.xlsx", "--matter", "honors", "--out", "r.csv", "--db", cli_db,
                 "--max-input-mb", "0", cwd=tmp_path)
     assert done.returncode == 2 and "--max-input-mb" in done.stderr
+
+
+def test_xlsx_list_with_broken_xml_is_unreadable(tmp_path: Path) -> None:
+    """Broken XML in the sheet is a BatchError `unreadable`, not an internal error."""
+    rows = (hostile.inline_row(1, ["subject_id", "subject_name"])
+            + "<row r='2'><c r='A2' t='inlineStr'><is><t>x</is></c></row>")
+    path = hostile.replace_parts(_xlsx_list(tmp_path / "broken.xlsx"), {hostile.SHEET: hostile.sheet_xml(rows)})
+    with pytest.raises(BatchError, match="not a readable XLSX workbook") as caught, open_batch(path) as source:
+        list(source)
+    assert caught.value.code == "unreadable"

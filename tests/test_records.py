@@ -572,12 +572,16 @@ def test_xxe_and_entity_expansion_are_refused_as_unsafe(tmp_path: Path, part: by
      '</c></row>', "more than 1,048,576 rows"),
     (hostile.inline_row(1, COLUMNS) + '<row r="2"><c r="ZZZ2" t="inlineStr"><is><t>x</t></is></c></row>',
      "more than 16,384 columns"),
-    (hostile.inline_row(1, COLUMNS) + '<row r="2">' + "<c/>" * 20_000 + "</row>", "more than 16,384 columns"),
+    (hostile.inline_row(1, COLUMNS) + '<row r="2">' + "<c/>" * 20_000 + "</row>", "more than 16,384 cells in a row"),
     (hostile.inline_row(1, COLUMNS) + '<row r="2">' + '<c r="A2"/>' * 20_000 + "</row>",
      "more than 16,384 cells in a row"),
+    (hostile.inline_row(1, COLUMNS) + '''<row x=" r='3'" r="1048577"><c r="A1048577"/></row>''',
+     "more than 1,048,576 rows"),
+    (hostile.inline_row(1, COLUMNS) + '''<row r="2"><c x=" r='A2'" r="ZZZ2"/></row>''', "more than 16,384 columns"),
     (hostile.inline_row(1, COLUMNS) + "".join(f'<row r="{n}"><c r="XFD{n}"/></row>' for n in range(2, 5000)),
      "more than 67,108,864 cells"),
-], ids=["row-number", "column", "cells-without-reference", "cells-per-row", "padded-cells"])
+], ids=["row-number", "column", "cells-without-reference", "cells-per-row", "hidden-row-number",
+        "hidden-column", "padded-cells"])
 def test_xlsx_rows_and_cells_are_bounded_before_reading(tmp_path: Path, rows: str, message: str) -> None:
     """Row numbers, columns and cells past a sheet's limits refuse the file before a row is read."""
     path = hostile.replace_parts(_good_workbook(tmp_path / "wide.xlsx"), {hostile.SHEET: hostile.sheet_xml(rows)})
@@ -672,3 +676,14 @@ def test_jsonl_hostile_lines_are_rejected_one_by_one(tmp_path: Path, database: D
     assert not any("internal error" in e for e in errors)
     stored = {r[0] for r in database.rows("SELECT record_id FROM credit_records")}
     assert stored == {"R0", "R1", "R2", "R9"}
+
+
+@pytest.mark.parametrize("sheet", [
+    hostile.sheet_xml(hostile.inline_row(1, COLUMNS) + "<row r='2'><c r='A2' t='inlineStr'><is><t>x</is></c></row>"),
+    hostile.sheet_xml(hostile.inline_row(1, COLUMNS) + "<row r='2'><c r='2A'><v>1</v></c></row>"),
+], ids=["malformed-xml", "bad-cell-reference"])
+def test_xlsx_that_openpyxl_cannot_parse_is_a_record_error(tmp_path: Path, sheet: bytes) -> None:
+    """Broken XML or a cell reference openpyxl cannot read is a RecordError naming the file, not a crash."""
+    path = hostile.replace_parts(_good_workbook(tmp_path / "broken.xlsx"), {hostile.SHEET: sheet})
+    with pytest.raises(RecordError, match=r"broken\.xlsx: not a readable XLSX workbook"):
+        list(read_records(path))
