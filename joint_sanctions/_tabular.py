@@ -39,6 +39,7 @@ XLSX_MAX_CELLS = 64 * XLSX_MAX_ROWS
 #: Shared strings one workbook may hold (openpyxl keeps them all in memory).
 XLSX_MAX_STRINGS = 16 * XLSX_MAX_ROWS
 _MAX_PARTS = 10_000
+_TOTAL_PARTS = 4  # the unpacked size of all parts together, in part limits
 # A tag split between two chunks is carried over; a start tag longer than this is no spreadsheet's.
 _MAX_TAG = MIB
 
@@ -74,6 +75,8 @@ def max_input_bytes(max_input_mb: int) -> int:
 def check_xlsx(path: str, max_input_mb: int = DEFAULT_MAX_INPUT_MB) -> None:
     """Refuse a workbook that is unsafe or too large to read, before anything reads it.
 
+    Each part may unpack to ``max_input_mb`` MiB, all parts together to four times that.
+
     Raises:
         Refused: not a zip; a part that unpacks past the limit (declared or actual); a DTD; more
             rows, columns, cells or shared strings than :data:`XLSX_MAX_ROWS` and its kin allow.
@@ -89,6 +92,12 @@ def check_xlsx(path: str, max_input_mb: int = DEFAULT_MAX_INPUT_MB) -> None:
             for info in parts:  # the directory first: a bomb is refused without unpacking a byte
                 if info.file_size > limit:
                     raise _too_large(info.filename, max_input_mb)
+            # Entries may share their compressed data, each under the limit (an overlapping-entry
+            # bomb), and every part is scanned below: the sum is bounded too.
+            if sum(info.file_size for info in parts) > _TOTAL_PARTS * limit:
+                raise Refused("too_large", f"the XLSX parts unpack to more than {_TOTAL_PARTS * max_input_mb} MiB "
+                                           f"in all, over the limit of {_TOTAL_PARTS} × {max_input_mb} MiB "
+                                           f"(--max-input-mb) / XLSX 文件解压后总量超过上限，拒绝读取")
             for info in parts:
                 if not info.is_dir():
                     _scan_part(archive, info, limit, max_input_mb)

@@ -687,3 +687,13 @@ def test_xlsx_that_openpyxl_cannot_parse_is_a_record_error(tmp_path: Path, sheet
     path = hostile.replace_parts(_good_workbook(tmp_path / "broken.xlsx"), {hostile.SHEET: sheet})
     with pytest.raises(RecordError, match=r"broken\.xlsx: not a readable XLSX workbook"):
         list(read_records(path))
+
+
+def test_parts_under_the_limit_are_bounded_in_all(tmp_path: Path) -> None:
+    """Many parts each under the limit (as an overlapping-entry bomb makes) are refused by their sum."""
+    path = _good_workbook(tmp_path / "many.xlsx")
+    for n in range(5):
+        hostile.add_zero_part(path, f"docProps/extra{n}.bin", hostile.MIB)
+    with pytest.raises(RecordError, match=r"many\.xlsx: the XLSX parts unpack to more than 4 MiB in all"):
+        list(read_records(path, max_input_mb=1))
+    assert len([item for _, item in read_records(path, max_input_mb=2)]) == 3
