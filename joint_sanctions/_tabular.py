@@ -23,6 +23,8 @@ from collections.abc import Iterator, Sequence
 from functools import partial
 from typing import IO
 
+from openpyxl.utils.exceptions import CellCoordinatesException, InvalidFileException
+
 MIB = 1 << 20
 #: Default limit on the unpacked size of each XLSX part, in MiB (``--max-input-mb``).
 DEFAULT_MAX_INPUT_MB = 256
@@ -50,6 +52,12 @@ _TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c|si)(?=[\s/>])([^>]*)>")
 _CELL_REF = re.compile(rb"""\br\s*=\s*["']\$?([A-Za-z]+)\$?\d""")
 _ROW_REF = re.compile(rb"""\br\s*=\s*["'](\d+)["']""")
 _ENCODING = re.compile(rb"""^(?:\xef\xbb\xbf)?<\?xml[^>]*\bencoding\s*=\s*["']([^"']*)["']""")
+
+
+#: What openpyxl raises on a workbook whose zip, XML or cell references it cannot read (ElementTree's
+#: ParseError is a SyntaxError); callers catch these around openpyxl's calls only.
+XLSX_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, InvalidFileException, KeyError, ValueError, TypeError,
+               CellCoordinatesException, SyntaxError)
 
 
 class Refused(Exception):

@@ -21,8 +21,6 @@ import html
 import os
 import re
 import time
-import zipfile
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,7 +31,6 @@ from typing import IO, Any, Protocol, Self
 import openpyxl
 from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils.exceptions import CellCoordinatesException, InvalidFileException
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from . import _tabular, identifiers
@@ -321,11 +318,6 @@ def _count_lines(path: str) -> int:
     return count
 
 
-# What openpyxl raises on a workbook whose XML or cell references it cannot read.
-_XLSX_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, InvalidFileException, KeyError, ValueError,
-                TypeError, CellCoordinatesException, SyntaxError)  # ElementTree's ParseError is a SyntaxError
-
-
 def _not_a_workbook(path: str, exc: BaseException) -> BatchError:
     return BatchError("unreadable", f"{path}: not a readable XLSX workbook ({exc}) / 不是有效的 XLSX 工作簿")
 
@@ -337,7 +329,7 @@ def _open_xlsx(path: str, max_input_mb: int) -> BatchSource:
     try:
         # data_only: a formula cell gives the value Excel last computed, not the formula text.
         workbook = openpyxl.load_workbook(file, read_only=True, data_only=True)
-    except _XLSX_ERRORS as exc:
+    except _tabular.XLSX_ERRORS as exc:
         file.close()
         raise _not_a_workbook(path, exc) from exc
     except BaseException:
@@ -355,7 +347,7 @@ def _open_xlsx(path: str, max_input_mb: int) -> BatchSource:
         sheet.reset_dimensions()
         rows = _guarded(path, sheet.iter_rows(values_only=True))
         columns = _header(path, next(rows, None))
-    except _XLSX_ERRORS as exc:
+    except _tabular.XLSX_ERRORS as exc:
         close()
         raise _not_a_workbook(path, exc) from exc
     except BaseException:
@@ -369,7 +361,7 @@ def _guarded(path: str, rows: Iterator[tuple[object, ...]]) -> Iterator[tuple[ob
     """``rows`` with openpyxl's errors on XML it cannot read turned into a BatchError."""
     try:
         yield from rows
-    except _XLSX_ERRORS as exc:
+    except _tabular.XLSX_ERRORS as exc:
         raise _not_a_workbook(path, exc) from exc
 
 

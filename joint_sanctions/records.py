@@ -27,8 +27,6 @@ import queue
 import re
 import sys
 import threading
-import zipfile
-import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, TypeAlias
@@ -36,7 +34,6 @@ from typing import IO, TypeAlias
 import openpyxl
 import structlog
 from openpyxl.utils.datetime import from_excel
-from openpyxl.utils.exceptions import CellCoordinatesException, InvalidFileException
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
@@ -70,9 +67,6 @@ _EXCEL_MAX_SERIAL = 2_958_466  # 9999-12-31 + 1
 _MAX_DEPTH = 32  # JSON nesting; an import row is one flat object
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 _BRACKETS = re.compile(r"[\[\]{}]")
-# What openpyxl raises on a workbook whose XML or cell references it cannot read.
-_XLSX_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, InvalidFileException, KeyError, ValueError,
-                TypeError, CellCoordinatesException, SyntaxError)  # ElementTree's ParseError is a SyntaxError
 
 #: A value as read: stripped text, or a date a spreadsheet cell held.
 Cell: TypeAlias = str | dt.date
@@ -299,7 +293,7 @@ def _read_workbook(path: str, file: IO[bytes]) -> Iterator[Row]:
     try:
         # data_only: a formula cell gives the value Excel last computed, not the formula text.
         workbook = openpyxl.load_workbook(file, read_only=True, data_only=True)
-    except _XLSX_ERRORS as exc:
+    except _tabular.XLSX_ERRORS as exc:
         raise _file_error(path, f"not a readable XLSX workbook ({exc})") from exc
     try:
         sheet = workbook.worksheets[0] if workbook.worksheets else None
@@ -325,7 +319,7 @@ def _guarded(path: str, rows: Iterator[tuple[object, ...]]) -> Iterator[tuple[ob
     """``rows`` with openpyxl's errors on XML it cannot read turned into a RecordError."""
     try:
         yield from rows
-    except _XLSX_ERRORS as exc:
+    except _tabular.XLSX_ERRORS as exc:
         raise _file_error(path, f"not a readable XLSX workbook ({exc})") from exc
 
 
