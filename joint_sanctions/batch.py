@@ -23,7 +23,6 @@ import datetime as dt
 import html
 import os
 import time
-import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,10 +33,9 @@ from typing import IO, Any, Protocol, Self
 import openpyxl
 from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from . import identifiers
+from . import _tabular, identifiers
 from .cases import CaseBook, case_book_for
 from .check import CST, Engine, MatterLike, coerce_matter, coerce_subject
 from .errors import IdentifierError, JointSanctionsError, StoreError
@@ -88,7 +86,8 @@ class BatchError(JointSanctionsError):
     Codes: ``unsupported_file`` (input extension), ``unreadable`` (missing file, not UTF-8, not a
     workbook), ``bad_header`` (missing, unknown or repeated columns), ``empty_batch`` (a header and no
     row), ``unsupported_report`` (report extension), ``too_many_rows`` (more rows than an XLSX sheet
-    holds).
+    holds), ``too_large`` (an input past a reading limit: an XLSX part over ``max_input_mb``, more rows
+    or cells than a sheet holds, a CSV line over 16 MiB), ``unsafe`` (an XLSX with a DTD).
     """
 
     def __init__(self, code: str, message: str) -> None:
@@ -247,23 +246,31 @@ class BatchSource:
     """
 
     def __init__(self, path: str, columns: list[str], estimated_rows: int | None,
-                 cells: Iterator[tuple[int, Sequence[object]]], close: Callable[[], object]) -> None:
+                 cells: Iterator[tuple[int, Sequence[object]]], close: Callable[[], object], *,
+                 text_cells: bool = False) -> None:
         self.path = path
         self.columns = columns
         self.estimated_rows = estimated_rows
         self._cells = cells
         self._close = close
+        self._text_cells = text_cells  # CSV: every cell a str, its length checked here
 
     def __iter__(self) -> Iterator[BatchEntry | RejectedRow]:
         try:
             for line, cells in self._cells:
                 if all(_blank(cell) for cell in cells):
                     continue
+                if self._text_cells and max(map(len, cells)) > _tabular.FIELD_MAX:  # type: ignore[arg-type]
+                    reason = _tabular.long_field(self.columns, cells)  # type: ignore[arg-type]
+                    yield _rejected(line, f"{reason} / 字段超过 1 MiB")
+                    continue
                 yield _entry(line, self.columns, cells)
         except UnicodeDecodeError as exc:
             raise _not_utf8(self.path, exc) from exc
         except csv.Error as exc:
             raise BatchError("unreadable", f"{self.path}: {exc}") from exc
+        except _tabular.Refused as exc:
+            raise BatchError(exc.code, f"{self.path}: {exc}") from exc
 
     def close(self) -> None:
         self._close()
@@ -276,25 +283,36 @@ class BatchSource:
         self.close()
 
 
-def open_batch(path: str | os.PathLike[str]) -> BatchSource:
+def open_batch(path: str | os.PathLike[str], *, max_input_mb: int = _tabular.DEFAULT_MAX_INPUT_MB) -> BatchSource:
     """Open a CSV (UTF-8, BOM or not) or XLSX (first sheet) list of subjects and check its header.
 
     The header holds ``subject_id`` and ``subject_name`` and may hold ``subject_type`` and
-    ``legal_representative_id``, in any order (case and surrounding spaces ignored).
+    ``legal_representative_id``, in any order (case and surrounding spaces ignored). A workbook is
+    checked whole first (docs/failing-closed.md: the unpacked size of every part, DTDs, rows and cells); a CSV
+    field over 1 MiB rejects its row only.
+
+    Args:
+        path: the list.
+        max_input_mb: the most an XLSX part may unpack to, in MiB (1 to 16384).
 
     Raises:
-        BatchError: unsupported extension, unreadable file, or a header with missing, unknown or
-            repeated columns (all named in one message).
+        BatchError: unsupported extension, unreadable file, a workbook over the limits (``too_large``)
+            or with a DTD (``unsafe``), or a header with missing, unknown or repeated columns (all
+            named in one message).
+        ValueError: ``max_input_mb`` out of range.
     """
+    _tabular.max_input_bytes(max_input_mb)
     name = os.fspath(path)
     ext = os.path.splitext(name)[1].lower()
     if ext not in _INPUT_FORMATS:
         raise BatchError("unsupported_file", f"{name}: unsupported input file type {ext or '(none)'!r}; "
                                              "use .csv or .xlsx / 仅支持 .csv 或 .xlsx 名单文件")
     try:
-        return _open_csv(name) if ext == ".csv" else _open_xlsx(name)
+        return _open_csv(name) if ext == ".csv" else _open_xlsx(name, max_input_mb)
     except UnicodeDecodeError as exc:
         raise _not_utf8(name, exc) from exc
+    except _tabular.Refused as exc:
+        raise BatchError(exc.code, f"{name}: {exc}") from exc
     except OSError as exc:
         raise BatchError("unreadable", f"{name}: cannot read the file: {exc.strerror or exc} "
                                        "/ 无法读取文件") from exc
@@ -311,7 +329,7 @@ def _open_csv(path: str) -> BatchSource:
     # utf-8-sig drops the BOM Excel writes; newline="" lets csv handle line breaks inside quotes.
     file = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed by the source
     try:
-        reader = csv.reader(file)
+        reader = csv.reader(_tabular.capped_lines(file))
         columns = _header(path, next(reader, None))
     except BaseException:
         file.close()
@@ -324,7 +342,7 @@ def _open_csv(path: str) -> BatchSource:
             line, start = start, reader.line_num + 1
             yield line, row
 
-    return BatchSource(path, columns, max(estimate - 1, 0), cells(), file.close)
+    return BatchSource(path, columns, max(estimate - 1, 0), cells(), file.close, text_cells=True)
 
 
 def _count_lines(path: str) -> int:
@@ -336,25 +354,51 @@ def _count_lines(path: str) -> int:
     return count
 
 
-def _open_xlsx(path: str) -> BatchSource:
+def _not_a_workbook(path: str, exc: BaseException) -> BatchError:
+    return BatchError("unreadable", f"{path}: not a readable XLSX workbook ({exc}) / 不是有效的 XLSX 工作簿")
+
+
+def _open_xlsx(path: str, max_input_mb: int) -> BatchSource:
+    _tabular.check_xlsx(path, max_input_mb)
+    # Opened here, not by openpyxl: load_workbook leaves its own file open when the workbook fails.
+    file = open(path, "rb")  # noqa: SIM115 - closed by the source, or below on failure
     try:
         # data_only: a formula cell gives the value Excel last computed, not the formula text.
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError) as exc:
-        raise BatchError("unreadable", f"{path}: not a readable XLSX workbook ({exc}) "
-                                       "/ 不是有效的 XLSX 工作簿") from exc
+        workbook = openpyxl.load_workbook(file, read_only=True, data_only=True)
+    except _tabular.XLSX_ERRORS as exc:
+        file.close()
+        raise _not_a_workbook(path, exc) from exc
+    except BaseException:
+        file.close()
+        raise
+
+    def close() -> None:
+        workbook.close()
+        file.close()
+
     try:
         sheet = workbook.worksheets[0]
         stated = sheet.max_row
         # Some writers store a wrong sheet size, which would cut rows short in read-only mode.
         sheet.reset_dimensions()
-        rows = sheet.iter_rows(values_only=True)
+        rows = _guarded(path, sheet.iter_rows(values_only=True))
         columns = _header(path, next(rows, None))
+    except _tabular.XLSX_ERRORS as exc:
+        close()
+        raise _not_a_workbook(path, exc) from exc
     except BaseException:
-        workbook.close()
+        close()
         raise
     estimate = stated - 1 if isinstance(stated, int) and stated > 1 else None
-    return BatchSource(path, columns, estimate, enumerate(rows, start=2), workbook.close)
+    return BatchSource(path, columns, estimate, enumerate(rows, start=2), close)
+
+
+def _guarded(path: str, rows: Iterator[tuple[object, ...]]) -> Iterator[tuple[object, ...]]:
+    """``rows`` with openpyxl's errors on XML it cannot read turned into a BatchError."""
+    try:
+        yield from rows
+    except _tabular.XLSX_ERRORS as exc:
+        raise _not_a_workbook(path, exc) from exc
 
 
 def _header(path: str, cells: Sequence[object] | None) -> list[str]:

@@ -8,7 +8,8 @@
     ├── CheckError              a check that cannot be answered (unknown matter type, bad subject)
     │   └── RuleEngineError     durable_rules failed inside a check (surfaced, never swallowed)
     ├── RecordError             credit records: bad import rows, unknown record id
-    │   └── ImportRowError      one bad row (line number and reason)
+    │   ├── ImportRowError      one bad row (line number and reason)
+    │   └── UnreadableRecordError   a stored record holds a value the engine cannot read (``record_id``)
     ├── StoreError              the database could not be opened or used
     ├── CaseError               the closed loop: unknown case, refused transition, bad disposal
     │   ├── UnknownCaseError        no case has this id (``case_id``)
@@ -87,6 +88,23 @@ class ImportRowError(RecordError):
         self.line = line
         self.reason = reason
         super().__init__(f"line {line}: {reason}")
+
+
+class UnreadableRecordError(RecordError):
+    """A stored record holds a value the engine does not know (a row changed behind its back).
+
+    Raised when the record is read, so a check of its subject never answers ``clear`` on data it
+    could not read; other subjects keep checking. ``record_id`` and ``field`` name what is wrong.
+    """
+
+    def __init__(self, record_id: str, field: str, problem: str) -> None:
+        from .identifiers import mask_text  # identifiers imports this module
+
+        self.record_id = record_id
+        self.field = field
+        super().__init__(mask_text(f"record {record_id!r} in the database is unreadable: {field}: {problem}; "
+                                   f"no answer for its subject until it is corrected or re-imported "
+                                   f"/ 数据库中的记录 {record_id} 无法读取，不能作出核查结论"))
 
 
 class StoreError(JointSanctionsError):

@@ -4,6 +4,15 @@ Files are read row by row, so a million rows need little memory. A bad row becom
 :class:`~joint_sanctions.errors.ImportRowError` (its line and a one-line reason, resident ids masked)
 and the other rows still load; a file that cannot be read as a whole (unknown type, wrong header,
 not UTF-8) raises :class:`~joint_sanctions.errors.RecordError`.
+
+Reading is bounded (docs/failing-closed.md): a CSV field or a JSON Lines line over 1 MiB, JSON nested deeper than
+32 levels or a number of more digits than Python converts reject that row only. A workbook is checked
+whole before its first row is read (the size of every part, DTDs, rows and cells: see
+:mod:`joint_sanctions._tabular`), so nothing is stored from one that is refused.
+
+A JSON Lines line that is not UTF-8 is one bad row: lines are independent, so the others are read as
+they are. A CSV file that is not UTF-8 is refused as a whole, as before: it is nearly always a file
+saved in GBK, which one line saying "save as CSV UTF-8" serves better than a rejected row per line.
 """
 
 from __future__ import annotations
@@ -16,19 +25,19 @@ import json
 import os
 import queue
 import re
+import sys
 import threading
-import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import IO, TypeAlias
 
 import openpyxl
 from openpyxl.utils.datetime import from_excel
-from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from . import _tabular
 from ._logging import get_logger
 from .errors import IdentifierError, ImportRowError, RecordError
 from .identifiers import mask_text, parse_identifier
@@ -55,6 +64,9 @@ _CHOICES: dict[str, Mapping[str, str]] = {
 # ISO dates, and the Y/M/D form spreadsheets write when they save a date as CSV text.
 _DATE = re.compile(r"([0-9]{4})([-/])([0-9]{1,2})\2([0-9]{1,2})")
 _EXCEL_MAX_SERIAL = 2_958_466  # 9999-12-31 + 1
+_MAX_DEPTH = 32  # JSON nesting; an import row is one flat object
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_BRACKETS = re.compile(r"[\[\]{}]")
 
 #: A value as read: stripped text, or a date a spreadsheet cell held.
 Cell: TypeAlias = str | dt.date
@@ -76,7 +88,8 @@ class ImportReport:
     errors: list[ImportRowError]
 
 
-def read_records(path: str | os.PathLike[str]) -> Iterator[Row]:
+def read_records(path: str | os.PathLike[str],
+                 max_input_mb: int = _tabular.DEFAULT_MAX_INPUT_MB) -> Iterator[Row]:
     """Read an import file row by row; the type comes from the extension.
 
     ``.csv`` is UTF-8 with or without BOM, ``.jsonl`` has one JSON object per line (blank lines
@@ -86,6 +99,7 @@ def read_records(path: str | os.PathLike[str]) -> Iterator[Row]:
 
     Args:
         path: the file.
+        max_input_mb: the most an XLSX part may unpack to, in MiB (1 to 16384).
 
     Yields:
         ``(line, record or ImportRowError)`` for each non-blank row; the line is the physical line
@@ -93,14 +107,17 @@ def read_records(path: str | os.PathLike[str]) -> Iterator[Row]:
 
     Raises:
         RecordError: the file cannot be read as a whole: unknown extension, unreadable, not UTF-8,
-            not a workbook, or a header with missing, unknown or repeated columns.
+            not a workbook, a workbook over the limits or with a DTD, a CSV line over 16 MiB, or a
+            header with missing, unknown or repeated columns.
+        ValueError: ``max_input_mb`` out of range.
     """
+    _tabular.max_input_bytes(max_input_mb)
     name = os.fspath(path)
     reader = _READERS.get(os.path.splitext(name)[1].lower())
     if reader is None:
         raise _file_error(name, "unsupported file type (use .csv, .jsonl or .xlsx)")
     try:
-        yield from reader(name)
+        yield from reader(name, max_input_mb)
     except UnicodeDecodeError as exc:
         raise _file_error(name, f"not UTF-8 text (byte {exc.start}); save the file as UTF-8 "
                                 '(in Excel: "CSV UTF-8")') from exc
@@ -109,7 +126,8 @@ def read_records(path: str | os.PathLike[str]) -> Iterator[Row]:
 
 
 def import_records(store: RecordStore, path: str | os.PathLike[str], batch_size: int = 10_000,
-                   progress: Callable[[int], object] | None = None) -> ImportReport:
+                   progress: Callable[[int], object] | None = None,
+                   max_input_mb: int = _tabular.DEFAULT_MAX_INPUT_MB) -> ImportReport:
     """Store the good rows of an import file and report the bad ones.
 
     Rows are upserted by ``record_id`` in batches, in file order, so re-importing updates records,
@@ -122,23 +140,27 @@ def import_records(store: RecordStore, path: str | os.PathLike[str], batch_size:
         path: a ``.csv``, ``.jsonl`` or ``.xlsx`` file (see :func:`read_records`).
         batch_size: records per :meth:`RecordStore.upsert` call.
         progress: called with the number of rows read so far after each batch and at the end.
+        max_input_mb: the most an XLSX part may unpack to, in MiB (1 to 16384).
 
     Returns:
         The count stored and every bad row.
 
     Raises:
-        RecordError: the file cannot be read as a whole; batches stored before stay stored.
+        RecordError: the file cannot be read as a whole; batches stored before stay stored (a
+            workbook is refused before its first row, so none is stored from it).
         StoreError: the store failed.
+        ValueError: ``batch_size`` or ``max_input_mb`` out of range.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, not {batch_size}")
+    _tabular.max_input_bytes(max_input_mb)
     errors: list[ImportRowError] = []
     batch: list[CreditRecord] = []
     done = 0
     with store.bulk_load() if isinstance(store, BulkLoading) else contextlib.nullcontext():
         writer = _BatchWriter(store)
         try:
-            for _line, item in read_records(path):
+            for _line, item in read_records(path, max_input_mb):
                 done += 1
                 if isinstance(item, ImportRowError):
                     errors.append(item)
@@ -204,10 +226,10 @@ class _BatchWriter:
 # --- file formats ---------------------------------------------------------------------------------
 
 
-def _read_csv(path: str) -> Iterator[Row]:
+def _read_csv(path: str, _max_input_mb: int) -> Iterator[Row]:
     # utf-8-sig drops the BOM Excel writes; newline="" lets csv handle newlines inside quotes.
     with open(path, encoding="utf-8-sig", newline="") as file:
-        reader = csv.reader(file)
+        reader = csv.reader(_tabular.capped_lines(file))
         try:
             columns = _header(path, next(reader, None))
             start = reader.line_num + 1
@@ -220,23 +242,58 @@ def _read_csv(path: str) -> Iterator[Row]:
                 if len(cells) < len(columns):
                     yield line, _row_error(line, f"{len(cells)} fields, the header has {len(columns)}")
                     continue
+                if max(map(len, cells)) > _tabular.FIELD_MAX:
+                    yield line, _row_error(line, _tabular.long_field(columns, cells) or "")
+                    continue
                 yield line, _row(line, columns, cells)
         except csv.Error as exc:
             raise _file_error(path, f"line {reader.line_num}: {exc}") from exc
+        except _tabular.Refused as exc:
+            raise _file_error(path, f"line {reader.line_num + 1}: {exc}") from exc
 
 
-def _read_jsonl(path: str) -> Iterator[Row]:
-    with open(path, encoding="utf-8-sig") as file:
-        for line, text in enumerate(file, start=1):
+def _read_jsonl(path: str, _max_input_mb: int) -> Iterator[Row]:
+    # Bytes, one capped line at a time: a line without end cannot fill memory, and a line that is
+    # not UTF-8 is one bad row (lines are independent, so the next one is read as it is).
+    cap = _tabular.FIELD_MAX + 2  # the line and its CR LF
+    with open(path, "rb") as file:
+        line = 0
+        while raw := file.readline(cap):
+            line += 1
+            if line == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")
+            content = raw.rstrip(b"\r\n")
+            if len(content) > _tabular.FIELD_MAX:
+                if not raw.endswith(b"\n"):
+                    while (rest := file.readline(_tabular.MIB)) and not rest.endswith(b"\n"):
+                        pass
+                yield line, _row_error(line, "longer than 1 MiB")
+                continue
+            try:
+                text = content.decode()
+            except UnicodeDecodeError as exc:
+                yield line, _row_error(line, f"not UTF-8 text (byte {exc.start + 1} of the line); save the file "
+                                             "as UTF-8")
+                continue
             if text.strip():
                 yield line, _json_row(line, text)
 
 
-def _read_xlsx(path: str) -> Iterator[Row]:
+def _read_xlsx(path: str, max_input_mb: int) -> Iterator[Row]:
+    try:
+        _tabular.check_xlsx(path, max_input_mb)
+    except _tabular.Refused as exc:
+        raise _file_error(path, str(exc)) from exc
+    # Opened here, not by openpyxl: load_workbook leaves its own file open when the workbook fails.
+    with open(path, "rb") as file:
+        yield from _read_workbook(path, file)
+
+
+def _read_workbook(path: str, file: IO[bytes]) -> Iterator[Row]:
     try:
         # data_only: a formula cell gives the value Excel last computed, not the formula text.
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError) as exc:
+        workbook = openpyxl.load_workbook(file, read_only=True, data_only=True)
+    except _tabular.XLSX_ERRORS as exc:
         raise _file_error(path, f"not a readable XLSX workbook ({exc})") from exc
     try:
         sheet = workbook.worksheets[0] if workbook.worksheets else None
@@ -244,7 +301,7 @@ def _read_xlsx(path: str) -> Iterator[Row]:
             raise _file_error(path, "the workbook has no worksheet")
         # Some writers store a wrong sheet size, which would cut rows short in read-only mode.
         sheet.reset_dimensions()
-        rows = sheet.iter_rows(values_only=True)
+        rows = _guarded(path, sheet.iter_rows(values_only=True))
         columns = _header(path, next(rows, None))
         for line, values in enumerate(rows, start=2):
             if all(value is None or str(value).strip() == "" for value in values):
@@ -258,7 +315,15 @@ def _read_xlsx(path: str) -> Iterator[Row]:
         workbook.close()
 
 
-_READERS: dict[str, Callable[[str], Iterator[Row]]] = {
+def _guarded(path: str, rows: Iterator[tuple[object, ...]]) -> Iterator[tuple[object, ...]]:
+    """``rows`` with openpyxl's errors on XML it cannot read turned into a RecordError."""
+    try:
+        yield from rows
+    except _tabular.XLSX_ERRORS as exc:
+        raise _file_error(path, f"not a readable XLSX workbook ({exc})") from exc
+
+
+_READERS: dict[str, Callable[[str, int], Iterator[Row]]] = {
     ".csv": _read_csv, ".jsonl": _read_jsonl, ".xlsx": _read_xlsx}
 
 
@@ -302,10 +367,16 @@ def _xlsx_cell(column: str, value: object, epoch: dt.datetime) -> Cell:
 
 
 def _json_row(line: int, text: str) -> CreditRecord | ImportRowError:
+    if _too_deep(text):
+        return _row_error(line, f"nested deeper than {_MAX_DEPTH} levels")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         return _row_error(line, f"not valid JSON: {exc.msg} (column {exc.colno})")
+    except ValueError:  # an integer past Python's conversion limit
+        return _row_error(line, f"a number with more than {sys.get_int_max_str_digits()} digits")
+    except RecursionError:  # _too_deep should have caught it; never let it end the import
+        return _row_error(line, f"nested deeper than {_MAX_DEPTH} levels")
     if not isinstance(data, dict):
         return _row_error(line, f"expected a JSON object, found {type(data).__name__}")
     if unknown := sorted(set(data) - set(COLUMNS)):
@@ -322,6 +393,18 @@ def _json_row(line: int, text: str) -> CreditRecord | ImportRowError:
         else:
             return _row_error(line, f"{name}: expected a string, found {json.dumps(value)[:40]}")
     return _row(line, list(COLUMNS), cells)
+
+
+def _too_deep(text: str) -> bool:
+    """Whether JSON ``text`` nests deeper than :data:`_MAX_DEPTH` (json.loads recurses per level)."""
+    if text.count("[") + text.count("{") <= _MAX_DEPTH:  # every row of a real file
+        return False
+    depth = 0
+    for bracket in _BRACKETS.findall(_JSON_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > _MAX_DEPTH:
+            return True
+    return False
 
 
 # --- rows -----------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from joint_sanctions.batch import REPORT_COLUMNS, BatchError, open_batch, run_ba
 from joint_sanctions.cases import case_book_for
 from joint_sanctions.stores.sqlite import SqliteStore
 
+from . import hostile
 from .conftest import record
 from .test_identifiers import assert_masked
 
@@ -495,3 +496,77 @@ def test_ids_typed_into_names_are_masked_in_every_report_format(engine: Engine, 
         text = out.read_text("utf-8-sig")
     assert_masked(text, other, third, PERSONS[0], PERSONS[2])
     assert f"某供应商（法人4101** ********{other[-4:]}）" in text
+
+
+# --- hostile input (design.md §9) -------------------------------------------------------------------
+
+
+def _xlsx_list(path: Path, count: int = 3) -> Path:
+    return hostile.workbook(path, ("subject_id", "subject_name"), [(USCCS[i], f"公司{i}") for i in range(count)])
+
+
+def test_csv_name_of_1_mib_is_checked_and_a_longer_field_rejects_its_row_only(engine: Engine, tmp_path: Path) -> None:
+    """A 1 MiB field is read; a longer one rejects that row with its line; the other rows are checked."""
+    source = write_csv(tmp_path / "in.csv", [(USCCS[0], "甲" * hostile.MIB), (USCCS[1], "乙" * (hostile.MIB + 1)),
+                                            (USCCS[2], "丙")])
+    summary = run_batch(engine, source, "government_procurement", tmp_path / "out.csv")
+    assert summary.total == 2
+    assert [(r.line, r.reason) for r in summary.rejected] == [
+        (3, "subject_name: longer than 1 MiB (1048577 characters) / 字段超过 1 MiB")]
+
+
+def test_xlsx_zip_bomb_is_refused_when_opened(tmp_path: Path) -> None:
+    """A list whose part unpacks past the limit is refused by open_batch, naming the file and the limit."""
+    path = hostile.add_zero_part(_xlsx_list(tmp_path / "bomb.xlsx"), hostile.STRINGS, 257 * hostile.MIB)
+    with pytest.raises(BatchError, match=r"bomb\.xlsx: .*over the limit of 256 MiB") as caught:
+        open_batch(path)
+    assert caught.value.code == "too_large"
+    with pytest.raises(BatchError, match="over the limit of 1 MiB"):
+        open_batch(hostile.add_zero_part(_xlsx_list(tmp_path / "small.xlsx"), hostile.SHEET, 2 * hostile.MIB),
+                   max_input_mb=1)
+    with pytest.raises(ValueError, match="max_input_mb"):
+        open_batch(path, max_input_mb=0)
+
+
+@pytest.mark.parametrize("part", [hostile.XXE, hostile.LAUGHS], ids=["xxe", "billion-laughs"])
+def test_xlsx_with_a_dtd_is_refused_as_unsafe(tmp_path: Path, part: bytes) -> None:
+    """An external entity or entity expansion in any part refuses the list as unsafe XLSX."""
+    path = hostile.replace_parts(_xlsx_list(tmp_path / "dtd.xlsx"), {hostile.STRINGS: part})
+    with pytest.raises(BatchError, match=r"dtd\.xlsx: unsafe XLSX.* / 不安全的 XLSX 文件") as caught:
+        open_batch(path)
+    assert caught.value.code == "unsafe"
+
+
+def test_xlsx_row_numbers_past_the_sheet_limit_are_refused(tmp_path: Path) -> None:
+    """A crafted row number far past the sheet limit is refused before any row is checked."""
+    rows = (hostile.inline_row(1, ["subject_id", "subject_name"]) + hostile.inline_row(2, [USCCS[0], "甲"])
+            + '<row r="1048577"><c r="A1048577" t="inlineStr"><is><t>x</t></is></c></row>')
+    path = hostile.replace_parts(_xlsx_list(tmp_path / "far.xlsx"), {hostile.SHEET: hostile.sheet_xml(rows)})
+    with pytest.raises(BatchError, match="more than 1,048,576 rows") as caught:
+        open_batch(path)
+    assert caught.value.code == "too_large"
+
+
+def test_cli_batch_refuses_a_bomb_in_one_line_and_writes_no_report(cli_db: str, tmp_path: Path) -> None:
+    """`batch` on a zip bomb: exit 1, one line naming the file and the limit, no report; --max-input-mb
+    out of range is exit 2."""
+    hostile.add_zero_part(_xlsx_list(tmp_path / "bomb.xlsx"), hostile.STRINGS, 3 * hostile.MIB)
+    done = _cli("batch", "bomb.xlsx", "--matter", "honors", "--out", "r.csv", "--db", cli_db,
+                "--max-input-mb", "2", cwd=tmp_path)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "bomb.xlsx" in lines[0] and "2 MiB" in lines[0], lines
+    assert not (tmp_path / "r.csv").exists()
+    done = _cli("batch", "bomb.xlsx", "--matter", "honors", "--out", "r.csv", "--db", cli_db,
+                "--max-input-mb", "0", cwd=tmp_path)
+    assert done.returncode == 2 and "--max-input-mb" in done.stderr
+
+
+def test_xlsx_list_with_broken_xml_is_unreadable(tmp_path: Path) -> None:
+    """Broken XML in the sheet is a BatchError `unreadable`, not an internal error."""
+    rows = (hostile.inline_row(1, ["subject_id", "subject_name"])
+            + "<row r='2'><c r='A2' t='inlineStr'><is><t>x</is></c></row>")
+    path = hostile.replace_parts(_xlsx_list(tmp_path / "broken.xlsx"), {hostile.SHEET: hostile.sheet_xml(rows)})
+    with pytest.raises(BatchError, match="not a readable XLSX workbook") as caught, open_batch(path) as source:
+        list(source)
+    assert caught.value.code == "unreadable"

@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 
 from joint_sanctions import CheckError, Engine, Matter, Subject
 from joint_sanctions.check import coerce_matter, coerce_subject, compile_paths
+from joint_sanctions.errors import UnreadableRecordError
 from joint_sanctions.testing import MemoryStore
 
-from .conftest import record
+from .conftest import Database, record
 from .test_identifiers import assert_masked
 
 FIXTURE = Path(__file__).parent / "fixtures" / "measures"
@@ -353,3 +354,53 @@ def test_ids_typed_into_names_are_masked_in_the_result(engine_with: Callable[...
     via = [m.via_related_party for m in result.measures if m.via_related_party is not None]
     assert len(via) == (1 if listed else 0)
     assert all(v.name.startswith("张三 ４１０１ ") for v in via)
+
+
+# --- a record the engine cannot read (design.md §9) -------------------------------------------------
+
+
+@pytest.mark.parametrize("column, value", [("list_type", "bogus_list"), ("subject_type", "alien"),
+                                           ("record_id", "")])
+def test_a_tampered_record_fails_its_subjects_check_closed(database: Database, shipped: Any, column: str,
+                                                           value: str) -> None:
+    """A stored record with a value the engine does not know never yields `clear` for its subject: the
+    check raises UnreadableRecordError naming the record; other subjects check normally."""
+    store = database.open()
+    store.upsert([record("R-BAD", CO), record("R-OK", CO2)])
+    assert database.rows(f"UPDATE credit_records SET {column} = ? WHERE record_id = 'R-BAD' "
+                         "RETURNING subject_id", (value,)) == [(CO,)]
+    engine = Engine(measures=shipped, store=store, clock=lambda: dt.datetime(2025, 6, 1, tzinfo=dt.UTC))
+    with pytest.raises(UnreadableRecordError) as caught:
+        engine.check({"id": CO}, "government_procurement")
+    shown = "" if column == "record_id" else "R-BAD"
+    assert caught.value.record_id == shown and repr(shown) in str(caught.value)
+    assert column in str(caught.value) and "无法读取" in str(caught.value)
+    assert engine.check({"id": CO2}, "government_procurement").decision == "prohibited"
+    assert engine.check({"id": PERSON}, "government_procurement").decision == "clear"
+
+
+def test_sqlite_record_with_a_broken_date_is_unreadable(tmp_path: Path, shipped: Any) -> None:
+    """A listing date that is not a date (SQLite stores text) is reported like any unreadable value."""
+    from joint_sanctions.stores.sqlite import SqliteStore
+
+    store = SqliteStore(tmp_path / "r.db")
+    store.upsert([record("R-BAD", CO)])
+    store.connection.execute("UPDATE credit_records SET listed_on = '2024-13-45'")
+    with pytest.raises(UnreadableRecordError, match=r"record 'R-BAD'.*listed_on"):
+        Engine(measures=shipped, store=store).check({"id": CO}, "government_procurement")
+
+
+def test_cli_check_on_a_tampered_record_is_one_line_and_exit_1(database: Database) -> None:
+    """`check` names the unreadable record in one line (no internal error) and exits 1."""
+    import subprocess
+    import sys
+
+    with database.open() as store:
+        store.upsert([record("R-BAD", CO)])
+    database.rows("UPDATE credit_records SET list_type = 'x' RETURNING record_id")
+    done = subprocess.run([sys.executable, "-m", "joint_sanctions", "check", "--subject", CO, "--matter",
+                           "government_procurement", "--json", "--db", database.url],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1 and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "R-BAD" in lines[0] and "internal error" not in lines[0], lines

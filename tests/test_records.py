@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +22,9 @@ from joint_sanctions.models import CreditRecord
 from joint_sanctions.records import COLUMNS, import_records, read_records
 from joint_sanctions.stores.sqlite import SqliteStore
 from joint_sanctions.testing import MemoryStore
+
+from . import hostile
+from .conftest import Database
 
 ACME = "91350100M000100Y43"
 BETA = "91110000600037341L"
@@ -486,3 +490,210 @@ def test_a_row_read_without_pydantic_equals_the_validated_one(cells: dict[str, s
         return (item.line, item.reason) if isinstance(item, ImportRowError) else item
 
     assert outcome(fast) == outcome(validated)
+
+
+# --- hostile input (design.md §9) -----------------------------------------------------------------
+
+
+def _import_cli(path: Path, url: str, *extra: str) -> tuple[int, list[str]]:
+    """Run `records import` in this process; the exit code and the stderr lines."""
+    import contextlib
+    import io
+
+    from joint_sanctions.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["records", "import", str(path), "--db", url, *extra])
+    return code, err.getvalue().splitlines()
+
+
+def _good_workbook(path: Path, count: int = 3) -> Path:
+    return hostile.workbook(path, COLUMNS, [xlsx_row(record_id=f"R{i}") for i in range(count)])
+
+
+def test_xlsx_zip_bomb_is_refused_before_anything_is_stored(tmp_path: Path, database: Database) -> None:
+    """An XLSX whose sharedStrings part unpacks past 256 MiB is one error line, exit 1, nothing stored."""
+    path = hostile.add_zero_part(_good_workbook(tmp_path / "bomb.xlsx"), hostile.STRINGS, 257 * hostile.MIB)
+    assert path.stat().st_size < 2 * hostile.MIB
+    code, lines = _import_cli(path, database.url)
+    assert code == 1
+    assert len(lines) == 1 and "bomb.xlsx" in lines[0] and "256 MiB" in lines[0], lines
+    assert "internal error" not in lines[0] and " / " in lines[0]
+    assert database.rows("SELECT COUNT(*) FROM credit_records") == [(0,)]
+
+
+def test_a_bomb_in_the_sheet_part_is_refused_too(tmp_path: Path) -> None:
+    """The limit holds for every part, the worksheet included; the message names the part and the limit."""
+    path = hostile.add_zero_part(_good_workbook(tmp_path / "bomb.xlsx"), hostile.SHEET, 3 * hostile.MIB)
+    store = MemoryStore()
+    with pytest.raises(RecordError, match=r"bomb\.xlsx.*sheet1\.xml.*over the limit of 2 MiB"):
+        import_records(store, path, max_input_mb=2)
+    assert store.count() == 0
+
+
+def test_max_input_mb_raises_or_lowers_the_limit(tmp_path: Path) -> None:
+    """A 3 MiB part is refused under max_input_mb=2 and read under the default; a value out of range is
+    a ValueError."""
+    long_reason = "未履行生效法律文书确定的义务" * 2000  # 28,000 characters, ~84 KB of UTF-8
+    path = hostile.workbook(tmp_path / "big.xlsx", COLUMNS,
+                            [xlsx_row(record_id=f"R{i}", reason=f"{i}{long_reason}") for i in range(40)])
+    with pytest.raises(RecordError, match="over the limit of 2 MiB"):
+        list(read_records(path, max_input_mb=2))
+    report = import_records(MemoryStore(), path)
+    assert (report.stored, report.errors) == (40, [])
+    for wrong in (0, -1, 10**9):
+        with pytest.raises(ValueError, match="max_input_mb"):
+            list(read_records(path, max_input_mb=wrong))
+
+
+def test_a_part_that_unpacks_to_more_than_it_declares_is_refused(tmp_path: Path, database: Database) -> None:
+    """A header that understates a part's size does not let more through: the file is refused, nothing
+    stored."""
+    path = hostile.add_zero_part(_good_workbook(tmp_path / "liar.xlsx"), hostile.STRINGS, 64 * hostile.MIB)
+    hostile.understate_size(path, hostile.STRINGS, 1000)
+    code, lines = _import_cli(path, database.url)
+    assert code == 1 and len(lines) == 1 and "liar.xlsx" in lines[0], lines
+    assert "internal error" not in lines[0]
+    assert database.rows("SELECT COUNT(*) FROM credit_records") == [(0,)]
+
+
+@pytest.mark.parametrize("part", [hostile.XXE, hostile.LAUGHS], ids=["xxe", "billion-laughs"])
+def test_xxe_and_entity_expansion_are_refused_as_unsafe(tmp_path: Path, part: bytes) -> None:
+    """A part with a DTD (external entity, entity expansion) is refused as unsafe XLSX, in one line."""
+    path = hostile.replace_parts(_good_workbook(tmp_path / "dtd.xlsx"), {hostile.STRINGS: part})
+    code, lines = _import_cli(path, f"sqlite:///{tmp_path / 'r.db'}")
+    assert code == 1 and len(lines) == 1, lines
+    assert "dtd.xlsx" in lines[0] and "unsafe XLSX" in lines[0] and "不安全的 XLSX 文件" in lines[0]
+
+
+@pytest.mark.parametrize("rows, message", [
+    (hostile.inline_row(1, COLUMNS) + '<row r="2000000000"><c r="A2000000000" t="inlineStr"><is><t>x</t></is>'
+     '</c></row>', "more than 1,048,576 rows"),
+    (hostile.inline_row(1, COLUMNS) + '<row r="2"><c r="ZZZ2" t="inlineStr"><is><t>x</t></is></c></row>',
+     "more than 16,384 columns"),
+    (hostile.inline_row(1, COLUMNS) + '<row r="2">' + "<c/>" * 20_000 + "</row>", "more than 16,384 cells in a row"),
+    (hostile.inline_row(1, COLUMNS) + '<row r="2">' + '<c r="A2"/>' * 20_000 + "</row>",
+     "more than 16,384 cells in a row"),
+    (hostile.inline_row(1, COLUMNS) + '''<row x=" r='3'" r="1048577"><c r="A1048577"/></row>''',
+     "more than 1,048,576 rows"),
+    (hostile.inline_row(1, COLUMNS) + '''<row r="2"><c x=" r='A2'" r="ZZZ2"/></row>''', "more than 16,384 columns"),
+    (hostile.inline_row(1, COLUMNS) + "".join(f'<row r="{n}"><c r="XFD{n}"/></row>' for n in range(2, 5000)),
+     "more than 67,108,864 cells"),
+], ids=["row-number", "column", "cells-without-reference", "cells-per-row", "hidden-row-number",
+        "hidden-column", "padded-cells"])
+def test_xlsx_rows_and_cells_are_bounded_before_reading(tmp_path: Path, rows: str, message: str) -> None:
+    """Row numbers, columns and cells past a sheet's limits refuse the file before a row is read."""
+    path = hostile.replace_parts(_good_workbook(tmp_path / "wide.xlsx"), {hostile.SHEET: hostile.sheet_xml(rows)})
+    store = MemoryStore()
+    with pytest.raises(RecordError, match=rf"wide\.xlsx: .*{message}"):
+        import_records(store, path)
+    assert store.count() == 0
+
+
+def test_a_crafted_sheet_within_the_limits_still_loads(tmp_path: Path) -> None:
+    """The bounds do not refuse a sheet written by hand with inline strings and gaps between rows."""
+    good = [row(f"R{i}") for i in range(3)]
+    rows = hostile.inline_row(1, COLUMNS) + "".join(
+        hostile.inline_row(n, [values[c] for c in COLUMNS]) for n, values in zip((2, 5, 900), good, strict=True))
+    path = hostile.replace_parts(_good_workbook(tmp_path / "gaps.xlsx"), {hostile.SHEET: hostile.sheet_xml(rows)})
+    assert [(line, item.record_id) for line, item in read_records(path)
+            if isinstance(item, CreditRecord)] == [(2, "R0"), (5, "R1"), (900, "R2")]
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "x", "100000"])
+def test_cli_max_input_mb_out_of_range_is_a_command_line_error(tmp_path: Path, value: str,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """`records import --max-input-mb` takes 1 to 16384; anything else exits 2 with one line."""
+    from joint_sanctions.cli import main
+
+    path = write_csv(tmp_path / "r.csv", [row("R1")])
+    with pytest.raises(SystemExit) as exited:
+        main(["records", "import", str(path), "--db", f"sqlite:///{tmp_path / 'r.db'}", "--max-input-mb", value])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--max-input-mb" in err[0]
+
+
+def test_cli_max_input_mb_is_applied(tmp_path: Path) -> None:
+    """`--max-input-mb 1` refuses a workbook with a 2 MiB part that the default reads."""
+    path = hostile.add_zero_part(_good_workbook(tmp_path / "big.xlsx"), "docProps/thumbnail.bin", 2 * hostile.MIB)
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    code, lines = _import_cli(path, url, "--max-input-mb", "1")
+    assert code == 1 and "over the limit of 1 MiB" in lines[0]
+    assert _import_cli(path, url) == (0, [])
+
+
+def test_csv_field_of_1_mib_loads_and_a_longer_one_rejects_its_row_only(tmp_path: Path) -> None:
+    """A CSV field of 1 MiB is read; a longer one rejects that row with its line; the other rows load."""
+    path = write_csv(tmp_path / "long.csv", [
+        row("R1", reason="x" * hostile.MIB),
+        row("R2", reason="y" * (hostile.MIB + 1)),
+        row("R3", reason="多行\n" + "z" * 2 * hostile.MIB),
+        row("R4"),
+    ])
+    store = MemoryStore()
+    report = import_records(store, path)
+    assert sorted(r.record_id for r in store.iter_records()) == ["R1", "R4"]
+    assert [(e.line, e.reason) for e in report.errors] == [
+        (3, "reason: longer than 1 MiB (1048577 characters)"),
+        (4, "reason: longer than 1 MiB (2097155 characters)")]
+    assert len(store.get("R1").reason) == hostile.MIB  # type: ignore[union-attr]
+
+
+def test_csv_line_past_16_mib_refuses_the_file_with_its_line(tmp_path: Path) -> None:
+    """A physical line longer than 16 MiB cannot be one row of an import file: the file is refused."""
+    path = tmp_path / "huge.csv"
+    path.write_text(",".join(COLUMNS) + "\n" + ",".join(row("R1").values()) + "\n"
+                    + "R2," + "x" * (16 * hostile.MIB + 10) + "\n", encoding="utf-8")
+    with pytest.raises(RecordError, match=r"huge\.csv: line 3: longer than 16 MiB"):
+        list(read_records(path))
+
+
+def test_jsonl_hostile_lines_are_rejected_one_by_one(tmp_path: Path, database: Database) -> None:
+    """Over-long, over-deep, huge-integer and non-UTF-8 lines are reported with their line; the rest loads."""
+    good = [json.dumps(row(f"R{i}"), ensure_ascii=False).encode() for i in range(5)]
+    lines = [
+        good[0],
+        json.dumps(row("L1", reason="x" * hostile.MIB)).encode(),        # 2: over 1 MiB
+        b"[" * 100_000 + b"]" * 100_000,                                  # 3: RecursionError today
+        b'{"record_id": ' + b"[" * 33 + b"]" * 33 + b"}",                 # 4: 34 levels
+        good[1],
+        b'{"record_id": ' + b"9" * 5000 + b"}",                           # 6: int of 5,000 digits
+        json.dumps(row("B1")).encode().replace(b"B1", b"B\xff1"),         # 7: not UTF-8
+        good[2],
+        json.dumps(row("R9", reason="x" * (hostile.MIB - 1000))).encode(),  # 9: just under 1 MiB
+    ]
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    code, errors = _import_cli(path, database.url)
+    assert code == 1
+    assert [re.search(r"r\.jsonl:(\d+): ", e)[1] for e in errors] == ["2", "3", "4", "6", "7"], errors  # type: ignore[index]
+    assert "longer than 1 MiB" in errors[0]
+    assert "nested deeper than 32 levels" in errors[1] and "nested deeper than 32 levels" in errors[2]
+    assert "more than 4300 digits" in errors[3]
+    assert "not UTF-8" in errors[4]
+    assert not any("internal error" in e for e in errors)
+    stored = {r[0] for r in database.rows("SELECT record_id FROM credit_records")}
+    assert stored == {"R0", "R1", "R2", "R9"}
+
+
+@pytest.mark.parametrize("sheet", [
+    hostile.sheet_xml(hostile.inline_row(1, COLUMNS) + "<row r='2'><c r='A2' t='inlineStr'><is><t>x</is></c></row>"),
+    hostile.sheet_xml(hostile.inline_row(1, COLUMNS) + "<row r='2'><c r='2A'><v>1</v></c></row>"),
+], ids=["malformed-xml", "bad-cell-reference"])
+def test_xlsx_that_openpyxl_cannot_parse_is_a_record_error(tmp_path: Path, sheet: bytes) -> None:
+    """Broken XML or a cell reference openpyxl cannot read is a RecordError naming the file, not a crash."""
+    path = hostile.replace_parts(_good_workbook(tmp_path / "broken.xlsx"), {hostile.SHEET: sheet})
+    with pytest.raises(RecordError, match=r"broken\.xlsx: not a readable XLSX workbook"):
+        list(read_records(path))
+
+
+def test_parts_under_the_limit_are_bounded_in_all(tmp_path: Path) -> None:
+    """Many parts each under the limit (as an overlapping-entry bomb makes) are refused by their sum."""
+    path = _good_workbook(tmp_path / "many.xlsx")
+    for n in range(5):
+        hostile.add_zero_part(path, f"docProps/extra{n}.bin", hostile.MIB)
+    with pytest.raises(RecordError, match=r"many\.xlsx: the XLSX parts unpack to more than 4 MiB in all"):
+        list(read_records(path, max_input_mb=1))
+    assert len([item for _, item in read_records(path, max_input_mb=2)]) == 3

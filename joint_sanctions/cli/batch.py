@@ -13,6 +13,7 @@ from ..batch import BatchError, BatchSummary, open_batch, report_format, run_bat
 from ..vocabulary import DECISIONS, MATTER_TYPES
 from . import _common
 from .progress import Progress
+from .records import add_max_input_mb
 
 
 def _report_path(text: str) -> str:
@@ -36,11 +37,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--open-cases", action="store_true",
                    help="open a case for every subject with measures (default: none) / 发起案例")
     _common.add_max_data_age(p)
+    add_max_input_mb(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    with open_batch(args.file) as source:
+    with open_batch(args.file, max_input_mb=args.max_input_mb) as source:
         # Without --open-cases no case is opened, so the engine needs no case book.
         engine = _common.engine(args, cases=args.open_cases)
         with Progress("核查 checking", source.estimated_rows) as progress:

@@ -10,6 +10,7 @@ import argparse
 import sys
 from typing import Any
 
+from .._tabular import DEFAULT_MAX_INPUT_MB, MAX_INPUT_MB_RANGE
 from ..records import import_records
 from ..stores import open_store
 from . import _common
@@ -22,6 +23,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     rsub.required = True
     imp = rsub.add_parser("import", parents=[common], help="import CSV, JSON Lines or XLSX records")
     imp.add_argument("file", metavar="FILE")
+    add_max_input_mb(imp)
     imp.set_defaults(func=run_import)
     rep = rsub.add_parser("repair", parents=[common], help="mark a record as repaired (信用修复)")
     rep.add_argument("record_id", metavar="RECORD_ID")
@@ -35,9 +37,28 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     init.set_defaults(func=run_db_init)
 
 
+def add_max_input_mb(parser: argparse.ArgumentParser) -> None:
+    """``--max-input-mb N``: the most one XLSX part may unpack to (docs/failing-closed.md); shared with ``batch``."""
+    low, high = MAX_INPUT_MB_RANGE
+    parser.add_argument("--max-input-mb", type=_max_input_mb, default=DEFAULT_MAX_INPUT_MB, metavar="N",
+                        help=f"refuse an XLSX file any part of which unpacks to more than N MiB "
+                             f"({low}-{high}, default {DEFAULT_MAX_INPUT_MB}) / XLSX 解压上限")
+
+
+def _max_input_mb(text: str) -> int:
+    low, high = MAX_INPUT_MB_RANGE
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of MiB from {low} to {high}")
+    return value
+
+
 def run_import(args: argparse.Namespace) -> int:
     with open_store(_common.db_url(args), create=True) as store, Progress("importing / 导入") as progress:
-        report = import_records(store, args.file, progress=progress.update)
+        report = import_records(store, args.file, progress=progress.update, max_input_mb=args.max_input_mb)
     for err in report.errors:
         _common.error(f"{args.file}:{err.line}: {err.reason}")
     print(f"imported {report.stored} record(s), rejected {len(report.errors)} row(s) / "

@@ -39,7 +39,7 @@ from ..errors import JointSanctionsError, RecordError, StoreError
 from ..identifiers import mask_text
 from ..models import CreditRecord
 from ..vocabulary import RECORD_STATUSES
-from ._base import PAGE_SIZE, PagedStore
+from ._base import PAGE_SIZE, PagedStore, stored_record
 from .sqlite import Migration
 
 __all__ = ["RECORD_MIGRATIONS", "PostgresStore", "apply_migrations"]
@@ -231,8 +231,7 @@ def _to_row(record: CreditRecord) -> tuple[Any, ...]:
 
 
 def _to_record(row: TupleRow) -> CreditRecord:
-    # Rows were validated on the way in; validating again would parse every subject id once more.
-    return CreditRecord.model_construct(**dict(zip(_FIELDS, row, strict=True)))
+    return stored_record(dict(zip(_FIELDS, row, strict=True)))
 
 
 def _password_of(url: str) -> str | None:

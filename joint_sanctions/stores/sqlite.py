@@ -29,9 +29,9 @@ from typing import Any
 from .._logging import get_logger
 from ..errors import RecordError, StoreError
 from ..identifiers import mask_text
-from ..models import CreditRecord, trusted
+from ..models import CreditRecord
 from ..vocabulary import RECORD_STATUSES
-from ._base import PAGE_SIZE, PagedStore
+from ._base import PAGE_SIZE, PagedStore, stored_record
 
 __all__ = ["RECORD_MIGRATIONS", "Migration", "SqliteStore", "apply_migrations"]
 
@@ -239,12 +239,12 @@ def _to_row(record: CreditRecord, now: str) -> tuple[Any, ...]:
 
 def _to_record(row: tuple[Any, ...]) -> CreditRecord:
     values = dict(zip(_FIELDS, row, strict=True))
-    values["listed_on"] = dt.date.fromisoformat(values["listed_on"])
-    if values["expires_on"] is not None:
-        values["expires_on"] = dt.date.fromisoformat(values["expires_on"])
-    # Rows were validated on the way in; validating again would parse every subject id once more
-    # on each read, which dominates a full scan and the hit path of a check.
-    return trusted(CreditRecord, values)
+    # SQLite keeps dates as text: one that does not parse stays text, and stored_record refuses it.
+    for name in ("listed_on", "expires_on"):
+        if type(values[name]) is str:
+            with contextlib.suppress(ValueError):
+                values[name] = dt.date.fromisoformat(values[name])
+    return stored_record(values)
 
 
 class SqliteStore(PagedStore):
