@@ -7,9 +7,11 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import structlog
 
 from joint_sanctions._text import escape_controls, redact_url
 from joint_sanctions.cli import main
@@ -30,14 +32,28 @@ def run(*args: str | bytes, cwd: Path | None = None) -> subprocess.CompletedProc
                           cwd=cwd, env=env, timeout=120, check=False)
 
 
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run ``main`` in this process: (exit code, stdout, stderr), argparse's exits included."""
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
+Cli = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """Run ``main`` in this process: (exit code, stdout, stderr), argparse's exits included.
+
+    The CLI caches its loggers on first use, as a one-shot process may; here that would tie the
+    library's module loggers to this test's captured stderr, so caching is turned off.
+    """
+    configure = structlog.configure
+    monkeypatch.setattr(structlog, "configure",
+                        lambda **kw: configure(**{**kw, "cache_logger_on_first_use": False}))
+
+    def run_main(*args: str) -> tuple[int, str, str]:
+        try:
+            code = main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        out, err = capsys.readouterr()
+        return code, out, err
+    return run_main
 
 
 def one_line(err: str) -> str:
@@ -48,15 +64,15 @@ def one_line(err: str) -> str:
 
 
 @pytest.fixture
-def hostile_db(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+def hostile_db(tmp_path: Path, cli: Cli) -> str:
     """A database holding one record whose text fields carry terminal escape sequences."""
     csv = tmp_path / "records.csv"
     row = ["R1", "court_defaulter", CO, "\x1b[31m郑州某公司", "legal_person", FORGED, "(2024)豫01执1号\x9b2J",
            "2024-01-01", "", "active", "\x1b]0;pwned\x07"]
     csv.write_text(HEADER + ",".join(f'"{v}"' for v in row) + "\n", encoding="utf-8")
     url = f"sqlite:///{tmp_path / 'js.db'}"
-    assert main(["records", "import", str(csv), "--db", url]) == 0
-    capsys.readouterr()
+    code, _, err = cli("records", "import", str(csv), "--db", url)
+    assert code == 0, err
     return url
 
 
@@ -78,7 +94,7 @@ SECRET_URLS = [
 
 @pytest.mark.parametrize("url", SECRET_URLS)
 @pytest.mark.parametrize("command", ["check", "records import", "cases list"])
-def test_database_passwords_are_never_printed(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+def test_database_passwords_are_never_printed(cli: Cli, tmp_path: Path,
                                               url: str, command: str) -> None:
     """A malformed or unreachable database URL is one error line, exit 1, without its password."""
     csv = tmp_path / "r.csv"
@@ -86,7 +102,7 @@ def test_database_passwords_are_never_printed(capsys: pytest.CaptureFixture[str]
     args = {"check": ["check", "--subject", CO, "--matter", "bidding"],
             "records import": ["records", "import", str(csv)],
             "cases list": ["cases", "list"]}[command]
-    code, out, err = cli(capsys, *args, "--db", url)
+    code, out, err = cli(*args, "--db", url)
     assert code in (1, 2)
     one_line(err)
     for secret in ("S3cret", "S%33cret"):
@@ -110,9 +126,9 @@ def test_store_errors_carry_no_password() -> None:
         assert "S3cret" not in str(caught.value) and "S%33cret" not in str(caught.value)
 
 
-def test_feedback_url_password_is_never_printed(capsys: pytest.CaptureFixture[str], hostile_db: str) -> None:
+def test_feedback_url_password_is_never_printed(cli: Cli, hostile_db: str) -> None:
     """A platform URL with credentials in it is not echoed either."""
-    code, out, err = cli(capsys, "cases", "feedback", "--to", "https://u:S3cret@[::1/feedback", "--db", hostile_db)
+    code, out, err = cli("cases", "feedback", "--to", "https://u:S3cret@[::1/feedback", "--db", hostile_db)
     assert code == 1 and "S3cret" not in out + err
 
 
@@ -144,40 +160,40 @@ def test_check_text_output_escapes_terminal_sequences(hostile_db: str) -> None:
     assert decisions == ["结论 Decision: 限制 (restricted)"]
 
 
-def test_check_json_output_stays_json(capsys: pytest.CaptureFixture[str], hostile_db: str) -> None:
+def test_check_json_output_stays_json(cli: Cli, hostile_db: str) -> None:
     """`check --json` keeps the exact text (JSON escapes it), so machines read what was imported."""
-    code, out, _ = cli(capsys, "check", "--subject", CO, "--matter", "bidding", "--at", "2025-06-01", "--json",
+    code, out, _ = cli("check", "--subject", CO, "--matter", "bidding", "--at", "2025-06-01", "--json",
                        "--db", hostile_db)
     assert code == 0 and ESC not in out
     assert json.loads(out)["hits"][0]["authority"] == FORGED
 
 
-def test_cases_list_and_stats_escape_control_characters(capsys: pytest.CaptureFixture[str], hostile_db: str) -> None:
+def test_cases_list_and_stats_escape_control_characters(cli: Cli, hostile_db: str) -> None:
     """`cases list` and `cases stats` text never carry control characters from names or departments."""
-    code, out, err = cli(capsys, "check", "--subject", CO, "--matter", "bidding", "--name", FORGED,
+    code, out, err = cli("check", "--subject", CO, "--matter", "bidding", "--name", FORGED,
                          "--db", hostile_db)
     assert code == 0, err
     case_id = next(line.split(":")[-1].strip() for line in out.splitlines() if "Case:" in line)
-    code, _, err = cli(capsys, "cases", "dispose", case_id, "--result", "applied", "--department",
+    code, _, err = cli("cases", "dispose", case_id, "--result", "applied", "--department",
                        "\x1b[2J某\r局", "--db", hostile_db)
     assert code == 0, err
-    code, listed, _ = cli(capsys, "cases", "list", "--db", hostile_db)
+    code, listed, _ = cli("cases", "list", "--db", hostile_db)
     assert code == 0 and ESC not in listed and "\\x1b[4A" in listed
-    code, stats, _ = cli(capsys, "cases", "stats", "--db", hostile_db)
+    code, stats, _ = cli("cases", "stats", "--db", hostile_db)
     assert code == 0 and ESC not in stats and "\r" not in stats and "\\x1b[2J某\\x0d局" in stats
 
 
-def test_lint_and_error_lines_escape_control_characters(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+def test_lint_and_error_lines_escape_control_characters(cli: Cli, tmp_path: Path,
                                                        hostile_db: str) -> None:
     """Lint problems and error lines that quote input show its control characters escaped."""
     bad = tmp_path / "bad.yaml"
     bad.write_text('edition: "1"\nissuer: x\nregion_code: "410100"\n"\\e[2Jfield": 1\nmeasures: []\n',
                    encoding="utf-8")
-    code, out, _ = cli(capsys, "lint", str(bad))
+    code, out, _ = cli("lint", str(bad))
     assert code == 1 and ESC not in out and "\\x1b[2Jfield" in out
-    code, out, err = cli(capsys, "records", "repair", "R\x1b[2J", "--db", hostile_db)
+    code, out, err = cli("records", "repair", "R\x1b[2J", "--db", hostile_db)
     assert code == 1 and ESC not in err and "R\\x1b[2J" in one_line(err)
-    code, _, err = cli(capsys, "check", "--subject", "\x1b[2J", "--matter", "bidding", "--db", hostile_db)
+    code, _, err = cli("check", "--subject", "\x1b[2J", "--matter", "bidding", "--db", hostile_db)
     assert code == 2 and ESC not in err
 
 
@@ -204,17 +220,17 @@ def test_undecodable_arguments_exit_2(hostile_db: str, option: str) -> None:
     ["--retry-for", "inf"], ["--retry-for", "1e300"], ["--retry-for", "-5"],
     ["--workers", "99999999999"], ["--workers", "0"], ["--workers", "1.5"], ["--workers", "٣"],
 ])
-def test_out_of_range_numbers_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str]) -> None:
+def test_out_of_range_numbers_exit_2(cli: Cli, tmp_path: Path, args: list[str]) -> None:
     """Infinite, non-numeric, negative or absurdly large numbers are refused by the parser: exit 2."""
-    code, _, err = cli(capsys, "cases", "feedback", "--out", str(tmp_path / "f.jsonl"), *args,
+    code, _, err = cli("cases", "feedback", "--out", str(tmp_path / "f.jsonl"), *args,
                        "--db", f"sqlite:///{tmp_path / 'none.db'}")
     assert code == 2
     assert args[0] in one_line(err)
 
 
-def test_numbers_in_range_are_accepted(capsys: pytest.CaptureFixture[str], hostile_db: str, tmp_path: Path) -> None:
+def test_numbers_in_range_are_accepted(cli: Cli, hostile_db: str, tmp_path: Path) -> None:
     """Ordinary values of the numeric options still run."""
-    code, _, err = cli(capsys, "cases", "feedback", "--out", str(tmp_path / "f.jsonl"), "--timeout", "2.5",
+    code, _, err = cli("cases", "feedback", "--out", str(tmp_path / "f.jsonl"), "--timeout", "2.5",
                        "--retry-for", "30", "--workers", "8", "--db", hostile_db)
     assert code == 0, err
 
@@ -224,9 +240,9 @@ def test_numbers_in_range_are_accepted(capsys: pytest.CaptureFixture[str], hosti
     "2024-01-01T25:00", "2024-01-01T12", "2024-01-01T12:00+0800", "0000-01-01", "+2024-01-01", "2024-０1-01",
     "2024-01-01T12:00:00+25:00", "",
 ])
-def test_dates_other_than_yyyy_mm_dd_exit_2(capsys: pytest.CaptureFixture[str], hostile_db: str, at: str) -> None:
+def test_dates_other_than_yyyy_mm_dd_exit_2(cli: Cli, hostile_db: str, at: str) -> None:
     """--at takes YYYY-MM-DD or a full ISO datetime only: week dates and compact forms are refused."""
-    code, _, err = cli(capsys, "check", "--subject", CO, "--matter", "bidding", "--at", at, "--db", hostile_db)
+    code, _, err = cli("check", "--subject", CO, "--matter", "bidding", "--at", at, "--db", hostile_db)
     assert code == 2
     assert "--at" in one_line(err)
 
@@ -236,10 +252,10 @@ def test_dates_other_than_yyyy_mm_dd_exit_2(capsys: pytest.CaptureFixture[str], 
     ("2024-01-01T12:30:15+08:00", "restricted"), ("2023-12-31T20:00Z", "restricted"),
     ("2023-12-31T15:59:59.5Z", "clear"),
 ])
-def test_iso_dates_and_datetimes_are_accepted(capsys: pytest.CaptureFixture[str], hostile_db: str, at: str,
+def test_iso_dates_and_datetimes_are_accepted(cli: Cli, hostile_db: str, at: str,
                                              decision: str) -> None:
     """YYYY-MM-DD and full ISO datetimes (offset or Z optional) are check times; offsets count."""
-    code, out, err = cli(capsys, "check", "--subject", CO, "--matter", "bidding", "--at", at, "--json",
+    code, out, err = cli("check", "--subject", CO, "--matter", "bidding", "--at", at, "--json",
                          "--db", hostile_db)
     assert code == 0, err
     assert json.loads(out)["decision"] == decision
