@@ -39,7 +39,12 @@ from .vocabulary import (
     SUBJECT_TYPES,
 )
 
-__all__ = ["ERROR_CODES", "lint", "load_measure_lists", "shipped_measures_dir"]
+__all__ = ["ERROR_CODES", "MAX_LIST_ITEMS", "lint", "load_measure_lists", "shipped_measures_dir"]
+
+#: Most items a list field of a measure may hold (``list_too_long`` beyond). Real lists hold a few
+#: to a few dozen (departments, list types, tags); the bound keeps a list reused by YAML alias in
+#: many measures from making lint slow.
+MAX_LIST_ITEMS = 1000
 
 #: Every problem code the loader can report (stable: tools and people match on them).
 ERROR_CODES: tuple[str, ...] = (
@@ -47,7 +52,7 @@ ERROR_CODES: tuple[str, ...] = (
     "file_not_found", "no_measure_files", "bad_encoding", "yaml_syntax", "not_a_mapping",
     # shape of a mapping or list
     "duplicate_key", "missing_field", "unknown_field", "wrong_type", "empty_value", "empty_list",
-    "duplicate_value",
+    "duplicate_value", "list_too_long",
     # single values
     "bad_id", "duplicate_measure_id", "bad_region_code", "bad_date", "date_order", "bad_tag",
     # ids outside the vocabulary of docs/vocabulary.md
@@ -343,13 +348,22 @@ def _list_of(item: Reader) -> Reader:
         nodes = _items(node, slot)
         if nodes is None:
             return _BAD
+        if len(nodes) > MAX_LIST_ITEMS:
+            slot.report(node, "list_too_long",
+                        f"the list has {len(nodes)} items, more than the limit of {MAX_LIST_ITEMS}",
+                        f"列表有 {len(nodes)} 项，超过上限 {MAX_LIST_ITEMS} 项")
+            return _BAD
         values: list[object] = []
+        seen: set[object] = set()  # items are str or frozen models: hashable, so the check stays linear
         for index, child in enumerate(nodes):
             value = item(child, replace(slot, index=index))
-            if value is not _BAD and value in values:
-                slot.report(child, "duplicate_value", f"item {index + 1} repeats an earlier item",
-                            f"第 {index + 1} 项与前面的项重复")
-                value = _BAD
+            if value is not _BAD:
+                if value in seen:
+                    slot.report(child, "duplicate_value", f"item {index + 1} repeats an earlier item",
+                                f"第 {index + 1} 项与前面的项重复")
+                    value = _BAD
+                else:
+                    seen.add(value)
             values.append(value)
         return _BAD if _BAD in values else tuple(values)
     return read

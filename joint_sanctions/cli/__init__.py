@@ -13,7 +13,6 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import JointSanctionsError
-from ..identifiers import mask_text
 from . import _common, batch, cases, check, lint, records
 
 _COMMAND_GROUPS = (lint, records, check, batch, cases)
@@ -45,6 +44,10 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (the console script exits with it)."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    bad = _common.undecodable_argument(argv)
+    if bad is not None:
+        parser.error(f"argument '{bad}' is not valid UTF-8 / 参数不是有效的 UTF-8 文本")
     args = parser.parse_args(argv)
     _common.configure_logging(verbose=args.verbose)
     try:
@@ -59,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:  # noqa: BLE001 -- the last line of defence: one line, no traceback
-        _common.error(f"internal error ({type(exc).__name__}): {mask_text(str(exc))}")
+        _common.error(f"internal error ({type(exc).__name__}): {exc}")
         return 1
 
 

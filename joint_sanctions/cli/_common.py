@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import math
 import os
+import re
 import sys
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any, NoReturn
 
 import structlog
 
+from .._text import escape_controls, redact_url
 from ..identifiers import mask_text
 
 _SUPPRESS = argparse.SUPPRESS
@@ -21,7 +24,7 @@ class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line and exit 2 (docs/cli.md)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {mask_text(message)}\n")
+        self.exit(2, f"{self.prog}: error: {shown(message)}\n")
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -44,17 +47,82 @@ def measures(args: argparse.Namespace) -> list[str] | None:
     return getattr(args, "measures", None)
 
 
+def shown(message: str) -> str:
+    """A message as a person may see it: resident ids masked, URL passwords hidden, control
+    characters escaped (one line, whatever the message quotes)."""
+    return escape_controls(redact_url(mask_text(message)))
+
+
 def error(message: str) -> None:
-    """Print one error line on stderr (resident ids masked)."""
-    print(f"joint-sanctions: error: {mask_text(message)}", file=sys.stderr)
+    """Print one error line on stderr (resident ids masked, no password, no control character)."""
+    print(f"joint-sanctions: error: {shown(message)}", file=sys.stderr)
+
+
+def undecodable_argument(argv: Sequence[str]) -> str | None:
+    """The first argument that is not valid UTF-8 (Python keeps its bytes as lone surrogates), shown
+    with those bytes escaped; None when every argument decodes."""
+    for arg in argv:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            return arg.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+    return None
+
+
+# Only these two forms: date.fromisoformat alone would also take week dates (2024-W01-1), compact
+# forms (20240101), a space for the T and full-width digits, none of which the contract promises.
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
+                       r"(?:Z|[+-][0-9]{2}:[0-9]{2})?")
 
 
 def iso_date(text: str) -> dt.date:
-    """argparse type for YYYY-MM-DD."""
+    """argparse type for YYYY-MM-DD, strictly."""
     try:
-        return dt.date.fromisoformat(text)
+        if _DATE.fullmatch(text):
+            return dt.date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+        pass
+    raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD) / 不是日期（YYYY-MM-DD）")
+
+
+def iso_time(text: str) -> dt.date | dt.datetime:
+    """argparse type for a date (YYYY-MM-DD) or a full ISO datetime (YYYY-MM-DDTHH:MM[:SS][±HH:MM|Z])."""
+    if not _DATETIME.fullmatch(text):
+        return iso_date(text)
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][±HH:MM]) / "
+            "不是日期或时间") from None
+
+
+def positive_number(maximum: float) -> Any:
+    """argparse type: a finite number > 0 and <= maximum."""
+
+    def number(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number / 不是数字") from None
+        if not (math.isfinite(value) and 0 < value <= maximum):
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is out of range (more than 0, at most {maximum:g}) / 超出范围（大于 0，至多 {maximum:g}）")
+        return value
+    return number
+
+
+def positive_int(maximum: int) -> Any:
+    """argparse type: a whole number (ASCII digits) from 1 to maximum."""
+
+    def number(text: str) -> int:
+        # Bounded length first: int() of a huge digit string is slow, and only its range matters here.
+        if not (text.isascii() and text.isdigit() and len(text) <= 18 and 1 <= int(text) <= maximum):
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a whole number from 1 to {maximum} / 不是 1 到 {maximum} 之间的整数")
+        return int(text)
+    return number
 
 
 def configure_logging(verbose: bool) -> None:
@@ -73,7 +141,7 @@ def configure_logging(verbose: bool) -> None:
 
 
 def _mask_event(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
-    return {k: mask_text(v) if isinstance(v, str) else v for k, v in event.items()}
+    return {k: shown(v) if isinstance(v, str) else v for k, v in event.items()}
 
 
 def max_data_age(text: str) -> dt.timedelta:

@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from .. import identifiers
+from .._text import escape_controls
 from ..cases import CASE_STATUSES, CST, DISPOSAL_RESULTS, Case, CaseBook, CaseStats, case_book_for
 from ..delivery import FeedbackSink, HttpSink, JsonlFileSink, deliver, plain_http_warning, uplink_key
 from ..errors import DeliveryError, IdentifierError
@@ -23,6 +24,12 @@ from ..feedback import shipped_schema_text
 from ..stores import open_store
 from ..vocabulary import DECISIONS, LIST_TYPES, MATTER_TYPES
 from . import _common
+
+# Bounds of the feedback run's numbers: beyond them a value is a typo, and an infinite or huge one
+# overflows a socket timeout or starts a thread per worker.
+_MAX_TIMEOUT = 600.0
+_MAX_RETRY_FOR = 86400.0
+_MAX_WORKERS = 64
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -68,14 +75,17 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     fb.add_argument("--sign-key-env", metavar="VAR",
                     help="sign each body (HMAC-SM3) with the shared key in this environment variable "
                          "(default: JOINT_SANCTIONS_UPLINK_KEY when set)")
-    fb.add_argument("--timeout", type=_positive, default=10.0, metavar="SECONDS",
+    fb.add_argument("--timeout", type=_common.positive_number(_MAX_TIMEOUT), default=10.0,
+                    metavar="SECONDS",
                     help="HTTP timeout and wall-clock deadline per attempt (default 10)")
     fb.add_argument("--ca-file", metavar="PEM", help="CA bundle to verify the platform's certificate")
     fb.add_argument("--client-cert", metavar="PEM", help="client certificate for mutual TLS")
     fb.add_argument("--client-key", metavar="PEM", help="key of the client certificate")
-    fb.add_argument("--retry-for", type=_positive, default=10.0, metavar="SECONDS",
+    fb.add_argument("--retry-for", type=_common.positive_number(_MAX_RETRY_FOR), default=10.0,
+                    metavar="SECONDS",
                     help="retry 5xx and timeouts of a record within this run for about this long (default 10)")
-    fb.add_argument("--workers", type=_positive_int, default=1, metavar="N", help="records sent at once")
+    fb.add_argument("--workers", type=_common.positive_int(_MAX_WORKERS), default=1, metavar="N",
+                    help=f"records sent at once (at most {_MAX_WORKERS})")
     fb.add_argument("--json", action="store_true", help="print the run's report as JSON only")
     fb.set_defaults(func=run_feedback)
 
@@ -93,22 +103,6 @@ def _subject_id(text: str) -> str:
         return identifiers.parse_identifier(text)[0]
     except IdentifierError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not positive")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return int(text)
 
 
 def _book(args: argparse.Namespace) -> tuple[Any, CaseBook]:
@@ -132,20 +126,22 @@ def render_table(cases: list[Case]) -> str:
     if not cases:
         return "no cases / 无案例"
     header = ("case_id", "status", "decision", "matter", "subject", "measures", "initiated", "disposed")
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for c in cases:
         s = c.summary()
         rows.append((c.case_id, f"{c.status} {CASE_STATUSES[c.status]}",
                      f"{c.decision} {DECISIONS[c.decision]}", f"{c.matter_type} {MATTER_TYPES[c.matter_type]}",
                      f"{s['subject']['name'] or '-'} {s['subject']['id']}", ",".join(c.measure_ids),
                      _local(c.initiated_at), _local(c.disposal.disposed_at) if c.disposal else "-"))
+    # Escaped before measuring: names and departments come from imported records and users.
+    rows = [tuple(map(escape_controls, row)) for row in rows]
     widths = [max(_width(r[i]) for r in (header, *rows)) for i in range(len(header))]
     lines = ["  ".join(_pad(cell, w) for cell, w in zip(row, widths, strict=True)).rstrip()
              for row in (header, *rows)]
     lines.insert(1, "  ".join("-" * w for w in widths))
     for c in cases:
         if c.status == "rejected" and c.delivery is not None:
-            lines.append(f"rejected {c.case_id}: {c.summary()['last_error']}")
+            lines.append(escape_controls(f"rejected {c.case_id}: {c.summary()['last_error']}"))
     return "\n".join(lines)
 
 
@@ -258,7 +254,7 @@ def render_stats(stats: CaseStats) -> str:
         lines.extend(f"  {key} {names.get(key, '')}".rstrip() + f": {n}" for key, n in counts.items())
         if not counts:
             lines.append("  -")
-    return "\n".join(lines)
+    return "\n".join(map(escape_controls, lines))
 
 
 def run_schema(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from .. import identifiers
+from .._text import escape_controls
 from ..check import CST
 from ..errors import IdentifierError
 from ..models import CheckResult
@@ -40,7 +41,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="subject type: " + ", ".join(SUBJECT_TYPES))
     p.add_argument("--related", action="append", type=_related, default=[], metavar="ROLE=ID",
                    help="a related party, e.g. legal_representative=410102199003071230 (repeatable)")
-    p.add_argument("--at", type=_common.iso_date, metavar="YYYY-MM-DD", help="check as of this date")
+    p.add_argument("--at", type=_common.iso_time, metavar="YYYY-MM-DD",
+                   help="check as of this date (or YYYY-MM-DDTHH:MM[:SS][±HH:MM] time)")
     p.add_argument("--item-code", help="service item code (事项编码)")
     p.add_argument("--application-no", help="application number (申请编号)")
     p.add_argument("--no-case", action="store_true",
@@ -93,4 +95,5 @@ def render(result: CheckResult) -> str:
             until = h.expires_on.isoformat() if h.expires_on else "—"
             lines.append(f"  - {h.record_id} {LIST_TYPES[h.list_type]} ({h.list_type}) {h.authority} "
                          f"{h.document_no} {h.listed_on.isoformat()} → {until}")
-    return "\n".join(lines)
+    # Imported text may hold terminal escapes that would rewrite the decision line on screen.
+    return "\n".join(map(escape_controls, lines))

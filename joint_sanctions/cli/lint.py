@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from .._text import escape_controls
 from ..load import lint as lint_paths
 
 
@@ -17,7 +18,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     problems = lint_paths(args.paths)
     for problem in problems:
-        print(problem)
+        print(escape_controls(str(problem)))
     if problems:
         print(f"{len(problems)} problem(s) / 共 {len(problems)} 个问题")
         return 1

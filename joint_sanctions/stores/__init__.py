@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
+from .._text import redact_url
 from ..errors import StoreError
 from ..models import CreditRecord
 from .sqlite import SqliteStore
@@ -174,14 +175,14 @@ def open_store(url: str | None = None, *, create: bool = False) -> RecordStore:
     if not sep:
         if url.lower().endswith(_SQLITE_SUFFIXES):
             return _open_sqlite(url, create)
-        raise StoreError(f"not a database URL: {url!r} (use sqlite:///path.db, a path ending in .db, "
-                         "or postgresql://…)")
+        raise StoreError(redact_url(f"not a database URL: {url!r} (use sqlite:///path.db, a path ending "
+                                    "in .db, or postgresql://…)"))
     scheme = scheme.lower()
     if scheme == "sqlite":
         # sqlite:///x.db → "/x.db" after the scheme; the first slash separates an (empty) host.
         if not rest.startswith("/") or rest == "/":
-            raise StoreError(f"malformed SQLite URL {url!r}: use sqlite:///relative/path.db or "
-                             "sqlite:////absolute/path.db")
+            raise StoreError(redact_url(f"malformed SQLite URL {url!r}: use sqlite:///relative/path.db or "
+                                        "sqlite:////absolute/path.db"))
         return _open_sqlite(rest[1:], create)
     if scheme in ("postgresql", "postgres"):
         return _open_postgres(url)

@@ -35,6 +35,7 @@ from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool
 
 from .._logging import get_logger
+from .._text import redact_url
 from ..errors import JointSanctionsError, RecordError, StoreError
 from ..identifiers import mask_text
 from ..models import CreditRecord
@@ -315,6 +316,8 @@ class PostgresStore(PagedStore):
             detail = " ".join((diag.message_primary or str(exc) or type(exc).__name__).split())
             if self._password:
                 detail = detail.replace(self._password, "***").replace(unquote(self._password), "***")
+            # libpq quotes a URI it cannot parse whole, and then the password above is unknown.
+            detail = redact_url(detail)
             code = f" (SQLSTATE {diag.sqlstate})" if diag.sqlstate else ""
             kind = data_error if isinstance(exc, psycopg.DataError | psycopg.IntegrityError) else StoreError
             raise kind(f"database {self.display_url}: {mask_text(detail)}{code}") from exc
