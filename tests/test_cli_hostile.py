@@ -259,3 +259,29 @@ def test_iso_dates_and_datetimes_are_accepted(cli: Cli, hostile_db: str, at: str
                          "--db", hostile_db)
     assert code == 0, err
     assert json.loads(out)["decision"] == decision
+
+
+# --- --amount: the matter's amount from the command line ---------------------------------------
+
+FIXTURE = Path(__file__).parent / "fixtures" / "measures"
+
+
+@pytest.mark.parametrize(("amount", "measures"), [("999999.99", []), ("1000000", ["T-FUND-BIG"]),
+                                                  ("3000000.5", ["T-FUND-BIG"])])
+def test_check_amount_reaches_the_measures_conditions(cli: Cli, hostile_db: str, amount: str,
+                                                      measures: list[str]) -> None:
+    """`check --amount A` is the matter's amount that a measure's condition compares (here >= 1,000,000)."""
+    code, out, err = cli("check", "--subject", CO, "--matter", "fiscal_funds", "--amount", amount, "--json",
+                         "--no-case", "--db", hostile_db, "--measures", str(FIXTURE))
+    assert code == 0, err
+    assert [m["measure_id"] for m in json.loads(out)["measures"]] == measures
+
+
+@pytest.mark.parametrize("amount", ["inf", "-inf", "nan", "NaN", "-1", "1e16", "1" + "0" * 400, "abc", "",
+                                    "1e-05x", "１０"])
+def test_amount_that_is_no_finite_sum_in_range_exits_2(cli: Cli, hostile_db: str, amount: str) -> None:
+    """`--amount` must be a finite number of yuan from 0 to 10^15: anything else is a wrong command line."""
+    code, out, err = cli("check", "--subject", CO, "--matter", "bidding", "--amount", amount,
+                         "--db", hostile_db, "--measures", str(FIXTURE))
+    assert code == 2 and out == ""
+    assert "--amount" in one_line(err)

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import structlog
 
 from .._text import escape_controls, redact_url
+from ..conditions import AMOUNT_MAX
 from ..identifiers import mask_text
 
 _SUPPRESS = argparse.SUPPRESS
@@ -111,6 +112,18 @@ def positive_number(maximum: float) -> Any:
                 f"{text!r} is out of range (more than 0, at most {maximum:g}) / 超出范围（大于 0，至多 {maximum:g}）")
         return value
     return number
+
+
+def amount(text: str) -> float:
+    """argparse type: a matter's amount in yuan, a finite number from 0 to the rules' maximum."""
+    try:
+        value = float(text) if text.isascii() else math.nan
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 <= value <= AMOUNT_MAX):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an amount in yuan from 0 to {AMOUNT_MAX:.0f} / 不是 0 到 {AMOUNT_MAX:.0f} 元之间的金额")
+    return value
 
 
 def positive_int(maximum: int) -> Any:

@@ -45,6 +45,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="check as of this date (or YYYY-MM-DDTHH:MM[:SS][±HH:MM] time)")
     p.add_argument("--item-code", help="service item code (事项编码)")
     p.add_argument("--application-no", help="application number (申请编号)")
+    p.add_argument("--amount", type=_common.amount, metavar="YUAN",
+                   help="the matter's amount in yuan, for measures whose condition compares it (申报金额)")
     p.add_argument("--no-case", action="store_true",
                    help="open no case even when measures apply (a preview) / 不发起案例")
     p.add_argument("--json", action="store_true", help="print the result as JSON only")
@@ -57,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     subject = {"id": args.subject, "name": args.name, "subject_type": args.subject_type,
                "related_parties": args.related}
     result = engine.check(subject, args.matter, at=args.at, item_code=args.item_code,
-                          application_no=args.application_no, open_case=not args.no_case)
+                          application_no=args.application_no, amount=args.amount,
+                          open_case=not args.no_case)
     if args.json:
         sys.stdout.write(result.to_json() + "\n")
     else:
