@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from joint_sanctions.check import Engine
+from joint_sanctions.identifiers import mask_text
 from joint_sanctions.models import Subject
 from joint_sanctions.vocabulary import MATTER_TYPES
 
@@ -153,13 +154,13 @@ def check_application(engine: Engine, project: FundsProject | Mapping[str, Any],
     answers = []
     for (role, position, unit), result in zip(units, results, strict=True):
         verdict = verdict_of(result)
-        answers.append(UnitVerdict(role=role, index=position, subject_id=result.subject.id, name=unit.name,
+        answers.append(UnitVerdict(role=role, index=position, subject_id=result.subject.id, name=mask_text(unit.name),
                                    verdict=verdict, verdict_label=VERDICTS[verdict], decision=result.decision,
                                    reasons=reasons_of(result),
                                    incentives=tuple(m.name for m in result.incentives),
                                    check_id=result.check_id, case_id=result.case_id))
     overall = worst([a.verdict for a in answers])
-    return FundsVerdict(project_name=info.project_name, project_code=info.project_code,
+    return FundsVerdict(project_name=mask_text(info.project_name), project_code=mask_text(info.project_code),
                         matter_type=info.matter_type, matter_label=MATTER_TYPES[info.matter_type],
                         amount=info.amount, verdict=overall, verdict_label=VERDICTS[overall],
                         revision=engine.revision, checked_at=results[0].checked_at, units=tuple(answers))

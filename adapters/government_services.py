@@ -35,6 +35,7 @@ import yaml
 
 from joint_sanctions.check import Engine
 from joint_sanctions.errors import Problem
+from joint_sanctions.identifiers import mask_text
 from joint_sanctions.models import AppliedMeasure, CheckResult, MatterType
 from joint_sanctions.vocabulary import MATTER_TYPES
 
@@ -193,7 +194,7 @@ class ServiceWindow:
         punished = bool(punishments)
         return WindowAdvice(
             item_code=item.code, item_name=item.name, department=item.department,
-            applicant_id=results[0].subject.id, applicant_name=subject.name,
+            applicant_id=results[0].subject.id, applicant_name=mask_text(subject.name),
             decision=max((r.decision for r in results), key=_DECISION_SEVERITY.__getitem__),
             barred=barred,
             notify_commit_allowed=item.notify_commit and not barred and NO_NOTIFY_COMMIT not in closed_tags,

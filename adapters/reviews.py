@@ -24,6 +24,7 @@ from typing import Any
 
 from joint_sanctions.batch import BatchSummary, run_batch
 from joint_sanctions.check import Engine, MatterLike, coerce_matter
+from joint_sanctions.identifiers import mask_text
 from joint_sanctions.vocabulary import MATTER_TYPES
 
 from ._common import VERDICTS, Model, Reason, Verdict, entries, no_duplicates, party, reasons_of, verdict_of
@@ -95,12 +96,12 @@ def review(engine: Engine, candidates: Sequence[Mapping[str, Any] | str], matter
     for index, (subject, result) in enumerate(zip(subjects, results, strict=True)):
         verdict = verdict_of(result)
         answers.append(CandidateVerdict(
-            index=index, subject_id=result.subject.id, id_kind=result.subject.id_kind, name=subject.name,
+            index=index, subject_id=result.subject.id, id_kind=result.subject.id_kind, name=mask_text(subject.name),
             subject_type=result.subject.subject_type, verdict=verdict, verdict_label=VERDICTS[verdict],
             decision=result.decision, reasons=reasons_of(result),
             incentives=tuple(m.name for m in result.incentives), check_id=result.check_id,
             case_id=result.case_id))
-    return ReviewReport(title=title, matter_type=mat.matter_type, matter_label=MATTER_TYPES[mat.matter_type],
+    return ReviewReport(title=mask_text(title), matter_type=mat.matter_type, matter_label=MATTER_TYPES[mat.matter_type],
                         revision=engine.revision, checked_at=results[0].checked_at,
                         candidates=tuple(answers))
 

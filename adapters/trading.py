@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from joint_sanctions import identifiers
 from joint_sanctions.check import Engine
+from joint_sanctions.identifiers import mask_text
 
 from ._common import (
     VERDICTS,
@@ -144,11 +145,11 @@ def check_bidders(engine: Engine, tender: Tender | Mapping[str, Any], bidders: S
         verdict = verdict_of(result)
         rep = next((p for p in subject.related_parties if p.role == "legal_representative"), None)
         answers.append(BidderVerdict(
-            index=index, subject_id=result.subject.id, name=subject.name,
-            legal_representative=f"{rep.name} {identifiers.mask(rep.id)}".strip() if rep else None,
+            index=index, subject_id=result.subject.id, name=mask_text(subject.name),
+            legal_representative=mask_text(f"{rep.name} {identifiers.mask(rep.id)}".strip()) if rep else None,
             verdict=verdict, verdict_label=VERDICTS[verdict], decision=result.decision,
             reasons=reasons_of(result), incentives=tuple(m.name for m in result.incentives),
             check_id=result.check_id, case_id=result.case_id))
-    return TenderVerdict(project_code=project.project_code, project_name=project.project_name,
+    return TenderVerdict(project_code=mask_text(project.project_code), project_name=mask_text(project.project_name),
                          matter_type=project.matter_type, revision=engine.revision,
                          checked_at=results[0].checked_at, bidders=tuple(answers))

@@ -434,3 +434,28 @@ def test_adapter_answers_are_json_ready(engine: Engine) -> None:
     ]
     for answer in answers:
         assert json.loads(json.dumps(answer.to_dict(), ensure_ascii=False))
+
+
+# --- resident ids typed into names (docs/failing-closed.md) -------------------------------------------
+
+TYPED = "410105198509230440"  # someone's id typed into a name field by the host
+SPACED = f"{TYPED[:6]} {TYPED[6:14]} {TYPED[14:]}"
+
+
+def _shown(answer: Any) -> str:
+    return json.dumps(answer.to_dict(), ensure_ascii=False) + repr(answer)
+
+
+def test_every_adapter_masks_an_id_typed_into_a_name(engine: Engine) -> None:
+    """Names, a legal representative's name and project names from the host come back with ids masked."""
+    named = {"id": USCCS[1], "name": f"失信公司（法人{SPACED}）",
+             "legal_representative": {"id": PERSONS[5], "name": f"钱七{TYPED}"}}
+    answers = [
+        trading.check_bidders(engine, {**TENDER, "project_name": f"道路工程{TYPED}"}, [named]),
+        funds.check_application(engine, {**BOND, "project_name": f"专项债{SPACED}"}, named, open_cases=False),
+        reviews.review(engine, [{"id": USCCS[1], "name": f"失信公司{TYPED}"}], "honors", title=f"评优{TYPED}"),
+        ServiceWindow(engine).advise({"id": USCCS[1], "name": f"失信公司 {SPACED}"}, FOOD, open_case=False),
+    ]
+    for answer in answers:
+        text = _shown(answer)
+        assert TYPED not in text and TYPED[6:14] not in text, text
