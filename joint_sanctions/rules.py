@@ -33,6 +33,7 @@ fact. durable_rules has traps, each handled here:
 
 from __future__ import annotations
 
+import collections
 import itertools
 import threading
 import warnings
@@ -113,6 +114,10 @@ class DurableRunner:
         self._registered: dict[str, tuple[str, ...]] = {}  # digest → its ruleset names
         self._holders: dict[str, int] = {}  # digest → engines serving it
         self._idle: dict[str, None] = {}  # registered digests no engine serves, oldest first
+        # Digests given up by release(), counted down at the next prepare() or fire(): release may
+        # run inside a check that holds the lock (see release), so it only queues. deque.append is
+        # atomic, so it needs no lock of its own.
+        self._released: collections.deque[str] = collections.deque()
         self._sids = itertools.count()
         runner = self
 
@@ -198,24 +203,35 @@ class DurableRunner:
             RuleEngineError: durable_rules refused them (nothing is counted then).
         """
         with self._lock:
+            self._count_released()
             digest = self._register(compiled)
             self._holders[digest] = self._holders.get(digest, 0) + 1
             self._idle.pop(digest, None)
 
     def release(self, compiled: CompiledMeasures) -> None:
-        """One engine fewer serves ``compiled``; with none left its rulesets become idle (see class doc)."""
-        with self._lock:
-            digest = compiled.rules_digest
+        """One engine fewer serves ``compiled``; with none left its rulesets become idle (see class doc).
+
+        Never blocks: an engine's finalizer calls this on whatever thread the collector runs, which
+        may be one inside :meth:`fire` holding the lock; the count is taken at the next
+        :meth:`prepare` or :meth:`fire`.
+        """
+        self._released.append(compiled.rules_digest)
+
+    def _count_released(self) -> None:
+        """Apply the releases queued by :meth:`release` (the lock is held)."""
+        while self._released:
+            digest = self._released.popleft()
             left = self._holders.get(digest, 0) - 1
             if left > 0:
                 self._holders[digest] = left
-                return
+                continue
             self._holders.pop(digest, None)
             if digest in self._registered:
                 self._set_idle(digest)
 
     def fire(self, compiled: CompiledMeasures, matter_type: str, facts: Sequence[Fact]) -> list[Firing]:
         with self._lock:
+            self._count_released()
             try:
                 return self._fire(compiled, matter_type, facts)
             except RuleEngineError:

@@ -267,13 +267,16 @@ def test_module_level_check_uses_the_default_engine(tmp_path: Path, monkeypatch:
 
 _NO_DURABLE = """
 import json, warnings
-from joint_sanctions import Engine
+from joint_sanctions import CreditRecord, Engine
 from joint_sanctions.rules import make_runner
 from joint_sanctions.testing import MemoryStore
+store = MemoryStore()
+store.upsert([CreditRecord(record_id="R1", list_type="court_defaulter", subject_id="91410100MA0000015B",
+                           listed_on="2024-01-01")])
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     runner = make_runner("auto")
-    engine = Engine(store=MemoryStore(), cases=False)
+    engine = Engine(store=store, cases=False)
 try:
     make_runner("durable")
     explicit = "no error"
@@ -300,5 +303,36 @@ def test_auto_falls_back_to_the_reference_evaluator_with_a_warning_where_durable
                          timeout=120, check=True)
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert (got["runner"], got["engine"], got["explicit"], got["decision"]) == (
-        "reference", "reference", "ImportError", "clear")
+        "reference", "reference", "ImportError", "restricted")  # the fallback evaluates the rules
     assert got["warnings"] == ["RuntimeWarning: durable_rules does not import here; using the reference evaluator"] * 2
+
+
+def test_releasing_rules_never_waits_for_a_check_in_progress(tmp_path: Path) -> None:
+    """An unreachable engine is released by the collector on whatever thread allocates, also the one
+    whose check holds durable_rules (seen as a suite frozen inside fire()): release must not wait
+    for that check, and the rules it gives up are still freed at the next registration."""
+    import threading
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    _write(folder / "a.yaml", _measure("T-A"))
+    engine = _engine(folder, tmp_path, rules="durable")
+    runner = engine._runner
+    assert isinstance(runner, DurableRunner)
+    done = threading.Event()
+
+    def collected_inside_a_check() -> None:
+        with runner._lock:  # what fire() holds while durable_rules runs the check's facts
+            engine.close()
+            engine._served.release()  # what the finalizer of a collected engine calls
+        done.set()
+
+    threading.Thread(target=collected_inside_a_check, daemon=True).start()
+    assert done.wait(timeout=60), "releasing rules waited for the lock of a check in progress"
+    released = engine.compiled.rules_digest
+    for i in range(DurableRunner.IDLE_KEPT + 1):  # newer idle revisions push the released one out
+        _write(folder / "a.yaml", _measure("T-A", condition=f"matter.amount >= {i}"))
+        other = _engine(folder, tmp_path, rules="durable")
+        other.close()
+        other._served.release()
+    assert released not in runner._registered
