@@ -1,6 +1,6 @@
 """Text made safe to show a person: passwords out of URLs, control characters made visible.
 
-Both are applied where a message or a human-readable output is built (design.md §9 "Hostile
+Both are applied where a message or a human-readable output is built (docs/failing-closed.md "Hostile
 input"); JSON output needs neither, since ``json.dumps`` escapes control characters and carries no
 database URL.
 """
