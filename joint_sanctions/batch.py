@@ -642,8 +642,7 @@ def run_batch(engine: Engine, source: BatchSource | str | os.PathLike[str], matt
     except OSError as exc:
         raise _unwritable(target, exc) from exc
     file = os.fdopen(fd, "wb")
-    writer = _WRITERS[fmt](file)
-    tally = _Tally(writer, target, keep_cases=recorder is not None)
+    writer: _Writer | None = None
     rejected: list[RejectedRow] = []
     pending: list[BatchEntry] = []
     # The rows since the last chunk in file order: entries to check and duplicates' finished rows.
@@ -652,6 +651,11 @@ def run_batch(engine: Engine, source: BatchSource | str | os.PathLike[str], matt
     duplicates: list[DuplicateRow] = []
     seen = 0
     try:
+        try:
+            writer = _WRITERS[fmt](file)
+        except OSError as exc:
+            raise _unwritable(target, exc) from exc
+        tally = _Tally(writer, target, keep_cases=recorder is not None)
         for item in source:
             seen += 1
             if isinstance(item, RejectedRow):
@@ -695,8 +699,10 @@ def run_batch(engine: Engine, source: BatchSource | str | os.PathLike[str], matt
         except OSError as exc:
             raise _unwritable(target, exc) from exc
     except BaseException:
-        writer.abort()
-        file.close()
+        if writer is not None:
+            writer.abort()
+        with contextlib.suppress(OSError):  # a full disk fails the flush of close too; that error is known
+            file.close()
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
@@ -858,7 +864,8 @@ class _CsvWriter:
         self._file.detach()  # the binary file is run_batch's to sync and close
 
     def abort(self) -> None:
-        with contextlib.suppress(ValueError):  # already detached
+        # Already detached, or the flush that detaching does fails: the error being handled is the one to report.
+        with contextlib.suppress(ValueError, OSError):
             self._file.detach()
 
 
