@@ -1072,7 +1072,13 @@ class CaseBook:
             StoreError: the database refused a write (nothing is stored).
         """
         new = [self._new_case(result, subject) for result, subject in checked]
-        opened = self._backend.insert_cases(new)
+        # Inserted in key order, so that two batches naming the same matters lock them in the same
+        # order and never deadlock (PostgreSQL makes a second inserter of a key wait for the first).
+        order = sorted(range(len(new)), key=lambda i: new[i].row["open_key"])
+        stored = self._backend.insert_cases([new[i] for i in order])
+        opened: builtins.list[tuple[str, bool]] = [("", False)] * len(new)
+        for i, answer in zip(order, stored, strict=True):
+            opened[i] = answer
         for (result, subject), (case_id, was_opened) in zip(checked, opened, strict=True):
             self._log_open(result, subject, case_id, was_opened)
         return opened

@@ -33,6 +33,7 @@ fact. durable_rules has traps, each handled here:
 
 from __future__ import annotations
 
+import collections
 import itertools
 import threading
 import warnings
@@ -113,6 +114,9 @@ class DurableRunner:
         self._registered: dict[str, tuple[str, ...]] = {}  # digest → its ruleset names
         self._holders: dict[str, int] = {}  # digest → engines serving it
         self._idle: dict[str, None] = {}  # registered digests no engine serves, oldest first
+        # Releases not yet counted: an engine's release runs from its finalizer, which the garbage
+        # collector may call inside fire() on this very thread, with the lock held.
+        self._released: collections.deque[CompiledMeasures] = collections.deque()
         self._sids = itertools.count()
         runner = self
 
@@ -198,24 +202,38 @@ class DurableRunner:
             RuleEngineError: durable_rules refused them (nothing is counted then).
         """
         with self._lock:
+            self._count_releases()
             digest = self._register(compiled)
             self._holders[digest] = self._holders.get(digest, 0) + 1
             self._idle.pop(digest, None)
 
     def release(self, compiled: CompiledMeasures) -> None:
-        """One engine fewer serves ``compiled``; with none left its rulesets become idle (see class doc)."""
-        with self._lock:
-            digest = compiled.rules_digest
+        """One engine fewer serves ``compiled``; with none left its rulesets become idle (see class doc).
+
+        Never waits for the lock: when it is held (by another thread, or by this one when a finalizer
+        runs inside :meth:`fire`), the release is counted by the next call that takes it.
+        """
+        self._released.append(compiled)
+        if self._lock.acquire(blocking=False):
+            try:
+                self._count_releases()
+            finally:
+                self._lock.release()
+
+    def _count_releases(self) -> None:
+        while self._released:
+            digest = self._released.popleft().rules_digest
             left = self._holders.get(digest, 0) - 1
             if left > 0:
                 self._holders[digest] = left
-                return
+                continue
             self._holders.pop(digest, None)
             if digest in self._registered:
                 self._set_idle(digest)
 
     def fire(self, compiled: CompiledMeasures, matter_type: str, facts: Sequence[Fact]) -> list[Firing]:
         with self._lock:
+            self._count_releases()
             try:
                 return self._fire(compiled, matter_type, facts)
             except RuleEngineError:

@@ -177,6 +177,23 @@ def test_recompiling_the_same_revision_reuses_the_registered_ruleset() -> None:
     assert runner.fire(_simple_compiled(), "bidding", [_fact(0)])
 
 
+def test_a_release_while_the_runner_is_busy_never_waits_for_it() -> None:
+    """An engine's release (run by its finalizer, which the garbage collector may call inside fire on
+    the same thread) returns at once while the runner's lock is held, and is counted afterwards."""
+    runner = make_runner("durable")
+    assert isinstance(runner, DurableRunner)
+    compiled = _simple_compiled()
+    runner.prepare(compiled)
+    done = threading.Event()
+    with runner._lock:  # as inside fire()
+        worker = threading.Thread(target=lambda: (runner.release(compiled), done.set()))
+        worker.start()
+        worker.join(timeout=60)  # waits on the thread; an old release blocked here until the lock was free
+        assert done.is_set()
+    assert runner.fire(compiled, "bidding", [_fact(0)])  # counts the deferred release, then fires
+    assert compiled.rules_digest not in runner._holders
+
+
 def test_one_host_is_shared_and_safe_under_threads() -> None:
     """Concurrent first use from many threads yields one runner, and concurrent checks agree."""
     runners: list[Any] = []
