@@ -10,18 +10,40 @@
 
 Rows stream from the input file through the engine into the writer, so a million subjects need
 little memory (the HTML report keeps only the flagged rows, which it lists; finding duplicates keeps
-each distinct id and its line, about 130 MB per million subjects). The report is written to
-a temporary file beside the target and moved into place only when complete, so a failed batch never
-leaves half a report behind.
+each distinct id and its line, about 130 MB per million subjects; ``open_cases`` keeps the results
+of the subjects with measures).
+
+A batch is atomic with its report (docs/failing-closed.md "Hostile input"):
+
+- the report path is checked before anything else (:func:`check_report_path`): a known extension,
+  not a folder, in a folder that exists (a batch creates none) and is writable, and never the input
+  file itself (the same file by any path, symlink or hard link);
+- the report is written to a temporary file that ``tempfile.mkstemp`` creates in the target folder
+  (an unpredictable name, ``O_EXCL``: a planted file or symlink is never opened), flushed to disk and
+  renamed over the target only when complete. A symlink at the target is replaced by the report, never
+  written through. The report is readable by its owner only (mode 0600), as it names subjects;
+- the checks open no case: with ``open_cases`` the cases are opened once the report is in place, all
+  in one transaction (:meth:`CaseBook.open_cases`). If the database refuses one, none is opened, the
+  report stays and :class:`BatchError` ``cases_not_opened`` says so; a rerun opens each matter's case
+  once (a responded case of the same matter is found, not duplicated). So the report cannot carry
+  case ids: it says how many cases are to be opened (``joint-sanctions cases list --subject ID``).
+
+Every text cell of every report shows control characters (C0, DEL, C1, line and paragraph separators,
+bidirectional overrides) as ``\\x1b``-style escapes, which XLSX could not hold and a terminal or browser
+would act on; a CSV or XLSX cell that would start a formula (``= + - @``, tab, CR) gets a leading
+apostrophe; resident ids are masked, the input file's name included.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import datetime as dt
 import html
+import io
 import os
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -36,9 +58,10 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from . import _tabular, identifiers
-from .cases import CaseBook, case_book_for
-from .check import CST, Engine, MatterLike, coerce_matter, coerce_subject
-from .errors import IdentifierError, JointSanctionsError, StoreError
+from ._text import escape_controls
+from .cases import CaseBook
+from .check import CST, CaseRecorder, Engine, MatterLike, coerce_matter, coerce_subject
+from .errors import IdentifierError, JointSanctionsError
 from .models import CheckResult, Subject, iso_time
 from .vocabulary import DECISIONS, EFFECTS, MATTER_TYPES, SUBJECT_TYPES
 
@@ -53,6 +76,7 @@ __all__ = [
     "BatchSummary",
     "DuplicateRow",
     "RejectedRow",
+    "check_report_path",
     "open_batch",
     "report_format",
     "run_batch",
@@ -87,11 +111,19 @@ class BatchError(JointSanctionsError):
     workbook), ``bad_header`` (missing, unknown or repeated columns), ``empty_batch`` (a header and no
     row), ``unsupported_report`` (report extension), ``too_many_rows`` (more rows than an XLSX sheet
     holds), ``too_large`` (an input past a reading limit: an XLSX part over ``max_input_mb``, more rows
-    or cells than a sheet holds, a CSV line over 16 MiB), ``unsafe`` (an XLSX with a DTD).
+    or cells than a sheet holds, a CSV line over 16 MiB), ``unsafe`` (an XLSX with a DTD),
+    ``bad_report_path`` (the report path is a folder, in a missing or unwritable folder),
+    ``report_is_input`` (the report path names the input file), ``unwritable`` (writing the report
+    failed; nothing was written and no case opened), ``cases_not_opened`` (the report was written but
+    the database refused the cases: none was opened; ``summary`` tells what the batch found).
+
+    Attributes:
+        summary: for ``cases_not_opened``, the batch's summary (no case counted as opened); else None.
     """
 
     def __init__(self, code: str, message: str) -> None:
         self.code = code
+        self.summary: BatchSummary | None = None
         super().__init__(identifiers.mask_text(message))
 
 
@@ -187,12 +219,14 @@ class BatchSummary:
         counts: subjects per decision, every decision present (each subject once).
         measure_counts: subjects per applied measure id, most frequent first.
         rejected: the rows not checked, in file order.
-        cases_opened: how many checks opened a new case.
+        cases_opened: how many cases the batch opened (after its report was written).
         seconds: wall time of reading, checking and writing.
         duplicates: the rows whose subject an earlier row names, in file order (not checked again).
         cases_existing: how many checks found their matter's case already open (it was not opened
             again; docs/cli.md).
         data_as_of: when each list type was last written to the store that answered (docs/failing-closed.md).
+        cases_to_open: with ``open_cases``, the subjects with measures whose cases the batch opens once
+            its report is written (opened or found open); None when cases were not asked for.
     """
 
     source: str
@@ -208,6 +242,7 @@ class BatchSummary:
     duplicates: tuple[DuplicateRow, ...] = ()
     cases_existing: int = 0
     data_as_of: Mapping[str, dt.datetime] = field(default_factory=dict)
+    cases_to_open: int | None = None
 
     @property
     def total(self) -> int:
@@ -227,7 +262,7 @@ class BatchSummary:
                 "measure_counts": dict(self.measure_counts),
                 "rejected": [r.to_dict() for r in self.rejected], "cases_opened": self.cases_opened,
                 "seconds": round(self.seconds, 3), "duplicates": [d.to_dict() for d in self.duplicates],
-                "cases_existing": self.cases_existing,
+                "cases_existing": self.cases_existing, "cases_to_open": self.cases_to_open,
                 "data_as_of": {list_type: iso_time(when) for list_type, when in self.data_as_of.items()}}
 
 
@@ -436,6 +471,9 @@ def _entry(line: int, columns: Sequence[str], cells: Sequence[object]) -> BatchE
     values = dict(zip(columns, cells, strict=False))
     problems: list[str] = []
     subject: dict[str, Any] = {"name": _text(values.get("subject_name"))}
+    if "\x00" in subject["name"]:
+        # No PostgreSQL text holds a NUL, so its case could not be stored: refused here, visibly.
+        problems.append("subject_name: contains a NUL character / 名称含有 NUL 字符")
 
     subject_id = _identifier("subject_id", values.get("subject_id"), problems)
     if subject_id is not None:
@@ -512,6 +550,50 @@ def report_format(path: str | os.PathLike[str]) -> str:
     return ext
 
 
+def check_report_path(out: str | os.PathLike[str],
+                      source: str | os.PathLike[str] | None = None) -> Path:
+    """Check that a batch can write its report to ``out``, before any row is read or checked.
+
+    ``out`` must have a report extension (:data:`REPORT_FORMATS`), not be a folder, and lie in a
+    folder that exists (a batch creates none) and that this process may write to. With ``source``,
+    ``out`` must not be that file by any path: the same path spelt otherwise, a symlink to it or a hard
+    link of it (the report would replace the list it comes from).
+
+    Returns:
+        ``out`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        BatchError: ``unsupported_report``, ``bad_report_path`` or ``report_is_input``, one line.
+    """
+    report_format(out)
+    target = Path(out)
+    folder = target.parent
+    if target.is_dir():
+        raise BatchError("bad_report_path", f"{target}: is a folder; give a report file name ending in "
+                                            f"{', '.join(REPORT_FORMATS)} / 报告路径是文件夹，请给出报告文件名")
+    if not folder.is_dir():
+        raise BatchError("bad_report_path", f"{target}: the folder {folder} does not exist (a batch creates "
+                                            "no folder) / 报告所在文件夹不存在")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise BatchError("bad_report_path", f"{target}: cannot write to the folder {folder} "
+                                            "/ 无权写入报告所在文件夹")
+    if source is not None and _same_file(target, Path(source)):
+        raise BatchError("report_is_input", f"{target}: the report would replace the input file "
+                                            f"{os.fspath(source)}; choose another report path "
+                                            "/ 报告路径即名单文件本身，请另选报告路径")
+    return target
+
+
+def _same_file(target: Path, source: Path) -> bool:
+    """Whether ``target`` names ``source`` (the same inode, or the same resolved path)."""
+    try:
+        if target.exists() and source.exists() and os.path.samefile(target, source):
+            return True
+        return target.resolve() == source.resolve()
+    except (OSError, RuntimeError):  # a symlink loop or an unreadable path: not the input, as far as seen
+        return False
+
+
 def run_batch(engine: Engine, source: BatchSource | str | os.PathLike[str], matter: MatterLike,
               out: str | os.PathLike[str], *, open_cases: bool = False,
               progress: Callable[[int], object] | None = None, **matter_fields: Any) -> BatchSummary:
@@ -519,11 +601,15 @@ def run_batch(engine: Engine, source: BatchSource | str | os.PathLike[str], matt
 
     Each subject is checked once: a row naming a subject that an earlier row names (ids compared
     normalised, so a lower-case USCC or a resident id ending in ``x`` is the same subject) is reported
-    as a duplicate of that row. With ``open_cases``, a subject whose matter already has a responded
-    case gets that case again (counted in ``cases_existing``), so a re-run batch opens nothing new.
+    as a duplicate of that row. The report path is checked first (:func:`check_report_path`); the
+    report appears complete or not at all. With ``open_cases``, the cases are opened only once the
+    report is in place, in one transaction when the engine opens its cases in a :class:`CaseBook` (the
+    default): all or none. A subject whose matter already has a responded case gets that case again
+    (counted in ``cases_existing``), so a re-run batch opens nothing new.
 
     Args:
-        engine: answers the checks (its clock, store and measure lists).
+        engine: answers the checks (its clock, store and measure lists) and opens the cases (in the
+            case recorder it was built with; an engine built with ``cases=False`` opens none).
         source: an opened :class:`BatchSource` (left open) or a path (opened and closed here).
         matter: a matter-type id, a :class:`~joint_sanctions.models.Matter` or a mapping.
         out: the report; its extension chooses the format (see :data:`REPORT_FORMATS`).
@@ -536,21 +622,27 @@ def run_batch(engine: Engine, source: BatchSource | str | os.PathLike[str], matt
         The counts, rejected rows and where the report went.
 
     Raises:
-        BatchError: unsupported report type, unreadable input, bad header, empty batch, or more rows
-            than an XLSX sheet holds; no report is written then.
+        BatchError: a report path refused (nothing read), an unreadable input, bad header, empty batch,
+            more rows than an XLSX sheet holds or a report that could not be written (no report is
+            written then, and no case opened); ``cases_not_opened`` when the report was written but the
+            database refused the cases (none was opened).
         CheckError: unknown matter type.
     """
+    target = check_report_path(out, source.path if isinstance(source, BatchSource) else source)
     fmt = report_format(out)
     mat = coerce_matter(matter, matter_fields)  # a bad matter is the batch's fault, not each row's
     if not isinstance(source, BatchSource):
         with open_batch(source) as opened:
             return run_batch(engine, opened, mat, out, open_cases=open_cases, progress=progress)
     started = time.perf_counter()
-    target = Path(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    writer = _WRITERS[fmt](temporary)
-    tally = _Tally(writer, _case_book(engine) if open_cases else None)
+    # The checks open no case: cases are opened from these results once the report is in place.
+    recorder: CaseRecorder | None = engine._cases if open_cases else None  # the engine's own
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise _unwritable(target, exc) from exc
+    file = os.fdopen(fd, "wb")
+    writer: _Writer | None = None
     rejected: list[RejectedRow] = []
     pending: list[BatchEntry] = []
     # The rows since the last chunk in file order: entries to check and duplicates' finished rows.
@@ -559,6 +651,11 @@ def run_batch(engine: Engine, source: BatchSource | str | os.PathLike[str], matt
     duplicates: list[DuplicateRow] = []
     seen = 0
     try:
+        try:
+            writer = _WRITERS[fmt](file)
+        except OSError as exc:
+            raise _unwritable(target, exc) from exc
+        tally = _Tally(writer, target, keep_cases=recorder is not None)
         for item in source:
             seen += 1
             if isinstance(item, RejectedRow):
@@ -572,13 +669,13 @@ def run_batch(engine: Engine, source: BatchSource | str | os.PathLike[str], matt
             pending.append(item)
             queued.append(item)
             if len(pending) == _CHUNK:
-                tally.add(queued, engine.check_many([e.subject for e in pending], mat, open_case=open_cases))
+                tally.add(queued, engine.check_many([e.subject for e in pending], mat, open_case=False))
                 pending.clear()
                 queued.clear()
                 if progress is not None:
                     progress(seen)
         if queued:
-            tally.add(queued, engine.check_many([e.subject for e in pending], mat, open_case=open_cases)
+            tally.add(queued, engine.check_many([e.subject for e in pending], mat, open_case=False)
                       if pending else [])
         if seen == 0:
             raise BatchError("empty_batch", f"{source.path}: the batch is empty (a header and no rows) "
@@ -589,24 +686,62 @@ def run_batch(engine: Engine, source: BatchSource | str | os.PathLike[str], matt
             source=source.path, report=str(target), matter_type=mat.matter_type, revision=engine.revision,
             checked_at=tally.first_check, counts=dict(tally.counts),
             measure_counts=dict(tally.measures.most_common()), rejected=tuple(rejected),
-            cases_opened=tally.cases_opened, seconds=time.perf_counter() - started,
-            duplicates=tuple(duplicates), cases_existing=tally.cases_existing,
-            data_as_of=tally.data_as_of if tally.first_check else engine.data_as_of)
-        writer.finish(summary, _measure_info(engine))
-        os.replace(temporary, target)
+            cases_opened=0, seconds=time.perf_counter() - started,
+            duplicates=tuple(duplicates), cases_existing=0,
+            data_as_of=tally.data_as_of if tally.first_check else engine.data_as_of,
+            cases_to_open=len(tally.to_open) if recorder is not None else None)
+        try:
+            writer.finish(summary, _measure_info(engine))
+            file.flush()
+            os.fsync(file.fileno())  # the rename below must not publish a report still in the page cache
+            file.close()
+            os.replace(temporary, target)
+        except OSError as exc:
+            raise _unwritable(target, exc) from exc
     except BaseException:
-        writer.abort()
-        temporary.unlink(missing_ok=True)
+        if writer is not None:
+            writer.abort()
+        with contextlib.suppress(OSError):  # a full disk fails the flush of close too; that error is known
+            file.close()
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
         raise
+    if recorder is not None and tally.to_open:
+        new, existing = _open_cases(recorder, tally.to_open, summary)
+        summary = dataclasses.replace(summary, cases_opened=new, cases_existing=existing,
+                                      seconds=time.perf_counter() - started)
     return summary
 
 
-def _case_book(engine: Engine) -> CaseBook | None:
-    """The case book in the engine's store, to tell new cases from open ones; None where there is none."""
+def _unwritable(target: Path, exc: OSError) -> BatchError:
+    return BatchError("unwritable", f"{target}: cannot write the report: {exc.strerror or exc}; nothing was "
+                                    "written and no case opened / 无法写入报告，未发起任何案例")
+
+
+def _open_cases(recorder: CaseRecorder, checked: Sequence[tuple[CheckResult, Subject]],
+                summary: BatchSummary) -> tuple[int, int]:
+    """Open the batch's cases: ``(opened now, found already open)``.
+
+    Raises:
+        BatchError: ``cases_not_opened``, with ``summary`` attached, when the recorder refused them.
+    """
+    done = 0
     try:
-        return case_book_for(engine.store)
-    except StoreError:
-        return None
+        if isinstance(recorder, CaseBook):
+            flags = [opened for _, opened in recorder.open_cases(checked)]
+            return sum(flags), len(flags) - sum(flags)
+        # A recorder of the host's own has no batch insert: one call per case, so not all-or-nothing.
+        for result, subject in checked:
+            recorder.open_case(result, subject)
+            done += 1
+        return done, 0
+    except Exception as exc:  # whatever refused them, the report stands and this is said
+        what = "no case was opened" if done == 0 else f"only {done} of {len(checked)} case(s) were opened"
+        error = BatchError("cases_not_opened",
+                           f"{summary.report}: the report was written, but {what}: {' '.join(str(exc).split())}"
+                           f" / 报告已写出，但案例未能发起（{'未发起任何案例' if done == 0 else f'仅发起 {done} 个'}）")
+        error.summary = summary
+        raise error from exc
 
 
 class _Tally:
@@ -614,24 +749,30 @@ class _Tally:
 
     Args:
         writer: the report writer.
-        book: where the engine opens cases, to tell a case opened by this check from one that was
-            already open (a case belongs to the check that opened it); None counts every case as new.
+        target: the report, to name in an error.
+        keep_cases: keep the result and subject of each subject with measures, to open its case once
+            the report is written (only those: a clear result is counted and let go).
     """
 
-    def __init__(self, writer: _Writer, book: CaseBook | None = None) -> None:
+    def __init__(self, writer: _Writer, target: Path, keep_cases: bool = False) -> None:
         self.writer = writer
-        self.book = book
+        self.target = target
+        self.keep_cases = keep_cases
         self.counts: Counter[str] = Counter({decision: 0 for decision in _DECISION_ORDER})
         self.measures: Counter[str] = Counter()
-        self.cases_opened = 0
-        self.cases_existing = 0
+        self.to_open: list[tuple[CheckResult, Subject]] = []
         self.first_check: dt.datetime | None = None
         self.data_as_of: Mapping[str, dt.datetime] = {}
 
     def add(self, queued: Sequence[BatchEntry | BatchRow], results: Sequence[CheckResult]) -> None:
         """Write ``queued`` in order: entries with their results (in the same order), duplicates as they are."""
+        try:
+            self._add(queued, results)
+        except OSError as exc:  # only the writer does I/O here: the checks were answered before
+            raise _unwritable(self.target, exc) from exc
+
+    def _add(self, queued: Sequence[BatchEntry | BatchRow], results: Sequence[CheckResult]) -> None:
         answers = iter(results)
-        cases: dict[str, str] = {}
         for item in queued:
             if isinstance(item, BatchRow):
                 self.writer.add(item)
@@ -642,15 +783,11 @@ class _Tally:
                 self.first_check, self.data_as_of = result.checked_at, result.data_as_of
             self.counts[row.decision] += 1
             self.measures.update(row.measure_ids)
-            if row.case_id is not None:
-                cases[row.case_id] = result.check_id
+            if self.keep_cases and result.measures:
+                self.to_open.append((result, item.subject))
             self.writer.add(row)
         if next(answers, None) is not None:
             raise RuntimeError("more results than rows to check")  # a bug of run_batch, never input
-        opened_by = self.book.check_ids(list(cases)) if self.book is not None and cases else {}
-        existing = sum(opened_by.get(case_id, check_id) != check_id for case_id, check_id in cases.items())
-        self.cases_existing += existing
-        self.cases_opened += len(cases) - existing
 
 
 @dataclass(frozen=True)
@@ -682,28 +819,42 @@ class _Writer(Protocol):
     def abort(self) -> None: ...
 
 
+# What a report shows escaped is what the CLI escapes on a terminal (XLSX, XML 1.0, cannot hold most
+# C0 controls at all; a cell is one line): one set, in _text.
+_visible = escape_controls
+
+
 def _plain(value: str) -> str:
     """Text that a spreadsheet shows as typed instead of running it as a formula."""
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
+def _cell(value: str) -> str:
+    """User-controlled text as a CSV or XLSX cell: controls escaped, never the start of a formula."""
+    return _plain(_visible(value))
+
+
 class _CsvWriter:
     """UTF-8 with BOM so that Excel opens it with the Chinese intact."""
 
-    def __init__(self, path: Path) -> None:
-        self._file: IO[str] = open(path, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
+    def __init__(self, file: IO[bytes]) -> None:
+        self._file = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
         self._csv = csv.writer(self._file)
         self._csv.writerow(REPORT_COLUMNS)
 
     def add(self, row: BatchRow) -> None:
         line, subject_id, name, decision, measure_ids, record_ids = row.cells()
-        self._csv.writerow((line, subject_id, _plain(name), decision, measure_ids, _plain(record_ids)))
+        # Ids and decisions are validated or fixed text; names and record ids are whatever was imported.
+        self._csv.writerow((line, subject_id, _cell(name), decision, measure_ids, _cell(record_ids)))
 
     def finish(self, summary: BatchSummary, measures: Mapping[str, _MeasureInfo]) -> None:
-        self._file.close()
+        self._file.flush()
+        self._file.detach()  # the binary file is run_batch's to sync and close
 
     def abort(self) -> None:
-        self._file.close()
+        # Already detached, or the flush that detaching does fails: the error being handled is the one to report.
+        with contextlib.suppress(ValueError, OSError):
+            self._file.detach()
 
 
 _HEADER_FONT = Font(bold=True, color="FFFFFF")
@@ -714,8 +865,8 @@ _DECISION_FILLS = {"prohibited": "F8D7DA", "restricted": "FDE2C8", "review": "FF
 class _XlsxWriter:
     """The results sheet (the CSV columns), then a summary sheet; streamed (openpyxl write-only)."""
 
-    def __init__(self, path: Path) -> None:
-        self._path = path
+    def __init__(self, file: IO[bytes]) -> None:
+        self._file = file
         self._book = openpyxl.Workbook(write_only=True)
         self._sheet: WriteOnlyWorksheet = self._book.create_sheet("核查结果 Results")
         for column, width in zip("ABCDEF", (8, 22, 36, 12, 40, 40), strict=True):
@@ -740,12 +891,12 @@ class _XlsxWriter:
 
     @staticmethod
     def _text(sheet: WriteOnlyWorksheet, value: str) -> object:
-        """Plain text as it is (fast); text openpyxl would store as a formula as an explicit string cell."""
-        if not value.startswith("="):
-            return value
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.data_type = "s"
-        return cell
+        """User-controlled text as a string cell: controls escaped, a formula start behind an apostrophe
+        (as in the CSV report; openpyxl would store text starting with ``=`` as a formula)."""
+        return _cell(value)
+
+    def _row(self, sheet: WriteOnlyWorksheet, values: Sequence[object]) -> list[object]:
+        return [self._text(sheet, value) if isinstance(value, str) else value for value in values]
 
     def finish(self, summary: BatchSummary, measures: Mapping[str, _MeasureInfo]) -> None:
         sheet = self._book.create_sheet("汇总 Summary")
@@ -754,7 +905,7 @@ class _XlsxWriter:
         sheet.column_dimensions["C"].width = 14
         sheet.append(self._heading(sheet, ("项目 Item", "值 Value", "")))
         for label, value in _overview(summary):
-            sheet.append([label, value])
+            sheet.append(self._row(sheet, (label, value)))
         sheet.append([])
         sheet.append(self._heading(sheet, ("结论 Decision", "中文", "主体数 Subjects")))
         for decision in _DECISION_ORDER:
@@ -764,18 +915,18 @@ class _XlsxWriter:
             sheet.append([])
             sheet.append(self._heading(sheet, ("措施 Measure", "名称 Name", "主体数 Subjects")))
             for mid, count in summary.measure_counts.items():
-                sheet.append([mid, measures[mid].name if mid in measures else "", count])
+                sheet.append(self._row(sheet, (mid, measures[mid].name if mid in measures else "", count)))
         if summary.rejected:
             sheet.append([])
             sheet.append(self._heading(sheet, ("被拒绝的行 Rejected line", "原因 Reason", "")))
             for rejected in summary.rejected:
-                sheet.append([rejected.line, self._text(sheet, rejected.reason)])
+                sheet.append(self._row(sheet, (rejected.line, rejected.reason)))
         if summary.duplicates:
             sheet.append([])
             sheet.append(self._heading(sheet, ("重复的行 Duplicate line", "与此行相同 Same subject as line", "")))
             for duplicate in summary.duplicates:
                 sheet.append([duplicate.line, duplicate.first_line])
-        self._book.save(self._path)
+        self._book.save(self._file)
 
     @staticmethod
     def _heading(sheet: WriteOnlyWorksheet, names: Sequence[str]) -> list[Cell]:
@@ -800,7 +951,7 @@ def _overview(summary: BatchSummary) -> list[tuple[str, object]]:
         when = summary.checked_at.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S (UTC+8)")
     return [
         ("事项类型 Matter type", f"{MATTER_TYPES[summary.matter_type]} ({summary.matter_type})"),
-        ("名单文件 Source", os.path.basename(summary.source)),
+        ("名单文件 Source", _source_name(summary)),
         ("核查时间 Checked at", when),
         ("措施清单版本 Revision", summary.revision),
         ("数据截至 Data as of", _data_as_of(summary)),
@@ -808,9 +959,15 @@ def _overview(summary: BatchSummary) -> list[tuple[str, object]]:
         ("需关注 Flagged (decision ≠ clear)", summary.flagged),
         ("被拒绝的行 Rejected rows", len(summary.rejected)),
         ("重复的行 Duplicate rows (checked once)", len(summary.duplicates)),
-        ("已有案例 Cases already open", summary.cases_existing),
-        ("已发起案例 Cases opened", summary.cases_opened),
+        # Cases are opened once the report is in place, so it can only say how many are to be.
+        ("待发起案例 Cases to open after this report (--open-cases)",
+         "— (not asked / 未要求)" if summary.cases_to_open is None else summary.cases_to_open),
     ]
+
+
+def _source_name(summary: BatchSummary) -> str:
+    """The input file's name as reports show it: resident ids masked (escaping is the writer's)."""
+    return identifiers.mask_text(os.path.basename(summary.source))
 
 
 def _data_as_of(summary: BatchSummary) -> str:
@@ -830,8 +987,8 @@ class _HtmlWriter:
     CSV/XLSX reports.
     """
 
-    def __init__(self, path: Path) -> None:
-        self._path = path
+    def __init__(self, file: IO[bytes]) -> None:
+        self._file = file
         self._flagged: list[BatchRow] = []
 
     def add(self, row: BatchRow) -> None:
@@ -839,13 +996,13 @@ class _HtmlWriter:
             self._flagged.append(row)
 
     def finish(self, summary: BatchSummary, measures: Mapping[str, _MeasureInfo]) -> None:
-        self._path.write_text(_render_html(summary, self._flagged, measures), encoding="utf-8")
+        self._file.write(_render_html(summary, self._flagged, measures).encode("utf-8"))
 
     def abort(self) -> None:
         self._flagged.clear()
 
 
-_WRITERS: dict[str, Callable[[Path], _Writer]] = {".csv": _CsvWriter, ".xlsx": _XlsxWriter,
+_WRITERS: dict[str, Callable[[IO[bytes]], _Writer]] = {".csv": _CsvWriter, ".xlsx": _XlsxWriter,
                                                   ".html": _HtmlWriter}
 
 _CSS = """
@@ -889,7 +1046,7 @@ footer { color:var(--muted); font-size:12px; text-align:center; padding:0 40px 3
 
 
 def _esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    return html.escape(_visible(str(value)), quote=True)
 
 
 def _table(headings: Sequence[str], rows: Sequence[str], empty: str) -> str:
@@ -969,18 +1126,15 @@ def _measure_rows(summary: BatchSummary, measures: Mapping[str, _MeasureInfo]) -
     return rows
 
 
-def _flagged_rows(flagged: Sequence[BatchRow], measures: Mapping[str, _MeasureInfo],
-                  show_cases: bool) -> list[str]:
+def _flagged_rows(flagged: Sequence[BatchRow], measures: Mapping[str, _MeasureInfo]) -> list[str]:
     rows = []
     for row in flagged:
         applied = "<br>".join(f'<span class="mid">{_esc(m)}</span> {_esc(measures[m].name)}' if m in measures
                               else f'<span class="mid">{_esc(m)}</span>' for m in row.measure_ids)
-        case = f'<td class="ids">{_esc(row.case_id or "")}</td>' if show_cases else ""
         rows.append(f'<tr data-decision="{row.decision}"><td class="num">{row.line}</td>'
                     f'<td class="ids">{_esc(row.subject_id)}</td><td>{_esc(row.subject_name)}</td>'
                     f"<td>{_badge(row.decision)}</td><td>{applied}</td>"
-                    f'<td class="ids">{_esc(_masked("; ".join(row.record_ids)))}</td>'
-                    f"{case}</tr>")
+                    f'<td class="ids">{_esc(_masked("; ".join(row.record_ids)))}</td></tr>')
     return rows
 
 
@@ -993,10 +1147,8 @@ def _render_html(summary: BatchSummary, flagged: Sequence[BatchRow],
     decisions = _table(("结论 Decision", "#主体数 Subjects", "#占比 Share"), _decision_rows(summary), "")
     applied = _table(("编号 ID", "措施 Measure", "效力 Effect", "依据 Legal basis", "#主体数 Subjects"),
                      _measure_rows(summary, measures), "无适用措施 / no measure applied")
-    show_cases = any(row.case_id for row in flagged)
-    listed = _table(("#行 Line", "证件号码 ID", "名称 Name", "结论 Decision", "措施 Measures", "记录 Records",
-                     *(("案例 Case",) if show_cases else ())),
-                    _flagged_rows(flagged, measures, show_cases), "无需关注的主体 / no subject flagged")
+    listed = _table(("#行 Line", "证件号码 ID", "名称 Name", "结论 Decision", "措施 Measures", "记录 Records"),
+                    _flagged_rows(flagged, measures), "无需关注的主体 / no subject flagged")
     rejected = ""
     if summary.rejected:
         rows = [f'<tr><td class="num">{r.line}</td><td>{_esc(r.reason)}</td></tr>' for r in summary.rejected]
@@ -1019,7 +1171,7 @@ def _render_html(summary: BatchSummary, flagged: Sequence[BatchRow],
 <body>
 <header>
 <h1>联合奖惩批量核查报告 <span>Batch credit check report</span></h1>
-<p>{_esc(matter)} · {_esc(os.path.basename(summary.source))} · {_esc(overview[2][1])}</p>
+<p>{_esc(matter)} · {_esc(_source_name(summary))} · {_esc(overview[2][1])}</p>
 </header>
 <main>
 <section id="summary">

@@ -312,6 +312,16 @@ class Event:
 
 
 @dataclass(frozen=True)
+class NewCase:
+    """What :meth:`CaseBackend.insert_case` takes, for one case of :meth:`CaseBackend.insert_cases`."""
+
+    row: Mapping[str, Any]
+    measures: Sequence[tuple[str, str]]
+    list_types: Sequence[str]
+    event: Event
+
+
+@dataclass(frozen=True)
 class ClaimedRow:
     """What a successful claim returns from the backend."""
 
@@ -336,6 +346,11 @@ class CaseBackend(Protocol):
         Returns:
             ``(case_id, True)`` for the case stored now, ``(existing case_id, False)`` otherwise.
         """
+        ...
+
+    def insert_cases(self, cases: Sequence[NewCase]) -> builtins.list[tuple[str, bool]]:
+        """:meth:`insert_case` for each of ``cases``, all in one transaction: every one is stored (or
+        found open), or none is; results in the same order."""
         ...
 
     def get_case(self, case_id: str) -> dict[str, Any] | None:
@@ -656,6 +671,15 @@ class _SqlCaseBackend:
 
     def insert_case(self, row: Mapping[str, Any], measures: Sequence[tuple[str, str]],
                     list_types: Sequence[str], event: Event) -> tuple[str, bool]:
+        with self._writing() as conn:
+            return self._insert_case(conn, row, measures, list_types, event)
+
+    def insert_cases(self, cases: Sequence[NewCase]) -> builtins.list[tuple[str, bool]]:
+        with self._writing() as conn:
+            return [self._insert_case(conn, c.row, c.measures, c.list_types, c.event) for c in cases]
+
+    def _insert_case(self, conn: Any, row: Mapping[str, Any], measures: Sequence[tuple[str, str]],
+                     list_types: Sequence[str], event: Event) -> tuple[str, bool]:
         columns = ", ".join(_CASE_INSERT_COLUMNS)
         values = ", ".join(f":{c}" for c in _CASE_INSERT_COLUMNS)
         indexed = self._OPEN_KEY_INDEXED.format("open_key")
@@ -665,23 +689,22 @@ class _SqlCaseBackend:
                   f"{self._OPEN_KEY_INDEXED.format('CAST(:open_key AS TEXT)')} "
                   "AND open_key = :open_key AND status = 'responded'")
         case_id = row["case_id"]
-        with self._writing() as conn:
-            for _ in range(self._OPEN_ATTEMPTS):
-                if self._execute(conn, insert, row).fetchone() is not None:
-                    break
-                # The insert waited for (PostgreSQL) or came after (SQLite) the case holding the key;
-                # this statement sees it committed, unless it has moved on since.
-                found = self._execute(conn, holder, {"open_key": row["open_key"]}).fetchone()
-                if found is not None:
-                    return str(found[0]), False
-            else:
-                raise StoreError(f"case {case_id}: the open case of its matter kept changing; try again")
-            self._execute_many(conn, "INSERT INTO case_measures (case_id, measure_id, kind) "
-                                     "VALUES (:case_id, :measure_id, :kind)",
-                               [{"case_id": case_id, "measure_id": mid, "kind": kind} for mid, kind in measures])
-            self._execute_many(conn, "INSERT INTO case_lists (case_id, list_type) VALUES (:case_id, :list_type)",
-                               [{"case_id": case_id, "list_type": lt} for lt in list_types])
-            self._execute(conn, _INSERT_EVENT, asdict(event))
+        for _ in range(self._OPEN_ATTEMPTS):
+            if self._execute(conn, insert, row).fetchone() is not None:
+                break
+            # The insert waited for (PostgreSQL) or came after (SQLite) the case holding the key;
+            # this statement sees it committed, unless it has moved on since.
+            found = self._execute(conn, holder, {"open_key": row["open_key"]}).fetchone()
+            if found is not None:
+                return str(found[0]), False
+        else:
+            raise StoreError(f"case {case_id}: the open case of its matter kept changing; try again")
+        self._execute_many(conn, "INSERT INTO case_measures (case_id, measure_id, kind) "
+                                 "VALUES (:case_id, :measure_id, :kind)",
+                           [{"case_id": case_id, "measure_id": mid, "kind": kind} for mid, kind in measures])
+        self._execute_many(conn, "INSERT INTO case_lists (case_id, list_type) VALUES (:case_id, :list_type)",
+                           [{"case_id": case_id, "list_type": lt} for lt in list_types])
+        self._execute(conn, _INSERT_EVENT, asdict(event))
         return case_id, True
 
     def get_case(self, case_id: str) -> dict[str, Any] | None:
@@ -1031,6 +1054,36 @@ class CaseBook:
             CaseError: the result has no measure.
             StoreError: the database refused the write.
         """
+        new = self._new_case(result, subject)
+        case_id, opened = self._backend.insert_case(new.row, new.measures, new.list_types, new.event)
+        self._log_open(result, subject, case_id, opened)
+        return case_id
+
+    def open_cases(self, checked: Sequence[tuple[CheckResult, Subject]]) -> builtins.list[tuple[str, bool]]:
+        """:meth:`open_case` for each ``(result, subject)``, all in one transaction: either every case
+        is stored (or found already open), or, when the database refuses any, none is.
+
+        Returns:
+            ``(case_id, opened)`` per pair, in order: ``opened`` is False when the matter's responded
+            case was found (its id is given).
+
+        Raises:
+            CaseError: a result has no measure (nothing is stored).
+            StoreError: the database refused a write (nothing is stored).
+        """
+        new = [self._new_case(result, subject) for result, subject in checked]
+        # Inserted in key order, so that two batches naming the same matters lock them in the same
+        # order and never deadlock (PostgreSQL makes a second inserter of a key wait for the first).
+        order = sorted(range(len(new)), key=lambda i: new[i].row["open_key"])
+        stored = self._backend.insert_cases([new[i] for i in order])
+        opened: builtins.list[tuple[str, bool]] = [("", False)] * len(new)
+        for i, answer in zip(order, stored, strict=True):
+            opened[i] = answer
+        for (result, subject), (case_id, was_opened) in zip(checked, opened, strict=True):
+            self._log_open(result, subject, case_id, was_opened)
+        return opened
+
+    def _new_case(self, result: CheckResult, subject: Subject) -> NewCase:
         if not result.measures:
             raise CaseError(f"check {result.check_id} found no measure: it opens no case / 无措施，不立案")
         case = Case(case_id=self._new_id(), check_id=result.check_id, status="responded",
@@ -1052,13 +1105,15 @@ class CaseBook:
                                   case.matter.application_no),
             "data_as_of": json.dumps({k: v.isoformat() for k, v in case.data_as_of.items()}),
         }
-        case_id, opened = self._backend.insert_case(
-            row, [(m.measure_id, m.kind) for m in case.measures], sorted({h.list_type for h in case.list_hits}),
-            Event(case_id, None, "responded", row["responded_at"], "engine", f"check {case.check_id}"))
+        return NewCase(row, [(m.measure_id, m.kind) for m in case.measures],
+                       sorted({h.list_type for h in case.list_hits}),
+                       Event(case_id, None, "responded", row["responded_at"], "engine", f"check {case.check_id}"))
+
+    @staticmethod
+    def _log_open(result: CheckResult, subject: Subject, case_id: str, opened: bool) -> None:
         _log.info("case_opened" if opened else "case_already_open", case_id=case_id, check_id=result.check_id,
                   subject=identifiers.mask(subject.id), matter_type=result.matter_type,
                   decision=result.decision, measure_ids=[m.measure_id for m in result.measures])
-        return case_id
 
     def withdraw(self, case_id: str, reason: str, *, at: dt.datetime | None = None) -> Case:
         """Withdraw a responded case (e.g. the application was withdrawn): it is never fed back.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import pty
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -12,16 +13,18 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import openpyxl
+import psycopg
 import pytest
 
 from joint_sanctions import Engine
 from joint_sanctions import batch as batch_module
-from joint_sanctions.batch import REPORT_COLUMNS, BatchError, open_batch, run_batch
+from joint_sanctions.batch import REPORT_COLUMNS, BatchError, check_report_path, open_batch, run_batch
 from joint_sanctions.cases import case_book_for
+from joint_sanctions.compile import CompiledMeasures
 from joint_sanctions.stores.sqlite import SqliteStore
 
 from . import hostile
-from .conftest import record
+from .conftest import FIXED_NOW, Database, record
 from .test_identifiers import assert_masked
 
 _ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -210,7 +213,7 @@ def test_spreadsheet_formulas_in_names_stay_text(engine: Engine, tmp_path: Path)
     _, rows = read_report(tmp_path / "out.csv")
     assert rows[0]["subject_name"] == "'" + '=HYPERLINK("http://example.invalid","x")'
     cell = openpyxl.load_workbook(tmp_path / "out.xlsx")["核查结果 Results"]["C2"]
-    assert (cell.data_type, cell.value) == ("s", '=HYPERLINK("http://example.invalid","x")')
+    assert (cell.data_type, cell.value) == ("s", "'" + '=HYPERLINK("http://example.invalid","x")')
 
 
 class _SummaryNumbers(HTMLParser):
@@ -267,7 +270,8 @@ def test_progress_is_reported_up_to_the_last_row(engine: Engine, tmp_path: Path)
 
 
 def test_cases_open_only_when_asked(make_engine: Callable[..., Engine], tmp_path: Path) -> None:
-    """A batch opens no case unless open_cases is set; then one per subject with measures."""
+    """A batch opens no case unless open_cases is set; then one per subject with measures, after the
+    report, which says how many cases are to be opened (it is written before they are)."""
     engine = make_engine([record("GP-1", USCCS[1], "procurement_violator")])
     book = case_book_for(engine.store)
     source = write_csv(tmp_path / "in.csv", [(USCCS[0], "甲"), (USCCS[1], "乙")])
@@ -276,7 +280,10 @@ def test_cases_open_only_when_asked(make_engine: Callable[..., Engine], tmp_path
     summary = run_batch(engine, source, "government_procurement", tmp_path / "b.html", open_cases=True)
     cases = book.list()
     assert summary.cases_opened == 1 and [c.subject.id for c in cases] == [USCCS[1]]
-    assert cases[0].case_id in (tmp_path / "b.html").read_text(encoding="utf-8")
+    assert cases[0].case_id not in (tmp_path / "b.html").read_text(encoding="utf-8")
+    assert "<dt>待发起案例 Cases to open after this report (--open-cases)</dt><dd>1</dd>" in \
+        (tmp_path / "b.html").read_text(encoding="utf-8")
+    assert summary.to_dict()["cases_to_open"] == 1
 
 
 def test_a_rerun_batch_opens_no_new_case(make_engine: Callable[..., Engine], tmp_path: Path) -> None:
@@ -386,6 +393,7 @@ def cli_db(tmp_path: Path) -> str:
 def test_cli_batch_writes_the_report_and_exits_0(cli_db: str, tmp_path: Path) -> None:
     """`batch FILE --matter TYPE --out REPORT` exits 0 and prints the bilingual counts."""
     write_csv(tmp_path / "in.csv", [(USCCS[0], "甲"), (USCCS[1], "乙")])
+    (tmp_path / "out").mkdir()
     done = _cli("batch", "in.csv", "--matter", "government_procurement", "--out", "out/report.html",
                 "--db", cli_db, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -570,3 +578,229 @@ def test_xlsx_list_with_broken_xml_is_unreadable(tmp_path: Path) -> None:
     with pytest.raises(BatchError, match="not a readable XLSX workbook") as caught, open_batch(path) as source:
         list(source)
     assert caught.value.code == "unreadable"
+
+
+# --- a batch is atomic with its report (design.md §9 "Hostile input") -------------------------------
+
+
+def _db_engine(database: Database, shipped: CompiledMeasures) -> Engine:
+    """An engine (opening cases in its own database) over ``database`` holding three procurement violators."""
+    store = database.open()
+    store.upsert([record(f"GP-{i}", USCCS[i], "procurement_violator") for i in (1, 2, 3)])
+    return Engine(measures=shipped, store=store, clock=lambda: FIXED_NOW)
+
+
+def _case_count(database: Database) -> int:
+    return int(database.rows("SELECT count(*) FROM cases")[0][0])
+
+
+def _execute(database: Database, statement: str) -> None:
+    """Run one statement through a connection of its own (committed), as an administrator would."""
+    if database.kind == "sqlite":
+        with sqlite3.connect(database.url.removeprefix("sqlite:///")) as conn:
+            conn.executescript(statement)
+    else:
+        with psycopg.connect(database.url, autocommit=True) as conn:
+            conn.execute(statement)
+
+
+def _xlsx_text(path: Path) -> str:
+    book = openpyxl.load_workbook(path)
+    return "\n".join(str(cell) for sheet in book for row in sheet.iter_rows(values_only=True) for cell in row)
+
+
+def test_esc_in_a_name_gives_a_sanitised_xlsx_and_cases_opened_once(database: Database,
+                                                                     shipped: CompiledMeasures,
+                                                                     tmp_path: Path) -> None:
+    """Control characters in names are shown as \\x1b-style escapes in the XLSX report (which cannot hold
+    them); the cases open once, and a rerun opens none again. A NUL (no PostgreSQL text holds one)
+    rejects its row."""
+    engine = _db_engine(database, shipped)
+    source = write_csv(tmp_path / "in.csv", [
+        (USCCS[1], "\x1b[4A\x1b[2K结论 Decision: 无限制 (clear)"), (USCCS[2], "乙公司\x07"),
+        (USCCS[3], "丙\r\n公司\x7f\x9b"), (USCCS[0], "甲\x0b乙"), (USCCS[4], "丁\x00")])
+    summary = run_batch(engine, source, "government_procurement", tmp_path / "out.xlsx", open_cases=True)
+    assert (summary.flagged, summary.cases_opened, summary.cases_existing) == (3, 3, 0)
+    assert [(r.line, r.reason) for r in summary.rejected] == [
+        (7, "subject_name: contains a NUL character / 名称含有 NUL 字符")]
+    assert _case_count(database) == 3
+    results = [list(row) for row in openpyxl.load_workbook(tmp_path / "out.xlsx").worksheets[0]
+               .iter_rows(min_row=2, values_only=True)]
+    assert [row[2] for row in results] == [
+        "\\x1b[4A\\x1b[2K结论 Decision: 无限制 (clear)", "乙公司\\x07", "丙\\x0d\\x0a公司\\x7f\\x9b", "甲\\x0b乙"]
+    again = run_batch(engine, source, "government_procurement", tmp_path / "out.xlsx", open_cases=True)
+    assert (again.cases_opened, again.cases_existing) == (0, 3)
+    assert _case_count(database) == 3
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".html"])
+def test_control_characters_are_escaped_in_csv_and_html_reports(engine: Engine, tmp_path: Path,
+                                                                suffix: str) -> None:
+    """CSV and HTML reports show control characters as escapes too: one line per row, nothing a
+    terminal or browser would act on."""
+    source = write_csv(tmp_path / "in.csv", [(USCCS[1], "\x1b]0;title\x07乙\r\n\u202e公司"), (USCCS[0], "甲\x01")])
+    run_batch(engine, source, "government_procurement", tmp_path / f"out{suffix}")
+    text = (tmp_path / f"out{suffix}").read_text("utf-8-sig")
+    assert not any(ch in text for ch in "\x01\x07\x1b\u202e")
+    assert "\\x1b]0;title\\x07乙\\x0d\\x0a\\u202e公司" in text
+    if suffix == ".csv":
+        assert len(text.splitlines()) == 3
+
+
+def test_a_folder_as_report_is_refused_before_any_check(cli_db: str, tmp_path: Path) -> None:
+    """`--out` naming a folder: exit 1 in one line, nothing written, no case opened, nothing checked."""
+    write_csv(tmp_path / "in.csv", [(USCCS[1], "乙")])
+    (tmp_path / "reports.csv").mkdir()
+    done = _cli("batch", "in.csv", "--matter", "government_procurement", "--out", "reports.csv",
+                "--open-cases", "--db", cli_db, cwd=tmp_path)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "reports.csv" in lines[0] and "folder" in lines[0], lines
+    assert list((tmp_path / "reports.csv").iterdir()) == []
+    assert _cli_cases(cli_db) == 0
+    with pytest.raises(BatchError) as caught:
+        check_report_path(tmp_path / "reports.csv")
+    assert caught.value.code == "bad_report_path"
+
+
+def _cli_cases(cli_db: str) -> int:
+    """Cases in the CLI tests' SQLite database (none when no run ever made the case tables)."""
+    with sqlite3.connect(cli_db.removeprefix("sqlite:///")) as conn:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'cases'").fetchall():
+            return 0
+        return int(conn.execute("SELECT count(*) FROM cases").fetchone()[0])
+
+
+def test_a_missing_folder_is_refused_and_not_created(engine: Engine, tmp_path: Path) -> None:
+    """A report in a folder that does not exist is refused (batch creates no folder), before any check."""
+    source = write_csv(tmp_path / "in.csv", [(USCCS[1], "乙")])
+    with pytest.raises(BatchError, match="folder .* does not exist") as caught:
+        run_batch(engine, source, "honors", tmp_path / "nowhere" / "out.csv")
+    assert caught.value.code == "bad_report_path"
+    assert not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.parametrize("how", ["same", "symlink", "hardlink", "dotted"])
+def test_the_input_file_as_report_is_refused(cli_db: str, tmp_path: Path, how: str) -> None:
+    """`--out` naming the input (the same path, another spelling, a symlink or a hard link to it) is
+    refused with exit 1; the input is untouched and no case is opened."""
+    source = tmp_path / "in.csv"
+    write_csv(source, [(USCCS[1], "乙"), (USCCS[0], "甲")])
+    before = source.read_bytes()
+    out = {"same": "in.csv", "symlink": "link.csv", "hardlink": "hard.csv", "dotted": "./sub/../in.csv"}[how]
+    (tmp_path / "sub").mkdir()
+    if how == "symlink":
+        (tmp_path / "link.csv").symlink_to(source)
+    elif how == "hardlink":
+        os.link(source, tmp_path / "hard.csv")
+    done = _cli("batch", "in.csv", "--matter", "government_procurement", "--out", out, "--open-cases",
+                "--db", cli_db, cwd=tmp_path)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "input" in lines[0], lines
+    assert source.read_bytes() == before
+    assert _cli_cases(cli_db) == 0
+
+
+def test_a_symlink_at_the_report_path_is_replaced_not_written_through(engine: Engine, tmp_path: Path) -> None:
+    """A symlink planted at the report path, or at the temporary name the report was once written to,
+    is never followed: the file it points to is untouched and the report is a regular file."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me", encoding="utf-8")
+    (tmp_path / "out.csv").symlink_to(victim)
+    (tmp_path / f".out.csv.{os.getpid()}.tmp").symlink_to(victim)
+    source = write_csv(tmp_path / "in.csv", [(USCCS[1], "乙")])
+    run_batch(engine, source, "government_procurement", tmp_path / "out.csv")
+    assert victim.read_text(encoding="utf-8") == "keep me"
+    assert not (tmp_path / "out.csv").is_symlink()
+    _, rows = read_report(tmp_path / "out.csv")
+    assert [r["decision"] for r in rows] == ["prohibited"]
+
+
+class _FailingCsvWriter(batch_module._CsvWriter):
+    """A CSV writer whose disk fills up just before the report is complete."""
+
+    def finish(self, summary: batch_module.BatchSummary,
+               measures: object) -> None:  # type: ignore[override]
+        raise OSError(28, "No space left on device")
+
+
+def test_a_report_that_cannot_be_written_opens_no_case(database: Database, shipped: CompiledMeasures,
+                                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure while writing the report: a one-line BatchError, no report, no temporary file, no case."""
+    engine = _db_engine(database, shipped)
+    monkeypatch.setitem(batch_module._WRITERS, ".csv", _FailingCsvWriter)
+    source = write_csv(tmp_path / "in.csv", [(USCCS[1], "乙"), (USCCS[2], "丙")])
+    (tmp_path / "out").mkdir()
+    with pytest.raises(BatchError, match="No space left on device") as caught:
+        run_batch(engine, source, "government_procurement", tmp_path / "out" / "r.csv", open_cases=True)
+    assert caught.value.code == "unwritable"
+    assert list((tmp_path / "out").iterdir()) == []
+    assert _case_count(database) == 0
+
+
+_BOOM = {
+    "sqlite": ("CREATE TRIGGER boom BEFORE INSERT ON cases WHEN NEW.subject_name LIKE '%boom%' "
+               "BEGIN SELECT RAISE(ABORT, 'injected failure'); END;"),
+    "postgres": ("CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                 "IF NEW.subject_name LIKE '%boom%' THEN RAISE EXCEPTION 'injected failure'; END IF; "
+                 "RETURN NEW; END $$; CREATE TRIGGER boom BEFORE INSERT ON cases FOR EACH ROW "
+                 "EXECUTE FUNCTION boom();"),
+}
+
+
+def test_cases_open_all_or_none_after_the_report(database: Database, shipped: CompiledMeasures,
+                                                 tmp_path: Path) -> None:
+    """When the database refuses one case, none of the batch's cases is opened and the report stays;
+    once the database accepts them, a rerun opens each exactly once."""
+    engine = _db_engine(database, shipped)
+    _execute(database, _BOOM[database.kind])
+    source = write_csv(tmp_path / "in.csv", [(USCCS[1], "乙"), (USCCS[0], "甲"), (USCCS[2], "boom公司")])
+    with pytest.raises(BatchError, match="no case was opened") as caught:
+        run_batch(engine, source, "government_procurement", tmp_path / "r.csv", open_cases=True)
+    assert caught.value.code == "cases_not_opened"
+    assert caught.value.summary is not None and caught.value.summary.flagged == 2
+    _, rows = read_report(tmp_path / "r.csv")
+    assert [r["decision"] for r in rows] == ["prohibited", "clear", "prohibited"]
+    assert _case_count(database) == 0
+    _execute(database, "DROP TRIGGER boom" + (" ON cases" if database.kind == "postgres" else ""))
+    summary = run_batch(engine, source, "government_procurement", tmp_path / "r.csv", open_cases=True)
+    assert (summary.cases_opened, summary.cases_existing) == (2, 0)
+    again = run_batch(engine, source, "government_procurement", tmp_path / "r.csv", open_cases=True)
+    assert (again.cases_opened, again.cases_existing) == (0, 2)
+    assert _case_count(database) == 2
+
+
+def test_cli_says_no_case_was_opened_when_the_database_refuses_them(cli_db: str, tmp_path: Path) -> None:
+    """`batch --open-cases` whose cases the database refuses: exit 1, the report written, one line
+    saying no case was opened."""
+    write_csv(tmp_path / "in.csv", [(USCCS[1], "boom公司")])
+    first = _cli("cases", "list", "--db", cli_db, cwd=tmp_path)  # makes the case tables
+    assert first.returncode == 0, first.stderr
+    with sqlite3.connect(cli_db.removeprefix("sqlite:///")) as conn:
+        conn.executescript(_BOOM["sqlite"])
+    done = _cli("batch", "in.csv", "--matter", "government_procurement", "--out", "r.csv", "--open-cases",
+                "--db", cli_db, cwd=tmp_path)
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.startswith("joint-sanctions: error:")]
+    assert len(errors) == 1 and "no case was opened" in errors[0] and "r.csv" in errors[0], done.stderr
+    assert "Traceback" not in done.stderr
+    assert (tmp_path / "r.csv").exists() and _cli_cases(cli_db) == 0
+
+
+def test_the_input_file_name_in_reports_is_text_with_ids_masked(engine: Engine, tmp_path: Path) -> None:
+    """An input file named like a formula is text in the XLSX summary (as in CSV cells) and escaped in
+    HTML; a resident id in the name is masked in both."""
+    name = f'=HYPERLINK("x","y")&{PERSONS[4]}&".csv'
+    source = write_csv(tmp_path / name, [(USCCS[1], "乙")])
+    run_batch(engine, source, "government_procurement", tmp_path / "out.xlsx")
+    summary_sheet = openpyxl.load_workbook(tmp_path / "out.xlsx")["汇总 Summary"]
+    cells = {row[0].value: row[1] for row in summary_sheet.iter_rows() if row[0].value}
+    shown = cells["名单文件 Source"]
+    assert shown.data_type == "s" and shown.value.startswith("'=HYPERLINK")
+    assert PERSONS[4][:4] + "*" * 10 + PERSONS[4][-4:] in shown.value
+    assert not any(str(cell.value).startswith("=") for row in summary_sheet.iter_rows() for cell in row)
+    assert PERSONS[4] not in _xlsx_text(tmp_path / "out.xlsx")
+    run_batch(engine, source, "government_procurement", tmp_path / "out.html")
+    html_text = (tmp_path / "out.html").read_text(encoding="utf-8")
+    assert PERSONS[4] not in html_text and "=HYPERLINK(&quot;x&quot;" in html_text

@@ -1,7 +1,10 @@
 """``joint-sanctions batch FILE --matter TYPE --out REPORT [--open-cases]``: batch verification.
 
-Exit 1 when rows were rejected (the good rows are still checked and reported), 2 for a bad command
-line (including an unsupported report extension), 0 otherwise.
+Exit 1 when rows were rejected (the good rows are still checked and reported), when the report path
+is refused (a folder, a missing or unwritable folder, the input file itself: checked before anything
+is read, so nothing is checked or opened), when the report cannot be written (no case is opened) or
+when the database refuses the cases (the report stays, no case is opened); 2 for a bad command line
+(including an unsupported report extension); 0 otherwise.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..batch import BatchError, BatchSummary, open_batch, report_format, run_batch
+from ..batch import BatchError, BatchSummary, check_report_path, open_batch, report_format, run_batch
 from ..vocabulary import DECISIONS, MATTER_TYPES
 from . import _common
 from .progress import Progress
@@ -42,15 +45,25 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_report_path(args.out, args.file)  # before the input is opened or the database touched
+    refused: BatchError | None = None
     with open_batch(args.file, max_input_mb=args.max_input_mb) as source:
         # Without --open-cases no case is opened, so the engine needs no case book.
         engine = _common.engine(args, cases=args.open_cases)
         with Progress("核查 checking", source.estimated_rows) as progress:
-            summary = run_batch(engine, source, args.matter, args.out, open_cases=args.open_cases,
-                                progress=progress.update)
+            try:
+                summary = run_batch(engine, source, args.matter, args.out, open_cases=args.open_cases,
+                                    progress=progress.update)
+            except BatchError as exc:
+                if exc.summary is None:
+                    raise
+                refused, summary = exc, exc.summary  # the report is written: say what it holds
     for rejected in summary.rejected:
         _common.error(f"{args.file}:{rejected.line}: {rejected.reason}")
     print(describe(summary))
+    if refused is not None:
+        _common.error(str(refused))
+        return 1
     return 1 if summary.rejected else 0
 
 
