@@ -32,7 +32,7 @@ def _resident_id(body: str) -> str:
 
 
 RESIDENT_IDS: tuple[str, ...] = tuple(_resident_id(body) for body in (
-    "41010219900307123", "41010519851123004", "11010119700101009", "44030620001231271"))
+    "41010319881212345", "41010519851123004", "11010119700101009", "44030620001231271"))
 #: The same ids as people write them: spaced, hyphenated, full-width.
 WRITTEN_IDS: tuple[str, ...] = (
     *RESIDENT_IDS,
