@@ -29,9 +29,16 @@ from joint_sanctions.compile import (
     day_number,
     residual_of,
 )
-from joint_sanctions.conditions import AMOUNT_MAX, CONDITION_FIELDS, ConditionError, alternatives, coincident, parse_condition
-from joint_sanctions.load import lint
+from joint_sanctions.conditions import (
+    AMOUNT_MAX,
+    CONDITION_FIELDS,
+    ConditionError,
+    alternatives,
+    coincident,
+    parse_condition,
+)
 from joint_sanctions.errors import CheckError, JointSanctionsError, RuleEngineError
+from joint_sanctions.load import lint
 from joint_sanctions.models import LegalBasis, Measure, MeasureListFile
 from joint_sanctions.rules import ReferenceRunner, make_runner
 
