@@ -319,3 +319,11 @@ def test_an_empty_feedback_destination_exits_2(option: str, workdir: Workdir) ->
     assert code == 2
     assert option in err and len(err.strip().splitlines()) == 1
     assert_safe(out + err)
+
+
+def test_lint_of_a_path_that_is_a_database_url_hides_its_password(workdir: Workdir) -> None:
+    """`lint` given a database URL by mistake reports the file as missing without printing the
+    password, as every other message does (redacted, ids masked, controls escaped)."""
+    code, out, err = run_main(["lint", "postgresql://admin:S3cret@[::1/credit"], workdir)
+    assert code == 1 and "file_not_found" in out
+    assert "S3cret" not in out + err and "admin:***@" in out

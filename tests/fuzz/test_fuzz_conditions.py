@@ -61,14 +61,15 @@ string_lit = st.tuples(st.one_of(st.sampled_from(STRINGS), st.text(max_size=8)),
 number_lit = st.one_of(st.sampled_from(NUMBERS), st.decimals(0, 10**6, places=2, allow_nan=False).map(str),
                        st.integers(0, 10**7).map(str), st.integers(-10**20, 10**20).map(str))
 literal = st.one_of(string_lit, number_lit, st.sampled_from(["true", "false", "none", "'unterminated"]))
-field = st.one_of(st.sampled_from(sorted(CONDITION_FIELDS)), st.sampled_from(sorted(CONDITION_FIELDS)),
-                  st.sampled_from(["matter.amonut", "record", "__import__", "os.system", "matter.amount.real"]))
+# Mostly known fields, so most expressions reach the back ends; now and then one a condition may not name.
+field = st.sampled_from(sorted(CONDITION_FIELDS) * 6 + ["matter.amonut", "record", "__import__", "os.system",
+                                                       "matter.amount.real"])
 
 
 @st.composite
 def comparison(draw: st.DrawFn) -> str:
     name = draw(field)
-    typed = draw(st.integers(0, 5)) > 0  # most comparisons type-check, so the back ends get work
+    typed = draw(st.integers(0, 9)) > 0  # most comparisons type-check, so the back ends get work
     if typed and name in CONDITION_FIELDS:
         lit = draw(number_lit if CONDITION_FIELDS[name] is float else string_lit)
     else:
@@ -82,18 +83,23 @@ def comparison(draw: st.DrawFn) -> str:
     return f"{name} {op} {lit}"
 
 
-expression = st.recursive(
-    comparison(),
-    lambda inner: st.one_of(
-        st.tuples(inner, st.sampled_from([" and ", " or ", " AND ", " and not "]), inner).map("".join),
-        inner.map(lambda e: f"not ({e})"), inner.map(lambda e: f"({e})")),
-    max_leaves=6)
+@st.composite
+def expression(draw: st.DrawFn, depth: int = 0) -> str:
+    """Comparisons joined by and/or, negated and bracketed, at most four levels deep."""
+    if depth >= 4 or draw(st.integers(0, 2)) == 0:
+        return draw(comparison())
+    shape = draw(st.sampled_from(["join", "join", "not", "brackets"]))
+    if shape == "join":
+        joiner = draw(st.sampled_from([" and ", " or "] * 4 + [" AND ", " and not "]))
+        return draw(expression(depth + 1)) + joiner + draw(expression(depth + 1))
+    inner = draw(expression(depth + 1))
+    return f"not ({inner})" if shape == "not" else f"({inner})"
 
 
 @st.composite
 def corrupted(draw: st.DrawFn) -> str:
     """A generated expression, sometimes with characters dropped, doubled or inserted."""
-    text = draw(expression)
+    text = draw(expression())
     for _ in range(max(0, draw(st.integers(-3, 2)))):
         if not text:
             break
