@@ -245,3 +245,13 @@ def test_amounts_the_rules_cannot_compare_are_refused_typed(amount: float, make_
         engine.check("91410100MA0000015B", "bidding", amount=amount)
     assert caught.value.code == "invalid_matter"
     assert_safe(str(caught.value))
+
+
+@pytest.mark.parametrize("text", [f"matter.amount == '{RESIDENT_IDS[0]}'", f"record.reason >= '{RESIDENT_IDS[1]}'",
+                                  f"{RESIDENT_IDS[2]} == 1", f"matter.amount == 1 {RESIDENT_IDS[3]}"])
+def test_condition_errors_mask_resident_ids(text: str) -> None:
+    """A condition that quotes a resident id is refused with the id masked in the message (found by
+    the long fuzz run: the type error echoed the literal in clear)."""
+    with pytest.raises(ConditionError) as caught:
+        parse_condition(text)
+    assert_safe(str(caught.value))

@@ -247,3 +247,16 @@ def test_the_shipped_lists_agree_under_both_back_ends(store: RecordStore) -> Non
     assert compile_paths(None).measures
     _assert_lint_or_agree([shipped_measures_dir()], store, 0)
     assert MAX_LIST_ITEMS < 20_000
+
+
+@pytest.mark.parametrize("line", [f"    list_types: [{RESIDENT_IDS[0]}]", f'    condition: "matter.amount == \'{RESIDENT_IDS[1]}\'"',
+                                  f"    kind: {RESIDENT_IDS[2]}", f"    {RESIDENT_IDS[3]}: 1"])
+def test_lint_problems_mask_resident_ids(tmp_path: Path, line: str) -> None:
+    """A measure list that puts a resident id where lint quotes the value: the problem is located,
+    and its message (what lint() returns and MeasureListError carries) shows the id masked."""
+    path = tmp_path / "pii.yaml"
+    path.write_text(HEAD + _measure(0) + line + "\n", encoding="utf-8")
+    problems = lint([path])
+    assert problems
+    for problem in problems:
+        assert_safe(str(problem))
