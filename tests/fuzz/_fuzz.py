@@ -2,7 +2,7 @@
 
 The budget: each test names its examples for a ``make test`` run; ``JOINT_SANCTIONS_FUZZ_EXAMPLES``
 multiplies them (``20`` for a long local run). Examples are derandomised and no example database is
-kept, so CI runs the same inputs every time.
+kept, so CI runs the same inputs every time; ``JOINT_SANCTIONS_FUZZ_RANDOM=1`` draws new ones.
 """
 
 from __future__ import annotations
@@ -14,13 +14,15 @@ from typing import Any
 
 from hypothesis import HealthCheck, settings
 
-#: Multiplier of every fuzz test's examples (default 1; e.g. 20 for a ten-minute local run).
+#: Multiplier of every fuzz test's examples (default 1; e.g. 20 for a four-minute local run).
 MULTIPLIER = max(1, int(os.environ.get("JOINT_SANCTIONS_FUZZ_EXAMPLES", "1") or "1"))
+#: Set (to anything) for new random inputs each run instead of the fixed ones CI runs.
+RANDOM = bool(os.environ.get("JOINT_SANCTIONS_FUZZ_RANDOM"))
 
 
 def budget(examples: int) -> Any:
     """Hypothesis settings for a fuzz test of ``examples`` inputs (times the multiplier)."""
-    return settings(max_examples=examples * MULTIPLIER, deadline=None, derandomize=True, database=None,
+    return settings(max_examples=examples * MULTIPLIER, deadline=None, derandomize=not RANDOM, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.filter_too_much, HealthCheck.large_base_example])
 
