@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from joint_sanctions import Engine
@@ -33,6 +34,7 @@ from ..conftest import FIXED_NOW, numbered_uscc, record
 from ._fuzz import RESIDENT_IDS, assert_safe, budget, count
 
 AREA = "measure lists"
+YAML_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
 SHIPPED = {path.name: path.read_text(encoding="utf-8") for path in sorted(shipped_measures_dir().glob("*.yaml"))}
 REASONS = ["隐瞒有关情况或者提供虚假材料申请行政许可", "以欺骗、贿赂等不正当手段取得行政许可", "r5", "其他"]
 SUBJECTS = [numbered_uscc(n) for n in range(1, len(LIST_TYPES) + 1)] + [RESIDENT_IDS[0]]
@@ -122,7 +124,8 @@ def _assert_lint_or_agree(paths: list[Path], store: RecordStore, seed: int) -> N
     problems = lint(paths)
     assert lint(paths) == problems  # stable: the same problems, in the same order, every time
     files = [f for p in paths for f in (sorted(p.glob("*.yaml")) if p.is_dir() else [p])]
-    lines = {str(f): f.read_text(encoding="utf-8", errors="replace").count("\n") + 2 for f in files}
+    # Lines as YAML counts them (NEL and the Unicode separators break lines too), plus one past the end.
+    lines = {str(f): len(YAML_BREAK.findall(f.read_text(encoding="utf-8", errors="replace"))) + 2 for f in files}
     for problem in problems:
         assert problem.code in ERROR_CODES, problem
         assert problem.path in lines and 1 <= problem.line <= lines[problem.path] and problem.col >= 1, problem
@@ -179,6 +182,8 @@ def test_mutated_shipped_lists_lint_located_or_agree(case: tuple[str, str], seed
         _assert_lint_or_agree(paths, store, seed)
 
 
+@example(value={"edition": None, "issuer": "\x85", "region_code": "410100",
+                "measures": [{"id": [["\x85", "\x85"]]}, {}]}, raw=None)
 @given(value=st.one_of(document, st.fixed_dictionaries({
     "edition": scalar, "issuer": scalar, "region_code": st.sampled_from(["410100", "000000", "41010", 410100]),
     "measures": st.lists(st.dictionaries(keys, document, max_size=12), max_size=3)})),
