@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
 from .errors import JointSanctionsError
+from .identifiers import mask_text
 
 Scalar: TypeAlias = str | int | float | bool
 Op: TypeAlias = Literal["==", "!=", "<", "<=", ">", ">="]
@@ -61,7 +62,8 @@ class ConditionError(JointSanctionsError):
     def __init__(self, code: str, message: str, offset: int) -> None:
         self.code = code
         self.offset = offset
-        super().__init__(message)
+        # Messages quote the condition's text, which may hold a resident id (errors.py: never in clear).
+        super().__init__(mask_text(message))
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ import yaml
 from .compile import MAX_RULESET_ALTERNATIVES, MAX_RULESET_FIRINGS, residual_of
 from .conditions import SET_TEST_MIN, ConditionError, alternatives, coincident, parse_condition
 from .errors import MeasureListError, Problem
+from .identifiers import mask_text
 from .models import BasisStatus, LegalBasis, Measure, MeasureListFile
 from .vocabulary import (
     EFFECTS,
@@ -111,7 +112,8 @@ class _File:
     drafts: tuple[_Draft, ...] = ()
 
     def report_at(self, line: int, col: int, code: str, en: str, zh: str) -> None:
-        self.problems.append(Problem(self.path, line, col, code, f"{en} / {zh}"))
+        # Problems quote the file's values, and a value may be a resident id: never shown in clear.
+        self.problems.append(Problem(self.path, line, col, code, mask_text(f"{en} / {zh}")))
 
     def report(self, node: yaml.Node, code: str, en: str, zh: str) -> None:
         mark = node.start_mark

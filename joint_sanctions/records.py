@@ -67,6 +67,9 @@ _EXCEL_MAX_SERIAL = 2_958_466  # 9999-12-31 + 1
 _MAX_DEPTH = 32  # JSON nesting; an import row is one flat object
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 _BRACKETS = re.compile(r"[\[\]{}]")
+# A JSON escape such as "\ud800" decodes to an unpaired surrogate: no character, and no database
+# (nor UTF-8 writer) takes it, so it would fail the whole batch of rows stored with it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 #: A value as read: stripped text, or a date a spreadsheet cell held.
 Cell: TypeAlias = str | dt.date
@@ -392,6 +395,11 @@ def _json_row(line: int, text: str) -> CreditRecord | ImportRowError:
             cells.append(str(value))
         else:
             return _row_error(line, f"{name}: expected a string, found {json.dumps(value)[:40]}")
+    if "\\u" in text:
+        for name, cell in zip(COLUMNS, cells, strict=True):
+            if isinstance(cell, str) and (bad := _SURROGATE.search(cell)):
+                return _row_error(line, f"{name}: holds an unpaired surrogate ({bad.group()!a}), which is not "
+                                        "a character")
     return _row(line, list(COLUMNS), cells)
 
 

@@ -66,7 +66,10 @@ def undecodable_argument(argv: Sequence[str]) -> str | None:
         try:
             arg.encode("utf-8")
         except UnicodeEncodeError:
-            return arg.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+            try:
+                return arg.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+            except UnicodeEncodeError:  # a surrogate no byte stands for (main given any str; Windows)
+                return ascii(arg)[1:-1]
     return None
 
 

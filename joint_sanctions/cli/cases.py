@@ -68,8 +68,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
     fb = csub.add_parser("feedback", parents=[common], help="send pending feedback records (反馈)")
     to = fb.add_mutually_exclusive_group(required=True)
-    to.add_argument("--to", metavar="URL", help="POST each record to this platform URL")
-    to.add_argument("--out", metavar="FILE.jsonl", help="append each record to this JSON Lines file")
+    to.add_argument("--to", metavar="URL", type=_not_empty, help="POST each record to this platform URL")
+    to.add_argument("--out", metavar="FILE.jsonl", type=_not_empty,
+                    help="append each record to this JSON Lines file")
     fb.add_argument("--token", help="bearer token for the platform (visible to ps: prefer --token-env)")
     fb.add_argument("--token-env", metavar="VAR", help="read the bearer token from this environment variable")
     fb.add_argument("--sign-key-env", metavar="VAR",
@@ -96,6 +97,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
     sc = csub.add_parser("schema", parents=[common], help="print the JSON Schema of feedback v1")
     sc.set_defaults(func=run_schema)
+
+
+def _not_empty(text: str) -> str:
+    """argparse type: any text but an empty one (an empty --out would pass for "no --out")."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty value / 值为空")
+    return text
 
 
 def _subject_id(text: str) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .._text import escape_controls
 from ..load import lint as lint_paths
+from ._common import shown
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -18,7 +18,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     problems = lint_paths(args.paths)
     for problem in problems:
-        print(escape_controls(str(problem)))
+        # a path typed as a database URL is echoed without its password, like every other message
+        print(shown(str(problem)))
     if problems:
         print(f"{len(problems)} problem(s) / 共 {len(problems)} 个问题")
         return 1
