@@ -61,8 +61,8 @@ XLSX_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, InvalidFileException, K
 
 
 class Refused(Exception):
-    """A whole file refused; ``code`` is ``too_large``, ``unsafe`` or ``unreadable``, the message is
-    one line, English then Chinese, without the file name (the caller adds it)."""
+    """A whole file refused; ``code`` is ``too_large``, ``unsafe``, ``unreadable`` or ``not_utf8``, the
+    message is one line, English then Chinese, without the file name (the caller adds it)."""
 
     def __init__(self, code: str, message: str) -> None:
         self.code = code
@@ -248,6 +248,38 @@ def _is_xml(part: str, head: bytes) -> bool:
 
 
 # --- CSV --------------------------------------------------------------------------------------------
+
+
+def check_csv(path: str) -> None:
+    """Read a CSV file once, before any row of it is used: every line UTF-8, none past :data:`LINE_MAX`.
+
+    A file refused as a whole must store nothing; the reader meets such a fault only when it gets
+    there, after earlier rows were written. Lines are read as bytes and decoded one by one, so the
+    line named is the one at fault (a text reader decodes ahead, in blocks).
+
+    Raises:
+        Refused: ``not_utf8`` or ``too_large``, the message starting with ``line N:``.
+    """
+    cap = 4 * LINE_MAX  # the most bytes LINE_MAX characters take in UTF-8
+    with open(path, "rb") as file:
+        for number, raw in enumerate(iter(partial(file.readline, cap + 1), b""), start=1):
+            if number == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                if len(raw) > cap:  # cut inside a character: the line is too long anyway
+                    raise _long_line(number) from None
+                raise Refused("not_utf8", f"line {number}: not UTF-8 text (byte {exc.start + 1} of the line); "
+                                          'save the file as UTF-8 (in Excel: "CSV UTF-8") / 不是 UTF-8 编码，'
+                                          "请另存为 UTF-8") from None
+            if len(text.rstrip("\r\n")) > LINE_MAX:
+                raise _long_line(number)
+
+
+def _long_line(number: int) -> Refused:
+    return Refused("too_large", f"line {number}: longer than {LINE_MAX // MIB} MiB, it cannot be one row "
+                                f"/ 单行超过 {LINE_MAX // MIB} MiB，拒绝读取")
 
 
 def capped_lines(file: IO[str]) -> Iterator[str]:

@@ -13,6 +13,8 @@ whole before its first row is read (the size of every part, DTDs, rows and cells
 A JSON Lines line that is not UTF-8 is one bad row: lines are independent, so the others are read as
 they are. A CSV file that is not UTF-8 is refused as a whole, as before: it is nearly always a file
 saved in GBK, which one line saying "save as CSV UTF-8" serves better than a rejected row per line.
+A CSV file is read once before its rows (:func:`joint_sanctions._tabular.check_csv`), so a file
+refused as a whole stores nothing, wherever its fault lies.
 """
 
 from __future__ import annotations
@@ -149,8 +151,8 @@ def import_records(store: RecordStore, path: str | os.PathLike[str], batch_size:
         The count stored and every bad row.
 
     Raises:
-        RecordError: the file cannot be read as a whole; batches stored before stay stored (a
-            workbook is refused before its first row, so none is stored from it).
+        RecordError: the file cannot be read as a whole; it is refused before its first row, so
+            nothing is stored from it (a read error of the disk itself midway excepted).
         StoreError: the store failed.
         ValueError: ``batch_size`` or ``max_input_mb`` out of range.
     """
@@ -230,6 +232,10 @@ class _BatchWriter:
 
 
 def _read_csv(path: str, _max_input_mb: int) -> Iterator[Row]:
+    try:
+        _tabular.check_csv(path)  # a file refused as a whole is refused before its first row is stored
+    except _tabular.Refused as exc:
+        raise _file_error(path, str(exc)) from exc
     # utf-8-sig drops the BOM Excel writes; newline="" lets csv handle newlines inside quotes.
     with open(path, encoding="utf-8-sig", newline="") as file:
         reader = csv.reader(_tabular.capped_lines(file))

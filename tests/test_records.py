@@ -448,18 +448,6 @@ def test_a_store_failure_stops_the_import_and_keeps_the_batches_stored_before(tm
     assert sorted(r.record_id for r in store.iter_records()) == ["R0", "R1"]
 
 
-def test_a_file_error_mid_import_keeps_the_batches_stored_before(tmp_path: Path) -> None:
-    """A file that turns unreadable half way raises RecordError after storing the batches before it."""
-    good = "".join(f"R{i},court_defaulter,91410100MA0000015B,某公司,,法院,文号,2024-01-01,,active,\n"
-                   for i in range(3000))  # past the reader's first buffer
-    path = tmp_path / "r.csv"
-    path.write_bytes((",".join(COLUMNS) + "\n" + good).encode() + b"\xff\xfe broken\n")
-    store = MemoryStore()
-    with pytest.raises(RecordError, match="not UTF-8"):
-        import_records(store, path, batch_size=100)
-    assert store.count() >= 100  # the batches read before the bad bytes
-
-
 _CELL = {
     "record_id": st.sampled_from(["R1", "", "长-ID-9"]),
     "list_type": st.sampled_from(["court_defaulter", "tax_credit_a", "失信被执行人", "", "foo"]),
@@ -697,3 +685,18 @@ def test_parts_under_the_limit_are_bounded_in_all(tmp_path: Path) -> None:
     with pytest.raises(RecordError, match=r"many\.xlsx: the XLSX parts unpack to more than 4 MiB in all"):
         list(read_records(path, max_input_mb=1))
     assert len([item for _, item in read_records(path, max_input_mb=2)]) == 3
+
+
+@pytest.mark.parametrize("tail", [b"R9,\xc4\xe3\xba\xc3\n", b"R9," + b"x" * (16 * hostile.MIB + 10) + b"\n"],
+                         ids=["not-utf-8", "line-past-16-mib"])
+def test_a_csv_refused_as_a_whole_stores_nothing_even_after_a_batch(database: Database, tmp_path: Path,
+                                                                     tail: bytes) -> None:
+    """A CSV that cannot be read as a whole (GBK bytes, a line past 16 MiB) is refused before its
+    first row is stored, even when the fault lies past the first write batch."""
+    path = write_csv(tmp_path / "late.csv", [row(f"R{i}") for i in range(3)])
+    with path.open("ab") as file:
+        file.write(tail)
+    store = database.open()
+    with pytest.raises(RecordError, match=r"late\.csv: line 5"):
+        import_records(store, path, batch_size=2)
+    assert store.count() == 0 and store.data_as_of() == {}
