@@ -178,11 +178,12 @@ def _is_plain(subject: Mapping[str, Any], parties: _Parties) -> bool:
     validator to judge or to report; anything else goes through pydantic."""
     subject_type = subject.get("subject_type")
     if (not subject.keys() <= _SUBJECT_KEYS or type(subject["id"]) is not str
-            or type(subject.get("name", "")) is not str
+            or type(name := subject.get("name", "")) is not str or "\x00" in name
             or (subject_type is not None and subject_type not in SUBJECT_TYPES)):
         return False
     return all(party.keys() <= _PARTY_KEYS and party.get("role") in RELATED_PARTY_ROLES
-               and type(party["id"]) is str and type(party.get("name", "")) is str for party, _ in parties)
+               and type(party["id"]) is str and type(name := party.get("name", "")) is str and "\x00" not in name
+               for party, _ in parties)
 
 
 def _plain_subject(subject: Mapping[str, Any], norm: str, kind: str, parties: _Parties) -> Subject:
@@ -235,10 +236,15 @@ def _check_amount(amount: float) -> None:
 
 
 def _check_texts(matter: Matter) -> None:
-    """Refuse matter text that cannot be written as UTF-8 (an unpaired surrogate): no rule could read it."""
+    """Refuse matter text that cannot be stored and read everywhere: an unpaired surrogate (not UTF-8,
+    no rule could read it) or a NUL (PostgreSQL cannot store it in the case)."""
     for key in ("item_code", "application_no", "department", "department_code", "region_code"):
         value = getattr(matter, key)
-        if value is not None and not value.isascii() and _SURROGATE.search(value):
+        if value is None:
+            continue
+        if "\x00" in value:
+            raise CheckError("invalid_matter", f"{key} holds a NUL character / {key} 含有空字符 (NUL)")
+        if not value.isascii() and _SURROGATE.search(value):
             raise CheckError("invalid_matter", f"{key} holds an unpaired surrogate ({value!a}) / "
                                                f"{key} 含有不成对的代理字符")
 
@@ -503,8 +509,8 @@ class Engine:
             # The host's usual keywords (an amount, item codes) need no validator to judge them.
             values = cached.__dict__.copy()
             for k, v in fields.items():
-                if type(v) is _MATTER_PLAIN.get(k) and (type(v) is not str or v.isascii()
-                                                        or not _SURROGATE.search(v)):
+                if type(v) is _MATTER_PLAIN.get(k) and (type(v) is not str or (
+                        "\x00" not in v and (v.isascii() or not _SURROGATE.search(v)))):
                     values[k] = v
                 elif k == "amount" and type(v) is int and v <= AMOUNT_MAX:  # float(10**400) would raise
                     values[k] = float(v)

@@ -8,7 +8,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
 from . import identifiers
 
@@ -57,13 +65,20 @@ class LegalBasis(BaseModel):
     article: str = ""
 
 
+def _no_nul(text: str) -> str:
+    """Names are stored with cases; a NUL cannot be (PostgreSQL refuses it) and means nothing."""
+    if "\x00" in text:
+        raise ValueError("a name holds a NUL character / 名称含有空字符 (NUL)")
+    return text
+
+
 class RelatedParty(BaseModel):
     """A person or organisation tied to the subject (e.g. its legal representative)."""
 
     model_config = _FROZEN
     role: Role
     id: str
-    name: str = ""
+    name: Annotated[str, AfterValidator(_no_nul)] = ""
     id_kind: IdKind = "uscc"
 
     @model_validator(mode="before")
@@ -81,7 +96,7 @@ class Subject(BaseModel):
     model_config = _FROZEN
     id: str
     id_kind: IdKind = "uscc"
-    name: str = ""
+    name: Annotated[str, AfterValidator(_no_nul)] = ""
     subject_type: SubjectType | None = None
     related_parties: tuple[RelatedParty, ...] = ()
 

@@ -29,6 +29,7 @@ from .conftest import Database, numbered_uscc, record
 FIXTURE = Path(__file__).parent / "fixtures" / "measures"
 CO = "91410100MA0000015B"
 CO2 = "91350100M000100Y43"
+PERSON = "410102199003071230"
 NOT_FOUND = "database not found / 数据库不存在"
 HEADER = ("record_id,list_type,subject_id,subject_name,subject_type,authority,document_no,listed_on,"
           "expires_on,status,reason\n")
@@ -474,3 +475,23 @@ def test_batch_reports_show_data_as_of(tmp_path: Path, fixture_measures: Compile
     run_batch(engine, tmp_path / "in.csv", "bidding", tmp_path / "out.csv")
     header = (tmp_path / "out.csv").read_text(encoding="utf-8-sig").splitlines()[0]
     assert header == "line,subject_id,subject_name,decision,measure_ids,record_ids"
+
+
+@pytest.mark.parametrize(("subject", "fields", "code"), [
+    ({"id": CO, "name": "某\x00公司"}, {}, "invalid_subject"),
+    ({"id": CO, "name": "某公司", "related_parties": [{"role": "legal_representative", "id": PERSON,
+                                                     "name": "张\x00三"}]}, {}, "invalid_subject"),
+    (CO, {"item_code": "ZZ\x00-1"}, "invalid_matter"),
+    (CO, {"department": "财政局\x00"}, "invalid_matter"),
+], ids=["name", "party-name", "item-code", "department"])
+def test_a_nul_in_check_input_is_bad_input_on_every_database(database: Database, subject: object,
+                                                             fields: dict[str, str], code: str) -> None:
+    """NUL, which PostgreSQL cannot store, is refused as bad input before anything is written, the
+    same on both databases, instead of failing the check while its case is stored."""
+    store = database.open()
+    store.upsert([record("R1", CO)])
+    engine = Engine(store=store)
+    with pytest.raises(CheckError) as caught:
+        engine.check(subject, "bidding", **fields)  # type: ignore[arg-type]
+    assert caught.value.code == code
+    assert case_book_for(store).list() == []
