@@ -16,7 +16,7 @@ import openpyxl
 import psycopg
 import pytest
 
-from joint_sanctions import Engine
+from joint_sanctions import Engine, _batch_reports
 from joint_sanctions import batch as batch_module
 from joint_sanctions.batch import REPORT_COLUMNS, BatchError, check_report_path, open_batch, run_batch
 from joint_sanctions.cases import case_book_for
@@ -352,7 +352,7 @@ def test_duplicates_in_the_html_and_xlsx_summaries(engine: Engine, tmp_path: Pat
 def test_xlsx_report_refuses_more_rows_than_a_sheet_holds(engine: Engine, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Past the sheet's row limit the XLSX report is refused with a hint to use CSV, and not written."""
-    monkeypatch.setattr(batch_module, "_XLSX_MAX_ROWS", 3)
+    monkeypatch.setattr(_batch_reports, "_XLSX_MAX_ROWS", 3)
     source = write_csv(tmp_path / "in.csv", [(USCCS[i], "x") for i in range(3)])
     with pytest.raises(BatchError, match=r"\.csv") as caught:
         run_batch(engine, source, "honors", tmp_path / "out.xlsx")
@@ -717,7 +717,7 @@ def test_a_symlink_at_the_report_path_is_replaced_not_written_through(engine: En
     assert [r["decision"] for r in rows] == ["prohibited"]
 
 
-class _FailingCsvWriter(batch_module._CsvWriter):
+class _FailingCsvWriter(_batch_reports._CsvWriter):
     """A CSV writer whose disk fills up just before the report is complete."""
 
     def finish(self, summary: batch_module.BatchSummary,
@@ -729,7 +729,7 @@ def test_a_report_that_cannot_be_written_opens_no_case(database: Database, shipp
                                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A failure while writing the report: a one-line BatchError, no report, no temporary file, no case."""
     engine = _db_engine(database, shipped)
-    monkeypatch.setitem(batch_module._WRITERS, ".csv", _FailingCsvWriter)
+    monkeypatch.setitem(_batch_reports._WRITERS, ".csv", _FailingCsvWriter)
     source = write_csv(tmp_path / "in.csv", [(USCCS[1], "乙"), (USCCS[2], "丙")])
     (tmp_path / "out").mkdir()
     with pytest.raises(BatchError, match="No space left on device") as caught:
