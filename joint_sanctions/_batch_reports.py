@@ -28,7 +28,8 @@ from ._batch_rows import (
     _masked,
 )
 from ._text import escape_controls
-from .check import CST, Engine
+from .check import Engine
+from .models import CST
 from .vocabulary import DECISIONS, EFFECTS, MATTER_TYPES
 
 

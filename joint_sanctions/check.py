@@ -47,6 +47,7 @@ from .conditions import AMOUNT_MAX
 from .errors import CheckError, IdentifierError, MeasureListError, RuleEngineError
 from .load import load_measure_lists, shipped_measures_dir
 from .models import (
+    CST,
     AppliedMeasure,
     CheckResult,
     CreditRecord,
@@ -64,9 +65,6 @@ from .stores import RecordStore, open_store
 from .vocabulary import MATTER_TYPES, RELATED_PARTY_ROLES, SUBJECT_TYPES
 
 log = get_logger()
-
-#: China Standard Time: the check date is taken here unless the engine is told otherwise.
-CST = dt.timezone(dt.timedelta(hours=8), "CST")
 
 SubjectLike = Subject | Mapping[str, Any] | str
 MatterLike = Matter | Mapping[str, Any] | str

@@ -47,8 +47,9 @@ from typing import IO, Any, Protocol, Self, runtime_checkable
 import httpx
 from cryptography.hazmat.primitives import hashes, hmac
 
+from ._case_model import DEFAULT_LEASE
 from ._logging import get_logger
-from .cases import DEFAULT_LEASE, CaseBook, Claim
+from .cases import CaseBook, Claim
 from .errors import DeliveryError, RejectedDeliveryError, RetryableDeliveryError
 from .identifiers import mask_text
 

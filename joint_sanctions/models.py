@@ -43,13 +43,14 @@ _M = TypeVar("_M", bound=BaseModel)
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
-_CST = dt.timezone(dt.timedelta(hours=8), "CST")
+#: China Standard Time (UTC+8): check dates are taken, and times shown, here unless told otherwise.
+CST = dt.timezone(dt.timedelta(hours=8), "CST")
 
 
 def iso_time(value: dt.datetime) -> str:
     """A time as every output shows it: ISO-8601 in China Standard Time with the offset written out
     (``2025-06-01T09:30:00.123456+08:00``), whatever zone it was taken in (naive = UTC)."""
-    return (value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)).astimezone(_CST).isoformat()
+    return (value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)).astimezone(CST).isoformat()
 
 
 #: A datetime field whose JSON is :func:`iso_time`.

@@ -28,8 +28,9 @@ from typing import Any, Literal, Protocol
 
 from . import identifiers
 from ._logging import get_logger
-from .check import CST, SubjectLike, coerce_subject
+from .check import SubjectLike, coerce_subject
 from .errors import StoreError
+from .models import CST
 from .stores import RecordStore, postgres_store_type
 from .stores.sqlite import Migration, SqliteStore
 from .vocabulary import LIST_TYPES

@@ -8,9 +8,8 @@ from typing import Any
 
 from .. import identifiers
 from .._text import escape_controls
-from ..check import CST
 from ..errors import IdentifierError
-from ..models import CheckResult
+from ..models import CST, CheckResult
 from ..vocabulary import DECISIONS, LIST_TYPES, MATTER_TYPES, RELATED_PARTY_ROLES, SUBJECT_TYPES
 from . import _common
 

@@ -1,0 +1,345 @@
+"""The case model of the closed loop (:mod:`joint_sanctions.cases`): statuses and transitions, the
+case and its parts, statistics, and the records its storage interface passes."""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import identifiers
+from .feedback import DisposalResult
+from .models import AppliedMeasure, Decision, Hit, Kind, Matter, SubjectRef, iso_time
+
+CaseStatus = Literal["responded", "disposed", "fed_back", "rejected", "withdrawn"]
+
+CASE_STATUSES: Mapping[str, str] = MappingProxyType({
+    "responded": "已响应", "disposed": "已处置待反馈", "fed_back": "已反馈", "rejected": "被拒收",
+    "withdrawn": "已撤回"})
+DISPOSAL_RESULTS: Mapping[str, str] = MappingProxyType({
+    "applied": "已实施", "not_applied": "未实施", "partially_applied": "部分实施"})
+
+#: (status, action) → new status. Anything not in this table is refused.
+TRANSITIONS: Mapping[tuple[str, str], CaseStatus] = MappingProxyType({
+    ("responded", "dispose"): "disposed",
+    ("responded", "withdraw"): "withdrawn",
+    ("disposed", "deliver"): "fed_back",
+    ("disposed", "reject"): "rejected",
+})
+
+#: Statuses of cases whose disposal is recorded: the "effective cases" that statistics count.
+EFFECTIVE_STATUSES: tuple[CaseStatus, ...] = ("disposed", "fed_back", "rejected")
+
+DEFAULT_LEASE = 60.0
+_MAX_TEXT = 2000  # disposal texts are notes, not documents; longer input is most likely a mistake
+#: A case id may be abbreviated to a unique prefix of at least this many characters.
+MIN_PREFIX = 8
+_PREFIX_MATCHES_SHOWN = 10
+
+
+# --- the case model -------------------------------------------------------------------------------
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+
+class Disposal(BaseModel):
+    """What the handling department did (处置)."""
+
+    model_config = _FROZEN
+    result: DisposalResult
+    text: str | None = None
+    reason: str | None = None
+    description: str | None = None
+    department: str | None = None
+    department_code: str | None = None
+    disposed_at: dt.datetime
+
+
+class Delivery(BaseModel):
+    """Where the case's feedback record stands in the outbox."""
+
+    model_config = _FROZEN
+    attempts: int = 0
+    last_attempt_at: dt.datetime | None = None
+    next_attempt_at: dt.datetime | None = None
+    last_error: str | None = None
+    status_code: int | None = None
+    claimed_by: str | None = None
+    finished_at: dt.datetime | None = None
+
+
+class Withdrawal(BaseModel):
+    """Why and when a responded case was withdrawn (e.g. the application was withdrawn)."""
+
+    model_config = _FROZEN
+    reason: str
+    withdrawn_at: dt.datetime
+
+
+class Case(BaseModel):
+    """One case of the closed loop.
+
+    ``subject`` shows the id as results do (resident ids masked); ``subject_id`` is the unmasked id,
+    kept for the uplink only: it is left out of ``repr`` and of ``model_dump``.
+    """
+
+    model_config = _FROZEN
+    case_id: str
+    check_id: str
+    status: CaseStatus
+    decision: Decision
+    revision: str
+    subject: SubjectRef
+    subject_id: str = Field(repr=False, exclude=True)
+    matter: Matter
+    measures: tuple[AppliedMeasure, ...]
+    hits: tuple[Hit, ...]
+    initiated_at: dt.datetime
+    responded_at: dt.datetime
+    disposal: Disposal | None = None
+    delivery: Delivery | None = None
+    withdrawal: Withdrawal | None = None
+    data_as_of: dict[str, dt.datetime] = Field(default_factory=dict)
+
+    @property
+    def matter_type(self) -> str:
+        return self.matter.matter_type
+
+    @property
+    def measure_ids(self) -> tuple[str, ...]:
+        return tuple(m.measure_id for m in self.measures)
+
+    @property
+    def kind(self) -> Kind:
+        """``punishment`` if any punishment measure applied, else ``incentive``."""
+        return "punishment" if any(m.kind == "punishment" for m in self.measures) else "incentive"
+
+    @property
+    def list_hits(self) -> tuple[Hit, ...]:
+        """The hits whose records made a measure apply (the lists the case is about)."""
+        used = {rid for m in self.measures for rid in m.record_ids}
+        return tuple(h for h in self.hits if h.record_id in used)
+
+    @property
+    def pending(self) -> bool:
+        """Disposed, and neither delivered nor rejected."""
+        return self.status == "disposed"
+
+    def summary(self) -> dict[str, Any]:
+        """The ``cases list --json`` element: docs/cli.md keys and more, resident ids masked (in free
+        text too: the case keeps names, item codes and departments as given)."""
+        d, o = self.disposal, self.delivery
+        finished = iso_time(o.finished_at) if o is not None and o.finished_at is not None else None
+        return {
+            "case_id": self.case_id,
+            "check_id": self.check_id,
+            "status": self.status,
+            "decision": self.decision,
+            "matter_type": self.matter_type,
+            "subject": {**self.subject.model_dump(mode="json"),
+                        "name": identifiers.mask_text(self.subject.name)},
+            "measure_ids": list(self.measure_ids),
+            "kind": self.kind,
+            "list_types": sorted({h.list_type for h in self.list_hits}),
+            "item_code": _masked(self.matter.item_code),
+            "application_no": _masked(self.matter.application_no),
+            "revision": self.revision,
+            "initiated_at": iso_time(self.initiated_at),
+            "responded_at": iso_time(self.responded_at),
+            "disposed_at": iso_time(d.disposed_at) if d else None,
+            "result": d.result if d else None,
+            "department": _masked(d.department if d else self.matter.department),
+            "department_code": _masked(d.department_code if d else self.matter.department_code),
+            "attempts": o.attempts if o else 0,
+            "last_error": _masked(o.last_error if o else None),
+            "status_code": o.status_code if o else None,
+            "fed_back_at": finished if self.status == "fed_back" else None,
+            "rejected_at": finished if self.status == "rejected" else None,
+            "withdrawal_reason": identifiers.mask_text(self.withdrawal.reason) if self.withdrawal else None,
+            "withdrawn_at": self.withdrawal.withdrawn_at.isoformat() if self.withdrawal else None,
+            "data_as_of": {list_type: iso_time(when) for list_type, when in self.data_as_of.items()},
+        }
+
+
+def _masked(text: str | None) -> str | None:
+    """Free text as outputs show it: resident ids masked (spaced and full-width forms too)."""
+    return None if text is None else identifiers.mask_text(text)
+
+
+def _masked_keys(counts: dict[str, int]) -> dict[str, int]:
+    """Counts keyed by free text (department names) with ids masked; keys that mask alike add up."""
+    shown: dict[str, int] = {}
+    for key, n in counts.items():
+        masked = identifiers.mask_text(key)
+        shown[masked] = shown.get(masked, 0) + n
+    return shown
+
+
+@dataclass(frozen=True)
+class CaseStats:
+    """Counts of the closed loop (``cases stats``).
+
+    An *effective case* (有效案例) is one whose disposal is recorded (disposed, fed back or rejected):
+    a check that found measures and a department that acted on it. The breakdowns count effective
+    cases; withdrawn cases are counted apart (``withdrawn``; in ``opened`` too, in no breakdown).
+    ``by_month`` uses the month of disposal in China Standard Time, ``by_department`` the
+    disposing department's name (``unspecified`` when none was given), ``by_measure`` and
+    ``by_list_type`` count each case once per measure / list type it carries.
+    """
+
+    opened: int
+    awaiting_disposal: int
+    effective: int
+    pending: int
+    delivered: int
+    rejected: int
+    withdrawn: int
+    by_month: dict[str, int] = field(default_factory=dict)
+    by_measure: dict[str, int] = field(default_factory=dict)
+    by_department: dict[str, int] = field(default_factory=dict)
+    by_list_type: dict[str, int] = field(default_factory=dict)
+    by_result: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``cases stats --json`` document."""
+        return asdict(self)
+
+
+# --- the storage interface ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    """One audited status change."""
+
+    case_id: str
+    from_status: str | None
+    to_status: str
+    at: str
+    actor: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class NewCase:
+    """What :meth:`CaseBackend.insert_case` takes, for one case of :meth:`CaseBackend.insert_cases`."""
+
+    row: Mapping[str, Any]
+    measures: Sequence[tuple[str, str]]
+    list_types: Sequence[str]
+    event: Event
+
+
+@dataclass(frozen=True)
+class ClaimedRow:
+    """What a successful claim returns from the backend."""
+
+    case_id: str
+    payload: str
+    attempts: int
+
+
+class CaseBackend(Protocol):
+    """Every read and write of cases and the outbox; one implementation per database.
+
+    Rows are plain dicts keyed by column name. Times: ISO-8601 text for case columns, epoch seconds
+    (float) for outbox columns. Methods that change a status are compare-and-set: they return False
+    and change nothing when the row is not in the expected state.
+    """
+
+    def insert_case(self, row: Mapping[str, Any], measures: Sequence[tuple[str, str]],
+                    list_types: Sequence[str], event: Event) -> tuple[str, bool]:
+        """Store a new case with its measure ids/kinds and distinct list types, unless a responded
+        case holds the same ``row["open_key"]``.
+
+        Returns:
+            ``(case_id, True)`` for the case stored now, ``(existing case_id, False)`` otherwise.
+        """
+        ...
+
+    def insert_cases(self, cases: Sequence[NewCase]) -> builtins.list[tuple[str, bool]]:
+        """:meth:`insert_case` for each of ``cases``, all in one transaction: every one is stored (or
+        found open), or none is; results in the same order."""
+        ...
+
+    def get_case(self, case_id: str) -> dict[str, Any] | None:
+        """The case row joined with its outbox row (outbox columns None when there is none)."""
+        ...
+
+    def list_cases(self, status: str | None, subject_id: str | None = None, matter_type: str | None = None,
+                   since: str | None = None) -> builtins.list[dict[str, Any]]:
+        """Rows as :meth:`get_case` gives them, oldest first; each filter given narrows them
+        (``since``: initiated at or after this ISO-8601 UTC time)."""
+        ...
+
+    def case_ids_from(self, prefix: str, limit: int) -> builtins.list[str]:
+        """The first ``limit`` case ids in code-point order that are ``>= prefix``."""
+        ...
+
+    def check_ids(self, case_ids: Sequence[str]) -> dict[str, str]:
+        """The check that opened each of these cases, by case id (unknown ids left out)."""
+        ...
+
+    def withdraw(self, case_id: str, from_status: str, to_status: str, reason: str, at: str,
+                 event: Event) -> bool:
+        """Mark the case withdrawn with its reason and time (compare-and-set on ``from_status``)."""
+        ...
+
+    def get_payload(self, case_id: str) -> str | None:
+        """The feedback record queued for the case at disposal, or None."""
+        ...
+
+    def dispose(self, case_id: str, from_status: str, to_status: str, columns: Mapping[str, Any],
+                payload: str, enqueued_at: float, event: Event) -> bool:
+        """Record the disposal and put ``payload`` in the outbox, in one transaction."""
+        ...
+
+    def claim(self, owner: str, token: str, now: float, lease_until: float, due_by: float | None,
+              tried_before: float | None) -> ClaimedRow | None:
+        """Claim one pending, unclaimed (or lease-expired) record; None when there is none.
+
+        Args:
+            due_by: only records scheduled at or before this time (None: ignore schedules).
+            tried_before: only records not attempted since this time (None: no such limit).
+        """
+        ...
+
+    def live_claims(self, now: float) -> builtins.list[tuple[str, str, str]]:
+        """``(case_id, claimed_by, claim_token)`` of pending records under an unexpired lease."""
+        ...
+
+    def release(self, case_id: str, token: str) -> bool:
+        """Drop the claim if ``token`` still holds it."""
+        ...
+
+    def renew(self, case_id: str, token: str, lease_until: float) -> bool:
+        """Extend the lease if ``token`` still holds the claim."""
+        ...
+
+    def record_failure(self, case_id: str, token: str, attempted_at: float, error: str,
+                       next_attempt_at: float, lease_until: float | None) -> bool:
+        """Count a failed attempt; keep the claim until ``lease_until``, or drop it when None."""
+        ...
+
+    def finish(self, case_id: str, from_status: str, to_status: str, outbox_state: str,
+               attempted_at: float, status_code: int | None, error: str | None, event: Event) -> bool:
+        """Mark the record delivered or rejected and move the case on, in one transaction."""
+        ...
+
+    def count_waiting(self, tried_before: float | None) -> int:
+        """Pending records not attempted since ``tried_before``, claimed or not."""
+        ...
+
+    def count_by_status(self) -> dict[str, int]:
+        """Number of cases per status."""
+        ...
+
+    def effective_breakdowns(self, statuses: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Counts of cases in ``statuses`` by ``month``, ``measure``, ``department``, ``list_type``,
+        ``result``."""
+        ...

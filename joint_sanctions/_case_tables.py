@@ -1,0 +1,564 @@
+"""Where cases live: the case tables and their migrations, in SQL written once for SQLite and PostgreSQL
+(:class:`CaseBackend` implementations behind :class:`~joint_sanctions.cases.CaseBook`)."""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import functools
+import re
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from ._case_model import ClaimedRow, Event, NewCase
+from .errors import (
+    StoreError,
+)
+from .stores.sqlite import Migration, SqliteStore
+
+if TYPE_CHECKING:
+    from .stores.postgres import PostgresStore
+
+
+# --- SQLite ---------------------------------------------------------------------------------------
+
+# The cases table's columns as cases-0001 created them: cases-0002 rebuilds the table from them.
+_CASE_COLUMNS_0001 = """case_id           TEXT NOT NULL PRIMARY KEY,
+               check_id          TEXT NOT NULL,
+               status            TEXT NOT NULL,
+               decision          TEXT NOT NULL,
+               revision          TEXT NOT NULL,
+               matter_type       TEXT NOT NULL,
+               kind              TEXT NOT NULL,
+               subject_id        TEXT NOT NULL,
+               subject_shown_id  TEXT NOT NULL,
+               subject_id_kind   TEXT NOT NULL,
+               subject_name      TEXT NOT NULL,
+               subject_type      TEXT NOT NULL,
+               matter            TEXT NOT NULL,
+               measures          TEXT NOT NULL,
+               hits              TEXT NOT NULL,
+               initiated_at      TEXT NOT NULL,
+               responded_at      TEXT NOT NULL,
+               result            TEXT,
+               result_text       TEXT,
+               reason            TEXT,
+               description       TEXT,
+               department        TEXT,
+               department_code   TEXT,
+               disposed_at       TEXT,
+               disposed_month    TEXT"""
+_CASE_COLUMN_NAMES_0001 = tuple(line.split()[0] for line in _CASE_COLUMNS_0001.split(","))
+# The cases table's constraints from cases-0002 on: a withdrawn case, like a responded one, has no
+# disposal, and carries the reason and time of its withdrawal.
+_CASE_CHECKS_0002 = (
+    "CONSTRAINT cases_status_known CHECK (status IN ('responded', 'disposed', 'fed_back', 'rejected', 'withdrawn'))",
+    "CONSTRAINT cases_result_known CHECK (result IN ('applied', 'not_applied', 'partially_applied'))",
+    "CONSTRAINT cases_disposal_iff_disposed CHECK ((status IN ('responded', 'withdrawn')) = (result IS NULL))",
+    "CONSTRAINT cases_not_applied_reason CHECK (result <> 'not_applied' OR reason IS NOT NULL)",
+    ("CONSTRAINT cases_withdrawal "
+     "CHECK ((status = 'withdrawn') = (withdrawn_at IS NOT NULL AND withdrawal_reason IS NOT NULL))"),
+)
+
+
+def _open_key(subject_id: str, matter_type: str, item_code: str | None, application_no: str | None) -> str:
+    """What makes two checks the same matter: ``subject|matter|item|application``.
+
+    Item code and application number are written length-first (``-`` for None), so that no two
+    different quadruples give one key and None differs from every text, the empty one included.
+    :func:`_backfill_open_keys` computes the same text in SQL.
+    """
+    def part(value: str | None) -> str:
+        return "-" if value is None else f"{len(value)}:{value}"
+
+    return f"{subject_id}|{matter_type}|{part(item_code)}|{part(application_no)}"
+
+
+def _backfill_open_keys(matter_field: Callable[[str], str]) -> tuple[str, str]:
+    """Statements that give the responded cases opened before cases-0002 their open key.
+
+    Where several responded cases share a key (opened twice before this migration), the oldest
+    (initiated, responded, case id) keeps it and the later ones keep none: they stay responded and
+    can still be disposed or withdrawn, but a new check returns the oldest.
+
+    Args:
+        matter_field: the SQL reading a field of the ``matter`` JSON text in this database.
+    """
+    def part(name: str) -> str:
+        value = matter_field(name)
+        return f"CASE WHEN {value} IS NULL THEN '-' ELSE CAST(length({value}) AS TEXT) || ':' || {value} END"
+
+    key = f"subject_id || '|' || matter_type || '|' || {part('item_code')} || '|' || {part('application_no')}"
+    return (f"UPDATE cases SET open_key = {key} WHERE status = 'responded'",
+            ("UPDATE cases SET open_key = NULL WHERE open_key IS NOT NULL AND EXISTS ("
+             "SELECT 1 FROM cases o WHERE o.open_key = cases.open_key AND o.status = 'responded' "
+             "AND (o.initiated_at, o.responded_at, o.case_id) < (cases.initiated_at, cases.responded_at, "
+             "cases.case_id))"))
+
+
+# How current the lists were that answered the check (docs/failing-closed.md): {list type: ISO time}.
+# The same statement in both databases; it comes after cases-0002, whose SQLite rebuild copies only
+# the columns of cases-0001.
+_DATA_AS_OF_MIGRATION = Migration("cases-data-as-of", (
+    "ALTER TABLE cases ADD COLUMN data_as_of TEXT NOT NULL DEFAULT '{}'",
+))
+
+#: The case book's schema, oldest first. Append; never edit an applied migration.
+CASE_MIGRATIONS: tuple[Migration, ...] = (
+    Migration("cases-0001", (
+        """CREATE TABLE cases (
+               case_id           TEXT NOT NULL PRIMARY KEY,
+               check_id          TEXT NOT NULL,
+               status            TEXT NOT NULL
+                                 CHECK (status IN ('responded', 'disposed', 'fed_back', 'rejected')),
+               decision          TEXT NOT NULL,
+               revision          TEXT NOT NULL,
+               matter_type       TEXT NOT NULL,
+               kind              TEXT NOT NULL,
+               subject_id        TEXT NOT NULL,
+               subject_shown_id  TEXT NOT NULL,
+               subject_id_kind   TEXT NOT NULL,
+               subject_name      TEXT NOT NULL,
+               subject_type      TEXT NOT NULL,
+               matter            TEXT NOT NULL,
+               measures          TEXT NOT NULL,
+               hits              TEXT NOT NULL,
+               initiated_at      TEXT NOT NULL,
+               responded_at      TEXT NOT NULL,
+               result            TEXT CHECK (result IN ('applied', 'not_applied', 'partially_applied')),
+               result_text       TEXT,
+               reason            TEXT,
+               description       TEXT,
+               department        TEXT,
+               department_code   TEXT,
+               disposed_at       TEXT,
+               disposed_month    TEXT,
+               CHECK ((status = 'responded') = (result IS NULL)),
+               CHECK (result <> 'not_applied' OR reason IS NOT NULL)
+           )""",
+        "CREATE INDEX cases_status ON cases (status, initiated_at)",
+        "CREATE INDEX cases_initiated ON cases (initiated_at, responded_at, case_id)",
+        """CREATE TABLE case_measures (
+               case_id    TEXT NOT NULL REFERENCES cases (case_id),
+               measure_id TEXT NOT NULL,
+               kind       TEXT NOT NULL,
+               PRIMARY KEY (case_id, measure_id)
+           )""",
+        """CREATE TABLE case_lists (
+               case_id   TEXT NOT NULL REFERENCES cases (case_id),
+               list_type TEXT NOT NULL,
+               PRIMARY KEY (case_id, list_type)
+           )""",
+        """CREATE TABLE case_events (
+               id          INTEGER PRIMARY KEY,
+               case_id     TEXT NOT NULL,
+               from_status TEXT,
+               to_status   TEXT NOT NULL,
+               at          TEXT NOT NULL,
+               actor       TEXT NOT NULL,
+               detail      TEXT NOT NULL
+           )""",
+        "CREATE INDEX case_events_case ON case_events (case_id, id)",
+        # One row per disposed case. The payload is frozen at disposal so every resend carries the
+        # same bytes under the same Idempotency-Key.
+        """CREATE TABLE feedback_outbox (
+               case_id          TEXT NOT NULL PRIMARY KEY REFERENCES cases (case_id),
+               payload          TEXT NOT NULL,
+               state            TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'rejected')),
+               enqueued_at      REAL NOT NULL,
+               attempts         INTEGER NOT NULL DEFAULT 0,
+               next_attempt_at  REAL NOT NULL,
+               last_attempt_at  REAL,
+               last_error       TEXT,
+               status_code      INTEGER,
+               claimed_by       TEXT,
+               claim_token      TEXT,
+               claim_expires_at REAL,
+               finished_at      REAL
+           )""",
+        "CREATE INDEX feedback_outbox_due ON feedback_outbox (state, next_attempt_at)",
+    )),
+    # One case per matter and withdrawal. SQLite cannot change a table's CHECK constraints, so the
+    # cases table is rebuilt (no foreign key enforcement is on, so the tables referring to it keep
+    # their rows and references). Then the open cases get their key (_backfill_open_keys).
+    Migration("cases-0002", (
+        f"""CREATE TABLE cases_0002 (
+               {_CASE_COLUMNS_0001},
+               open_key          TEXT,
+               withdrawal_reason TEXT,
+               withdrawn_at      TEXT,
+               {", ".join(_CASE_CHECKS_0002)}
+           )""",
+        (f"INSERT INTO cases_0002 ({', '.join(_CASE_COLUMN_NAMES_0001)}) "
+         f"SELECT {', '.join(_CASE_COLUMN_NAMES_0001)} FROM cases"),
+        "DROP TABLE cases",
+        "ALTER TABLE cases_0002 RENAME TO cases",
+        "CREATE INDEX cases_status ON cases (status, initiated_at)",
+        "CREATE INDEX cases_initiated ON cases (initiated_at, responded_at, case_id)",
+        "CREATE INDEX cases_subject ON cases (subject_id, matter_type)",
+        *_backfill_open_keys(lambda name: f"json_extract(matter, '$.{name}')"),
+        "CREATE UNIQUE INDEX cases_open ON cases (open_key) WHERE status = 'responded'",
+    )),
+    _DATA_AS_OF_MIGRATION,
+)
+
+_CASE_INSERT_COLUMNS = ("case_id", "check_id", "status", "decision", "revision", "matter_type", "kind",
+                        "subject_id", "subject_shown_id", "subject_id_kind", "subject_name",
+                        "subject_type", "matter", "measures", "hits", "initiated_at", "responded_at",
+                        "open_key", "data_as_of")
+# The only columns a disposal may set: steps are never free-form updates.
+_DISPOSAL_COLUMNS = frozenset({"result", "result_text", "reason", "description", "department",
+                               "department_code", "disposed_at", "disposed_month"})
+_SELECT_CASE = """SELECT c.*, o.attempts, o.last_attempt_at, o.next_attempt_at, o.last_error,
+                         o.status_code, o.claimed_by, o.finished_at, o.state AS outbox_state
+                  FROM cases c LEFT JOIN feedback_outbox o ON o.case_id = c.case_id"""
+# The casts give PostgreSQL a type for a parameter that may be NULL; SQLite reads them as REAL.
+_CLAIMABLE = """state = 'pending'
+                AND (CAST(:due_by AS DOUBLE PRECISION) IS NULL OR next_attempt_at <= :due_by)
+                AND (CAST(:tried_before AS DOUBLE PRECISION) IS NULL OR last_attempt_at IS NULL
+                     OR last_attempt_at < :tried_before)"""
+_INSERT_EVENT = ("INSERT INTO case_events (case_id, from_status, to_status, at, actor, detail) "
+                 "VALUES (:case_id, :from_status, :to_status, :at, :actor, :detail)")
+
+
+class _SqlCaseBackend:
+    """:class:`CaseBackend` in SQL written once, with ``:name`` parameters.
+
+    A subclass says how to read, how to write in one transaction, how its driver spells a
+    parameter, and what its claim adds to lock the row it picks.
+    """
+
+    #: Appended to the claim's row selection (PostgreSQL: lock the row, skip rows others hold).
+    _LOCK_PICKED_ROW = ""
+    #: The expression of ``open_key`` that the unique index ``cases_open`` covers.
+    _OPEN_KEY_INDEXED = "{}"
+    #: Attempts to insert-or-find before giving up: a found case may be disposed or withdrawn between
+    #: the refused insert and the read (PostgreSQL), after which the insert succeeds.
+    _OPEN_ATTEMPTS = 5
+
+    def _reading(self) -> contextlib.AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _writing(self) -> contextlib.AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _sql(self, statement: str) -> str:
+        """``statement`` with its ``:name`` parameters in the driver's spelling."""
+        return statement
+
+    def _execute(self, conn: Any, statement: str, params: Mapping[str, Any]) -> Any:
+        return conn.execute(self._sql(statement), params)
+
+    def _execute_many(self, conn: Any, statement: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        for row in rows:  # a case has a handful of measures and lists
+            self._execute(conn, statement, row)
+
+    @staticmethod
+    def _rows(cursor: Any) -> builtins.list[dict[str, Any]]:
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def insert_case(self, row: Mapping[str, Any], measures: Sequence[tuple[str, str]],
+                    list_types: Sequence[str], event: Event) -> tuple[str, bool]:
+        with self._writing() as conn:
+            return self._insert_case(conn, row, measures, list_types, event)
+
+    def insert_cases(self, cases: Sequence[NewCase]) -> builtins.list[tuple[str, bool]]:
+        with self._writing() as conn:
+            return [self._insert_case(conn, c.row, c.measures, c.list_types, c.event) for c in cases]
+
+    def _insert_case(self, conn: Any, row: Mapping[str, Any], measures: Sequence[tuple[str, str]],
+                     list_types: Sequence[str], event: Event) -> tuple[str, bool]:
+        columns = ", ".join(_CASE_INSERT_COLUMNS)
+        values = ", ".join(f":{c}" for c in _CASE_INSERT_COLUMNS)
+        indexed = self._OPEN_KEY_INDEXED.format("open_key")
+        insert = (f"INSERT INTO cases ({columns}) VALUES ({values}) "
+                  f"ON CONFLICT ({indexed}) WHERE status = 'responded' DO NOTHING RETURNING case_id")
+        holder = (f"SELECT case_id FROM cases WHERE {indexed} = "
+                  f"{self._OPEN_KEY_INDEXED.format('CAST(:open_key AS TEXT)')} "
+                  "AND open_key = :open_key AND status = 'responded'")
+        case_id = row["case_id"]
+        for _ in range(self._OPEN_ATTEMPTS):
+            if self._execute(conn, insert, row).fetchone() is not None:
+                break
+            # The insert waited for (PostgreSQL) or came after (SQLite) the case holding the key;
+            # this statement sees it committed, unless it has moved on since.
+            found = self._execute(conn, holder, {"open_key": row["open_key"]}).fetchone()
+            if found is not None:
+                return str(found[0]), False
+        else:
+            raise StoreError(f"case {case_id}: the open case of its matter kept changing; try again")
+        self._execute_many(conn, "INSERT INTO case_measures (case_id, measure_id, kind) "
+                                 "VALUES (:case_id, :measure_id, :kind)",
+                           [{"case_id": case_id, "measure_id": mid, "kind": kind} for mid, kind in measures])
+        self._execute_many(conn, "INSERT INTO case_lists (case_id, list_type) VALUES (:case_id, :list_type)",
+                           [{"case_id": case_id, "list_type": lt} for lt in list_types])
+        self._execute(conn, _INSERT_EVENT, asdict(event))
+        return case_id, True
+
+    def get_case(self, case_id: str) -> dict[str, Any] | None:
+        with self._reading() as conn:
+            rows = self._rows(self._execute(conn, f"{_SELECT_CASE} WHERE c.case_id = :case_id",
+                                            {"case_id": case_id}))
+        return rows[0] if rows else None
+
+    def list_cases(self, status: str | None, subject_id: str | None = None, matter_type: str | None = None,
+                   since: str | None = None) -> builtins.list[dict[str, Any]]:
+        params = {"status": status, "subject_id": subject_id, "matter_type": matter_type, "since": since}
+        tests = {"status": "c.status = :status", "subject_id": "c.subject_id = :subject_id",
+                 "matter_type": "c.matter_type = :matter_type", "since": "c.initiated_at >= :since"}
+        used = [tests[name] for name, value in params.items() if value is not None]
+        where = f"WHERE {' AND '.join(used)} " if used else ""
+        with self._reading() as conn:
+            return self._rows(self._execute(
+                conn, f"{_SELECT_CASE} {where}ORDER BY c.initiated_at, c.responded_at, c.case_id", params))
+
+    def case_ids_from(self, prefix: str, limit: int) -> builtins.list[str]:
+        with self._reading() as conn:
+            rows = self._execute(conn, "SELECT case_id FROM cases WHERE case_id >= :prefix "
+                                       "ORDER BY case_id LIMIT :limit", {"prefix": prefix, "limit": limit})
+            return [str(r[0]) for r in rows.fetchall()]
+
+    def check_ids(self, case_ids: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        with self._reading() as conn:
+            for start in range(0, len(case_ids), 500):  # within every driver's parameter limit
+                params = {f"c{i}": case_id for i, case_id in enumerate(case_ids[start:start + 500])}
+                rows = self._execute(conn, f"SELECT case_id, check_id FROM cases WHERE case_id IN "
+                                           f"({', '.join(f':{name}' for name in params)})", params)
+                found.update((str(case_id), str(check_id)) for case_id, check_id in rows.fetchall())
+        return found
+
+    def withdraw(self, case_id: str, from_status: str, to_status: str, reason: str, at: str,
+                 event: Event) -> bool:
+        with self._writing() as conn:
+            changed = self._execute(conn, "UPDATE cases SET status = :to_status, withdrawal_reason = :reason, "
+                                          "withdrawn_at = :at WHERE case_id = :case_id AND status = :from_status",
+                                    {"to_status": to_status, "reason": reason, "at": at, "case_id": case_id,
+                                     "from_status": from_status}).rowcount
+            if not changed:
+                return False
+            self._execute(conn, _INSERT_EVENT, asdict(event))
+        return True
+
+    def get_payload(self, case_id: str) -> str | None:
+        with self._reading() as conn:
+            row = self._execute(conn, "SELECT payload FROM feedback_outbox WHERE case_id = :case_id",
+                                {"case_id": case_id}).fetchone()
+        return None if row is None else str(row[0])
+
+    def dispose(self, case_id: str, from_status: str, to_status: str, columns: Mapping[str, Any],
+                payload: str, enqueued_at: float, event: Event) -> bool:
+        unknown = set(columns) - _DISPOSAL_COLUMNS
+        if unknown:
+            raise ValueError(f"not disposal columns: {sorted(unknown)}")
+        assignments = ", ".join(f"{c} = :{c}" for c in columns)
+        params = {**columns, "case_id": case_id, "from_status": from_status, "to_status": to_status}
+        with self._writing() as conn:
+            changed = self._execute(conn, f"UPDATE cases SET status = :to_status, {assignments} "
+                                          "WHERE case_id = :case_id AND status = :from_status", params).rowcount
+            if not changed:
+                return False
+            self._execute(conn, "INSERT INTO feedback_outbox (case_id, payload, state, enqueued_at, "
+                                "next_attempt_at) VALUES (:case_id, :payload, 'pending', :at, :at)",
+                          {"case_id": case_id, "payload": payload, "at": enqueued_at})
+            self._execute(conn, _INSERT_EVENT, asdict(event))
+        return True
+
+    def claim(self, owner: str, token: str, now: float, lease_until: float, due_by: float | None,
+              tried_before: float | None) -> ClaimedRow | None:
+        params = {"owner": owner, "token": token, "now": now, "lease_until": lease_until,
+                  "due_by": due_by, "tried_before": tried_before}
+        free = "(claimed_by IS NULL OR claim_expires_at <= :now)"
+        with self._writing() as conn:
+            # SQLite's BEGIN IMMEDIATE admits one writer at a time, so the pick and the update are
+            # one step; PostgreSQL locks the picked row, and re-checks the outer guard on it.
+            row = self._execute(conn,
+                "UPDATE feedback_outbox SET claimed_by = :owner, claim_token = :token, "
+                "claim_expires_at = :lease_until "
+                f"WHERE {free} AND case_id = (SELECT case_id FROM feedback_outbox "
+                f"  WHERE {_CLAIMABLE} AND {free} "
+                f"  ORDER BY next_attempt_at, enqueued_at, case_id LIMIT 1{self._LOCK_PICKED_ROW}) "
+                "RETURNING case_id, payload, attempts", params).fetchone()
+        return None if row is None else ClaimedRow(case_id=row[0], payload=row[1], attempts=row[2])
+
+    def live_claims(self, now: float) -> builtins.list[tuple[str, str, str]]:
+        with self._reading() as conn:
+            rows = self._execute(conn, "SELECT case_id, claimed_by, claim_token FROM feedback_outbox "
+                                       "WHERE state = 'pending' AND claimed_by IS NOT NULL "
+                                       "AND claim_expires_at > :now", {"now": now}).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def release(self, case_id: str, token: str) -> bool:
+        with self._writing() as conn:
+            return bool(self._execute(conn,
+                "UPDATE feedback_outbox SET claimed_by = NULL, claim_token = NULL, claim_expires_at = NULL "
+                "WHERE case_id = :case_id AND claim_token = :token",
+                {"case_id": case_id, "token": token}).rowcount)
+
+    def renew(self, case_id: str, token: str, lease_until: float) -> bool:
+        with self._writing() as conn:
+            return bool(self._execute(conn,
+                "UPDATE feedback_outbox SET claim_expires_at = :lease_until "
+                "WHERE case_id = :case_id AND claim_token = :token AND state = 'pending'",
+                {"lease_until": lease_until, "case_id": case_id, "token": token}).rowcount)
+
+    def record_failure(self, case_id: str, token: str, attempted_at: float, error: str,
+                       next_attempt_at: float, lease_until: float | None) -> bool:
+        keep = lease_until is not None
+        with self._writing() as conn:
+            return bool(self._execute(conn,
+                "UPDATE feedback_outbox SET attempts = attempts + 1, last_attempt_at = :at, "
+                "last_error = :error, next_attempt_at = :next, "
+                "claimed_by = CASE WHEN :keep THEN claimed_by END, "
+                "claim_token = CASE WHEN :keep THEN claim_token END, "
+                "claim_expires_at = :lease_until "
+                "WHERE case_id = :case_id AND claim_token = :token AND state = 'pending'",
+                {"at": attempted_at, "error": error, "next": next_attempt_at, "keep": keep,
+                 "lease_until": lease_until, "case_id": case_id, "token": token}).rowcount)
+
+    def finish(self, case_id: str, from_status: str, to_status: str, outbox_state: str,
+               attempted_at: float, status_code: int | None, error: str | None, event: Event) -> bool:
+        with self._writing() as conn:
+            # Not fenced by the claim token: an answer from the platform is a fact whoever holds the
+            # claim now (a run whose lease ran out may still hear back).
+            changed = self._execute(conn,
+                "UPDATE feedback_outbox SET state = :state, attempts = attempts + 1, "
+                "last_attempt_at = :at, status_code = :code, last_error = :error, finished_at = :at, "
+                "claimed_by = NULL, claim_token = NULL, claim_expires_at = NULL "
+                "WHERE case_id = :case_id AND state = 'pending'",
+                {"state": outbox_state, "at": attempted_at, "code": status_code, "error": error,
+                 "case_id": case_id}).rowcount
+            if not changed:
+                return False
+            self._execute(conn, "UPDATE cases SET status = :to_status WHERE case_id = :case_id "
+                                "AND status = :from_status",
+                          {"to_status": to_status, "case_id": case_id, "from_status": from_status})
+            self._execute(conn, _INSERT_EVENT, asdict(event))
+        return True
+
+    def count_waiting(self, tried_before: float | None) -> int:
+        with self._reading() as conn:
+            # Every record still to try counts, held or not: a lease that ran out after the
+            # caller's last claim attempt leaves a record that the next attempt will take.
+            return int(self._execute(conn, f"SELECT COUNT(*) FROM feedback_outbox WHERE {_CLAIMABLE}",
+                                     {"due_by": None, "tried_before": tried_before}).fetchone()[0])
+
+    def count_by_status(self) -> dict[str, int]:
+        with self._reading() as conn:
+            rows = self._execute(conn, "SELECT status, COUNT(*) FROM cases GROUP BY status", {}).fetchall()
+        return {s: int(n) for s, n in rows}
+
+    def effective_breakdowns(self, statuses: Sequence[str]) -> dict[str, dict[str, int]]:
+        params = {f"s{i}": s for i, s in enumerate(statuses)}
+        effective = f"c.status IN ({', '.join(f':{name}' for name in params)})"
+        queries = {
+            "month": f"SELECT c.disposed_month, COUNT(*) FROM cases c WHERE {effective} GROUP BY 1",
+            "department": f"SELECT COALESCE(c.department, 'unspecified'), COUNT(*) FROM cases c "
+                          f"WHERE {effective} GROUP BY 1",
+            "result": f"SELECT c.result, COUNT(*) FROM cases c WHERE {effective} GROUP BY 1",
+            "measure": f"SELECT m.measure_id, COUNT(*) FROM case_measures m "
+                       f"JOIN cases c ON c.case_id = m.case_id WHERE {effective} GROUP BY 1",
+            "list_type": f"SELECT l.list_type, COUNT(*) FROM case_lists l "
+                         f"JOIN cases c ON c.case_id = l.case_id WHERE {effective} GROUP BY 1",
+        }
+        with self._reading() as conn:
+            return {name: {str(k): int(n) for k, n in self._execute(conn, sql, params).fetchall()}
+                    for name, sql in queries.items()}
+
+
+class SqliteCaseBackend(_SqlCaseBackend):
+    """:class:`CaseBackend` in a :class:`~joint_sanctions.stores.sqlite.SqliteStore`'s database.
+
+    Shares the store's connection and lock; applies :data:`CASE_MIGRATIONS` when created.
+
+    Raises:
+        StoreError: the migrations or any later statement fail.
+    """
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+        store.migrate(CASE_MIGRATIONS)
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._store.lock:
+            try:
+                yield self._store.connection
+            except sqlite3.Error as exc:
+                raise StoreError(f"database {self._store.path}: {exc}") from exc
+
+    def _writing(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return self._store.transaction()
+
+
+# PostgreSQL spells the same schema with its own types: a 64-bit serial key, double precision for
+# SQLite's REAL epoch seconds, and the "C" collation on text keys so that ordering follows code
+# points (as in SQLite) whatever collation the database was created with.
+_POSTGRES_TYPES = ((re.compile(r"\bINTEGER PRIMARY KEY\b"), "BIGSERIAL PRIMARY KEY"),
+                   (re.compile(r"\bREAL\b"), "DOUBLE PRECISION"),
+                   (re.compile(r"\b(case_id|initiated_at|responded_at)(\s+)TEXT\b"), r'\1\2TEXT COLLATE "C"'))
+
+#: :data:`CASE_MIGRATIONS` in PostgreSQL's types; the same ids. From cases-0002 on, PostgreSQL
+#: changes the table in place (SQLite has to rebuild it).
+POSTGRES_CASE_MIGRATIONS: tuple[Migration, ...] = (
+    *(Migration(m.id, tuple(functools.reduce(lambda sql, rule: rule[0].sub(rule[1], sql), _POSTGRES_TYPES, s)
+                            for s in m.statements))
+      for m in CASE_MIGRATIONS[:1]),
+    Migration("cases-0002", (
+        # cases-0001's CHECK constraints carry names PostgreSQL chose: find them rather than guess.
+        """DO $$
+           DECLARE found record;
+           BEGIN
+             FOR found IN SELECT conname FROM pg_constraint
+                          WHERE conrelid = 'cases'::regclass AND contype = 'c' LOOP
+               EXECUTE 'ALTER TABLE cases DROP CONSTRAINT ' || quote_ident(found.conname);
+             END LOOP;
+           END $$""",
+        "ALTER TABLE cases ADD COLUMN open_key TEXT, ADD COLUMN withdrawal_reason TEXT, "
+        "ADD COLUMN withdrawn_at TEXT, " + ", ".join(f"ADD {check}" for check in _CASE_CHECKS_0002),
+        "CREATE INDEX cases_subject ON cases (subject_id, matter_type)",
+        *_backfill_open_keys(lambda name: f"(matter::json ->> '{name}')"),
+        # A B-tree entry has a size limit that a long item code could pass: the digest has none.
+        "CREATE UNIQUE INDEX cases_open ON cases (md5(open_key)) WHERE status = 'responded'",
+    )),
+    _DATA_AS_OF_MIGRATION,
+)
+
+_NAMED_PARAMETER = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
+
+
+class PostgresCaseBackend(_SqlCaseBackend):
+    """:class:`CaseBackend` in a :class:`~joint_sanctions.stores.postgres.PostgresStore`'s database.
+
+    Uses the store's connection pool (READ COMMITTED); applies :data:`POSTGRES_CASE_MIGRATIONS`
+    when created. Several processes may deliver from one database: a claim locks the record it picks
+    with ``FOR UPDATE SKIP LOCKED``, so two claimants never pick the same one.
+
+    Raises:
+        StoreError: the migrations or any later statement fail.
+    """
+
+    _LOCK_PICKED_ROW = " FOR UPDATE SKIP LOCKED"
+    _OPEN_KEY_INDEXED = "md5({})"
+
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+        store.migrate(POSTGRES_CASE_MIGRATIONS)
+
+    def _reading(self) -> contextlib.AbstractContextManager[Any]:
+        return self._store.connection()
+
+    def _writing(self) -> contextlib.AbstractContextManager[Any]:
+        return self._store.transaction()
+
+    def _sql(self, statement: str) -> str:
+        return _pyformat(statement)
+
+
+@functools.lru_cache(maxsize=256)  # the statements are a small fixed set, translated once each
+def _pyformat(statement: str) -> str:
+    """``:name`` parameters as psycopg's ``%(name)s``."""
+    return _NAMED_PARAMETER.sub(r"%(\1)s", statement)
