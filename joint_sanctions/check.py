@@ -1,5 +1,9 @@
 """Checking subjects: ``Engine.check(subject, matter)`` and the module-level :func:`check`.
 
+The engine lives here; the input it is given is made safe in :mod:`~joint_sanctions._inputs`
+(subjects, matters, the maximum data age), and its facts and answers are built in
+:mod:`~joint_sanctions._results`. Neither imports this module.
+
 The path of a check:
 
 1. the subject id is validated (a typed error otherwise) and the matter resolved;
@@ -30,7 +34,6 @@ import datetime as dt
 import itertools
 import logging
 import os
-import re
 import threading
 import time
 import uuid
@@ -41,33 +44,60 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from . import identifiers
+from ._inputs import (
+    _MATTER_PLAIN,
+    _SURROGATE,
+    MatterLike,
+    SubjectLike,
+    _check_amount,
+    _is_plain,
+    _max_data_age,
+    _parse_id,
+    _plain_subject,
+    _read_mapping,
+    _shown_age,
+    _validated_subject,
+    coerce_matter,
+    coerce_subject,
+    parse_max_data_age,
+)
 from ._logging import get_logger
-from .compile import SELF, CompiledMeasures, collector_paused, compile_measures, day_number
+from ._results import _applied, _decide, _facts, _hit
+from .compile import CompiledMeasures, collector_paused, compile_measures
 from .conditions import AMOUNT_MAX
-from .errors import CheckError, IdentifierError, MeasureListError, RuleEngineError
+from .errors import CheckError, MeasureListError, RuleEngineError
 from .load import load_measure_lists, shipped_measures_dir
 from .models import (
     CST,
     AppliedMeasure,
     CheckResult,
     CreditRecord,
-    Decision,
-    Hit,
     Matter,
     RelatedParty,
     Subject,
     SubjectRef,
-    ViaRelatedParty,
     trusted,
 )
 from .rules import RuleRunner, make_runner
 from .stores import RecordStore, open_store
-from .vocabulary import MATTER_TYPES, RELATED_PARTY_ROLES, SUBJECT_TYPES
+
+__all__ = [
+    "CaseRecorder",
+    "Engine",
+    "MatterLike",
+    "MeasureWatcher",
+    "MeasuresLike",
+    "SubjectLike",
+    "When",
+    "check",
+    "coerce_matter",
+    "coerce_subject",
+    "compile_paths",
+    "default_engine",
+    "parse_max_data_age",
+]
 
 log = get_logger()
-
-SubjectLike = Subject | Mapping[str, Any] | str
-MatterLike = Matter | Mapping[str, Any] | str
 MeasuresLike = CompiledMeasures | str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None
 When = dt.date | dt.datetime | None
 
@@ -102,192 +132,6 @@ def compile_paths(measures: MeasuresLike) -> CompiledMeasures:
     if isinstance(measures, CompiledMeasures):
         return measures
     return compile_measures(load_measure_lists(_measure_paths(measures)))
-
-
-def _decide(measures: Iterable[AppliedMeasure]) -> Decision:
-    decision: Decision = "clear"
-    for m in measures:
-        if m.kind != "punishment":
-            continue
-        if m.effect == "prohibit" and m.mandatory:
-            return "prohibited"
-        if m.effect in ("prohibit", "restrict"):
-            decision = "restricted"
-        elif decision == "clear":
-            decision = "review"
-    return decision
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-#: Matter fields and the type a value needs to be taken as it is (an int amount is made a float).
-_MATTER_PLAIN: dict[str, type] = {"item_code": str, "application_no": str, "department": str,
-                                  "department_code": str, "region_code": str, "amount": float}
-
-
-def _parse_id(text: str) -> tuple[str, str]:
-    try:
-        return identifiers.parse_identifier(text)
-    except IdentifierError as exc:
-        raise CheckError("invalid_subject", str(exc)) from exc
-
-
-def coerce_subject(subject: SubjectLike) -> Subject:
-    """A :class:`Subject` from a model, a mapping or a bare id; invalid ids → ``CheckError``."""
-    if isinstance(subject, Subject):
-        return subject
-    if isinstance(subject, str):
-        norm, kind = _parse_id(subject)
-        return trusted(Subject, {"id": norm, "id_kind": kind, "name": "", "subject_type": None,
-                                 "related_parties": ()})
-    norm, kind, parties = _read_mapping(subject)
-    if _is_plain(subject, parties):
-        return _plain_subject(subject, norm, kind, parties)
-    return _validated_subject(subject)
-
-
-def _validated_subject(subject: Mapping[str, Any]) -> Subject:
-    try:
-        return Subject.model_validate(dict(subject))
-    except ValueError as exc:  # pydantic ValidationError: inputs are hidden, messages are safe
-        raise CheckError("invalid_subject", identifiers.mask_text(str(exc))) from exc
-
-
-_Parties = list[tuple[Any, tuple[str, str]]]  # (the party as given, its parsed id and kind)
-
-
-def _read_mapping(subject: object) -> tuple[str, str, _Parties]:
-    """The parsed ids of a mapping subject and of its related parties, parsed first so that an
-    invalid one gets the typed, masked message rather than pydantic's."""
-    if not isinstance(subject, Mapping) or "id" not in subject:
-        raise CheckError("invalid_subject", "a subject needs an 'id' / 主体缺少标识 id")
-    norm, kind = _parse_id(str(subject["id"]))
-    parties = [(p, _parse_id(str(p.get("id", "")) if isinstance(p, Mapping) else ""))
-               for p in subject.get("related_parties") or ()]
-    return norm, kind, parties
-
-
-_SUBJECT_KEYS = frozenset({"id", "name", "subject_type", "related_parties"})
-_PARTY_KEYS = frozenset({"role", "id", "name"})
-
-
-def _is_plain(subject: Mapping[str, Any], parties: _Parties) -> bool:
-    """A mapping of plain strings (a host's usual call, with a legal representative) that needs no
-    validator to judge or to report; anything else goes through pydantic."""
-    subject_type = subject.get("subject_type")
-    if (not subject.keys() <= _SUBJECT_KEYS or type(subject["id"]) is not str
-            or type(name := subject.get("name", "")) is not str or "\x00" in name
-            or (subject_type is not None and subject_type not in SUBJECT_TYPES)):
-        return False
-    return all(party.keys() <= _PARTY_KEYS and party.get("role") in RELATED_PARTY_ROLES
-               and type(party["id"]) is str and type(name := party.get("name", "")) is str and "\x00" not in name
-               for party, _ in parties)
-
-
-def _plain_subject(subject: Mapping[str, Any], norm: str, kind: str, parties: _Parties) -> Subject:
-    """The :class:`Subject` of a mapping that :func:`_is_plain` accepted, built without pydantic."""
-    built = tuple(trusted(RelatedParty, {"role": party["role"], "id": party_id, "name": party.get("name", ""),
-                                         "id_kind": party_kind})
-                  for party, (party_id, party_kind) in parties)
-    return trusted(Subject, {"id": norm, "id_kind": kind, "name": subject.get("name", ""),
-                             "subject_type": subject.get("subject_type"), "related_parties": built})
-
-
-def coerce_matter(matter: MatterLike, extra: Mapping[str, Any]) -> Matter:
-    """A :class:`Matter` from a model, a mapping or a matter-type id, plus host-known fields."""
-    data: dict[str, Any]
-    if isinstance(matter, Matter):
-        data = matter.model_dump(exclude_none=True)
-    elif isinstance(matter, str):
-        data = {"matter_type": matter}
-    else:
-        data = dict(matter)
-    data.update({k: v for k, v in extra.items() if v is not None})
-    matter_type = data.get("matter_type")
-    if matter_type not in MATTER_TYPES:
-        known = ", ".join(MATTER_TYPES)
-        raise CheckError("unknown_matter_type",
-                         f"unknown matter type {matter_type!r} (known: {known}) / 未知事项类型 {matter_type!r}")
-    amount = data.get("amount")
-    if isinstance(amount, int | float) and not isinstance(amount, bool):
-        _check_amount(amount)  # before pydantic, whose message for 10**400 is neither one line nor ours
-    try:
-        validated = Matter.model_validate(data)
-    except ValueError as exc:
-        raise CheckError("invalid_matter", str(exc)) from exc
-    if validated.amount is not None:
-        _check_amount(validated.amount)
-    _check_texts(validated)
-    return validated
-
-
-def _check_amount(amount: float) -> None:
-    """Refuse an amount that is not a finite number of yuan in [0, AMOUNT_MAX] (NaN fails both tests)."""
-    if not 0.0 <= amount <= AMOUNT_MAX:
-        try:
-            shown = repr(amount) if len(repr(amount)) <= 40 else f"{repr(amount)[:20]}…"
-        except ValueError:  # an int of more than 4,300 digits has no repr
-            shown = "…"
-        raise CheckError("invalid_matter",
-                         f"amount {shown} is not a number of yuan between 0 and {AMOUNT_MAX:.0f} / "
-                         f"金额 {shown} 不是 0 至 {AMOUNT_MAX:.0f} 元之间的数")
-
-
-def _check_texts(matter: Matter) -> None:
-    """Refuse matter text that cannot be stored and read everywhere: an unpaired surrogate (not UTF-8,
-    no rule could read it) or a NUL (PostgreSQL cannot store it in the case)."""
-    for key in ("item_code", "application_no", "department", "department_code", "region_code"):
-        value = getattr(matter, key)
-        if value is None:
-            continue
-        if "\x00" in value:
-            raise CheckError("invalid_matter", f"{key} holds a NUL character / {key} 含有空字符 (NUL)")
-        if not value.isascii() and _SURROGATE.search(value):
-            raise CheckError("invalid_matter", f"{key} holds an unpaired surrogate ({value!a}) / "
-                                               f"{key} 含有不成对的代理字符")
-
-
-_AGE = re.compile(r"([0-9]+)([mhd])")
-_AGE_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
-
-
-def parse_max_data_age(text: str) -> dt.timedelta:
-    """The age ``36h``, ``7d`` or ``90m`` (a positive whole number of minutes, hours or days).
-
-    Raises:
-        ValueError: anything else, with a message saying what is expected.
-    """
-    match = _AGE.fullmatch(text.strip().lower())
-    try:
-        age = dt.timedelta(**{_AGE_UNITS[match[2]]: int(match[1])}) if match else dt.timedelta(0)
-    except OverflowError:
-        age = dt.timedelta(0)
-    if age <= dt.timedelta(0):
-        raise ValueError(f"{text!r} is not an age such as 36h or 7d (whole minutes m, hours h or days d) "
-                         "/ 数据时效须写作 36h 或 7d 等")
-    return age
-
-
-def _max_data_age(given: dt.timedelta | None) -> dt.timedelta | None:
-    if given is None:
-        text = os.environ.get("JOINT_SANCTIONS_MAX_DATA_AGE")
-        if not text:
-            return None
-        try:
-            return parse_max_data_age(text)
-        except ValueError as exc:
-            raise CheckError("invalid_max_data_age", f"JOINT_SANCTIONS_MAX_DATA_AGE: {exc}") from None
-    if given <= dt.timedelta(0):
-        raise CheckError("invalid_max_data_age", f"max_data_age must be positive, not {given}")
-    return given
-
-
-def _shown_age(age: dt.timedelta) -> str:
-    seconds = int(age.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return str(age)
 
 
 _NO_DATA = ("no credit records were ever imported: the database cannot answer checks "
@@ -708,81 +552,6 @@ class Engine:
             "data_as_of": self._listed.data_as_of, "case_id": None,
             "hits": tuple(_hit(r) for r in (*own, *(r for r in party_records if r.subject_id != subj.id))),
             "matter": mat})
-
-
-def _facts(subj: Subject, subject_type: str, mat: Matter, day: dt.date,
-           parties: Mapping[str, RelatedParty], records: Sequence[CreditRecord],
-           ) -> tuple[list[dict[str, Any]], dict[str, tuple[CreditRecord, str]]]:
-    """One flat fact per record and role; fact ids are unique within the check (durable needs that)."""
-    base: dict[str, Any] = {
-        "matter__matter_type": mat.matter_type,
-        "subject__subject_type": subject_type,
-        "subject__id_kind": subj.id_kind,
-        "check__day": day_number(day),
-    }
-    for key in ("item_code", "region_code", "department_code"):
-        value = getattr(mat, key)
-        if value is not None:
-            base[f"matter__{key}"] = value
-    if mat.amount is not None:
-        # Compared to the fen: a rounded amount is never written in exponent notation (0.00001 is
-        # '1e-05'), which durable_rules cannot read (error 204); both back ends see this value.
-        base["matter__amount"] = round(float(mat.amount), 2)
-    facts: list[dict[str, Any]] = []
-    by_fact: dict[str, tuple[CreditRecord, str]] = {}
-    for r in records:
-        roles = [SELF] if r.subject_id == subj.id else []
-        if r.subject_id in parties:
-            roles.append(parties[r.subject_id].role)
-        for role in roles:
-            fact_id = f"{role}:{r.record_id}"
-            by_fact[fact_id] = (r, role)
-            facts.append({**base, "id": fact_id, "party__role": role, "record__list_type": r.list_type,
-                          "record__authority": _utf8(r.authority), "record__document_no": _utf8(r.document_no),
-                          "record__reason": _utf8(r.reason)})
-    return facts, by_fact
-
-
-def _utf8(text: str | None) -> str | None:
-    """Text as durable_rules can take it: an unpaired surrogate (which no UTF-8 store keeps, but an
-    in-memory one may) becomes U+FFFD, for both rule back ends alike, rather than failing the check."""
-    if text is None or text.isascii() or not _SURROGATE.search(text):
-        return text
-    return _SURROGATE.sub("\ufffd", text)
-
-
-def _applied(compiled: CompiledMeasures, firings: Iterable[tuple[str, str]],
-             by_fact: Mapping[str, tuple[CreditRecord, str]], parties: Mapping[str, RelatedParty],
-             ) -> tuple[list[AppliedMeasure], list[CreditRecord]]:
-    """Group firings by measure, in measure-list order; note the related parties that caused one."""
-    record_ids: dict[str, set[str]] = {}
-    via: dict[str, ViaRelatedParty | None] = {}
-    party_records: dict[str, CreditRecord] = {}
-    for measure_id, fact_id in firings:
-        record, role = by_fact[fact_id]
-        record_ids.setdefault(measure_id, set()).add(record.record_id)
-        if role == SELF:
-            via[measure_id] = None  # the subject's own record is reason enough
-            continue
-        party_records[record.record_id] = record
-        if measure_id not in via:
-            party = parties[record.subject_id]
-            via[measure_id] = trusted(ViaRelatedParty, {"role": party.role, "id": identifiers.mask(party.id),
-                                                        "name": identifiers.mask_text(party.name)})
-    measures = compiled.measures
-    applied = []
-    for mid in sorted(record_ids, key=compiled.position.__getitem__):
-        fields = measures[mid].applied_fields.copy()  # a dict copy: ~5× cheaper than {**proxy}
-        fields["record_ids"] = tuple(sorted(record_ids[mid]))
-        fields["via_related_party"] = via[mid]
-        applied.append(trusted(AppliedMeasure, fields))
-    return applied, list(party_records.values())
-
-
-def _hit(r: CreditRecord) -> Hit:
-    return trusted(Hit, {"record_id": r.record_id, "list_type": r.list_type, "authority": r.authority,
-                         "document_no": r.document_no, "listed_on": r.listed_on, "expires_on": r.expires_on,
-                         "subject_id": identifiers.mask(r.subject_id)})
 
 
 class MeasureWatcher:

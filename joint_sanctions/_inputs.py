@@ -1,0 +1,201 @@
+"""What a host passes to a check, made safe: subjects, matters and the maximum data age.
+
+A subject is a :class:`Subject`, a mapping or a bare id; a matter a :class:`Matter`, a mapping or a
+matter-type id. Invalid input is a :class:`CheckError` with a stable code (``invalid_subject``,
+``unknown_matter_type``, ``invalid_matter``), resident ids masked. The commonest calls are judged
+without pydantic (the no-hit path is a few microseconds).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from . import identifiers
+from .conditions import AMOUNT_MAX
+from .errors import CheckError, IdentifierError
+from .models import (
+    Matter,
+    RelatedParty,
+    Subject,
+    trusted,
+)
+from .vocabulary import MATTER_TYPES, RELATED_PARTY_ROLES, SUBJECT_TYPES
+
+SubjectLike = Subject | Mapping[str, Any] | str
+MatterLike = Matter | Mapping[str, Any] | str
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+#: Matter fields and the type a value needs to be taken as it is (an int amount is made a float).
+_MATTER_PLAIN: dict[str, type] = {"item_code": str, "application_no": str, "department": str,
+                                  "department_code": str, "region_code": str, "amount": float}
+
+
+def _parse_id(text: str) -> tuple[str, str]:
+    try:
+        return identifiers.parse_identifier(text)
+    except IdentifierError as exc:
+        raise CheckError("invalid_subject", str(exc)) from exc
+
+
+def coerce_subject(subject: SubjectLike) -> Subject:
+    """A :class:`Subject` from a model, a mapping or a bare id; invalid ids → ``CheckError``."""
+    if isinstance(subject, Subject):
+        return subject
+    if isinstance(subject, str):
+        norm, kind = _parse_id(subject)
+        return trusted(Subject, {"id": norm, "id_kind": kind, "name": "", "subject_type": None,
+                                 "related_parties": ()})
+    norm, kind, parties = _read_mapping(subject)
+    if _is_plain(subject, parties):
+        return _plain_subject(subject, norm, kind, parties)
+    return _validated_subject(subject)
+
+
+def _validated_subject(subject: Mapping[str, Any]) -> Subject:
+    try:
+        return Subject.model_validate(dict(subject))
+    except ValueError as exc:  # pydantic ValidationError: inputs are hidden, messages are safe
+        raise CheckError("invalid_subject", identifiers.mask_text(str(exc))) from exc
+
+
+_Parties = list[tuple[Any, tuple[str, str]]]  # (the party as given, its parsed id and kind)
+
+
+def _read_mapping(subject: object) -> tuple[str, str, _Parties]:
+    """The parsed ids of a mapping subject and of its related parties, parsed first so that an
+    invalid one gets the typed, masked message rather than pydantic's."""
+    if not isinstance(subject, Mapping) or "id" not in subject:
+        raise CheckError("invalid_subject", "a subject needs an 'id' / 主体缺少标识 id")
+    norm, kind = _parse_id(str(subject["id"]))
+    parties = [(p, _parse_id(str(p.get("id", "")) if isinstance(p, Mapping) else ""))
+               for p in subject.get("related_parties") or ()]
+    return norm, kind, parties
+
+
+_SUBJECT_KEYS = frozenset({"id", "name", "subject_type", "related_parties"})
+_PARTY_KEYS = frozenset({"role", "id", "name"})
+
+
+def _is_plain(subject: Mapping[str, Any], parties: _Parties) -> bool:
+    """A mapping of plain strings (a host's usual call, with a legal representative) that needs no
+    validator to judge or to report; anything else goes through pydantic."""
+    subject_type = subject.get("subject_type")
+    if (not subject.keys() <= _SUBJECT_KEYS or type(subject["id"]) is not str
+            or type(name := subject.get("name", "")) is not str or "\x00" in name
+            or (subject_type is not None and subject_type not in SUBJECT_TYPES)):
+        return False
+    return all(party.keys() <= _PARTY_KEYS and party.get("role") in RELATED_PARTY_ROLES
+               and type(party["id"]) is str and type(name := party.get("name", "")) is str and "\x00" not in name
+               for party, _ in parties)
+
+
+def _plain_subject(subject: Mapping[str, Any], norm: str, kind: str, parties: _Parties) -> Subject:
+    """The :class:`Subject` of a mapping that :func:`_is_plain` accepted, built without pydantic."""
+    built = tuple(trusted(RelatedParty, {"role": party["role"], "id": party_id, "name": party.get("name", ""),
+                                         "id_kind": party_kind})
+                  for party, (party_id, party_kind) in parties)
+    return trusted(Subject, {"id": norm, "id_kind": kind, "name": subject.get("name", ""),
+                             "subject_type": subject.get("subject_type"), "related_parties": built})
+
+
+def coerce_matter(matter: MatterLike, extra: Mapping[str, Any]) -> Matter:
+    """A :class:`Matter` from a model, a mapping or a matter-type id, plus host-known fields."""
+    data: dict[str, Any]
+    if isinstance(matter, Matter):
+        data = matter.model_dump(exclude_none=True)
+    elif isinstance(matter, str):
+        data = {"matter_type": matter}
+    else:
+        data = dict(matter)
+    data.update({k: v for k, v in extra.items() if v is not None})
+    matter_type = data.get("matter_type")
+    if matter_type not in MATTER_TYPES:
+        known = ", ".join(MATTER_TYPES)
+        raise CheckError("unknown_matter_type",
+                         f"unknown matter type {matter_type!r} (known: {known}) / 未知事项类型 {matter_type!r}")
+    amount = data.get("amount")
+    if isinstance(amount, int | float) and not isinstance(amount, bool):
+        _check_amount(amount)  # before pydantic, whose message for 10**400 is neither one line nor ours
+    try:
+        validated = Matter.model_validate(data)
+    except ValueError as exc:
+        raise CheckError("invalid_matter", str(exc)) from exc
+    if validated.amount is not None:
+        _check_amount(validated.amount)
+    _check_texts(validated)
+    return validated
+
+
+def _check_amount(amount: float) -> None:
+    """Refuse an amount that is not a finite number of yuan in [0, AMOUNT_MAX] (NaN fails both tests)."""
+    if not 0.0 <= amount <= AMOUNT_MAX:
+        try:
+            shown = repr(amount) if len(repr(amount)) <= 40 else f"{repr(amount)[:20]}…"
+        except ValueError:  # an int of more than 4,300 digits has no repr
+            shown = "…"
+        raise CheckError("invalid_matter",
+                         f"amount {shown} is not a number of yuan between 0 and {AMOUNT_MAX:.0f} / "
+                         f"金额 {shown} 不是 0 至 {AMOUNT_MAX:.0f} 元之间的数")
+
+
+def _check_texts(matter: Matter) -> None:
+    """Refuse matter text that cannot be stored and read everywhere: an unpaired surrogate (not UTF-8,
+    no rule could read it) or a NUL (PostgreSQL cannot store it in the case)."""
+    for key in ("item_code", "application_no", "department", "department_code", "region_code"):
+        value = getattr(matter, key)
+        if value is None:
+            continue
+        if "\x00" in value:
+            raise CheckError("invalid_matter", f"{key} holds a NUL character / {key} 含有空字符 (NUL)")
+        if not value.isascii() and _SURROGATE.search(value):
+            raise CheckError("invalid_matter", f"{key} holds an unpaired surrogate ({value!a}) / "
+                                               f"{key} 含有不成对的代理字符")
+
+
+_AGE = re.compile(r"([0-9]+)([mhd])")
+_AGE_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_max_data_age(text: str) -> dt.timedelta:
+    """The age ``36h``, ``7d`` or ``90m`` (a positive whole number of minutes, hours or days).
+
+    Raises:
+        ValueError: anything else, with a message saying what is expected.
+    """
+    match = _AGE.fullmatch(text.strip().lower())
+    try:
+        age = dt.timedelta(**{_AGE_UNITS[match[2]]: int(match[1])}) if match else dt.timedelta(0)
+    except OverflowError:
+        age = dt.timedelta(0)
+    if age <= dt.timedelta(0):
+        raise ValueError(f"{text!r} is not an age such as 36h or 7d (whole minutes m, hours h or days d) "
+                         "/ 数据时效须写作 36h 或 7d 等")
+    return age
+
+
+def _max_data_age(given: dt.timedelta | None) -> dt.timedelta | None:
+    if given is None:
+        text = os.environ.get("JOINT_SANCTIONS_MAX_DATA_AGE")
+        if not text:
+            return None
+        try:
+            return parse_max_data_age(text)
+        except ValueError as exc:
+            raise CheckError("invalid_max_data_age", f"JOINT_SANCTIONS_MAX_DATA_AGE: {exc}") from None
+    if given <= dt.timedelta(0):
+        raise CheckError("invalid_max_data_age", f"max_data_age must be positive, not {given}")
+    return given
+
+
+def _shown_age(age: dt.timedelta) -> str:
+    seconds = int(age.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return str(age)
