@@ -22,9 +22,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from joint_sanctions import identifiers
-from joint_sanctions.errors import IdentifierError, JointSanctionsError, Problem
-from joint_sanctions.models import AppliedMeasure, CheckResult, Hit, LegalBasis, Subject
+from joint_sanctions import _identifiers as identifiers
+from joint_sanctions._errors import IdentifierError, JointSanctionsError, Problem
+from joint_sanctions._models import AppliedMeasure, CheckResult, Hit, LegalBasis, Subject
 from joint_sanctions.vocabulary import EFFECTS, LIST_TYPES, RELATED_PARTY_ROLES, SUBJECT_TYPES
 
 Verdict = Literal["qualified", "disqualified", "needs_review"]

@@ -21,9 +21,9 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from joint_sanctions.check import Engine
-from joint_sanctions.identifiers import mask_text
-from joint_sanctions.models import Subject
+from joint_sanctions._check import Engine
+from joint_sanctions._identifiers import mask_text
+from joint_sanctions._models import Subject
 from joint_sanctions.vocabulary import MATTER_TYPES
 
 from ._common import (

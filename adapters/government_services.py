@@ -33,10 +33,10 @@ from typing import Any
 
 import yaml
 
-from joint_sanctions.check import Engine
-from joint_sanctions.errors import Problem
-from joint_sanctions.identifiers import mask_text
-from joint_sanctions.models import AppliedMeasure, CheckResult, MatterType
+from joint_sanctions._check import Engine
+from joint_sanctions._errors import Problem
+from joint_sanctions._identifiers import mask_text
+from joint_sanctions._models import AppliedMeasure, CheckResult, MatterType
 from joint_sanctions.vocabulary import MATTER_TYPES
 
 from ._common import Model, Reason, ServiceItemsError, UnknownServiceItemError, party, reason_of

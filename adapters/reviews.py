@@ -5,7 +5,7 @@ one verdict per candidate out (see :mod:`._common`). Two ways in:
 
 * :func:`review` — a list the host holds in memory; answers with reasons and legal basis per candidate;
 * :func:`review_file` — a CSV/XLSX list (the ``batch`` columns of docs/cli.md) straight to a CSV, XLSX or
-  HTML report, via :mod:`joint_sanctions.batch`.
+  HTML report, via :mod:`joint_sanctions._batch`.
 
 Natural persons' ids are masked in every output: the answers, their ``to_dict()``, errors and reports.
 As for every batch, no case opens unless asked (docs/case-feedback-v1.md)::
@@ -22,9 +22,9 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from joint_sanctions.batch import BatchSummary, run_batch
-from joint_sanctions.check import Engine, MatterLike, coerce_matter
-from joint_sanctions.identifiers import mask_text
+from joint_sanctions._batch import BatchSummary, run_batch
+from joint_sanctions._check import Engine, MatterLike, coerce_matter
+from joint_sanctions._identifiers import mask_text
 from joint_sanctions.vocabulary import MATTER_TYPES
 
 from ._common import VERDICTS, Model, Reason, Verdict, entries, no_duplicates, party, reasons_of, verdict_of

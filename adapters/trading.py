@@ -27,9 +27,9 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from joint_sanctions import identifiers
-from joint_sanctions.check import Engine
-from joint_sanctions.identifiers import mask_text
+from joint_sanctions import _identifiers as identifiers
+from joint_sanctions._check import Engine
+from joint_sanctions._identifiers import mask_text
 
 from ._common import (
     VERDICTS,

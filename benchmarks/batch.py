@@ -112,8 +112,8 @@ def write_batch_csv(stream: datagen.Stream, path: Path, key: dict[str, Any]) -> 
 
 def import_db(csv_path: Path, db: Path, key: dict[str, Any], fresh: bool) -> dict[str, Any]:
     """Import the records into ``db`` with ``import_records`` (reused when stamped with ``key``)."""
-    from joint_sanctions.records import import_records
-    from joint_sanctions.stores.sqlite import SqliteStore
+    from joint_sanctions._records import import_records
+    from joint_sanctions.stores._sqlite import SqliteStore
 
     if not fresh and datagen._stamp_ok(db, key):
         store = SqliteStore(db)
@@ -140,8 +140,8 @@ def import_db(csv_path: Path, db: Path, key: dict[str, Any], fresh: bool) -> dic
 def work(spec: dict[str, Any]) -> dict[str, Any]:
     """Engine start-up as the CLI builds it, then ``runs`` batches through open_batch + run_batch."""
     mem_start = rss_mb()
-    from joint_sanctions.batch import open_batch, run_batch
-    from joint_sanctions.check import Engine
+    from joint_sanctions._batch import open_batch, run_batch
+    from joint_sanctions._check import Engine
 
     mem_imports = rss_mb()
     t0 = time.perf_counter()
@@ -374,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         datagen.write_measures(params, measures_dir)
     log(f"      {time.perf_counter() - t0:.1f} s")
 
-    from joint_sanctions.load import shipped_measures_dir
+    from joint_sanctions._load import shipped_measures_dir
 
     measures = [str(shipped_measures_dir()), str(measures_dir)] if args.measures else None
     db = batch_dir / f"records-{args.records}-seed{args.seed}.db"

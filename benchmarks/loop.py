@@ -75,8 +75,8 @@ def listed_subjects(recs: datagen.Records) -> list[str]:
 def prepare(db: Path, records_csv: Path, subjects: list[str], n_cases: int) -> tuple[Any, dict[str, Any]]:
     """A fresh store with ``n_cases`` disposed cases, made through the public API; timings of each step."""
     from joint_sanctions import Engine, import_records
-    from joint_sanctions.cases import case_book_for
-    from joint_sanctions.stores.sqlite import SqliteStore
+    from joint_sanctions._cases import case_book_for
+    from joint_sanctions.stores._sqlite import SqliteStore
 
     for suffix in ("", "-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)
@@ -114,8 +114,8 @@ def prepare(db: Path, records_csv: Path, subjects: list[str], n_cases: int) -> t
 
 def measure(sink_kind: str, workers: int, book: Any, case_ids: list[str], out_dir: Path) -> dict[str, Any]:
     """One timed ``deliver`` run into a fresh receiver; what the receiver got."""
-    from joint_sanctions.delivery import HttpSink, JsonlFileSink, deliver
-    from joint_sanctions.simulator import PlatformSimulator
+    from joint_sanctions._delivery import HttpSink, JsonlFileSink, deliver
+    from joint_sanctions.testing.simulator import PlatformSimulator
 
     n = len(case_ids)
     if sink_kind == "http":

@@ -22,8 +22,8 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from joint_sanctions.compile import CompiledMeasures
-from joint_sanctions.conditions import And, AnyOf, Compare, Expr, Or, parse_condition, to_durable
+from joint_sanctions._compile import CompiledMeasures
+from joint_sanctions._conditions import And, AnyOf, Compare, Expr, Or, parse_condition, to_durable
 
 SELF = "self"
 

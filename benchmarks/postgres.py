@@ -40,10 +40,10 @@ if str(ROOT) not in sys.path:
 quiet_logging()
 
 from joint_sanctions import Engine, StoreError, import_records
-from joint_sanctions.check import SubjectLike
-from joint_sanctions.load import shipped_measures_dir
-from joint_sanctions.rescreen import register_subjects, rescreen
-from joint_sanctions.stores.postgres import PostgresStore
+from joint_sanctions._check import SubjectLike
+from joint_sanctions._load import shipped_measures_dir
+from joint_sanctions._rescreen import register_subjects, rescreen
+from joint_sanctions.stores._postgres import PostgresStore
 from tests import pgserver
 
 T = TypeVar("T")
@@ -289,7 +289,7 @@ def open_disposed_cases(url: str, listed_ids: Sequence[str], n: int) -> tuple[fl
     Raises:
         NoCaseBackend: ``case_book_for`` gives no case book for a PostgreSQL store.
     """
-    from joint_sanctions.cases import case_book_for
+    from joint_sanctions._cases import case_book_for
 
     t0 = time.perf_counter()
     store = PostgresStore(url)
@@ -323,7 +323,7 @@ def deliver_step(url: str, stream: datagen.Stream, n: int) -> dict[str, Any] | N
     Returns:
         The measurements, or None when there is no PostgreSQL case backend yet.
     """
-    from joint_sanctions.simulator import PlatformSimulator
+    from joint_sanctions.testing.simulator import PlatformSimulator
 
     try:
         prepare_s, opened = open_disposed_cases(url, stream.listed_ids, n)

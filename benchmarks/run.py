@@ -404,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{measures_dir.name}/; {n_hit:,} of {len(checks):,} checks listed; {time.perf_counter() - t0:.1f} s"
     )
 
-    from joint_sanctions.load import shipped_measures_dir
+    from joint_sanctions._load import shipped_measures_dir
 
     dirs = [str(shipped_measures_dir()), str(measures_dir)]
     day = datagen.day_number(today)  # what the peers compare validity dates with

@@ -42,8 +42,8 @@ def _kwargs(row: Sequence[Any]) -> dict[str, Any]:
 
 
 def _compile(dirs: Sequence[str]) -> Any:
-    from joint_sanctions.compile import compile_measures
-    from joint_sanctions.load import load_measure_lists
+    from joint_sanctions._compile import compile_measures
+    from joint_sanctions._load import load_measure_lists
 
     return compile_measures(load_measure_lists(dirs))
 
@@ -53,8 +53,8 @@ def _compile(dirs: Sequence[str]) -> Any:
 
 def work_import(spec: dict[str, Any]) -> dict[str, Any]:
     """Import the records CSV into a fresh SQLite file with ``import_records``."""
-    from joint_sanctions.records import import_records
-    from joint_sanctions.stores.sqlite import SqliteStore
+    from joint_sanctions._records import import_records
+    from joint_sanctions.stores._sqlite import SqliteStore
 
     db = spec["db"]
     for suffix in ("", "-wal", "-shm"):
@@ -83,8 +83,8 @@ def work_import(spec: dict[str, Any]) -> dict[str, Any]:
 
 def work_compile(spec: dict[str, Any]) -> dict[str, Any]:
     """Median time to load (parse + validate YAML) and to compile the measure lists."""
-    from joint_sanctions.compile import compile_measures
-    from joint_sanctions.load import load_measure_lists
+    from joint_sanctions._compile import compile_measures
+    from joint_sanctions._load import load_measure_lists
 
     load_ms, compile_ms = [], []
     compiled = None
@@ -114,7 +114,7 @@ def work_project(spec: dict[str, Any]) -> dict[str, Any]:
     """Engine start-up and memory, then no-hit / hit / mixed / sample / check_many timings, then answers."""
     mem_start = rss_mb()
     from joint_sanctions import Engine
-    from joint_sanctions.stores.sqlite import SqliteStore
+    from joint_sanctions.stores._sqlite import SqliteStore
 
     compiled = _compile(spec["dirs"])
     mem_imports = rss_mb()

@@ -17,9 +17,9 @@ from typing import Any
 import structlog
 
 import joint_sanctions as js
-from joint_sanctions.cases import CASE_STATUSES, case_book_for
-from joint_sanctions.delivery import HttpSink, deliver
-from joint_sanctions.simulator import PlatformSimulator
+from joint_sanctions._cases import CASE_STATUSES, case_book_for
+from joint_sanctions._delivery import HttpSink, deliver
+from joint_sanctions.testing.simulator import PlatformSimulator
 from joint_sanctions.vocabulary import DECISIONS, MATTER_TYPES
 
 HERE = Path(__file__).parent

@@ -1,9 +1,17 @@
 """joint-sanctions: joint reward-and-punishment (联合奖惩) credit checks.
 
-The pipeline, one module per stage::
+The pipeline, one private module per stage, everything a user touches re-exported here::
 
-    load (YAML → validated measure lists) → compile (index + rules + revision)
-    → check (subject + matter → CheckResult, against a RecordStore) → cases (the closed loop)
+    _load     YAML → validated measure lists (every problem located: file:line:col)
+    _compile  measure lists → CompiledMeasures (index + durable_rules ruleset + revision)
+    _check    subject + matter → CheckResult, against a RecordStore (the Engine)
+    _cases    CheckResult → Case: responded → disposed → fed_back | rejected (the closed loop)
+    _delivery cases → FeedbackSink (the provincial platform), nothing lost
+
+Public namespaces besides this one: :mod:`joint_sanctions.stores` (record stores),
+:mod:`joint_sanctions.vocabulary` (the stable ids), :mod:`joint_sanctions.testing` (fakes and the
+platform simulator, for tests of your own) and :mod:`joint_sanctions.adapters` (host systems).
+Everything else is private and may change.
 
 Quick use::
 
@@ -12,48 +20,115 @@ Quick use::
     result.decision, [m.measure_id for m in result.measures]
 """
 
-from pathlib import Path as _Path
-
-from .check import Engine, check
-from .compile import CompiledMeasures, compile_measures
-from .errors import (
+from ._batch import run_batch
+from ._batch_input import open_batch
+from ._batch_rows import BatchError, BatchSummary
+from ._case_model import Case, CaseStats, Disposal
+from ._cases import CaseBook, case_book_for
+from ._check import CaseRecorder, Engine, MeasureWatcher, check
+from ._compile import CompiledMeasures, compile_measures
+from ._delivery import DeliveryReport, FeedbackSink, HttpSink, JsonlFileSink, deliver
+from ._errors import (
+    AmbiguousCaseError,
+    CaseError,
     CheckError,
+    DeliveryError,
+    DisposalError,
     IdentifierError,
+    ImportRowError,
     JointSanctionsError,
     MeasureListError,
+    Problem,
     RecordError,
+    RejectedDeliveryError,
+    RetryableDeliveryError,
+    RuleEngineError,
     StoreError,
+    TransitionError,
+    UnknownCaseError,
+    UnreadableRecordError,
 )
-from .load import lint, load_measure_lists
-from .models import CheckResult, CreditRecord, Matter, Measure, RelatedParty, Subject
-from .records import import_records
+from ._feedback import FeedbackV1, build_feedback, feedback_schema
+from ._identifiers import mask_text, parse_identifier
+from ._load import lint, load_measure_lists
+from ._models import (
+    AppliedMeasure,
+    CheckResult,
+    CreditRecord,
+    Hit,
+    LegalBasis,
+    Matter,
+    Measure,
+    MeasureListFile,
+    RelatedParty,
+    Subject,
+)
+from ._records import ImportReport, import_records
+from ._rescreen import RescreenReport, StatusChange, register_subjects, rescreen
 from .stores import RecordStore, open_store
 
-# Editable installs do not apply the wheel's force-include of adapters/: there, let
-# ``joint_sanctions.adapters`` resolve to the repository's adapters/ folder.
-if not (_Path(__file__).parent / "adapters").is_dir() and (_Path(__file__).parent.parent / "adapters").is_dir():
-    __path__.append(str(_Path(__file__).parent.parent))
-
 __all__ = [
+    "AmbiguousCaseError",
+    "AppliedMeasure",
+    "BatchError",
+    "BatchSummary",
+    "Case",
+    "CaseBook",
+    "CaseError",
+    "CaseRecorder",
+    "CaseStats",
     "CheckError",
     "CheckResult",
     "CompiledMeasures",
     "CreditRecord",
+    "DeliveryError",
+    "DeliveryReport",
+    "Disposal",
+    "DisposalError",
     "Engine",
+    "FeedbackSink",
+    "FeedbackV1",
+    "Hit",
+    "HttpSink",
     "IdentifierError",
+    "ImportReport",
+    "ImportRowError",
     "JointSanctionsError",
+    "JsonlFileSink",
+    "LegalBasis",
     "Matter",
     "Measure",
     "MeasureListError",
+    "MeasureListFile",
+    "MeasureWatcher",
+    "Problem",
     "RecordError",
     "RecordStore",
+    "RejectedDeliveryError",
     "RelatedParty",
+    "RescreenReport",
+    "RetryableDeliveryError",
+    "RuleEngineError",
+    "StatusChange",
     "StoreError",
     "Subject",
+    "TransitionError",
+    "UnknownCaseError",
+    "UnreadableRecordError",
+    "build_feedback",
+    "case_book_for",
     "check",
     "compile_measures",
+    "deliver",
+    "feedback_schema",
     "import_records",
     "lint",
     "load_measure_lists",
+    "mask_text",
+    "open_batch",
     "open_store",
+    "parse_identifier",
+    "register_subjects",
+    "rescreen",
+    "run_batch",
 ]

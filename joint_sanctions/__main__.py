@@ -1,5 +1,5 @@
 """``python -m joint_sanctions`` runs the command line."""
 
-from .cli import run
+from ._cli import run
 
 run()

@@ -1,4 +1,4 @@
-"""Reading a batch's input list (:func:`joint_sanctions.batch.open_batch`): CSV or XLSX, bounded, row by row."""
+"""Reading a batch's input list (:func:`joint_sanctions._batch.open_batch`): CSV or XLSX, bounded, row by row."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any, Self
 
 import openpyxl
 
-from . import _tabular, identifiers
+from . import _identifiers as identifiers
+from . import _tabular
 from ._batch_rows import (
     _INPUT_FORMATS,
     _REQUIRED_COLUMNS,
@@ -20,8 +21,8 @@ from ._batch_rows import (
     BatchError,
     RejectedRow,
 )
-from .check import coerce_subject
-from .errors import IdentifierError
+from ._check import coerce_subject
+from ._errors import IdentifierError
 from .vocabulary import SUBJECT_TYPES
 
 # --- reading ----------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from . import identifiers
+from . import _identifiers as identifiers
 from ._batch_rows import (
     _DECISION_ORDER,
     _FORMULA_START,
@@ -27,9 +27,9 @@ from ._batch_rows import (
     BatchSummary,
     _masked,
 )
+from ._check import Engine
+from ._models import CST
 from ._text import escape_controls
-from .check import Engine
-from .models import CST
 from .vocabulary import DECISIONS, EFFECTS, MATTER_TYPES
 
 

@@ -1,4 +1,4 @@
-"""The rows and summary of a batch (:mod:`joint_sanctions.batch`), and the constants its stages share."""
+"""The rows and summary of a batch (:mod:`joint_sanctions._batch`), and the constants its stages share."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import identifiers
-from .errors import JointSanctionsError
-from .models import CheckResult, Subject, iso_time
+from . import _identifiers as identifiers
+from ._errors import JointSanctionsError
+from ._models import CheckResult, Subject, iso_time
 from .vocabulary import SUBJECT_TYPES
 
 #: Columns an input file may have; the first two are required (docs/cli.md).

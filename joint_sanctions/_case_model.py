@@ -1,4 +1,4 @@
-"""The case model of the closed loop (:mod:`joint_sanctions.cases`): statuses and transitions, the
+"""The case model of the closed loop (:mod:`joint_sanctions._cases`): statuses and transitions, the
 case and its parts, statistics, and the records its storage interface passes."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import identifiers
-from .feedback import DisposalResult
-from .models import AppliedMeasure, Decision, Hit, Kind, Matter, SubjectRef, iso_time
+from . import _identifiers as identifiers
+from ._feedback import DisposalResult
+from ._models import AppliedMeasure, Decision, Hit, Kind, Matter, SubjectRef, iso_time
 
 CaseStatus = Literal["responded", "disposed", "fed_back", "rejected", "withdrawn"]
 

@@ -1,5 +1,5 @@
 """Where cases live: the case tables and their migrations, in SQL written once for SQLite and PostgreSQL
-(:class:`CaseBackend` implementations behind :class:`~joint_sanctions.cases.CaseBook`)."""
+(:class:`CaseBackend` implementations behind :class:`~joint_sanctions._cases.CaseBook`)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from ._case_model import ClaimedRow, Event, NewCase
-from .errors import (
+from ._errors import (
     StoreError,
 )
-from .stores.sqlite import Migration, SqliteStore
+from .stores._sqlite import Migration, SqliteStore
 
 if TYPE_CHECKING:
-    from .stores.postgres import PostgresStore
+    from .stores._postgres import PostgresStore
 
 
 # --- SQLite ---------------------------------------------------------------------------------------
@@ -470,7 +470,7 @@ class _SqlCaseBackend:
 
 
 class SqliteCaseBackend(_SqlCaseBackend):
-    """:class:`CaseBackend` in a :class:`~joint_sanctions.stores.sqlite.SqliteStore`'s database.
+    """:class:`CaseBackend` in a :class:`~joint_sanctions.stores._sqlite.SqliteStore`'s database.
 
     Shares the store's connection and lock; applies :data:`CASE_MIGRATIONS` when created.
 
@@ -531,7 +531,7 @@ _NAMED_PARAMETER = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 
 
 class PostgresCaseBackend(_SqlCaseBackend):
-    """:class:`CaseBackend` in a :class:`~joint_sanctions.stores.postgres.PostgresStore`'s database.
+    """:class:`CaseBackend` in a :class:`~joint_sanctions.stores._postgres.PostgresStore`'s database.
 
     Uses the store's connection pool (READ COMMITTED); applies :data:`POSTGRES_CASE_MIGRATIONS`
     when created. Several processes may deliver from one database: a claim locks the record it picks

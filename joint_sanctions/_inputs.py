@@ -14,10 +14,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from . import identifiers
-from .conditions import AMOUNT_MAX
-from .errors import CheckError, IdentifierError
-from .models import (
+from . import _identifiers as identifiers
+from ._conditions import AMOUNT_MAX
+from ._errors import CheckError, IdentifierError
+from ._models import (
     Matter,
     RelatedParty,
     Subject,

@@ -22,7 +22,7 @@ from typing import Any
 
 import structlog
 
-from .identifiers import mask_text
+from ._identifiers import mask_text
 
 NAME = "joint_sanctions"
 

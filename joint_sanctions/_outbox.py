@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import identifiers
+from . import _identifiers as identifiers
 from ._case_model import DEFAULT_LEASE, TRANSITIONS, CaseBackend, Event
 from ._logging import get_logger
 
@@ -52,7 +52,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 class Outbox:
-    """Claims and outcomes of feedback records; used by :func:`joint_sanctions.delivery.deliver`.
+    """Claims and outcomes of feedback records; used by :func:`joint_sanctions._delivery.deliver`.
 
     Times are epoch seconds from ``now`` (wall clock: leases are compared across processes).
 

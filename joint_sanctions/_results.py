@@ -7,10 +7,10 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from . import identifiers
+from . import _identifiers as identifiers
+from ._compile import SELF, CompiledMeasures, day_number
 from ._inputs import _SURROGATE
-from .compile import SELF, CompiledMeasures, day_number
-from .models import (
+from ._models import (
     AppliedMeasure,
     CreditRecord,
     Decision,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+__all__ = ["DECISIONS", "EFFECTS", "ID_KINDS", "INCENTIVE_LIST_TYPES", "KINDS", "LIST_TYPES", "MATTER_TYPES",
+           "PUNISHMENT_LIST_TYPES", "RECORD_STATUSES", "RELATED_PARTY_ROLES", "SUBJECT_TYPES"]
+
 SUBJECT_TYPES: dict[str, str] = {
     "legal_person": "法人",
     "unincorporated_org": "非法人组织",

@@ -14,10 +14,10 @@ import pytest
 import structlog
 
 from joint_sanctions import CreditRecord, Engine
-from joint_sanctions.check import compile_paths
-from joint_sanctions.compile import CompiledMeasures
+from joint_sanctions._check import compile_paths
+from joint_sanctions._compile import CompiledMeasures
 from joint_sanctions.stores import RecordStore, open_store
-from joint_sanctions.stores.sqlite import SqliteStore
+from joint_sanctions.stores._sqlite import SqliteStore
 
 from . import pgserver
 

@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from joint_sanctions import Engine, JointSanctionsError
+from joint_sanctions._cases import case_book_for
 from joint_sanctions.adapters import (
     AdapterInputError,
     ServiceItemsError,
@@ -19,9 +22,6 @@ from joint_sanctions.adapters import (
     trading,
 )
 from joint_sanctions.adapters.government_services import ServiceWindow, load_service_items
-
-from joint_sanctions import Engine, JointSanctionsError
-from joint_sanctions.cases import case_book_for
 
 from .conftest import record
 from .test_batch import PERSONS, USCCS, write_csv

@@ -17,11 +17,11 @@ import psycopg
 import pytest
 
 from joint_sanctions import Engine, _batch_reports
-from joint_sanctions import batch as batch_module
-from joint_sanctions.batch import REPORT_COLUMNS, BatchError, check_report_path, open_batch, run_batch
-from joint_sanctions.cases import case_book_for
-from joint_sanctions.compile import CompiledMeasures
-from joint_sanctions.stores.sqlite import SqliteStore
+from joint_sanctions import _batch as batch_module
+from joint_sanctions._batch import REPORT_COLUMNS, BatchError, check_report_path, open_batch, run_batch
+from joint_sanctions._cases import case_book_for
+from joint_sanctions._compile import CompiledMeasures
+from joint_sanctions.stores._sqlite import SqliteStore
 
 from . import hostile
 from .conftest import FIXED_NOW, Database, record

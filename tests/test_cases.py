@@ -16,15 +16,15 @@ import pytest
 import structlog
 
 from joint_sanctions import CreditRecord, Engine
-from joint_sanctions.cases import (
+from joint_sanctions._cases import (
     CASE_MIGRATIONS,
     POSTGRES_CASE_MIGRATIONS,
     TRANSITIONS,
     CaseBook,
     case_book_for,
 )
-from joint_sanctions.delivery import JsonlFileSink, deliver
-from joint_sanctions.errors import (
+from joint_sanctions._delivery import JsonlFileSink, deliver
+from joint_sanctions._errors import (
     AmbiguousCaseError,
     CaseError,
     DisposalError,
@@ -33,7 +33,7 @@ from joint_sanctions.errors import (
     TransitionError,
     UnknownCaseError,
 )
-from joint_sanctions.stores.sqlite import SqliteStore
+from joint_sanctions.stores._sqlite import SqliteStore
 from joint_sanctions.testing import MemoryStore, RecordingSink
 
 from .conftest import FIXED_NOW, Database, record
@@ -411,7 +411,7 @@ def test_a_case_id_may_be_a_unique_prefix_of_at_least_8_characters(engine: Engin
 
 def engine_subject(subject_id: str) -> Any:
     """A Subject for ``subject_id``, as the engine passes it to the case book."""
-    from joint_sanctions.check import coerce_subject
+    from joint_sanctions._check import coerce_subject
 
     return coerce_subject(subject_id)
 

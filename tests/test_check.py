@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from joint_sanctions import CheckError, Engine, Matter, Subject
-from joint_sanctions.check import coerce_matter, coerce_subject, compile_paths
-from joint_sanctions.errors import UnreadableRecordError
+from joint_sanctions._check import coerce_matter, coerce_subject, compile_paths
+from joint_sanctions._errors import UnreadableRecordError
 from joint_sanctions.testing import MemoryStore
 
 from .conftest import Database, record
@@ -381,7 +381,7 @@ def test_a_tampered_record_fails_its_subjects_check_closed(database: Database, s
 
 def test_sqlite_record_with_a_broken_date_is_unreadable(tmp_path: Path, shipped: Any) -> None:
     """A listing date that is not a date (SQLite stores text) is reported like any unreadable value."""
-    from joint_sanctions.stores.sqlite import SqliteStore
+    from joint_sanctions.stores._sqlite import SqliteStore
 
     store = SqliteStore(tmp_path / "r.db")
     store.upsert([record("R-BAD", CO)])

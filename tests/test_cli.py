@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from joint_sanctions.cli import main
+from joint_sanctions._cli import main
 
 from .conftest import Database
 from .test_identifiers import assert_masked

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import structlog
 
+from joint_sanctions._cli import main
+from joint_sanctions._errors import StoreError
 from joint_sanctions._text import escape_controls, redact_url
-from joint_sanctions.cli import main
-from joint_sanctions.errors import StoreError
 from joint_sanctions.stores import open_store
 
 CO = "91410100MA0000015B"

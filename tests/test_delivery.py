@@ -19,8 +19,8 @@ import pytest
 import structlog
 
 from joint_sanctions import Engine
-from joint_sanctions.cases import CaseBook, Outbox, case_book_for
-from joint_sanctions.delivery import (
+from joint_sanctions._cases import CaseBook, Outbox, case_book_for
+from joint_sanctions._delivery import (
     SIGNATURE_HEADER,
     Backoff,
     HttpSink,
@@ -30,9 +30,9 @@ from joint_sanctions.delivery import (
     translate_http_error,
     verify_signature,
 )
-from joint_sanctions.errors import DeliveryError, RejectedDeliveryError, RetryableDeliveryError
-from joint_sanctions.simulator import PlatformSimulator
+from joint_sanctions._errors import DeliveryError, RejectedDeliveryError, RetryableDeliveryError
 from joint_sanctions.testing import RecordingSink
+from joint_sanctions.testing.simulator import PlatformSimulator
 
 from .conftest import Database
 from .test_cases import CO, PERSON, cli, loop_engine
@@ -334,7 +334,7 @@ def _httpx_exceptions() -> list[type[Exception]]:
 @pytest.mark.parametrize("cls", _httpx_exceptions(), ids=lambda c: c.__name__)
 def test_every_httpx_exception_is_translated(cls: type[Exception]) -> None:
     """No httpx exception leaves HttpSink untranslated; network trouble and timeouts are retryable."""
-    from joint_sanctions.delivery import _HTTPX_ERRORS
+    from joint_sanctions._delivery import _HTTPX_ERRORS
 
     assert issubclass(cls, _HTTPX_ERRORS), f"{cls.__name__} would escape HttpSink.send"
     request = httpx.Request("POST", "http://127.0.0.1/feedback")
@@ -475,7 +475,7 @@ def test_claim_of_a_dead_process_on_this_host_is_taken_over_at_once(loop: Loop,
     """A process that claimed a record and died leaves it pending; the next run takes it over at once."""
     (case_id,) = loop.disposed()
     code = ("import sys, os; from joint_sanctions.stores import open_store; "
-            "from joint_sanctions.cases import case_book_for; "
+            "from joint_sanctions._cases import case_book_for; "
             "c = case_book_for(open_store(sys.argv[1])).outbox.claim(); print(c.case_id, flush=True); os._exit(0)")
     child = subprocess.Popen([sys.executable, "-c", code, loop.url], stdout=subprocess.PIPE, text=True)
     out, _ = child.communicate(timeout=30)

@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from joint_sanctions.simulator import PlatformSimulator
+from joint_sanctions.testing.simulator import PlatformSimulator
 
 from .conftest import Database
 from .test_delivery import Loop

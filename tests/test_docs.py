@@ -75,9 +75,9 @@ def test_readme_python_example_imports_records_and_checks(tmp_path: Path) -> Non
 def test_simulator_options_in_the_docs_are_the_simulator_s_own() -> None:
     """docs/cli.md documents the simulator's command and exactly the options it accepts."""
     page = (DOCS / "cli.md").read_text(encoding="utf-8")
-    section = page[page.index("python -m joint_sanctions.simulator"):]
+    section = page[page.index("python -m joint_sanctions.testing.simulator"):]
     documented = set(re.findall(r"^\| `(--[a-z-]+)", section, flags=re.MULTILINE))
-    usage = subprocess.run([sys.executable, "-m", "joint_sanctions.simulator", "--help"], capture_output=True,
+    usage = subprocess.run([sys.executable, "-m", "joint_sanctions.testing.simulator", "--help"], capture_output=True,
                            text=True, timeout=60, check=True).stdout
     accepted = set(re.findall(r"(--[a-z][a-z-]+)", usage)) - {"--help"}
     assert documented == accepted

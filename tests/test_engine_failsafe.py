@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from joint_sanctions import Engine
-from joint_sanctions.rules import DurableRunner
-from joint_sanctions.stores.sqlite import SqliteStore
+from joint_sanctions._rules import DurableRunner
+from joint_sanctions.stores._sqlite import SqliteStore
 
 from .conftest import record
 
@@ -125,9 +125,9 @@ def test_watcher_survives_every_error_of_a_bad_revision_and_takes_the_next_good_
     skipped; the old revision keeps serving and the next good revision is picked up."""
     import structlog
 
-    import joint_sanctions.rules as rules_module
+    import joint_sanctions._rules as rules_module
 
-    check_module = sys.modules["joint_sanctions.check"]  # the package's 'check' is the function
+    check_module = sys.modules["joint_sanctions._check"]  # the package's 'check' is the function
 
     folder = tmp_path / "m"
     folder.mkdir()
@@ -167,7 +167,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "measures"
 
 
 def _fixture_engines(tmp_path: Path) -> list[Engine]:
-    from joint_sanctions.check import compile_paths
+    from joint_sanctions._check import compile_paths
 
     store = SqliteStore(tmp_path / "r.db")
     store.upsert([record("R1", CO)])
@@ -207,7 +207,7 @@ def test_unpaired_surrogates_in_check_input_are_refused_and_in_records_do_not_br
     """A matter field with an unpaired surrogate is invalid_matter; a stored record holding one (an
     in-memory store can) still gets its answer from durable_rules, the same as the reference's."""
     from joint_sanctions import CheckError
-    from joint_sanctions.check import compile_paths
+    from joint_sanctions._check import compile_paths
     from joint_sanctions.testing import MemoryStore
 
     store = MemoryStore()
@@ -225,7 +225,7 @@ def test_unpaired_surrogates_in_check_input_are_refused_and_in_records_do_not_br
 def test_the_check_day_changes_at_midnight_china_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without an injected clock the check day is cached until midnight CST: a check a millisecond
     before midnight is dated that day, one at midnight the next, in both directions of the cache."""
-    check_module = sys.modules["joint_sanctions.check"]
+    check_module = sys.modules["joint_sanctions._check"]
     store = SqliteStore(tmp_path / "r.db")
     store.upsert([record("R1", CO, listed_on=dt.date(2025, 6, 2))])
     engine = Engine(measures=FIXTURE, store=store, cases=False)
@@ -248,7 +248,7 @@ def test_module_level_check_uses_the_default_engine(tmp_path: Path, monkeypatch:
     and reuses one engine."""
     import joint_sanctions
 
-    check_module = sys.modules["joint_sanctions.check"]
+    check_module = sys.modules["joint_sanctions._check"]
     db = tmp_path / "default.db"
     with SqliteStore(db) as store:
         store.upsert([record("R1", CO)])
@@ -268,7 +268,7 @@ def test_module_level_check_uses_the_default_engine(tmp_path: Path, monkeypatch:
 _NO_DURABLE = """
 import json, warnings
 from joint_sanctions import CreditRecord, Engine
-from joint_sanctions.rules import make_runner
+from joint_sanctions._rules import make_runner
 from joint_sanctions.testing import MemoryStore
 store = MemoryStore()
 store.upsert([CreditRecord(record_id="R1", list_type="court_defaulter", subject_id="91410100MA0000015B",

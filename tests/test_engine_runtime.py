@@ -17,8 +17,8 @@ import pytest
 import structlog
 
 from joint_sanctions import Engine, MeasureListError, StoreError
-from joint_sanctions.check import compile_paths
-from joint_sanctions.stores.sqlite import SqliteStore
+from joint_sanctions._check import compile_paths
+from joint_sanctions.stores._sqlite import SqliteStore
 
 from .conftest import numbered_uscc, record, unlisted_import
 
@@ -135,7 +135,7 @@ def test_fast_path_result_equals_a_validated_one(counting: Callable[..., Any]) -
     """The unvalidated fast-path result is the same model a full validation would build."""
     engine, _ = counting()
     result = engine.check({"id": CO, "name": "某公司"}, "bidding", at=DAY)
-    from joint_sanctions.models import CheckResult
+    from joint_sanctions._models import CheckResult
 
     assert CheckResult.model_validate(result.model_dump()) == result
 

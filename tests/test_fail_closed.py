@@ -17,10 +17,10 @@ import psycopg
 import pytest
 
 from joint_sanctions import CheckError, Engine, StoreError
-from joint_sanctions.batch import run_batch
-from joint_sanctions.cases import case_book_for
-from joint_sanctions.check import compile_paths, parse_max_data_age
-from joint_sanctions.compile import CompiledMeasures
+from joint_sanctions._batch import run_batch
+from joint_sanctions._cases import case_book_for
+from joint_sanctions._check import compile_paths, parse_max_data_age
+from joint_sanctions._compile import CompiledMeasures
 from joint_sanctions.stores import open_store
 from joint_sanctions.testing import MemoryStore
 

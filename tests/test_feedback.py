@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from joint_sanctions.cases import Case, Disposal, case_book_for
-from joint_sanctions.errors import CaseError
-from joint_sanctions.feedback import (
+from joint_sanctions._cases import Case, Disposal, case_book_for
+from joint_sanctions._errors import CaseError
+from joint_sanctions._feedback import (
     FeedbackV1,
     build_feedback,
     feedback_schema,

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from joint_sanctions import identifiers
-from joint_sanctions.errors import IdentifierError
-from joint_sanctions.identifiers import (
+from joint_sanctions import _identifiers as identifiers
+from joint_sanctions._errors import IdentifierError
+from joint_sanctions._identifiers import (
     infer_subject_type,
     mask,
     mask_text,

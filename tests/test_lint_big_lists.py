@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from joint_sanctions.load import ERROR_CODES, MAX_LIST_ITEMS, lint
+from joint_sanctions._load import ERROR_CODES, MAX_LIST_ITEMS, lint
 
 HEAD = 'edition: "2024"\nissuer: 测试信用办\nregion_code: "410100"\nmeasures:\n'
 

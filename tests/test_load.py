@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from joint_sanctions.errors import MeasureListError, Problem
-from joint_sanctions.load import ERROR_CODES, lint, load_measure_lists, shipped_measures_dir
-from joint_sanctions.models import LegalBasis, Measure, MeasureListFile
+from joint_sanctions._errors import MeasureListError, Problem
+from joint_sanctions._load import ERROR_CODES, lint, load_measure_lists, shipped_measures_dir
+from joint_sanctions._models import LegalBasis, Measure, MeasureListFile
 
 CASES_DIR = Path(__file__).parent / "lint_cases"
 REPO = Path(__file__).resolve().parent.parent

@@ -21,7 +21,7 @@ PRELUDE = f"""
 import datetime as dt, logging, sys
 import structlog
 import joint_sanctions as js
-from joint_sanctions.stores.sqlite import SqliteStore
+from joint_sanctions.stores._sqlite import SqliteStore
 
 def run_checks(path, refresh_interval=1.0):
     store = SqliteStore(path)

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from joint_sanctions import CheckError, CreditRecord, Engine
-from joint_sanctions.compile import CompiledMeasures
+from joint_sanctions._compile import CompiledMeasures
 
 CASES_DIR = Path(__file__).parent / "cases"
 

@@ -12,10 +12,10 @@ import psycopg
 import pytest
 
 from joint_sanctions import Engine, import_records
-from joint_sanctions.check import SubjectLike
-from joint_sanctions.compile import CompiledMeasures
+from joint_sanctions._check import SubjectLike
+from joint_sanctions._compile import CompiledMeasures
 from joint_sanctions.stores import open_store
-from joint_sanctions.stores.sqlite import SqliteStore
+from joint_sanctions.stores._sqlite import SqliteStore
 
 from .conftest import FIXED_NOW, numbered_uscc
 

@@ -1,31 +1,200 @@
-"""The public API is small and deliberate: nothing becomes public by accident."""
+"""The public API is small and deliberate, and the house keeps its shape.
+
+One façade (``joint_sanctions``) re-exports everything a user of the pipeline touches; four public
+namespaces (``stores``, ``vocabulary``, ``testing``, ``adapters``) each pin their ``__all__``; every
+other module is private (``_name``). Adding a public name is a decision made in this file.
+"""
 
 from __future__ import annotations
 
-import joint_sanctions
+import ast
+import importlib
+import pkgutil
+import subprocess
+import sys
+import typing
+from pathlib import Path
 
-PUBLIC = [
-    "CheckError", "CheckResult", "CompiledMeasures", "CreditRecord", "Engine", "IdentifierError",
-    "JointSanctionsError", "Matter", "Measure", "MeasureListError", "RecordError", "RecordStore",
-    "RelatedParty", "StoreError", "Subject", "check", "compile_measures", "import_records", "lint",
-    "load_measure_lists", "open_store",
+import pytest
+
+import joint_sanctions
+from joint_sanctions import _case_model, _models, vocabulary
+
+PACKAGE = Path(joint_sanctions.__file__).parent
+
+FACADE = [
+    "AmbiguousCaseError", "AppliedMeasure", "BatchError", "BatchSummary", "Case", "CaseBook", "CaseError",
+    "CaseRecorder", "CaseStats", "CheckError", "CheckResult", "CompiledMeasures", "CreditRecord",
+    "DeliveryError", "DeliveryReport", "Disposal", "DisposalError", "Engine", "FeedbackSink", "FeedbackV1",
+    "Hit", "HttpSink", "IdentifierError", "ImportReport", "ImportRowError", "JointSanctionsError",
+    "JsonlFileSink", "LegalBasis", "Matter", "Measure", "MeasureListError", "MeasureListFile",
+    "MeasureWatcher", "Problem", "RecordError", "RecordStore", "RejectedDeliveryError", "RelatedParty",
+    "RescreenReport", "RetryableDeliveryError", "RuleEngineError", "StatusChange", "StoreError", "Subject",
+    "TransitionError", "UnknownCaseError", "UnreadableRecordError", "build_feedback", "case_book_for",
+    "check", "compile_measures", "deliver", "feedback_schema", "import_records", "lint",
+    "load_measure_lists", "mask_text", "open_batch", "open_store", "parse_identifier", "register_subjects",
+    "rescreen", "run_batch",
 ]
 
+NAMESPACES = {
+    "joint_sanctions.stores": ["DEFAULT_URL", "PostgresStore", "RecordStore", "SqlStore", "SqliteStore",
+                               "open_store"],
+    "joint_sanctions.vocabulary": ["DECISIONS", "EFFECTS", "ID_KINDS", "INCENTIVE_LIST_TYPES", "KINDS",
+                                   "LIST_TYPES", "MATTER_TYPES", "PUNISHMENT_LIST_TYPES", "RECORD_STATUSES",
+                                   "RELATED_PARTY_ROLES", "SUBJECT_TYPES"],
+    "joint_sanctions.testing": ["FailingSink", "MemoryStore", "RecordingSink"],
+    "joint_sanctions.adapters": ["VERDICTS", "AdapterError", "AdapterInputError", "Reason",
+                                 "ServiceItemsError", "UnknownServiceItemError", "Verdict"],
+}
 
-def test_all_is_pinned_and_sorted() -> None:
-    """``__all__`` is exactly the documented names, sorted; adding one is a decision made here."""
-    assert joint_sanctions.__all__ == PUBLIC == sorted(PUBLIC)
+# Packages whose modules the library proper (everything but these) must never import.
+OUTSIDE_THE_CORE = ("joint_sanctions.adapters", "joint_sanctions.testing", "adapters", "examples", "tests",
+                    "benchmarks")
 
 
-def test_every_public_name_exists_and_is_documented() -> None:
-    """Each exported name resolves and carries a docstring a user can read with help()."""
-    for name in PUBLIC:
-        value = getattr(joint_sanctions, name)
-        assert (value.__doc__ or "").strip(), f"{name} has no docstring"
+def test_the_facade_is_pinned_and_sorted() -> None:
+    """``joint_sanctions.__all__`` is exactly the documented names, sorted."""
+    assert joint_sanctions.__all__ == sorted(FACADE)
 
 
-def test_nothing_else_public_is_left_in_the_package_namespace() -> None:
-    """Names in the package namespace are exported, private, or the stage modules of the pipeline."""
-    stray = {n for n in vars(joint_sanctions) if not n.startswith("_") and n not in PUBLIC}
-    modules = {n for n in stray if type(getattr(joint_sanctions, n)).__name__ == "module"}
-    assert stray - modules == {"annotations"} or stray - modules == set()
+@pytest.mark.parametrize("name", sorted(NAMESPACES))
+def test_each_public_namespace_pins_its_names(name: str) -> None:
+    """Each public namespace exports exactly its pinned names, and nothing else public is lying about."""
+    module = importlib.import_module(name)
+    assert sorted(module.__all__) == sorted(NAMESPACES[name])
+    stray = {n for n in vars(module) if not n.startswith("_") and n not in module.__all__
+             and type(vars(module)[n]).__name__ != "module" and n != "annotations"}
+    assert not stray, f"public by accident in {name}: {sorted(stray)}"
+
+
+def test_every_public_name_resolves_and_is_documented() -> None:
+    """Every exported class and function carries a docstring a user can read with help()."""
+    exported = [(joint_sanctions, n) for n in FACADE]
+    exported += [(importlib.import_module(m), n) for m, names in NAMESPACES.items() for n in names]
+    for module, name in exported:
+        value = getattr(module, name)
+        if callable(value):
+            assert (value.__doc__ or "").strip(), f"{module.__name__}.{name} has no docstring"
+
+
+def test_only_the_namespaces_are_public_modules() -> None:
+    """Every module of the library is private (``_name``) except the public namespaces."""
+    public = {name.rsplit(".", 1)[-1] for name in NAMESPACES}
+    for info in pkgutil.iter_modules(joint_sanctions.__path__):
+        assert info.name.startswith("_") or info.name in public, f"joint_sanctions.{info.name} is public"
+
+
+def test_check_is_the_function_however_much_is_imported() -> None:
+    """``joint_sanctions.check`` stays the function after every module of the package is imported."""
+    for info in pkgutil.walk_packages(joint_sanctions.__path__, "joint_sanctions."):
+        if not info.name.endswith("__main__"):
+            importlib.import_module(info.name)
+    assert callable(joint_sanctions.check) and joint_sanctions.check.__module__ == "joint_sanctions._check"
+
+
+def test_the_repository_root_is_not_a_package_path() -> None:
+    """Only the package folder is on ``__path__``: ``joint_sanctions.joint_sanctions`` does not import."""
+    assert [Path(p).resolve() for p in joint_sanctions.__path__] == [PACKAGE.resolve()]
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("joint_sanctions.joint_sanctions")
+
+
+def test_adapters_and_measure_lists_are_part_of_the_package() -> None:
+    """The wheel's and the checkout's layouts agree: adapters and measure lists sit inside the package."""
+    from joint_sanctions.adapters import trading
+
+    assert Path(trading.__file__).parent.resolve() == (PACKAGE / "adapters").resolve()
+    assert sorted((PACKAGE / "measure_lists").glob("*.yaml"))
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _core_modules() -> dict[str, Path]:
+    """The library proper: every module of the package but the adapters and the test kit."""
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        name = _module_name(path)
+        if not name.startswith(OUTSIDE_THE_CORE[:2]):
+            found[name] = path
+    return found
+
+
+def _imports(name: str, path: Path) -> set[str]:
+    """Every module ``name`` imports anywhere in its text: top level, in functions, or for type checking."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_the_core_imports_no_adapter_test_kit_example_or_benchmark() -> None:
+    """The library never reaches outwards: adapters, the test kit, examples and tests build on it."""
+    for name, path in _core_modules().items():
+        outward = sorted(m for m in _imports(name, path) if m.startswith(OUTSIDE_THE_CORE))
+        assert not outward, f"{name} imports {outward}"
+
+
+def test_there_is_no_import_cycle_in_the_core() -> None:
+    """No module of the library imports, even lazily or for typing only, a module that imports it back."""
+    modules = _core_modules()
+    # Importing a module runs its parent packages first anyway: an edge to an ancestor is not a choice.
+    graph = {name: {m for m in _imports(name, path)
+                    if m in modules and m != name and not name.startswith(m + ".")}
+             for name, path in modules.items()}
+    cycles = []
+    for start in sorted(graph):
+        trails = [[start]]
+        reached = {start}
+        while trails:
+            trail = trails.pop()
+            for nxt in sorted(graph[trail[-1]]):
+                if nxt == start:
+                    cycles.append(" → ".join(trail + [start]))
+                elif nxt not in reached:
+                    reached.add(nxt)
+                    trails.append(trail + [nxt])
+    assert not cycles, "import cycles:\n" + "\n".join(cycles)
+
+
+@pytest.mark.parametrize(("literal", "table"), [
+    (_models.SubjectType, vocabulary.SUBJECT_TYPES),
+    (_models.IdKind, vocabulary.ID_KINDS),
+    (_models.ListType, vocabulary.LIST_TYPES),
+    (_models.MatterType, vocabulary.MATTER_TYPES),
+    (_models.Effect, vocabulary.EFFECTS),
+    (_models.Kind, vocabulary.KINDS),
+    (_models.Role, vocabulary.RELATED_PARTY_ROLES),
+    (_models.RecordStatus, vocabulary.RECORD_STATUSES),
+    (_models.Decision, vocabulary.DECISIONS),
+])
+def test_the_literal_types_agree_with_the_vocabulary(literal: object, table: dict[str, str]) -> None:
+    """The ids a model accepts are exactly the ids the vocabulary names (design.md §3), in its order."""
+    assert list(typing.get_args(literal)) == list(table)
+
+
+def test_case_statuses_agree_with_the_case_book() -> None:
+    """The case status type and the statuses the case book knows are the same set."""
+    from joint_sanctions._cases import CASE_STATUSES
+
+    assert set(typing.get_args(_case_model.CaseStatus)) == set(CASE_STATUSES)
+
+
+def test_importing_the_library_loads_no_test_kit_or_adapter() -> None:
+    """A fresh interpreter importing the façade loads neither the test kit nor any adapter."""
+    code = ("import sys, joint_sanctions; "
+            "print(sorted(m for m in sys.modules if m.startswith(('joint_sanctions.testing', "
+            "'joint_sanctions.adapters'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

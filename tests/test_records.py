@@ -16,11 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from joint_sanctions import records
-from joint_sanctions.errors import ImportRowError, RecordError, StoreError
-from joint_sanctions.models import CreditRecord
-from joint_sanctions.records import COLUMNS, import_records, read_records
-from joint_sanctions.stores.sqlite import SqliteStore
+from joint_sanctions import _records as records
+from joint_sanctions._errors import ImportRowError, RecordError, StoreError
+from joint_sanctions._models import CreditRecord
+from joint_sanctions._records import COLUMNS, import_records, read_records
+from joint_sanctions.stores._sqlite import SqliteStore
 from joint_sanctions.testing import MemoryStore
 
 from . import hostile
@@ -488,7 +488,7 @@ def _import_cli(path: Path, url: str, *extra: str) -> tuple[int, list[str]]:
     import contextlib
     import io
 
-    from joint_sanctions.cli import main
+    from joint_sanctions._cli import main
 
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
@@ -593,7 +593,7 @@ def test_a_crafted_sheet_within_the_limits_still_loads(tmp_path: Path) -> None:
 def test_cli_max_input_mb_out_of_range_is_a_command_line_error(tmp_path: Path, value: str,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     """`records import --max-input-mb` takes 1 to 16384; anything else exits 2 with one line."""
-    from joint_sanctions.cli import main
+    from joint_sanctions._cli import main
 
     path = write_csv(tmp_path / "r.csv", [row("R1")])
     with pytest.raises(SystemExit) as exited:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from joint_sanctions import Engine
-from joint_sanctions.batch import BatchSummary, run_batch
+from joint_sanctions._batch import BatchSummary, run_batch
 
 from .conftest import record
 from .test_batch import USCCS, write_csv

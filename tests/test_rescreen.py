@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from joint_sanctions.errors import CheckError, IdentifierError, StoreError
-from joint_sanctions.models import CreditRecord, Subject
-from joint_sanctions.rescreen import RescreenReport, StatusChange, register_subjects, rescreen
-from joint_sanctions.stores.postgres import PostgresStore
-from joint_sanctions.stores.sqlite import SqliteStore
+from joint_sanctions._errors import CheckError, IdentifierError, StoreError
+from joint_sanctions._models import CreditRecord, Subject
+from joint_sanctions._rescreen import RescreenReport, StatusChange, register_subjects, rescreen
+from joint_sanctions.stores._postgres import PostgresStore
+from joint_sanctions.stores._sqlite import SqliteStore
 from joint_sanctions.testing import MemoryStore
 
 from .conftest import numbered_uscc

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from joint_sanctions.compile import SELF, compile_measures, day_number
-from joint_sanctions.conditions import AMOUNT_MAX
-from joint_sanctions.errors import RuleEngineError
-from joint_sanctions.models import LegalBasis, Measure, MeasureListFile
-from joint_sanctions.rules import DurableRunner, ReferenceRunner, make_runner
+from joint_sanctions._compile import SELF, compile_measures, day_number
+from joint_sanctions._conditions import AMOUNT_MAX
+from joint_sanctions._errors import RuleEngineError
+from joint_sanctions._models import LegalBasis, Measure, MeasureListFile
+from joint_sanctions._rules import DurableRunner, ReferenceRunner, make_runner
 from joint_sanctions.vocabulary import (
     LIST_TYPES,
     MATTER_TYPES,
@@ -246,7 +246,7 @@ def test_all_list_types_are_known() -> None:
 ])
 def test_bad_conditions_raise_condition_error_with_position(text: str, code: str, offset: int) -> None:
     """Malformed or unsafe conditions raise ConditionError with a stable code and the column at fault."""
-    from joint_sanctions.conditions import ConditionError, parse_condition
+    from joint_sanctions._conditions import ConditionError, parse_condition
 
     with pytest.raises(ConditionError) as info:
         parse_condition(text)
@@ -255,7 +255,7 @@ def test_bad_conditions_raise_condition_error_with_position(text: str, code: str
 
 def test_not_is_pushed_down_to_the_comparisons() -> None:
     """'not' disappears at parse time: De Morgan for and/or, inverted operators, negated membership."""
-    from joint_sanctions.conditions import And, AnyOf, Compare, Or, parse_condition
+    from joint_sanctions._conditions import And, AnyOf, Compare, Or, parse_condition
 
     expr = parse_condition("not (matter.amount < 5 or record.authority in ['a'])")
     assert expr == And((Compare("matter.amount", ">=", 5), AnyOf("record.authority", ("a",), negated=True)))
@@ -268,7 +268,7 @@ def test_compiling_leaves_the_garbage_collector_as_it_found_it() -> None:
     on when it was on, off when the host had switched it off, on again after an error."""
     import gc
 
-    from joint_sanctions.compile import collector_paused
+    from joint_sanctions._compile import collector_paused
 
     assert gc.isenabled()
     _simple_compiled()
@@ -312,7 +312,7 @@ def test_long_in_lists_pass_lint_compile_at_once_and_agree(tmp_path: Any) -> Non
     """One measure with 'in [600 values]', six of 100 values in one list × matter group and a 'not in'
     of 600 values lint clean, compile without hanging durable_rules (which spins forever on more than
     511 alternatives below one test), and fire exactly as the reference evaluator does."""
-    from joint_sanctions.load import lint, load_measure_lists
+    from joint_sanctions._load import lint, load_measure_lists
 
     def values(prefix: str, n: int) -> str:
         return ", ".join(f"'{prefix}{i}'" for i in range(n))
@@ -343,7 +343,7 @@ def test_rules_over_the_engine_limits_are_refused_not_handed_to_durable(tmp_path
                                                                       line: int, match: str) -> None:
     """Rules that would hang durable_rules or fail its checks are refused by lint at the measure that
     passes the limit, and, built by hand past lint, refused by the durable runner with RuleEngineError."""
-    from joint_sanctions.load import lint
+    from joint_sanctions._load import lint
 
     path = _lint_clean_file(tmp_path, conditions)
     assert [(p.line, p.code) for p in lint([path])] == [(line, "rules_too_large")]
@@ -382,7 +382,7 @@ def test_a_lookup_that_fails_inside_fire_is_a_rule_engine_error() -> None:
 def test_rules_at_the_engine_limits_lint_clean_compile_and_agree(tmp_path: Any, conditions: list[str]) -> None:
     """Lists at exactly the limits (256 alternatives per list × matter, 64 of them met by one fact)
     lint clean, are taken by durable_rules, and fire as the reference evaluator does."""
-    from joint_sanctions.load import lint, load_measure_lists
+    from joint_sanctions._load import lint, load_measure_lists
 
     path = _lint_clean_file(tmp_path, conditions)
     assert lint([path]) == []

@@ -16,12 +16,12 @@ from typing import Any
 import psycopg
 import pytest
 
-from joint_sanctions.errors import RecordError, StoreError
-from joint_sanctions.models import CreditRecord
+from joint_sanctions._errors import RecordError, StoreError
+from joint_sanctions._models import CreditRecord
 from joint_sanctions.stores import RecordStore, open_store
-from joint_sanctions.stores.postgres import RECHECK_AFTER, PostgresStore
-from joint_sanctions.stores.postgres import RECORD_MIGRATIONS as PG_RECORD_MIGRATIONS
-from joint_sanctions.stores.sqlite import RECORD_MIGRATIONS, Migration, SqliteStore
+from joint_sanctions.stores._postgres import RECHECK_AFTER, PostgresStore
+from joint_sanctions.stores._postgres import RECORD_MIGRATIONS as PG_RECORD_MIGRATIONS
+from joint_sanctions.stores._sqlite import RECORD_MIGRATIONS, Migration, SqliteStore
 from joint_sanctions.testing import MemoryStore
 
 from .conftest import Database, numbered_uscc
@@ -402,7 +402,7 @@ def test_process_killed_inside_a_bulk_load_reopens_with_every_index(database: Da
     script = f"""
 import os
 from joint_sanctions.stores import open_store
-from joint_sanctions.models import CreditRecord
+from joint_sanctions._models import CreditRecord
 store = open_store({database.url!r}, create=True)
 with store.bulk_load():
     store.upsert([CreditRecord.model_validate({{"record_id": f"R{{i}}", "subject_id": {ACME!r},
@@ -450,8 +450,8 @@ def test_sqlite_data_version_another_process(tmp_path: Path) -> None:
     path = tmp_path / "p.db"
     with SqliteStore(path) as store:
         start = store.data_version()
-        code = ("import datetime as dt, sys; from joint_sanctions.stores.sqlite import SqliteStore; "
-                "from joint_sanctions.models import CreditRecord; "
+        code = ("import datetime as dt, sys; from joint_sanctions.stores._sqlite import SqliteStore; "
+                "from joint_sanctions._models import CreditRecord; "
                 "s = SqliteStore(sys.argv[1]); s.upsert([CreditRecord(record_id='R1', "
                 f"list_type='court_defaulter', subject_id='{ACME}', listed_on=dt.date(2024, 1, 1))])")
         subprocess.run([sys.executable, "-c", code, str(path)], check=True, capture_output=True)
@@ -589,8 +589,8 @@ def test_postgres_data_version_another_process(pg_url: str) -> None:
     """A write by another process to the same database changes data_version()."""
     with PostgresStore(pg_url) as store:
         start = store.data_version()
-        code = ("import datetime as dt, sys; from joint_sanctions.stores.postgres import PostgresStore; "
-                "from joint_sanctions.models import CreditRecord; "
+        code = ("import datetime as dt, sys; from joint_sanctions.stores._postgres import PostgresStore; "
+                "from joint_sanctions._models import CreditRecord; "
                 "s = PostgresStore(sys.argv[1]); s.upsert([CreditRecord(record_id='R1', "
                 f"list_type='court_defaulter', subject_id='{ACME}', listed_on=dt.date(2024, 1, 1))]); "
                 "s.close()")

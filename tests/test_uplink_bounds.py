@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-from joint_sanctions.delivery import (
+from joint_sanctions._delivery import (
     MAX_RESPONSE_BODY,
     SIGNATURE_HEADER,
     UPLINK_KEY_ENV,
@@ -24,7 +24,7 @@ from joint_sanctions.delivery import (
     uplink_key,
     verify_signature,
 )
-from joint_sanctions.errors import DeliveryError, RejectedDeliveryError, RetryableDeliveryError
+from joint_sanctions._errors import DeliveryError, RejectedDeliveryError, RetryableDeliveryError
 
 from .conftest import Database
 from .test_cases import cli

@@ -1,7 +1,7 @@
 """Where credit records live: the :class:`RecordStore` protocol and :func:`open_store`.
 
-Backends plug in behind the protocol: :class:`~joint_sanctions.stores.sqlite.SqliteStore` (the
-embedded default), :class:`~joint_sanctions.stores.postgres.PostgresStore` (production; needs the
+Backends plug in behind the protocol: :class:`~joint_sanctions.stores._sqlite.SqliteStore` (the
+embedded default), :class:`~joint_sanctions.stores._postgres.PostgresStore` (production; needs the
 ``postgres`` extra) and :class:`~joint_sanctions.testing.MemoryStore` (for tests and examples).
 :func:`open_store` is the one place that turns a database URL into a store.
 """
@@ -15,13 +15,13 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
+from .._errors import StoreError
+from .._models import CreditRecord
 from .._text import redact_url
-from ..errors import StoreError
-from ..models import CreditRecord
-from .sqlite import SqliteStore
+from ._sqlite import SqliteStore
 
 if TYPE_CHECKING:
-    from .postgres import PostgresStore
+    from ._postgres import PostgresStore
 
 __all__ = ["DEFAULT_URL", "BulkLoading", "RecordStore", "SqliteStore", "open_store", "postgres_store_type"]
 
@@ -35,7 +35,7 @@ _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 class RecordStore(Protocol):
     """Credit records by ``record_id``, queried by subject.
 
-    Subject ids passed in are normalised ones (as :func:`~joint_sanctions.identifiers.parse_identifier`
+    Subject ids passed in are normalised ones (as :func:`~joint_sanctions._identifiers.parse_identifier`
     returns them); records hold them that way because :class:`CreditRecord` normalises on creation.
     """
 
@@ -138,7 +138,7 @@ class RecordStore(Protocol):
 class BulkLoading(Protocol):
     """What a :class:`RecordStore` may add to make large imports faster (optional).
 
-    :func:`~joint_sanctions.records.import_records` runs its upserts inside :meth:`bulk_load` when
+    :func:`~joint_sanctions._records.import_records` runs its upserts inside :meth:`bulk_load` when
     the store has it.
     """
 
@@ -203,18 +203,18 @@ def _open_postgres(url: str) -> RecordStore:
     except ImportError as exc:
         raise StoreError(f"PostgreSQL support needs psycopg 3 ({exc}): "
                          "pip install 'joint-sanctions[postgres]'") from exc
-    from .postgres import PostgresStore
+    from ._postgres import PostgresStore
 
     return PostgresStore(url)
 
 
 def postgres_store_type() -> type[PostgresStore] | None:
-    """:class:`~joint_sanctions.stores.postgres.PostgresStore`, or None where psycopg is not installed.
+    """:class:`~joint_sanctions.stores._postgres.PostgresStore`, or None where psycopg is not installed.
 
     For ``isinstance`` tests of stages that support PostgreSQL without requiring psycopg.
     """
     try:
-        from .postgres import PostgresStore
+        from ._postgres import PostgresStore
     except ImportError:  # psycopg is not installed, so no PostgresStore can exist
         return None
     return PostgresStore

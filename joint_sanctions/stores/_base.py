@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import Any, Self
 
-from ..errors import UnreadableRecordError
-from ..models import CreditRecord, trusted
+from .._errors import UnreadableRecordError
+from .._models import CreditRecord, trusted
 from ..vocabulary import LIST_TYPES, RECORD_STATUSES, SUBJECT_TYPES
 
 #: Records per read in iter_records, so no lock or connection is held while the caller works.

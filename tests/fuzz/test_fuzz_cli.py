@@ -4,7 +4,7 @@ Every run exits 0, 1 (input or state refused) or 2 (a wrong command line, one li
 at most a few lines on stderr, never a traceback or an "internal error", never a resident id or a
 password in clear, never a raw control character; and the records and cases already stored stay.
 
-Most runs call :func:`joint_sanctions.cli.main` in this process (a few milliseconds each); a few of
+Most runs call :func:`joint_sanctions._cli.main` in this process (a few milliseconds each); a few of
 issue 11's command lines also run as real processes. The CLI caches its loggers on first use, as a
 one-shot process may; here that would tie the library's loggers to one run's captured stderr, so
 caching is turned off for these runs (see tests/test_cli_hostile.py).
@@ -31,9 +31,9 @@ import structlog
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from joint_sanctions.cli import main
-from joint_sanctions.load import shipped_measures_dir
-from joint_sanctions.records import COLUMNS
+from joint_sanctions._cli import main
+from joint_sanctions._load import shipped_measures_dir
+from joint_sanctions._records import COLUMNS
 from joint_sanctions.vocabulary import LIST_TYPES, MATTER_TYPES, RELATED_PARTY_ROLES, SUBJECT_TYPES
 
 from .. import hostile

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from joint_sanctions.compile import (
+from joint_sanctions._compile import (
     MAX_RULESET_ALTERNATIVES,
     MAX_RULESET_FIRINGS,
     SELF,
@@ -29,7 +29,7 @@ from joint_sanctions.compile import (
     day_number,
     residual_of,
 )
-from joint_sanctions.conditions import (
+from joint_sanctions._conditions import (
     AMOUNT_MAX,
     CONDITION_FIELDS,
     ConditionError,
@@ -37,10 +37,10 @@ from joint_sanctions.conditions import (
     coincident,
     parse_condition,
 )
-from joint_sanctions.errors import CheckError, JointSanctionsError, RuleEngineError
-from joint_sanctions.load import lint
-from joint_sanctions.models import LegalBasis, Measure, MeasureListFile
-from joint_sanctions.rules import ReferenceRunner, make_runner
+from joint_sanctions._errors import CheckError, JointSanctionsError, RuleEngineError
+from joint_sanctions._load import lint
+from joint_sanctions._models import LegalBasis, Measure, MeasureListFile
+from joint_sanctions._rules import ReferenceRunner, make_runner
 
 from ._fuzz import RESIDENT_IDS, assert_safe, budget, count
 

@@ -23,11 +23,11 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from joint_sanctions import Engine
-from joint_sanctions.check import compile_paths
-from joint_sanctions.errors import JointSanctionsError
-from joint_sanctions.load import ERROR_CODES, MAX_LIST_ITEMS, lint, load_measure_lists, shipped_measures_dir
+from joint_sanctions._check import compile_paths
+from joint_sanctions._errors import JointSanctionsError
+from joint_sanctions._load import ERROR_CODES, MAX_LIST_ITEMS, lint, load_measure_lists, shipped_measures_dir
 from joint_sanctions.stores import RecordStore
-from joint_sanctions.stores.sqlite import SqliteStore
+from joint_sanctions.stores._sqlite import SqliteStore
 from joint_sanctions.vocabulary import LIST_TYPES, MATTER_TYPES
 
 from ..conftest import FIXED_NOW, numbered_uscc, record

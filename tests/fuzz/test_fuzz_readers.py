@@ -24,9 +24,9 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from joint_sanctions import _tabular
-from joint_sanctions.errors import JointSanctionsError, RecordError
-from joint_sanctions.identifiers import parse_identifier
-from joint_sanctions.records import COLUMNS, import_records
+from joint_sanctions._errors import JointSanctionsError, RecordError
+from joint_sanctions._identifiers import parse_identifier
+from joint_sanctions._records import COLUMNS, import_records
 from joint_sanctions.stores import RecordStore, open_store
 from joint_sanctions.vocabulary import LIST_TYPES, RECORD_STATUSES, SUBJECT_TYPES
 

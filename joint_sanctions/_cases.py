@@ -3,7 +3,7 @@
 A check at the current time that finds at least one measure opens a case (发起 and 响应 at once:
 status ``responded``). The handling department records its disposal (处置: ``disposed``), which puts
 the case's v1 feedback record in the outbox in the same transaction. A delivery run
-(:mod:`joint_sanctions.delivery`) claims each pending record, sends it and marks the case ``fed_back``
+(:mod:`joint_sanctions._delivery`) claims each pending record, sends it and marks the case ``fed_back``
 or ``rejected`` (反馈)::
 
     responded ──dispose──▶ disposed ──deliver──▶ fed_back
@@ -54,7 +54,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from . import identifiers
+from . import _identifiers as identifiers
 from ._case_model import (
     _MAX_TEXT,
     _PREFIX_MATCHES_SHOWN,
@@ -82,9 +82,7 @@ from ._case_tables import (
     SqliteCaseBackend,
     _open_key,
 )
-from ._logging import get_logger
-from ._outbox import Claim, Outbox
-from .errors import (
+from ._errors import (
     AmbiguousCaseError,
     CaseError,
     DisposalError,
@@ -92,10 +90,12 @@ from .errors import (
     TransitionError,
     UnknownCaseError,
 )
-from .feedback import FeedbackV1, build_feedback, region_code_from_env
-from .models import CST, AppliedMeasure, CheckResult, Hit, Matter, Subject, SubjectRef
+from ._feedback import FeedbackV1, build_feedback, region_code_from_env
+from ._logging import get_logger
+from ._models import CST, AppliedMeasure, CheckResult, Hit, Matter, Subject, SubjectRef
+from ._outbox import Claim, Outbox
 from .stores import postgres_store_type
-from .stores.sqlite import SqliteStore
+from .stores._sqlite import SqliteStore
 
 __all__ = [
     "CASE_MIGRATIONS",
@@ -155,7 +155,7 @@ def _clean(name: str, value: str | None) -> str | None:
 class CaseBook:
     """Opens, finds, disposes and counts cases; :attr:`outbox` serves delivery.
 
-    Implements :class:`~joint_sanctions.check.CaseRecorder`, so an :class:`~joint_sanctions.Engine`
+    Implements :class:`~joint_sanctions._check.CaseRecorder`, so an :class:`~joint_sanctions.Engine`
     opens its cases here. Get one with :func:`case_book_for`.
 
     Args:
@@ -536,8 +536,8 @@ def case_book_for(store: Any, *, clock: Callable[[], dt.datetime] = _utc_now,
     """The case book kept in ``store``'s database.
 
     Args:
-        store: a :class:`~joint_sanctions.stores.sqlite.SqliteStore` (cases in the same file), a
-            :class:`~joint_sanctions.stores.postgres.PostgresStore` (cases in the same database) or a
+        store: a :class:`~joint_sanctions.stores._sqlite.SqliteStore` (cases in the same file), a
+            :class:`~joint_sanctions.stores._postgres.PostgresStore` (cases in the same database) or a
             :class:`~joint_sanctions.testing.MemoryStore` (cases in memory, for tests and examples).
         clock, new_id, tz, region_code: see :class:`CaseBook`.
 

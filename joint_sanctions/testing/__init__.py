@@ -12,11 +12,11 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from .errors import DeliveryError, RecordError
-from .identifiers import mask_text
-from .models import CreditRecord
-from .stores._base import StoreBase
-from .vocabulary import RECORD_STATUSES
+from .._errors import DeliveryError, RecordError
+from .._identifiers import mask_text
+from .._models import CreditRecord
+from ..stores._base import StoreBase
+from ..vocabulary import RECORD_STATUSES
 
 __all__ = ["MemoryStore", "RecordingSink"]
 
@@ -152,7 +152,7 @@ class MemoryStore(StoreBase):
 
 
 class RecordingSink:
-    """A :class:`~joint_sanctions.delivery.FeedbackSink` that keeps what it is sent.
+    """A :class:`~joint_sanctions._delivery.FeedbackSink` that keeps what it is sent.
 
     Args:
         failures: what the next sends do, in order: ``None`` delivers, an exception (e.g.

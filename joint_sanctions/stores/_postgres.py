@@ -1,7 +1,7 @@
 """The PostgreSQL record store, for production: psycopg 3 behind a connection pool.
 
 Several service processes may share one database. Its schema comes from ordered, versioned
-:class:`~joint_sanctions.stores.sqlite.Migration` lists (PostgreSQL dialect, same ids as SQLite's)
+:class:`~joint_sanctions.stores._sqlite.Migration` lists (PostgreSQL dialect, same ids as SQLite's)
 recorded in ``schema_migrations``; a transaction-level advisory lock makes processes that start at
 once apply them one after the other. Later stages keep their tables (the case outbox) in the same
 database: they pass their own migrations to :meth:`PostgresStore.migrate` and run their statements
@@ -34,14 +34,14 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool
 
+from .._errors import JointSanctionsError, RecordError, StoreError
+from .._identifiers import mask_text
 from .._logging import get_logger
+from .._models import CreditRecord
 from .._text import redact_url
-from ..errors import JointSanctionsError, RecordError, StoreError
-from ..identifiers import mask_text
-from ..models import CreditRecord
 from ..vocabulary import RECORD_STATUSES
 from ._base import PAGE_SIZE, PagedStore, stored_record
-from .sqlite import Migration
+from ._sqlite import Migration
 
 __all__ = ["RECORD_MIGRATIONS", "PostgresStore", "apply_migrations"]
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import importlib.resources
 import os
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -24,11 +23,11 @@ from typing import get_args
 
 import yaml
 
-from .compile import MAX_RULESET_ALTERNATIVES, MAX_RULESET_FIRINGS, residual_of
-from .conditions import SET_TEST_MIN, ConditionError, alternatives, coincident, parse_condition
-from .errors import MeasureListError, Problem
-from .identifiers import mask_text
-from .models import BasisStatus, LegalBasis, Measure, MeasureListFile
+from ._compile import MAX_RULESET_ALTERNATIVES, MAX_RULESET_FIRINGS, residual_of
+from ._conditions import SET_TEST_MIN, ConditionError, alternatives, coincident, parse_condition
+from ._errors import MeasureListError, Problem
+from ._identifiers import mask_text
+from ._models import BasisStatus, LegalBasis, Measure, MeasureListFile
 from .vocabulary import (
     EFFECTS,
     INCENTIVE_LIST_TYPES,
@@ -828,9 +827,5 @@ def load_measure_lists(paths: Iterable[PathLike] | PathLike) -> tuple[MeasureLis
 
 
 def shipped_measures_dir() -> Path:
-    """The measure lists shipped with the package (inside the wheel, else the repository's copy)."""
-    packaged = importlib.resources.files("joint_sanctions") / "measure_lists"
-    if isinstance(packaged, Path) and packaged.is_dir():
-        return packaged
-    # Editable installs do not apply hatchling's force-include: the lists stay at the repository root.
-    return Path(__file__).resolve().parent.parent / "measure_lists"
+    """The measure lists shipped with the package (the repository's measure_lists/, linked in place)."""
+    return Path(__file__).resolve().parent / "measure_lists"

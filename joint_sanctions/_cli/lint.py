@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..load import lint as lint_paths
+from .._load import lint as lint_paths
 from ._common import shown
 
 

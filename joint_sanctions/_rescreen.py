@@ -26,13 +26,13 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from . import identifiers
+from . import _identifiers as identifiers
+from ._check import SubjectLike, coerce_subject
+from ._errors import StoreError
 from ._logging import get_logger
-from .check import SubjectLike, coerce_subject
-from .errors import StoreError
-from .models import CST
+from ._models import CST
 from .stores import RecordStore, postgres_store_type
-from .stores.sqlite import Migration, SqliteStore
+from .stores._sqlite import Migration, SqliteStore
 from .vocabulary import LIST_TYPES
 
 __all__ = ["ChangeKind", "RescreenReport", "StatusChange", "register_subjects", "rescreen"]
@@ -220,7 +220,7 @@ def register_subjects(store: RecordStore, subjects: Iterable[SubjectLike]) -> in
 
     Args:
         store: a SQLite or PostgreSQL store; the registry is created in its database on first use.
-        subjects: :class:`~joint_sanctions.models.Subject` models, mappings with ``id`` (and
+        subjects: :class:`~joint_sanctions._models.Subject` models, mappings with ``id`` (and
             ``name``, ``subject_type``) or bare ids; a lazy iterable is read in batches.
 
     Returns:

@@ -1,9 +1,9 @@
 """Credit-record import (docs/record-import.md): CSV, JSON Lines and XLSX files into a record store.
 
 Files are read row by row, so a million rows need little memory. A bad row becomes an
-:class:`~joint_sanctions.errors.ImportRowError` (its line and a one-line reason, resident ids masked)
+:class:`~joint_sanctions._errors.ImportRowError` (its line and a one-line reason, resident ids masked)
 and the other rows still load; a file that cannot be read as a whole (unknown type, wrong header,
-not UTF-8) raises :class:`~joint_sanctions.errors.RecordError`.
+not UTF-8) raises :class:`~joint_sanctions._errors.RecordError`.
 
 Reading is bounded (docs/failing-closed.md): a CSV field or a JSON Lines line over 1 MiB, JSON nested deeper than
 32 levels or a number of more digits than Python converts reject that row only. A workbook is checked
@@ -40,10 +40,10 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from . import _tabular
+from ._errors import IdentifierError, ImportRowError, RecordError
+from ._identifiers import mask_text, parse_identifier
 from ._logging import get_logger
-from .errors import IdentifierError, ImportRowError, RecordError
-from .identifiers import mask_text, parse_identifier
-from .models import CreditRecord, trusted
+from ._models import CreditRecord, trusted
 from .stores import BulkLoading, RecordStore
 from .vocabulary import LIST_TYPES, RECORD_STATUSES, SUBJECT_TYPES
 

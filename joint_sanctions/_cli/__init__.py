@@ -12,7 +12,7 @@ import importlib.metadata
 import sys
 from collections.abc import Sequence
 
-from ..errors import JointSanctionsError
+from .._errors import JointSanctionsError
 from . import _common, batch, cases, check, lint, records
 
 _COMMAND_GROUPS = (lint, records, check, batch, cases)

@@ -23,8 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
-from .errors import JointSanctionsError
-from .identifiers import mask_text
+from ._errors import JointSanctionsError
+from ._identifiers import mask_text
 
 Scalar: TypeAlias = str | int | float | bool
 Op: TypeAlias = Literal["==", "!=", "<", "<=", ">", ">="]

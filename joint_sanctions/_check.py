@@ -43,7 +43,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from . import identifiers
+from . import _identifiers as identifiers
+from ._compile import CompiledMeasures, collector_paused, compile_measures
+from ._conditions import AMOUNT_MAX
+from ._errors import CheckError, MeasureListError, RuleEngineError
 from ._inputs import (
     _MATTER_PLAIN,
     _SURROGATE,
@@ -61,13 +64,9 @@ from ._inputs import (
     coerce_subject,
     parse_max_data_age,
 )
+from ._load import load_measure_lists, shipped_measures_dir
 from ._logging import get_logger
-from ._results import _applied, _decide, _facts, _hit
-from .compile import CompiledMeasures, collector_paused, compile_measures
-from .conditions import AMOUNT_MAX
-from .errors import CheckError, MeasureListError, RuleEngineError
-from .load import load_measure_lists, shipped_measures_dir
-from .models import (
+from ._models import (
     CST,
     AppliedMeasure,
     CheckResult,
@@ -78,7 +77,8 @@ from .models import (
     SubjectRef,
     trusted,
 )
-from .rules import RuleRunner, make_runner
+from ._results import _applied, _decide, _facts, _hit
+from ._rules import RuleRunner, make_runner
 from .stores import RecordStore, open_store
 
 __all__ = [
@@ -256,7 +256,7 @@ class Engine:
         self._bind_log()
         self._cases: CaseRecorder | None
         if cases is True:
-            from .cases import case_book_for  # the loop stage builds on the check stage, not the reverse
+            from ._cases import case_book_for  # the loop stage builds on the check stage, not the reverse
 
             self._cases = case_book_for(self.store)
         else:

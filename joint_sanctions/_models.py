@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from . import identifiers
+from . import _identifiers as identifiers
 
 SubjectType = Literal["legal_person", "unincorporated_org", "individual_business", "natural_person",
                       "government_body"]

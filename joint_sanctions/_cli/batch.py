@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..batch import BatchError, BatchSummary, check_report_path, open_batch, report_format, run_batch
+from .._batch import BatchError, BatchSummary, check_report_path, open_batch, report_format, run_batch
 from ..vocabulary import DECISIONS, MATTER_TYPES
 from . import _common
 from .progress import Progress

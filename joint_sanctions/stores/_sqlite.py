@@ -26,10 +26,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .._errors import RecordError, StoreError
+from .._identifiers import mask_text
 from .._logging import get_logger
-from ..errors import RecordError, StoreError
-from ..identifiers import mask_text
-from ..models import CreditRecord
+from .._models import CreditRecord
 from ..vocabulary import RECORD_STATUSES
 from ._base import PAGE_SIZE, PagedStore, stored_record
 

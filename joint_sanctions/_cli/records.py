@@ -10,8 +10,8 @@ import argparse
 import sys
 from typing import Any
 
+from .._records import import_records
 from .._tabular import DEFAULT_MAX_INPUT_MB, MAX_INPUT_MB_RANGE
-from ..records import import_records
 from ..stores import open_store
 from . import _common
 from .progress import Progress
@@ -74,7 +74,7 @@ def run_repair(args: argparse.Namespace) -> int:
 
 
 def run_db_init(args: argparse.Namespace) -> int:
-    from ..cases import case_book_for  # the case tables live in the same database
+    from .._cases import case_book_for  # the case tables live in the same database
 
     with open_store(_common.db_url(args), create=True) as store:
         case_book_for(store)

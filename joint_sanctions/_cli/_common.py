@@ -14,9 +14,9 @@ from typing import Any, NoReturn
 
 import structlog
 
+from .._conditions import AMOUNT_MAX
+from .._identifiers import mask_text
 from .._text import escape_controls, redact_url
-from ..conditions import AMOUNT_MAX
-from ..identifiers import mask_text
 
 _SUPPRESS = argparse.SUPPRESS
 
@@ -162,7 +162,7 @@ def _mask_event(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Ma
 
 def max_data_age(text: str) -> dt.timedelta:
     """argparse type for ``--max-data-age`` (``36h``, ``7d``)."""
-    from ..check import parse_max_data_age
+    from .._check import parse_max_data_age
 
     try:
         return parse_max_data_age(text)
@@ -185,7 +185,7 @@ def store_name(store: Any) -> str:
 
 def engine(args: argparse.Namespace, **kw: Any) -> Any:
     """The engine for this command line's --db, --measures and --max-data-age; the database must exist."""
-    from ..check import Engine
+    from .._check import Engine
 
     return Engine(measures=measures(args), store=db_url(args),
                   max_data_age=getattr(args, "max_data_age", None), **kw)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from .conditions import (
+from ._conditions import (
     And,
     AnyOf,
     Compare,
@@ -41,12 +41,12 @@ from .conditions import (
     set_tests,
     to_durable,
 )
-from .models import Measure, MeasureListFile
+from ._models import Measure, MeasureListFile
 
 #: The role a fact has when the record belongs to the checked subject itself.
 SELF = "self"
 
-#: The most alternative paths (see :func:`joint_sanctions.conditions.alternatives`) the rules of one
+#: The most alternative paths (see :func:`joint_sanctions._conditions.alternatives`) the rules of one
 #: ruleset (one list type × matter type) may have together. Measured with durable_rules 2.0.28:
 #: creating a ruleset spins forever once one test has more than 511 distinct tests below it (a
 #: fixed 512-slot table; ~90 ms at 511, ~10 ms at 256), and fails with error 108 once more than 256
@@ -56,7 +56,7 @@ SELF = "self"
 MAX_RULESET_ALTERNATIVES = 256
 
 #: The most alternative paths of one ruleset's rules that one fact may meet at once (see
-#: :func:`joint_sanctions.conditions.coincident`): durable_rules 2.0.28 fails a fact that fires a
+#: :func:`joint_sanctions._conditions.coincident`): durable_rules 2.0.28 fails a fact that fires a
 #: 65th rule branch in one assert (error 303, measured), whatever the rules look like.
 MAX_RULESET_FIRINGS = 64
 
@@ -183,7 +183,7 @@ def day_number(day: dt.date) -> int:
 
 
 def measure_rule(m: Measure) -> Expr:
-    """The rule expression of one measure over fact keys (see :func:`joint_sanctions.check` facts)."""
+    """The rule expression of one measure over fact keys (see :func:`joint_sanctions._check` facts)."""
     return And((AnyOf("record.list_type", tuple(m.list_types)),
                 AnyOf("matter.matter_type", tuple(m.matter_types)),
                 *residual_rule(m).items))
@@ -243,7 +243,7 @@ def compile_measures(files: Iterable[MeasureListFile]) -> CompiledMeasures:
     """Build the index, rules and revision of validated measure lists.
 
     The loader has already validated every field and condition, so compiling cannot fail on
-    content that :func:`joint_sanctions.load.load_measure_lists` accepted.
+    content that :func:`joint_sanctions._load.load_measure_lists` accepted.
     """
     with collector_paused():
         return _compile(tuple(files))

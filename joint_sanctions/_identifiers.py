@@ -1,7 +1,7 @@
 """Subject identifiers: 统一社会信用代码 (USCC, GB 32100-2015) and 居民身份证号码 (GB 11643-1999).
 
 Every function normalises first (surrounding whitespace, full-width ASCII, lower case), then validates
-strictly. Failures raise :class:`~joint_sanctions.errors.IdentifierError` with a bilingual message naming
+strictly. Failures raise :class:`~joint_sanctions._errors.IdentifierError` with a bilingual message naming
 the rule broken. Resident ids are personal information: no message, and nothing :func:`mask` or
 :func:`mask_text` returns, contains one unmasked. USCCs are public and are never masked.
 """
@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from operator import mul
 
-from .errors import IdentifierError
+from ._errors import IdentifierError
 
 __all__ = [
     "infer_subject_type",

@@ -66,9 +66,9 @@ from ._batch_rows import (
     DuplicateRow,
     RejectedRow,
 )
-from .cases import CaseBook
-from .check import CaseRecorder, Engine, MatterLike, coerce_matter
-from .models import CheckResult, Subject
+from ._cases import CaseBook
+from ._check import CaseRecorder, Engine, MatterLike, coerce_matter
+from ._models import CheckResult, Subject
 
 __all__ = [
     "INPUT_COLUMNS",
@@ -166,7 +166,7 @@ def run_batch(engine: Engine, source: BatchSource | str | os.PathLike[str], matt
         engine: answers the checks (its clock, store and measure lists) and opens the cases (in the
             case recorder it was built with; an engine built with ``cases=False`` opens none).
         source: an opened :class:`BatchSource` (left open) or a path (opened and closed here).
-        matter: a matter-type id, a :class:`~joint_sanctions.models.Matter` or a mapping.
+        matter: a matter-type id, a :class:`~joint_sanctions._models.Matter` or a mapping.
         out: the report; its extension chooses the format (see :data:`REPORT_FORMATS`).
         open_cases: open a case for each subject with measures (docs/case-feedback-v1.md: batches open none
             unless asked).

@@ -98,7 +98,7 @@ class UnreadableRecordError(RecordError):
     """
 
     def __init__(self, record_id: str, field: str, problem: str) -> None:
-        from .identifiers import mask_text  # identifiers imports this module
+        from ._identifiers import mask_text  # identifiers imports this module
 
         self.record_id = record_id
         self.field = field
@@ -119,7 +119,7 @@ class UnknownCaseError(CaseError, LookupError):
     """No case has this id; ``case_id`` names it."""
 
     def __init__(self, case_id: str, hint: tuple[str, str] = ("", "")) -> None:
-        from .identifiers import mask_text  # identifiers imports this module
+        from ._identifiers import mask_text  # identifiers imports this module
 
         self.case_id = case_id
         super().__init__(f"unknown case id {mask_text(case_id)!r}{hint[0]} / 案例不存在{hint[1]}")
@@ -129,7 +129,7 @@ class AmbiguousCaseError(CaseError, LookupError):
     """A case id prefix that several cases share; ``matches`` names them (the first few)."""
 
     def __init__(self, prefix: str, matches: tuple[str, ...]) -> None:
-        from .identifiers import mask_text  # identifiers imports this module
+        from ._identifiers import mask_text  # identifiers imports this module
 
         self.prefix = prefix
         self.matches = matches

@@ -40,8 +40,8 @@ import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
-from .compile import MAX_RULESET_ALTERNATIVES, MAX_RULESET_FIRINGS, CompiledMeasures, SetTest
-from .errors import RuleEngineError
+from ._compile import MAX_RULESET_ALTERNATIVES, MAX_RULESET_FIRINGS, CompiledMeasures, SetTest
+from ._errors import RuleEngineError
 
 Fact = Mapping[str, Any]
 Firing = tuple[str, str]  # (measure id, fact id)

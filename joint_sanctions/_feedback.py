@@ -4,14 +4,14 @@ The format and the uplink protocol are described for users in docs/case-feedback
 
 :class:`FeedbackV1` is the wire format. Its JSON Schema ships with the package as
 ``joint_sanctions/schemas/feedback-v1.schema.json``; :func:`schema_text` regenerates it from the model
-(``python -m joint_sanctions.feedback > joint_sanctions/schemas/feedback-v1.schema.json``) and a test
+(``python -m joint_sanctions._feedback > joint_sanctions/schemas/feedback-v1.schema.json``) and a test
 fails when the shipped file and the model differ. v1 never changes shape: every object forbids
 additional properties, every key is always present (``null`` where not given). A new shape is v2.
 
 The uplink is the one place where the subject id travels unmasked: the platform needs it. Every other
 text of the record (names, list entries, matter, department, disposal texts) is free text that may
 hold a resident id (a reason citing someone's id, a name with the id in brackets): it goes up through
-:func:`~joint_sanctions.identifiers.mask_text`. Cases store those texts as given, so that what the loop
+:func:`~joint_sanctions._identifiers.mask_text`. Cases store those texts as given, so that what the loop
 compares (the application number of an idempotent case) stays exact; the record is masked as it is
 built.
 """
@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import CaseError, TransitionError
-from .identifiers import mask_text
-from .models import Effect, IdKind, Kind, ListType, MatterType, SubjectType
+from ._errors import CaseError, TransitionError
+from ._identifiers import mask_text
+from ._models import Effect, IdKind, Kind, ListType, MatterType, SubjectType
 
 if TYPE_CHECKING:
-    from .cases import Case
+    from ._cases import Case
 
 __all__ = [
     "DEFAULT_REGION_CODE",

@@ -15,13 +15,13 @@ import os
 import sys
 from typing import Any
 
-from .. import identifiers
+from .. import _identifiers as identifiers
+from .._cases import CASE_STATUSES, DISPOSAL_RESULTS, Case, CaseBook, CaseStats, case_book_for
+from .._delivery import FeedbackSink, HttpSink, JsonlFileSink, deliver, plain_http_warning, uplink_key
+from .._errors import DeliveryError, IdentifierError
+from .._feedback import shipped_schema_text
+from .._models import CST
 from .._text import escape_controls
-from ..cases import CASE_STATUSES, DISPOSAL_RESULTS, Case, CaseBook, CaseStats, case_book_for
-from ..delivery import FeedbackSink, HttpSink, JsonlFileSink, deliver, plain_http_warning, uplink_key
-from ..errors import DeliveryError, IdentifierError
-from ..feedback import shipped_schema_text
-from ..models import CST
 from ..stores import open_store
 from ..vocabulary import DECISIONS, LIST_TYPES, MATTER_TYPES
 from . import _common

@@ -12,7 +12,7 @@ next run sends it again (the platform answers a resend with 409, which counts as
 
 Sinks plug in behind :class:`FeedbackSink`: :class:`HttpSink` (one POST per record) and
 :class:`JsonlFileSink` (a file drop); :class:`joint_sanctions.testing.RecordingSink` for tests. Each
-maps its library's exceptions to :class:`~joint_sanctions.errors.DeliveryError` subclasses in one
+maps its library's exceptions to :class:`~joint_sanctions._errors.DeliveryError` subclasses in one
 place (:func:`translate_http_error`, ``JsonlFileSink.send``).
 
 HTTP answers: 2xx and 409 = delivered; 5xx, timeouts, refused or broken connections, 408, 425 and
@@ -48,10 +48,10 @@ import httpx
 from cryptography.hazmat.primitives import hashes, hmac
 
 from ._case_model import DEFAULT_LEASE
+from ._cases import CaseBook, Claim
+from ._errors import DeliveryError, RejectedDeliveryError, RetryableDeliveryError
+from ._identifiers import mask_text
 from ._logging import get_logger
-from .cases import CaseBook, Claim
-from .errors import DeliveryError, RejectedDeliveryError, RetryableDeliveryError
-from .identifiers import mask_text
 
 __all__ = [
     "IN_RUN_BACKOFF",

@@ -6,10 +6,10 @@ import argparse
 import sys
 from typing import Any
 
-from .. import identifiers
+from .. import _identifiers as identifiers
+from .._errors import IdentifierError
+from .._models import CST, CheckResult
 from .._text import escape_controls
-from ..errors import IdentifierError
-from ..models import CST, CheckResult
 from ..vocabulary import DECISIONS, LIST_TYPES, MATTER_TYPES, RELATED_PARTY_ROLES, SUBJECT_TYPES
 from . import _common
 

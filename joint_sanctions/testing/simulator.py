@@ -25,7 +25,7 @@ counted in :attr:`truncated`.
 Every answer waits ``delay`` seconds after the record is kept, which widens the window in which a
 sender can die after the platform has its record. ``GET /received`` gives a summary as JSON.
 
-Run ``python -m joint_sanctions.simulator --port 8765`` for the demo; it prints each record kept.
+Run ``python -m joint_sanctions.testing.simulator --port 8765`` for the demo; it prints each record kept.
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 
-from .delivery import SIGNATURE_HEADER, verify_signature
-from .feedback import shipped_schema_text
-from .identifiers import mask, mask_text
+from .._delivery import SIGNATURE_HEADER, verify_signature
+from .._feedback import shipped_schema_text
+from .._identifiers import mask, mask_text
 
 __all__ = ["PlatformSimulator", "Received", "main"]
 
@@ -321,8 +321,8 @@ def _handler_for(sim: PlatformSimulator) -> type[BaseHTTPRequestHandler]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m joint_sanctions.simulator``: serve until interrupted, printing each record kept."""
-    parser = argparse.ArgumentParser(prog="python -m joint_sanctions.simulator",
+    """``python -m joint_sanctions.testing.simulator``: serve until interrupted, printing each record kept."""
+    parser = argparse.ArgumentParser(prog="python -m joint_sanctions.testing.simulator",
                                      description="Provincial credit platform simulator (127.0.0.1 only).")
     parser.add_argument("--port", type=int, default=8765, help="TCP port (0 = any free one)")
     parser.add_argument("--token-env", metavar="VAR", help="require the bearer token held in VAR")
