@@ -1,27 +1,55 @@
-"""Shared fixtures: engines over real SQLite files, and a real PostgreSQL server for the session."""
+"""Shared fixtures and helpers: engines over real SQLite files, a real PostgreSQL server for the session,
+the closed loop's data, and the helpers every test module may use (test modules never import one another).
+"""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import json
+import os
+import re
 import sqlite3
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import psycopg
 import pytest
 import structlog
 
-from joint_sanctions import CreditRecord, Engine
+from joint_sanctions import CaseBook, CreditRecord, Engine, case_book_for
 from joint_sanctions._check import compile_paths
 from joint_sanctions._compile import CompiledMeasures
+from joint_sanctions._delivery import Backoff
+from joint_sanctions._feedback import shipped_schema_text
 from joint_sanctions.stores import RecordStore, open_store
 from joint_sanctions.stores._sqlite import SqliteStore
+from joint_sanctions.testing import Clock, SequentialIds
 
 from . import pgserver
 
 FIXED_NOW = dt.datetime(2025, 6, 1, 4, 0, tzinfo=dt.UTC)
+
+
+#: Set to 1 to run the tests marked ``browser`` with the rest (or select them: ``pytest -m browser``).
+BROWSER_ENV = "JOINT_SANCTIONS_TEST_BROWSER"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave the ``browser`` tests out unless asked for: they need chromium and a CJK font."""
+    if os.environ.get(BROWSER_ENV) == "1" or "browser" in (config.getoption("markexpr") or ""):
+        return
+    left_out = [item for item in items if item.get_closest_marker("browser")]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if not item.get_closest_marker("browser")]
 
 
 def _drop(_logger: Any, _name: str, _event: Any) -> Any:
@@ -80,9 +108,8 @@ def make_engine(tmp_path: Path, shipped: CompiledMeasures) -> Callable[..., Engi
     def make(records: Iterable[CreditRecord] = (), measures: Any = None, **kw: Any) -> Engine:
         store = SqliteStore(tmp_path / f"records-{next(counter)}.db")
         store.upsert(list(records) or [unlisted_import()])
-        ids = (f"chk-{i}" for i in range(10**9))
-        kw.setdefault("clock", lambda: FIXED_NOW)
-        kw.setdefault("new_id", lambda: next(ids))
+        kw.setdefault("clock", Clock(FIXED_NOW))
+        kw.setdefault("new_id", SequentialIds("chk-"))
         return Engine(measures=measures if measures is not None else shipped, store=store, **kw)
     return make
 
@@ -158,3 +185,148 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     yield db
     for store in db.opened:
         store.close()
+
+
+# --- helpers the test modules share (test modules never import one another) --------------------------
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 30.0, interval: float = 0.005) -> None:
+    """Return as soon as ``predicate()`` is true; fail the test when it is still false after ``timeout``.
+
+    The timeout is a safety bound for a broken build, never the wait itself: a loaded machine only
+    makes the wait longer, not the test red.
+    """
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"still not true after {timeout} s: {getattr(predicate, '__name__', predicate)}")
+        time.sleep(interval)
+
+
+def assert_masked(text: str, *numbers: str) -> None:
+    """Fail when ``text`` shows the ten middle digits of any of ``numbers`` in any spelling
+    (full-width digits, grouped by spaces or dashes)."""
+    flat = re.sub("[\\s\\-\u2010-\u2014\uff0d]", "", text.translate(
+        {ord(c) + 0xFEE0: ord(c) for c in "0123456789"}))
+    for number in numbers:
+        assert number[4:14] not in flat, f"{number[:4]}…{number[-4:]} shows in {text[:200]!r}"
+
+
+def failures_in_threads(work: Callable[[int], object], count: int) -> list[BaseException]:
+    """Run ``work(0)`` … ``work(count - 1)`` on threads of their own; what they raised."""
+    failures: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            work(n)
+        except BaseException as exc:  # noqa: BLE001 -- returned to the test: a thread cannot fail it
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return failures
+
+
+def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m joint_sanctions`` as a user would (``env``: the whole environment, if given)."""
+    return subprocess.run([sys.executable, "-m", "joint_sanctions", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=60, env=env, check=False)
+
+
+# --- subjects and input files ---------------------------------------------------------------------------
+
+
+def resident_id(n: int, birth: str = "19850314") -> str:
+    """A valid 居民身份证号码 (郑州市金水区) with sequence ``n``."""
+    body = f"410105{birth}{n:03d}"
+    total = sum(int(ch) * w for ch, w in zip(body, (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2),
+                                             strict=True))
+    return body + "10X98765432"[total % 11]
+
+
+USCCS = [numbered_uscc(i) for i in range(11_000)]
+PERSONS = [resident_id(i) for i in range(1, 200)]
+
+
+def write_csv(path: Path, rows: Iterable[Sequence[str]],
+              header: Sequence[str] = ("subject_id", "subject_name")) -> Path:
+    """A UTF-8 CSV input file with ``header``."""
+    with open(path, "w", encoding="utf-8", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+# --- the closed loop: an engine over the fixture lists, its case book, disposed cases -------------------
+
+FIXTURE = Path(__file__).parent / "fixtures" / "measures"
+CO = "91410100MA0000015B"      # a company on the court-defaulter list
+CO2 = "91350100M000100Y43"     # a company on the tax-credit A (red) list
+CO3 = "91110000600037341L"     # a company on the market serious-violator list
+PERSON = "410102199003071230"  # a natural person on the court-defaulter list
+FAST = Backoff(base=0.02, cap=0.1)  # in-run backoff short enough for tests
+
+
+def loop_records() -> list[CreditRecord]:
+    """Credit records the loop tests share."""
+    return [
+        record("R-CO", CO, authority="郑州市中级人民法院", document_no="(2024)豫01执1号"),
+        record("R-CO2", CO2, list_type="tax_credit_a", authority="国家税务总局郑州市税务局", document_no=""),
+        record("R-CO3", CO3, list_type="market_serious_violator", authority="郑州市市场监督管理局"),
+        record("R-P", PERSON, authority="金水区人民法院"),
+    ]
+
+
+def loop_engine(db: Database | Path, **kw: Any) -> Engine:
+    """A real engine over a database (or SQLite file) holding :func:`loop_records`, opening cases in it."""
+    store = db.open() if isinstance(db, Database) else SqliteStore(db)
+    store.upsert(loop_records())
+    kw.setdefault("clock", Clock(FIXED_NOW))
+    return Engine(measures=FIXTURE, store=store, **kw)
+
+
+class Loop:
+    """A real engine over a database (or SQLite file), its case book, and disposed cases on request."""
+
+    def __init__(self, db: Database | Path) -> None:
+        self.database = db if isinstance(db, Database) else Database("sqlite", f"sqlite:///{db}", db.parent)
+        self.url = self.database.url
+        self.engine: Engine = loop_engine(db)
+        self.book: CaseBook = case_book_for(self.engine.store)
+
+    def dispose(self, subject: Any = CO, matter: str = "government_procurement", result: str = "applied",
+                check: dict[str, Any] | None = None, **disposal: Any) -> str:
+        """Check ``subject`` for ``matter``, dispose the case it opens, return its id."""
+        case_id = self.engine.check(subject, matter, **(check or {})).case_id
+        assert case_id is not None
+        self.book.dispose(case_id, result, **disposal)
+        return case_id
+
+    def disposed(self, n: int = 1, subject: str = CO, matter: str = "government_procurement") -> list[str]:
+        """Open and dispose ``n`` cases; return their ids, oldest first."""
+        return [self.dispose(subject, matter, department="郑州市财政局") for _ in range(n)]
+
+
+@pytest.fixture
+def loop(database: Database) -> Loop:
+    """A loop over a fresh database (SQLite file, then PostgreSQL)."""
+    return Loop(database)
+
+
+# --- feedback v1 ------------------------------------------------------------------------------------
+
+
+def feedback_validator() -> jsonschema.Draft202012Validator:
+    """A validator of the shipped feedback v1 schema, formats checked."""
+    return jsonschema.Draft202012Validator(json.loads(shipped_schema_text()),
+                                           format_checker=jsonschema.FormatChecker())
+
+
+def assert_valid(payload: dict[str, Any]) -> None:
+    """Fail with every schema error of ``payload`` against the shipped feedback v1 schema."""
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in feedback_validator().iter_errors(payload)]
+    assert errors == []

@@ -23,8 +23,7 @@ from joint_sanctions.adapters import (
 )
 from joint_sanctions.adapters.government_services import ServiceWindow, load_service_items
 
-from .conftest import record
-from .test_batch import PERSONS, USCCS, write_csv
+from .conftest import PERSONS, USCCS, record, write_csv
 
 TENDER = {"project_code": "ZZGG-2025-001", "project_name": "示例道路工程", "matter_type": "bidding"}
 FOOD = "000117001000-410100000000-000-11410100MB00000018-1-00"  # 食品经营许可: notify-commit and 容缺 offered

@@ -8,7 +8,7 @@ import pty
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -22,42 +22,10 @@ from joint_sanctions._batch import REPORT_COLUMNS, BatchError, check_report_path
 from joint_sanctions._cases import case_book_for
 from joint_sanctions._compile import CompiledMeasures
 from joint_sanctions.stores._sqlite import SqliteStore
+from joint_sanctions.testing import SequentialIds
 
 from . import hostile
-from .conftest import FIXED_NOW, Database, record
-from .test_identifiers import assert_masked
-
-_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-
-
-def uscc(n: int, prefix: str = "91410100MA") -> str:
-    """A valid 统一社会信用代码 numbered ``n`` (GB 32100-2015 check character)."""
-    body = f"{prefix}{n:07d}"
-    total = sum(_ALPHABET.index(ch) * w for ch, w in zip(body, _WEIGHTS, strict=True))
-    return body + _ALPHABET[(31 - total % 31) % 31]
-
-
-def resident_id(n: int, birth: str = "19850314") -> str:
-    """A valid 居民身份证号码 (郑州市金水区) with sequence ``n``."""
-    body = f"410105{birth}{n:03d}"
-    total = sum(int(ch) * w for ch, w in zip(body, (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2),
-                                             strict=True))
-    return body + "10X98765432"[total % 11]
-
-
-USCCS = [uscc(i) for i in range(11_000)]
-PERSONS = [resident_id(i) for i in range(1, 200)]
-
-
-def write_csv(path: Path, rows: Iterable[Sequence[str]],
-              header: Sequence[str] = ("subject_id", "subject_name")) -> Path:
-    """A UTF-8 CSV input file with ``header``."""
-    with open(path, "w", encoding="utf-8", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
+from .conftest import FIXED_NOW, PERSONS, USCCS, Database, assert_masked, record, write_csv
 
 
 def read_report(path: Path) -> tuple[str, list[dict[str, str]]]:
@@ -305,12 +273,7 @@ def test_duplicate_subjects_are_checked_once_and_reported_as_duplicates(
         make_engine: Callable[..., Engine], tmp_path: Path) -> None:
     """Ids equal after normalisation (lower-case USCC, lower-case x) are checked once, later rows marked."""
     person_x = next(p for p in PERSONS if p.endswith("X"))
-    issued: list[str] = []
-
-    def check_id() -> str:
-        issued.append(f"chk-{len(issued)}")
-        return issued[-1]
-
+    check_id = SequentialIds("chk-")
     engine = make_engine([record("GP-1", USCCS[1], "procurement_violator"),
                           record("WAGE-X", person_x, "wage_arrears")], new_id=check_id)
     book = case_book_for(engine.store)
@@ -318,7 +281,7 @@ def test_duplicate_subjects_are_checked_once_and_reported_as_duplicates(
             (person_x[:-1] + "x", "张三"), (" " + USCCS[1] + " ", "乙"), ("bad", "坏行")]
     source = write_csv(tmp_path / "in.csv", rows)
     summary = run_batch(engine, source, "government_procurement", tmp_path / "out.csv", open_cases=True)
-    assert len(issued) == 3  # one check per distinct subject
+    assert len(check_id.issued) == 3  # one check per distinct subject
     assert (summary.total, summary.flagged, summary.cases_opened) == (3, 2, 2)
     assert [(d.line, d.first_line) for d in summary.duplicates] == [(4, 2), (6, 5), (7, 2)]
     assert summary.to_dict()["duplicates"] == [{"line": 4, "duplicates": 2}, {"line": 6, "duplicates": 5},

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import structlog
 
-from joint_sanctions import CreditRecord, Engine
+from joint_sanctions import Engine
 from joint_sanctions._cases import (
     CASE_MIGRATIONS,
     POSTGRES_CASE_MIGRATIONS,
@@ -33,39 +33,26 @@ from joint_sanctions._errors import (
     TransitionError,
     UnknownCaseError,
 )
-from joint_sanctions.stores._sqlite import SqliteStore
 from joint_sanctions.testing import MemoryStore, RecordingSink
 
-from .conftest import FIXED_NOW, Database, record
-from .test_identifiers import assert_masked
-from .test_stores import failures_in_threads
+from .conftest import (
+    CO,
+    CO2,
+    CO3,
+    FIXED_NOW,
+    FIXTURE,
+    PERSON,
+    Database,
+    assert_masked,
+    cli,
+    failures_in_threads,
+    loop_engine,
+    loop_records,
+)
 
-FIXTURE = Path(__file__).parent / "fixtures" / "measures"
-CO = "91410100MA0000015B"      # a company on the court-defaulter list
-CO2 = "91350100M000100Y43"     # a company on the tax-credit A (red) list
-CO3 = "91110000600037341L"     # a company on the market serious-violator list
 CLEAN = "52410105MJ0000AB32"   # on no list
-PERSON = "410102199003071230"  # a natural person on the court-defaulter list
 PERSON_MASKED = "4101**********1230"
 TABLES = ("cases", "case_measures", "case_lists", "case_events", "feedback_outbox")
-
-
-def records() -> list[CreditRecord]:
-    """Credit records the loop tests share."""
-    return [
-        record("R-CO", CO, authority="郑州市中级人民法院", document_no="(2024)豫01执1号"),
-        record("R-CO2", CO2, list_type="tax_credit_a", authority="国家税务总局郑州市税务局", document_no=""),
-        record("R-CO3", CO3, list_type="market_serious_violator", authority="郑州市市场监督管理局"),
-        record("R-P", PERSON, authority="金水区人民法院"),
-    ]
-
-
-def loop_engine(db: Database | Path, **kw: Any) -> Engine:
-    """A real engine over a database (or SQLite file) holding :func:`records`, opening cases in it."""
-    store = db.open() if isinstance(db, Database) else SqliteStore(db)
-    store.upsert(records())
-    kw.setdefault("clock", lambda: FIXED_NOW)
-    return Engine(measures=FIXTURE, store=store, **kw)
 
 
 def book_of(engine: Engine, **kw: Any) -> CaseBook:
@@ -166,7 +153,7 @@ def test_cases_survive_reopening_the_database(database: Database) -> None:
 
 def test_memory_store_keeps_its_cases_in_memory_for_every_engine_over_it() -> None:
     """An engine over a MemoryStore opens cases that ``case_book_for`` on the same store finds."""
-    store = MemoryStore(records())
+    store = MemoryStore(loop_records())
     result = Engine(measures=FIXTURE, store=store).check(CO, "government_procurement")
     assert result.case_id is not None
     book = case_book_for(store)
@@ -256,7 +243,7 @@ def test_processes_checking_one_matter_at_once_open_one_case(database: Database)
 def _old_schema_store(database: Database) -> Any:
     """A store whose case tables are at cases-0001 (before one case per matter)."""
     store = database.open()
-    store.upsert(records())
+    store.upsert(loop_records())
     store.migrate((CASE_MIGRATIONS if database.kind == "sqlite" else POSTGRES_CASE_MIGRATIONS)[:1])
     return store
 
@@ -596,12 +583,6 @@ def test_stats_count_effective_cases_by_month_measure_department_list_type_and_r
 
 
 # --- command line -----------------------------------------------------------------------------------
-
-
-def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m joint_sanctions`` as a user would."""
-    return subprocess.run([sys.executable, "-m", "joint_sanctions", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=60, env=env, check=False)
 
 
 @pytest.fixture

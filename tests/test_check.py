@@ -18,8 +18,7 @@ from joint_sanctions._check import coerce_matter, coerce_subject, compile_paths
 from joint_sanctions._errors import UnreadableRecordError
 from joint_sanctions.testing import MemoryStore
 
-from .conftest import Database, record
-from .test_identifiers import assert_masked
+from .conftest import Database, assert_masked, record
 
 FIXTURE = Path(__file__).parent / "fixtures" / "measures"
 CO = "91410100MA0000015B"      # a company

@@ -9,14 +9,14 @@ import os
 import re
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
 
 from joint_sanctions._cli import main
 
-from .conftest import Database
-from .test_identifiers import assert_masked
+from .conftest import Database, assert_masked
 
 CO = "91410100MA0000015B"
 PERSON = "410102199003071230"
@@ -162,10 +162,32 @@ def test_bad_measures_dir_is_reported_not_a_traceback(db: str, tmp_path: Path) -
     assert p.returncode == 1 and "yaml_syntax" in p.stderr and "Traceback" not in p.stderr
 
 
-def test_python_dash_m_and_console_script_agree() -> None:
-    """`python -m joint_sanctions --help` works (the console script calls the same main)."""
-    p = run("--help")
-    assert p.returncode == 0 and "lint" in p.stdout and "check" in p.stdout
+def console_script() -> Path:
+    """The installed ``joint-sanctions`` console script of the interpreter running the tests."""
+    scripts = Path(sysconfig.get_path("scripts"))
+    path = scripts / ("joint-sanctions.exe" if os.name == "nt" else "joint-sanctions")
+    assert path.is_file(), f"no console script at {path}: is the package installed?"
+    return path
+
+
+SHIPPED_LISTS = str(Path(__file__).parent.parent / "measure_lists")
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (["--help"], 0), (["--version"], 0), (["check", "--help"], 0), (["lint", SHIPPED_LISTS], 0),
+    (["check", "--subject", CO, "--matter", "bidding", "--db", "sqlite:///empty.db"], 1),
+    (["check", "--subject", CO], 2), (["no-such-command"], 2),
+], ids=["help", "version", "subcommand-help", "lint", "refused-state", "usage-error", "unknown-command"])
+def test_python_dash_m_and_console_script_agree(args: list[str], code: int, tmp_path: Path) -> None:
+    """``python -m joint_sanctions`` and the ``joint-sanctions`` console script print the same and exit
+    with the same code: help, version, a clean run, refused state (exit 1), a wrong command line (exit 2)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    by_module = run(*args, cwd=tmp_path)
+    by_script = subprocess.run([str(console_script()), *args], capture_output=True, text=True, cwd=tmp_path,
+                               env=env, timeout=120, check=False)
+    assert by_module.returncode == code, by_module.stderr
+    assert (by_script.returncode, by_script.stdout, by_script.stderr) == \
+        (by_module.returncode, by_module.stdout, by_module.stderr)
 
 
 @pytest.mark.parametrize("args", [["--version"], ["check", "--version"], ["cases", "list", "--version"],

@@ -18,7 +18,6 @@ import httpx
 import pytest
 import structlog
 
-from joint_sanctions import Engine
 from joint_sanctions._cases import CaseBook, Outbox, case_book_for
 from joint_sanctions._delivery import (
     SIGNATURE_HEADER,
@@ -31,43 +30,10 @@ from joint_sanctions._delivery import (
     verify_signature,
 )
 from joint_sanctions._errors import DeliveryError, RejectedDeliveryError, RetryableDeliveryError
-from joint_sanctions.testing import RecordingSink
+from joint_sanctions.testing import FailingSink, RecordingSink
 from joint_sanctions.testing.simulator import PlatformSimulator
 
-from .conftest import Database
-from .test_cases import CO, PERSON, cli, loop_engine
-from .test_feedback import assert_valid
-
-FAST = Backoff(base=0.02, cap=0.1)  # in-run backoff short enough for tests
-
-
-class Loop:
-    """A real engine over a database, its case book, and disposed cases on request."""
-
-    def __init__(self, database: Database) -> None:
-        self.database = database
-        self.engine: Engine = loop_engine(database)
-        self.book: CaseBook = case_book_for(self.engine.store)
-
-    @property
-    def url(self) -> str:
-        return self.database.url
-
-    def disposed(self, n: int = 1, subject: str = CO, matter: str = "government_procurement") -> list[str]:
-        """Open and dispose ``n`` cases; return their ids, oldest first."""
-        ids = []
-        for _ in range(n):
-            case_id = self.engine.check(subject, matter).case_id
-            assert case_id is not None
-            self.book.dispose(case_id, "applied", department="郑州市财政局")
-            ids.append(case_id)
-        return ids
-
-
-@pytest.fixture
-def loop(database: Database) -> Loop:
-    """A loop over a fresh database (SQLite file, then PostgreSQL)."""
-    return Loop(database)
+from .conftest import FAST, PERSON, Loop, assert_valid, cli, wait_until
 
 
 @pytest.fixture
@@ -524,13 +490,49 @@ def test_a_lease_that_runs_out_while_the_run_looks_elsewhere_is_still_sent(loop:
 
 
 def test_claim_of_another_host_is_taken_after_its_lease(loop: Loop, platform: PlatformSimulator) -> None:
-    """Another host's holder cannot be probed: its claim is taken only when the lease has run out."""
+    """Another host's holder cannot be probed, even when it is gone: a run waits for its claim and sends
+    the record only once the lease has run out."""
     (case_id,) = loop.disposed()
-    elsewhere = Outbox(case_book_for(loop.database.open()).backend, host="other-host")
-    assert elsewhere.claim(lease=0.6) is not None
+    clock = [time.time()]
+    # A process of another host claims the record for 60 s and exits: its pid means nothing here.
+    code = ("import sys; from joint_sanctions.stores import open_store; "
+            "from joint_sanctions._cases import case_book_for; from joint_sanctions._outbox import Outbox; "
+            "book = case_book_for(open_store(sys.argv[1])); "
+            "t = float(sys.argv[2]); c = Outbox(book.backend, host='other-host', now=lambda: t).claim(lease=60); "
+            "print(c.case_id)")
+    held = subprocess.run([sys.executable, "-c", code, loop.url, repr(clock[0])], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert held.stdout.strip() == case_id
+    looks = [0]
+
+    class CountsLooks(Outbox):
+        def claim(self, **kwargs: Any) -> Any:
+            looks[0] += 1
+            return super().claim(**kwargs)
+
+    loop.book.outbox = CountsLooks(loop.book.backend, now=lambda: clock[0])
     assert loop.book.outbox.claim() is None and loop.book.outbox.take_over_dead() == 0
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["report"] = deliver(loop.book, sink, poll_interval=0.01)
+        except BaseException as exc:  # noqa: BLE001 -- checked by the test's thread
+            outcome["error"] = exc
+
     with HttpSink(platform.url) as sink:
-        report = deliver(loop.book, sink, poll_interval=0.05)
+        runner = threading.Thread(target=run)
+        runner.start()
+        wait_until(lambda: looks[0] >= 5 or not runner.is_alive())  # the run looks again and again
+        assert runner.is_alive() and platform.requests == []  # still waiting: nothing sent during the lease
+        clock[0] += 59.0
+        seen = looks[0]
+        wait_until(lambda: looks[0] >= seen + 3 or not runner.is_alive())
+        assert runner.is_alive() and platform.requests == []  # a second before the end: still held
+        clock[0] += 1.5
+        runner.join(timeout=60)
+    assert not runner.is_alive() and "error" not in outcome, outcome
+    report = outcome["report"]
     assert report.delivered == [case_id] and report.taken_over == 0
 
 
@@ -538,15 +540,8 @@ def test_an_interrupted_send_leaves_the_case_pending(loop: Loop, platform: Platf
     """Ctrl-C in the middle of a send releases the claim: the next run sends the case at once."""
     (case_id,) = loop.disposed()
 
-    class Interrupted:
-        def send(self, case_id: str, body: bytes) -> None:
-            raise KeyboardInterrupt
-
-        def close(self) -> None:
-            """Nothing to release."""
-
     with pytest.raises(KeyboardInterrupt):
-        deliver(loop.book, Interrupted())
+        deliver(loop.book, FailingSink(KeyboardInterrupt()))
     case = loop.book.get(case_id)
     assert case.status == "disposed" and case.delivery is not None and case.delivery.claimed_by is None
     with HttpSink(platform.url) as sink:

@@ -13,8 +13,7 @@ import pytest
 
 from joint_sanctions.testing.simulator import PlatformSimulator
 
-from .conftest import Database
-from .test_delivery import Loop
+from .conftest import Database, Loop
 
 CASES = 200
 KILLS = 35

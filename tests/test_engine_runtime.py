@@ -140,15 +140,45 @@ def test_fast_path_result_equals_a_validated_one(counting: Callable[..., Any]) -
     assert CheckResult.model_validate(result.model_dump()) == result
 
 
-def test_default_clock_takes_the_date_in_china(counting: Callable[..., Any]) -> None:
-    """Without an injected clock a check is stamped now (UTC) and dated in China Standard Time."""
-    engine, _ = counting(record("R1", CO, listed_on=dt.date.today() - dt.timedelta(days=3)))
+def test_default_clock_stamps_checks_now_in_utc(counting: Callable[..., Any]) -> None:
+    """Without an injected clock a check is stamped with the current time, timezone-aware in UTC."""
+    engine, _ = counting(record("R1", CO, listed_on=dt.date(2024, 1, 1)))
     before = dt.datetime.now(dt.UTC)
     result = engine.check(CO, "government_procurement", open_case=False)
     assert before <= result.checked_at <= dt.datetime.now(dt.UTC)
+    assert result.checked_at.utcoffset() == dt.timedelta(0)
     assert result.decision == "prohibited"
-    ids = {engine.check(CO2, "bidding").check_id for _ in range(1000)}
-    assert len(ids) == 1000
+
+
+@pytest.fixture
+def zone_utc(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The machine's local time zone is UTC for the test (the engine must not use it for the day)."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("zone_utc")
+def test_default_clock_takes_the_date_in_china(counting: Callable[..., Any],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without an injected clock a check is dated in China Standard Time: at 20:00 UTC on 1 June it is
+    already 2 June in China, so a record listed on 2 June counts and one that expired then does not."""
+    check_module = sys.modules["joint_sanctions._check"]
+    evening_utc = dt.datetime(2025, 6, 1, 20, 0, tzinfo=dt.UTC)  # 2025-06-02 04:00 in China
+    monkeypatch.setattr(check_module, "_wall_clock", evening_utc.timestamp)
+    engine, _ = counting(record("R1", CO, listed_on=dt.date(2025, 6, 2)),
+                         record("R2", CO2, listed_on=dt.date(2025, 1, 1), expires_on=dt.date(2025, 6, 2)))
+    listed = engine.check(CO, "government_procurement", open_case=False)
+    assert listed.decision == "prohibited" and listed.checked_at == evening_utc
+    assert engine.check(CO2, "government_procurement", open_case=False).decision == "clear"
+
+
+def test_default_check_ids_are_unique(counting: Callable[..., Any]) -> None:
+    """Without an injected id maker every check gets an id of its own."""
+    engine, _ = counting()
+    assert len({engine.check(CO2, "bidding").check_id for _ in range(1000)}) == 1000
 
 
 def _write_measures(folder: Path, effect: str = "prohibit") -> None:

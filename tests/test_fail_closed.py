@@ -22,7 +22,7 @@ from joint_sanctions._cases import case_book_for
 from joint_sanctions._check import compile_paths, parse_max_data_age
 from joint_sanctions._compile import CompiledMeasures
 from joint_sanctions.stores import open_store
-from joint_sanctions.testing import MemoryStore
+from joint_sanctions.testing import Clock, MemoryStore
 
 from .conftest import Database, numbered_uscc, record
 
@@ -333,8 +333,8 @@ def test_stale_lists_refuse_checks_naming_them(fixture_measures: CompiledMeasure
     store = open_store(f"sqlite:///{path}", create=True)
     store.upsert([record("R1", CO), record("R2", CO2, "tax_credit_a")])
     _age(path, days=2, list_type="tax_credit_a")  # as if that list had not been imported for two days
-    now = [_utc_now()]
-    engine = Engine(measures=fixture_measures, store=store, cases=False, clock=lambda: now[0],
+    clock = Clock(_utc_now())
+    engine = Engine(measures=fixture_measures, store=store, cases=False, clock=clock,
                     max_data_age=dt.timedelta(hours=36))
     for at in (None, dt.date(2025, 1, 1)):
         with pytest.raises(CheckError) as caught:
@@ -345,9 +345,9 @@ def test_stale_lists_refuse_checks_naming_them(fixture_measures: CompiledMeasure
         engine.check_many([CO2], "bidding")
     store.upsert([record("R2", CO2, "tax_credit_a")])  # a fresh import of that list lifts the refusal
     assert engine.check(numbered_uscc(5), "bidding").data_as_of.keys() == {"court_defaulter", "tax_credit_a"}
-    now[0] += dt.timedelta(hours=35)  # the injected clock: just within the limit, then past it
+    clock.advance(dt.timedelta(hours=35))  # the injected clock: just within the limit, then past it
     assert engine.check(numbered_uscc(5), "bidding").decision == "clear"
-    now[0] += dt.timedelta(hours=2)
+    clock.advance(dt.timedelta(hours=2))
     with pytest.raises(CheckError, match="court_defaulter.*tax_credit_a|tax_credit_a.*court_defaulter"):
         engine.check(numbered_uscc(5), "bidding")
 

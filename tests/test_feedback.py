@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import pytest
@@ -23,9 +21,18 @@ from joint_sanctions._feedback import (
     shipped_schema_text,
 )
 
-from .conftest import Database, record
-from .test_cases import CO, CO2, PERSON, loop_engine
-from .test_identifiers import assert_masked
+from .conftest import (
+    CO,
+    CO2,
+    PERSON,
+    Database,
+    Loop,
+    assert_masked,
+    assert_valid,
+    feedback_validator,
+    loop_engine,
+    record,
+)
 
 SCHEMA_FILE = Path(__file__).parent.parent / "joint_sanctions" / "schemas" / "feedback-v1.schema.json"
 V1_KEYS = {"schema_version", "case_id", "check_id", "status", "subject", "lists", "matter", "kind", "measures",
@@ -33,45 +40,18 @@ V1_KEYS = {"schema_version", "case_id", "check_id", "status", "subject", "lists"
            "initiated_at", "responded_at", "disposed_at", "revision"}
 
 
-def validator() -> jsonschema.Draft202012Validator:
-    """A validator of the shipped schema, formats checked."""
-    return jsonschema.Draft202012Validator(json.loads(shipped_schema_text()),
-                                           format_checker=jsonschema.FormatChecker())
-
-
-def assert_valid(payload: dict[str, Any]) -> None:
-    """Fail with every schema error of ``payload``."""
-    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator().iter_errors(payload)]
-    assert errors == []
-
-
-class Loop:
-    """A real engine and its case book, disposing cases on request."""
-
-    def __init__(self, db: Path) -> None:
-        self.engine = loop_engine(db)
-        self.book = case_book_for(self.engine.store)
-
-    def dispose(self, subject: Any = CO, matter: str = "government_procurement", result: str = "applied",
-                check: dict[str, Any] | None = None, **disposal: Any) -> str:
-        """Check ``subject`` for ``matter``, dispose the case it opens, return its id."""
-        case_id = self.engine.check(subject, matter, **(check or {})).case_id
-        assert case_id is not None
-        self.book.dispose(case_id, result, **disposal)
-        return case_id
-
-    @functools.cached_property
-    def person_case(self) -> Case:
-        """One responded case of a natural person."""
-        case_id = self.engine.check(PERSON, "civil_servant_hiring").case_id
-        assert case_id is not None
-        return self.book.get(case_id)
-
-
 @pytest.fixture
 def loop(tmp_path: Path) -> Loop:
     """A loop over a fresh SQLite file."""
     return Loop(tmp_path / "loop.db")
+
+
+@pytest.fixture
+def person_case(loop: Loop) -> Case:
+    """One responded case of a natural person."""
+    case_id = loop.engine.check(PERSON, "civil_servant_hiring").case_id
+    assert case_id is not None
+    return loop.book.get(case_id)
 
 
 # --- the schema file ------------------------------------------------------------------------------
@@ -208,9 +188,9 @@ def test_model_refuses_extra_and_missing_keys(loop: Loop) -> None:
         FeedbackV1.model_validate({**doc, "extra": 1})
     with pytest.raises(ValueError, match="Field required"):
         FeedbackV1.model_validate({k: v for k, v in doc.items() if k != "reason"})
-    assert list(validator().iter_errors({**doc, "extra": 1}))
-    assert list(validator().iter_errors({**doc, "subject": {**doc["subject"], "masked": True}}))
-    assert list(validator().iter_errors({**doc, "region_code": "41010"}))
+    assert list(feedback_validator().iter_errors({**doc, "extra": 1}))
+    assert list(feedback_validator().iter_errors({**doc, "subject": {**doc["subject"], "masked": True}}))
+    assert list(feedback_validator().iter_errors({**doc, "region_code": "41010"}))
 
 
 _texts = st.one_of(st.none(), st.text(max_size=40))
@@ -222,13 +202,13 @@ _texts = st.one_of(st.none(), st.text(max_size=40))
        when=st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1),
                          timezones=st.just(dt.UTC)))
 def test_every_disposal_gives_a_valid_record_that_round_trips(
-        loop: Loop, result: str, text: str | None, reason: str | None, description: str | None,
+        person_case: Case, result: str, text: str | None, reason: str | None, description: str | None,
         department: str | None, code: str | None, when: dt.datetime) -> None:
     """Whatever the disposal's texts and time, the record is valid v1 and parses back to itself."""
     disposal = Disposal.model_validate({"result": result, "text": text, "reason": reason,
                                         "description": description, "department": department,
                                         "department_code": code, "disposed_at": when})
-    case = loop.person_case.model_copy(update={"status": "disposed", "disposal": disposal})
+    case = person_case.model_copy(update={"status": "disposed", "disposal": disposal})
     feedback = build_feedback(case, region_code="410100")
     body = feedback.to_bytes()
     assert_valid(json.loads(body))

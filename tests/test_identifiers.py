@@ -444,15 +444,6 @@ def test_mask_text_keeps_usccs_with_letters(codes: list[str], sep: str) -> None:
             assert code in result
 
 
-def assert_masked(text: str, *numbers: str) -> None:
-    """Fail when ``text`` shows the ten middle digits of any of ``numbers`` in any spelling
-    (full-width digits, grouped by spaces or dashes)."""
-    flat = re.sub("[\\s\\-\u2010-\u2014\uff0d]", "", text.translate(
-        {ord(c) + 0xFEE0: ord(c) for c in "0123456789"}))
-    for number in numbers:
-        assert number[4:14] not in flat, f"{number[:4]}…{number[-4:]} shows in {text[:200]!r}"
-
-
 # --- mask_text: the forms people type (spaced, dashed, full-width, mixed) ------------------------------
 
 _FULL = {ord(c): ord(c) + 0xFEE0 for c in "0123456789Xx"}

@@ -42,7 +42,7 @@ NAMESPACES = {
     "joint_sanctions.vocabulary": ["DECISIONS", "EFFECTS", "ID_KINDS", "INCENTIVE_LIST_TYPES", "KINDS",
                                    "LIST_TYPES", "MATTER_TYPES", "PUNISHMENT_LIST_TYPES", "RECORD_STATUSES",
                                    "RELATED_PARTY_ROLES", "SUBJECT_TYPES"],
-    "joint_sanctions.testing": ["FailingSink", "MemoryStore", "RecordingSink"],
+    "joint_sanctions.testing": ["Clock", "FailingSink", "MemoryStore", "RecordingSink", "SequentialIds"],
     "joint_sanctions.adapters": ["VERDICTS", "AdapterError", "AdapterInputError", "Reason",
                                  "ServiceItemsError", "UnknownServiceItemError", "Verdict"],
 }

@@ -1,8 +1,8 @@
-"""The HTML batch report in a real headless browser (Debian's chromium, installed when missing)."""
+"""The HTML batch report in a real headless browser (Debian's chromium); opt in: ``pytest -m browser``
+or ``JOINT_SANCTIONS_TEST_BROWSER=1``."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import struct
 import subprocess
@@ -15,37 +15,22 @@ import pytest
 from joint_sanctions import Engine
 from joint_sanctions._batch import BatchSummary, run_batch
 
-from .conftest import record
-from .test_batch import USCCS, write_csv
+from .conftest import USCCS, record, write_csv
 
-_APT_ENV = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-
-
-def _apt_install(*packages: str) -> None:
-    """Install Debian packages, failing the test (not skipping it) when that is impossible."""
-    if os.geteuid() != 0:
-        pytest.fail(f"{', '.join(packages)} missing and not running as root: cannot apt-get install")
-    install = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
-    for command in (["apt-get", "update"], install):
-        done = subprocess.run(command, env=_APT_ENV, capture_output=True, text=True, timeout=1200,
-                              check=False)
-        if done.returncode != 0:
-            pytest.fail(f"{' '.join(command)} failed ({done.returncode}): {done.stderr[-2000:]}")
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    """Path of a headless-capable chromium, installed with apt-get when missing (with a CJK font)."""
-    missing = [] if shutil.which("chromium") else ["chromium"]
+    """Path of a headless-capable chromium with a CJK font; their absence fails the opted-in test."""
+    path = shutil.which("chromium")
     fonts = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, check=False).stdout \
         if shutil.which("fc-list") else ""
-    if not fonts.strip():
-        missing.append("fonts-wqy-zenhei")  # without a CJK font every Chinese heading renders as boxes
-    if missing:
-        _apt_install(*missing)
-    path = shutil.which("chromium")
-    if path is None:
-        pytest.fail("chromium is still not on PATH after installing it")
+    missing = ([] if path else ["chromium"]) + ([] if fonts.strip() else ["fonts-wqy-zenhei"])
+    if missing:  # without a CJK font every Chinese heading renders as boxes
+        pytest.fail(f"the browser tests need {' and '.join(missing)}: apt-get install {' '.join(missing)}",
+                    pytrace=False)
+    assert path is not None
     return path
 
 

@@ -171,10 +171,19 @@ def test_more_checks_than_durable_sessions_allow() -> None:
 
 
 def test_recompiling_the_same_revision_reuses_the_registered_ruleset() -> None:
-    """A ruleset name is registered once per revision; compiling again does not re-register it."""
+    """A ruleset is registered once per revision: compiling the same lists again registers nothing new,
+    and checks on the new compilation fire as before."""
     runner = make_runner("durable")
-    assert runner.fire(_simple_compiled(), "bidding", [_fact(0)])
-    assert runner.fire(_simple_compiled(), "bidding", [_fact(0)])
+    assert isinstance(runner, DurableRunner)
+    first = _simple_compiled()
+    fired = runner.fire(first, "bidding", [_fact(0)])
+    assert fired
+    registered = runner.live_rulesets
+    again = _simple_compiled()
+    assert again is not first and again.revision == first.revision
+    for _ in range(3):
+        assert runner.fire(again, "bidding", [_fact(0)]) == fired
+    assert runner.live_rulesets == registered
 
 
 def test_one_host_is_shared_and_safe_under_threads() -> None:
@@ -199,24 +208,28 @@ def test_one_host_is_shared_and_safe_under_threads() -> None:
 
 
 def test_an_exception_inside_a_rule_action_is_surfaced() -> None:
-    """durable_rules swallows action exceptions into its state; the runner re-raises them."""
-    runner = DurableRunner.__new__(DurableRunner)
-    real = make_runner("durable")
-    assert isinstance(real, DurableRunner)
+    """An exception raised inside a rule action, which durable_rules would swallow into the session
+    state, fails that check with RuleEngineError caused by it; the next check is not affected."""
+    runner = make_runner("durable")
+    assert isinstance(runner, DurableRunner)
     compiled = _simple_compiled()
-    original = real._collectors
 
     class Exploding(dict[str, Any]):
+        """The collectors, as seen from inside an action: the action's one lookup raises."""
+
         def __getitem__(self, key: str) -> Any:
             raise RuntimeError("collector exploded")
 
-    real._collectors = Exploding()
+    original = runner._collectors
+    runner._collectors = Exploding()
     try:
-        with pytest.raises(RuleEngineError, match="collector exploded"):
-            real.fire(compiled, "bidding", [_fact(0)])
+        with pytest.raises(RuleEngineError, match="a rule action failed") as caught:
+            runner.fire(compiled, "bidding", [_fact(0)])
     finally:
-        real._collectors = original
-    del runner
+        runner._collectors = original
+    assert isinstance(caught.value.__cause__, RuntimeError)
+    assert str(caught.value.__cause__) == "collector exploded"
+    assert runner.fire(compiled, "bidding", [_fact(1)]) == [("T-000", "f1")]
 
 
 def test_unknown_backend_is_refused() -> None:

@@ -24,7 +24,7 @@ from joint_sanctions.stores._postgres import RECORD_MIGRATIONS as PG_RECORD_MIGR
 from joint_sanctions.stores._sqlite import RECORD_MIGRATIONS, Migration, SqliteStore
 from joint_sanctions.testing import MemoryStore
 
-from .conftest import Database, numbered_uscc
+from .conftest import Database, failures_in_threads, numbered_uscc
 from .pgserver import PgServer
 
 ACME = "91350100M000100Y43"
@@ -265,24 +265,6 @@ def test_reopen_keeps_data(database: Database) -> None:
     with sql_store(database) as again:
         assert again.count() == 2
         assert again.get("R1") == rec("R1", status="repaired")
-
-
-def failures_in_threads(work: Callable[[int], object], count: int) -> list[BaseException]:
-    """Run ``work(0)`` … ``work(count - 1)`` on threads of their own; what they raised."""
-    failures: list[BaseException] = []
-
-    def run(n: int) -> None:
-        try:
-            work(n)
-        except BaseException as exc:  # noqa: BLE001 -- returned to the test: a thread cannot fail it
-            failures.append(exc)
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return failures
 
 
 def test_concurrent_first_open_in_threads(database: Database) -> None:

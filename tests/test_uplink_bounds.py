@@ -26,9 +26,7 @@ from joint_sanctions._delivery import (
 )
 from joint_sanctions._errors import DeliveryError, RejectedDeliveryError, RetryableDeliveryError
 
-from .conftest import Database
-from .test_cases import cli
-from .test_delivery import FAST, Loop
+from .conftest import FAST, Database, Loop, cli
 
 #: A safety bound for runs that, unbounded, would take 75 s or more: not a performance target.
 SAFETY = 30.0

@@ -1,190 +1,26 @@
-"""Fakes for testing code that uses joint_sanctions: the library's own protocols, held in memory.
+"""The test kit: what a test of your own integration with joint_sanctions needs, no database or network.
 
-Each fake sits under its own heading below and behaves like the real implementation (the store
-contract tests run against both), so tests and examples need no database or network.
+What lives here:
+
+- :class:`MemoryStore`: a record store held in memory that keeps the store contract (the same
+  contract tests run against it and against SQLite and PostgreSQL);
+- :class:`RecordingSink`: a feedback sink that keeps what it is sent and can fail on a script
+  (a flaky platform); :class:`FailingSink`: one that fails every send (a platform that is down);
+- :class:`Clock` and :class:`SequentialIds`: a settable clock and predictable ids to inject into
+  ``Engine(clock=..., new_id=...)`` and ``case_book_for(..., new_id=...)``, so results are
+  reproducible;
+- :mod:`joint_sanctions.testing.simulator`: a provincial credit platform on loopback that receives
+  feedback over HTTP and misbehaves on request. As a server for a demo::
+
+      python -m joint_sanctions.testing.simulator --port 8765
+
+  It validates what it receives with ``jsonschema``: ``pip install 'joint-sanctions[testing]'``.
+
+The library itself never imports this package; it may import the library's private modules.
 """
 
-from __future__ import annotations
+from ._sinks import FailingSink, RecordingSink
+from ._store import MemoryStore
+from ._time import Clock, SequentialIds
 
-import datetime as dt
-import json
-import threading
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
-
-from .._errors import DeliveryError, RecordError
-from .._identifiers import mask_text
-from .._models import CreditRecord
-from ..stores._base import StoreBase
-from ..vocabulary import RECORD_STATUSES
-
-__all__ = ["MemoryStore", "RecordingSink"]
-
-
-# --- record store ---------------------------------------------------------------------------------
-
-
-class MemoryStore(StoreBase):
-    """A :class:`~joint_sanctions.stores.RecordStore` held in a dict.
-
-    Args:
-        records: records to start with.
-
-    Attributes:
-        status_changes: every :meth:`set_status` call that succeeded, as
-            ``(record_id, status, reason)``, oldest first, so tests can assert on credit repair.
-    """
-
-    def __init__(self, records: Iterable[CreditRecord] = ()) -> None:
-        self._lock = threading.RLock()
-        self._records: dict[str, CreditRecord] = {}
-        # Record ids per subject, so active_records does not scan every record.
-        self._by_subject: dict[str, set[str]] = {}
-        self._version = 0
-        self._changed: dict[str, int] = {}  # record id → data version it was last written at
-        self._local_writes = 0
-        self._as_of: dict[str, dt.datetime] = {}  # list type → when it was last written
-        self.status_changes: list[tuple[str, str, str]] = []
-        self.upsert(records)
-
-    def upsert(self, records: Iterable[CreditRecord]) -> int:
-        """See :meth:`RecordStore.upsert`."""
-        written = 0
-        with self._lock:
-            list_types = set()
-            for record in records:
-                self._put(record)
-                list_types.add(record.list_type)
-                written += 1
-            self._stamp(list_types)
-            self._local_writes += 1
-        return written
-
-    def _stamp(self, list_types: Iterable[str]) -> None:
-        # Strictly later than any earlier stamp, as two writes a database commits one after the other.
-        latest = max(self._as_of.values(), default=dt.datetime.min.replace(tzinfo=dt.UTC))
-        now = max(dt.datetime.now(dt.UTC), latest + dt.timedelta(microseconds=1))
-        for list_type in list_types:
-            self._as_of[list_type] = now
-
-    def _put(self, record: CreditRecord) -> None:
-        old = self._records.get(record.record_id)
-        if old is not None and old.subject_id != record.subject_id:
-            self._by_subject[old.subject_id].discard(record.record_id)
-        self._records[record.record_id] = record
-        self._by_subject.setdefault(record.subject_id, set()).add(record.record_id)
-        self._version += 1
-        self._changed[record.record_id] = self._version
-
-    def get(self, record_id: str) -> CreditRecord | None:
-        """See :meth:`RecordStore.get`."""
-        with self._lock:
-            return self._records.get(record_id)
-
-    def active_records(self, subject_ids: Sequence[str], day: dt.date) -> list[CreditRecord]:
-        """See :meth:`RecordStore.active_records`."""
-        with self._lock:
-            found = [self._records[record_id]
-                     for subject_id in set(subject_ids)
-                     for record_id in self._by_subject.get(subject_id, ())]
-        return sorted((r for r in found if r.is_active(day)),
-                      key=lambda r: (r.subject_id, r.list_type, r.record_id))
-
-    def set_status(self, record_id: str, status: str, reason: str = "") -> CreditRecord:
-        """See :meth:`RecordStore.set_status`."""
-        if status not in RECORD_STATUSES:
-            raise RecordError(f"invalid record status {mask_text(status)!r} "
-                              f"(expected one of {', '.join(RECORD_STATUSES)})")
-        with self._lock:
-            old = self._records.get(record_id)
-            if old is None:
-                raise RecordError(f"unknown record id {mask_text(record_id)!r}")
-            record = old.model_copy(update={"status": status})
-            self._put(record)
-            self._stamp([record.list_type])
-            self.status_changes.append((record_id, status, reason))
-            self._local_writes += 1
-        return record
-
-    def iter_records(self) -> Iterator[CreditRecord]:
-        """See :meth:`RecordStore.iter_records`; a snapshot taken when iteration starts."""
-        with self._lock:
-            snapshot = sorted(self._records.values(), key=lambda r: r.record_id)
-        yield from snapshot
-
-    def count(self) -> int:
-        """See :meth:`RecordStore.count`."""
-        with self._lock:
-            return len(self._records)
-
-    def listed_subject_ids(self, day: dt.date | None = None) -> set[str]:
-        """See :meth:`RecordStore.listed_subject_ids`."""
-        with self._lock:
-            return {r.subject_id for r in self._records.values()
-                    if r.status == "active" and (day is None or r.is_active(day))}
-
-    def data_version(self) -> int:
-        """See :meth:`RecordStore.data_version`."""
-        with self._lock:
-            return self._version
-
-    def data_as_of(self) -> dict[str, dt.datetime]:
-        """See :meth:`RecordStore.data_as_of`."""
-        with self._lock:
-            return dict(self._as_of)
-
-    def listed_since(self, version: int) -> tuple[int, set[str]]:
-        """See :meth:`RecordStore.listed_since`."""
-        with self._lock:
-            return self._version, {r.subject_id for rid, r in self._records.items()
-                                   if r.status == "active" and self._changed[rid] > version}
-
-    @property
-    def local_writes(self) -> int:
-        """See :attr:`RecordStore.local_writes`."""
-        return self._local_writes
-
-    def close(self) -> None:
-        """Nothing to release; the records stay readable."""
-
-
-# --- feedback sink --------------------------------------------------------------------------------
-
-
-class RecordingSink:
-    """A :class:`~joint_sanctions._delivery.FeedbackSink` that keeps what it is sent.
-
-    Args:
-        failures: what the next sends do, in order: ``None`` delivers, an exception (e.g.
-            ``RetryableDeliveryError("boom")``) is raised instead. Once used up, every send delivers.
-
-    Attributes:
-        sent: ``(case_id, body)`` of every send that delivered, in order (resends included).
-        calls: case ids of every send, failed or not.
-    """
-
-    def __init__(self, failures: Iterable[DeliveryError | None] = ()) -> None:
-        self._lock = threading.Lock()
-        self._failures = list(failures)
-        self.sent: list[tuple[str, bytes]] = []
-        self.calls: list[str] = []
-        self.closed = False
-
-    def send(self, case_id: str, body: bytes) -> None:
-        """See :meth:`FeedbackSink.send`."""
-        with self._lock:
-            self.calls.append(case_id)
-            failure = self._failures.pop(0) if self._failures else None
-            if failure is not None:
-                raise failure
-            self.sent.append((case_id, body))
-
-    @property
-    def payloads(self) -> list[dict[str, Any]]:
-        """The delivered records, parsed."""
-        with self._lock:
-            return [json.loads(body) for _, body in self.sent]
-
-    def close(self) -> None:
-        """Mark the sink closed; what it recorded stays readable."""
-        self.closed = True
+__all__ = ["Clock", "FailingSink", "MemoryStore", "RecordingSink", "SequentialIds"]

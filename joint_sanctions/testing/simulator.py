@@ -65,12 +65,15 @@ class Received:
     at: float
 
 
+_NEEDS_JSONSCHEMA = ("the platform simulator validates with jsonschema: pip install 'joint-sanctions[testing]' "
+                     "/ 平台模拟器需要 jsonschema")
+
+
 def _validator() -> Any:
     try:
         import jsonschema
     except ImportError as exc:  # the simulator is for demos and tests; the library does not need it
-        raise ImportError("the platform simulator validates with jsonschema: "
-                          "pip install 'joint-sanctions[test]'") from exc
+        raise ImportError(_NEEDS_JSONSCHEMA) from exc
     schema = json.loads(shipped_schema_text())
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
 
@@ -349,6 +352,11 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"[{', '.join(m['measure_id'] for m in payload['measures'])}]", flush=True)
 
     key = secret(args.sign_key_env)
+    try:
+        _validator()
+    except ImportError:
+        print(f"error: {_NEEDS_JSONSCHEMA}", file=sys.stderr)
+        return 1
     sim = PlatformSimulator(args.port, token=secret(args.token_env), sign_key=key.encode() if key else None,
                             error_rate=args.error_rate, timeout_rate=args.timeout_rate, delay=args.delay,
                             hang=args.hang, seed=args.seed, on_accept=show)

@@ -1,0 +1,137 @@
+"""MemoryStore: the record store contract, held in memory (re-exported by :mod:`joint_sanctions.testing`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+
+from .._errors import RecordError
+from .._identifiers import mask_text
+from .._models import CreditRecord
+from ..stores._base import StoreBase
+from ..vocabulary import RECORD_STATUSES
+
+
+class MemoryStore(StoreBase):
+    """A :class:`~joint_sanctions.stores.RecordStore` held in a dict.
+
+    Args:
+        records: records to start with.
+
+    Attributes:
+        status_changes: every :meth:`set_status` call that succeeded, as
+            ``(record_id, status, reason)``, oldest first, so tests can assert on credit repair.
+    """
+
+    def __init__(self, records: Iterable[CreditRecord] = ()) -> None:
+        self._lock = threading.RLock()
+        self._records: dict[str, CreditRecord] = {}
+        # Record ids per subject, so active_records does not scan every record.
+        self._by_subject: dict[str, set[str]] = {}
+        self._version = 0
+        self._changed: dict[str, int] = {}  # record id → data version it was last written at
+        self._local_writes = 0
+        self._as_of: dict[str, dt.datetime] = {}  # list type → when it was last written
+        self.status_changes: list[tuple[str, str, str]] = []
+        self.upsert(records)
+
+    def upsert(self, records: Iterable[CreditRecord]) -> int:
+        """See :meth:`RecordStore.upsert`."""
+        written = 0
+        with self._lock:
+            list_types = set()
+            for record in records:
+                self._put(record)
+                list_types.add(record.list_type)
+                written += 1
+            self._stamp(list_types)
+            self._local_writes += 1
+        return written
+
+    def _stamp(self, list_types: Iterable[str]) -> None:
+        # Strictly later than any earlier stamp, as two writes a database commits one after the other.
+        latest = max(self._as_of.values(), default=dt.datetime.min.replace(tzinfo=dt.UTC))
+        now = max(dt.datetime.now(dt.UTC), latest + dt.timedelta(microseconds=1))
+        for list_type in list_types:
+            self._as_of[list_type] = now
+
+    def _put(self, record: CreditRecord) -> None:
+        old = self._records.get(record.record_id)
+        if old is not None and old.subject_id != record.subject_id:
+            self._by_subject[old.subject_id].discard(record.record_id)
+        self._records[record.record_id] = record
+        self._by_subject.setdefault(record.subject_id, set()).add(record.record_id)
+        self._version += 1
+        self._changed[record.record_id] = self._version
+
+    def get(self, record_id: str) -> CreditRecord | None:
+        """See :meth:`RecordStore.get`."""
+        with self._lock:
+            return self._records.get(record_id)
+
+    def active_records(self, subject_ids: Sequence[str], day: dt.date) -> list[CreditRecord]:
+        """See :meth:`RecordStore.active_records`."""
+        with self._lock:
+            found = [self._records[record_id]
+                     for subject_id in set(subject_ids)
+                     for record_id in self._by_subject.get(subject_id, ())]
+        return sorted((r for r in found if r.is_active(day)),
+                      key=lambda r: (r.subject_id, r.list_type, r.record_id))
+
+    def set_status(self, record_id: str, status: str, reason: str = "") -> CreditRecord:
+        """See :meth:`RecordStore.set_status`."""
+        if status not in RECORD_STATUSES:
+            raise RecordError(f"invalid record status {mask_text(status)!r} "
+                              f"(expected one of {', '.join(RECORD_STATUSES)})")
+        with self._lock:
+            old = self._records.get(record_id)
+            if old is None:
+                raise RecordError(f"unknown record id {mask_text(record_id)!r}")
+            record = old.model_copy(update={"status": status})
+            self._put(record)
+            self._stamp([record.list_type])
+            self.status_changes.append((record_id, status, reason))
+            self._local_writes += 1
+        return record
+
+    def iter_records(self) -> Iterator[CreditRecord]:
+        """See :meth:`RecordStore.iter_records`; a snapshot taken when iteration starts."""
+        with self._lock:
+            snapshot = sorted(self._records.values(), key=lambda r: r.record_id)
+        yield from snapshot
+
+    def count(self) -> int:
+        """See :meth:`RecordStore.count`."""
+        with self._lock:
+            return len(self._records)
+
+    def listed_subject_ids(self, day: dt.date | None = None) -> set[str]:
+        """See :meth:`RecordStore.listed_subject_ids`."""
+        with self._lock:
+            return {r.subject_id for r in self._records.values()
+                    if r.status == "active" and (day is None or r.is_active(day))}
+
+    def data_version(self) -> int:
+        """See :meth:`RecordStore.data_version`."""
+        with self._lock:
+            return self._version
+
+    def data_as_of(self) -> dict[str, dt.datetime]:
+        """See :meth:`RecordStore.data_as_of`."""
+        with self._lock:
+            return dict(self._as_of)
+
+    def listed_since(self, version: int) -> tuple[int, set[str]]:
+        """See :meth:`RecordStore.listed_since`."""
+        with self._lock:
+            return self._version, {r.subject_id for rid, r in self._records.items()
+                                   if r.status == "active" and self._changed[rid] > version}
+
+    @property
+    def local_writes(self) -> int:
+        """See :attr:`RecordStore.local_writes`."""
+        return self._local_writes
+
+    def close(self) -> None:
+        """Nothing to release; the records stay readable."""
