@@ -7,8 +7,6 @@ import datetime as dt
 import json
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,7 @@ from joint_sanctions import Engine
 from joint_sanctions._rules import DurableRunner
 from joint_sanctions.stores._sqlite import SqliteStore
 
-from .conftest import record
+from .conftest import record, wait_until
 
 CO = "91410100MA0000015B"
 DAY = dt.date(2025, 6, 1)
@@ -110,15 +108,6 @@ def test_500_reloads_of_changing_lists_release_old_rulesets(tmp_path: Path) -> N
     engine.close()
 
 
-def _wait(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 def test_watcher_survives_every_error_of_a_bad_revision_and_takes_the_next_good_one(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A revision the rule engine refuses, and one whose reload raises anything else, are logged and
@@ -148,13 +137,13 @@ def test_watcher_survives_every_error_of_a_bad_revision_and_takes_the_next_good_
         watcher = engine.watch(interval=0.02)
         try:
             _write(folder / "a.yaml", *(_measure(f"T-{i}", condition=f"matter.amount >= {i}") for i in range(3)))
-            assert _wait(lambda: any(e["event"] == "measures_reload_failed" and e["error"] == "RuleEngineError"
+            wait_until(lambda: any(e["event"] == "measures_reload_failed" and e["error"] == "RuleEngineError"
                                      for e in logs))
             _write(folder / "a.yaml", _measure("T-BOOM"))
-            assert _wait(lambda: any(e["event"] == "measures_watch_failed" for e in logs))
+            wait_until(lambda: any(e["event"] == "measures_watch_failed" for e in logs))
             assert engine.revision == good
             _write(folder / "a.yaml", _measure("T-B"))
-            assert _wait(lambda: engine.revision != good)
+            wait_until(lambda: engine.revision != good)
             assert watcher._thread.is_alive()
         finally:
             watcher.stop()
