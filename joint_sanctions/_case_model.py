@@ -317,10 +317,6 @@ class CaseBackend(Protocol):
         """Drop the claim if ``token`` still holds it."""
         ...
 
-    def renew(self, case_id: str, token: str, lease_until: float) -> bool:
-        """Extend the lease if ``token`` still holds the claim."""
-        ...
-
     def record_failure(self, case_id: str, token: str, attempted_at: float, error: str,
                        next_attempt_at: float, lease_until: float | None) -> bool:
         """Count a failed attempt; keep the claim until ``lease_until``, or drop it when None."""

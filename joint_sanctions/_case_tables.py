@@ -398,13 +398,6 @@ class _SqlCaseBackend:
                 "WHERE case_id = :case_id AND claim_token = :token",
                 {"case_id": case_id, "token": token}).rowcount)
 
-    def renew(self, case_id: str, token: str, lease_until: float) -> bool:
-        with self._writing() as conn:
-            return bool(self._execute(conn,
-                "UPDATE feedback_outbox SET claim_expires_at = :lease_until "
-                "WHERE case_id = :case_id AND claim_token = :token AND state = 'pending'",
-                {"lease_until": lease_until, "case_id": case_id, "token": token}).rowcount)
-
     def record_failure(self, case_id: str, token: str, attempted_at: float, error: str,
                        next_attempt_at: float, lease_until: float | None) -> bool:
         keep = lease_until is not None

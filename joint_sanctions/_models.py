@@ -179,11 +179,6 @@ class Measure(BaseModel):
     tags: tuple[str, ...] = ()
     source: str = Field(default="", description="file:line where the measure is defined")
 
-    def valid_on(self, day: dt.date) -> bool:
-        """valid_from ≤ day < valid_to, either bound omitted = unbounded."""
-        return ((self.valid_from is None or self.valid_from <= day)
-                and (self.valid_to is None or day < self.valid_to))
-
 
 class MeasureListFile(BaseModel):
     """One YAML file: its header and its measures."""

@@ -115,10 +115,6 @@ class Outbox:
                 _log.warning("claim_taken_over", case_id=case_id, holder=holder)
         return freed
 
-    def renew(self, claim: Claim, lease: float = DEFAULT_LEASE) -> bool:
-        """Extend the lease; False when the claim was lost (taken over after expiry, or finished)."""
-        return self._backend.renew(claim.case_id, claim.token, self._now() + lease)
-
     def record_failure(self, claim: Claim, error: str, *, retry_at: float,
                        keep_for: float | None = None) -> None:
         """Count a failed attempt and schedule the next one.
