@@ -19,7 +19,6 @@ from joint_sanctions import Engine
 from joint_sanctions._cases import (
     CASE_MIGRATIONS,
     POSTGRES_CASE_MIGRATIONS,
-    TRANSITIONS,
     CaseBook,
     case_book_for,
 )
@@ -33,7 +32,7 @@ from joint_sanctions._errors import (
     TransitionError,
     UnknownCaseError,
 )
-from joint_sanctions.testing import MemoryStore, RecordingSink
+from joint_sanctions.testing import FailingSink, MemoryStore, RecordingSink
 
 from .conftest import (
     CO,
@@ -499,10 +498,46 @@ def test_disposing_a_case_again_is_refused_whatever_came_after(database: Databas
     assert snapshot(database) == before
 
 
-def test_transition_table_is_the_documented_loop() -> None:
-    """Only responded→disposed, responded→withdrawn, disposed→fed_back and disposed→rejected exist."""
-    assert dict(TRANSITIONS) == {("responded", "dispose"): "disposed", ("responded", "withdraw"): "withdrawn",
-                                 ("disposed", "deliver"): "fed_back", ("disposed", "reject"): "rejected"}
+_STEP_TO = {"dispose": "disposed", "withdraw": "withdrawn", "deliver": "fed_back", "reject": "rejected"}
+
+
+def _case_at(engine: Engine, book: CaseBook, status: str, n: int) -> str:
+    """A new case (its own matter) brought to ``status`` through the public loop."""
+    case_id = engine.check(CO, "government_procurement", item_code=f"ITEM-{n}").case_id
+    assert case_id is not None
+    if status == "withdrawn":
+        book.withdraw(case_id, "申请人撤回申请")
+    elif status != "responded":
+        book.dispose(case_id, "applied")
+        if status != "disposed":
+            deliver(book, RecordingSink() if status == "fed_back"
+                    else FailingSink(RejectedDeliveryError("HTTP 422", 422)))
+    assert book.get(case_id).status == status
+    return case_id
+
+
+@pytest.mark.parametrize("status", ["responded", "disposed", "withdrawn", "fed_back", "rejected"])
+def test_each_status_takes_exactly_the_documented_steps(tmp_path: Path, status: str) -> None:
+    """The loop is responded → disposed | withdrawn and disposed → fed_back | rejected: from each status
+    exactly those steps are taken, every other is refused, and only a disposed case is ever sent."""
+    engine = loop_engine(tmp_path / "loop.db")
+    book = book_of(engine)
+    allowed = {"responded": {"dispose", "withdraw"}, "disposed": {"deliver", "reject"}}.get(status, set())
+    for n, step in enumerate(_STEP_TO):
+        case_id = _case_at(engine, book, status, n)
+        if step in ("dispose", "withdraw"):
+            try:
+                book.dispose(case_id, "applied") if step == "dispose" else book.withdraw(case_id, "撤回")
+            except TransitionError:
+                taken = False
+            else:
+                taken = True
+        else:
+            sink = RecordingSink() if step == "deliver" else FailingSink(RejectedDeliveryError("HTTP 400", 400))
+            deliver(book, sink)
+            taken = case_id in sink.calls
+        assert taken == (step in allowed), (status, step)
+        assert book.get(case_id).status == (_STEP_TO[step] if taken else status), (status, step)
 
 
 def test_feedback_of_an_undisposed_case_is_refused(engine: Engine) -> None:
