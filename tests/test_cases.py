@@ -17,8 +17,6 @@ import structlog
 
 from joint_sanctions import CreditRecord, Engine
 from joint_sanctions._cases import (
-    CASE_MIGRATIONS,
-    POSTGRES_CASE_MIGRATIONS,
     TRANSITIONS,
     CaseBook,
     case_book_for,
@@ -33,6 +31,7 @@ from joint_sanctions._errors import (
     TransitionError,
     UnknownCaseError,
 )
+from joint_sanctions.stores._case_tables import case_migrations
 from joint_sanctions.stores._sqlite import SqliteStore
 from joint_sanctions.testing import MemoryStore, RecordingSink
 
@@ -257,7 +256,7 @@ def _old_schema_store(database: Database) -> Any:
     """A store whose case tables are at cases-0001 (before one case per matter)."""
     store = database.open()
     store.upsert(records())
-    store.migrate((CASE_MIGRATIONS if database.kind == "sqlite" else POSTGRES_CASE_MIGRATIONS)[:1])
+    store.migrate(case_migrations(store.dialect)[:1])
     return store
 
 

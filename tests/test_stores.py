@@ -21,7 +21,8 @@ from joint_sanctions._models import CreditRecord
 from joint_sanctions.stores import RecordStore, open_store
 from joint_sanctions.stores._postgres import RECHECK_AFTER, PostgresStore
 from joint_sanctions.stores._postgres import RECORD_MIGRATIONS as PG_RECORD_MIGRATIONS
-from joint_sanctions.stores._sqlite import RECORD_MIGRATIONS, Migration, SqliteStore
+from joint_sanctions.stores._sql import Migration
+from joint_sanctions.stores._sqlite import RECORD_MIGRATIONS, SqliteStore
 from joint_sanctions.testing import MemoryStore
 
 from .conftest import Database, numbered_uscc
