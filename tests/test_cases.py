@@ -28,6 +28,7 @@ from joint_sanctions._errors import (
     DisposalError,
     RejectedDeliveryError,
     RetryableDeliveryError,
+    StoreError,
     TransitionError,
     UnknownCaseError,
 )
@@ -171,6 +172,50 @@ def test_memory_store_keeps_its_cases_in_memory_for_every_engine_over_it() -> No
     book = case_book_for(store)
     assert book.get(result.case_id).status == "responded"
     assert case_book_for(MemoryStore()).list() == []
+
+
+class _CasesElsewhere(MemoryStore):
+    """A record store of a host that keeps its cases in a database of its choosing."""
+
+    def __init__(self, cases_in: SqliteStore) -> None:
+        super().__init__(records())
+        self.cases_in = cases_in
+
+    def case_backend(self) -> Any:
+        return self.cases_in.case_backend()
+
+
+def test_the_engine_opens_cases_where_its_store_says(tmp_path: Path) -> None:
+    """``Engine(cases=True)`` records cases in the case backend its store provides, not by the store's type."""
+    with SqliteStore(tmp_path / "cases.db") as cases_db:
+        store = _CasesElsewhere(cases_db)
+        result = Engine(measures=FIXTURE, store=store, clock=lambda: FIXED_NOW).check(CO, "government_procurement")
+        assert result.case_id is not None
+        assert case_book_for(cases_db).get(result.case_id).check_id == result.check_id
+        assert case_book_for(store).get(result.case_id).status == "responded"
+
+
+def test_an_engine_over_a_store_without_cases_is_refused_with_a_hint() -> None:
+    """An engine asked to open cases over a store that keeps none fails at once, naming ``cases=False``."""
+    class NoCases(MemoryStore):
+        case_backend = None
+
+    with pytest.raises(StoreError, match="NoCases.*cases=False"):
+        Engine(measures=FIXTURE, store=NoCases(records()))
+    assert Engine(measures=FIXTURE, store=NoCases(records()), cases=False).check(CO, "government_procurement").case_id \
+        is None
+
+
+def test_the_check_stage_imports_no_loop_stage() -> None:
+    """The engine's module imports neither the case book, the outbox, delivery nor feedback: the loop
+    builds on the check, not the reverse."""
+    import ast
+
+    import joint_sanctions._check as check_module
+
+    tree = ast.parse(Path(check_module.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    assert not imported & {"_cases", "_outbox", "_delivery", "_feedback"}, imported
 
 
 def test_a_store_without_a_case_book_is_refused_with_a_hint() -> None:

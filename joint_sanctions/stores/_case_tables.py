@@ -207,6 +207,9 @@ _CLAIMABLE = """state = 'pending'
                 AND (CAST(:due_by AS DOUBLE PRECISION) IS NULL OR next_attempt_at <= :due_by)
                 AND (CAST(:tried_before AS DOUBLE PRECISION) IS NULL OR last_attempt_at IS NULL
                      OR last_attempt_at < :tried_before)"""
+_QUEUE_FEEDBACK = ("INSERT INTO feedback_outbox (case_id, payload, state, enqueued_at, next_attempt_at) "
+                   "VALUES (:case_id, :payload, 'pending', :at, :at)")
+_MOVE_CASE = "UPDATE cases SET status = :to_status WHERE case_id = :case_id AND status = :from_status"
 _INSERT_EVENT = ("INSERT INTO case_events (case_id, from_status, to_status, at, actor, detail) "
                  "VALUES (:case_id, :from_status, :to_status, :at, :actor, :detail)")
 
@@ -326,13 +329,24 @@ class SqlCaseBackend:
 
     def withdraw(self, case_id: str, from_status: str, to_status: str, reason: str, at: str,
                  event: Event) -> bool:
+        return self._step(event, "UPDATE cases SET status = :to_status, withdrawal_reason = :reason, "
+                                 "withdrawn_at = :at WHERE case_id = :case_id AND status = :from_status",
+                          {"to_status": to_status, "reason": reason, "at": at, "case_id": case_id,
+                           "from_status": from_status})
+
+    def _step(self, event: Event, guarded: str, params: Mapping[str, Any],
+              *then: tuple[str, Mapping[str, Any]]) -> bool:
+        """One compare-and-set step in one transaction: the ``guarded`` update, and only when it
+        changed a row, the statements ``then`` and the audit ``event``.
+
+        Returns:
+            False, with nothing changed, when the guard matched no row.
+        """
         with self._writing() as conn:
-            changed = self._execute(conn, "UPDATE cases SET status = :to_status, withdrawal_reason = :reason, "
-                                          "withdrawn_at = :at WHERE case_id = :case_id AND status = :from_status",
-                                    {"to_status": to_status, "reason": reason, "at": at, "case_id": case_id,
-                                     "from_status": from_status}).rowcount
-            if not changed:
+            if not self._execute(conn, guarded, params).rowcount:
                 return False
+            for statement, values in then:
+                self._execute(conn, statement, values)
             self._execute(conn, _INSERT_EVENT, asdict(event))
         return True
 
@@ -349,16 +363,9 @@ class SqlCaseBackend:
             raise ValueError(f"not disposal columns: {sorted(unknown)}")
         assignments = ", ".join(f"{c} = :{c}" for c in columns)
         params = {**columns, "case_id": case_id, "from_status": from_status, "to_status": to_status}
-        with self._writing() as conn:
-            changed = self._execute(conn, f"UPDATE cases SET status = :to_status, {assignments} "
-                                          "WHERE case_id = :case_id AND status = :from_status", params).rowcount
-            if not changed:
-                return False
-            self._execute(conn, "INSERT INTO feedback_outbox (case_id, payload, state, enqueued_at, "
-                                "next_attempt_at) VALUES (:case_id, :payload, 'pending', :at, :at)",
-                          {"case_id": case_id, "payload": payload, "at": enqueued_at})
-            self._execute(conn, _INSERT_EVENT, asdict(event))
-        return True
+        return self._step(event, f"UPDATE cases SET status = :to_status, {assignments} "
+                                 "WHERE case_id = :case_id AND status = :from_status", params,
+                          (_QUEUE_FEEDBACK, {"case_id": case_id, "payload": payload, "at": enqueued_at}))
 
     def claim(self, owner: str, token: str, now: float, lease_until: float, due_by: float | None,
               tried_before: float | None) -> ClaimedRow | None:
@@ -414,23 +421,16 @@ class SqlCaseBackend:
 
     def finish(self, case_id: str, from_status: str, to_status: str, outbox_state: str,
                attempted_at: float, status_code: int | None, error: str | None, event: Event) -> bool:
-        with self._writing() as conn:
-            # Not fenced by the claim token: an answer from the platform is a fact whoever holds the
-            # claim now (a run whose lease ran out may still hear back).
-            changed = self._execute(conn,
-                "UPDATE feedback_outbox SET state = :state, attempts = attempts + 1, "
-                "last_attempt_at = :at, status_code = :code, last_error = :error, finished_at = :at, "
-                "claimed_by = NULL, claim_token = NULL, claim_expires_at = NULL "
-                "WHERE case_id = :case_id AND state = 'pending'",
-                {"state": outbox_state, "at": attempted_at, "code": status_code, "error": error,
-                 "case_id": case_id}).rowcount
-            if not changed:
-                return False
-            self._execute(conn, "UPDATE cases SET status = :to_status WHERE case_id = :case_id "
-                                "AND status = :from_status",
-                          {"to_status": to_status, "case_id": case_id, "from_status": from_status})
-            self._execute(conn, _INSERT_EVENT, asdict(event))
-        return True
+        # Not fenced by the claim token: an answer from the platform is a fact whoever holds the claim
+        # now (a run whose lease ran out may still hear back).
+        return self._step(event,
+                          "UPDATE feedback_outbox SET state = :state, attempts = attempts + 1, "
+                          "last_attempt_at = :at, status_code = :code, last_error = :error, finished_at = :at, "
+                          "claimed_by = NULL, claim_token = NULL, claim_expires_at = NULL "
+                          "WHERE case_id = :case_id AND state = 'pending'",
+                          {"state": outbox_state, "at": attempted_at, "code": status_code, "error": error,
+                           "case_id": case_id},
+                          (_MOVE_CASE, {"to_status": to_status, "case_id": case_id, "from_status": from_status}))
 
     def count_waiting(self, tried_before: float | None) -> int:
         with self._reading() as conn:
