@@ -66,6 +66,7 @@ from ._batch_rows import (
     DuplicateRow,
     RejectedRow,
 )
+from ._case_model import CaseOpener
 from ._cases import CaseBook
 from ._check import CaseRecorder, Engine, MatterLike, coerce_matter
 from ._models import CheckResult, Subject
@@ -282,7 +283,7 @@ def _open_cases(recorder: CaseRecorder, checked: Sequence[tuple[CheckResult, Sub
     """
     done = 0
     try:
-        if isinstance(recorder, CaseBook):
+        if isinstance(recorder, CaseBook | CaseOpener):  # the engine's default recorder, or a book
             flags = [opened for _, opened in recorder.open_cases(checked)]
             return sum(flags), len(flags) - sum(flags)
         # A recorder of the host's own has no batch insert: one call per case, so not all-or-nothing.

@@ -1,11 +1,15 @@
 """The case model of the closed loop (:mod:`joint_sanctions._cases`): statuses and transitions, the
-case and its parts, statistics, and the records its storage interface passes."""
+case and its parts, statistics, the storage interface (:class:`CaseBackend`, which every store that
+keeps cases provides: ``store.case_backend()``), and :class:`CaseOpener`, which turns a check result
+into a stored case: the engine's case recorder, below the case book and the loop stages."""
 
 from __future__ import annotations
 
 import builtins
 import datetime as dt
-from collections.abc import Mapping, Sequence
+import json
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, Protocol
@@ -13,9 +17,13 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import _identifiers as identifiers
-from ._feedback import DisposalResult
-from ._models import AppliedMeasure, Decision, Hit, Kind, Matter, SubjectRef, iso_time
+from ._errors import CaseError, StoreError
+from ._logging import get_logger
+from ._models import AppliedMeasure, CheckResult, Decision, Hit, Kind, Matter, Subject, SubjectRef, iso_time
 
+_log = get_logger()
+
+DisposalResult = Literal["applied", "not_applied", "partially_applied"]
 CaseStatus = Literal["responded", "disposed", "fed_back", "rejected", "withdrawn"]
 
 CASE_STATUSES: Mapping[str, str] = MappingProxyType({
@@ -339,3 +347,117 @@ class CaseBackend(Protocol):
         """Counts of cases in ``statuses`` by ``month``, ``measure``, ``department``, ``list_type``,
         ``result``."""
         ...
+
+
+# --- opening cases (发起、响应) ----------------------------------------------------------------------
+
+
+def case_backend_of(store: object) -> CaseBackend:
+    """The case tables kept in ``store``'s database (``store.case_backend()``).
+
+    Raises:
+        StoreError: the store keeps no cases, or its case tables cannot be created.
+    """
+    provide: Callable[[], CaseBackend] | None = getattr(store, "case_backend", None)
+    if provide is None:
+        raise StoreError(f"no case book for {type(store).__name__}: pass Engine(cases=False) or a "
+                         "CaseRecorder of your own")
+    return provide()
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def new_case_id() -> str:
+    return uuid.uuid4().hex
+
+
+def iso(value: dt.datetime) -> str:
+    """A case time as stored: ISO-8601 in UTC."""
+    return value.astimezone(dt.UTC).isoformat()
+
+
+def open_key(subject_id: str, matter_type: str, item_code: str | None, application_no: str | None) -> str:
+    """What makes two checks the same matter: ``subject|matter|item|application``.
+
+    Item code and application number are written length-first (``-`` for None), so that no two
+    different quadruples give one key and None differs from every text, the empty one included.
+    The case tables' migration cases-0002 computes the same text in SQL.
+    """
+    def part(value: str | None) -> str:
+        return "-" if value is None else f"{len(value)}:{value}"
+
+    return f"{subject_id}|{matter_type}|{part(item_code)}|{part(application_no)}"
+
+
+class CaseOpener:
+    """Opens cases (发起、响应: status ``responded``) for checks that found measures, one per matter.
+
+    Implements :class:`~joint_sanctions._check.CaseRecorder`: the engine's default recorder, over the
+    case backend of its store; the case book opens its cases through one too.
+
+    Args:
+        backend: where cases are stored.
+        clock: returns the current time (aware), the time of the response.
+        new_id: returns fresh case ids.
+    """
+
+    def __init__(self, backend: CaseBackend, *, clock: Callable[[], dt.datetime] = utc_now,
+                 new_id: Callable[[], str] = new_case_id) -> None:
+        self._backend = backend
+        self._clock = clock
+        self._new_id = new_id
+
+    def open_case(self, result: CheckResult, subject: Subject) -> str:
+        """See :meth:`joint_sanctions._cases.CaseBook.open_case`."""
+        new = self._new_case(result, subject)
+        case_id, opened = self._backend.insert_case(new.row, new.measures, new.list_types, new.event)
+        _log_open(result, subject, case_id, opened)
+        return case_id
+
+    def open_cases(self, checked: Sequence[tuple[CheckResult, Subject]]) -> builtins.list[tuple[str, bool]]:
+        """See :meth:`joint_sanctions._cases.CaseBook.open_cases`."""
+        new = [self._new_case(result, subject) for result, subject in checked]
+        # Inserted in key order, so that two batches naming the same matters lock them in the same
+        # order and never deadlock (PostgreSQL makes a second inserter of a key wait for the first).
+        order = sorted(range(len(new)), key=lambda i: new[i].row["open_key"])
+        stored = self._backend.insert_cases([new[i] for i in order])
+        opened: builtins.list[tuple[str, bool]] = [("", False)] * len(new)
+        for i, answer in zip(order, stored, strict=True):
+            opened[i] = answer
+        for (result, subject), (case_id, was_opened) in zip(checked, opened, strict=True):
+            _log_open(result, subject, case_id, was_opened)
+        return opened
+
+    def _new_case(self, result: CheckResult, subject: Subject) -> NewCase:
+        if not result.measures:
+            raise CaseError(f"check {result.check_id} found no measure: it opens no case / 无措施，不立案")
+        case = Case(case_id=self._new_id(), check_id=result.check_id, status="responded",
+                    decision=result.decision, revision=result.revision, subject=result.subject,
+                    subject_id=subject.id, matter=result.matter or Matter(matter_type=result.matter_type),
+                    measures=result.measures, hits=result.hits, initiated_at=result.checked_at,
+                    responded_at=self._clock(), data_as_of=result.data_as_of)
+        case_id = case.case_id
+        row = {
+            "case_id": case_id, "check_id": case.check_id, "status": case.status, "decision": case.decision,
+            "revision": case.revision, "matter_type": case.matter_type, "kind": case.kind,
+            "subject_id": case.subject_id, "subject_shown_id": case.subject.id,
+            "subject_id_kind": case.subject.id_kind, "subject_name": case.subject.name,
+            "subject_type": case.subject.subject_type, "matter": case.matter.model_dump_json(),
+            "measures": json.dumps([m.model_dump(mode="json") for m in case.measures], ensure_ascii=False),
+            "hits": json.dumps([h.model_dump(mode="json") for h in case.hits], ensure_ascii=False),
+            "initiated_at": iso(case.initiated_at), "responded_at": iso(case.responded_at),
+            "open_key": open_key(case.subject_id, case.matter_type, case.matter.item_code,
+                                 case.matter.application_no),
+            "data_as_of": json.dumps({k: v.isoformat() for k, v in case.data_as_of.items()}),
+        }
+        return NewCase(row, [(m.measure_id, m.kind) for m in case.measures],
+                       sorted({h.list_type for h in case.list_hits}),
+                       Event(case_id, None, "responded", row["responded_at"], "engine", f"check {case.check_id}"))
+
+
+def _log_open(result: CheckResult, subject: Subject, case_id: str, opened: bool) -> None:
+    _log.info("case_opened" if opened else "case_already_open", case_id=case_id, check_id=result.check_id,
+              subject=identifiers.mask(subject.id), matter_type=result.matter_type,
+              decision=result.decision, measure_ids=[m.measure_id for m in result.measures])

@@ -25,17 +25,15 @@ output of this module (list summaries, logs, errors, ``repr``) masks resident id
 
 Layout. This module holds the case book and :func:`case_book_for`, and re-exports the public names of
 the stages beside it: :mod:`~joint_sanctions._case_model` (statuses, transitions, the case, statistics,
-the :class:`CaseBackend` protocol), :mod:`~joint_sanctions._case_tables` (the SQL backends and their
-migrations) and :mod:`~joint_sanctions._outbox` (claims and leases). Those import the model only.
+the :class:`CaseBackend` protocol, and :class:`~joint_sanctions._case_model.CaseOpener`, which the
+engine records cases with) and :mod:`~joint_sanctions._outbox` (claims and leases). Those import the
+model only.
 
-Storage. :class:`CaseBook` and :class:`Outbox` hold the logic; every SQL statement is written once,
-with ``:name`` parameters, in the backend behind the small :class:`CaseBackend` protocol. The tables
-sit in the record store's own database: :class:`SqliteCaseBackend` (:data:`CASE_MIGRATIONS`) and
-:class:`PostgresCaseBackend` (:data:`POSTGRES_CASE_MIGRATIONS`, the same schema in PostgreSQL's types)
-differ only in how a claim picks its record: SQLite's ``BEGIN IMMEDIATE`` admits one writer at a time,
-PostgreSQL locks the picked row with ``FOR UPDATE SKIP LOCKED`` so concurrent claimants pass each
-other by. Compare-and-set steps keep their ``WHERE status = …`` guard, which PostgreSQL re-checks on
-the locked row at READ COMMITTED.
+Storage. :class:`CaseBook` and :class:`Outbox` hold the logic; every SQL statement is written once, in
+:class:`~joint_sanctions.stores._case_tables.SqlCaseBackend`, behind the small :class:`CaseBackend`
+protocol. The tables sit in the record store's own database: each store provides its case backend
+(``store.case_backend()``; the test kit's ``MemoryStore`` keeps one in memory), and the dialect of
+its database says what SQLite and PostgreSQL spell differently.
 
 Claims. ``claimed_by`` is ``host:pid`` and a claim carries a lease (60 s by default) and a random
 token; a claim whose lease has run out is free. A claim held by a process of this host whose pid is
@@ -49,8 +47,6 @@ import builtins
 import datetime as dt
 import json
 import time
-import uuid
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -65,28 +61,24 @@ from ._case_model import (
     TRANSITIONS,
     Case,
     CaseBackend,
+    CaseOpener,
     CaseStats,
     CaseStatus,
     Delivery,
     Disposal,
     Event,
-    NewCase,
     Withdrawal,
     _masked,
     _masked_keys,
-)
-from ._case_tables import (
-    CASE_MIGRATIONS,
-    POSTGRES_CASE_MIGRATIONS,
-    PostgresCaseBackend,
-    SqliteCaseBackend,
-    _open_key,
+    case_backend_of,
+    iso,
+    new_case_id,
+    utc_now,
 )
 from ._errors import (
     AmbiguousCaseError,
     CaseError,
     DisposalError,
-    StoreError,
     TransitionError,
     UnknownCaseError,
 )
@@ -94,15 +86,11 @@ from ._feedback import FeedbackV1, build_feedback, region_code_from_env
 from ._logging import get_logger
 from ._models import CST, AppliedMeasure, CheckResult, Hit, Matter, Subject, SubjectRef
 from ._outbox import Claim, Outbox
-from .stores import postgres_store_type
-from .stores._sqlite import SqliteStore
 
 __all__ = [
-    "CASE_MIGRATIONS",
     "CASE_STATUSES",
     "DISPOSAL_RESULTS",
     "MIN_PREFIX",
-    "POSTGRES_CASE_MIGRATIONS",
     "TRANSITIONS",
     "Case",
     "CaseBackend",
@@ -113,8 +101,6 @@ __all__ = [
     "Delivery",
     "Disposal",
     "Outbox",
-    "PostgresCaseBackend",
-    "SqliteCaseBackend",
     "Withdrawal",
     "case_book_for",
 ]
@@ -123,18 +109,6 @@ _log = get_logger()
 
 
 # --- the case book --------------------------------------------------------------------------------
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _new_id() -> str:
-    return uuid.uuid4().hex
-
-
-def _iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).isoformat()
 
 
 def _from_epoch(value: float | None) -> dt.datetime | None:
@@ -167,14 +141,14 @@ class CaseBook:
             ``JOINT_SANCTIONS_REGION``, else 410100 (read at each disposal).
     """
 
-    def __init__(self, backend: CaseBackend, *, clock: Callable[[], dt.datetime] = _utc_now,
-                 new_id: Callable[[], str] = _new_id, tz: dt.tzinfo = CST,
+    def __init__(self, backend: CaseBackend, *, clock: Callable[[], dt.datetime] = utc_now,
+                 new_id: Callable[[], str] = new_case_id, tz: dt.tzinfo = CST,
                  region_code: str | None = None) -> None:
         self._backend = backend
         self._clock = clock
-        self._new_id = new_id
         self._tz = tz
         self._region_code = region_code
+        self._opener = CaseOpener(backend, clock=clock, new_id=new_id)
         self.outbox = Outbox(backend)
 
     @property
@@ -203,10 +177,7 @@ class CaseBook:
             CaseError: the result has no measure.
             StoreError: the database refused the write.
         """
-        new = self._new_case(result, subject)
-        case_id, opened = self._backend.insert_case(new.row, new.measures, new.list_types, new.event)
-        self._log_open(result, subject, case_id, opened)
-        return case_id
+        return self._opener.open_case(result, subject)
 
     def open_cases(self, checked: Sequence[tuple[CheckResult, Subject]]) -> builtins.list[tuple[str, bool]]:
         """:meth:`open_case` for each ``(result, subject)``, all in one transaction: either every case
@@ -220,49 +191,7 @@ class CaseBook:
             CaseError: a result has no measure (nothing is stored).
             StoreError: the database refused a write (nothing is stored).
         """
-        new = [self._new_case(result, subject) for result, subject in checked]
-        # Inserted in key order, so that two batches naming the same matters lock them in the same
-        # order and never deadlock (PostgreSQL makes a second inserter of a key wait for the first).
-        order = sorted(range(len(new)), key=lambda i: new[i].row["open_key"])
-        stored = self._backend.insert_cases([new[i] for i in order])
-        opened: builtins.list[tuple[str, bool]] = [("", False)] * len(new)
-        for i, answer in zip(order, stored, strict=True):
-            opened[i] = answer
-        for (result, subject), (case_id, was_opened) in zip(checked, opened, strict=True):
-            self._log_open(result, subject, case_id, was_opened)
-        return opened
-
-    def _new_case(self, result: CheckResult, subject: Subject) -> NewCase:
-        if not result.measures:
-            raise CaseError(f"check {result.check_id} found no measure: it opens no case / 无措施，不立案")
-        case = Case(case_id=self._new_id(), check_id=result.check_id, status="responded",
-                    decision=result.decision, revision=result.revision, subject=result.subject,
-                    subject_id=subject.id, matter=result.matter or Matter(matter_type=result.matter_type),
-                    measures=result.measures, hits=result.hits, initiated_at=result.checked_at,
-                    responded_at=self._clock(), data_as_of=result.data_as_of)
-        case_id = case.case_id
-        row = {
-            "case_id": case_id, "check_id": case.check_id, "status": case.status, "decision": case.decision,
-            "revision": case.revision, "matter_type": case.matter_type, "kind": case.kind,
-            "subject_id": case.subject_id, "subject_shown_id": case.subject.id,
-            "subject_id_kind": case.subject.id_kind, "subject_name": case.subject.name,
-            "subject_type": case.subject.subject_type, "matter": case.matter.model_dump_json(),
-            "measures": json.dumps([m.model_dump(mode="json") for m in case.measures], ensure_ascii=False),
-            "hits": json.dumps([h.model_dump(mode="json") for h in case.hits], ensure_ascii=False),
-            "initiated_at": _iso(case.initiated_at), "responded_at": _iso(case.responded_at),
-            "open_key": _open_key(case.subject_id, case.matter_type, case.matter.item_code,
-                                  case.matter.application_no),
-            "data_as_of": json.dumps({k: v.isoformat() for k, v in case.data_as_of.items()}),
-        }
-        return NewCase(row, [(m.measure_id, m.kind) for m in case.measures],
-                       sorted({h.list_type for h in case.list_hits}),
-                       Event(case_id, None, "responded", row["responded_at"], "engine", f"check {case.check_id}"))
-
-    @staticmethod
-    def _log_open(result: CheckResult, subject: Subject, case_id: str, opened: bool) -> None:
-        _log.info("case_opened" if opened else "case_already_open", case_id=case_id, check_id=result.check_id,
-                  subject=identifiers.mask(subject.id), matter_type=result.matter_type,
-                  decision=result.decision, measure_ids=[m.measure_id for m in result.measures])
+        return self._opener.open_cases(checked)
 
     def withdraw(self, case_id: str, reason: str, *, at: dt.datetime | None = None) -> Case:
         """Withdraw a responded case (e.g. the application was withdrawn): it is never fed back.
@@ -290,8 +219,8 @@ class CaseBook:
         when = at if at is not None else self._clock()
         if when.tzinfo is None:
             raise CaseError("the withdrawal time must carry a time zone")
-        event = Event(case_id, case.status, target, _iso(when), "", text)
-        if not self._backend.withdraw(case_id, case.status, target, text, _iso(when), event):
+        event = Event(case_id, case.status, target, iso(when), "", text)
+        if not self._backend.withdraw(case_id, case.status, target, text, iso(when), event):
             raise _refusal(self.get(case_id), "withdraw")
         _log.info("case_withdrawn", case_id=case_id, reason=identifiers.mask_text(text))
         return self.get(case_id)
@@ -360,9 +289,9 @@ class CaseBook:
         if isinstance(since, dt.datetime):
             if since.tzinfo is None:
                 raise CaseError("the 'since' time must carry a time zone")
-            start = _iso(since)
+            start = iso(since)
         elif since is not None:
-            start = _iso(dt.datetime.combine(since, dt.time(), self._tz))
+            start = iso(dt.datetime.combine(since, dt.time(), self._tz))
         return [_to_case(row) for row in self._backend.list_cases(status, subject_id, matter_type, start)]
 
     def check_ids(self, case_ids: Sequence[str]) -> dict[str, str]:
@@ -442,9 +371,9 @@ class CaseBook:
         payload = build_feedback(disposed, region_code=self._region()).model_dump_json()
         columns = {"result": disposal.result, "result_text": disposal.text, "reason": disposal.reason,
                    "description": disposal.description, "department": disposal.department,
-                   "department_code": disposal.department_code, "disposed_at": _iso(when),
+                   "department_code": disposal.department_code, "disposed_at": iso(when),
                    "disposed_month": when.astimezone(self._tz).strftime("%Y-%m")}
-        event = Event(case_id, case.status, target, _iso(when), disposal.department or "", result)
+        event = Event(case_id, case.status, target, iso(when), disposal.department or "", result)
         if not self._backend.dispose(case_id, case.status, target, columns, payload, time.time(), event):
             # Someone else moved the case between our read and our write: report what it is now.
             raise _refusal(self.get(case_id), "dispose")
@@ -525,38 +454,20 @@ def _to_case(row: Mapping[str, Any]) -> Case:
 
 # --- finding the case book of a store -------------------------------------------------------------
 
-# A MemoryStore's cases live in a private in-memory SQLite database, one per store, so that every
-# engine and caller over the same store sees the same cases.
-_memory_books: weakref.WeakKeyDictionary[Any, SqliteStore] = weakref.WeakKeyDictionary()
 
-
-def case_book_for(store: Any, *, clock: Callable[[], dt.datetime] = _utc_now,
-                  new_id: Callable[[], str] = _new_id, tz: dt.tzinfo = CST,
+def case_book_for(store: Any, *, clock: Callable[[], dt.datetime] = utc_now,
+                  new_id: Callable[[], str] = new_case_id, tz: dt.tzinfo = CST,
                   region_code: str | None = None) -> CaseBook:
-    """The case book kept in ``store``'s database.
+    """The case book kept in ``store``'s database (the store's ``case_backend()``).
 
     Args:
-        store: a :class:`~joint_sanctions.stores._sqlite.SqliteStore` (cases in the same file), a
-            :class:`~joint_sanctions.stores._postgres.PostgresStore` (cases in the same database) or a
-            :class:`~joint_sanctions.testing.MemoryStore` (cases in memory, for tests and examples).
+        store: a :class:`~joint_sanctions.stores.SqliteStore` (cases in the same file), a
+            :class:`~joint_sanctions.stores.PostgresStore` (cases in the same database), a
+            :class:`~joint_sanctions.testing.MemoryStore` (cases in memory, for tests and examples), or
+            any store with a ``case_backend()`` method.
         clock, new_id, tz, region_code: see :class:`CaseBook`.
 
     Raises:
-        StoreError: the store has no case book implementation, or its migrations fail.
+        StoreError: the store keeps no cases, or its migrations fail.
     """
-    from .testing import MemoryStore  # testing imports nothing from here; keeps the fakes optional
-
-    backend: CaseBackend
-    if isinstance(store, SqliteStore):
-        backend = SqliteCaseBackend(store)
-    elif (postgres := postgres_store_type()) is not None and isinstance(store, postgres):
-        backend = PostgresCaseBackend(store)
-    elif isinstance(store, MemoryStore):
-        database = _memory_books.get(store)
-        if database is None:
-            database = _memory_books.setdefault(store, SqliteStore(":memory:"))
-        backend = SqliteCaseBackend(database)
-    else:
-        raise StoreError(f"no case book for {type(store).__name__}: pass Engine(cases=False) or a "
-                         "CaseRecorder of your own")
-    return CaseBook(backend, clock=clock, new_id=new_id, tz=tz, region_code=region_code)
+    return CaseBook(case_backend_of(store), clock=clock, new_id=new_id, tz=tz, region_code=region_code)

@@ -44,6 +44,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from . import _identifiers as identifiers
+from ._case_model import CaseOpener, case_backend_of
 from ._compile import CompiledMeasures, collector_paused, compile_measures
 from ._conditions import AMOUNT_MAX
 from ._errors import CheckError, MeasureListError, RuleEngineError
@@ -256,9 +257,8 @@ class Engine:
         self._bind_log()
         self._cases: CaseRecorder | None
         if cases is True:
-            from ._cases import case_book_for  # the loop stage builds on the check stage, not the reverse
-
-            self._cases = case_book_for(self.store)
+            # The store provides its case tables; the case book (the loop stage) builds on this one.
+            self._cases = CaseOpener(case_backend_of(self.store))
         else:
             self._cases = cases or None
 

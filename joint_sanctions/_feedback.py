@@ -23,16 +23,14 @@ import json
 import os
 import re
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ._case_model import Case, DisposalResult
 from ._errors import CaseError, TransitionError
 from ._identifiers import mask_text
 from ._models import Effect, IdKind, Kind, ListType, MatterType, SubjectType
-
-if TYPE_CHECKING:
-    from ._cases import Case
 
 __all__ = [
     "DEFAULT_REGION_CODE",
@@ -53,8 +51,6 @@ _SCHEMA_RESOURCE = "feedback-v1.schema.json"
 _REGION_CODE = re.compile(r"[0-9]{6}")
 # Feedback times are given in China Standard Time, as the receiving platform reads them.
 _CST = dt.timezone(dt.timedelta(hours=8), "CST")
-
-DisposalResult = Literal["applied", "not_applied", "partially_applied"]
 
 _V1 = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 

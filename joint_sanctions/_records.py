@@ -44,7 +44,8 @@ from ._errors import IdentifierError, ImportRowError, RecordError
 from ._identifiers import mask_text, parse_identifier
 from ._logging import get_logger
 from ._models import CreditRecord, trusted
-from .stores import BulkLoading, RecordStore
+from .stores import RecordStore
+from .stores._base import BulkLoading
 from .vocabulary import LIST_TYPES, RECORD_STATUSES, SUBJECT_TYPES
 
 __all__ = ["COLUMNS", "ImportReport", "import_records", "read_records"]
@@ -137,7 +138,7 @@ def import_records(store: RecordStore, path: str | os.PathLike[str], batch_size:
 
     Rows are upserted by ``record_id`` in batches, in file order, so re-importing updates records,
     a record_id repeated in the file ends with its last good row, and nothing else stored is touched.
-    A store that offers :class:`~joint_sanctions.stores.BulkLoading` gets the upserts as one bulk
+    A store that offers :class:`~joint_sanctions.stores._base.BulkLoading` gets the upserts as one bulk
     load (SQLite: into an empty store the indexes are built once at the end).
 
     Args:

@@ -12,27 +12,25 @@ set differs from the one stored by the previous run, and stores the new sets::
     wage_arrears      (none)                         delisted
 
 Only a subject's own records count (a check also follows related parties), incentive lists included.
-The registry lives in the record store's database (``rescreen-0001``, applied on first use); SQLite
-and PostgreSQL stores are supported.
+The registry lives in the record store's database (``rescreen-0001``, applied on first use): any
+:class:`~joint_sanctions.stores.SqlStore` (SQLite, PostgreSQL), its statements written once over the
+store's dialect.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
-import json
-from collections.abc import Callable, Collection, Iterable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from . import _identifiers as identifiers
 from ._check import SubjectLike, coerce_subject
-from ._errors import StoreError
 from ._logging import get_logger
 from ._models import CST
-from .stores import RecordStore, postgres_store_type
-from .stores._sqlite import Migration, SqliteStore
+from .stores import RecordStore, SqlStore
+from .stores._sql import Dialect, Migration, sql_store_of, temp_table
 from .vocabulary import LIST_TYPES
 
 __all__ = ["ChangeKind", "RescreenReport", "StatusChange", "register_subjects", "rescreen"]
@@ -105,7 +103,7 @@ class RescreenReport:
         return tuple(change for change in self.changes if change.kind == kind)
 
 
-# --- SQL, shared by both databases ----------------------------------------------------------------
+# --- SQL, written once over the store's dialect -----------------------------------------------------
 
 # One MAX(CASE …) per list type in sorted order: the sorted, comma-separated set in plain SQL, where
 # string_agg(… ORDER BY …) is PostgreSQL's and group_concat has no order before SQLite 3.44. The
@@ -116,8 +114,8 @@ _SCREEN = f"""INSERT INTO rescreen_now (subject_id, status)
     SELECT s.subject_id, {_STATUS}
     FROM registered_subjects s
     LEFT JOIN credit_records r
-      ON r.subject_id = s.subject_id AND r.status = 'active' AND r.listed_on <= {{day}}
-         AND (r.expires_on IS NULL OR {{day}} < r.expires_on)
+      ON r.subject_id = s.subject_id AND r.status = 'active' AND r.listed_on <= :day
+         AND (r.expires_on IS NULL OR :day < r.expires_on)
     {{where}}
     GROUP BY s.subject_id"""
 # NULL (never screened) and '' (on no list) both mean "not listed before".
@@ -125,92 +123,39 @@ _CHANGES = """SELECT s.subject_id, s.name, s.subject_type, COALESCE(s.last_statu
     FROM registered_subjects s JOIN rescreen_now n ON n.subject_id = s.subject_id
     WHERE COALESCE(s.last_status, '') <> n.status
     ORDER BY s.subject_id"""
-_RECORD = """UPDATE registered_subjects SET last_status = n.status, last_screened_on = {day}
+_RECORD = """UPDATE registered_subjects SET last_status = n.status, last_screened_on = :day
     FROM rescreen_now n WHERE registered_subjects.subject_id = n.subject_id"""
-# A name or type left out when registering again keeps the one stored.
-_REGISTER_CONFLICT = (
+_LOAD = "registered_subjects_load"
+# A name or type left out when registering again keeps the one stored. WHERE true: SQLite would
+# read ON CONFLICT as a join's ON without it.
+_REGISTER = (
+    "INSERT INTO registered_subjects (subject_id, name, subject_type, registered_at) "
+    f"SELECT subject_id, name, subject_type, {{now}} FROM {_LOAD} WHERE true "
     "ON CONFLICT (subject_id) DO UPDATE SET "
     "name = CASE WHEN excluded.name = '' THEN registered_subjects.name ELSE excluded.name END, "
     "subject_type = COALESCE(excluded.subject_type, registered_subjects.subject_type)")
 
 
-@dataclass(frozen=True)
-class _Dialect:
-    """What differs between SQLite and PostgreSQL here."""
-
-    migration: Migration
-    param: Callable[[str], str]  # a named placeholder
-    day: Callable[[dt.date], Any]  # a date as the driver takes it
-    ids_filter: str  # the WHERE clause restricting screening to {ids}
-    ids: Callable[[list[str]], Any]  # a list of ids as that clause takes it
-    temp_table: str
-    lock: str | None  # keeps concurrent runs and registrations out while a run works
-
-
-_SQLITE = _Dialect(
-    migration=Migration("rescreen-0001", (
-        """CREATE TABLE registered_subjects (
-               subject_id       TEXT NOT NULL PRIMARY KEY,
+def _migration(d: Dialect) -> Migration:
+    return Migration("rescreen-0001", (
+        # PostgreSQL's fillfactor leaves room on each page, so the nightly update of every row can
+        # stay on its page (a HOT update: no index touched).
+        f"""CREATE TABLE registered_subjects (
+               subject_id       {d.key_text} NOT NULL PRIMARY KEY,
                name             TEXT NOT NULL,
                subject_type     TEXT,
-               registered_at    TEXT NOT NULL,
+               registered_at    {d.time} NOT NULL,
                last_status      TEXT,
-               last_screened_on TEXT
-           ) WITHOUT ROWID""",
-    )),
-    param=lambda name: f":{name}",
-    day=lambda day: day.isoformat(),
-    # json_each passes any number of ids as one parameter, under SQLite's variable limit.
-    ids_filter="WHERE s.subject_id IN (SELECT value FROM json_each(:ids))",
-    ids=json.dumps,
-    temp_table="CREATE TEMP TABLE rescreen_now (subject_id TEXT PRIMARY KEY, status TEXT NOT NULL) "
-               "WITHOUT ROWID",
-    lock=None,  # BEGIN IMMEDIATE already admits one writer at a time
-)
-
-_POSTGRES = _Dialect(
-    migration=Migration("rescreen-0001", (
-        # fillfactor leaves room on each page, so the nightly update of every row can stay on its
-        # page (a HOT update: no index touched).
-        """CREATE TABLE registered_subjects (
-               subject_id       TEXT COLLATE "C" NOT NULL PRIMARY KEY,
-               name             TEXT NOT NULL,
-               subject_type     TEXT,
-               registered_at    TIMESTAMPTZ NOT NULL,
-               last_status      TEXT,
-               last_screened_on DATE
-           ) WITH (fillfactor = 80)""",
-    )),
-    param=lambda name: f"%({name})s",
-    day=lambda day: day,
-    ids_filter="WHERE s.subject_id = ANY(%(ids)s)",
-    ids=lambda ids: ids,
-    # The same collation as registered_subjects.subject_id, which the joins compare it with.
-    temp_table='CREATE TEMP TABLE rescreen_now (subject_id TEXT COLLATE "C" PRIMARY KEY, '
-               "status TEXT NOT NULL)",
-    lock="LOCK TABLE registered_subjects IN SHARE ROW EXCLUSIVE MODE",
-)
+               last_screened_on {d.date}
+           ){d.table_options(without_rowid=True, fillfactor=80)}""",
+    ))
 
 
-class _SqlStore(Protocol):
-    """What both SQL stores offer beyond the RecordStore protocol."""
-
-    def migrate(self, migrations: Sequence[Migration]) -> list[str]: ...
-
-    def transaction(self) -> AbstractContextManager[Any]: ...
-
-
-def _prepared(store: RecordStore) -> tuple[_SqlStore, _Dialect]:
-    """The store's SQL side with the registry's migration applied, and its dialect."""
-    sql_store: _SqlStore
-    if isinstance(store, SqliteStore):
-        sql_store, dialect = store, _SQLITE
-    elif (postgres := postgres_store_type()) is not None and isinstance(store, postgres):
-        sql_store, dialect = store, _POSTGRES
-    else:
-        raise StoreError(f"re-screening needs a SQLite or PostgreSQL store, not {type(store).__name__}")
-    sql_store.migrate([dialect.migration])
-    return sql_store, dialect
+def _prepared(store: RecordStore) -> SqlStore:
+    """The store's SQL side, with the registry's migration applied."""
+    sql_store = sql_store_of(store, "re-screening")
+    sql_store.migrate([_migration(sql_store.dialect)])
+    return sql_store
 
 
 def register_subjects(store: RecordStore, subjects: Iterable[SubjectLike]) -> int:
@@ -230,35 +175,25 @@ def register_subjects(store: RecordStore, subjects: Iterable[SubjectLike]) -> in
         CheckError: a subject's id is not a valid USCC or resident id; batches before it are kept.
         StoreError: the store is of another kind, or its database failed.
     """
-    sql_store, dialect = _prepared(store)
+    sql_store = _prepared(store)
+    dialect = sql_store.dialect
+    create_load = temp_table(dialect, _LOAD, "subject_id TEXT, name TEXT, subject_type TEXT")
+    register = dialect.sql(_REGISTER.format(now=dialect.now))
     given = 0
     pending = iter(subjects)
     while batch := list(itertools.islice(pending, _BATCH_SIZE)):
         # ON CONFLICT may not touch one row twice in a statement: the last entry of an id wins.
         rows = {s.id: (s.id, s.name, s.subject_type) for s in map(coerce_subject, batch)}
         with sql_store.transaction() as conn:
-            if dialect is _POSTGRES:
-                _copy_subjects(conn, rows.values())
-            else:
-                now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-                conn.executemany("INSERT INTO registered_subjects (subject_id, name, subject_type, "
-                                 f"registered_at) VALUES (?, ?, ?, ?) {_REGISTER_CONFLICT}",
-                                 [(*row, now) for row in rows.values()])
+            # The batch goes into a load table the fastest way the database has, then is merged in
+            # one statement.
+            conn.execute(create_load)
+            sql_store.copy_rows(conn, _LOAD, ("subject_id", "name", "subject_type"), rows.values())
+            conn.execute(register, dialect.clock(dt.datetime.now(dt.UTC)))
+            conn.execute(f"DROP TABLE {_LOAD}")
         given += len(batch)
     _log.info("subjects_registered", count=given)
     return given
-
-
-def _copy_subjects(conn: Any, rows: Iterable[tuple[str, str, str | None]]) -> None:
-    """PostgreSQL: COPY the batch into a temporary table, then merge it in one statement."""
-    conn.execute("CREATE TEMP TABLE registered_subjects_load (subject_id TEXT, name TEXT, "
-                 "subject_type TEXT) ON COMMIT DROP")
-    with conn.cursor() as cursor, cursor.copy("COPY registered_subjects_load FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-    conn.execute("INSERT INTO registered_subjects (subject_id, name, subject_type, registered_at) "
-                 f"SELECT subject_id, name, subject_type, now() FROM registered_subjects_load "
-                 f"{_REGISTER_CONFLICT}")
 
 
 def rescreen(store: RecordStore, subjects: Collection[str] | None = None,
@@ -281,21 +216,25 @@ def rescreen(store: RecordStore, subjects: Collection[str] | None = None,
         IdentifierError: an id in ``subjects`` is not a valid USCC or resident id.
         StoreError: the store is of another kind, or its database failed; nothing is stored then.
     """
-    sql_store, dialect = _prepared(store)
+    sql_store = _prepared(store)
+    dialect = sql_store.dialect
     day = day if day is not None else dt.datetime.now(CST).date()
     params: dict[str, Any] = {"day": dialect.day(day)}
     where = ""
     if subjects is not None:
         params["ids"] = dialect.ids([identifiers.parse_identifier(s)[0] for s in subjects])
-        where = dialect.ids_filter
-    placeholders = {"day": dialect.param("day")}
+        where = "WHERE " + dialect.in_list.format(column="s.subject_id", name="ids")
     with sql_store.transaction() as conn:
-        if dialect.lock:
-            conn.execute(dialect.lock)
-        conn.execute(dialect.temp_table)
-        screened = conn.execute(_SCREEN.format(where=where, **placeholders), params).rowcount
+        if dialect.lock_table:
+            # Keeps concurrent runs and registrations out while this one works (SQLite's write
+            # transaction already admits one writer at a time).
+            conn.execute(dialect.lock_table.format("registered_subjects"))
+        # The same collation as registered_subjects.subject_id, which the joins compare it with.
+        conn.execute(temp_table(dialect, "rescreen_now", f"subject_id {dialect.key_text} PRIMARY KEY, "
+                                                         "status TEXT NOT NULL", key=True))
+        screened = conn.execute(dialect.sql(_SCREEN.format(where=where)), params).rowcount
         rows = conn.execute(_CHANGES).fetchall()
-        conn.execute(_RECORD.format(**placeholders), {"day": params["day"]})
+        conn.execute(dialect.sql(_RECORD), {"day": params["day"]})
         conn.execute("DROP TABLE rescreen_now")
     changes = tuple(StatusChange(subject_id, name, subject_type, _types(before), _types(after))
                     for subject_id, name, subject_type, before, after in rows)

@@ -17,8 +17,6 @@ import structlog
 
 from joint_sanctions import Engine
 from joint_sanctions._cases import (
-    CASE_MIGRATIONS,
-    POSTGRES_CASE_MIGRATIONS,
     CaseBook,
     case_book_for,
 )
@@ -29,9 +27,12 @@ from joint_sanctions._errors import (
     DisposalError,
     RejectedDeliveryError,
     RetryableDeliveryError,
+    StoreError,
     TransitionError,
     UnknownCaseError,
 )
+from joint_sanctions.stores._case_tables import case_migrations
+from joint_sanctions.stores._sqlite import SqliteStore
 from joint_sanctions.testing import FailingSink, MemoryStore, RecordingSink
 
 from .conftest import (
@@ -160,6 +161,50 @@ def test_memory_store_keeps_its_cases_in_memory_for_every_engine_over_it() -> No
     assert case_book_for(MemoryStore()).list() == []
 
 
+class _CasesElsewhere(MemoryStore):
+    """A record store of a host that keeps its cases in a database of its choosing."""
+
+    def __init__(self, cases_in: SqliteStore) -> None:
+        super().__init__(loop_records())
+        self.cases_in = cases_in
+
+    def case_backend(self) -> Any:
+        return self.cases_in.case_backend()
+
+
+def test_the_engine_opens_cases_where_its_store_says(tmp_path: Path) -> None:
+    """``Engine(cases=True)`` records cases in the case backend its store provides, not by the store's type."""
+    with SqliteStore(tmp_path / "cases.db") as cases_db:
+        store = _CasesElsewhere(cases_db)
+        result = Engine(measures=FIXTURE, store=store, clock=lambda: FIXED_NOW).check(CO, "government_procurement")
+        assert result.case_id is not None
+        assert case_book_for(cases_db).get(result.case_id).check_id == result.check_id
+        assert case_book_for(store).get(result.case_id).status == "responded"
+
+
+def test_an_engine_over_a_store_without_cases_is_refused_with_a_hint() -> None:
+    """An engine asked to open cases over a store that keeps none fails at once, naming ``cases=False``."""
+    class NoCases(MemoryStore):
+        case_backend = None
+
+    with pytest.raises(StoreError, match="NoCases.*cases=False"):
+        Engine(measures=FIXTURE, store=NoCases(loop_records()))
+    assert Engine(measures=FIXTURE, store=NoCases(loop_records()), cases=False).check(CO, "government_procurement").case_id \
+        is None
+
+
+def test_the_check_stage_imports_no_loop_stage() -> None:
+    """The engine's module imports neither the case book, the outbox, delivery nor feedback: the loop
+    builds on the check, not the reverse."""
+    import ast
+
+    import joint_sanctions._check as check_module
+
+    tree = ast.parse(Path(check_module.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    assert not imported & {"_cases", "_outbox", "_delivery", "_feedback"}, imported
+
+
 def test_a_store_without_a_case_book_is_refused_with_a_hint() -> None:
     """``case_book_for`` names what to do when the store has no case book."""
     with pytest.raises(Exception, match="cases=False"):
@@ -243,7 +288,7 @@ def _old_schema_store(database: Database) -> Any:
     """A store whose case tables are at cases-0001 (before one case per matter)."""
     store = database.open()
     store.upsert(loop_records())
-    store.migrate((CASE_MIGRATIONS if database.kind == "sqlite" else POSTGRES_CASE_MIGRATIONS)[:1])
+    store.migrate(case_migrations(store.dialect)[:1])
     return store
 
 

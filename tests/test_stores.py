@@ -18,10 +18,11 @@ import pytest
 
 from joint_sanctions._errors import RecordError, StoreError
 from joint_sanctions._models import CreditRecord
-from joint_sanctions.stores import RecordStore, open_store
+from joint_sanctions.stores import RecordStore, SqlStore, open_store
 from joint_sanctions.stores._postgres import RECHECK_AFTER, PostgresStore
 from joint_sanctions.stores._postgres import RECORD_MIGRATIONS as PG_RECORD_MIGRATIONS
-from joint_sanctions.stores._sqlite import RECORD_MIGRATIONS, Migration, SqliteStore
+from joint_sanctions.stores._sql import Migration
+from joint_sanctions.stores._sqlite import RECORD_MIGRATIONS, SqliteStore
 from joint_sanctions.testing import MemoryStore
 
 from .conftest import Database, failures_in_threads, numbered_uscc
@@ -439,6 +440,38 @@ def test_sqlite_data_version_another_process(tmp_path: Path) -> None:
         subprocess.run([sys.executable, "-c", code, str(path)], check=True, capture_output=True)
         assert store.data_version() != start
         assert store.get("R1") is not None
+
+
+def test_a_stage_writes_its_sql_once_for_both_databases(database: Database) -> None:
+    """A stage's table, made by a migration in the store's dialect and used with ``:name`` parameters,
+    behaves alike on SQLite and PostgreSQL: keys sort by code point, times read back aware, any
+    number of ids fits one parameter."""
+    store = database.open()
+    assert isinstance(store, SqlStore)
+    d = store.dialect
+    create = (f"CREATE TABLE stage_notes (note_id {d.key_text} NOT NULL PRIMARY KEY, at {d.time} NOT NULL)"
+              f"{d.table_options(without_rowid=True)}")
+    store.migrate([Migration("notes-0001", (create,))])
+    insert = d.sql(f"INSERT INTO stage_notes (note_id, at) VALUES (:note_id, {d.stamp})")
+    with store.transaction() as conn:
+        for note_id in ("b", "a", "B", "é"):
+            conn.execute(insert, {"note_id": note_id, **d.clock(dt.datetime.now(dt.UTC))})
+    chosen = d.sql("SELECT note_id, at FROM stage_notes WHERE "
+                   f"{d.in_list.format(column='note_id', name='ids')} ORDER BY note_id")
+    with store.reading() as conn:
+        rows = conn.execute(chosen, {"ids": d.ids(["a", "b", "B", "é", *map(str, range(2000))])}).fetchall()
+    assert [note_id for note_id, _ in rows] == ["B", "a", "b", "é"]
+    assert all(d.read_time(at).tzinfo is not None for _, at in rows)
+    with pytest.raises(StoreError), store.transaction() as conn:
+        conn.execute(insert, {"note_id": "a", **d.clock(dt.datetime.now(dt.UTC))})  # the key is taken
+
+
+def test_postgres_store_is_importable_from_the_namespace_without_importing_psycopg_first() -> None:
+    """``joint_sanctions.stores`` loads without psycopg (an optional extra); ``PostgresStore`` loads it on use."""
+    code = ("import sys, joint_sanctions.stores as s; print('psycopg' in sys.modules); "
+            "print(s.PostgresStore.__name__, 'psycopg' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "PostgresStore", "True"]
 
 
 def test_sqlite_data_version_ignores_other_tables(tmp_path: Path) -> None:

@@ -1,22 +1,138 @@
-"""What every record store does alike, written once.
+"""What a record store is (:class:`RecordStore`) and what every one does alike, written once.
 
-A repair is a status change, a store is its own context manager, and the SQL stores page through
-their records by ``record_id`` the same way (each reads a page its own way).
+A repair is a status change, a store is its own context manager, and a row read back is checked
+before it becomes a record (:func:`stored_record`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self, runtime_checkable
 
 from .._errors import UnreadableRecordError
 from .._models import CreditRecord, trusted
 from ..vocabulary import LIST_TYPES, RECORD_STATUSES, SUBJECT_TYPES
 
-#: Records per read in iter_records, so no lock or connection is held while the caller works.
-PAGE_SIZE = 1_000
+
+@runtime_checkable
+class RecordStore(Protocol):
+    """Credit records by ``record_id``, queried by subject.
+
+    Subject ids passed in are normalised ones (as :func:`~joint_sanctions._identifiers.parse_identifier`
+    returns them); records hold them that way because :class:`CreditRecord` normalises on creation.
+    """
+
+    def upsert(self, records: Iterable[CreditRecord]) -> int:
+        """Insert each record, or replace the stored one with the same ``record_id``.
+
+        Records are written in order, so of two with the same id the later one wins.
+
+        Returns:
+            The number of records written.
+        """
+        ...
+
+    def get(self, record_id: str) -> CreditRecord | None:
+        """The record with this id, or None."""
+        ...
+
+    def active_records(self, subject_ids: Sequence[str], day: dt.date) -> list[CreditRecord]:
+        """Records of any of ``subject_ids`` that count on ``day``.
+
+        A record counts while its status is ``active`` and ``listed_on <= day < expires_on``
+        (no ``expires_on`` = open-ended).
+
+        Returns:
+            The records ordered by (subject_id, list_type, record_id).
+        """
+        ...
+
+    def set_status(self, record_id: str, status: str, reason: str = "") -> CreditRecord:
+        """Change a record's status (credit repair, removal, or back to active).
+
+        Args:
+            record_id: the record to change.
+            status: ``active``, ``repaired`` or ``removed``.
+            reason: why, kept for audit where the backend can.
+
+        Returns:
+            The record as stored after the change.
+
+        Raises:
+            RecordError: unknown ``record_id`` or invalid ``status``.
+        """
+        ...
+
+    def repair(self, record_id: str) -> CreditRecord:
+        """Mark a record ``repaired`` (信用修复): it stops counting at once.
+
+        Raises:
+            RecordError: unknown ``record_id``.
+        """
+        ...
+
+    def iter_records(self) -> Iterator[CreditRecord]:
+        """Every stored record, ordered by ``record_id``."""
+        ...
+
+    def count(self) -> int:
+        """How many records are stored, whatever their status."""
+        ...
+
+    def listed_subject_ids(self, day: dt.date | None = None) -> set[str]:
+        """Subject ids with at least one ``active`` record (counting on ``day`` when given)."""
+        ...
+
+    def data_version(self) -> int:
+        """A number that grows whenever a stored record changes, from any connection or process."""
+        ...
+
+    def data_as_of(self) -> dict[str, dt.datetime]:
+        """When each list type was last written: ``{list_type: aware time}``.
+
+        Every write of records stamps the list types it wrote (an upsert, also of unchanged records;
+        a status change, such as a repair, stamps its record's list type). Empty while no record was
+        ever written: checks then refuse to answer (docs/failing-closed.md).
+        """
+        ...
+
+    def listed_since(self, version: int) -> tuple[int, set[str]]:
+        """Catch up on listings: ``(data_version now, subject ids with an active record written after
+        version)``. ``listed_since(-1)`` gives every subject with an active record."""
+        ...
+
+    @property
+    def local_writes(self) -> int:
+        """How many write transactions went through this store object; reading it costs no I/O,
+        so an engine can notice its own process's writes on every check."""
+        ...
+
+    def close(self) -> None:
+        """Release the backend's resources; closing twice is harmless."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None: ...
+
+
+@runtime_checkable
+class BulkLoading(Protocol):
+    """What a :class:`RecordStore` may add to make large imports faster (optional).
+
+    :func:`~joint_sanctions._records.import_records` runs its upserts inside :meth:`bulk_load` when
+    the store has it.
+    """
+
+    def bulk_load(self) -> AbstractContextManager[None]:
+        """A block of many upserts: the store may defer work (index upkeep) to its end. Whatever
+        was written inside stays written when the block ends by an error, and the store is fully
+        usable afterwards."""
+        ...
 
 
 _TEXT_FIELDS = ("subject_id", "subject_name", "authority", "document_no", "reason")
@@ -85,21 +201,3 @@ class StoreBase:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
-
-
-class PagedStore(StoreBase):
-    """A store whose records are read in pages of :data:`PAGE_SIZE`, ordered by ``record_id``."""
-
-    def _page(self, after: str) -> list[CreditRecord]:
-        """Up to PAGE_SIZE records with ``record_id`` greater than ``after``, in ``record_id`` order."""
-        raise NotImplementedError
-
-    def iter_records(self) -> Iterator[CreditRecord]:
-        """See :meth:`RecordStore.iter_records`; read in pages, so changes made meanwhile may show."""
-        after = ""
-        while True:
-            page = self._page(after)
-            yield from page
-            if len(page) < PAGE_SIZE:
-                return
-            after = page[-1].record_id

@@ -6,10 +6,12 @@ import datetime as dt
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 
+from .._case_model import CaseBackend
 from .._errors import RecordError
 from .._identifiers import mask_text
 from .._models import CreditRecord
 from ..stores._base import StoreBase
+from ..stores._sqlite import SqliteStore
 from ..vocabulary import RECORD_STATUSES
 
 
@@ -34,6 +36,7 @@ class MemoryStore(StoreBase):
         self._local_writes = 0
         self._as_of: dict[str, dt.datetime] = {}  # list type → when it was last written
         self.status_changes: list[tuple[str, str, str]] = []
+        self._cases: SqliteStore | None = None
         self.upsert(records)
 
     def upsert(self, records: Iterable[CreditRecord]) -> int:
@@ -132,6 +135,14 @@ class MemoryStore(StoreBase):
     def local_writes(self) -> int:
         """See :attr:`RecordStore.local_writes`."""
         return self._local_writes
+
+    def case_backend(self) -> CaseBackend:
+        """The case tables of this store, in a private in-memory SQLite database it owns: every engine
+        and case book over the same store sees the same cases."""
+        with self._lock:
+            if self._cases is None:
+                self._cases = SqliteStore(":memory:")
+        return self._cases.case_backend()
 
     def close(self) -> None:
         """Nothing to release; the records stay readable."""

@@ -1,31 +1,34 @@
-"""Where cases live: the case tables and their migrations, in SQL written once for SQLite and PostgreSQL
-(:class:`CaseBackend` implementations behind :class:`~joint_sanctions._cases.CaseBook`)."""
+"""Where cases live: the closed loop's tables and their migrations, and :class:`SqlCaseBackend`, the
+:class:`~joint_sanctions._case_model.CaseBackend` of every :class:`~._sql.SqlStore`.
+
+Every statement is written once, with ``:name`` parameters; what SQLite and PostgreSQL spell
+differently comes from the store's :class:`~._sql.Dialect`. They differ in how a claim picks its
+record: SQLite's ``BEGIN IMMEDIATE`` admits one writer at a time, PostgreSQL locks the picked row
+with ``FOR UPDATE SKIP LOCKED`` so concurrent claimants pass each other by. Compare-and-set steps keep
+their ``WHERE status = …`` guard, which PostgreSQL re-checks on the locked row at READ COMMITTED.
+"""
 
 from __future__ import annotations
 
 import builtins
 import contextlib
-import functools
-import re
-import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from ._case_model import ClaimedRow, Event, NewCase
-from ._errors import (
-    StoreError,
-)
-from .stores._sqlite import Migration, SqliteStore
+from .._case_model import ClaimedRow, Event, NewCase
+from .._errors import StoreError
+from ._sql import Dialect, Migration
 
 if TYPE_CHECKING:
-    from .stores._postgres import PostgresStore
+    from ._sql import SqlStore
+
+__all__ = ["SqlCaseBackend", "case_migrations"]
 
 
-# --- SQLite ---------------------------------------------------------------------------------------
-
-# The cases table's columns as cases-0001 created them: cases-0002 rebuilds the table from them.
-_CASE_COLUMNS_0001 = """case_id           TEXT NOT NULL PRIMARY KEY,
+# The cases table's columns as cases-0001 created them (``{key}``: the dialect's text key type):
+# SQLite's cases-0002 rebuilds the table from them.
+_CASE_COLUMNS_0001 = """case_id           {key} NOT NULL PRIMARY KEY,
                check_id          TEXT NOT NULL,
                status            TEXT NOT NULL,
                decision          TEXT NOT NULL,
@@ -40,8 +43,8 @@ _CASE_COLUMNS_0001 = """case_id           TEXT NOT NULL PRIMARY KEY,
                matter            TEXT NOT NULL,
                measures          TEXT NOT NULL,
                hits              TEXT NOT NULL,
-               initiated_at      TEXT NOT NULL,
-               responded_at      TEXT NOT NULL,
+               initiated_at      {key} NOT NULL,
+               responded_at      {key} NOT NULL,
                result            TEXT,
                result_text       TEXT,
                reason            TEXT,
@@ -51,6 +54,12 @@ _CASE_COLUMNS_0001 = """case_id           TEXT NOT NULL PRIMARY KEY,
                disposed_at       TEXT,
                disposed_month    TEXT"""
 _CASE_COLUMN_NAMES_0001 = tuple(line.split()[0] for line in _CASE_COLUMNS_0001.split(","))
+_CASE_CHECKS_0001 = (
+    "CHECK (status IN ('responded', 'disposed', 'fed_back', 'rejected'))",
+    "CHECK (result IN ('applied', 'not_applied', 'partially_applied'))",
+    "CHECK ((status = 'responded') = (result IS NULL))",
+    "CHECK (result <> 'not_applied' OR reason IS NOT NULL)",
+)
 # The cases table's constraints from cases-0002 on: a withdrawn case, like a responded one, has no
 # disposal, and carries the reason and time of its withdrawal.
 _CASE_CHECKS_0002 = (
@@ -63,31 +72,16 @@ _CASE_CHECKS_0002 = (
 )
 
 
-def _open_key(subject_id: str, matter_type: str, item_code: str | None, application_no: str | None) -> str:
-    """What makes two checks the same matter: ``subject|matter|item|application``.
-
-    Item code and application number are written length-first (``-`` for None), so that no two
-    different quadruples give one key and None differs from every text, the empty one included.
-    :func:`_backfill_open_keys` computes the same text in SQL.
-    """
-    def part(value: str | None) -> str:
-        return "-" if value is None else f"{len(value)}:{value}"
-
-    return f"{subject_id}|{matter_type}|{part(item_code)}|{part(application_no)}"
-
-
-def _backfill_open_keys(matter_field: Callable[[str], str]) -> tuple[str, str]:
-    """Statements that give the responded cases opened before cases-0002 their open key.
+def _backfill_open_keys(d: Dialect) -> tuple[str, str]:
+    """Statements that give the responded cases opened before cases-0002 their open key (the text
+    :func:`~joint_sanctions._case_model.open_key` computes).
 
     Where several responded cases share a key (opened twice before this migration), the oldest
     (initiated, responded, case id) keeps it and the later ones keep none: they stay responded and
     can still be disposed or withdrawn, but a new check returns the oldest.
-
-    Args:
-        matter_field: the SQL reading a field of the ``matter`` JSON text in this database.
     """
     def part(name: str) -> str:
-        value = matter_field(name)
+        value = d.json_field.format(column="matter", name=name)
         return f"CASE WHEN {value} IS NULL THEN '-' ELSE CAST(length({value}) AS TEXT) || ':' || {value} END"
 
     key = f"subject_id || '|' || matter_type || '|' || {part('item_code')} || '|' || {part('application_no')}"
@@ -98,111 +92,105 @@ def _backfill_open_keys(matter_field: Callable[[str], str]) -> tuple[str, str]:
              "cases.case_id))"))
 
 
-# How current the lists were that answered the check (docs/failing-closed.md): {list type: ISO time}.
-# The same statement in both databases; it comes after cases-0002, whose SQLite rebuild copies only
-# the columns of cases-0001.
-_DATA_AS_OF_MIGRATION = Migration("cases-data-as-of", (
-    "ALTER TABLE cases ADD COLUMN data_as_of TEXT NOT NULL DEFAULT '{}'",
-))
-
-#: The case book's schema, oldest first. Append; never edit an applied migration.
-CASE_MIGRATIONS: tuple[Migration, ...] = (
-    Migration("cases-0001", (
-        """CREATE TABLE cases (
-               case_id           TEXT NOT NULL PRIMARY KEY,
-               check_id          TEXT NOT NULL,
-               status            TEXT NOT NULL
-                                 CHECK (status IN ('responded', 'disposed', 'fed_back', 'rejected')),
-               decision          TEXT NOT NULL,
-               revision          TEXT NOT NULL,
-               matter_type       TEXT NOT NULL,
-               kind              TEXT NOT NULL,
-               subject_id        TEXT NOT NULL,
-               subject_shown_id  TEXT NOT NULL,
-               subject_id_kind   TEXT NOT NULL,
-               subject_name      TEXT NOT NULL,
-               subject_type      TEXT NOT NULL,
-               matter            TEXT NOT NULL,
-               measures          TEXT NOT NULL,
-               hits              TEXT NOT NULL,
-               initiated_at      TEXT NOT NULL,
-               responded_at      TEXT NOT NULL,
-               result            TEXT CHECK (result IN ('applied', 'not_applied', 'partially_applied')),
-               result_text       TEXT,
-               reason            TEXT,
-               description       TEXT,
-               department        TEXT,
-               department_code   TEXT,
-               disposed_at       TEXT,
-               disposed_month    TEXT,
-               CHECK ((status = 'responded') = (result IS NULL)),
-               CHECK (result <> 'not_applied' OR reason IS NOT NULL)
-           )""",
-        "CREATE INDEX cases_status ON cases (status, initiated_at)",
-        "CREATE INDEX cases_initiated ON cases (initiated_at, responded_at, case_id)",
-        """CREATE TABLE case_measures (
-               case_id    TEXT NOT NULL REFERENCES cases (case_id),
-               measure_id TEXT NOT NULL,
-               kind       TEXT NOT NULL,
-               PRIMARY KEY (case_id, measure_id)
-           )""",
-        """CREATE TABLE case_lists (
-               case_id   TEXT NOT NULL REFERENCES cases (case_id),
-               list_type TEXT NOT NULL,
-               PRIMARY KEY (case_id, list_type)
-           )""",
-        """CREATE TABLE case_events (
-               id          INTEGER PRIMARY KEY,
-               case_id     TEXT NOT NULL,
-               from_status TEXT,
-               to_status   TEXT NOT NULL,
-               at          TEXT NOT NULL,
-               actor       TEXT NOT NULL,
-               detail      TEXT NOT NULL
-           )""",
-        "CREATE INDEX case_events_case ON case_events (case_id, id)",
-        # One row per disposed case. The payload is frozen at disposal so every resend carries the
-        # same bytes under the same Idempotency-Key.
-        """CREATE TABLE feedback_outbox (
-               case_id          TEXT NOT NULL PRIMARY KEY REFERENCES cases (case_id),
-               payload          TEXT NOT NULL,
-               state            TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'rejected')),
-               enqueued_at      REAL NOT NULL,
-               attempts         INTEGER NOT NULL DEFAULT 0,
-               next_attempt_at  REAL NOT NULL,
-               last_attempt_at  REAL,
-               last_error       TEXT,
-               status_code      INTEGER,
-               claimed_by       TEXT,
-               claim_token      TEXT,
-               claim_expires_at REAL,
-               finished_at      REAL
-           )""",
-        "CREATE INDEX feedback_outbox_due ON feedback_outbox (state, next_attempt_at)",
-    )),
-    # One case per matter and withdrawal. SQLite cannot change a table's CHECK constraints, so the
-    # cases table is rebuilt (no foreign key enforcement is on, so the tables referring to it keep
-    # their rows and references). Then the open cases get their key (_backfill_open_keys).
-    Migration("cases-0002", (
-        f"""CREATE TABLE cases_0002 (
-               {_CASE_COLUMNS_0001},
-               open_key          TEXT,
-               withdrawal_reason TEXT,
-               withdrawn_at      TEXT,
-               {", ".join(_CASE_CHECKS_0002)}
-           )""",
-        (f"INSERT INTO cases_0002 ({', '.join(_CASE_COLUMN_NAMES_0001)}) "
-         f"SELECT {', '.join(_CASE_COLUMN_NAMES_0001)} FROM cases"),
-        "DROP TABLE cases",
-        "ALTER TABLE cases_0002 RENAME TO cases",
-        "CREATE INDEX cases_status ON cases (status, initiated_at)",
-        "CREATE INDEX cases_initiated ON cases (initiated_at, responded_at, case_id)",
+def _cases_0002(d: Dialect) -> tuple[str, ...]:
+    """One case per matter, and withdrawal."""
+    unique_open = f"CREATE UNIQUE INDEX cases_open ON cases ({d.open_key_indexed.format('open_key')}) " \
+                  "WHERE status = 'responded'"
+    if d.name == "sqlite":
+        # SQLite cannot change a table's CHECK constraints, so the cases table is rebuilt (no foreign
+        # key enforcement is on, so the tables referring to it keep their rows and references).
+        return (
+            f"""CREATE TABLE cases_0002 (
+                   {_CASE_COLUMNS_0001.format(key=d.key_text)},
+                   open_key          TEXT,
+                   withdrawal_reason TEXT,
+                   withdrawn_at      TEXT,
+                   {", ".join(_CASE_CHECKS_0002)}
+               )""",
+            (f"INSERT INTO cases_0002 ({', '.join(_CASE_COLUMN_NAMES_0001)}) "
+             f"SELECT {', '.join(_CASE_COLUMN_NAMES_0001)} FROM cases"),
+            "DROP TABLE cases",
+            "ALTER TABLE cases_0002 RENAME TO cases",
+            "CREATE INDEX cases_status ON cases (status, initiated_at)",
+            "CREATE INDEX cases_initiated ON cases (initiated_at, responded_at, case_id)",
+            "CREATE INDEX cases_subject ON cases (subject_id, matter_type)",
+            *_backfill_open_keys(d),
+            unique_open,
+        )
+    return (
+        # cases-0001's CHECK constraints carry names PostgreSQL chose: find them rather than guess.
+        """DO $$
+           DECLARE found record;
+           BEGIN
+             FOR found IN SELECT conname FROM pg_constraint
+                          WHERE conrelid = 'cases'::regclass AND contype = 'c' LOOP
+               EXECUTE 'ALTER TABLE cases DROP CONSTRAINT ' || quote_ident(found.conname);
+             END LOOP;
+           END $$""",
+        "ALTER TABLE cases ADD COLUMN open_key TEXT, ADD COLUMN withdrawal_reason TEXT, "
+        "ADD COLUMN withdrawn_at TEXT, " + ", ".join(f"ADD {check}" for check in _CASE_CHECKS_0002),
         "CREATE INDEX cases_subject ON cases (subject_id, matter_type)",
-        *_backfill_open_keys(lambda name: f"json_extract(matter, '$.{name}')"),
-        "CREATE UNIQUE INDEX cases_open ON cases (open_key) WHERE status = 'responded'",
-    )),
-    _DATA_AS_OF_MIGRATION,
-)
+        *_backfill_open_keys(d),
+        unique_open,
+    )
+
+
+def case_migrations(d: Dialect) -> tuple[Migration, ...]:
+    """The case book's schema in dialect ``d``, oldest first. Append; never edit an applied migration."""
+    return (
+        Migration("cases-0001", (
+            f"""CREATE TABLE cases (
+                   {_CASE_COLUMNS_0001.format(key=d.key_text)},
+                   {", ".join(_CASE_CHECKS_0001)}
+               )""",
+            "CREATE INDEX cases_status ON cases (status, initiated_at)",
+            "CREATE INDEX cases_initiated ON cases (initiated_at, responded_at, case_id)",
+            f"""CREATE TABLE case_measures (
+                   case_id    {d.key_text} NOT NULL REFERENCES cases (case_id),
+                   measure_id TEXT NOT NULL,
+                   kind       TEXT NOT NULL,
+                   PRIMARY KEY (case_id, measure_id)
+               )""",
+            f"""CREATE TABLE case_lists (
+                   case_id   {d.key_text} NOT NULL REFERENCES cases (case_id),
+                   list_type TEXT NOT NULL,
+                   PRIMARY KEY (case_id, list_type)
+               )""",
+            f"""CREATE TABLE case_events (
+                   id          {d.serial_key},
+                   case_id     {d.key_text} NOT NULL,
+                   from_status TEXT,
+                   to_status   TEXT NOT NULL,
+                   at          TEXT NOT NULL,
+                   actor       TEXT NOT NULL,
+                   detail      TEXT NOT NULL
+               )""",
+            "CREATE INDEX case_events_case ON case_events (case_id, id)",
+            # One row per disposed case. The payload is frozen at disposal so every resend carries the
+            # same bytes under the same Idempotency-Key.
+            f"""CREATE TABLE feedback_outbox (
+                   case_id          {d.key_text} NOT NULL PRIMARY KEY REFERENCES cases (case_id),
+                   payload          TEXT NOT NULL,
+                   state            TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'rejected')),
+                   enqueued_at      {d.real} NOT NULL,
+                   attempts         INTEGER NOT NULL DEFAULT 0,
+                   next_attempt_at  {d.real} NOT NULL,
+                   last_attempt_at  {d.real},
+                   last_error       TEXT,
+                   status_code      INTEGER,
+                   claimed_by       TEXT,
+                   claim_token      TEXT,
+                   claim_expires_at {d.real},
+                   finished_at      {d.real}
+               )""",
+            "CREATE INDEX feedback_outbox_due ON feedback_outbox (state, next_attempt_at)",
+        )),
+        Migration("cases-0002", _cases_0002(d)),
+        # How current the lists were that answered the check (docs/failing-closed.md): {list type: ISO
+        # time}. It comes after cases-0002, whose SQLite rebuild copies only the columns of cases-0001.
+        Migration("cases-data-as-of", ("ALTER TABLE cases ADD COLUMN data_as_of TEXT NOT NULL DEFAULT '{}'",)),
+    )
+
 
 _CASE_INSERT_COLUMNS = ("case_id", "check_id", "status", "decision", "revision", "matter_type", "kind",
                         "subject_id", "subject_shown_id", "subject_id_kind", "subject_name",
@@ -219,34 +207,42 @@ _CLAIMABLE = """state = 'pending'
                 AND (CAST(:due_by AS DOUBLE PRECISION) IS NULL OR next_attempt_at <= :due_by)
                 AND (CAST(:tried_before AS DOUBLE PRECISION) IS NULL OR last_attempt_at IS NULL
                      OR last_attempt_at < :tried_before)"""
+_QUEUE_FEEDBACK = ("INSERT INTO feedback_outbox (case_id, payload, state, enqueued_at, next_attempt_at) "
+                   "VALUES (:case_id, :payload, 'pending', :at, :at)")
+_MOVE_CASE = "UPDATE cases SET status = :to_status WHERE case_id = :case_id AND status = :from_status"
 _INSERT_EVENT = ("INSERT INTO case_events (case_id, from_status, to_status, at, actor, detail) "
                  "VALUES (:case_id, :from_status, :to_status, :at, :actor, :detail)")
 
 
-class _SqlCaseBackend:
-    """:class:`CaseBackend` in SQL written once, with ``:name`` parameters.
+class SqlCaseBackend:
+    """The :class:`~joint_sanctions._case_model.CaseBackend` in a :class:`~._sql.SqlStore`'s database.
 
-    A subclass says how to read, how to write in one transaction, how its driver spells a
-    parameter, and what its claim adds to lock the row it picks.
+    Applies :func:`case_migrations` when created, and runs every statement through the store's read
+    and write transactions. Several processes may deliver from one database: a PostgreSQL claim locks
+    the record it picks with ``FOR UPDATE SKIP LOCKED``, so two claimants never pick the same one.
+
+    Raises:
+        StoreError: the migrations or any later statement fail.
     """
 
-    #: Appended to the claim's row selection (PostgreSQL: lock the row, skip rows others hold).
-    _LOCK_PICKED_ROW = ""
-    #: The expression of ``open_key`` that the unique index ``cases_open`` covers.
-    _OPEN_KEY_INDEXED = "{}"
     #: Attempts to insert-or-find before giving up: a found case may be disposed or withdrawn between
     #: the refused insert and the read (PostgreSQL), after which the insert succeeds.
     _OPEN_ATTEMPTS = 5
 
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+        self._dialect = store.dialect
+        store.migrate(case_migrations(store.dialect))
+
     def _reading(self) -> contextlib.AbstractContextManager[Any]:
-        raise NotImplementedError
+        return self._store.reading()
 
     def _writing(self) -> contextlib.AbstractContextManager[Any]:
-        raise NotImplementedError
+        return self._store.transaction()
 
     def _sql(self, statement: str) -> str:
         """``statement`` with its ``:name`` parameters in the driver's spelling."""
-        return statement
+        return self._dialect.sql(statement)
 
     def _execute(self, conn: Any, statement: str, params: Mapping[str, Any]) -> Any:
         return conn.execute(self._sql(statement), params)
@@ -273,11 +269,11 @@ class _SqlCaseBackend:
                      list_types: Sequence[str], event: Event) -> tuple[str, bool]:
         columns = ", ".join(_CASE_INSERT_COLUMNS)
         values = ", ".join(f":{c}" for c in _CASE_INSERT_COLUMNS)
-        indexed = self._OPEN_KEY_INDEXED.format("open_key")
+        indexed = self._dialect.open_key_indexed.format("open_key")
         insert = (f"INSERT INTO cases ({columns}) VALUES ({values}) "
                   f"ON CONFLICT ({indexed}) WHERE status = 'responded' DO NOTHING RETURNING case_id")
         holder = (f"SELECT case_id FROM cases WHERE {indexed} = "
-                  f"{self._OPEN_KEY_INDEXED.format('CAST(:open_key AS TEXT)')} "
+                  f"{self._dialect.open_key_indexed.format('CAST(:open_key AS TEXT)')} "
                   "AND open_key = :open_key AND status = 'responded'")
         case_id = row["case_id"]
         for _ in range(self._OPEN_ATTEMPTS):
@@ -333,13 +329,24 @@ class _SqlCaseBackend:
 
     def withdraw(self, case_id: str, from_status: str, to_status: str, reason: str, at: str,
                  event: Event) -> bool:
+        return self._step(event, "UPDATE cases SET status = :to_status, withdrawal_reason = :reason, "
+                                 "withdrawn_at = :at WHERE case_id = :case_id AND status = :from_status",
+                          {"to_status": to_status, "reason": reason, "at": at, "case_id": case_id,
+                           "from_status": from_status})
+
+    def _step(self, event: Event, guarded: str, params: Mapping[str, Any],
+              *then: tuple[str, Mapping[str, Any]]) -> bool:
+        """One compare-and-set step in one transaction: the ``guarded`` update, and only when it
+        changed a row, the statements ``then`` and the audit ``event``.
+
+        Returns:
+            False, with nothing changed, when the guard matched no row.
+        """
         with self._writing() as conn:
-            changed = self._execute(conn, "UPDATE cases SET status = :to_status, withdrawal_reason = :reason, "
-                                          "withdrawn_at = :at WHERE case_id = :case_id AND status = :from_status",
-                                    {"to_status": to_status, "reason": reason, "at": at, "case_id": case_id,
-                                     "from_status": from_status}).rowcount
-            if not changed:
+            if not self._execute(conn, guarded, params).rowcount:
                 return False
+            for statement, values in then:
+                self._execute(conn, statement, values)
             self._execute(conn, _INSERT_EVENT, asdict(event))
         return True
 
@@ -356,16 +363,9 @@ class _SqlCaseBackend:
             raise ValueError(f"not disposal columns: {sorted(unknown)}")
         assignments = ", ".join(f"{c} = :{c}" for c in columns)
         params = {**columns, "case_id": case_id, "from_status": from_status, "to_status": to_status}
-        with self._writing() as conn:
-            changed = self._execute(conn, f"UPDATE cases SET status = :to_status, {assignments} "
-                                          "WHERE case_id = :case_id AND status = :from_status", params).rowcount
-            if not changed:
-                return False
-            self._execute(conn, "INSERT INTO feedback_outbox (case_id, payload, state, enqueued_at, "
-                                "next_attempt_at) VALUES (:case_id, :payload, 'pending', :at, :at)",
-                          {"case_id": case_id, "payload": payload, "at": enqueued_at})
-            self._execute(conn, _INSERT_EVENT, asdict(event))
-        return True
+        return self._step(event, f"UPDATE cases SET status = :to_status, {assignments} "
+                                 "WHERE case_id = :case_id AND status = :from_status", params,
+                          (_QUEUE_FEEDBACK, {"case_id": case_id, "payload": payload, "at": enqueued_at}))
 
     def claim(self, owner: str, token: str, now: float, lease_until: float, due_by: float | None,
               tried_before: float | None) -> ClaimedRow | None:
@@ -380,7 +380,7 @@ class _SqlCaseBackend:
                 "claim_expires_at = :lease_until "
                 f"WHERE {free} AND case_id = (SELECT case_id FROM feedback_outbox "
                 f"  WHERE {_CLAIMABLE} AND {free} "
-                f"  ORDER BY next_attempt_at, enqueued_at, case_id LIMIT 1{self._LOCK_PICKED_ROW}) "
+                f"  ORDER BY next_attempt_at, enqueued_at, case_id LIMIT 1{self._dialect.lock_picked_row}) "
                 "RETURNING case_id, payload, attempts", params).fetchone()
         return None if row is None else ClaimedRow(case_id=row[0], payload=row[1], attempts=row[2])
 
@@ -414,23 +414,16 @@ class _SqlCaseBackend:
 
     def finish(self, case_id: str, from_status: str, to_status: str, outbox_state: str,
                attempted_at: float, status_code: int | None, error: str | None, event: Event) -> bool:
-        with self._writing() as conn:
-            # Not fenced by the claim token: an answer from the platform is a fact whoever holds the
-            # claim now (a run whose lease ran out may still hear back).
-            changed = self._execute(conn,
-                "UPDATE feedback_outbox SET state = :state, attempts = attempts + 1, "
-                "last_attempt_at = :at, status_code = :code, last_error = :error, finished_at = :at, "
-                "claimed_by = NULL, claim_token = NULL, claim_expires_at = NULL "
-                "WHERE case_id = :case_id AND state = 'pending'",
-                {"state": outbox_state, "at": attempted_at, "code": status_code, "error": error,
-                 "case_id": case_id}).rowcount
-            if not changed:
-                return False
-            self._execute(conn, "UPDATE cases SET status = :to_status WHERE case_id = :case_id "
-                                "AND status = :from_status",
-                          {"to_status": to_status, "case_id": case_id, "from_status": from_status})
-            self._execute(conn, _INSERT_EVENT, asdict(event))
-        return True
+        # Not fenced by the claim token: an answer from the platform is a fact whoever holds the claim
+        # now (a run whose lease ran out may still hear back).
+        return self._step(event,
+                          "UPDATE feedback_outbox SET state = :state, attempts = attempts + 1, "
+                          "last_attempt_at = :at, status_code = :code, last_error = :error, finished_at = :at, "
+                          "claimed_by = NULL, claim_token = NULL, claim_expires_at = NULL "
+                          "WHERE case_id = :case_id AND state = 'pending'",
+                          {"state": outbox_state, "at": attempted_at, "code": status_code, "error": error,
+                           "case_id": case_id},
+                          (_MOVE_CASE, {"to_status": to_status, "case_id": case_id, "from_status": from_status}))
 
     def count_waiting(self, tried_before: float | None) -> int:
         with self._reading() as conn:
@@ -460,98 +453,3 @@ class _SqlCaseBackend:
         with self._reading() as conn:
             return {name: {str(k): int(n) for k, n in self._execute(conn, sql, params).fetchall()}
                     for name, sql in queries.items()}
-
-
-class SqliteCaseBackend(_SqlCaseBackend):
-    """:class:`CaseBackend` in a :class:`~joint_sanctions.stores._sqlite.SqliteStore`'s database.
-
-    Shares the store's connection and lock; applies :data:`CASE_MIGRATIONS` when created.
-
-    Raises:
-        StoreError: the migrations or any later statement fail.
-    """
-
-    def __init__(self, store: SqliteStore) -> None:
-        self._store = store
-        store.migrate(CASE_MIGRATIONS)
-
-    @contextlib.contextmanager
-    def _reading(self) -> Iterator[sqlite3.Connection]:
-        with self._store.lock:
-            try:
-                yield self._store.connection
-            except sqlite3.Error as exc:
-                raise StoreError(f"database {self._store.path}: {exc}") from exc
-
-    def _writing(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        return self._store.transaction()
-
-
-# PostgreSQL spells the same schema with its own types: a 64-bit serial key, double precision for
-# SQLite's REAL epoch seconds, and the "C" collation on text keys so that ordering follows code
-# points (as in SQLite) whatever collation the database was created with.
-_POSTGRES_TYPES = ((re.compile(r"\bINTEGER PRIMARY KEY\b"), "BIGSERIAL PRIMARY KEY"),
-                   (re.compile(r"\bREAL\b"), "DOUBLE PRECISION"),
-                   (re.compile(r"\b(case_id|initiated_at|responded_at)(\s+)TEXT\b"), r'\1\2TEXT COLLATE "C"'))
-
-#: :data:`CASE_MIGRATIONS` in PostgreSQL's types; the same ids. From cases-0002 on, PostgreSQL
-#: changes the table in place (SQLite has to rebuild it).
-POSTGRES_CASE_MIGRATIONS: tuple[Migration, ...] = (
-    *(Migration(m.id, tuple(functools.reduce(lambda sql, rule: rule[0].sub(rule[1], sql), _POSTGRES_TYPES, s)
-                            for s in m.statements))
-      for m in CASE_MIGRATIONS[:1]),
-    Migration("cases-0002", (
-        # cases-0001's CHECK constraints carry names PostgreSQL chose: find them rather than guess.
-        """DO $$
-           DECLARE found record;
-           BEGIN
-             FOR found IN SELECT conname FROM pg_constraint
-                          WHERE conrelid = 'cases'::regclass AND contype = 'c' LOOP
-               EXECUTE 'ALTER TABLE cases DROP CONSTRAINT ' || quote_ident(found.conname);
-             END LOOP;
-           END $$""",
-        "ALTER TABLE cases ADD COLUMN open_key TEXT, ADD COLUMN withdrawal_reason TEXT, "
-        "ADD COLUMN withdrawn_at TEXT, " + ", ".join(f"ADD {check}" for check in _CASE_CHECKS_0002),
-        "CREATE INDEX cases_subject ON cases (subject_id, matter_type)",
-        *_backfill_open_keys(lambda name: f"(matter::json ->> '{name}')"),
-        # A B-tree entry has a size limit that a long item code could pass: the digest has none.
-        "CREATE UNIQUE INDEX cases_open ON cases (md5(open_key)) WHERE status = 'responded'",
-    )),
-    _DATA_AS_OF_MIGRATION,
-)
-
-_NAMED_PARAMETER = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
-
-
-class PostgresCaseBackend(_SqlCaseBackend):
-    """:class:`CaseBackend` in a :class:`~joint_sanctions.stores._postgres.PostgresStore`'s database.
-
-    Uses the store's connection pool (READ COMMITTED); applies :data:`POSTGRES_CASE_MIGRATIONS`
-    when created. Several processes may deliver from one database: a claim locks the record it picks
-    with ``FOR UPDATE SKIP LOCKED``, so two claimants never pick the same one.
-
-    Raises:
-        StoreError: the migrations or any later statement fail.
-    """
-
-    _LOCK_PICKED_ROW = " FOR UPDATE SKIP LOCKED"
-    _OPEN_KEY_INDEXED = "md5({})"
-
-    def __init__(self, store: PostgresStore) -> None:
-        self._store = store
-        store.migrate(POSTGRES_CASE_MIGRATIONS)
-
-    def _reading(self) -> contextlib.AbstractContextManager[Any]:
-        return self._store.connection()
-
-    def _writing(self) -> contextlib.AbstractContextManager[Any]:
-        return self._store.transaction()
-
-    def _sql(self, statement: str) -> str:
-        return _pyformat(statement)
-
-
-@functools.lru_cache(maxsize=256)  # the statements are a small fixed set, translated once each
-def _pyformat(statement: str) -> str:
-    """``:name`` parameters as psycopg's ``%(name)s``."""
-    return _NAMED_PARAMETER.sub(r"%(\1)s", statement)
