@@ -10,9 +10,10 @@ from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from . import _identifiers as identifiers
+from ._base import FROZEN as _FROZEN
 from ._feedback import DisposalResult
 from ._models import AppliedMeasure, Decision, Hit, Kind, Matter, SubjectRef, iso_time
 
@@ -43,9 +44,6 @@ _PREFIX_MATCHES_SHOWN = 10
 
 
 # --- the case model -------------------------------------------------------------------------------
-
-_FROZEN = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
-
 
 class Disposal(BaseModel):
     """What the handling department did (处置)."""

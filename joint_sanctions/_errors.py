@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ._masking import mask_text
+
 
 class JointSanctionsError(Exception):
     """Base of every error this library raises on purpose."""
@@ -98,8 +100,6 @@ class UnreadableRecordError(RecordError):
     """
 
     def __init__(self, record_id: str, field: str, problem: str) -> None:
-        from ._identifiers import mask_text  # identifiers imports this module
-
         self.record_id = record_id
         self.field = field
         super().__init__(mask_text(f"record {record_id!r} in the database is unreadable: {field}: {problem}; "
@@ -119,8 +119,6 @@ class UnknownCaseError(CaseError, LookupError):
     """No case has this id; ``case_id`` names it."""
 
     def __init__(self, case_id: str, hint: tuple[str, str] = ("", "")) -> None:
-        from ._identifiers import mask_text  # identifiers imports this module
-
         self.case_id = case_id
         super().__init__(f"unknown case id {mask_text(case_id)!r}{hint[0]} / 案例不存在{hint[1]}")
 
@@ -129,8 +127,6 @@ class AmbiguousCaseError(CaseError, LookupError):
     """A case id prefix that several cases share; ``matches`` names them (the first few)."""
 
     def __init__(self, prefix: str, matches: tuple[str, ...]) -> None:
-        from ._identifiers import mask_text  # identifiers imports this module
-
         self.prefix = prefix
         self.matches = matches
         super().__init__(f"case id prefix {mask_text(prefix)!r} is ambiguous; it matches "
