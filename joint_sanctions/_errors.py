@@ -16,10 +16,12 @@
     │   ├── AmbiguousCaseError      a case id prefix that several cases share (``matches``)
     │   ├── TransitionError         the case's status does not allow the step (``case_id``, ``status``, ``action``)
     │   └── DisposalError           the disposal itself is invalid (unknown result, not_applied without reason)
-    └── DeliveryError           feedback delivery failed; raised as is, the sink is misconfigured
-        │                           (bad URL, credentials refused): the run stops, records stay pending
-        ├── RetryableDeliveryError  5xx, timeout, refused connection: try again later
-        └── RejectedDeliveryError   the platform refused the record (4xx other than 409)
+    ├── DeliveryError           feedback delivery failed; raised as is, the sink is misconfigured
+    │   │                           (bad URL, credentials refused): the run stops, records stay pending
+    │   ├── RetryableDeliveryError  5xx, timeout, refused connection: try again later
+    │   └── RejectedDeliveryError   the platform refused the record (4xx other than 409)
+    └── BatchError              a batch refused as a whole (``code``: bad_header, too_large, ...;
+                                    ``summary`` when its report was written but its cases were not opened)
 
 Messages never contain an unmasked resident id: callers mask before they raise.
 """
@@ -27,6 +29,7 @@ Messages never contain an unmasked resident id: callers mask before they raise.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ._masking import mask_text
 
@@ -168,3 +171,27 @@ class RejectedDeliveryError(DeliveryError):
     def __init__(self, message: str, status_code: int | None = None) -> None:
         self.status_code = status_code
         super().__init__(message)
+
+
+class BatchError(JointSanctionsError):
+    """A batch refused as a whole; ``code`` is stable.
+
+    Codes: ``unsupported_file`` (input extension), ``unreadable`` (missing file, not UTF-8, not a
+    workbook), ``bad_header`` (missing, unknown or repeated columns), ``empty_batch`` (a header and no
+    row), ``unsupported_report`` (report extension), ``too_many_rows`` (more rows than an XLSX sheet
+    holds), ``too_large`` (an input past a reading limit: an XLSX part over ``max_input_mb``, more rows
+    or cells than a sheet holds, a CSV line over 16 MiB), ``unsafe`` (an XLSX with a DTD),
+    ``bad_report_path`` (the report path is a folder, in a missing or unwritable folder),
+    ``report_is_input`` (the report path names the input file), ``unwritable`` (writing the report
+    failed; nothing was written and no case opened), ``cases_not_opened`` (the report was written but
+    the database refused the cases: none was opened; ``summary`` tells what the batch found).
+
+    Attributes:
+        summary: for ``cases_not_opened``, the batch's summary (no case counted as opened); else None.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        # A BatchSummary; typed loosely because this module imports no stage (stages import it).
+        self.summary: Any = None
+        super().__init__(mask_text(message))
