@@ -29,6 +29,7 @@ from ._masking import (
     _USCC_VALUE,
     _USCC_WEIGHTS,
     _calendar_date,
+    _check_char_problem,
     _hide_middle,
     _normalise,
     _today_cst,
@@ -108,13 +109,7 @@ def _resident_id_rule(number: str, today: dt.date) -> str | None:
         return "居民身份证号码出生日期晚于今天 / resident id birth date is after today"
     if birth < _EARLIEST_BIRTH:
         return "居民身份证号码出生日期早于1900-01-01 / resident id birth date is before 1900-01-01"
-    expected = _id_check_char(number[:17])
-    if number[17] != expected:
-        return (
-            f"居民身份证号码校验位错误 / resident id check character is wrong: expected {expected!r}, "
-            f"found {number[17]!r}"
-        )
-    return None
+    return _check_char_problem(number[17], _id_check_char(number[:17]), "居民身份证号码", "resident id")
 
 
 def _resident_id_problem(number: str, today: dt.date) -> str | None:

@@ -67,13 +67,14 @@ def _uscc_problem(code: str) -> str | None:
         )
     # The organisation code's own check character (position 17) is deliberately not verified:
     # real codes issued under local schemes (e.g. 91410100MA0000015B) do not satisfy it.
-    expected = _uscc_check_char(code[:17])
-    if code[17] != expected:
-        return (
-            f"统一社会信用代码校验位错误 / USCC check character is wrong: expected {expected!r}, "
-            f"found {code[17]!r}"
-        )
-    return None
+    return _check_char_problem(code[17], _uscc_check_char(code[:17]), "统一社会信用代码", "USCC")
+
+
+def _check_char_problem(found: str, expected: str, name_zh: str, name_en: str) -> str | None:
+    """The message when an id's last character is not the ``expected`` check character, else None."""
+    if found == expected:
+        return None
+    return f"{name_zh}校验位错误 / {name_en} check character is wrong: expected {expected!r}, found {found!r}"
 
 
 # --- resident id ----------------------------------------------------------------------------------
