@@ -6,13 +6,13 @@ import csv
 import os
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import openpyxl
 
 from . import _identifiers as identifiers
 from . import _tabular
+from ._base import Closing
 from ._batch_rows import (
     _INPUT_FORMATS,
     _REQUIRED_COLUMNS,
@@ -29,7 +29,7 @@ from .vocabulary import SUBJECT_TYPES
 # --- reading ----------------------------------------------------------------------------------------
 
 
-class BatchSource:
+class BatchSource(Closing):
     """An opened input file: its header is checked, its rows are read when iterated (once).
 
     Use :func:`open_batch` to get one; close it (or use it as a context manager) when done.
@@ -69,13 +69,6 @@ class BatchSource:
 
     def close(self) -> None:
         self._close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
 
 def open_batch(path: str | os.PathLike[str], *, max_input_mb: int = _tabular.DEFAULT_MAX_INPUT_MB) -> BatchSource:

@@ -40,10 +40,10 @@ import uuid
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
 from . import _identifiers as identifiers
+from ._base import Closing
 from ._compile import CompiledMeasures, collector_paused, compile_measures
 from ._conditions import AMOUNT_MAX
 from ._errors import CheckError, MeasureListError, RuleEngineError
@@ -196,7 +196,7 @@ class _Served:
             self._runner.release(previous)
 
 
-class Engine:
+class Engine(Closing):
     """Compiled measure lists + a record store: answers checks. Safe to share between threads.
 
     Args:
@@ -377,13 +377,6 @@ class Engine:
         self._served.release()
         if self._owns_store:
             self.store.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
     @staticmethod
     def _validate(subjects: Iterable[SubjectLike]) -> None:

@@ -22,11 +22,11 @@ import ssl
 import threading
 import time
 from collections.abc import Mapping
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
+from ._base import Closing
 from ._errors import DeliveryError, RejectedDeliveryError, RetryableDeliveryError
 from ._identifiers import mask_text
 from ._logging import get_logger
@@ -223,7 +223,7 @@ def _shutdown(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
 
 
-class HttpSink:
+class HttpSink(Closing):
     """POSTs each record to the provincial platform (docs/case-feedback-v1.md).
 
     Each attempt uses a connection of its own and ends by its deadline, however slowly the platform
@@ -321,13 +321,6 @@ class HttpSink:
     def close(self) -> None:
         """Close the connection pool."""
         self._client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"HttpSink({_public_url(httpx.URL(self.url))!r})"

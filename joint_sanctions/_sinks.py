@@ -13,11 +13,11 @@ import os
 import sys
 import threading
 from collections.abc import Iterator, Mapping
-from types import TracebackType
-from typing import IO, Protocol, Self, runtime_checkable
+from typing import IO, Protocol, runtime_checkable
 
 from cryptography.hazmat.primitives import hashes, hmac
 
+from ._base import Closing
 from ._errors import DeliveryError
 
 __all__ = [
@@ -109,7 +109,7 @@ class FeedbackSink(Protocol):
 # --- JSON Lines file ------------------------------------------------------------------------------
 
 
-class JsonlFileSink:
+class JsonlFileSink(Closing):
     """Appends one JSON line per record to a file, for platforms that import files.
 
     Each line is written in one ``write`` under an exclusive ``flock`` (where the OS has it) and
@@ -159,13 +159,6 @@ class JsonlFileSink:
     def close(self) -> None:
         """Close the file."""
         self._file.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
 
 @contextlib.contextmanager
