@@ -22,7 +22,7 @@ Quick use::
 
 from ._batch import run_batch
 from ._batch_input import open_batch
-from ._batch_rows import BatchError, BatchSummary
+from ._batch_rows import BatchSummary
 from ._case_model import Case, CaseStats, Disposal
 from ._cases import CaseBook, case_book_for
 from ._check import CaseRecorder, Engine, MeasureWatcher, check
@@ -30,6 +30,7 @@ from ._compile import CompiledMeasures, compile_measures
 from ._delivery import DeliveryReport, FeedbackSink, HttpSink, JsonlFileSink, deliver
 from ._errors import (
     AmbiguousCaseError,
+    BatchError,
     CaseError,
     CheckError,
     DeliveryError,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Callable, Iterator, Sequence
-from types import TracebackType
-from typing import Any, Self
+from functools import partial
+from typing import Any
 
 import openpyxl
 
 from . import _identifiers as identifiers
 from . import _tabular
+from ._base import Closing
 from ._batch_rows import (
     _INPUT_FORMATS,
     _REQUIRED_COLUMNS,
@@ -28,7 +29,7 @@ from .vocabulary import SUBJECT_TYPES
 # --- reading ----------------------------------------------------------------------------------------
 
 
-class BatchSource:
+class BatchSource(Closing):
     """An opened input file: its header is checked, its rows are read when iterated (once).
 
     Use :func:`open_batch` to get one; close it (or use it as a context manager) when done.
@@ -68,13 +69,6 @@ class BatchSource:
 
     def close(self) -> None:
         self._close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
 
 def open_batch(path: str | os.PathLike[str], *, max_input_mb: int = _tabular.DEFAULT_MAX_INPUT_MB) -> BatchSource:
@@ -175,7 +169,7 @@ def _open_xlsx(path: str, max_input_mb: int) -> BatchSource:
         stated = sheet.max_row
         # Some writers store a wrong sheet size, which would cut rows short in read-only mode.
         sheet.reset_dimensions()
-        rows = _guarded(path, sheet.iter_rows(values_only=True))
+        rows = _tabular.guarded(sheet.iter_rows(values_only=True), partial(_not_a_workbook, path))
         columns = _header(path, next(rows, None))
     except _tabular.XLSX_ERRORS as exc:
         close()
@@ -187,33 +181,15 @@ def _open_xlsx(path: str, max_input_mb: int) -> BatchSource:
     return BatchSource(path, columns, estimate, enumerate(rows, start=2), close)
 
 
-def _guarded(path: str, rows: Iterator[tuple[object, ...]]) -> Iterator[tuple[object, ...]]:
-    """``rows`` with openpyxl's errors on XML it cannot read turned into a BatchError."""
-    try:
-        yield from rows
-    except _tabular.XLSX_ERRORS as exc:
-        raise _not_a_workbook(path, exc) from exc
-
-
 def _header(path: str, cells: Sequence[object] | None) -> list[str]:
     """Column names of the header row, checked; every problem named in one message."""
-    wanted = ", ".join(INPUT_COLUMNS)
     if cells is None:
         raise BatchError("bad_header", f"{path}: empty file; the first line must be the header "
                                        f"subject_id, subject_name (optional: subject_type, "
                                        f"legal_representative_id) / 文件为空，首行应为表头")
-    names = ["" if cell is None else str(cell).strip().lower() for cell in cells]
-    while names and names[-1] == "":  # spreadsheets and trailing commas leave empty header cells
-        names.pop()
-    problems = []
-    if missing := [name for name in _REQUIRED_COLUMNS if name not in names]:
-        problems.append(f"missing columns: {', '.join(missing)}")
-    if unknown := [name for name in names if name not in INPUT_COLUMNS]:
-        problems.append(f"unknown columns: {', '.join(repr(name) for name in unknown)}")
-    if repeated := sorted({name for name in names if name in INPUT_COLUMNS and names.count(name) > 1}):
-        problems.append(f"repeated columns: {', '.join(repeated)}")
+    names, problems = _tabular.read_header(cells, INPUT_COLUMNS, _REQUIRED_COLUMNS)
     if problems:
-        raise BatchError("bad_header", f"{path}: {'; '.join(problems)} (allowed: {wanted}; required: "
+        raise BatchError("bad_header", f"{path}: {problems} (allowed: {', '.join(INPUT_COLUMNS)}; required: "
                                        f"subject_id, subject_name) / 表头有误")
     return names
 

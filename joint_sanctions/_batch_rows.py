@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _identifiers as identifiers
-from ._errors import JointSanctionsError
+from ._errors import BatchError as BatchError  # noqa: PLC0414 - re-exported (mypy strict) for the batch stages
 from ._models import CheckResult, Subject, iso_time
 from .vocabulary import SUBJECT_TYPES
 
@@ -32,29 +32,6 @@ _SUBJECT_TYPE_BY_NAME = {name: key for key, name in SUBJECT_TYPES.items()}
 # Excel runs a cell that starts with one of these as a formula (CSV injection): such text is prefixed
 # with an apostrophe in the CSV report and stored as plain text in the workbook.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-class BatchError(JointSanctionsError):
-    """A batch refused as a whole; ``code`` is stable.
-
-    Codes: ``unsupported_file`` (input extension), ``unreadable`` (missing file, not UTF-8, not a
-    workbook), ``bad_header`` (missing, unknown or repeated columns), ``empty_batch`` (a header and no
-    row), ``unsupported_report`` (report extension), ``too_many_rows`` (more rows than an XLSX sheet
-    holds), ``too_large`` (an input past a reading limit: an XLSX part over ``max_input_mb``, more rows
-    or cells than a sheet holds, a CSV line over 16 MiB), ``unsafe`` (an XLSX with a DTD),
-    ``bad_report_path`` (the report path is a folder, in a missing or unwritable folder),
-    ``report_is_input`` (the report path names the input file), ``unwritable`` (writing the report
-    failed; nothing was written and no case opened), ``cases_not_opened`` (the report was written but
-    the database refused the cases: none was opened; ``summary`` tells what the batch found).
-
-    Attributes:
-        summary: for ``cases_not_opened``, the batch's summary (no case counted as opened); else None.
-    """
-
-    def __init__(self, code: str, message: str) -> None:
-        self.code = code
-        self.summary: BatchSummary | None = None
-        super().__init__(identifiers.mask_text(message))
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from . import _identifiers as identifiers
+from ._base import FROZEN as _FROZEN
 from ._errors import CaseError, StoreError
 from ._logging import get_logger
 from ._models import AppliedMeasure, CheckResult, Decision, Hit, Kind, Matter, Subject, SubjectRef, iso_time
@@ -51,9 +52,6 @@ _PREFIX_MATCHES_SHOWN = 10
 
 
 # --- the case model -------------------------------------------------------------------------------
-
-_FROZEN = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
-
 
 class Disposal(BaseModel):
     """What the handling department did (处置)."""

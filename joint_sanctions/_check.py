@@ -33,19 +33,17 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
-import os
 import threading
 import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
 from . import _identifiers as identifiers
+from ._base import Closing
 from ._case_model import CaseOpener, case_backend_of
-from ._compile import CompiledMeasures, collector_paused, compile_measures
+from ._compile import CompiledMeasures, collector_paused
 from ._conditions import AMOUNT_MAX
 from ._errors import CheckError, MeasureListError, RuleEngineError
 from ._inputs import (
@@ -65,7 +63,7 @@ from ._inputs import (
     coerce_subject,
     parse_max_data_age,
 )
-from ._load import load_measure_lists, shipped_measures_dir
+from ._listed import ListedSubjects
 from ._logging import get_logger
 from ._models import (
     CST,
@@ -80,6 +78,7 @@ from ._models import (
 )
 from ._results import _applied, _decide, _facts, _hit
 from ._rules import RuleRunner, make_runner
+from ._serving import MeasuresLike, MeasureWatcher, ServedMeasures, compile_paths
 from .stores import RecordStore, open_store
 
 __all__ = [
@@ -99,7 +98,6 @@ __all__ = [
 ]
 
 log = get_logger()
-MeasuresLike = CompiledMeasures | str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None
 When = dt.date | dt.datetime | None
 
 
@@ -120,84 +118,11 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _measure_paths(measures: MeasuresLike) -> list[str | os.PathLike[str]]:
-    if measures is None:
-        return [shipped_measures_dir()]
-    if isinstance(measures, str | os.PathLike):
-        return [measures]
-    return list(measures)  # type: ignore[arg-type]  # CompiledMeasures is handled by the caller
-
-
-def compile_paths(measures: MeasuresLike) -> CompiledMeasures:
-    """Load and compile measure lists from files/directories (default: the shipped lists)."""
-    if isinstance(measures, CompiledMeasures):
-        return measures
-    return compile_measures(load_measure_lists(_measure_paths(measures)))
-
-
 _NO_DATA = ("no credit records were ever imported: the database cannot answer checks "
             "/ 尚未导入任何信用记录，无法核查")
 
 
-class _Listed:
-    """hash(subject id) of every subject with an active record, and the store's data_as_of, kept
-    current (module docstring)."""
-
-    def __init__(self, store: RecordStore, refresh_interval: float) -> None:
-        self._store = store
-        self._interval = refresh_interval
-        self._lock = threading.Lock()
-        self._local = store.local_writes
-        self._version, ids = store.listed_since(-1)
-        self.hashes = {hash(i) for i in ids}
-        self._read_as_of()
-        self._next_poll = time.monotonic() + refresh_interval
-
-    def _read_as_of(self) -> None:
-        # Read after the version: a write in between shows here and again at the next refresh.
-        # A new dict each time, never changed afterwards: results share it.
-        as_of = self._store.data_as_of()
-        self.oldest = min(as_of.values(), default=None)
-        self.data_as_of = as_of
-
-    def due(self) -> bool:
-        return self._store.local_writes != self._local or time.monotonic() >= self._next_poll
-
-    def refresh(self) -> None:
-        with self._lock:
-            local = self._store.local_writes  # read before the query: a write meanwhile is seen next time
-            # Most polls find nothing new: one row read then, not a query over the records.
-            if self._store.data_version() != self._version:
-                self._version, ids = self._store.listed_since(self._version)
-                self.hashes.update(hash(i) for i in ids)  # never removes: a stale member only costs a lookup
-                self._read_as_of()
-            self._local = local
-            self._next_poll = time.monotonic() + self._interval
-
-
-class _Served:
-    """The compiled measures an engine holds in its rule back end; released once, whatever ends it."""
-
-    def __init__(self, runner: RuleRunner, compiled: CompiledMeasures) -> None:
-        self._runner = runner
-        self._compiled: CompiledMeasures | None = compiled
-        self._lock = threading.Lock()
-
-    def swap(self, compiled: CompiledMeasures) -> None:
-        """Serve ``compiled`` (already prepared) instead; the previous one is released."""
-        with self._lock:
-            previous, self._compiled = self._compiled, compiled
-        if previous is not None:
-            self._runner.release(previous)
-
-    def release(self) -> None:
-        with self._lock:
-            previous, self._compiled = self._compiled, None
-        if previous is not None:
-            self._runner.release(previous)
-
-
-class Engine:
+class Engine(Closing):
     """Compiled measure lists + a record store: answers checks. Safe to share between threads.
 
     Args:
@@ -241,7 +166,7 @@ class Engine:
         self._runner.prepare(self._compiled)
         # The revision this engine serves is released when it closes, reloads or is collected, so
         # the rule back end can free rulesets no engine serves (a long watch() must not grow).
-        self._served = _Served(self._runner, self._compiled)
+        self._served = ServedMeasures(self._runner, self._compiled)
         weakref.finalize(self, self._served.release)
         self._clock = clock
         if new_id is None:
@@ -253,7 +178,7 @@ class Engine:
         self._tz = tz
         self._day: tuple[float, float, dt.date] = (0.0, 0.0, dt.date.min)  # [start, end) of a day
         self._matters: dict[str, Matter] = {}
-        self._listed = _Listed(self.store, refresh_interval)
+        self._listed = ListedSubjects(self.store, refresh_interval)
         self._bind_log()
         self._cases: CaseRecorder | None
         if cases is True:
@@ -377,13 +302,6 @@ class Engine:
         self._served.release()
         if self._owns_store:
             self.store.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
     @staticmethod
     def _validate(subjects: Iterable[SubjectLike]) -> None:
@@ -552,52 +470,6 @@ class Engine:
             "data_as_of": self._listed.data_as_of, "case_id": None,
             "hits": tuple(_hit(r) for r in (*own, *(r for r in party_records if r.subject_id != subj.id))),
             "matter": mat})
-
-
-class MeasureWatcher:
-    """Reloads an engine's measure lists when their files change; :meth:`stop` ends it."""
-
-    def __init__(self, engine: Engine, interval: float) -> None:
-        self._engine = engine
-        self._interval = interval
-        self._stop = threading.Event()
-        self._seen = self._fingerprint()
-        self._thread = threading.Thread(target=self._run, name="joint-sanctions-watch", daemon=True)
-        self._thread.start()
-
-    def _fingerprint(self) -> tuple[tuple[str, int, int], ...]:
-        source = self._engine._source
-        if isinstance(source, CompiledMeasures):
-            return ()
-        files: list[Path] = []
-        for p in map(Path, _measure_paths(source)):
-            files.extend(sorted([*p.glob("*.yaml"), *p.glob("*.yml")]) if p.is_dir() else [p])
-        stats = []
-        for f in files:
-            try:
-                st = f.stat()
-            except OSError:
-                continue
-            stats.append((str(f), st.st_mtime_ns, st.st_size))
-        return tuple(stats)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            seen = self._fingerprint()
-            if seen != self._seen:
-                self._seen = seen
-                try:
-                    self._engine.reload()
-                except (MeasureListError, RuleEngineError):
-                    pass  # logged by reload; the old revision keeps serving
-                except Exception as exc:  # noqa: BLE001 -- a bad revision must not end watching for good
-                    log.error("measures_watch_failed", revision=self._engine.revision, error=type(exc).__name__,
-                              message=identifiers.mask_text(str(exc))[:500])
-
-    def stop(self) -> None:
-        """Stop watching (waits for the watcher thread to end)."""
-        self._stop.set()
-        self._thread.join()
 
 
 _default: Engine | None = None

@@ -16,10 +16,12 @@
     │   ├── AmbiguousCaseError      a case id prefix that several cases share (``matches``)
     │   ├── TransitionError         the case's status does not allow the step (``case_id``, ``status``, ``action``)
     │   └── DisposalError           the disposal itself is invalid (unknown result, not_applied without reason)
-    └── DeliveryError           feedback delivery failed; raised as is, the sink is misconfigured
-        │                           (bad URL, credentials refused): the run stops, records stay pending
-        ├── RetryableDeliveryError  5xx, timeout, refused connection: try again later
-        └── RejectedDeliveryError   the platform refused the record (4xx other than 409)
+    ├── DeliveryError           feedback delivery failed; raised as is, the sink is misconfigured
+    │   │                           (bad URL, credentials refused): the run stops, records stay pending
+    │   ├── RetryableDeliveryError  5xx, timeout, refused connection: try again later
+    │   └── RejectedDeliveryError   the platform refused the record (4xx other than 409)
+    └── BatchError              a batch refused as a whole (``code``: bad_header, too_large, ...;
+                                    ``summary`` when its report was written but its cases were not opened)
 
 Messages never contain an unmasked resident id: callers mask before they raise.
 """
@@ -27,6 +29,9 @@ Messages never contain an unmasked resident id: callers mask before they raise.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from ._masking import mask_text
 
 
 class JointSanctionsError(Exception):
@@ -98,8 +103,6 @@ class UnreadableRecordError(RecordError):
     """
 
     def __init__(self, record_id: str, field: str, problem: str) -> None:
-        from ._identifiers import mask_text  # identifiers imports this module
-
         self.record_id = record_id
         self.field = field
         super().__init__(mask_text(f"record {record_id!r} in the database is unreadable: {field}: {problem}; "
@@ -119,8 +122,6 @@ class UnknownCaseError(CaseError, LookupError):
     """No case has this id; ``case_id`` names it."""
 
     def __init__(self, case_id: str, hint: tuple[str, str] = ("", "")) -> None:
-        from ._identifiers import mask_text  # identifiers imports this module
-
         self.case_id = case_id
         super().__init__(f"unknown case id {mask_text(case_id)!r}{hint[0]} / 案例不存在{hint[1]}")
 
@@ -129,8 +130,6 @@ class AmbiguousCaseError(CaseError, LookupError):
     """A case id prefix that several cases share; ``matches`` names them (the first few)."""
 
     def __init__(self, prefix: str, matches: tuple[str, ...]) -> None:
-        from ._identifiers import mask_text  # identifiers imports this module
-
         self.prefix = prefix
         self.matches = matches
         super().__init__(f"case id prefix {mask_text(prefix)!r} is ambiguous; it matches "
@@ -172,3 +171,27 @@ class RejectedDeliveryError(DeliveryError):
     def __init__(self, message: str, status_code: int | None = None) -> None:
         self.status_code = status_code
         super().__init__(message)
+
+
+class BatchError(JointSanctionsError):
+    """A batch refused as a whole; ``code`` is stable.
+
+    Codes: ``unsupported_file`` (input extension), ``unreadable`` (missing file, not UTF-8, not a
+    workbook), ``bad_header`` (missing, unknown or repeated columns), ``empty_batch`` (a header and no
+    row), ``unsupported_report`` (report extension), ``too_many_rows`` (more rows than an XLSX sheet
+    holds), ``too_large`` (an input past a reading limit: an XLSX part over ``max_input_mb``, more rows
+    or cells than a sheet holds, a CSV line over 16 MiB), ``unsafe`` (an XLSX with a DTD),
+    ``bad_report_path`` (the report path is a folder, in a missing or unwritable folder),
+    ``report_is_input`` (the report path names the input file), ``unwritable`` (writing the report
+    failed; nothing was written and no case opened), ``cases_not_opened`` (the report was written but
+    the database refused the cases: none was opened; ``summary`` tells what the batch found).
+
+    Attributes:
+        summary: for ``cases_not_opened``, the batch's summary (no case counted as opened); else None.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        # A BatchSummary; typed loosely because this module imports no stage (stages import it).
+        self.summary: Any = None
+        super().__init__(mask_text(message))

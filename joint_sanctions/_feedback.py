@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ._base import CST as _CST  # feedback times are given in China Standard Time, as the platform reads them
 from ._case_model import Case, DisposalResult
 from ._errors import CaseError, TransitionError
 from ._identifiers import mask_text
@@ -49,8 +50,6 @@ SCHEMA_ID = "urn:joint-sanctions:schema:feedback:v1"
 _SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 _SCHEMA_RESOURCE = "feedback-v1.schema.json"
 _REGION_CODE = re.compile(r"[0-9]{6}")
-# Feedback times are given in China Standard Time, as the receiving platform reads them.
-_CST = dt.timezone(dt.timedelta(hours=8), "CST")
 
 _V1 = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 

@@ -11,7 +11,6 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import (
     AfterValidator,
     BaseModel,
-    ConfigDict,
     Field,
     PlainSerializer,
     field_validator,
@@ -19,6 +18,8 @@ from pydantic import (
 )
 
 from . import _identifiers as identifiers
+from ._base import CST as CST  # noqa: PLC0414 - re-exported (mypy strict): stages take it with the models
+from ._base import FROZEN as _FROZEN
 
 SubjectType = Literal["legal_person", "unincorporated_org", "individual_business", "natural_person",
                       "government_body"]
@@ -38,13 +39,7 @@ RecordStatus = Literal["active", "repaired", "removed"]
 BasisStatus = Literal["confirmed", "unconfirmed"]
 Decision = Literal["prohibited", "restricted", "review", "clear"]
 
-# hide_input_in_errors: a validation error must never echo an unmasked resident id.
 _M = TypeVar("_M", bound=BaseModel)
-
-_FROZEN = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
-
-#: China Standard Time (UTC+8): check dates are taken, and times shown, here unless told otherwise.
-CST = dt.timezone(dt.timedelta(hours=8), "CST")
 
 
 def iso_time(value: dt.datetime) -> str:
@@ -73,41 +68,37 @@ def _no_nul(text: str) -> str:
     return text
 
 
-class RelatedParty(BaseModel):
-    """A person or organisation tied to the subject (e.g. its legal representative)."""
+class _Identified(BaseModel):
+    """A model whose ``id`` is validated and normalised on input, ``id_kind`` following from it."""
 
     model_config = _FROZEN
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise_id(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "id" in data:
+            norm, kind = identifiers.parse_identifier(str(data["id"]))
+            data = {**data, "id": norm, "id_kind": kind}
+        return data
+
+
+class RelatedParty(_Identified):
+    """A person or organisation tied to the subject (e.g. its legal representative)."""
+
     role: Role
     id: str
     name: Annotated[str, AfterValidator(_no_nul)] = ""
     id_kind: IdKind = "uscc"
 
-    @model_validator(mode="before")
-    @classmethod
-    def _normalise_id(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "id" in data:
-            norm, kind = identifiers.parse_identifier(str(data["id"]))
-            data = {**data, "id": norm, "id_kind": kind}
-        return data
 
-
-class Subject(BaseModel):
+class Subject(_Identified):
     """Who is being checked. The id is validated and normalised (full-width, lower case)."""
 
-    model_config = _FROZEN
     id: str
     id_kind: IdKind = "uscc"
     name: Annotated[str, AfterValidator(_no_nul)] = ""
     subject_type: SubjectType | None = None
     related_parties: tuple[RelatedParty, ...] = ()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _normalise_id(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "id" in data:
-            norm, kind = identifiers.parse_identifier(str(data["id"]))
-            data = {**data, "id": norm, "id_kind": kind}
-        return data
 
 
 class CreditRecord(BaseModel):

@@ -31,6 +31,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import IO, TypeAlias
 
 import openpyxl
@@ -304,14 +305,14 @@ def _read_workbook(path: str, file: IO[bytes]) -> Iterator[Row]:
         # data_only: a formula cell gives the value Excel last computed, not the formula text.
         workbook = openpyxl.load_workbook(file, read_only=True, data_only=True)
     except _tabular.XLSX_ERRORS as exc:
-        raise _file_error(path, f"not a readable XLSX workbook ({exc})") from exc
+        raise _not_a_workbook(path, exc) from exc
     try:
         sheet = workbook.worksheets[0] if workbook.worksheets else None
         if not isinstance(sheet, ReadOnlyWorksheet):
             raise _file_error(path, "the workbook has no worksheet")
         # Some writers store a wrong sheet size, which would cut rows short in read-only mode.
         sheet.reset_dimensions()
-        rows = _guarded(path, sheet.iter_rows(values_only=True))
+        rows = _tabular.guarded(sheet.iter_rows(values_only=True), partial(_not_a_workbook, path))
         columns = _header(path, next(rows, None))
         for line, values in enumerate(rows, start=2):
             if all(value is None or str(value).strip() == "" for value in values):
@@ -325,14 +326,6 @@ def _read_workbook(path: str, file: IO[bytes]) -> Iterator[Row]:
         workbook.close()
 
 
-def _guarded(path: str, rows: Iterator[tuple[object, ...]]) -> Iterator[tuple[object, ...]]:
-    """``rows`` with openpyxl's errors on XML it cannot read turned into a RecordError."""
-    try:
-        yield from rows
-    except _tabular.XLSX_ERRORS as exc:
-        raise _file_error(path, f"not a readable XLSX workbook ({exc})") from exc
-
-
 _READERS: dict[str, Callable[[str, int], Iterator[Row]]] = {
     ".csv": _read_csv, ".jsonl": _read_jsonl, ".xlsx": _read_xlsx}
 
@@ -341,18 +334,9 @@ def _header(path: str, cells: Sequence[object] | None) -> list[str]:
     """The column names of a header row, checked against :data:`COLUMNS`."""
     if cells is None:
         raise _file_error(path, f"empty file; the first line must be the header: {', '.join(COLUMNS)}")
-    names = ["" if cell is None else str(cell).strip().lower() for cell in cells]
-    while names and names[-1] == "":  # spreadsheets and trailing commas leave empty header cells
-        names.pop()
-    problems = []
-    if missing := [name for name in COLUMNS if name not in names]:
-        problems.append(f"missing columns: {', '.join(missing)}")
-    if unknown := [name for name in names if name not in COLUMNS]:
-        problems.append(f"unknown columns: {', '.join(repr(name) for name in unknown)}")
-    if repeated := sorted({name for name in names if name in COLUMNS and names.count(name) > 1}):
-        problems.append(f"repeated columns: {', '.join(repeated)}")
+    names, problems = _tabular.read_header(cells, COLUMNS, COLUMNS)
     if problems:
-        raise _file_error(path, f"{'; '.join(problems)} (the header must be: {', '.join(COLUMNS)})")
+        raise _file_error(path, f"{problems} (the header must be: {', '.join(COLUMNS)})")
     return names
 
 
@@ -541,6 +525,10 @@ def _quote(value: str) -> str:
 
 def _file_error(path: str, message: str) -> RecordError:
     return RecordError(mask_text(f"{path}: {message}"))
+
+
+def _not_a_workbook(path: str, exc: Exception) -> RecordError:
+    return _file_error(path, f"not a readable XLSX workbook ({exc})")
 
 
 def _row_error(line: int, reason: str) -> ImportRowError:

@@ -8,7 +8,8 @@ over each part (1 MiB at a time) for DTDs and for row and cell positions. Nothin
 row is read from a workbook it refuses.
 
 CSV lines are read with a cap (:func:`capped_lines`), so a file without line breaks cannot fill
-memory; a field longer than :data:`FIELD_MAX` rejects its row only (:func:`long_field`).
+memory; a field longer than :data:`FIELD_MAX` rejects its row only (:func:`long_field`). The header
+row of either format is read by :func:`read_header`, and a sheet's rows through :func:`guarded`.
 
 Problems with a whole file raise :class:`Refused`; callers turn it into their own error type.
 """
@@ -19,7 +20,7 @@ import csv
 import re
 import zipfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import IO
 
@@ -306,3 +307,36 @@ def long_field(columns: Sequence[str], cells: Sequence[str]) -> str | None:
             name = columns[index] if index < len(columns) else f"field {index + 1}"
             return f"{name}: longer than 1 MiB ({len(cell)} characters)"
     return None
+
+
+# --- both formats -----------------------------------------------------------------------------------
+
+
+def read_header(cells: Sequence[object], known: Sequence[str], required: Sequence[str]) -> tuple[list[str], str]:
+    """The column names of a header row, and what is wrong with them.
+
+    Returns:
+        The names (trimmed, lower case, trailing empty cells dropped, as spreadsheets and trailing
+        commas leave them), and one line naming every missing, unknown and repeated column ("" when
+        the header is right); the caller adds the file and what the header should be.
+    """
+    names = ["" if cell is None else str(cell).strip().lower() for cell in cells]
+    while names and names[-1] == "":
+        names.pop()
+    problems = []
+    if missing := [name for name in required if name not in names]:
+        problems.append(f"missing columns: {', '.join(missing)}")
+    if unknown := [name for name in names if name not in known]:
+        problems.append(f"unknown columns: {', '.join(repr(name) for name in unknown)}")
+    if repeated := sorted({name for name in names if name in known and names.count(name) > 1}):
+        problems.append(f"repeated columns: {', '.join(repeated)}")
+    return names, "; ".join(problems)
+
+
+def guarded(rows: Iterator[tuple[object, ...]],
+            refuse: Callable[[Exception], Exception]) -> Iterator[tuple[object, ...]]:
+    """``rows`` of a sheet, with openpyxl's errors on XML it cannot read turned into ``refuse(error)``."""
+    try:
+        yield from rows
+    except XLSX_ERRORS as exc:
+        raise refuse(exc) from exc

@@ -301,7 +301,7 @@ def _httpx_exceptions() -> list[type[Exception]]:
 @pytest.mark.parametrize("cls", _httpx_exceptions(), ids=lambda c: c.__name__)
 def test_every_httpx_exception_is_translated(cls: type[Exception]) -> None:
     """No httpx exception leaves HttpSink untranslated; network trouble and timeouts are retryable."""
-    from joint_sanctions._delivery import _HTTPX_ERRORS
+    from joint_sanctions._http_sink import _HTTPX_ERRORS
 
     assert issubclass(cls, _HTTPX_ERRORS), f"{cls.__name__} would escape HttpSink.send"
     request = httpx.Request("POST", "http://127.0.0.1/feedback")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import inspect
 import pkgutil
 import subprocess
 import sys
@@ -73,7 +74,7 @@ def test_every_public_name_resolves_and_is_documented() -> None:
     exported += [(importlib.import_module(m), n) for m, names in NAMESPACES.items() for n in names]
     for module, name in exported:
         value = getattr(module, name)
-        if callable(value):
+        if inspect.isclass(value) or inspect.isfunction(value):
             assert (value.__doc__ or "").strip(), f"{module.__name__}.{name} has no docstring"
 
 
