@@ -24,16 +24,20 @@ from ._models import (
 
 
 def _decide(measures: Iterable[AppliedMeasure]) -> Decision:
+    """The decision of design.md §3 (the legality guard): only a binding punishment restricts or
+    prohibits; one that does not bind asks a person to confirm it (``review``), as do strict review and
+    reference. Incentives never change the decision."""
     decision: Decision = "clear"
     for m in measures:
         if m.kind != "punishment":
             continue
-        if m.effect == "prohibit" and m.mandatory:
+        if not m.binding or m.effect not in ("prohibit", "restrict"):
+            if decision == "clear":
+                decision = "review"
+        elif m.effect == "prohibit" and m.mandatory:
             return "prohibited"
-        if m.effect in ("prohibit", "restrict"):
+        else:
             decision = "restricted"
-        elif decision == "clear":
-            decision = "review"
     return decision
 
 
@@ -97,9 +101,15 @@ def _applied(compiled: CompiledMeasures, firings: Iterable[tuple[str, str]],
             via[measure_id] = trusted(ViaRelatedParty, {"role": party.role, "id": identifiers.mask(party.id),
                                                         "name": identifiers.mask_text(party.name)})
     measures = compiled.measures
+    ordered = sorted(record_ids, key=compiled.position.__getitem__)
+    # The legality guard (design.md §3): a punishment binds iff its basis is confirmed; any punishment,
+    # binding or not, suspends the incentives (they never stand beside a punishment as if granted).
+    punished = any(measures[mid].measure.kind == "punishment" for mid in ordered)
     applied = []
-    for mid in sorted(record_ids, key=compiled.position.__getitem__):
+    for mid in ordered:
         fields = measures[mid].applied_fields.copy()  # a dict copy: ~5× cheaper than {**proxy}
+        fields["binding"] = (fields["basis_status"] == "confirmed" if fields["kind"] == "punishment"
+                             else not punished)
         fields["record_ids"] = tuple(sorted(record_ids[mid]))
         fields["via_related_party"] = via[mid]
         applied.append(trusted(AppliedMeasure, fields))
