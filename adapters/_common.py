@@ -12,7 +12,7 @@ A verdict turns a check result into what a host decides on. A binding mandatory 
 prohibits *or* restricts the very matter being handled (taking part in this tender, receiving these
 funds, this award) leaves nothing to weigh, so the entry is ``disqualified``; any other punishment
 measure is discretionary, asks for stricter review, or does not bind because its legal basis is
-unconfirmed (the legality guard, design.md §3), so a person decides (``needs_review``); with none the
+unconfirmed (the legality guard, docs/check-result.md), so a person decides (``needs_review``); with none the
 entry is ``qualified``. A check that answers ``review`` is therefore never ``disqualified``. Incentives
 never change a verdict.
 """

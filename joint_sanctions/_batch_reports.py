@@ -355,7 +355,7 @@ def _decision_rows(summary: BatchSummary) -> list[str]:
     return rows
 
 
-#: Why a measure did not bind (the legality guard, design.md §3), as the CLI says it.
+#: Why a measure did not bind (the legality guard, docs/check-result.md), as the CLI says it.
 _UNCONFIRMED = "依据待核实 → 人工复核 basis unconfirmed → review by a person"
 _SUSPENDED = "因惩戒措施暂停 suspended by a punishment"
 

@@ -16,7 +16,7 @@ from .vocabulary import SUBJECT_TYPES
 INPUT_COLUMNS: tuple[str, ...] = ("subject_id", "subject_name", "subject_type", "legal_representative_id")
 _REQUIRED_COLUMNS = INPUT_COLUMNS[:2]
 #: Columns of the CSV report and of the XLSX results sheet, in this order (docs/cli.md).
-#: ``non_binding_measure_ids`` (the legality guard, design.md §3) comes last, so the first six stay in place.
+#: ``non_binding_measure_ids`` (the legality guard, docs/check-result.md) comes last, so the first six stay in place.
 REPORT_COLUMNS: tuple[str, ...] = ("line", "subject_id", "subject_name", "decision", "measure_ids",
                                    "record_ids", "non_binding_measure_ids")
 #: Report extensions :func:`run_batch` writes.

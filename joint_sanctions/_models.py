@@ -218,7 +218,7 @@ class ViaRelatedParty(BaseModel):
 class AppliedMeasure(BaseModel):
     """A measure that applies to the checked subject for this matter.
 
-    ``binding`` is the legality guard (design.md §3): a punishment binds only when its basis is
+    ``binding`` is the legality guard (docs/check-result.md): a punishment binds only when its basis is
     confirmed, otherwise a person confirms it; an incentive is granted (binding) unless a punishment
     applies to the same check, which suspends it.
     """

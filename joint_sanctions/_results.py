@@ -24,7 +24,7 @@ from ._models import (
 
 
 def _decide(measures: Iterable[AppliedMeasure]) -> Decision:
-    """The decision of design.md §3 (the legality guard): only a binding punishment restricts or
+    """The decision of docs/check-result.md (the legality guard): only a binding punishment restricts or
     prohibits; one that does not bind asks a person to confirm it (``review``), as do strict review and
     reference. Incentives never change the decision."""
     decision: Decision = "clear"
@@ -102,7 +102,7 @@ def _applied(compiled: CompiledMeasures, firings: Iterable[tuple[str, str]],
                                                         "name": identifiers.mask_text(party.name)})
     measures = compiled.measures
     ordered = sorted(record_ids, key=compiled.position.__getitem__)
-    # The legality guard (design.md §3): a punishment binds iff its basis is confirmed; any punishment,
+    # The legality guard (docs/check-result.md): a punishment binds iff its basis is confirmed; any punishment,
     # binding or not, suspends the incentives (they never stand beside a punishment as if granted).
     punished = any(measures[mid].measure.kind == "punishment" for mid in ordered)
     applied = []

@@ -125,8 +125,8 @@ def guard_db(tmp_path: Path) -> str:
     """A SQLite database holding records of the guard list's list types for CO and two more companies."""
     subjects = [(lt, CO) for lt in ("major_tax_violator", "tax_credit_a")]
     subjects += [("court_defaulter", numbered_uscc(1302)), ("market_serious_violator", numbered_uscc(1303))]
-    rows = ["record_id,list_type,subject_id,subject_name,subject_type,authority,document_no,listed_on,"
-            "expires_on,status,reason"]
+    rows = [("record_id,list_type,subject_id,subject_name,subject_type,authority,document_no,listed_on,"
+             "expires_on,status,reason")]
     rows += [f"R-{lt},{lt},{sid},某公司,legal_person,某机关,文号,2024-01-01,,active," for lt, sid in subjects]
     source = tmp_path / "guard_records.csv"
     source.write_text("\n".join(rows) + "\n", encoding="utf-8")

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def binding_text(measure: AppliedMeasure) -> str:
-    """Whether ``measure`` binds, and in Chinese and English why not (the legality guard, design.md §3)."""
+    """Whether ``measure`` binds, and in Chinese and English why not (the legality guard, docs/check-result.md)."""
     if measure.binding:
         return "具有约束力 binding" if measure.kind == "punishment" else "予以激励 granted"
     if measure.kind == "punishment":
