@@ -101,19 +101,24 @@ def _applied(compiled: CompiledMeasures, firings: Iterable[tuple[str, str]],
             via[measure_id] = trusted(ViaRelatedParty, {"role": party.role, "id": identifiers.mask(party.id),
                                                         "name": identifiers.mask_text(party.name)})
     measures = compiled.measures
-    ordered = sorted(record_ids, key=compiled.position.__getitem__)
-    # The legality guard (docs/check-result.md): a punishment binds iff its basis is confirmed; any punishment,
-    # binding or not, suspends the incentives (they never stand beside a punishment as if granted).
-    punished = any(measures[mid].measure.kind == "punishment" for mid in ordered)
-    applied = []
-    for mid in ordered:
+    rows = []
+    punished = False
+    for mid in sorted(record_ids, key=compiled.position.__getitem__):
         fields = measures[mid].applied_fields.copy()  # a dict copy: ~5× cheaper than {**proxy}
-        fields["binding"] = (fields["basis_status"] == "confirmed" if fields["kind"] == "punishment"
-                             else not punished)
+        # The legality guard (docs/check-result.md): a punishment binds iff its basis is confirmed.
+        if fields["kind"] == "punishment":
+            fields["binding"] = fields["basis_status"] == "confirmed"
+            punished = True
+        else:
+            fields["binding"] = True
         fields["record_ids"] = tuple(sorted(record_ids[mid]))
         fields["via_related_party"] = via[mid]
-        applied.append(trusted(AppliedMeasure, fields))
-    return applied, list(party_records.values())
+        rows.append(fields)
+    if punished:  # any punishment, binding or not, suspends the incentives: never granted beside one
+        for fields in rows:
+            if fields["kind"] != "punishment":
+                fields["binding"] = False
+    return [trusted(AppliedMeasure, fields) for fields in rows], list(party_records.values())
 
 
 def _hit(r: CreditRecord) -> Hit:
