@@ -8,11 +8,13 @@
         ├── UnknownServiceItemError   an item code that the service-item mapping does not hold
         └── ServiceItemsError     the service-item mapping file does not load (every problem, file:line:col)
 
-A verdict turns a check result into what a host decides on. A mandatory measure that prohibits *or*
-restricts the very matter being handled (taking part in this tender, receiving these funds, this
-award) leaves nothing to weigh, so the entry is ``disqualified``; any other punishment measure is
-discretionary or asks for stricter review, so a person decides (``needs_review``); with none the
-entry is ``qualified``. Incentives never change a verdict.
+A verdict turns a check result into what a host decides on. A binding mandatory measure that
+prohibits *or* restricts the very matter being handled (taking part in this tender, receiving these
+funds, this award) leaves nothing to weigh, so the entry is ``disqualified``; any other punishment
+measure is discretionary, asks for stricter review, or does not bind because its legal basis is
+unconfirmed (the legality guard, docs/check-result.md), so a person decides (``needs_review``); with none the
+entry is ``qualified``. A check that answers ``review`` is therefore never ``disqualified``. Incentives
+never change a verdict.
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ class Reason(Model):
     mandatory: bool
     legal_basis: tuple[str, ...]
     basis_status: str
+    binding: bool
     records: tuple[str, ...]
     via: str | None = None
 
@@ -103,7 +106,8 @@ class Reason(Model):
         """One line for a screen: records → measure (effect), basis, and the related party if any."""
         force = "应当" if self.mandatory else "可以"
         via = f"；经由{self.via}" if self.via else ""
-        unconfirmed = "（依据待核实 basis unconfirmed）" if self.basis_status != "confirmed" else ""
+        unconfirmed = ("" if self.binding else
+                       "（依据待核实 → 人工复核 basis unconfirmed → review by a person）")
         return (f"{'、'.join(self.records)} → {self.measure}（{EFFECTS[self.effect]}，{force}）"
                 f"；依据 {'；'.join(self.legal_basis)}{unconfirmed}{via}")
 
@@ -123,7 +127,7 @@ def reason_of(measure: AppliedMeasure, result: CheckResult) -> Reason:
         via = " ".join(part for part in (RELATED_PARTY_ROLES[party.role], party.name, party.id) if part)
     return Reason(measure_id=measure.measure_id, measure=measure.name, effect=measure.effect,
                   mandatory=measure.mandatory, legal_basis=tuple(cite(b) for b in measure.legal_basis),
-                  basis_status=measure.basis_status, records=records, via=via)
+                  basis_status=measure.basis_status, binding=measure.binding, records=records, via=via)
 
 
 def reasons_of(result: CheckResult) -> tuple[Reason, ...]:
@@ -134,7 +138,7 @@ def reasons_of(result: CheckResult) -> tuple[Reason, ...]:
 def verdict_of(result: CheckResult) -> Verdict:
     """``disqualified``, ``needs_review`` or ``qualified`` (see the module docstring for why)."""
     punishments = result.punishments
-    if any(m.mandatory and m.effect in ("prohibit", "restrict") for m in punishments):
+    if any(m.binding and m.mandatory and m.effect in ("prohibit", "restrict") for m in punishments):
         return "disqualified"
     return "needs_review" if punishments else "qualified"
 

@@ -5,9 +5,10 @@ policy staff edit (:func:`load_service_items`; problems are reported all togethe
 ``path:line:col: code: message``). :meth:`ServiceWindow.advise` checks the applicant for each of the
 item's matter types and answers the window's four questions:
 
-* is the application barred (a mandatory prohibition applies)?
+* is the application barred (a binding mandatory prohibition applies: the check says ``prohibited``)?
 * may the 告知承诺 (notify-and-commit) route be used? — only where the item offers it and no applied
-  measure is tagged ``no_notify_commit``;
+  measure is tagged ``no_notify_commit``; when only measures whose basis is unconfirmed close it, the
+  route is not granted but left to a person (``notify_commit_review``), never refused outright;
 * may 容缺受理 (acceptance with missing documents) be used? — where the item offers it to applicants
   in good standing, or an incentive tagged ``fault_tolerant_acceptance`` grants it; never while a
   punishment measure applies, because incentives never override a punishment;
@@ -126,6 +127,8 @@ class WindowAdvice(Model):
     case_ids: tuple[str, ...]
     notify_commit_offered: bool
     fault_tolerant_offered: bool
+    #: Notify-and-commit is closed only by measures that do not bind (basis unconfirmed): a person decides.
+    notify_commit_review: bool = False
 
     @property
     def guidance(self) -> tuple[str, ...]:
@@ -135,6 +138,9 @@ class WindowAdvice(Model):
         lines = []
         if self.notify_commit_allowed:
             lines.append("可按告知承诺制办理 / The notify-and-commit route may be used")
+        elif self.notify_commit_review:
+            lines.append("告知承诺制：依据待核实 → 人工复核后决定 / Notify-and-commit: the measure closing it has "
+                         "an unconfirmed basis; a person decides")
         elif self.notify_commit_offered:
             lines.append("不适用告知承诺制，按一般程序办理 / Notify-and-commit is not available to this "
                          "applicant: use the ordinary procedure")
@@ -144,6 +150,9 @@ class WindowAdvice(Model):
             lines.append("不予容缺受理，材料须齐全 / Not eligible for acceptance with missing documents")
         if self.strict_review:
             lines.append("从严审核 / Strict review required")
+        if any(not r.binding for r in self.reasons):
+            lines.append("依据待核实的措施须人工复核后适用 / Measures whose basis is unconfirmed apply only once "
+                         "a person confirms them")
         if self.green_channel:
             lines.append("开通绿色通道 / Green channel")
         if self.priority_handling:
@@ -190,6 +199,7 @@ class ServiceWindow:
         punishments = [(m, r) for m, r in applied.values() if m.kind == "punishment"]
         incentive_tags = {tag for m, _ in applied.values() if m.kind == "incentive" for tag in m.tags}
         closed_tags = {tag for m, _ in punishments for tag in m.tags}
+        bound_tags = {tag for m, _ in punishments if m.binding for tag in m.tags}
         barred = any(r.decision == "prohibited" for r in results)
         punished = bool(punishments)
         return WindowAdvice(
@@ -207,7 +217,9 @@ class ServiceWindow:
             revision=self.engine.revision,
             check_ids=tuple(r.check_id for r in results),
             case_ids=tuple(r.case_id for r in results if r.case_id),
-            notify_commit_offered=item.notify_commit, fault_tolerant_offered=item.fault_tolerant)
+            notify_commit_offered=item.notify_commit, fault_tolerant_offered=item.fault_tolerant,
+            notify_commit_review=(item.notify_commit and not barred and NO_NOTIFY_COMMIT in closed_tags
+                                  and NO_NOTIFY_COMMIT not in bound_tags))
 
 
 # --- loading the mapping ------------------------------------------------------------------------------

@@ -90,7 +90,9 @@ def main() -> None:
             if row["decision"] != "clear":
                 print(f"  第{row['line']}行 {row['subject_name']}（{row['subject_id']}）: "
                       f"{DECISIONS[row['decision']]} {row['decision']}；"
-                      f"措施 {row['measure_ids'].replace(';', ', ')}；记录 {row['record_ids']}")
+                      f"措施 {row['measure_ids'].replace(';', ', ')}；记录 {row['record_ids']}"
+                      + (f"；依据待核实 → 人工复核 {row['non_binding_measure_ids'].replace(';', ', ')}"
+                         if row["non_binding_measure_ids"] else ""))
     print(f"\n报告 Reports: {OUT / 'report.html'} · {OUT / 'report.xlsx'} · {OUT / 'report.csv'}")
 
 

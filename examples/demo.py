@@ -72,7 +72,9 @@ def main() -> int:
             decision = f"{DECISIONS[result.decision]} {result.decision}"
             first = True
             lines = [(m.measure_id, m.name, "；".join(f"{b.number or b.document}{b.article}" for b in m.legal_basis),
-                      m.basis_status) for m in result.measures] or [("", "—", "", "")]
+                      m.basis_status + ("" if m.binding else
+                                        " → 人工复核 review" if m.kind == "punishment" else " → 因惩戒措施暂停 suspended"))
+                     for m in result.measures] or [("", "—", "", "")]
             for mid, name, basis, status in lines:
                 left = (f"{pad(subject['name'], 30)} {pad(MATTER_TYPES[matter], 24)} {pad(decision, 16)}" if first
                         else " " * 72)

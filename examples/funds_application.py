@@ -68,7 +68,7 @@ def show(verdict: funds.FundsVerdict) -> None:
             print(f"      - {reason.measure_id} {reason.measure}（{EFFECTS[reason.effect]}，"
                   f"{'应当 mandatory' if reason.mandatory else '可以 discretionary'}）")
             print(f"        依据 basis: {'；'.join(reason.legal_basis)}"
-                  + ("" if reason.basis_status == "confirmed" else "（依据待核实 unconfirmed）"))
+                  + ("" if reason.binding else "（依据待核实 → 人工复核 unconfirmed → review by a person）"))
             print(f"        名单 record: {'；'.join(reason.records)}")
     print()
 

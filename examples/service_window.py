@@ -56,14 +56,15 @@ def yes(flag: bool) -> str:
 def show(advice: WindowAdvice) -> None:
     print(f"申请人 Applicant: {advice.applicant_name}（{advice.applicant_id}）")
     print(f"  核查结论 Decision: {DECISIONS[advice.decision]} {advice.decision}")
-    print(f"  禁止申请 Barred: {yes(advice.barred)} | 告知承诺 Notify-and-commit: {yes(advice.notify_commit_allowed)}"
+    notify = "待人工复核 review" if advice.notify_commit_review else yes(advice.notify_commit_allowed)
+    print(f"  禁止申请 Barred: {yes(advice.barred)} | 告知承诺 Notify-and-commit: {notify}"
           f" | 容缺受理 Missing documents: {yes(advice.fault_tolerant_allowed)}"
           f" | 从严审核 Strict review: {yes(advice.strict_review)}")
     for line in advice.guidance:
         print(f"  ▶ {line}")
     for reason in advice.reasons:
         print(f"  - {reason.measure_id} {reason.measure}；依据 {'；'.join(reason.legal_basis)}"
-              + ("" if reason.basis_status == "confirmed" else "（依据待核实 unconfirmed）"))
+              + ("" if reason.binding else "（依据待核实 → 人工复核 unconfirmed → review by a person）"))
     if advice.incentives:
         print(f"  + 守信激励 Incentives: {'、'.join(advice.incentives)}")
     print()

@@ -74,7 +74,7 @@ def show(verdict: trading.TenderVerdict) -> None:
             effect = f"{EFFECTS[reason.effect]} {reason.effect}"
             print(f"    - 措施 {reason.measure_id} {reason.measure}（{effect}，{force}）")
             print(f"      依据 basis: {'；'.join(reason.legal_basis)}"
-                  + ("" if reason.basis_status == "confirmed" else "  [依据待核实 unconfirmed]"))
+                  + ("" if reason.binding else "  [依据待核实 → 人工复核 unconfirmed → review by a person]"))
             print(f"      名单 record: {'；'.join(reason.records)}"
                   + (f"   经由 via: {reason.via}" if reason.via else ""))
         print()

@@ -86,9 +86,9 @@ class _CsvWriter:
         self._csv.writerow(REPORT_COLUMNS)
 
     def add(self, row: BatchRow) -> None:
-        line, subject_id, name, decision, measure_ids, record_ids = row.cells()
+        line, subject_id, name, decision, measure_ids, record_ids, non_binding = row.cells()
         # Ids and decisions are validated or fixed text; names and record ids are whatever was imported.
-        self._csv.writerow((line, subject_id, _cell(name), decision, measure_ids, _cell(record_ids)))
+        self._csv.writerow((line, subject_id, _cell(name), decision, measure_ids, _cell(record_ids), non_binding))
 
     def finish(self, summary: BatchSummary, measures: Mapping[str, _MeasureInfo]) -> None:
         self._file.flush()
@@ -112,7 +112,7 @@ class _XlsxWriter:
         self._file = file
         self._book = openpyxl.Workbook(write_only=True)
         self._sheet: WriteOnlyWorksheet = self._book.create_sheet("核查结果 Results")
-        for column, width in zip("ABCDEF", (8, 22, 36, 12, 40, 40), strict=True):
+        for column, width in zip("ABCDEFG", (8, 22, 36, 12, 40, 40, 30), strict=True):
             self._sheet.column_dimensions[column].width = width
         self._sheet.freeze_panes = "A2"
         self._sheet.append(self._heading(self._sheet, REPORT_COLUMNS))
@@ -124,9 +124,9 @@ class _XlsxWriter:
         if self._rows > _XLSX_MAX_ROWS:
             raise BatchError("too_many_rows", f"more than {_XLSX_MAX_ROWS - 1} subjects do not fit in one "
                                               "XLSX sheet; write a .csv report / 超出 XLSX 行数上限，请输出 .csv")
-        line, subject_id, name, decision, measure_ids, record_ids = row.cells()
+        line, subject_id, name, decision, measure_ids, record_ids, non_binding = row.cells()
         cells: list[object] = [line, subject_id, self._text(self._sheet, name), decision, measure_ids,
-                               self._text(self._sheet, record_ids)]
+                               self._text(self._sheet, record_ids), non_binding]
         if row.decision != "clear" and row.duplicate_of is None:
             cells[3] = cell = WriteOnlyCell(self._sheet, value=decision)
             cell.fill = self._fills[decision]
@@ -355,6 +355,15 @@ def _decision_rows(summary: BatchSummary) -> list[str]:
     return rows
 
 
+#: Why a measure did not bind (the legality guard, docs/check-result.md), as the CLI says it.
+_UNCONFIRMED = "依据待核实 → 人工复核 basis unconfirmed → review by a person"
+_SUSPENDED = "因惩戒措施暂停 suspended by a punishment"
+
+
+def _not_binding_tag(info: _MeasureInfo | None) -> str:
+    return f' <span class="tag">{_esc(_SUSPENDED if info and info.effect == "incentive" else _UNCONFIRMED)}</span>'
+
+
 def _measure_rows(summary: BatchSummary, measures: Mapping[str, _MeasureInfo]) -> list[str]:
     rows = []
     for measure_id, count in summary.measure_counts.items():
@@ -362,8 +371,11 @@ def _measure_rows(summary: BatchSummary, measures: Mapping[str, _MeasureInfo]) -
         name = info.name if info else ""
         effect = EFFECTS[info.effect] + ("（强制）" if info.mandatory else "") if info else ""
         basis = _esc(info.basis if info else "")
-        if not (info and info.confirmed):
-            basis += ' <span class="tag">待核实 unconfirmed</span>'
+        if info and info.effect == "incentive":
+            # An incentive's binding depends on the subject (suspended by a punishment), not on its basis.
+            basis += "" if info.confirmed else ' <span class="tag">待核实 unconfirmed</span>'
+        elif not (info and info.confirmed):
+            basis += f' <span class="tag">{_esc(_UNCONFIRMED)}</span>'
         rows.append(f'<tr><td class="mid">{_esc(measure_id)}</td><td>{_esc(name)}</td><td>{_esc(effect)}</td>'
                     f'<td>{basis}</td><td class="num">{count}</td></tr>')
     return rows
@@ -372,8 +384,10 @@ def _measure_rows(summary: BatchSummary, measures: Mapping[str, _MeasureInfo]) -
 def _flagged_rows(flagged: Sequence[BatchRow], measures: Mapping[str, _MeasureInfo]) -> list[str]:
     rows = []
     for row in flagged:
-        applied = "<br>".join(f'<span class="mid">{_esc(m)}</span> {_esc(measures[m].name)}' if m in measures
-                              else f'<span class="mid">{_esc(m)}</span>' for m in row.measure_ids)
+        applied = "<br>".join(f'<span class="mid">{_esc(m)}</span>'
+                              + (f" {_esc(measures[m].name)}" if m in measures else "")
+                              + (_not_binding_tag(measures.get(m)) if m in row.non_binding_measure_ids else "")
+                              for m in row.measure_ids)
         rows.append(f'<tr data-decision="{row.decision}"><td class="num">{row.line}</td>'
                     f'<td class="ids">{_esc(row.subject_id)}</td><td>{_esc(row.subject_name)}</td>'
                     f"<td>{_badge(row.decision)}</td><td>{applied}</td>"

@@ -16,8 +16,9 @@ from .vocabulary import SUBJECT_TYPES
 INPUT_COLUMNS: tuple[str, ...] = ("subject_id", "subject_name", "subject_type", "legal_representative_id")
 _REQUIRED_COLUMNS = INPUT_COLUMNS[:2]
 #: Columns of the CSV report and of the XLSX results sheet, in this order (docs/cli.md).
+#: ``non_binding_measure_ids`` (the legality guard, docs/check-result.md) comes last, so the first six stay in place.
 REPORT_COLUMNS: tuple[str, ...] = ("line", "subject_id", "subject_name", "decision", "measure_ids",
-                                   "record_ids")
+                                   "record_ids", "non_binding_measure_ids")
 #: Report extensions :func:`run_batch` writes.
 REPORT_FORMATS: tuple[str, ...] = (".csv", ".html", ".xlsx")
 
@@ -80,6 +81,9 @@ class BatchRow:
     record_ids: tuple[str, ...]
     case_id: str | None = None
     duplicate_of: int | None = None
+    #: The applied measures that do not bind: a punishment whose basis is unconfirmed (a person confirms
+    #: it), an incentive suspended by a punishment.
+    non_binding_measure_ids: tuple[str, ...] = ()
 
     @classmethod
     def from_result(cls, line: int, result: CheckResult) -> BatchRow:
@@ -88,7 +92,8 @@ class BatchRow:
                    subject_name=_masked(result.subject.name), decision=result.decision,
                    measure_ids=tuple(m.measure_id for m in result.measures),
                    record_ids=tuple(dict.fromkeys(h.record_id for h in result.hits)),
-                   case_id=result.case_id)
+                   case_id=result.case_id,
+                   non_binding_measure_ids=tuple(m.measure_id for m in result.measures if not m.binding))
 
     @classmethod
     def duplicate(cls, entry: BatchEntry, first_line: int) -> BatchRow:
@@ -97,20 +102,20 @@ class BatchRow:
                    subject_name=_masked(entry.subject.name), decision="duplicate", measure_ids=(),
                    record_ids=(), duplicate_of=first_line)
 
-    def cells(self) -> tuple[int, str, str, str, str, str]:
+    def cells(self) -> tuple[int, str, str, str, str, str, str]:
         """The values of :data:`REPORT_COLUMNS`; lists joined with ``;``, any id-like text masked.
 
         A duplicate's decision cell reads ``duplicate of line N``.
         """
         decision = self.decision if self.duplicate_of is None else f"duplicate of line {self.duplicate_of}"
         return (self.line, self.subject_id, self.subject_name, decision, ";".join(self.measure_ids),
-                _masked(";".join(self.record_ids)))
+                _masked(";".join(self.record_ids)), ";".join(self.non_binding_measure_ids))
 
     def to_dict(self) -> dict[str, Any]:
         return {"line": self.line, "subject_id": self.subject_id, "subject_name": self.subject_name,
                 "decision": self.decision, "measure_ids": list(self.measure_ids),
                 "record_ids": [_masked(r) for r in self.record_ids], "case_id": self.case_id,
-                "duplicate_of": self.duplicate_of}
+                "duplicate_of": self.duplicate_of, "non_binding_measure_ids": list(self.non_binding_measure_ids)}
 
 
 @dataclass(frozen=True)

@@ -202,7 +202,12 @@ class ViaRelatedParty(BaseModel):
 
 
 class AppliedMeasure(BaseModel):
-    """A measure that applies to the checked subject for this matter."""
+    """A measure that applies to the checked subject for this matter.
+
+    ``binding`` is the legality guard (docs/check-result.md): a punishment binds only when its basis is
+    confirmed, otherwise a person confirms it; an incentive is granted (binding) unless a punishment
+    applies to the same check, which suspends it.
+    """
 
     model_config = _FROZEN
     measure_id: str
@@ -212,10 +217,20 @@ class AppliedMeasure(BaseModel):
     mandatory: bool
     legal_basis: tuple[LegalBasis, ...]
     basis_status: BasisStatus
+    binding: bool
     record_ids: tuple[str, ...]
     via_related_party: ViaRelatedParty | None = None
     implementing_departments: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _binding_of_stored(cls, data: Any) -> Any:
+        """A measure stored before the guard (a case's JSON) has no ``binding``: a punishment binds iff its
+        basis is confirmed; an incentive, whose suspension its siblings decide, counts as granted."""
+        if isinstance(data, dict) and "binding" not in data:
+            data = {**data, "binding": data.get("kind") != "punishment" or data.get("basis_status") == "confirmed"}
+        return data
 
 
 class Hit(BaseModel):

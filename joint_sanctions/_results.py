@@ -24,16 +24,20 @@ from ._models import (
 
 
 def _decide(measures: Iterable[AppliedMeasure]) -> Decision:
+    """The decision of docs/check-result.md (the legality guard): only a binding punishment restricts or
+    prohibits; one that does not bind asks a person to confirm it (``review``), as do strict review and
+    reference. Incentives never change the decision."""
     decision: Decision = "clear"
     for m in measures:
         if m.kind != "punishment":
             continue
-        if m.effect == "prohibit" and m.mandatory:
+        if not m.binding or m.effect not in ("prohibit", "restrict"):
+            if decision == "clear":
+                decision = "review"
+        elif m.effect == "prohibit" and m.mandatory:
             return "prohibited"
-        if m.effect in ("prohibit", "restrict"):
+        else:
             decision = "restricted"
-        elif decision == "clear":
-            decision = "review"
     return decision
 
 
@@ -97,13 +101,24 @@ def _applied(compiled: CompiledMeasures, firings: Iterable[tuple[str, str]],
             via[measure_id] = trusted(ViaRelatedParty, {"role": party.role, "id": identifiers.mask(party.id),
                                                         "name": identifiers.mask_text(party.name)})
     measures = compiled.measures
-    applied = []
+    rows = []
+    punished = False
     for mid in sorted(record_ids, key=compiled.position.__getitem__):
         fields = measures[mid].applied_fields.copy()  # a dict copy: ~5× cheaper than {**proxy}
+        # The legality guard (docs/check-result.md): a punishment binds iff its basis is confirmed.
+        if fields["kind"] == "punishment":
+            fields["binding"] = fields["basis_status"] == "confirmed"
+            punished = True
+        else:
+            fields["binding"] = True
         fields["record_ids"] = tuple(sorted(record_ids[mid]))
         fields["via_related_party"] = via[mid]
-        applied.append(trusted(AppliedMeasure, fields))
-    return applied, list(party_records.values())
+        rows.append(fields)
+    if punished:  # any punishment, binding or not, suspends the incentives: never granted beside one
+        for fields in rows:
+            if fields["kind"] != "punishment":
+                fields["binding"] = False
+    return [trusted(AppliedMeasure, fields) for fields in rows], list(party_records.values())
 
 
 def _hit(r: CreditRecord) -> Hit:

@@ -60,7 +60,7 @@ def engine(make_engine: Callable[..., Engine]) -> Engine:
 
 
 def test_each_bidder_gets_a_verdict_with_reasons_and_legal_basis(engine: Engine) -> None:
-    """Clean → qualified; a mandatory restriction or prohibition → disqualified; else → needs_review."""
+    """Clean → qualified; a binding mandatory restriction or prohibition → disqualified; else → needs_review."""
     verdict = trading.check_bidders(engine, TENDER, [
         {"id": USCCS[0], "name": "清白公司", "legal_representative": {"id": PERSONS[5], "name": "钱七"}},
         {"id": USCCS[1], "name": "失信被执行人公司"},
@@ -69,7 +69,7 @@ def test_each_bidder_gets_a_verdict_with_reasons_and_legal_basis(engine: Engine)
     ])
     assert [(b.name, b.verdict, b.decision) for b in verdict.bidders] == [
         ("清白公司", "qualified", "clear"), ("失信被执行人公司", "disqualified", "restricted"),
-        ("采购违法公司", "needs_review", "restricted"), ("交易严重失信公司", "disqualified", "prohibited")]
+        ("采购违法公司", "needs_review", "review"), ("交易严重失信公司", "disqualified", "prohibited")]
     court = verdict.bidders[1].reasons[0]
     assert (court.measure_id, court.mandatory, court.basis_status) == ("NAT-CD-001", True, "confirmed")
     assert court.legal_basis == ("《最高人民法院关于公布失信被执行人名单信息的若干规定》法释〔2013〕17号第六条",)
@@ -182,12 +182,13 @@ def test_a_red_list_applicant_gets_the_incentives(engine: Engine) -> None:
 
 
 def test_a_court_defaulter_loses_notify_commit_and_gets_strict_review(engine: Engine) -> None:
-    """A serious dishonesty record closes the notify-and-commit route and 容缺受理 and asks for strict review."""
+    """A serious dishonesty record asks for strict review and closes 容缺受理; notify-and-commit, closed only
+    by a measure whose basis is unconfirmed (NTC-001), is not granted but left to a person."""
     advice = ServiceWindow(engine).advise({"id": USCCS[1], "name": "失信公司"}, FOOD, application_no="ZW-2")
     assert not (advice.barred or advice.notify_commit_allowed or advice.fault_tolerant_allowed)
     assert advice.strict_review
     assert {r.measure_id for r in advice.reasons} == {"NAT-CD-001", "NAT-33-003", "NTC-001"}
-    assert "不适用告知承诺制，按一般程序办理" in advice.guidance[0]
+    assert advice.notify_commit_review and "依据待核实 → 人工复核" in advice.guidance[0]
     [case] = case_book_for(engine.store).list()
     matter = case.matter
     assert (matter.item_code, matter.application_no, matter.region_code) == (FOOD, "ZW-2", "410100")
@@ -377,10 +378,11 @@ def test_civil_servant_candidates_are_checked_with_ids_masked_everywhere(engine:
 
 
 def test_award_candidates_organisations(engine: Engine) -> None:
-    """For honors a dishonest government body is disqualified, a court defaulter needs review."""
+    """For honors a dishonest government body and a court defaulter need review (the honours measures'
+    bases are unconfirmed, so none binds)."""
     report = reviews.review(engine, [{"id": GOV_BODY, "name": "某区管理局"}, {"id": USCCS[1], "name": "失信公司"},
                                      {"id": USCCS[0], "name": "清白公司"}], "honors", open_cases=True)
-    assert [c.verdict for c in report.candidates] == ["disqualified", "needs_review", "qualified"]
+    assert [c.verdict for c in report.candidates] == ["needs_review", "needs_review", "qualified"]
     assert {"GOV-HON-001", "GOV-HON-002"} <= {r.measure_id for r in report.candidates[0].reasons}
     assert [c.name for c in report.flagged] == ["某区管理局", "失信公司"]
     assert len(case_book_for(engine.store).list()) == 2

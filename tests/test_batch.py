@@ -54,16 +54,17 @@ def test_csv_report_has_bom_exact_columns_and_masked_ids(engine: Engine, tmp_pat
         (USCCS[2], "郑州某失信被执行人有限公司"), (PERSONS[1], "王五")])
     summary = run_batch(engine, source, "government_procurement", tmp_path / "out.csv")
     text, rows = read_report(tmp_path / "out.csv")
-    assert text.startswith("\ufeffline,subject_id,subject_name,decision,measure_ids,record_ids\r\n")
+    assert text.startswith("\ufeffline,subject_id,subject_name,decision,measure_ids,record_ids,"
+                           "non_binding_measure_ids\r\n")
     assert [tuple(r) for r in rows] == [REPORT_COLUMNS] * 4
     assert [(r["line"], r["decision"]) for r in rows] == [
-        ("2", "clear"), ("3", "prohibited"), ("4", "prohibited"), ("5", "clear")]
+        ("2", "clear"), ("3", "prohibited"), ("4", "restricted"), ("5", "clear")]  # NAT-GP-003 does not bind
     assert rows[1]["measure_ids"].split(";") == ["DEP-GP-001", "NAT-GP-001", "NAT-GP-002", "NAT-GP-003"]
     assert rows[2]["record_ids"] == "CD-2;CD-2B"
     assert rows[3]["subject_id"] == PERSONS[1][:4] + "*" * 10 + PERSONS[1][-4:]
     assert PERSONS[1] not in text
     assert (summary.total, summary.flagged, summary.rejected) == (4, 2, ())
-    assert summary.counts == {"prohibited": 2, "restricted": 0, "review": 0, "clear": 2}
+    assert summary.counts == {"prohibited": 1, "restricted": 1, "review": 0, "clear": 2}
 
 
 def test_legal_representative_makes_the_company_restricted(engine: Engine, tmp_path: Path) -> None:
@@ -163,7 +164,7 @@ def test_xlsx_in_and_out_with_summary_sheet(engine: Engine, tmp_path: Path) -> N
     results = [list(row) for row in report["核查结果 Results"].iter_rows(values_only=True)]
     assert results[0] == list(REPORT_COLUMNS)
     assert results[1][:4] == [2, USCCS[1], "河南某采购违法供应商有限公司", "prohibited"]
-    assert results[2] == [3, USCCS[3], "郑州某纳税信用A级企业", "clear", None, "TAX-A"]  # "" is an empty cell
+    assert results[2] == [3, USCCS[3], "郑州某纳税信用A级企业", "clear", None, "TAX-A", None]  # "" is an empty cell
     assert results[3][1] == PERSONS[3][:4] + "*" * 10 + PERSONS[3][-4:]
     summary_rows = {row[0]: row[1:] for row in report["汇总 Summary"].iter_rows(values_only=True) if row}
     assert summary_rows["核查主体数 Subjects checked"][0] == 3
@@ -222,8 +223,9 @@ def test_html_summary_gives_plain_integers(engine: Engine, tmp_path: Path) -> No
     page = (tmp_path / "out.html").read_text(encoding="utf-8")
     parser = _SummaryNumbers()
     parser.feed(page)
+    # The procurement violator's fiscal-funds measures all have unconfirmed bases: review, not restricted.
     assert parser.numbers == {"data-total": 6, "data-flagged": 3, "data-rejected": 1, "data-duplicates": 0,
-                              "prohibited": 0, "restricted": 3, "review": 0, "clear": 3}
+                              "prohibited": 0, "restricted": 2, "review": 1, "clear": 3}
     assert (summary.total, summary.flagged) == (6, 3)
     assert "<script" not in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
     assert "<svg" in page and "限制政府资金支持" in page and PERSONS[0] not in page
@@ -305,11 +307,11 @@ def test_duplicates_in_the_html_and_xlsx_summaries(engine: Engine, tmp_path: Pat
     parser = _SummaryNumbers()
     parser.feed((tmp_path / "out.html").read_text(encoding="utf-8"))
     assert parser.numbers == {"data-total": 2, "data-flagged": 1, "data-rejected": 0, "data-duplicates": 1,
-                              "prohibited": 0, "restricted": 1, "review": 0, "clear": 1}
+                              "prohibited": 0, "restricted": 0, "review": 1, "clear": 1}
     run_batch(engine, source, "fiscal_funds", tmp_path / "out.xlsx")
     sheet = openpyxl.load_workbook(tmp_path / "out.xlsx").worksheets[0]
     assert [row[3] for row in sheet.iter_rows(min_row=2, values_only=True)] == \
-        ["restricted", "duplicate of line 2", "clear"]
+        ["review", "duplicate of line 2", "clear"]
 
 
 def test_xlsx_report_refuses_more_rows_than_a_sheet_holds(engine: Engine, tmp_path: Path,

@@ -190,10 +190,10 @@ def test_decision_review_for_strict_review(engine_with: Callable[..., Engine]) -
     assert result.decision == "review"
 
 
-def test_decision_restricted_for_a_discretionary_restriction(engine_with: Callable[..., Engine]) -> None:
-    """A non-mandatory restriction gives 'restricted'."""
+def test_decision_review_for_a_restriction_whose_basis_is_unconfirmed(engine_with: Callable[..., Engine]) -> None:
+    """A restriction whose basis is unconfirmed does not bind: 'review' (the legality guard; tests/test_guard.py)."""
     result = engine_with(record("R1", CO)).check(CO, "fiscal_funds", at=DAY, amount=5e6)
-    assert result.decision == "restricted"
+    assert result.decision == "review"
 
 
 def test_result_json_has_the_contract_keys(engine_with: Callable[..., Engine]) -> None:
@@ -205,8 +205,8 @@ def test_result_json_has_the_contract_keys(engine_with: Callable[..., Engine]) -
             "case_id", "hits"} <= set(doc)
     assert set(doc["subject"]) == {"id", "id_kind", "name", "subject_type"}
     m = doc["measures"][0]
-    assert {"measure_id", "name", "kind", "effect", "mandatory", "legal_basis", "basis_status", "record_ids",
-            "via_related_party"} <= set(m)
+    assert {"measure_id", "name", "kind", "effect", "mandatory", "legal_basis", "basis_status", "binding",
+            "record_ids", "via_related_party"} <= set(m)
     assert set(m["legal_basis"][0]) == {"document", "number", "article"}
     assert {"record_id", "list_type", "authority", "document_no", "listed_on", "expires_on"} <= set(doc["hits"][0])
     assert doc["hits"][0]["listed_on"] == "2024-01-01" and doc["hits"][0]["expires_on"] == "2027-01-01"
@@ -374,7 +374,7 @@ def test_a_tampered_record_fails_its_subjects_check_closed(database: Database, s
     shown = "" if column == "record_id" else "R-BAD"
     assert caught.value.record_id == shown and repr(shown) in str(caught.value)
     assert column in str(caught.value) and "无法读取" in str(caught.value)
-    assert engine.check({"id": CO2}, "government_procurement").decision == "prohibited"
+    assert engine.check({"id": CO2}, "government_procurement").decision == "restricted"
     assert engine.check({"id": PERSON}, "government_procurement").decision == "clear"
 
 

@@ -48,7 +48,8 @@ def test_check_json_prints_only_the_result_document(db: str) -> None:
             "--db", db)
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
-    assert doc["decision"] == "prohibited" and doc["case_id"] is None  # historical: no case
+    # NAT-GP-003 (basis unconfirmed) does not bind: the confirmed NAT-CD-001 restricts (the legality guard)
+    assert doc["decision"] == "restricted" and doc["case_id"] is None  # historical: no case
     assert {"check_id", "revision", "subject", "measures", "hits"} <= set(doc)
 
 
@@ -80,7 +81,7 @@ def test_check_no_case_opens_no_case(db: str) -> None:
     p = run("check", "--subject", CO, "--matter", "government_procurement", "--json", "--no-case", "--db", db)
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
-    assert doc["decision"] == "prohibited" and doc["case_id"] is None
+    assert doc["decision"] == "restricted" and doc["case_id"] is None
     listed = run("cases", "list", "--json", "--db", db)
     assert listed.returncode == 0 and json.loads(listed.stdout) == []
 

@@ -59,7 +59,8 @@ def test_vocabulary_page_gives_every_id_with_its_chinese_name() -> None:
 
 def test_readme_python_example_imports_records_and_checks(tmp_path: Path) -> None:
     """The README's first Python example runs as written from a fresh folder: it creates a database,
-    imports the sample records and answers 'prohibited' for the listed company."""
+    imports the sample records and answers 'restricted' for the listed company (its procurement ban's
+    basis is unconfirmed, so only the court-defaulter restriction binds)."""
     text = README.read_text(encoding="utf-8")
     snippet = next(b.split("```", 1)[0] for b in text.split("```python\n")[1:] if "import_records" in b)
     (tmp_path / "examples").symlink_to(ROOT / "examples")  # written for the repository root
@@ -68,7 +69,7 @@ def test_readme_python_example_imports_records_and_checks(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "14 records stored, 0 rows refused"
-    assert "prohibited" in lines and (tmp_path / "credit.db").exists()
+    assert "restricted" in lines and (tmp_path / "credit.db").exists()
     assert re.fullmatch(r"[0-9a-f]{32}", lines[-1]), lines[-1]  # the case id
 
 

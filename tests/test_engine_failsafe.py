@@ -245,7 +245,7 @@ def test_module_level_check_uses_the_default_engine(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(check_module, "_default", None)
     try:
         result = joint_sanctions.check(CO, "government_procurement", at=DAY)
-        assert result.decision == "prohibited"
+        assert result.decision == "restricted"  # NAT-CD-001 binds; NAT-GP-003's basis is unconfirmed
         assert result.revision == Engine(store=SqliteStore(tmp_path / "other.db"), cases=False).revision
         assert joint_sanctions.check("91350100M000100Y43", "bidding", at=DAY).decision == "clear"
         assert check_module.default_engine() is check_module._default

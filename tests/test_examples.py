@@ -19,7 +19,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "《中华人民共和国招标投标法》第五十三条", "经由 via: 法定代表人 王五 4101**********0356",
         "已发起案例 Cases opened for the closed loop (发起、响应): 4", "AdapterInputError [missing_field]: bidders[1]"),
     "service_window.py": (
-        "食品经营许可（新办）", "可按告知承诺制办理", "开通绿色通道", "不适用告知承诺制，按一般程序办理",
+        "食品经营许可（新办）", "可按告知承诺制办理", "开通绿色通道", "告知承诺制：依据待核实 → 人工复核后决定",
         "从严审核 / Strict review required", "不予受理", "《中华人民共和国行政许可法》第七十八条、第七十九条",
         "UnknownServiceItemError"),
     "funds_application.py": (
@@ -28,7 +28,8 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "总体结论 Overall verdict: 不予通过 disqualified", "法释〔2013〕17号第六条"),
     "awards_batch.py": (
         "核查 Checked: 11，需关注 Flagged: 3，被拒绝的行 Rejected rows: 1", "candidates.csv:12: subject_id:",
-        "郑州市二七区示例管理局（11410103MB0000002N）: 禁止 prohibited", "demo_out/awards/report.html"),
+        "郑州市二七区示例管理局（11410103MB0000002N）: 审慎核查 review", "依据待核实 → 人工复核 DEP-HON-001",
+        "demo_out/awards/report.html"),
     "demo.py": (
         "导入信用记录 Imported 14 records (0 rejected)", "郑州恒通建设工程有限公司", "法释〔2013〕17号第六条; confirmed",
         "11 checks, 8 flagged, 9 cases opened", "(feedback v1): 郑州恒通建设工程有限公司, government_procurement",

@@ -453,7 +453,7 @@ def test_the_case_keeps_data_as_of(database: Database, fixture_measures: Compile
 
 def test_batch_reports_show_data_as_of(tmp_path: Path, fixture_measures: CompiledMeasures) -> None:
     """The XLSX summary sheet and the HTML summary name each list type and when it was written;
-    the CSV columns stay as they are."""
+    the CSV columns stay as they are (data_as_of is not a column)."""
     store = MemoryStore([record("R1", CO), record("R2", CO2, "tax_credit_a")])
     engine = Engine(measures=fixture_measures, store=store, cases=False)
     (tmp_path / "in.csv").write_text(f"subject_id,subject_name\n{CO},甲\n{CO2},乙\n", encoding="utf-8")
@@ -474,7 +474,7 @@ def test_batch_reports_show_data_as_of(tmp_path: Path, fixture_measures: Compile
         assert list_type in summary_section and when in summary_section
     run_batch(engine, tmp_path / "in.csv", "bidding", tmp_path / "out.csv")
     header = (tmp_path / "out.csv").read_text(encoding="utf-8-sig").splitlines()[0]
-    assert header == "line,subject_id,subject_name,decision,measure_ids,record_ids"
+    assert header == "line,subject_id,subject_name,decision,measure_ids,record_ids,non_binding_measure_ids"
 
 
 @pytest.mark.parametrize(("subject", "fields", "code"), [

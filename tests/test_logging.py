@@ -66,7 +66,7 @@ def test_stdlib_logging_receives_the_check_event_with_the_id_masked(tmp_path: Pa
     assert done.returncode == 0, done.stderr
     checks = [line for line in done.stderr.splitlines() if line.startswith("INFO joint_sanctions event=check ")]
     assert len(checks) == 2, done.stderr
-    assert f"subject={MASKED}" in checks[0] and "decision=prohibited" in checks[0]
+    assert f"subject={MASKED}" in checks[0] and "decision=restricted" in checks[0]
     assert "WARNING joint_sanctions event=measures_reload_failed" in done.stderr
     assert PERSON not in done.stderr and done.stdout == ""
 
@@ -94,7 +94,7 @@ def test_structlog_configured_by_the_application_receives_the_events(tmp_path: P
     events = [json.loads(line) for line in done.stdout.splitlines()]
     checks = [e for e in events if e["event"] == "check"]
     assert [(c["subject"], c["decision"], c["level"]) for c in checks] == [
-        (MASKED, "prohibited", "info"), ("91350100M000100Y43", "clear", "info")]
+        (MASKED, "restricted", "info"), ("91350100M000100Y43", "clear", "info")]
     assert any(e["event"] == "measures_reload_failed" and e["level"] == "warning" for e in events)
     assert PERSON not in done.stdout and done.stderr == ""
 

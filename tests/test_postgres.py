@@ -76,7 +76,7 @@ def test_import_and_check_through_a_postgresql_url(pg_url: str, tmp_path: Path,
             assert on_pg.to_dict() | {"data_as_of": None} == on_sqlite.to_dict() | {"data_as_of": None}
             assert on_pg.data_as_of.keys() == on_sqlite.data_as_of.keys()
         listed = engines[0].check(LISTED, "government_procurement")
-        assert listed.decision == "prohibited"
+        assert listed.decision == "restricted"  # NAT-CD-001 binds; NAT-GP-003's basis is unconfirmed
         assert [h.record_id for h in listed.hits] == ["R1", "R2"]
         assert engines[0].check(CLEAN, "bidding").decision == "clear"
         engines[0].store.repair("R1")

@@ -80,7 +80,8 @@ class _Summary(HTMLParser):
 
 @pytest.fixture
 def report(make_engine: Callable[..., Engine], tmp_path: Path) -> tuple[Path, BatchSummary]:
-    """An HTML report of 60 subjects: 3 prohibited, 2 restricted, 55 clear, 1 bad row."""
+    """An HTML report of 60 subjects: 3 prohibited, 2 for review (their measures' bases are unconfirmed),
+    55 clear, 1 bad row."""
     records = [record(f"GP-{i}", USCCS[i], "procurement_violator", authority="郑州市财政局",
                       document_no=f"郑财采处〔2025〕{i}号") for i in range(3)]
     records += [record(f"TRD-{i}", USCCS[i], "trading_serious_violator") for i in (3, 4)]
@@ -104,7 +105,7 @@ def test_report_renders_with_summary_numbers(chromium: str, report: tuple[Path, 
     assert parser.values["data-flagged"] == "5" == str(summary.flagged)
     assert parser.values["data-rejected"] == "1"
     assert {k: v for k, v in parser.values.items() if k.startswith("count:")} == {
-        "count:prohibited": "3", "count:restricted": "2", "count:review": "0", "count:clear": "55"}
+        "count:prohibited": "3", "count:restricted": "0", "count:review": "2", "count:clear": "55"}
 
 
 def test_report_screenshot_is_a_full_page_png(chromium: str, report: tuple[Path, BatchSummary],

@@ -124,10 +124,24 @@ def run_list(args: argparse.Namespace) -> int:
     with store:
         cases = book.list(args.status, subject=args.subject, matter_type=args.matter, since=args.since)
     if args.json:
-        sys.stdout.write(json.dumps([c.summary() for c in cases], ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(json.dumps([_summary(c) for c in cases], ensure_ascii=False, indent=2) + "\n")
     else:
         print(render_table(cases))
     return 0
+
+
+def _summary(case: Case) -> dict[str, Any]:
+    """The ``cases list --json`` element, with the measures that did not bind (the legality guard)."""
+    return {**case.summary(),
+            "non_binding_measure_ids": [m.measure_id for m in case.measures if not m.binding]}
+
+
+def _measures_cell(case: Case) -> str:
+    # Why a measure did not bind, in the words of `check`: a punishment's basis is unconfirmed (a person
+    # confirms it), an incentive is suspended by a punishment.
+    return ",".join(m.measure_id if m.binding else
+                    f"{m.measure_id}({'依据待核实' if m.kind == 'punishment' else '因惩戒措施暂停'})"
+                    for m in case.measures)
 
 
 def render_table(cases: list[Case]) -> str:
@@ -140,7 +154,7 @@ def render_table(cases: list[Case]) -> str:
         s = c.summary()
         rows.append((c.case_id, f"{c.status} {CASE_STATUSES[c.status]}",
                      f"{c.decision} {DECISIONS[c.decision]}", f"{c.matter_type} {MATTER_TYPES[c.matter_type]}",
-                     f"{s['subject']['name'] or '-'} {s['subject']['id']}", ",".join(c.measure_ids),
+                     f"{s['subject']['name'] or '-'} {s['subject']['id']}", _measures_cell(c),
                      _local(c.initiated_at), _local(c.disposal.disposed_at) if c.disposal else "-"))
     # Escaped before measuring: names and departments come from imported records and users.
     rows = [tuple(map(escape_controls, row)) for row in rows]

@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import _identifiers as identifiers
 from .._errors import IdentifierError
-from .._models import CST, CheckResult
+from .._models import CST, AppliedMeasure, CheckResult
 from .._text import escape_controls
 from ..vocabulary import DECISIONS, LIST_TYPES, MATTER_TYPES, RELATED_PARTY_ROLES, SUBJECT_TYPES
 from . import _common
@@ -67,6 +67,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def binding_text(measure: AppliedMeasure) -> str:
+    """Whether ``measure`` binds, and in Chinese and English why not (the legality guard, docs/check-result.md)."""
+    if measure.binding:
+        return "具有约束力 binding" if measure.kind == "punishment" else "予以激励 granted"
+    if measure.kind == "punishment":
+        return "不具约束力：依据待核实 → 人工复核 / not binding: basis unconfirmed → review by a person"
+    return "不具约束力：因惩戒措施暂停 / not binding: suspended because a punishment applies"
+
+
 def render(result: CheckResult) -> str:
     """A readable, bilingual summary of one result."""
     s = result.subject
@@ -84,6 +93,7 @@ def render(result: CheckResult) -> str:
             via = f" 经由 via {m.via_related_party.role} {m.via_related_party.id}" if m.via_related_party else ""
             lines.append(f"  - {m.measure_id} {m.name} [{m.kind}/{m.effect}"
                          f"{', 强制 mandatory' if m.mandatory else ''}]{via}")
+            lines.append(f"      效力 binding: {binding_text(m)}")
             lines.append(f"      依据 basis ({m.basis_status}): {basis}")
             lines.append(f"      记录 records: {', '.join(m.record_ids)}")
     else:
