@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 #: Bump when the generator's output changes, so stale files in benchmarks/data/ are not reused.
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 
 # Checks run at the current time, through the engine's default clock (the production path). So
 # that the answers do not depend on the day of the run, every date is placed either before 2022 or
@@ -475,6 +475,42 @@ def _condition(rng: random.Random) -> str:
     return f"not (matter.amount < {amount}) or subject.subject_type == 'government_body'"
 
 
+def _within_engine_limits(measures: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The measures with every list type × matter type group kept within what the rule engine takes.
+
+    The loader refuses a group whose rules have too many alternatives (``rules_too_large``), as lint
+    counts them; a generated measure leaves out the matter types that would take one of its groups
+    over, and is left out itself when none remains, so the generated lists always load.
+    """
+    from joint_sanctions._compile import MAX_RULESET_ALTERNATIVES, MAX_RULESET_FIRINGS, residual_of
+    from joint_sanctions._conditions import alternatives, coincident
+
+    used: dict[tuple[str, str], tuple[int, int]] = {}
+    seen: dict[tuple[str, str], set[object]] = {}
+    kept = []
+    for m in measures:
+        residual = residual_of(m.get("valid_from"), m.get("valid_to"), m.get("subject_types"),
+                               m.get("related_party_roles", ()), m.get("condition"))
+        paths, firings = alternatives(residual), coincident(residual)
+
+        def fits(key: tuple[str, str], residual: object = residual, size: tuple[int, int] = (paths, firings)) -> bool:
+            if residual in seen.get(key, ()):
+                return True  # the compiler shares one rule per distinct residual condition
+            p, f = used.get(key, (0, 0))
+            return p + size[0] <= MAX_RULESET_ALTERNATIVES and f + size[1] <= MAX_RULESET_FIRINGS
+
+        m["matter_types"] = [mt for mt in m["matter_types"] if all(fits((lt, mt)) for lt in m["list_types"])]
+        if not m["matter_types"]:
+            continue
+        for key in ((lt, mt) for lt in m["list_types"] for mt in m["matter_types"]):
+            if residual not in seen.setdefault(key, set()):
+                seen[key].add(residual)
+                p, f = used.get(key, (0, 0))
+                used[key] = p + paths, f + firings
+        kept.append(m)
+    return kept
+
+
 def write_measures(params: Params, directory: Path) -> bool:
     """Write ``params.measures`` generated measures, 100 per YAML file; False when already there."""
     key = params.measures_key()
@@ -486,7 +522,7 @@ def write_measures(params: Params, directory: Path) -> bool:
         for old in tmp.iterdir():
             old.unlink()
     tmp.mkdir(parents=True, exist_ok=True)
-    measures = [_measure(rng, i) for i in range(params.measures)]
+    measures = _within_engine_limits([_measure(rng, i) for i in range(params.measures)])
     for part in range(0, len(measures), 100):
         doc = {
             "edition": "2025",

@@ -199,3 +199,18 @@ def test_importing_the_library_loads_no_test_kit_or_adapter() -> None:
             "'joint_sanctions.adapters'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_wheel_ships_the_adapters_and_measure_lists(tmp_path: Path) -> None:
+    """A built wheel holds the package with its adapters and measure lists, and nothing of the checkout."""
+    import zipfile
+
+    root = PACKAGE.parent
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), str(root)],
+                   check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("joint_sanctions-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "joint_sanctions/adapters/trading.py" in names
+    assert "joint_sanctions/measure_lists/national.yaml" in names
+    assert "joint_sanctions/testing/simulator.py" in names
+    assert not [n for n in names if n.startswith(("tests/", "examples/", "benchmarks/", "adapters/"))]

@@ -3,6 +3,9 @@
 Each command group lives in its own module with a ``register(subparsers, common)`` function.
 Exit codes: 2 = the command line itself is wrong; 1 = the command ran but input or state was
 refused; 0 otherwise. One line per error, never a traceback. Logs go to stderr.
+
+The command line is the library's first user: it may import any stage and public namespace (never
+the test kit or the adapters); nothing in the library imports it.
 """
 
 from __future__ import annotations
