@@ -230,7 +230,7 @@ class Measure(BaseModel):
     condition: str | None = None
     valid_from: dt.date | None = None
     valid_to: dt.date | None = None
-    #: Applies only through a record whose own ban covers the matter (design.md §4).
+    #: Applies only through a record whose own ban covers the matter (measure_lists/README.md).
     requires_ban: bool = False
     #: Applies only through an active record whose rectification deadline has passed (逾期未整改).
     requires_overdue: bool = False

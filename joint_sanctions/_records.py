@@ -57,7 +57,7 @@ _log = get_logger()
 COLUMNS: tuple[str, ...] = ("record_id", "list_type", "subject_id", "subject_name", "subject_type",
                             "authority", "document_no", "listed_on", "expires_on", "status", "reason")
 
-#: Optional columns a file may add, each on its own (design.md §6): the subject's administrative area,
+#: Optional columns a file may add, each on its own (docs/record-import.md): the subject's administrative area,
 #: the rectification deadline, and the ban of the record's own decision (lists ``;``-separated in CSV
 #: and XLSX; JSON Lists or ``;`` text in JSON Lines).
 BAN_COLUMNS: tuple[str, ...] = ("region_code", "rectify_by", "ban_matter_types", "ban_item_codes", "ban_until")

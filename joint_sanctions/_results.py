@@ -70,7 +70,7 @@ def _facts(subj: Subject, subject_type: str, mat: Matter, day: dt.date,
         roles = [SELF] if r.subject_id == subj.id else []
         if r.subject_id in parties:
             roles.append(parties[r.subject_id].role)
-        # design.md §4: the record's own ban covers this matter (its type or its item code) before
+        # measure_lists/README.md: the record's own ban covers this matter (its type or its item code) before
         # ban_until; its rectification deadline lies before the check day (the record is active).
         bans = bool(r.ban_matter_types or r.ban_item_codes) and (
             matter_type in r.ban_matter_types or (item_code is not None and item_code in r.ban_item_codes)) and (

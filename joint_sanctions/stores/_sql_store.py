@@ -117,7 +117,7 @@ def record_migrations(d: Dialect) -> tuple[Migration, ...]:
              "SELECT list_type, MAX(updated_at) FROM credit_records GROUP BY list_type"),
         )),
         # The ban of a record's own decision, its rectification deadline and its subject's area
-        # (design.md §4, §6). Ban lists are kept as ';'-joined text (no item holds ';'), '' for none,
+        # (docs/record-import.md). Ban lists are kept as ';'-joined text (no item holds ';'), '' for none,
         # so both databases store them alike and a record without a ban costs nothing to read.
         Migration("records-0004", (
             "ALTER TABLE credit_records ADD COLUMN region_code TEXT",
