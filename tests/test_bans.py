@@ -12,14 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import psycopg
 import pytest
 from pydantic import ValidationError
 
 from joint_sanctions import CreditRecord, Engine, lint
 from joint_sanctions._errors import ImportRowError
-from joint_sanctions._serving import compile_paths
 from joint_sanctions._records import BAN_COLUMNS, COLUMNS, import_records, read_records
+from joint_sanctions._serving import compile_paths
 from joint_sanctions.stores import open_store
+from joint_sanctions.stores._postgres import PostgresStore
 from joint_sanctions.stores._sqlite import RECORD_MIGRATIONS, SqliteStore
 from joint_sanctions.testing import MemoryStore
 from joint_sanctions.vocabulary import BAN_LIST_TYPES, PUNISHMENT_LIST_TYPES
@@ -143,7 +145,7 @@ def test_jsonl_ban_list_items_must_be_text(tmp_path: Path) -> None:
     """A ban list holding a number or a nested list is a bad row naming the field."""
     path = tmp_path / "r.jsonl"
     path.write_text(json.dumps(row("R1", ban_item_codes=[1, ["x"]])) + "\n", encoding="utf-8")  # type: ignore[arg-type,list-item]
-    (line, item), = read_records(path)
+    (_line, item), = read_records(path)
     assert isinstance(item, ImportRowError) and "ban_item_codes" in item.reason
 
 
@@ -233,6 +235,22 @@ def test_a_database_from_before_the_ban_columns_is_migrated_and_its_records_read
         assert store.get("R1") == banned("R1")
         applied = {row[0] for row in store.connection.execute("SELECT id FROM schema_migrations")}
     assert "records-0004" in applied and [m.id for m in RECORD_MIGRATIONS][3] == "records-0004"
+
+
+@pytest.mark.postgres
+def test_a_postgres_database_from_before_the_ban_columns_is_migrated(pg_url: str) -> None:
+    """A PostgreSQL database at records-0003 gets records-0004 on open; its old records read with no ban."""
+    with PostgresStore(pg_url) as store:
+        store.upsert([banned("R1")])
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        for column in ("region_code", "rectify_by", "ban_matter_types", "ban_item_codes", "ban_until"):
+            conn.execute(f"ALTER TABLE credit_records DROP COLUMN {column}")
+        conn.execute("DELETE FROM schema_migrations WHERE id = 'records-0004'")
+    with PostgresStore(pg_url) as store:
+        assert store.get("R1") == banned("R1")
+        store.upsert([banned("R2", ban_matter_types=("bidding",))])
+        got = store.get("R2")
+        assert got is not None and got.ban_matter_types == ("bidding",)
 
 
 def test_a_ban_changed_behind_the_stores_back_is_refused_on_read(tmp_path: Path) -> None:
