@@ -44,9 +44,13 @@ def sample_records() -> list[CreditRecord]:
         ("SC-2025-0077", "market_serious_violator", "91410102MA00002029", "中原示例超市有限公司",
          "郑州市市场监督管理局", "郑市监严〔2025〕77号", "隐瞒有关情况或者提供虚假材料申请行政许可"),
     ]
+    # The market-supervision decision barred the supermarket from re-applying for this one licence
+    # (行政许可法第七十八条): the record carries that ban, by the licence's item code, for one year.
+    bans = {"SC-2025-0077": {"ban_item_codes": [FOOD_LICENCE], "ban_until": listed + dt.timedelta(days=365)}}
     return [CreditRecord.model_validate({
         "record_id": r, "list_type": t, "subject_id": s, "subject_name": n, "authority": a, "document_no": d,
-        "listed_on": listed, "expires_on": expires, "reason": why}) for r, t, s, n, a, d, why in rows]
+        "listed_on": listed, "expires_on": expires, "reason": why, **bans.get(r, {})})
+        for r, t, s, n, a, d, why in rows]
 
 
 def yes(flag: bool) -> str:

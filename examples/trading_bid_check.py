@@ -44,11 +44,12 @@ def sample_records() -> list[CreditRecord]:
     listed, expires = TODAY - dt.timedelta(days=180), TODAY + dt.timedelta(days=730)
 
     def rec(record_id: str, list_type: str, subject_id: str, name: str, authority: str, document_no: str,
-            reason: str = "") -> CreditRecord:
+            reason: str = "", ban: tuple[str, ...] = ()) -> CreditRecord:
+        # ``ban``: what the penalty decision itself barred, for as long as the record is listed.
         return CreditRecord.model_validate({
             "record_id": record_id, "list_type": list_type, "subject_id": subject_id, "subject_name": name,
             "authority": authority, "document_no": document_no, "listed_on": listed, "expires_on": expires,
-            "reason": reason})
+            "reason": reason, "ban_matter_types": ban})
 
     return [
         rec("SX-2025-0815", "court_defaulter", "91410105MA0000101U", "河南示例市政工程有限公司",
@@ -56,9 +57,9 @@ def sample_records() -> list[CreditRecord]:
         rec("QX-2025-0042", "wage_arrears", "410105199001150356", "王五",
             "郑州市人力资源和社会保障局", "郑人社欠薪〔2025〕42号", "拖欠农民工工资"),
         rec("JY-2025-0007", "trading_serious_violator", "91410102MA0000101G", "中原示例工程集团有限公司",
-            "郑州市公共资源交易监督管理部门", "郑公管罚〔2025〕7号", "串通投标"),
+            "郑州市公共资源交易监督管理部门", "郑公管罚〔2025〕7号", "串通投标", ban=("bidding",)),
         rec("CG-2025-0019", "procurement_violator", "91410103MA0000101Y", "二七示例园林绿化有限公司",
-            "郑州市财政局", "郑财采处〔2025〕19号", "提供虚假材料谋取中标"),
+            "郑州市财政局", "郑财采处〔2025〕19号", "提供虚假材料谋取中标", ban=("government_procurement",)),
     ]
 
 

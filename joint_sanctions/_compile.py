@@ -46,6 +46,13 @@ from ._models import Measure, MeasureListFile
 #: The role a fact has when the record belongs to the checked subject itself.
 SELF = "self"
 
+#: Fact keys a check sets on every fact (see :func:`joint_sanctions._results._facts`): whether the
+#: record's own ban covers this matter on the check day, and whether its rectification deadline has
+#: passed. Computed per check, where the matter and the day are known, so both rule back ends test
+#: one boolean each and agree by construction.
+BANS_MATTER = "record.bans_matter"
+OVERDUE = "record.overdue"
+
 #: The most alternative paths (see :func:`joint_sanctions._conditions.alternatives`) the rules of one
 #: ruleset (one list type × matter type) may have together. Measured with durable_rules 2.0.28:
 #: creating a ruleset spins forever once one test has more than 511 distinct tests below it (a
@@ -190,18 +197,25 @@ def measure_rule(m: Measure) -> Expr:
 
 
 def residual_rule(m: Measure) -> And:
-    """What a fact must satisfy besides its list type and matter type: dates, party, condition."""
-    return residual_of(m.valid_from, m.valid_to, m.subject_types, m.related_party_roles, m.condition)
+    """What a fact must satisfy besides its list type and matter type: dates, ban, overdue, party,
+    condition."""
+    return residual_of(m.valid_from, m.valid_to, m.subject_types, m.related_party_roles, m.condition,
+                       requires_ban=m.requires_ban, requires_overdue=m.requires_overdue)
 
 
 def residual_of(valid_from: dt.date | None, valid_to: dt.date | None, subject_types: Sequence[str] | None,
-                related_party_roles: Sequence[str], condition: str | None) -> And:
+                related_party_roles: Sequence[str], condition: str | None, *, requires_ban: bool = False,
+                requires_overdue: bool = False) -> And:
     """:func:`residual_rule` from a measure's fields (the loader sizes rules before models exist)."""
     parts: list[Expr] = []
     if valid_from is not None:
         parts.append(Compare("check.day", ">=", day_number(valid_from)))
     if valid_to is not None:
         parts.append(Compare("check.day", "<", day_number(valid_to)))
+    if requires_ban:
+        parts.append(Compare(BANS_MATTER, "==", True))
+    if requires_overdue:
+        parts.append(Compare(OVERDUE, "==", True))
     own: Expr = Compare("party.role", "==", SELF)
     if subject_types is not None:
         own = And((own, AnyOf("subject.subject_type", tuple(subject_types))))
@@ -214,12 +228,22 @@ def residual_of(valid_from: dt.date | None, valid_to: dt.date | None, subject_ty
 
 def revision_of(files: Iterable[MeasureListFile]) -> str:
     """Content hash of the measure set: same measures (in any file layout or order) → same revision."""
-    canonical = sorted(
-        (m.model_dump(mode="json", exclude={"source"}) for f in files for m in f.measures),
-        key=lambda d: str(d["id"]),
-    )
+    canonical = sorted((_canonical(m) for f in files for m in f.measures), key=lambda d: str(d["id"]))
     blob = json.dumps(canonical, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+#: Measure fields added after revisions were first recorded: left out of the hash while they hold
+#: their default, so lists that do not use them keep the revision they always had.
+_LATER_FIELDS = {"requires_ban": False, "requires_overdue": False}
+
+
+def _canonical(m: Measure) -> dict[str, Any]:
+    data = m.model_dump(mode="json", exclude={"source"})
+    for name, default in _LATER_FIELDS.items():
+        if data[name] == default:
+            del data[name]
+    return data
 
 
 @contextlib.contextmanager

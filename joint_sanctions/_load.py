@@ -41,7 +41,7 @@ ERROR_CODES: tuple[str, ...] = (
     "unknown_kind", "unknown_effect", "unknown_list_type", "unknown_matter_type", "unknown_subject_type",
     "unknown_role", "unknown_basis_status",
     # fields of one measure that contradict each other
-    "kind_effect_mismatch", "list_kind_mismatch", "basis_status",
+    "kind_effect_mismatch", "list_kind_mismatch", "basis_status", "ban_list_type", "overdue_on_incentive",
     # conditions (the codes of conditions.ConditionError)
     "condition_syntax", "condition_unknown_field", "condition_type", "condition_unsafe", "condition_number",
     # what the rule engine cannot take (docs/failing-closed.md)
@@ -207,7 +207,9 @@ def _rules_too_large(files: Iterable[_File]) -> list[Problem]:
             try:
                 residual = residual_of(v.get("valid_from"), v.get("valid_to"),  # type: ignore[arg-type]
                                        v.get("subject_types"), v.get("related_party_roles", ()),  # type: ignore[arg-type]
-                                       v.get("condition"))  # type: ignore[arg-type]
+                                       v.get("condition"),  # type: ignore[arg-type]
+                                       requires_ban=v.get("requires_ban") is True,
+                                       requires_overdue=v.get("requires_overdue") is True)
             except ConditionError:
                 continue  # reported where the condition was read
             size = alternatives(residual), coincident(residual)

@@ -38,6 +38,7 @@ from ._load_nodes import (
 )
 from ._models import BasisStatus, LegalBasis
 from .vocabulary import (
+    BAN_LIST_TYPES,
     EFFECTS,
     INCENTIVE_LIST_TYPES,
     KINDS,
@@ -92,6 +93,8 @@ _MEASURE_FIELDS: dict[str, _Field] = {
     "condition": _Field(_condition, required=False),
     "valid_from": _Field(_date, required=False),
     "valid_to": _Field(_date, required=False),
+    "requires_ban": _Field(_bool, required=False),
+    "requires_overdue": _Field(_bool, required=False),
     "description": _Field(_any_text, required=False),
     "tags": _Field(_list_of(_tag), required=False),
 }
@@ -150,8 +153,33 @@ def _confirmed_has_articles(read: _Read, file: _File, where: _Where) -> None:
                     "请补充条款或改为 unconfirmed")
 
 
+def _bans_on_ban_lists(read: _Read, file: _File, where: _Where) -> None:
+    """``requires_ban`` only on list types whose records carry bans (vocabulary.BAN_LIST_TYPES): on any
+    other the measure could never apply, which is a mistake, not a policy."""
+    node = read.nodes.get("list_types")
+    if read.values.get("requires_ban") is not True or not isinstance(node, yaml.SequenceNode):
+        return
+    for item in node.value:
+        if isinstance(item, yaml.ScalarNode) and item.value in LIST_TYPES and item.value not in BAN_LIST_TYPES:
+            file.report(item, "ban_list_type",
+                        f"{where.en} has requires_ban: true, but a '{item.value}' record carries no ban of its "
+                        f"own, so the measure could never apply through it; bans ride on "
+                        f"{', '.join(BAN_LIST_TYPES)}",
+                        f"{where.zh} 要求 requires_ban: true，但 '{item.value}' 名单的记录不带禁入事项，"
+                        f"该措施对其永远不会适用；带禁入事项的名单为：{', '.join(BAN_LIST_TYPES)}")
+
+
+def _overdue_on_punishment(read: _Read, file: _File, where: _Where) -> None:
+    if read.values.get("requires_overdue") is True and read.values.get("kind") == "incentive":
+        file.report(read.nodes["requires_overdue"], "overdue_on_incentive",
+                    f"{where.en} is an incentive; overdue rectification (requires_overdue) can only "
+                    "trigger a punishment",
+                    f"{where.zh} 是激励措施；逾期未整改（requires_overdue）只能触发惩戒措施")
+
+
 _CROSS_CHECKS: tuple[Callable[[_Read, _File, _Where], None], ...] = (
-    _kind_matches_effect, _lists_match_kind, _dates_in_order, _confirmed_has_articles,
+    _kind_matches_effect, _lists_match_kind, _dates_in_order, _confirmed_has_articles, _bans_on_ban_lists,
+    _overdue_on_punishment,
 )
 
 

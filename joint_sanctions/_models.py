@@ -6,6 +6,7 @@ Everything here is immutable. ``CheckResult.to_json()`` gives exactly the JSON o
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -20,6 +21,7 @@ from pydantic import (
 from . import _identifiers as identifiers
 from ._base import CST as CST  # noqa: PLC0414 - re-exported (mypy strict): stages take it with the models
 from ._base import FROZEN as _FROZEN
+from .vocabulary import BAN_LIST_TYPES
 
 SubjectType = Literal["legal_person", "unincorporated_org", "individual_business", "natural_person",
                       "government_body"]
@@ -101,8 +103,25 @@ class Subject(_Identified):
     related_parties: tuple[RelatedParty, ...] = ()
 
 
+#: What separates the items of a ban list given as text (a CSV cell): ';' or the full-width '；'.
+_LIST_SEPARATOR = re.compile("[;\uff1b]")
+_REGION_CODE = re.compile(r"[0-9]{6}")
+
+
+def _item_code(code: str) -> str:
+    code = code.strip()
+    if not code or _LIST_SEPARATOR.search(code) or "\x00" in code:
+        raise ValueError(f"{code!r} is not an item code (empty, or holds ';' or NUL) / 不是有效的事项编码")
+    return code
+
+
 class CreditRecord(BaseModel):
-    """One entry of a credit list (docs/record-import.md)."""
+    """One entry of a credit list (docs/record-import.md).
+
+    A record may carry the ban of its own decision (``ban_matter_types``, ``ban_item_codes``,
+    ``ban_until``: only on :data:`~joint_sanctions.vocabulary.BAN_LIST_TYPES`), a rectification deadline
+    (``rectify_by``) and the 6-digit administrative area of its subject (``region_code``).
+    """
 
     model_config = _FROZEN
     record_id: str = Field(min_length=1)
@@ -116,22 +135,67 @@ class CreditRecord(BaseModel):
     expires_on: dt.date | None = None
     status: RecordStatus = "active"
     reason: str = ""
+    region_code: str | None = None
+    rectify_by: dt.date | None = None
+    ban_matter_types: tuple[MatterType, ...] = ()
+    ban_item_codes: tuple[Annotated[str, AfterValidator(_item_code)], ...] = ()
+    ban_until: dt.date | None = None
 
     @field_validator("subject_id", mode="before")
     @classmethod
     def _normalise_subject_id(cls, value: Any) -> str:
         return identifiers.parse_identifier(str(value))[0]
 
+    @field_validator("ban_matter_types", "ban_item_codes", mode="before")
+    @classmethod
+    def _split_ban_list(cls, value: Any) -> Any:
+        """A list given as text (a CSV cell) is split on ';'; blank items are dropped, repeats kept once."""
+        if isinstance(value, str):
+            value = _LIST_SEPARATOR.split(value)
+        if isinstance(value, list | tuple):
+            items = [item.strip() if isinstance(item, str) else item for item in value]
+            return tuple(dict.fromkeys(item for item in items if item != ""))
+        return value
+
+    @field_validator("region_code")
+    @classmethod
+    def _six_digits(cls, value: str | None) -> str | None:
+        if value is not None and not _REGION_CODE.fullmatch(value):
+            raise ValueError(f"{value[:40]!r} is not a 6-digit administrative division code / 不是6位行政区划代码")
+        return value
+
     @model_validator(mode="after")
     def _dates_in_order(self) -> CreditRecord:
         if self.expires_on is not None and self.expires_on <= self.listed_on:
             raise ValueError(f"expires_on {self.expires_on} is not after listed_on {self.listed_on}")
+        problem = ban_problem(self.list_type, self.listed_on, self.ban_matter_types, self.ban_item_codes,
+                              self.ban_until)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     def is_active(self, day: dt.date) -> bool:
         """True while the record counts: listed_on ≤ day < expires_on and status active."""
         return (self.status == "active" and self.listed_on <= day
                 and (self.expires_on is None or day < self.expires_on))
+
+
+def ban_problem(list_type: str, listed_on: dt.date, matter_types: tuple[str, ...], item_codes: tuple[str, ...],
+                until: dt.date | None) -> str | None:
+    """Why a record's ban cannot stand (one line naming the field), or None: written once for the model
+    and for rows a store reads back."""
+    if not matter_types and not item_codes:
+        if until is not None:
+            return ("ban_until: given without ban_matter_types or ban_item_codes; a ban must name what it bars "
+                    "/ 禁入截止日期须与禁入事项或禁入事项编码一同给出")
+        return None
+    if list_type not in BAN_LIST_TYPES:
+        field = "ban_matter_types" if matter_types else "ban_item_codes"
+        return (f"{field}: a {list_type} record carries no ban of its own (bans ride on "
+                f"{', '.join(BAN_LIST_TYPES)}) / 该名单类型的记录不带禁入事项")
+    if until is not None and until <= listed_on:
+        return f"ban_until: {until} is not after listed_on {listed_on} / 禁入截止日期须晚于列入日期"
+    return None
 
 
 class Matter(BaseModel):
@@ -166,6 +230,10 @@ class Measure(BaseModel):
     condition: str | None = None
     valid_from: dt.date | None = None
     valid_to: dt.date | None = None
+    #: Applies only through a record whose own ban covers the matter (measure_lists/README.md).
+    requires_ban: bool = False
+    #: Applies only through an active record whose rectification deadline has passed (逾期未整改).
+    requires_overdue: bool = False
     description: str = ""
     tags: tuple[str, ...] = ()
     source: str = Field(default="", description="file:line where the measure is defined")

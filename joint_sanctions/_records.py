@@ -47,9 +47,9 @@ from ._logging import get_logger
 from ._models import CreditRecord, trusted
 from .stores import RecordStore
 from .stores._base import BulkLoading
-from .vocabulary import LIST_TYPES, RECORD_STATUSES, SUBJECT_TYPES
+from .vocabulary import LIST_TYPES, MATTER_TYPES, RECORD_STATUSES, SUBJECT_TYPES
 
-__all__ = ["COLUMNS", "ImportReport", "import_records", "read_records"]
+__all__ = ["BAN_COLUMNS", "COLUMNS", "ImportReport", "import_records", "read_records"]
 
 _log = get_logger()
 
@@ -57,14 +57,22 @@ _log = get_logger()
 COLUMNS: tuple[str, ...] = ("record_id", "list_type", "subject_id", "subject_name", "subject_type",
                             "authority", "document_no", "listed_on", "expires_on", "status", "reason")
 
+#: Optional columns a file may add, each on its own (docs/record-import.md): the subject's administrative area,
+#: the rectification deadline, and the ban of the record's own decision (lists ``;``-separated in CSV
+#: and XLSX; JSON Lists or ``;`` text in JSON Lines).
+BAN_COLUMNS: tuple[str, ...] = ("region_code", "rectify_by", "ban_matter_types", "ban_item_codes", "ban_until")
+_KNOWN: tuple[str, ...] = (*COLUMNS, *BAN_COLUMNS)
+
 # Empty values of the other columns take the model's default ('' text, no subject_type, no
-# expiry, status 'active').
-_ORDER = {name: index for index, name in enumerate(COLUMNS)}
+# expiry, status 'active', no ban).
+_ORDER = {name: index for index, name in enumerate(_KNOWN)}
 _REQUIRED = frozenset({"record_id", "list_type", "subject_id", "listed_on"})
-_DATES = frozenset({"listed_on", "expires_on"})
+_DATES = frozenset({"listed_on", "expires_on", "rectify_by", "ban_until"})
+_LISTS = frozenset({"ban_matter_types", "ban_item_codes"})
 # Id → Chinese name, to suggest the id when a file carries the name or a near miss.
 _CHOICES: dict[str, Mapping[str, str]] = {
-    "list_type": LIST_TYPES, "subject_type": SUBJECT_TYPES, "status": RECORD_STATUSES}
+    "list_type": LIST_TYPES, "subject_type": SUBJECT_TYPES, "status": RECORD_STATUSES,
+    "ban_matter_types": MATTER_TYPES}
 # ISO dates, and the Y/M/D form spreadsheets write when they save a date as CSV text.
 _DATE = re.compile(r"([0-9]{4})([-/])([0-9]{1,2})\2([0-9]{1,2})")
 _EXCEL_MAX_SERIAL = 2_958_466  # 9999-12-31 + 1
@@ -75,8 +83,8 @@ _BRACKETS = re.compile(r"[\[\]{}]")
 # (nor UTF-8 writer) takes it, so it would fail the whole batch of rows stored with it.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
-#: A value as read: stripped text, or a date a spreadsheet cell held.
-Cell: TypeAlias = str | dt.date
+#: A value as read: stripped text, a date a spreadsheet cell held, or the items of a JSON list.
+Cell: TypeAlias = str | dt.date | tuple[str, ...]
 Row: TypeAlias = tuple[int, CreditRecord | ImportRowError]
 
 
@@ -100,8 +108,8 @@ def read_records(path: str | os.PathLike[str],
     """Read an import file row by row; the type comes from the extension.
 
     ``.csv`` is UTF-8 with or without BOM, ``.jsonl`` has one JSON object per line (blank lines
-    skipped), ``.xlsx`` is read from its first sheet. CSV and XLSX need a header row with exactly
-    :data:`COLUMNS`, in any order. Dates are ``YYYY-MM-DD`` (``YYYY/M/D`` and spreadsheet date cells
+    skipped), ``.xlsx`` is read from its first sheet. CSV and XLSX need a header row with
+    :data:`COLUMNS` and any of :data:`BAN_COLUMNS`, in any order. Dates are ``YYYY-MM-DD`` (``YYYY/M/D`` and spreadsheet date cells
     too).
 
     Args:
@@ -334,9 +342,10 @@ def _header(path: str, cells: Sequence[object] | None) -> list[str]:
     """The column names of a header row, checked against :data:`COLUMNS`."""
     if cells is None:
         raise _file_error(path, f"empty file; the first line must be the header: {', '.join(COLUMNS)}")
-    names, problems = _tabular.read_header(cells, COLUMNS, COLUMNS)
+    names, problems = _tabular.read_header(cells, _KNOWN, COLUMNS)
     if problems:
-        raise _file_error(path, f"{problems} (the header must be: {', '.join(COLUMNS)})")
+        raise _file_error(path, f"{problems} (the header must be: {', '.join(COLUMNS)}; "
+                                f"optional: {', '.join(BAN_COLUMNS)})")
     return names
 
 
@@ -373,10 +382,10 @@ def _json_row(line: int, text: str) -> CreditRecord | ImportRowError:
         return _row_error(line, f"nested deeper than {_MAX_DEPTH} levels")
     if not isinstance(data, dict):
         return _row_error(line, f"expected a JSON object, found {type(data).__name__}")
-    if unknown := sorted(set(data) - set(COLUMNS)):
+    if unknown := sorted(set(data) - set(_KNOWN)):
         return _row_error(line, f"unknown keys: {', '.join(repr(key) for key in unknown)}")
     cells: list[Cell] = []
-    for name in COLUMNS:
+    for name in _KNOWN:
         value = data.get(name)
         if value is None:
             cells.append("")
@@ -384,14 +393,18 @@ def _json_row(line: int, text: str) -> CreditRecord | ImportRowError:
             cells.append(value.strip())
         elif isinstance(value, int) and not isinstance(value, bool):
             cells.append(str(value))
+        elif name in _LISTS and isinstance(value, list) and all(isinstance(item, str) for item in value):
+            cells.append(tuple(item.strip() for item in value))
         else:
-            return _row_error(line, f"{name}: expected a string, found {json.dumps(value)[:40]}")
+            want = "a list of strings or a string" if name in _LISTS else "a string"
+            return _row_error(line, f"{name}: expected {want}, found {json.dumps(value)[:40]}")
     if "\\u" in text:
-        for name, cell in zip(COLUMNS, cells, strict=True):
-            if isinstance(cell, str) and (bad := _SURROGATE.search(cell)):
-                return _row_error(line, f"{name}: holds an unpaired surrogate ({bad.group()!a}), which is not "
-                                        "a character")
-    return _row(line, list(COLUMNS), cells)
+        for name, cell in zip(_KNOWN, cells, strict=True):
+            for part in (cell,) if isinstance(cell, str) else cell if isinstance(cell, tuple) else ():
+                if bad := _SURROGATE.search(part):
+                    return _row_error(line, f"{name}: holds an unpaired surrogate ({bad.group()!a}), which is "
+                                            "not a character")
+    return _row(line, list(_KNOWN), cells)
 
 
 def _too_deep(text: str) -> bool:
@@ -440,13 +453,15 @@ def _row(line: int, columns: Sequence[str], cells: Sequence[Cell]) -> CreditReco
         if not problems:
             return record
     # In column order, so a row's reason reads left to right like the file.
-    ordered = sorted(problems.items(), key=lambda item: _ORDER.get(item[0], len(COLUMNS)))
+    ordered = sorted(problems.items(), key=lambda item: _ORDER.get(item[0], len(_KNOWN)))
     return _row_error(line, "; ".join(message for _, message in ordered))
 
 
 def _plain_record(fields: dict[str, Cell]) -> CreditRecord | None:
     """The record of a well-formed row, built without pydantic (most rows of a large import); None
     when anything needs the model's validation to judge or to explain."""
+    if not _BAN_FREE.issuperset(fields):
+        return None  # a row with a ban, a deadline or a region: the model judges those
     record_id, list_type, listed_on = fields.get("record_id"), fields.get("list_type"), fields.get("listed_on")
     subject_type, status = fields.get("subject_type"), fields.get("status", "active")
     expires_on, subject_id = fields.get("expires_on"), fields.get("subject_id")
@@ -466,7 +481,11 @@ def _plain_record(fields: dict[str, Cell]) -> CreditRecord | None:
     return trusted(CreditRecord, {
         "record_id": record_id, "list_type": list_type, "subject_id": subject_id, "subject_name": subject_name,
         "subject_type": subject_type, "authority": authority, "document_no": document_no,
-        "listed_on": listed_on, "expires_on": expires_on, "status": status, "reason": reason})
+        "listed_on": listed_on, "expires_on": expires_on, "status": status, "reason": reason,
+        "region_code": None, "rectify_by": None, "ban_matter_types": (), "ban_item_codes": (), "ban_until": None})
+
+
+_BAN_FREE = frozenset(COLUMNS)
 
 
 #: Dates already parsed, by their text: a large file repeats a few thousand listing and expiry
@@ -502,7 +521,11 @@ def _parse_date_text(text: str) -> dt.date | None:
 def _describe(field: str, error: ErrorDetails) -> str:
     """A validation error of ``field`` as a short phrase such as ``unknown list_type 'foo'``."""
     if error["type"] == "literal_error" and field in _CHOICES:
-        return f"unknown {field} {_quote(str(error['input']))}{_suggestion(field, str(error['input']))}"
+        value = str(error["input"])
+        if field == "ban_matter_types":
+            hint = _suggestion(field, value) or f" (known: {', '.join(MATTER_TYPES)})"
+            return f"{field}: unknown matter type {_quote(value)}{hint} / 未知的事项类型"
+        return f"unknown {field} {_quote(value)}{_suggestion(field, value)}"
     cause = error.get("ctx", {}).get("error")
     message = str(cause) if cause is not None else error["msg"]
     return f"{field}: {message}" if field else message

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from . import _identifiers as identifiers
-from ._compile import SELF, CompiledMeasures, day_number
+from ._compile import BANS_MATTER, OVERDUE, SELF, CompiledMeasures, day_number
+from ._conditions import fact_key
 from ._inputs import _SURROGATE
 from ._models import (
     AppliedMeasure,
@@ -41,6 +42,9 @@ def _decide(measures: Iterable[AppliedMeasure]) -> Decision:
     return decision
 
 
+_BANS_MATTER, _OVERDUE = fact_key(BANS_MATTER), fact_key(OVERDUE)
+
+
 def _facts(subj: Subject, subject_type: str, mat: Matter, day: dt.date,
            parties: Mapping[str, RelatedParty], records: Sequence[CreditRecord],
            ) -> tuple[list[dict[str, Any]], dict[str, tuple[CreditRecord, str]]]:
@@ -61,16 +65,23 @@ def _facts(subj: Subject, subject_type: str, mat: Matter, day: dt.date,
         base["matter__amount"] = round(float(mat.amount), 2)
     facts: list[dict[str, Any]] = []
     by_fact: dict[str, tuple[CreditRecord, str]] = {}
+    matter_type, item_code = mat.matter_type, mat.item_code
     for r in records:
         roles = [SELF] if r.subject_id == subj.id else []
         if r.subject_id in parties:
             roles.append(parties[r.subject_id].role)
+        # measure_lists/README.md: the record's own ban covers this matter (its type or its item code) before
+        # ban_until; its rectification deadline lies before the check day (the record is active).
+        bans = bool(r.ban_matter_types or r.ban_item_codes) and (
+            matter_type in r.ban_matter_types or (item_code is not None and item_code in r.ban_item_codes)) and (
+            r.ban_until is None or day < r.ban_until)
+        overdue = r.rectify_by is not None and r.rectify_by < day
         for role in roles:
             fact_id = f"{role}:{r.record_id}"
             by_fact[fact_id] = (r, role)
             facts.append({**base, "id": fact_id, "party__role": role, "record__list_type": r.list_type,
                           "record__authority": _utf8(r.authority), "record__document_no": _utf8(r.document_no),
-                          "record__reason": _utf8(r.reason)})
+                          "record__reason": _utf8(r.reason), _BANS_MATTER: bans, _OVERDUE: overdue})
     return facts, by_fact
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["DECISIONS", "EFFECTS", "ID_KINDS", "INCENTIVE_LIST_TYPES", "KINDS", "LIST_TYPES", "MATTER_TYPES",
-           "PUNISHMENT_LIST_TYPES", "RECORD_STATUSES", "RELATED_PARTY_ROLES", "SUBJECT_TYPES"]
+__all__ = ["BAN_LIST_TYPES", "DECISIONS", "EFFECTS", "ID_KINDS", "INCENTIVE_LIST_TYPES", "KINDS", "LIST_TYPES",
+           "MATTER_TYPES", "PUNISHMENT_LIST_TYPES", "RECORD_STATUSES", "RELATED_PARTY_ROLES", "SUBJECT_TYPES"]
 
 SUBJECT_TYPES: dict[str, str] = {
     "legal_person": "法人",
@@ -36,6 +36,15 @@ INCENTIVE_LIST_TYPES: dict[str, str] = {
 }
 
 LIST_TYPES: dict[str, str] = {**PUNISHMENT_LIST_TYPES, **INCENTIVE_LIST_TYPES}
+
+#: The list types whose records may carry the ban of their own decision (``ban_matter_types``,
+#: ``ban_item_codes``, ``ban_until``), and so the only ones a ``requires_ban`` measure may name: the
+#: punishment lists an administrative body keeps on its penalty decisions, which are what bar a
+#: licence, bidding or procurement for a period (谁处罚、谁决定). A court's list of judgment defaulters
+#: bars through the list itself (法释〔2013〕17号 第8条), and a government-dishonesty record is a duty to
+#: rectify (``rectify_by``), not a ban; red lists bar nothing.
+BAN_LIST_TYPES: dict[str, str] = {key: name for key, name in PUNISHMENT_LIST_TYPES.items()
+                                  if key not in ("court_defaulter", "government_dishonesty")}
 
 MATTER_TYPES: dict[str, str] = {
     "central_budget_funds": "中央预算内资金申报",

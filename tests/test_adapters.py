@@ -46,11 +46,14 @@ def engine(make_engine: Callable[..., Engine]) -> Engine:
     """Shipped lists over SQLite, with cases opened by the real case book in the same file."""
     return make_engine([
         record("CD-1", USCCS[1], "court_defaulter"),
-        record("GP-2", USCCS[2], "procurement_violator", authority="郑州市财政局", document_no="郑财采〔2025〕2号"),
-        record("TRD-3", USCCS[3], "trading_serious_violator"),
+        # The bans of their own decisions (measure_lists/README.md, requires_ban): procurement, bidding, one licence.
+        record("GP-2", USCCS[2], "procurement_violator", authority="郑州市财政局", document_no="郑财采〔2025〕2号",
+               ban_matter_types=("government_procurement",)),
+        record("TRD-3", USCCS[3], "trading_serious_violator", ban_matter_types=("bidding",)),
         record("WAGE-P0", PERSONS[0], "wage_arrears", authority="郑州市人力资源和社会保障局"),
         record("TAX-A-4", USCCS[4], "tax_credit_a", authority="国家税务总局郑州市税务局"),
-        record("LIC-5", USCCS[5], "market_serious_violator", reason="隐瞒有关情况或者提供虚假材料申请行政许可"),
+        record("LIC-5", USCCS[5], "market_serious_violator", reason="隐瞒有关情况或者提供虚假材料申请行政许可",
+               ban_item_codes=(FOOD,)),
         record("GOV-6", GOV_BODY, "government_dishonesty", authority="郑州市发展和改革委员会"),
         record("CD-P1", PERSONS[1], "court_defaulter"),
     ])

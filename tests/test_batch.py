@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import psycopg
@@ -35,11 +36,15 @@ def read_report(path: Path) -> tuple[str, list[dict[str, str]]]:
         return text, list(csv.DictReader(file))
 
 
+#: Procurement violators here are barred by their own decisions (measure_lists/README.md, requires_ban).
+GP_BAN: dict[str, Any] = {"ban_matter_types": ("government_procurement",)}
+
 @pytest.fixture
 def engine(make_engine: Callable[..., Engine]) -> Engine:
     """Shipped lists over SQLite: two procurement violators, a wage-arrears person, a red-list firm."""
     return make_engine([
-        record("GP-1", USCCS[1], "procurement_violator", authority="郑州市财政局", document_no="郑财采〔2025〕1号"),
+        record("GP-1", USCCS[1], "procurement_violator", authority="郑州市财政局", document_no="郑财采〔2025〕1号",
+               **GP_BAN),
         record("CD-2", USCCS[2], "court_defaulter"),
         record("CD-2B", USCCS[2], "market_serious_violator", authority="郑州市市场监督管理局"),
         record("WAGE-P", PERSONS[0], "wage_arrears", authority="郑州市人力资源和社会保障局"),
@@ -242,7 +247,7 @@ def test_progress_is_reported_up_to_the_last_row(engine: Engine, tmp_path: Path)
 def test_cases_open_only_when_asked(make_engine: Callable[..., Engine], tmp_path: Path) -> None:
     """A batch opens no case unless open_cases is set; then one per subject with measures, after the
     report, which says how many cases are to be opened (it is written before they are)."""
-    engine = make_engine([record("GP-1", USCCS[1], "procurement_violator")])
+    engine = make_engine([record("GP-1", USCCS[1], "procurement_violator", **GP_BAN)])
     book = case_book_for(engine.store)
     source = write_csv(tmp_path / "in.csv", [(USCCS[0], "甲"), (USCCS[1], "乙")])
     assert run_batch(engine, source, "government_procurement", tmp_path / "a.html").cases_opened == 0
@@ -258,8 +263,8 @@ def test_cases_open_only_when_asked(make_engine: Callable[..., Engine], tmp_path
 
 def test_a_rerun_batch_opens_no_new_case(make_engine: Callable[..., Engine], tmp_path: Path) -> None:
     """Running the same batch with open_cases again returns the open cases and opens none."""
-    engine = make_engine([record("GP-1", USCCS[1], "procurement_violator"),
-                          record("GP-2", USCCS[2], "procurement_violator")])
+    engine = make_engine([record("GP-1", USCCS[1], "procurement_violator", **GP_BAN),
+                          record("GP-2", USCCS[2], "procurement_violator", **GP_BAN)])
     book = case_book_for(engine.store)
     source = write_csv(tmp_path / "in.csv", [(USCCS[0], "甲"), (USCCS[1], "乙"), (USCCS[2], "丙")])
     first = run_batch(engine, source, "government_procurement", tmp_path / "a.csv", open_cases=True)
@@ -276,7 +281,7 @@ def test_duplicate_subjects_are_checked_once_and_reported_as_duplicates(
     """Ids equal after normalisation (lower-case USCC, lower-case x) are checked once, later rows marked."""
     person_x = next(p for p in PERSONS if p.endswith("X"))
     check_id = SequentialIds("chk-")
-    engine = make_engine([record("GP-1", USCCS[1], "procurement_violator"),
+    engine = make_engine([record("GP-1", USCCS[1], "procurement_violator", **GP_BAN),
                           record("WAGE-X", person_x, "wage_arrears")], new_id=check_id)
     book = case_book_for(engine.store)
     rows = [(USCCS[1], "乙"), (USCCS[0], "甲"), (USCCS[1].lower(), "乙（重复）"), (person_x, "张三"),
@@ -350,7 +355,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def cli_db(tmp_path: Path) -> str:
     """A SQLite database URL with one procurement violator."""
     store = SqliteStore(tmp_path / "cli.db")
-    store.upsert([record("GP-1", USCCS[1], "procurement_violator")])
+    store.upsert([record("GP-1", USCCS[1], "procurement_violator", **GP_BAN)])
     store.close()
     return f"sqlite:///{tmp_path / 'cli.db'}"
 
@@ -551,7 +556,7 @@ def test_xlsx_list_with_broken_xml_is_unreadable(tmp_path: Path) -> None:
 def _db_engine(database: Database, shipped: CompiledMeasures) -> Engine:
     """An engine (opening cases in its own database) over ``database`` holding three procurement violators."""
     store = database.open()
-    store.upsert([record(f"GP-{i}", USCCS[i], "procurement_violator") for i in (1, 2, 3)])
+    store.upsert([record(f"GP-{i}", USCCS[i], "procurement_violator", **GP_BAN) for i in (1, 2, 3)])
     return Engine(measures=shipped, store=store, clock=lambda: FIXED_NOW)
 
 

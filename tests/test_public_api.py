@@ -40,7 +40,7 @@ FACADE = [
 NAMESPACES = {
     "joint_sanctions.stores": ["DEFAULT_URL", "PostgresStore", "RecordStore", "SqlStore", "SqliteStore",
                                "open_store"],
-    "joint_sanctions.vocabulary": ["DECISIONS", "EFFECTS", "ID_KINDS", "INCENTIVE_LIST_TYPES", "KINDS",
+    "joint_sanctions.vocabulary": ["BAN_LIST_TYPES", "DECISIONS", "EFFECTS", "ID_KINDS", "INCENTIVE_LIST_TYPES", "KINDS",
                                    "LIST_TYPES", "MATTER_TYPES", "PUNISHMENT_LIST_TYPES", "RECORD_STATUSES",
                                    "RELATED_PARTY_ROLES", "SUBJECT_TYPES"],
     "joint_sanctions.testing": ["Clock", "FailingSink", "MemoryStore", "RecordingSink", "SequentialIds"],

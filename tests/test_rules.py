@@ -48,23 +48,25 @@ CONDITIONS = [
 
 
 def _measure(i: int, lists: list[str], matters: list[str], roles: list[str], subjects: list[str] | None,
-             condition: str | None, valid: tuple[dt.date | None, dt.date | None]) -> Measure:
+             condition: str | None, valid: tuple[dt.date | None, dt.date | None],
+             requires: tuple[bool, bool] = (False, False)) -> Measure:
     return Measure(id=f"T-{i:03d}", name=f"措施{i}", kind="punishment", effect="restrict", mandatory=False,
                    list_types=tuple(lists), matter_types=tuple(matters),
                    legal_basis=(LegalBasis(document="测试依据"),), basis_status="unconfirmed",
                    implementing_departments=("测试部门",), subject_types=tuple(subjects) if subjects else None,
                    related_party_roles=tuple(roles), condition=condition,
-                   valid_from=valid[0], valid_to=valid[1])
+                   valid_from=valid[0], valid_to=valid[1], requires_ban=requires[0], requires_overdue=requires[1])
 
 
 dates = st.one_of(st.none(), st.dates(dt.date(2019, 1, 1), dt.date(2027, 12, 31)))
 measure_st = st.builds(
-    lambda lists, matters, roles, subjects, cond, vf, vt: (lists, matters, roles, subjects, cond, (vf, vt)),
+    lambda lists, matters, roles, subjects, cond, vf, vt, requires: (lists, matters, roles, subjects, cond, (vf, vt),
+                                                                     requires),
     st.lists(st.sampled_from(LISTS), min_size=1, max_size=3, unique=True),
     st.lists(st.sampled_from(MATTERS), min_size=1, max_size=3, unique=True),
     st.lists(st.sampled_from(ROLES), max_size=2, unique=True),
     st.one_of(st.none(), st.lists(st.sampled_from(SUBJECTS), min_size=1, max_size=3, unique=True)),
-    st.sampled_from(CONDITIONS), dates, dates,
+    st.sampled_from(CONDITIONS), dates, dates, st.tuples(st.booleans(), st.booleans()),
 )
 fact_st = st.fixed_dictionaries({
     "record__list_type": st.sampled_from(LISTS),
@@ -75,6 +77,9 @@ fact_st = st.fixed_dictionaries({
     "record__document_no": st.sampled_from(["X-1", "X-2"]),
     "record__reason": st.sampled_from(["", *REASONS]),
     "check__day": st.dates(dt.date(2019, 1, 1), dt.date(2027, 12, 31)).map(day_number),
+    # what a check computes per record: its ban covers the matter that day; its deadline has passed
+    "record__bans_matter": st.booleans(),
+    "record__overdue": st.booleans(),
 }, optional={
     # what a check puts in a fact: an amount in [0, AMOUNT_MAX] rounded to the fen (check._facts)
     "matter__amount": st.one_of(
@@ -87,10 +92,10 @@ fact_st = st.fixed_dictionaries({
 
 def _compiled(specs: list[tuple[Any, ...]]) -> Any:
     measures = []
-    for i, (lists, matters, roles, subjects, cond, (vf, vt)) in enumerate(specs):
+    for i, (lists, matters, roles, subjects, cond, (vf, vt), *requires) in enumerate(specs):
         if vf and vt and vt <= vf:
             vf, vt = vt, vf + dt.timedelta(days=1)
-        measures.append(_measure(i, lists, matters, roles, subjects, cond, (vf, vt)))
+        measures.append(_measure(i, lists, matters, roles, subjects, cond, (vf, vt), *requires))
     return compile_measures([MeasureListFile(path="gen.yaml", edition="t", issuer="t", region_code="410100",
                                              measures=tuple(measures))])
 

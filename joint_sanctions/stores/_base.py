@@ -13,8 +13,8 @@ from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
 
 from .._errors import UnreadableRecordError
-from .._models import CreditRecord, trusted
-from ..vocabulary import LIST_TYPES, RECORD_STATUSES, SUBJECT_TYPES
+from .._models import CreditRecord, ban_problem, trusted
+from ..vocabulary import LIST_TYPES, MATTER_TYPES, RECORD_STATUSES, SUBJECT_TYPES
 
 
 @runtime_checkable
@@ -174,6 +174,28 @@ def _problem(values: dict[str, Any]) -> tuple[str, str] | None:
     for name in _TEXT_FIELDS:
         if type(values[name]) is not str or (name == "subject_id" and not values[name]):
             return name, "empty or not text" if name == "subject_id" else "not text"
+    return _ban_problem(values)
+
+
+def _ban_problem(values: dict[str, Any]) -> tuple[str, str] | None:
+    """The first of the optional fields (region, deadline, ban) the engine cannot read, and why."""
+    region = values["region_code"]
+    if region is not None and (type(region) is not str or len(region) != 6 or not region.isdigit()
+                               or not region.isascii()):
+        return "region_code", f"{_shown(region)} is not a 6-digit code"
+    for name in ("rectify_by", "ban_until"):
+        if values[name] is not None and type(values[name]) is not dt.date:
+            return name, f"{_shown(values[name])} is not a date"
+    matters, codes = values["ban_matter_types"], values["ban_item_codes"]
+    if type(matters) is not tuple or any(m not in MATTER_TYPES for m in matters):
+        return "ban_matter_types", f"{_shown(matters)} holds what is not a matter type"
+    if type(codes) is not tuple or any(type(c) is not str or not c for c in codes):
+        return "ban_item_codes", f"{_shown(codes)} holds what is not an item code"
+    if matters or codes or values["ban_until"] is not None:
+        problem = ban_problem(values["list_type"], values["listed_on"], matters, codes, values["ban_until"])
+        if problem is not None:
+            field, _, why = problem.partition(": ")
+            return field, why
     return None
 
 

@@ -35,7 +35,7 @@ from .._identifiers import mask_text
 from .._models import CreditRecord
 from .._text import redact_url
 from ._sql import POSTGRESQL, Dialect, Migration
-from ._sql_store import FIELDS, SqlStoreBase, record_migrations
+from ._sql_store import FIELDS, SqlStoreBase, joined, record_migrations
 
 __all__ = ["RECORD_MIGRATIONS", "PostgresStore"]
 
@@ -90,7 +90,8 @@ class _ProbeWhenIdle:
 def _to_row(record: CreditRecord) -> tuple[Any, ...]:
     return (record.record_id, record.list_type, record.subject_id, record.subject_name,
             record.subject_type, record.authority, record.document_no, record.listed_on,
-            record.expires_on, record.status, record.reason)
+            record.expires_on, record.status, record.reason, record.region_code, record.rectify_by,
+            joined(record.ban_matter_types), joined(record.ban_item_codes), record.ban_until)
 
 
 def _password_of(url: str) -> str | None:

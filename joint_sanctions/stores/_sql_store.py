@@ -116,7 +116,27 @@ def record_migrations(d: Dialect) -> tuple[Migration, ...]:
             ("INSERT INTO record_data_as_of (list_type, written_at) "
              "SELECT list_type, MAX(updated_at) FROM credit_records GROUP BY list_type"),
         )),
+        # The ban of a record's own decision, its rectification deadline and its subject's area
+        # (docs/record-import.md). Ban lists are kept as ';'-joined text (no item holds ';'), '' for none,
+        # so both databases store them alike and a record without a ban costs nothing to read.
+        Migration("records-0004", (
+            "ALTER TABLE credit_records ADD COLUMN region_code TEXT",
+            f"ALTER TABLE credit_records ADD COLUMN rectify_by {d.date}",
+            "ALTER TABLE credit_records ADD COLUMN ban_matter_types TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE credit_records ADD COLUMN ban_item_codes TEXT NOT NULL DEFAULT ''",
+            f"ALTER TABLE credit_records ADD COLUMN ban_until {d.date}",
+        )),
     )
+
+
+#: The record fields stored as ';'-joined text, and the dates among the optional fields.
+LIST_FIELDS: tuple[str, ...] = ("ban_matter_types", "ban_item_codes")
+_OPTIONAL_DATES: tuple[str, ...] = ("expires_on", "rectify_by", "ban_until")
+
+
+def joined(items: Sequence[str]) -> str:
+    """A ban list as its column holds it."""
+    return ";".join(items)
 
 
 @dataclass(frozen=True)
@@ -304,9 +324,15 @@ class SqlStoreBase(StoreBase):
 
     def _record(self, row: Sequence[Any]) -> CreditRecord:
         values = dict(zip(FIELDS, row, strict=True))
-        values["listed_on"] = self.dialect.read_day(values["listed_on"])
-        if values["expires_on"] is not None:
-            values["expires_on"] = self.dialect.read_day(values["expires_on"])
+        read_day = self.dialect.read_day
+        values["listed_on"] = read_day(values["listed_on"])
+        for name in _OPTIONAL_DATES:
+            if values[name] is not None:
+                values[name] = read_day(values[name])
+        for name in LIST_FIELDS:
+            text = values[name]
+            # Anything but text is left for stored_record to refuse.
+            values[name] = (tuple(text.split(";")) if text else ()) if type(text) is str else text
         return stored_record(values)
 
     def upsert(self, records: Iterable[CreditRecord]) -> int:

@@ -25,7 +25,7 @@ from typing import Any
 from .._errors import JointSanctionsError, StoreError
 from .._models import CreditRecord
 from ._sql import SQLITE, Dialect, Migration
-from ._sql_store import FIELDS, SqlStoreBase, record_migrations
+from ._sql_store import FIELDS, SqlStoreBase, joined, record_migrations
 
 __all__ = ["RECORD_MIGRATIONS", "SqliteStore"]
 
@@ -81,7 +81,9 @@ def _to_row(record: CreditRecord, now: str) -> tuple[Any, ...]:
     return (record.record_id, record.list_type, record.subject_id, record.subject_name,
             record.subject_type, record.authority, record.document_no, record.listed_on.isoformat(),
             record.expires_on.isoformat() if record.expires_on else None, record.status,
-            record.reason, now)
+            record.reason, record.region_code, record.rectify_by.isoformat() if record.rectify_by else None,
+            joined(record.ban_matter_types), joined(record.ban_item_codes),
+            record.ban_until.isoformat() if record.ban_until else None, now)
 
 
 class SqliteStore(SqlStoreBase):

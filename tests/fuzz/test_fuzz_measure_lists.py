@@ -66,7 +66,8 @@ LINES = ["  - id: NAT-LIC-001", "    extra_field: 1", '    condition: "matter.am
          '    condition: "record.reason in [' + ", ".join(f"'r{i}'" for i in range(600)) + ']"',
          "    <<: *a", "measures: []", "    valid_to: 2000-01-01", "    subject_types: [natural_person]",
          '    condition: "not (record.reason == \'r5\')"', "    related_party_roles: [legal_representative]",
-         "    tags: [Bad-Tag]", "  -", "\t", "%YAML 1.1", "--- !!set", "...", "    mandatory: false"]
+         "    tags: [Bad-Tag]", "  -", "\t", "%YAML 1.1", "--- !!set", "...", "    mandatory: false",
+         "    requires_ban: true", "    requires_overdue: true", "    requires_ban: 1"]
 
 
 @st.composite
