@@ -20,7 +20,7 @@ import structlog
 
 from joint_sanctions import CreditRecord, Engine
 from joint_sanctions.adapters import reviews
-from joint_sanctions.stores._sqlite import SqliteStore
+from joint_sanctions.stores import SqliteStore
 from joint_sanctions.vocabulary import DECISIONS
 
 TODAY = dt.date.today()

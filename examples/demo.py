@@ -17,10 +17,9 @@ from typing import Any
 import structlog
 
 import joint_sanctions as js
-from joint_sanctions._cases import CASE_STATUSES, case_book_for
-from joint_sanctions._delivery import HttpSink, deliver
+from joint_sanctions import HttpSink, case_book_for, deliver
 from joint_sanctions.testing.simulator import PlatformSimulator
-from joint_sanctions.vocabulary import DECISIONS, MATTER_TYPES
+from joint_sanctions.vocabulary import CASE_STATUSES, DECISIONS, MATTER_TYPES
 
 HERE = Path(__file__).parent
 OUT = Path("demo_out")

@@ -18,7 +18,7 @@ import structlog
 
 from joint_sanctions import CreditRecord, Engine
 from joint_sanctions.adapters import funds
-from joint_sanctions.stores._sqlite import SqliteStore
+from joint_sanctions.stores import SqliteStore
 from joint_sanctions.vocabulary import EFFECTS
 
 TODAY = dt.date.today()

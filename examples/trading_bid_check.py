@@ -16,10 +16,9 @@ from pathlib import Path
 
 import structlog
 
-from joint_sanctions import CreditRecord, Engine
-from joint_sanctions._cases import case_book_for
+from joint_sanctions import CreditRecord, Engine, case_book_for
 from joint_sanctions.adapters import AdapterInputError, trading
-from joint_sanctions.stores._sqlite import SqliteStore
+from joint_sanctions.stores import SqliteStore
 from joint_sanctions.vocabulary import EFFECTS
 
 TODAY = dt.date.today()

@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, Field
 
 from . import _identifiers as identifiers
+from . import vocabulary
 from ._base import FROZEN as _FROZEN
 from ._errors import CaseError, StoreError
 from ._logging import get_logger
@@ -27,11 +28,8 @@ _log = get_logger()
 DisposalResult = Literal["applied", "not_applied", "partially_applied"]
 CaseStatus = Literal["responded", "disposed", "fed_back", "rejected", "withdrawn"]
 
-CASE_STATUSES: Mapping[str, str] = MappingProxyType({
-    "responded": "已响应", "disposed": "已处置待反馈", "fed_back": "已反馈", "rejected": "被拒收",
-    "withdrawn": "已撤回"})
-DISPOSAL_RESULTS: Mapping[str, str] = MappingProxyType({
-    "applied": "已实施", "not_applied": "未实施", "partially_applied": "部分实施"})
+CASE_STATUSES: Mapping[str, str] = MappingProxyType(vocabulary.CASE_STATUSES)
+DISPOSAL_RESULTS: Mapping[str, str] = MappingProxyType(vocabulary.DISPOSAL_RESULTS)
 
 #: (status, action) → new status. Anything not in this table is refused.
 TRANSITIONS: Mapping[tuple[str, str], CaseStatus] = MappingProxyType({

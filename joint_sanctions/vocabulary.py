@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["BAN_LIST_TYPES", "DECISIONS", "EFFECTS", "ID_KINDS", "INCENTIVE_LIST_TYPES", "KINDS", "LIST_TYPES",
-           "MATTER_TYPES", "PUNISHMENT_LIST_TYPES", "RECORD_STATUSES", "RELATED_PARTY_ROLES", "SUBJECT_TYPES"]
+__all__ = ["BAN_LIST_TYPES", "CASE_STATUSES", "DECISIONS", "DISPOSAL_RESULTS", "EFFECTS", "ID_KINDS",
+           "INCENTIVE_LIST_TYPES", "KINDS", "LIST_TYPES", "MATTER_TYPES", "PUNISHMENT_LIST_TYPES", "RECORD_STATUSES",
+           "RELATED_PARTY_ROLES", "SUBJECT_TYPES"]
 
 SUBJECT_TYPES: dict[str, str] = {
     "legal_person": "法人",
@@ -86,3 +87,13 @@ DECISIONS: dict[str, str] = {
     "review": "审慎核查",
     "clear": "无限制",
 }
+
+CASE_STATUSES: dict[str, str] = {
+    "responded": "已响应",
+    "disposed": "已处置待反馈",
+    "fed_back": "已反馈",
+    "rejected": "被拒收",
+    "withdrawn": "已撤回",
+}
+
+DISPOSAL_RESULTS: dict[str, str] = {"applied": "已实施", "not_applied": "未实施", "partially_applied": "部分实施"}

@@ -40,7 +40,7 @@ FACADE = [
 NAMESPACES = {
     "joint_sanctions.stores": ["DEFAULT_URL", "PostgresStore", "RecordStore", "SqlStore", "SqliteStore",
                                "open_store"],
-    "joint_sanctions.vocabulary": ["BAN_LIST_TYPES", "DECISIONS", "EFFECTS", "ID_KINDS", "INCENTIVE_LIST_TYPES", "KINDS",
+    "joint_sanctions.vocabulary": ["BAN_LIST_TYPES", "CASE_STATUSES", "DECISIONS", "DISPOSAL_RESULTS", "EFFECTS", "ID_KINDS", "INCENTIVE_LIST_TYPES", "KINDS",
                                    "LIST_TYPES", "MATTER_TYPES", "PUNISHMENT_LIST_TYPES", "RECORD_STATUSES",
                                    "RELATED_PARTY_ROLES", "SUBJECT_TYPES"],
     "joint_sanctions.testing": ["Clock", "FailingSink", "MemoryStore", "RecordingSink", "SequentialIds"],
@@ -185,11 +185,10 @@ def test_the_literal_types_agree_with_the_vocabulary(literal: object, table: dic
     assert list(typing.get_args(literal)) == list(table)
 
 
-def test_case_statuses_agree_with_the_case_book() -> None:
-    """The case status type and the statuses the case book knows are the same set."""
-    from joint_sanctions._cases import CASE_STATUSES
-
-    assert set(typing.get_args(_case_model.CaseStatus)) == set(CASE_STATUSES)
+def test_case_statuses_and_disposal_results_agree_with_the_vocabulary() -> None:
+    """The case status and disposal result types accept exactly the ids the vocabulary names."""
+    assert list(typing.get_args(_case_model.CaseStatus)) == list(vocabulary.CASE_STATUSES)
+    assert list(typing.get_args(_case_model.DisposalResult)) == list(vocabulary.DISPOSAL_RESULTS)
 
 
 def test_importing_the_library_loads_no_test_kit_or_adapter() -> None:
@@ -214,3 +213,12 @@ def test_the_wheel_ships_the_adapters_and_measure_lists(tmp_path: Path) -> None:
     assert "joint_sanctions/measure_lists/national.yaml" in names
     assert "joint_sanctions/testing/simulator.py" in names
     assert not [n for n in names if n.startswith(("tests/", "examples/", "benchmarks/", "adapters/"))]
+
+
+def test_the_examples_use_only_the_public_api() -> None:
+    """The examples are what a user copies: they import the façade and the public namespaces only."""
+    examples = PACKAGE.parent / "examples"
+    for path in sorted(examples.glob("*.py")):
+        private = sorted(m for m in _imports(path.stem, path)
+                         if m.startswith("joint_sanctions") and any(p.startswith("_") for p in m.split(".")[1:]))
+        assert not private, f"{path.name} imports {private}"
