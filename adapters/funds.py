@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from joint_sanctions._check import Engine
 from joint_sanctions._identifiers import mask_text
-from joint_sanctions._models import Subject
+from joint_sanctions._models import Organizer, Subject
 from joint_sanctions.vocabulary import MATTER_TYPES
 
 from ._common import (
@@ -57,6 +57,9 @@ class FundsProject(Model):
         department: the department handling the application.
         department_code: its code (for case feedback).
         region_code: the 6-digit region code.
+        organizer: who organises the funds or the recommendation (docs/vocabulary.md):
+            ``development_reform`` (发展改革系统), ``social_credit`` or, by default, ``other``;
+            measures scoped to one system's matters test it.
     """
 
     matter_type: FundsMatter
@@ -66,6 +69,7 @@ class FundsProject(Model):
     department: str | None = None
     department_code: str | None = None
     region_code: str | None = None
+    organizer: Organizer = "other"
 
 
 class UnitVerdict(Model):
@@ -150,7 +154,7 @@ def check_application(engine: Engine, project: FundsProject | Mapping[str, Any],
     results = engine.check_many([u for _, _, u in units], info.matter_type, open_case=open_cases,
                                 application_no=info.project_code, amount=info.amount,
                                 department=info.department, department_code=info.department_code,
-                                region_code=info.region_code)
+                                region_code=info.region_code, organizer=info.organizer)
     answers = []
     for (role, position, unit), result in zip(units, results, strict=True):
         verdict = verdict_of(result)

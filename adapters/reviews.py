@@ -80,7 +80,9 @@ def review(engine: Engine, candidates: Sequence[Mapping[str, Any] | str], matter
         matter: the matter type, e.g. ``honors``, ``qualification_review``, ``civil_servant_hiring``.
         title: the review's name, for reports (e.g. 2025年度市级文明单位复评).
         open_cases: open a case for each candidate with measures.
-        **matter_fields: what the host knows of the matter (see :meth:`Engine.check`).
+        **matter_fields: what the host knows of the matter (see :meth:`Engine.check`), e.g.
+            ``organizer="development_reform"`` for an award of the development-and-reform system, which
+            the measures scoped to that system's awards test.
 
     Raises:
         AdapterInputError: an empty list, a malformed candidate or one listed twice (named by position,

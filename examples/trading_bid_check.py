@@ -53,8 +53,10 @@ def sample_records() -> list[CreditRecord]:
     return [
         rec("SX-2025-0815", "court_defaulter", "91410105MA0000101U", "河南示例市政工程有限公司",
             "郑州市金水区人民法院", "（2025）豫0105执1234号", "有履行能力而拒不履行生效法律文书确定义务"),
-        rec("QX-2025-0042", "wage_arrears", "410105199001150356", "王五",
-            "郑州市人力资源和社会保障局", "郑人社欠薪〔2025〕42号", "拖欠农民工工资"),
+        # A person on the trading list (the legal representative of a penalised bidder): the memorandum's
+        # measure reaches the company they now represent only for review, its basis being unconfirmed.
+        rec("JY-2025-0042", "trading_serious_violator", "410105199001150356", "王五",
+            "郑州市公共资源交易监督管理部门", "郑公管罚〔2025〕42号", "串通投标（时任法定代表人）"),
         rec("JY-2025-0007", "trading_serious_violator", "91410102MA0000101G", "中原示例工程集团有限公司",
             "郑州市公共资源交易监督管理部门", "郑公管罚〔2025〕7号", "串通投标", ban=("bidding",)),
         rec("CG-2025-0019", "procurement_violator", "91410103MA0000101Y", "二七示例园林绿化有限公司",

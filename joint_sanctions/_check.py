@@ -80,6 +80,7 @@ from ._results import _applied, _decide, _facts, _hit
 from ._rules import RuleRunner, make_runner
 from ._serving import MeasuresLike, MeasureWatcher, ServedMeasures, compile_paths
 from .stores import RecordStore, open_store
+from .vocabulary import ORGANIZERS
 
 __all__ = [
     "CaseRecorder",
@@ -281,6 +282,8 @@ class Engine(Closing):
                     values[k] = v
                 elif k == "amount" and type(v) is int and v <= AMOUNT_MAX:  # float(10**400) would raise
                     values[k] = float(v)
+                elif k == "organizer" and type(v) is str and v in ORGANIZERS:
+                    values[k] = v
                 elif v is not None:
                     return coerce_matter(matter, fields)
             amount = values["amount"]
@@ -349,15 +352,16 @@ class Engine(Closing):
                 measure validity. A historical check (``at`` given) opens no case.
             open_case: ``False`` keeps a current check with measures from opening a case.
             **matter_fields: what the host knows of the matter: ``item_code``, ``application_no``,
-                ``department``, ``department_code``, ``region_code``, ``amount``.
+                ``department``, ``department_code``, ``region_code``, ``amount``, ``organizer``
+                (``development_reform``, ``social_credit`` or, by default, ``other``).
 
         Raises:
             CheckError: unknown matter type (``code`` unknown_matter_type), invalid subject
                 (``code`` invalid_subject), no record ever written to the store (``no_data``), a
                 list type older than ``max_data_age`` (``stale_data``, also for a check in the past), or a
                 matter the rules cannot take (``code`` invalid_matter): an amount that is not a finite
-                number of yuan in [0, 10^15] (rules compare it to the fen), or text holding an unpaired
-                surrogate.
+                number of yuan in [0, 10^15] (rules compare it to the fen), an organizer outside the
+                vocabulary, or text holding an unpaired surrogate.
         """
         started = time.perf_counter()
         mat = self._matter(matter, matter_fields)

@@ -25,6 +25,7 @@ from typing import Any, Literal, TypeAlias
 
 from ._errors import JointSanctionsError
 from ._identifiers import mask_text
+from .vocabulary import ORGANIZERS
 
 Scalar: TypeAlias = str | int | float | bool
 Op: TypeAlias = Literal["==", "!=", "<", "<=", ">", ">="]
@@ -35,6 +36,7 @@ CONDITION_FIELDS: dict[str, type] = {
     "matter.item_code": str,
     "matter.region_code": str,
     "matter.department_code": str,
+    "matter.organizer": str,
     "subject.subject_type": str,
     "subject.id_kind": str,
     "record.list_type": str,
@@ -42,6 +44,9 @@ CONDITION_FIELDS: dict[str, type] = {
     "record.document_no": str,
     "record.reason": str,
 }
+
+#: Fields whose value is an id of docs/vocabulary.md: a condition naming another value could never hold.
+CONDITION_VALUES: dict[str, Mapping[str, str]] = {"matter.organizer": ORGANIZERS}
 
 #: The largest amount (yuan) a matter may carry, and a condition may name: 10^15, far above any
 #: matter (China's yearly GDP is ~1.3 × 10^14), and below 10^16, where a float's shortest form
@@ -290,6 +295,12 @@ def _check_type(field: str, op: str, value: Scalar, pos: int) -> None:
     if want is str and not isinstance(value, str):
         raise ConditionError("condition_type",
                              f"{field} is text; quote the value / {field} 是文本，值需加引号", pos)
+    known = CONDITION_VALUES.get(field)
+    if known is not None and value not in known:
+        ids = ", ".join(known)
+        raise ConditionError("condition_type",
+                             f"{field} is one of {ids}; {value!r} is not / {field} 只能是 {ids}，{value!r} 不是",
+                             pos)
     if want is str and op in _ORDERING:
         raise ConditionError("condition_type",
                              f"{field} is text and cannot be ordered with {op} / 文本字段 {field} 不能用 {op} 比较",

@@ -23,7 +23,7 @@ from ._models import (
     Subject,
     trusted,
 )
-from .vocabulary import MATTER_TYPES, RELATED_PARTY_ROLES, SUBJECT_TYPES
+from .vocabulary import MATTER_TYPES, ORGANIZERS, RELATED_PARTY_ROLES, SUBJECT_TYPES
 
 SubjectLike = Subject | Mapping[str, Any] | str
 MatterLike = Matter | Mapping[str, Any] | str
@@ -114,11 +114,15 @@ def coerce_matter(matter: MatterLike, extra: Mapping[str, Any]) -> Matter:
     else:
         data = dict(matter)
     data.update({k: v for k, v in extra.items() if v is not None})
+    if data.get("organizer", "other") is None:
+        del data["organizer"]  # not known to the host: the default
     matter_type = data.get("matter_type")
     if matter_type not in MATTER_TYPES:
         known = ", ".join(MATTER_TYPES)
         raise CheckError("unknown_matter_type",
                          f"unknown matter type {matter_type!r} (known: {known}) / 未知事项类型 {matter_type!r}")
+    if "organizer" in data:
+        _check_organizer(data["organizer"])  # before pydantic, whose message is not one line
     amount = data.get("amount")
     if isinstance(amount, int | float) and not isinstance(amount, bool):
         _check_amount(amount)  # before pydantic, whose message for 10**400 is neither one line nor ours
@@ -142,6 +146,15 @@ def _check_amount(amount: float) -> None:
         raise CheckError("invalid_matter",
                          f"amount {shown} is not a number of yuan between 0 and {AMOUNT_MAX:.0f} / "
                          f"金额 {shown} 不是 0 至 {AMOUNT_MAX:.0f} 元之间的数")
+
+
+def _check_organizer(organizer: object) -> None:
+    """Refuse an organiser outside the vocabulary: a condition on it would silently never match."""
+    if type(organizer) is not str or organizer not in ORGANIZERS:
+        shown = repr(organizer) if len(repr(organizer)) <= 40 else f"{repr(organizer)[:20]}…"
+        known = ", ".join(ORGANIZERS)
+        raise CheckError("invalid_matter", identifiers.mask_text(
+            f"organizer {shown} is not one of {known} / 事项主办系统 {shown} 不是 {known} 之一"))
 
 
 def _check_texts(matter: Matter) -> None:

@@ -37,6 +37,7 @@ MatterType = Literal["central_budget_funds", "special_bond", "financing_recommen
 Effect = Literal["prohibit", "restrict", "strict_review", "reference", "incentive"]
 Kind = Literal["punishment", "incentive"]
 Role = Literal["legal_representative", "principal", "shareholder"]
+Organizer = Literal["development_reform", "social_credit", "other"]
 RecordStatus = Literal["active", "repaired", "removed"]
 BasisStatus = Literal["confirmed", "unconfirmed"]
 Decision = Literal["prohibited", "restricted", "review", "clear"]
@@ -209,6 +210,8 @@ class Matter(BaseModel):
     department_code: str | None = None
     region_code: str | None = None
     amount: float | None = None
+    #: Who organises the matter (docs/vocabulary.md); measures scoped to one system's awards test it.
+    organizer: Organizer = "other"
 
 
 class Measure(BaseModel):

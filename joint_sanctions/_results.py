@@ -54,6 +54,7 @@ def _facts(subj: Subject, subject_type: str, mat: Matter, day: dt.date,
         "subject__subject_type": subject_type,
         "subject__id_kind": subj.id_kind,
         "check__day": day_number(day),
+        "matter__organizer": mat.organizer,
     }
     for key in ("item_code", "region_code", "department_code"):
         value = getattr(mat, key)

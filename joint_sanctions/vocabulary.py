@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 __all__ = ["BAN_LIST_TYPES", "CASE_STATUSES", "DECISIONS", "DISPOSAL_RESULTS", "EFFECTS", "ID_KINDS",
-           "INCENTIVE_LIST_TYPES", "KINDS", "LIST_TYPES", "MATTER_TYPES", "PUNISHMENT_LIST_TYPES", "RECORD_STATUSES",
-           "RELATED_PARTY_ROLES", "SUBJECT_TYPES"]
+           "INCENTIVE_LIST_TYPES", "KINDS", "LIST_TYPES", "MATTER_TYPES", "ORGANIZERS", "PUNISHMENT_LIST_TYPES",
+           "RECORD_STATUSES", "RELATED_PARTY_ROLES", "SUBJECT_TYPES"]
 
 SUBJECT_TYPES: dict[str, str] = {
     "legal_person": "法人",
@@ -61,6 +61,14 @@ MATTER_TYPES: dict[str, str] = {
     "administrative_licensing": "行政审批",
     "civil_servant_hiring": "公务员录用",
     "deputy_eligibility": "人大代表/政协委员资格",
+}
+
+#: Who organises the matter (``matter.organizer``; default ``other``): the seed scopes some measures to
+#: one system's awards and pilots (取消发展改革系统的评优评先和试点示范资格).
+ORGANIZERS: dict[str, str] = {
+    "development_reform": "发展改革系统",
+    "social_credit": "社会信用体系建设（信用办）",
+    "other": "其他",
 }
 
 EFFECTS: dict[str, str] = {

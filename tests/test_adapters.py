@@ -75,7 +75,8 @@ def test_each_bidder_gets_a_verdict_with_reasons_and_legal_basis(engine: Engine)
         ("采购违法公司", "needs_review", "review"), ("交易严重失信公司", "disqualified", "prohibited")]
     court = verdict.bidders[1].reasons[0]
     assert (court.measure_id, court.mandatory, court.basis_status) == ("NAT-CD-001", True, "confirmed")
-    assert court.legal_basis == ("《最高人民法院关于公布失信被执行人名单信息的若干规定》法释〔2013〕17号第六条",)
+    assert court.legal_basis == (("《最高人民法院关于公布失信被执行人名单信息的若干规定》"
+                                  "法释〔2013〕17号（法释〔2017〕7号修正）第八条"),)
     assert court.records == ("失信被执行人（郑州市中级人民法院 (2024)豫01执1号）",)
     assert [r.measure_id for r in verdict.bidders[3].reasons] == ["NAT-BID-001", "NAT-TRD-001"]
     assert "《中华人民共和国招标投标法》第五十三条、第五十四条、第六十条" in verdict.bidders[3].reasons[0].legal_basis
@@ -83,18 +84,26 @@ def test_each_bidder_gets_a_verdict_with_reasons_and_legal_basis(engine: Engine)
     assert verdict.bidders[0].legal_representative == f"钱七 {masked(PERSONS[5])}"
 
 
-def test_a_listed_legal_representative_disqualifies_the_company(engine: Engine) -> None:
-    """The legal representative is checked as a related party; the reason names them with the id masked."""
+def test_a_listed_legal_representative_brings_the_related_party_measure(make_engine: Callable[..., Engine]) -> None:
+    """The legal representative is checked as a related party: one on the trading list brings the
+    memorandum's measure (basis unconfirmed: needs review), the reason naming them with the id masked; one on
+    the wage-arrears list brings nothing, art. 48 not reaching the companies a listed person represents."""
+    engine = make_engine([record("WAGE-P0", PERSONS[0], "wage_arrears", authority="郑州市人力资源和社会保障局"),
+                          record("TRD-P2", PERSONS[2], "trading_serious_violator", authority="郑州市公共资源交易中心")])
     verdict = trading.check_bidders(engine, TENDER, [
-        {"id": USCCS[7], "name": "劳务公司", "legal_representative": {"id": PERSONS[0], "name": "张三"}}])
-    bidder = verdict.bidders[0]
-    assert (bidder.verdict, [r.measure_id for r in bidder.reasons]) == ("disqualified", ["NAT-WAG-001"])
-    assert bidder.reasons[0].via == f"法定代表人 张三 {masked(PERSONS[0])}"
+        {"id": USCCS[7], "name": "劳务公司", "legal_representative": {"id": PERSONS[2], "name": "张三"}},
+        {"id": USCCS[8], "name": "建筑公司", "legal_representative": {"id": PERSONS[0], "name": "李四"}}])
+    bidder, other = verdict.bidders
+    assert (bidder.verdict, [r.measure_id for r in bidder.reasons]) == ("needs_review", ["NAT-TRD-001"])
+    assert bidder.reasons[0].via == f"法定代表人 张三 {masked(PERSONS[2])}"
     assert bidder.reasons[0].text == (
-        "拖欠农民工工资失信联合惩戒对象名单（郑州市人力资源和社会保障局 (2024)豫01执1号） → "
-        "限制拖欠农民工工资失信联合惩戒对象享受政府资金支持、参与政府采购和招投标等（限制，应当）"
-        f"；依据 《保障农民工工资支付条例》国务院令第724号第四十八条；经由法定代表人 张三 {masked(PERSONS[0])}")
-    assert PERSONS[0] not in json.dumps(verdict.to_dict(), ensure_ascii=False)
+        "公共资源交易领域严重失信主体（郑州市公共资源交易中心 (2024)豫01执1号） → "
+        "限制公共资源交易领域严重失信主体参与公共资源交易活动（限制，可以）"
+        "；依据 《关于对公共资源交易领域严重失信主体开展联合惩戒的备忘录》发改法规〔2018〕457号"
+        "（依据待核实 → 人工复核 basis unconfirmed → review by a person）"
+        f"；经由法定代表人 张三 {masked(PERSONS[2])}")
+    assert (other.verdict, other.reasons) == ("qualified", ())
+    assert not {PERSONS[0], PERSONS[2]} & set(json.dumps(verdict.to_dict(), ensure_ascii=False).split('"'))
 
 
 def test_cases_open_for_disqualified_bidders_through_the_engine(engine: Engine) -> None:
@@ -381,12 +390,13 @@ def test_civil_servant_candidates_are_checked_with_ids_masked_everywhere(engine:
 
 
 def test_award_candidates_organisations(engine: Engine) -> None:
-    """For honors a dishonest government body and a court defaulter need review (the honours measures'
-    bases are unconfirmed, so none binds)."""
+    """For a development-and-reform award a dishonest government body (that system's award measure) and a
+    court defaulter need review (the honours measures' bases are unconfirmed, so none binds)."""
     report = reviews.review(engine, [{"id": GOV_BODY, "name": "某区管理局"}, {"id": USCCS[1], "name": "失信公司"},
-                                     {"id": USCCS[0], "name": "清白公司"}], "honors", open_cases=True)
+                                     {"id": USCCS[0], "name": "清白公司"}], "honors", open_cases=True,
+                            organizer="development_reform")
     assert [c.verdict for c in report.candidates] == ["needs_review", "needs_review", "qualified"]
-    assert {"GOV-HON-001", "GOV-HON-002"} <= {r.measure_id for r in report.candidates[0].reasons}
+    assert {r.measure_id for r in report.candidates[0].reasons} == {"DEP-HON-001", "GOV-HON-001"}
     assert [c.name for c in report.flagged] == ["某区管理局", "失信公司"]
     assert len(case_book_for(engine.store).list()) == 2
 

@@ -72,15 +72,20 @@ def test_csv_report_has_bom_exact_columns_and_masked_ids(engine: Engine, tmp_pat
     assert summary.counts == {"prohibited": 1, "restricted": 1, "review": 0, "clear": 2}
 
 
-def test_legal_representative_makes_the_company_restricted(engine: Engine, tmp_path: Path) -> None:
-    """A listed legal representative applies the wage-arrears measure to the company, id masked."""
-    source = write_csv(tmp_path / "in.csv", [(USCCS[5], "郑州某建筑劳务有限公司", "法人", PERSONS[0])],
+def test_legal_representative_brings_the_related_party_measure(make_engine: Callable[..., Engine],
+                                                               tmp_path: Path) -> None:
+    """A legal representative on the trading list brings the memorandum's measure to the company (review),
+    one on the wage-arrears list nothing (art. 48 does not reach other companies); ids masked."""
+    engine = make_engine([record("WAGE-P", PERSONS[0], "wage_arrears"),
+                          record("TRD-P", PERSONS[1], "trading_serious_violator")], cases=False)
+    source = write_csv(tmp_path / "in.csv", [(USCCS[5], "郑州某建筑劳务有限公司", "法人", PERSONS[1]),
+                                             (USCCS[6], "郑州某建筑工程有限公司", "法人", PERSONS[0])],
                        header=("subject_id", "subject_name", "subject_type", "legal_representative_id"))
     run_batch(engine, source, "bidding", tmp_path / "out.csv")
     text, rows = read_report(tmp_path / "out.csv")
-    assert (rows[0]["decision"], rows[0]["measure_ids"], rows[0]["record_ids"]) == (
-        "restricted", "NAT-WAG-001", "WAGE-P")
-    assert PERSONS[0] not in text
+    assert [(r["decision"], r["measure_ids"], r["record_ids"]) for r in rows] == [
+        ("review", "NAT-TRD-001", "TRD-P"), ("clear", "", "")]
+    assert PERSONS[0] not in text and PERSONS[1] not in text
 
 
 def test_bad_rows_are_reported_with_their_line_and_the_rest_checked(engine: Engine, tmp_path: Path) -> None:

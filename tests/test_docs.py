@@ -51,7 +51,7 @@ def test_vocabulary_page_gives_every_id_with_its_chinese_name() -> None:
             if line.startswith("| `")}
     tables = (vocabulary.SUBJECT_TYPES, vocabulary.ID_KINDS, vocabulary.LIST_TYPES, vocabulary.MATTER_TYPES,
               vocabulary.EFFECTS, vocabulary.KINDS, vocabulary.RELATED_PARTY_ROLES, vocabulary.RECORD_STATUSES,
-              vocabulary.DECISIONS)
+              vocabulary.DECISIONS, vocabulary.ORGANIZERS)
     missing = [(i, name) for table in tables for i, name in table.items()
                if not any(row.startswith(f"| `{i}` | {name} |") for row in rows)]
     assert missing == []

@@ -25,13 +25,13 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "funds_application.py": (
         "地方政府专项债券申请 special_bond", "总体结论 Overall verdict: 需人工复核 needs_review",
         "施工单位 contractor: 郑州示例建工集团有限公司", "DRC-SB-001 限制地方政府专项债券申请",
-        "总体结论 Overall verdict: 不予通过 disqualified", "法释〔2013〕17号第六条"),
+        "总体结论 Overall verdict: 不予通过 disqualified", "法释〔2013〕17号（法释〔2017〕7号修正）第八条"),
     "awards_batch.py": (
         "核查 Checked: 11，需关注 Flagged: 3，被拒绝的行 Rejected rows: 1", "candidates.csv:12: subject_id:",
         "郑州市二七区示例管理局（11410103MB0000002N）: 审慎核查 review", "依据待核实 → 人工复核 DEP-HON-001",
         "demo_out/awards/report.html"),
     "demo.py": (
-        "导入信用记录 Imported 14 records (0 rejected)", "郑州恒通建设工程有限公司", "法释〔2013〕17号第六条; confirmed",
+        "导入信用记录 Imported 14 records (0 rejected)", "郑州恒通建设工程有限公司", "法释〔2013〕17号（法释〔2017〕7号修正）第八条; confirmed",
         "11 checks, 8 flagged, 9 cases opened", "(feedback v1): 郑州恒通建设工程有限公司, government_procurement",
         "闭环 Loop closed: 1 delivered, case status fed_back (已反馈); 0 feedback record(s) pending."),
     "civil_servant_hiring.py": (

@@ -30,7 +30,8 @@ CASES = _load_cases()
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("rules", ["durable", "reference"])
 def test_policy_case(case: dict[str, Any], rules: str, make_engine: Callable[..., Engine]) -> None:
-    """Each case's subject, records and matter give exactly the wanted measures and decision (or error)."""
+    """Each case's subject, records and matter give exactly the wanted measures, decision and cited
+    legal basis (or error)."""
     records = [CreditRecord.model_validate({"subject_name": "", **r}) for r in case.get("records", [])]
     engine = make_engine(records, rules=rules)
     at = case.get("at", dt.date(2025, 6, 1))
@@ -45,6 +46,9 @@ def test_policy_case(case: dict[str, Any], rules: str, make_engine: Callable[...
     assert got == sorted(case.get("want_measures", [])), result.to_json()
     if "want_decision" in case:
         assert result.decision == case["want_decision"]
+    for measure_id, basis in case.get("want_basis", {}).items():
+        applied = next(m for m in result.measures if m.measure_id == measure_id)
+        assert [b.model_dump() for b in applied.legal_basis] == basis, measure_id
 
 
 def test_cases_cover_every_list_and_matter_pair_of_the_shipped_lists(shipped: CompiledMeasures) -> None:

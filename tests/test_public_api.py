@@ -40,8 +40,9 @@ FACADE = [
 NAMESPACES = {
     "joint_sanctions.stores": ["DEFAULT_URL", "PostgresStore", "RecordStore", "SqlStore", "SqliteStore",
                                "open_store"],
-    "joint_sanctions.vocabulary": ["BAN_LIST_TYPES", "CASE_STATUSES", "DECISIONS", "DISPOSAL_RESULTS", "EFFECTS", "ID_KINDS", "INCENTIVE_LIST_TYPES", "KINDS",
-                                   "LIST_TYPES", "MATTER_TYPES", "PUNISHMENT_LIST_TYPES", "RECORD_STATUSES",
+    "joint_sanctions.vocabulary": ["BAN_LIST_TYPES", "CASE_STATUSES", "DECISIONS", "DISPOSAL_RESULTS", "EFFECTS",
+                                   "ID_KINDS", "INCENTIVE_LIST_TYPES", "KINDS", "LIST_TYPES", "MATTER_TYPES",
+                                   "ORGANIZERS", "PUNISHMENT_LIST_TYPES", "RECORD_STATUSES",
                                    "RELATED_PARTY_ROLES", "SUBJECT_TYPES"],
     "joint_sanctions.testing": ["Clock", "FailingSink", "MemoryStore", "RecordingSink", "SequentialIds"],
     "joint_sanctions.adapters": ["VERDICTS", "AdapterError", "AdapterInputError", "Reason",
@@ -177,8 +178,10 @@ def test_there_is_no_import_cycle_in_the_core() -> None:
     (_models.Effect, vocabulary.EFFECTS),
     (_models.Kind, vocabulary.KINDS),
     (_models.Role, vocabulary.RELATED_PARTY_ROLES),
+    (_models.Organizer, vocabulary.ORGANIZERS),
     (_models.RecordStatus, vocabulary.RECORD_STATUSES),
     (_models.Decision, vocabulary.DECISIONS),
+    (_models.Organizer, vocabulary.ORGANIZERS),
 ])
 def test_the_literal_types_agree_with_the_vocabulary(literal: object, table: dict[str, str]) -> None:
     """The ids a model accepts are exactly the ids the vocabulary names (design.md §3), in its order."""

@@ -10,7 +10,7 @@ from .. import _identifiers as identifiers
 from .._errors import IdentifierError
 from .._models import CST, AppliedMeasure, CheckResult
 from .._text import escape_controls
-from ..vocabulary import DECISIONS, LIST_TYPES, MATTER_TYPES, RELATED_PARTY_ROLES, SUBJECT_TYPES
+from ..vocabulary import DECISIONS, LIST_TYPES, MATTER_TYPES, ORGANIZERS, RELATED_PARTY_ROLES, SUBJECT_TYPES
 from . import _common
 
 
@@ -44,6 +44,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="check as of this date (or YYYY-MM-DDTHH:MM[:SS][±HH:MM] time)")
     p.add_argument("--item-code", help="service item code (事项编码)")
     p.add_argument("--application-no", help="application number (申请编号)")
+    p.add_argument("--organizer", choices=list(ORGANIZERS), metavar="O",
+                   help="who organises the matter (事项主办系统): " + ", ".join(ORGANIZERS) + "; default other")
     p.add_argument("--amount", type=_common.amount, metavar="YUAN",
                    help="the matter's amount in yuan, for measures whose condition compares it (申报金额)")
     p.add_argument("--no-case", action="store_true",
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
                "related_parties": args.related}
     result = engine.check(subject, args.matter, at=args.at, item_code=args.item_code,
                           application_no=args.application_no, amount=args.amount,
-                          open_case=not args.no_case)
+                          organizer=args.organizer, open_case=not args.no_case)
     if args.json:
         sys.stdout.write(result.to_json() + "\n")
     else:

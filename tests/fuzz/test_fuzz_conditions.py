@@ -48,6 +48,8 @@ AREA = "conditions"
 CODES = {"condition_syntax", "condition_unknown_field", "condition_type", "condition_unsafe", "condition_number"}
 TEXT_FIELDS = sorted(f for f, t in CONDITION_FIELDS.items() if t is str)
 STRINGS = ["", "A1", "税务局", "郑州市中级人民法院", "it's", 'say "hi"', "back\\slash", "\x1b[2J", RESIDENT_IDS[0]]
+# matter.organizer takes only its vocabulary's ids: they let comparisons of it reach the back ends.
+STRINGS += ["development_reform", "social_credit", "other"]
 NUMBERS = ["0", "1", "-1", "0.01", "0.1", "500", "1000000", "999999999999999.99", "1000000000000000",
            "1000000000000001", "0.00001", "1e16", "10000000000000000", "-0", "00012", "3.", ".5", "1.234"]
 
