@@ -22,6 +22,7 @@ import yaml
 from ._compile import MAX_RULESET_ALTERNATIVES, MAX_RULESET_FIRINGS, residual_of
 from ._conditions import SET_TEST_MIN, ConditionError, alternatives, coincident
 from ._errors import MeasureListError, Problem
+from ._list_types import check_policy_files, is_policy_file
 from ._load_fields import _HEADER_FIELDS
 from ._load_nodes import _HEADER, MAX_LIST_ITEMS, _describe, _File, _line_col, _read_mapping
 from ._models import Measure, MeasureListFile
@@ -46,6 +47,8 @@ ERROR_CODES: tuple[str, ...] = (
     "condition_syntax", "condition_unknown_field", "condition_type", "condition_unsafe", "condition_number",
     # what the rule engine cannot take (docs/failing-closed.md)
     "bad_text", "rules_too_large",
+    # the list-type policy file (list_types.yaml)
+    "bad_period", "period_order", "duplicate_list_type",
 )
 
 PathLike = str | os.PathLike[str]
@@ -151,11 +154,12 @@ def _expand(paths: Iterable[PathLike]) -> tuple[list[str], list[Problem]]:
     for given in paths:
         path = os.fspath(given)
         if not os.path.isdir(path):
-            files.append(path)  # a missing file is reported when it is read
+            if not is_policy_file(path):  # the list-type policy is read by its own reader
+                files.append(path)  # a missing file is reported when it is read
             continue
         try:
             names = sorted(n for n in os.listdir(path) if n.endswith((".yaml", ".yml"))
-                           and os.path.isfile(os.path.join(path, n)))
+                           and not is_policy_file(n) and os.path.isfile(os.path.join(path, n)))
         except OSError as error:
             reason = error.strerror
             problems.append(Problem(path, 1, 1, "file_not_found",
@@ -245,7 +249,9 @@ def _check(paths: Iterable[PathLike] | PathLike) -> tuple[list[Problem], list[_F
     # A lone path is a common slip (a str is itself an iterable of one-letter "paths").
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
+    paths = list(paths)
     names, problems = _expand(paths)
+    problems += check_policy_files(paths)[0]
     files = [_check_file(name) for name in names]
     problems += [p for file in files for p in file.problems]
     problems += _duplicate_ids(files)

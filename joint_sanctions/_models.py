@@ -116,6 +116,9 @@ class CreditRecord(BaseModel):
     expires_on: dt.date | None = None
     status: RecordStatus = "active"
     reason: str = ""
+    #: The day a dated repair or removal took effect (the record counts before it, not from it); None while
+    #: active, and for a record imported already repaired or removed, whose date is not known.
+    ended_on: dt.date | None = None
 
     @field_validator("subject_id", mode="before")
     @classmethod
@@ -126,12 +129,53 @@ class CreditRecord(BaseModel):
     def _dates_in_order(self) -> CreditRecord:
         if self.expires_on is not None and self.expires_on <= self.listed_on:
             raise ValueError(f"expires_on {self.expires_on} is not after listed_on {self.listed_on}")
+        if self.subject_type is not None and (problem := identifiers.kind_mismatch(
+                identifiers.parse_identifier(self.subject_id)[1], self.subject_type)):
+            raise ValueError(problem)
         return self
 
     def is_active(self, day: dt.date) -> bool:
-        """True while the record counts: listed_on ≤ day < expires_on and status active."""
-        return (self.status == "active" and self.listed_on <= day
-                and (self.expires_on is None or day < self.expires_on))
+        """True while the record counts: listed_on ≤ day < expires_on, and active or ended after ``day``."""
+        return (self.listed_on <= day and (self.expires_on is None or day < self.expires_on)
+                and (self.status == "active" or (self.ended_on is not None and day < self.ended_on)))
+
+
+RecordAction = Literal["updated", "repaired", "removed", "reinstated", "relisted"]
+
+
+class RecordChange(BaseModel):
+    """A dated repair, removal or reinstatement of a record (``records repair``), as its decision states it.
+
+    ``status`` is what the record becomes; ``on`` the day that takes effect; ``early`` that the deciding
+    body allowed it before the list type's minimum period (needs ``decision_no``).
+    """
+
+    model_config = _FROZEN
+    status: RecordStatus
+    on: dt.date
+    reason: str = ""
+    decision_no: str = ""
+    authority: str = ""
+    early: bool = False
+
+
+class RecordEvent(BaseModel):
+    """One change of a credit record as its history keeps it: the record before and after, and why."""
+
+    model_config = _FROZEN
+    record_id: str
+    action: RecordAction
+    #: When the change takes effect: the repair or removal date, the new listing date, else None.
+    effective_on: dt.date | None = None
+    reason: str = ""
+    decision_no: str = ""
+    authority: str = ""
+    early: bool = False
+    #: ``import`` for a change an import file made, else ``decision``.
+    source: str = "decision"
+    changed_at: Timestamp
+    before: CreditRecord | None = None
+    after: CreditRecord
 
 
 class Matter(BaseModel):

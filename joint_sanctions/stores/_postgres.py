@@ -90,7 +90,7 @@ class _ProbeWhenIdle:
 def _to_row(record: CreditRecord) -> tuple[Any, ...]:
     return (record.record_id, record.list_type, record.subject_id, record.subject_name,
             record.subject_type, record.authority, record.document_no, record.listed_on,
-            record.expires_on, record.status, record.reason)
+            record.expires_on, record.status, record.reason, record.ended_on)
 
 
 def _password_of(url: str) -> str | None:

@@ -81,7 +81,7 @@ def _to_row(record: CreditRecord, now: str) -> tuple[Any, ...]:
     return (record.record_id, record.list_type, record.subject_id, record.subject_name,
             record.subject_type, record.authority, record.document_no, record.listed_on.isoformat(),
             record.expires_on.isoformat() if record.expires_on else None, record.status,
-            record.reason, now)
+            record.reason, record.ended_on.isoformat() if record.ended_on else None, now)
 
 
 class SqliteStore(SqlStoreBase):
