@@ -44,8 +44,8 @@ from ._load_nodes import (
 )
 from ._models import BasisStatus, CreditRecord, LegalBasis
 
-__all__ = ["POLICY_FILE", "ListTypePolicy", "Period", "Policies", "add_period", "check_policy_files",
-           "is_policy_file", "load_list_types"]
+__all__ = ["POLICY_FILE", "ListTypePolicy", "Period", "Policies", "add_period", "is_policy_file", "policies_of",
+           "policy_paths", "read_policy"]
 
 #: The file name of the policy in a measure-list directory.
 POLICY_FILE = "list_types.yaml"
@@ -210,21 +210,8 @@ def is_policy_file(path: str | os.PathLike[str]) -> bool:
     return os.path.basename(os.fspath(path)) == POLICY_FILE
 
 
-def _read(path: str) -> tuple[list[Problem], tuple[ListTypePolicy, ...]]:
-    from ._load import _compose, _read_text  # the measure lists' own reading, problems and all
-
-    file = _File(path)
-    text = _read_text(file)
-    root = _compose(text, file) if text is not None else None
-    entries: tuple[ListTypePolicy, ...] = ()
-    if root is not None:
-        read = _read_mapping(root, _FILE_FIELDS, file, _Where("the list-type policy", "名单类型政策文件"))
-        found = read.values.get("list_types")
-        entries = found if isinstance(found, tuple) else ()
-    return file.problems, entries
-
-
-def _policy_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
+def policy_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """The policy files among ``paths``: a directory's ``list_types.yaml``, or a file of that name."""
     found = []
     for given in paths:
         path = os.fspath(given)
@@ -237,40 +224,24 @@ def _policy_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     return found
 
 
-def check_policy_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Problem], Policies]:
-    """Every problem of the policy files among ``paths`` (a directory's ``list_types.yaml``, or the file
-    named), and the policy they give (empty when there is none or any problem)."""
+def read_policy(root: yaml.MappingNode, file: _File) -> tuple[ListTypePolicy, ...]:
+    """The entries of one composed policy file; its problems are reported on ``file``."""
+    read = _read_mapping(root, _FILE_FIELDS, file, _Where("the list-type policy", "名单类型政策文件"))
+    found = read.values.get("list_types")
+    return found if isinstance(found, tuple) else ()
+
+
+def policies_of(files: Sequence[tuple[str, tuple[ListTypePolicy, ...]]]) -> tuple[list[Problem], Policies]:
+    """The policy the read files give together, and the list types described twice across them."""
     problems: list[Problem] = []
     entries: dict[str, ListTypePolicy] = {}
-    for path in _policy_paths(paths):
-        found, read = _read(path)
-        problems += found
+    for path, read in files:
         for entry in read:
             if entry.list_type in entries:
                 problems.append(Problem(path, 1, 1, "duplicate_list_type",
-                                        f"list type {entry.list_type} is also described in {entries[entry.list_type].source}"
-                                        f" / 名单类型 {entry.list_type} 已在其他政策文件中说明"))
+                                        f"list type {entry.list_type} is also described in "
+                                        f"{entries[entry.list_type].source} / 名单类型 {entry.list_type} 已在其他政策文件中说明"))
             entries[entry.list_type] = entry
-    if problems:
-        return problems, Policies()
     maxima = {lt: e.maximum_period for lt, e in entries.items()
               if e.maximum_period is not None and e.basis_status == "confirmed"}
-    return [], Policies(MappingProxyType(entries), MappingProxyType(maxima))
-
-
-def load_list_types(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) -> Policies:
-    """The list-type policy of the measure lists at ``paths`` (empty when they have no policy file).
-
-    Raises:
-        MeasureListError: the policy file has problems (every one listed).
-    """
-    from ._errors import MeasureListError
-
-    if isinstance(paths, str | os.PathLike):
-        paths = [paths]
-    problems, policies = check_policy_files(paths)
-    if problems:
-        raise MeasureListError(sorted(problems))
-    return policies
-
-
+    return problems, Policies(MappingProxyType(entries), MappingProxyType(maxima))

@@ -146,13 +146,15 @@ RecordAction = Literal["updated", "repaired", "removed", "reinstated", "relisted
 class RecordChange(BaseModel):
     """A dated repair, removal or reinstatement of a record (``records repair``), as its decision states it.
 
-    ``status`` is what the record becomes; ``on`` the day that takes effect; ``early`` that the deciding
-    body allowed it before the list type's minimum period (needs ``decision_no``).
+    ``status`` is what the record becomes; ``on`` the day that takes effect (None: undated, as
+    :meth:`~joint_sanctions.stores.RecordStore.repair` makes it — the record then counts on no day, as a
+    row imported already repaired); ``early`` that the deciding body allowed it before the list type's
+    minimum period (needs ``decision_no``).
     """
 
     model_config = _FROZEN
     status: RecordStatus
-    on: dt.date
+    on: dt.date | None = None
     reason: str = ""
     decision_no: str = ""
     authority: str = ""

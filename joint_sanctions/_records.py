@@ -492,7 +492,7 @@ def _plain_record(fields: dict[str, Cell]) -> CreditRecord | None:
         subject_id, kind = parse_identifier(subject_id)
     except IdentifierError:
         return None
-    if subject_type is not None and kind_mismatch(kind, subject_type):
+    if type(subject_type) is str and kind_mismatch(kind, subject_type):
         return None  # the model's validation says why
     return trusted(CreditRecord, {
         "record_id": record_id, "list_type": list_type, "subject_id": subject_id, "subject_name": subject_name,

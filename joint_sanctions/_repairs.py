@@ -39,6 +39,8 @@ def end_record(store: RecordStore, record_id: str, change: RecordChange, policie
     """
     if change.status not in _WORDS:
         raise RecordError(f"a record can be repaired or removed, not set to {change.status!r} / 只能修复或移出记录")
+    if change.on is None:
+        raise RecordError("a repair or removal needs the day it takes effect / 修复或移出须写明生效日期")
     if not change.reason.strip() or not change.decision_no.strip():
         raise RecordError("a repair or removal needs its reason and decision number / 修复或移出须写明事由和决定文号")
 
@@ -48,7 +50,7 @@ def end_record(store: RecordStore, record_id: str, change: RecordChange, policie
             was_en, was_zh = ended_words(old)
             raise RecordError(f"record {mask_text(old.record_id)!r} is already {was_en} / 该记录{was_zh}")
         earliest = policies.earliest_repair(old) if policies is not None else None
-        if earliest is not None and change.on < earliest and not change.early:
+        if earliest is not None and change.on is not None and change.on < earliest and not change.early:
             raise RecordError(
                 f"record {mask_text(old.record_id)!r} ({old.list_type}, listed on {old.listed_on}) may not have its "
                 f"{en} before {earliest}, the list type's minimum period; if the deciding body allows it "

@@ -16,8 +16,7 @@ from typing import Protocol
 from . import _identifiers as identifiers
 from ._compile import CompiledMeasures, compile_measures
 from ._errors import MeasureListError, RuleEngineError
-from ._list_types import load_list_types
-from ._load import load_measure_lists, shipped_measures_dir
+from ._load import load_list_types, load_measure_lists, shipped_measures_dir
 from ._logging import get_logger
 from ._rules import RuleRunner
 

@@ -13,7 +13,8 @@ import pytest
 from joint_sanctions import Engine, case_book_for
 from joint_sanctions._cli import main
 from joint_sanctions._errors import RecordError
-from joint_sanctions._list_types import POLICY_FILE, load_list_types
+from joint_sanctions._list_types import POLICY_FILE
+from joint_sanctions._load import load_list_types
 from joint_sanctions._models import RecordChange
 from joint_sanctions._records import import_records
 from joint_sanctions._repairs import end_record

@@ -12,8 +12,8 @@ import pytest
 from joint_sanctions import Engine
 from joint_sanctions._cli import main
 from joint_sanctions._errors import MeasureListError
-from joint_sanctions._list_types import POLICY_FILE, add_period, load_list_types
-from joint_sanctions._load import ERROR_CODES, lint, load_measure_lists, shipped_measures_dir
+from joint_sanctions._list_types import POLICY_FILE, add_period
+from joint_sanctions._load import ERROR_CODES, lint, load_list_types, load_measure_lists, shipped_measures_dir
 from joint_sanctions.stores._sqlite import SqliteStore
 from joint_sanctions.testing import Clock
 

@@ -15,8 +15,7 @@ import sys
 from typing import Any
 
 from .._identifiers import mask_text
-from .._list_types import load_list_types
-from .._load import shipped_measures_dir
+from .._load import load_list_types, shipped_measures_dir
 from .._models import CST, CreditRecord, RecordChange, RecordEvent
 from .._records import import_records
 from .._repairs import end_record
@@ -124,7 +123,8 @@ def _event_json(event: RecordEvent) -> dict[str, Any]:
     data = event.model_dump(mode="json")
     data["before"] = None if event.before is None else _record_json(event.before)
     data["after"] = _record_json(event.after)
-    return json.loads(mask_text(json.dumps(data, ensure_ascii=False)))  # free text may quote an id
+    masked: dict[str, Any] = json.loads(mask_text(json.dumps(data, ensure_ascii=False)))  # free text may quote an id
+    return masked
 
 
 def run_history(args: argparse.Namespace) -> int:

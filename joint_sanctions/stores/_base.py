@@ -15,7 +15,7 @@ from typing import Any, Protocol, Self, runtime_checkable
 
 from .._errors import RecordError, UnreadableRecordError
 from .._identifiers import mask_text
-from .._models import CST, CreditRecord, RecordAction, RecordChange, RecordEvent, trusted
+from .._models import CreditRecord, RecordAction, RecordChange, RecordEvent, trusted
 from ..vocabulary import LIST_TYPES, RECORD_STATUSES, SUBJECT_TYPES
 
 #: What a caller may check of a record before a status change is written (raise RecordError to refuse).
@@ -224,11 +224,6 @@ def _shown(value: object) -> str:
     return text if len(text) <= 40 else text[:40] + "…"
 
 
-def today() -> dt.date:
-    """Today in China Standard Time: the day an undated status change takes effect."""
-    return dt.datetime.now(CST).date()
-
-
 _ENDED = {"repaired": ("repaired", "修复"), "removed": ("removed", "移出")}
 
 
@@ -265,7 +260,7 @@ def merged(old: CreditRecord | None, new: CreditRecord) -> tuple[CreditRecord | 
     if new == old:
         return new, "", None
     if old.status == "active" and new.status != "active":
-        return new, "", new.status  # type: ignore[return-value]  # repaired or removed
+        return new, "", new.status  # repaired or removed
     return new, "", "updated"
 
 
@@ -277,11 +272,13 @@ def status_changed(old: CreditRecord, change: RecordChange) -> tuple[CreditRecor
     """
     if change.status == "active":
         return old.model_copy(update={"status": "active", "ended_on": None}), "reinstated"
+    if change.on is None:  # undated: counts on no day, unless an earlier change gave it a date
+        return old.model_copy(update={"status": change.status}), change.status
     if change.on < old.listed_on:
         raise RecordError(f"record {mask_text(old.record_id)!r} cannot be {change.status} on {change.on}, before it "
                           f"was listed on {old.listed_on} / 修复或移出日期 {change.on} 早于列入日期 {old.listed_on}")
     ended_on = change.on if old.ended_on is None else min(old.ended_on, change.on)
-    return old.model_copy(update={"status": change.status, "ended_on": ended_on}), change.status  # type: ignore[return-value]
+    return old.model_copy(update={"status": change.status, "ended_on": ended_on}), change.status
 
 
 def unknown_record(record_id: str) -> RecordError:
@@ -289,11 +286,12 @@ def unknown_record(record_id: str) -> RecordError:
 
 
 def legacy_change(status: str, reason: str) -> RecordChange:
-    """The change :meth:`RecordStore.set_status` makes: effective today, no decision number."""
+    """The change :meth:`RecordStore.set_status` makes: undated (the record stops counting on every day,
+    as before dated repairs), no decision number."""
     if status not in RECORD_STATUSES:
         raise RecordError(f"invalid record status {mask_text(status)!r} "
                           f"(expected one of {', '.join(RECORD_STATUSES)})")
-    return trusted(RecordChange, {"status": status, "on": today(), "reason": reason, "decision_no": "",
+    return trusted(RecordChange, {"status": status, "on": None, "reason": reason, "decision_no": "",
                                   "authority": "", "early": False})
 
 
@@ -314,7 +312,7 @@ class StoreBase:
         return self.upsert_checked(records)[0]
 
     def set_status(self, record_id: str, status: str, reason: str = "") -> CreditRecord:
-        """See :meth:`RecordStore.set_status`: a change effective today (China Standard Time)."""
+        """See :meth:`RecordStore.set_status`: an undated change, kept in the history."""
         return self.change_status(record_id, legacy_change(status, reason))
 
     def repair(self, record_id: str) -> CreditRecord:

@@ -420,7 +420,7 @@ class SqlStoreBase(StoreBase):
             self._stamp_as_of(conn, [new.list_type], clock)
         self._count_local_write()
         _log.info("record_status_changed", record_id=mask_text(record_id), status=new.status,
-                  on=change.on.isoformat(), reason=mask_text(change.reason))
+                  on=change.on.isoformat() if change.on else None, reason=mask_text(change.reason))
         return new
 
     def history(self, record_id: str) -> list[RecordEvent]:
