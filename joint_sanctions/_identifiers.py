@@ -231,7 +231,7 @@ _PERSON_TYPES = frozenset({"natural_person", "individual_business"})
 
 
 def kind_mismatch(kind: str, subject_type: str | None) -> str | None:
-    """Why an identifier of ``kind`` cannot name a subject of ``subject_type`` (design.md §6), or None.
+    """Why an identifier of ``kind`` cannot name a subject of ``subject_type`` (docs/record-import.md), or None.
 
     A USCC never names a natural person, and a resident id never an organisation (legal person,
     unincorporated organisation, government body).

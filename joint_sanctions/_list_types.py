@@ -1,5 +1,5 @@
 """The list-type policy (``measure_lists/list_types.yaml``): per list type who lists and repairs it, its
-maximum publication period and its minimum period before repair (design.md §4, §6 Lifecycle).
+maximum publication period and its minimum period before repair (measure_lists/README.md, docs/record-import.md).
 
 Policy staff maintain the file beside the measure lists; it is linted with them (same readers, same
 ``file:line:col: code: message`` problems) and loaded with them: ``--measures DIR`` takes the policy

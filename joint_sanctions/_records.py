@@ -62,7 +62,7 @@ COLUMNS: tuple[str, ...] = ("record_id", "list_type", "subject_id", "subject_nam
 _ORDER = {name: index for index, name in enumerate(COLUMNS)}
 _REQUIRED = frozenset({"record_id", "list_type", "subject_id", "listed_on"})
 _REQUIRED_ORDER = tuple(name for name in COLUMNS if name in _REQUIRED)
-#: The Chinese headers of design.md §6, each standing for its column (also as JSON Lines keys).
+#: The Chinese headers of docs/record-import.md, each standing for its column (also as JSON Lines keys).
 _CHINESE_COLUMNS: dict[str, str] = {
     "记录编号": "record_id", "名单类型": "list_type", "主体标识": "subject_id", "主体名称": "subject_name",
     "主体类型": "subject_type", "认定单位": "authority", "认定文号": "document_no", "列入日期": "listed_on",
@@ -198,7 +198,7 @@ def import_records(store: RecordStore, path: str | os.PathLike[str], batch_size:
             raise
         stored = writer.finish()
     if writer.refused:
-        # A row that would undo a repair (design.md §6, Lifecycle) is reported where it is in the file.
+        # A row that would undo a repair (docs/record-import.md, "When a record counts") is reported where it is in the file.
         errors = sorted([*errors, *writer.refused], key=lambda error: error.line)
     if progress is not None:
         progress(done)

@@ -1,5 +1,5 @@
 """Dated credit repair and removal (信用修复、移出) under the list-type policy: ``records repair`` and
-``records remove`` (design.md §6 Lifecycle, §8).
+``records remove`` (docs/record-import.md, docs/cli.md).
 
 The store writes the change and its history entry in one transaction; this module decides whether the
 change may be made at all, from the stored record and the policy, before anything is written.

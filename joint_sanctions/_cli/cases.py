@@ -134,7 +134,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def _records_ended(store: Any, cases: list[Case]) -> set[str]:
     """Ids of the cases every record of which has since been repaired or removed: the handling
-    department should know before it applies the measures of an open one (design.md §6, Lifecycle)."""
+    department should know before it applies the measures of an open one (docs/record-import.md, "When a record counts")."""
     status: dict[str, bool] = {}
     ended = set()
     for case in cases:

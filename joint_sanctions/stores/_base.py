@@ -236,7 +236,7 @@ def ended_words(record: CreditRecord) -> tuple[str, str]:
 
 
 def merged(old: CreditRecord | None, new: CreditRecord) -> tuple[CreditRecord | None, str, RecordAction | None]:
-    """What an upsert of ``new`` over the stored ``old`` writes (design.md §6, Lifecycle).
+    """What an upsert of ``new`` over the stored ``old`` writes (docs/record-import.md, "When a record counts").
 
     Returns:
         ``(record to write or None, why it is refused or "", the history action or None for none)``.

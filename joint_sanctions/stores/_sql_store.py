@@ -118,7 +118,7 @@ def record_migrations(d: Dialect) -> tuple[Migration, ...]:
             ("INSERT INTO record_data_as_of (list_type, written_at) "
              "SELECT list_type, MAX(updated_at) FROM credit_records GROUP BY list_type"),
         )),
-        # Dated repairs and removals, and every change of a record (design.md §6, Lifecycle). Additive:
+        # Dated repairs and removals, and every change of a record (docs/record-import.md, "When a record counts"). Additive:
         # one nullable column and a table of its own, so other migrations of credit_records merge with it.
         Migration("records-0005", (
             f"ALTER TABLE credit_records ADD COLUMN ended_on {d.date}",
