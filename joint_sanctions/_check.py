@@ -20,7 +20,9 @@ The membership set holds ``hash(subject id)`` of every subject with an active re
 strings: a million subjects fit in tens of MB). A hash collision only sends a check down the
 exact path. It is kept current: this process's own writes are noticed on the next check, other
 processes' writes within ``refresh_interval`` seconds (one indexed query for what changed). A
-repaired or expired record needs no refresh: the store lookup decides what is active.
+repaired or expired record needs no refresh: the store lookup decides what is active (a record
+repaired on a known date stays in the set, so a check of an earlier day still finds it), and the
+list-type policy ends open-ended records at their maximum.
 
 The same refresh keeps the store's ``data_as_of`` (when each list type was last written), so every
 result carries it at no cost, and a check refuses to answer (docs/failing-closed.md) when no record was ever
@@ -422,7 +424,8 @@ class Engine(Closing):
             if hash(subj.id) not in hashes and not any(hash(p.id) in hashes for p in subj.related_parties):
                 return self._clear(compiled, subj.id, subj.id_kind, subj.name, subj.subject_type, mat, when)
         by_id = {p.id: p for p in subj.related_parties}
-        records = self.store.active_records([subj.id, *by_id], day)
+        # Open-ended records past their list type's maximum (list_types.yaml) no longer count.
+        records = compiled.list_types.current(self.store.active_records([subj.id, *by_id], day), day)
         result = self._evaluate(compiled, subj, mat, when, day, by_id, records)
         if result.measures and opens and self._cases is not None:
             result = result.model_copy(update={"case_id": self._cases.open_case(result, subj)})

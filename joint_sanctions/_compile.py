@@ -41,6 +41,7 @@ from ._conditions import (
     set_tests,
     to_durable,
 )
+from ._list_types import Policies
 from ._models import Measure, MeasureListFile
 
 #: The role a fact has when the record belongs to the checked subject itself.
@@ -104,6 +105,8 @@ class CompiledMeasures:
     set_tests: Mapping[tuple[str, str], tuple[SetTest, ...]] = field(repr=False, compare=False,
                                                                       default_factory=lambda: MappingProxyType({}))
     compile_ms: float = 0.0
+    #: The list-type policy served with the measures (list_types.yaml; empty when the lists have none).
+    list_types: Policies = field(default_factory=Policies, repr=False, compare=False)
 
     def candidates(self, list_type: str, matter_type: str) -> tuple[CompiledMeasure, ...]:
         """Measures that could apply to a record of ``list_type`` for ``matter_type``."""
@@ -226,9 +229,12 @@ def residual_of(valid_from: dt.date | None, valid_to: dt.date | None, subject_ty
     return And(tuple(parts))  # never empty: the party clause is always there
 
 
-def revision_of(files: Iterable[MeasureListFile]) -> str:
-    """Content hash of the measure set: same measures (in any file layout or order) → same revision."""
-    canonical = sorted((_canonical(m) for f in files for m in f.measures), key=lambda d: str(d["id"]))
+def revision_of(files: Iterable[MeasureListFile], policy: str = "") -> str:
+    """Content hash of the measure set: same measures (in any file layout or order) → same revision.
+    ``policy`` is the list-type policy's digest: its periods change outcomes as much as a measure does."""
+    canonical: list[Any] = sorted((_canonical(m) for f in files for m in f.measures), key=lambda d: str(d["id"]))
+    if policy:  # lists without a policy file keep the revision they always had
+        canonical.append({"list_types": policy})
     blob = json.dumps(canonical, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
@@ -263,17 +269,17 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def compile_measures(files: Iterable[MeasureListFile]) -> CompiledMeasures:
-    """Build the index, rules and revision of validated measure lists.
+def compile_measures(files: Iterable[MeasureListFile], list_types: Policies | None = None) -> CompiledMeasures:
+    """Build the index, rules and revision of validated measure lists (and their list-type policy).
 
     The loader has already validated every field and condition, so compiling cannot fail on
     content that :func:`joint_sanctions._load.load_measure_lists` accepted.
     """
     with collector_paused():
-        return _compile(tuple(files))
+        return _compile(tuple(files), list_types or Policies())
 
 
-def _compile(files: tuple[MeasureListFile, ...]) -> CompiledMeasures:
+def _compile(files: tuple[MeasureListFile, ...], list_types: Policies) -> CompiledMeasures:
     started = time.perf_counter()
     compiled: dict[str, CompiledMeasure] = {}
     index: dict[tuple[str, str], list[CompiledMeasure]] = {}
@@ -296,8 +302,9 @@ def _compile(files: tuple[MeasureListFile, ...]) -> CompiledMeasures:
         if found:
             tests[key] = tuple((k, set_member(t)) for k, t in sorted(found.items()))
     return CompiledMeasures(
-        revision=revision_of(files),
+        revision=revision_of(files, list_types.digest()),
         files=files,
+        list_types=list_types,
         measures=MappingProxyType(compiled),
         index=MappingProxyType(frozen_index),
         compile_ms=(time.perf_counter() - started) * 1000,

@@ -40,6 +40,7 @@ from ._masking import (
 
 __all__ = [
     "infer_subject_type",
+    "kind_mismatch",
     "mask",
     "mask_text",
     "normalize_resident_id",
@@ -223,3 +224,24 @@ def infer_subject_type(normalised_id: str, kind: str) -> str:
     if normalised_id.startswith("92"):
         return "individual_business"
     return "legal_person"
+
+
+#: Subject types a resident id may identify: a person, or a sole trader registered under its operator.
+_PERSON_TYPES = frozenset({"natural_person", "individual_business"})
+
+
+def kind_mismatch(kind: str, subject_type: str | None) -> str | None:
+    """Why an identifier of ``kind`` cannot name a subject of ``subject_type`` (docs/record-import.md), or None.
+
+    A USCC never names a natural person, and a resident id never an organisation (legal person,
+    unincorporated organisation, government body).
+    """
+    if subject_type is None:
+        return None
+    if kind == "uscc" and subject_type == "natural_person":
+        return ("a USCC cannot identify a natural_person (use the person's resident id) "
+                "/ 统一社会信用代码不能标识自然人")
+    if kind == "resident_id" and subject_type not in _PERSON_TYPES:
+        return (f"a resident id cannot identify a {subject_type} (use its USCC) "
+                "/ 居民身份证号码不能标识法人或其他组织")
+    return None

@@ -22,11 +22,12 @@ import yaml
 from ._compile import MAX_RULESET_ALTERNATIVES, MAX_RULESET_FIRINGS, residual_of
 from ._conditions import SET_TEST_MIN, ConditionError, alternatives, coincident
 from ._errors import MeasureListError, Problem
+from ._list_types import ListTypePolicy, Policies, is_policy_file, policies_of, policy_paths, read_policy
 from ._load_fields import _HEADER_FIELDS
 from ._load_nodes import _HEADER, MAX_LIST_ITEMS, _describe, _File, _line_col, _read_mapping
 from ._models import Measure, MeasureListFile
 
-__all__ = ["ERROR_CODES", "MAX_LIST_ITEMS", "lint", "load_measure_lists", "shipped_measures_dir"]
+__all__ = ["ERROR_CODES", "MAX_LIST_ITEMS", "lint", "load_list_types", "load_measure_lists", "shipped_measures_dir"]
 
 #: Every problem code the loader can report (stable: tools and people match on them).
 ERROR_CODES: tuple[str, ...] = (
@@ -46,6 +47,8 @@ ERROR_CODES: tuple[str, ...] = (
     "condition_syntax", "condition_unknown_field", "condition_type", "condition_unsafe", "condition_number",
     # what the rule engine cannot take (docs/failing-closed.md)
     "bad_text", "rules_too_large",
+    # the list-type policy file (list_types.yaml)
+    "bad_period", "period_order", "duplicate_list_type",
 )
 
 PathLike = str | os.PathLike[str]
@@ -151,11 +154,12 @@ def _expand(paths: Iterable[PathLike]) -> tuple[list[str], list[Problem]]:
     for given in paths:
         path = os.fspath(given)
         if not os.path.isdir(path):
-            files.append(path)  # a missing file is reported when it is read
+            if not is_policy_file(path):  # the list-type policy is read by its own reader
+                files.append(path)  # a missing file is reported when it is read
             continue
         try:
             names = sorted(n for n in os.listdir(path) if n.endswith((".yaml", ".yml"))
-                           and os.path.isfile(os.path.join(path, n)))
+                           and not is_policy_file(n) and os.path.isfile(os.path.join(path, n)))
         except OSError as error:
             reason = error.strerror
             problems.append(Problem(path, 1, 1, "file_not_found",
@@ -243,11 +247,42 @@ def _too_large(file: _File, node: yaml.Node, key: tuple[str, str], n: int, limit
                    f"（{SET_TEST_MIN} 个值以上的 in 列表只计一次）")
 
 
+def _check_policies(paths: Iterable[PathLike]) -> tuple[list[Problem], Policies]:
+    """Every problem of the list-type policy files among ``paths``, and the policy (empty with problems)."""
+    problems: list[Problem] = []
+    read: list[tuple[str, tuple[ListTypePolicy, ...]]] = []
+    for path in policy_paths(paths):
+        file = _File(path)
+        text = _read_text(file)
+        root = _compose(text, file) if text is not None else None
+        read.append((path, read_policy(root, file) if root is not None else ()))
+        problems += file.problems
+    across, policies = policies_of(read)
+    problems += across
+    return problems, (Policies() if problems else policies)
+
+
+def load_list_types(paths: Iterable[PathLike] | PathLike) -> Policies:
+    """The list-type policy (list_types.yaml) of the measure lists at ``paths``; empty when they have none.
+
+    Raises:
+        MeasureListError: the policy file has problems (every one listed).
+    """
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    problems, policies = _check_policies(paths)
+    if problems:
+        raise MeasureListError(sorted(problems))
+    return policies
+
+
 def _check(paths: Iterable[PathLike] | PathLike) -> tuple[list[Problem], list[_File]]:
     # A lone path is a common slip (a str is itself an iterable of one-letter "paths").
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
+    paths = list(paths)
     names, problems = _expand(paths)
+    problems += _check_policies(paths)[0]
     files = [_check_file(name) for name in names]
     problems += [p for file in files for p in file.problems]
     problems += _duplicate_ids(files)

@@ -141,6 +141,9 @@ class CreditRecord(BaseModel):
     ban_matter_types: tuple[MatterType, ...] = ()
     ban_item_codes: tuple[Annotated[str, AfterValidator(_item_code)], ...] = ()
     ban_until: dt.date | None = None
+    #: The day a dated repair or removal took effect (the record counts before it, not from it); None while
+    #: active, and for a record imported already repaired or removed, whose date is not known.
+    ended_on: dt.date | None = None
 
     @field_validator("subject_id", mode="before")
     @classmethod
@@ -173,12 +176,55 @@ class CreditRecord(BaseModel):
                               self.ban_until)
         if problem is not None:
             raise ValueError(problem)
+        if self.subject_type is not None and (problem := identifiers.kind_mismatch(
+                identifiers.parse_identifier(self.subject_id)[1], self.subject_type)):
+            raise ValueError(problem)
         return self
 
     def is_active(self, day: dt.date) -> bool:
-        """True while the record counts: listed_on ≤ day < expires_on and status active."""
-        return (self.status == "active" and self.listed_on <= day
-                and (self.expires_on is None or day < self.expires_on))
+        """True while the record counts: listed_on ≤ day < expires_on, and active or ended after ``day``."""
+        return (self.listed_on <= day and (self.expires_on is None or day < self.expires_on)
+                and (self.status == "active" or (self.ended_on is not None and day < self.ended_on)))
+
+
+RecordAction = Literal["updated", "repaired", "removed", "reinstated", "relisted"]
+
+
+class RecordChange(BaseModel):
+    """A dated repair, removal or reinstatement of a record (``records repair``), as its decision states it.
+
+    ``status`` is what the record becomes; ``on`` the day that takes effect (None: undated, as
+    :meth:`~joint_sanctions.stores.RecordStore.repair` makes it — the record then counts on no day, as a
+    row imported already repaired); ``early`` that the deciding body allowed it before the list type's
+    minimum period (needs ``decision_no``).
+    """
+
+    model_config = _FROZEN
+    status: RecordStatus
+    on: dt.date | None = None
+    reason: str = ""
+    decision_no: str = ""
+    authority: str = ""
+    early: bool = False
+
+
+class RecordEvent(BaseModel):
+    """One change of a credit record as its history keeps it: the record before and after, and why."""
+
+    model_config = _FROZEN
+    record_id: str
+    action: RecordAction
+    #: When the change takes effect: the repair or removal date, the new listing date, else None.
+    effective_on: dt.date | None = None
+    reason: str = ""
+    decision_no: str = ""
+    authority: str = ""
+    early: bool = False
+    #: ``import`` for a change an import file made, else ``decision``.
+    source: str = "decision"
+    changed_at: Timestamp
+    before: CreditRecord | None = None
+    after: CreditRecord
 
 
 def ban_problem(list_type: str, listed_on: dt.date, matter_types: tuple[str, ...], item_codes: tuple[str, ...],

@@ -42,7 +42,7 @@ from pydantic_core import ErrorDetails
 
 from . import _tabular
 from ._errors import IdentifierError, ImportRowError, RecordError
-from ._identifiers import mask_text, parse_identifier
+from ._identifiers import kind_mismatch, mask_text, parse_identifier
 from ._logging import get_logger
 from ._models import CreditRecord, trusted
 from .stores import RecordStore
@@ -67,12 +67,24 @@ _KNOWN: tuple[str, ...] = (*COLUMNS, *BAN_COLUMNS)
 # expiry, status 'active', no ban).
 _ORDER = {name: index for index, name in enumerate(_KNOWN)}
 _REQUIRED = frozenset({"record_id", "list_type", "subject_id", "listed_on"})
+_REQUIRED_ORDER = tuple(name for name in COLUMNS if name in _REQUIRED)
+#: The Chinese headers of docs/record-import.md, each standing for its column (also as JSON Lines keys).
+_CHINESE_COLUMNS: dict[str, str] = {
+    "记录编号": "record_id", "名单类型": "list_type", "主体标识": "subject_id", "主体名称": "subject_name",
+    "主体类型": "subject_type", "认定单位": "authority", "认定文号": "document_no", "列入日期": "listed_on",
+    "有效期至": "expires_on", "状态": "status", "事由": "reason", "行政区划代码": "region_code",
+    "整改期限": "rectify_by", "禁入事项": "ban_matter_types", "禁入事项编码": "ban_item_codes",
+    "禁入截止日期": "ban_until"}
 _DATES = frozenset({"listed_on", "expires_on", "rectify_by", "ban_until"})
 _LISTS = frozenset({"ban_matter_types", "ban_item_codes"})
 # Id → Chinese name, to suggest the id when a file carries the name or a near miss.
 _CHOICES: dict[str, Mapping[str, str]] = {
     "list_type": LIST_TYPES, "subject_type": SUBJECT_TYPES, "status": RECORD_STATUSES,
     "ban_matter_types": MATTER_TYPES}
+# Chinese name → id, so a file may name list types (subject types, statuses) as people write them; ban
+# lists take ids only.
+_BY_NAME: dict[str, dict[str, str]] = {field: {name: key for key, name in choices.items()}
+                                       for field, choices in _CHOICES.items() if field not in _LISTS}
 # ISO dates, and the Y/M/D form spreadsheets write when they save a date as CSV text.
 _DATE = re.compile(r"([0-9]{4})([-/])([0-9]{1,2})\2([0-9]{1,2})")
 _EXCEL_MAX_SERIAL = 2_958_466  # 9999-12-31 + 1
@@ -147,6 +159,8 @@ def import_records(store: RecordStore, path: str | os.PathLike[str], batch_size:
 
     Rows are upserted by ``record_id`` in batches, in file order, so re-importing updates records,
     a record_id repeated in the file ends with its last good row, and nothing else stored is touched.
+    A row that would undo a repair or removal (saying ``active`` without a listing after the end date)
+    is not stored and is reported with its line, like a bad row.
     A store that offers :class:`~joint_sanctions.stores._base.BulkLoading` gets the upserts as one bulk
     load (SQLite: into an empty store the indexes are built once at the end).
 
@@ -170,17 +184,17 @@ def import_records(store: RecordStore, path: str | os.PathLike[str], batch_size:
         raise ValueError(f"batch_size must be positive, not {batch_size}")
     _tabular.max_input_bytes(max_input_mb)
     errors: list[ImportRowError] = []
-    batch: list[CreditRecord] = []
+    batch: list[tuple[int, CreditRecord]] = []
     done = 0
     with store.bulk_load() if isinstance(store, BulkLoading) else contextlib.nullcontext():
         writer = _BatchWriter(store)
         try:
-            for _line, item in read_records(path, max_input_mb):
+            for line, item in read_records(path, max_input_mb):
                 done += 1
                 if isinstance(item, ImportRowError):
                     errors.append(item)
                     continue
-                batch.append(item)
+                batch.append((line, item))
                 if len(batch) >= batch_size:
                     writer.put(batch)
                     batch = []
@@ -192,6 +206,9 @@ def import_records(store: RecordStore, path: str | os.PathLike[str], batch_size:
             writer.finish(reraise=False)  # what was queued is still stored; the reader's error wins
             raise
         stored = writer.finish()
+    if writer.refused:
+        # A row that would undo a repair (docs/record-import.md, "When a record counts") is reported where it is in the file.
+        errors = sorted([*errors, *writer.refused], key=lambda error: error.line)
     if progress is not None:
         progress(done)
     name = os.fspath(path)
@@ -210,9 +227,11 @@ class _BatchWriter:
 
     def __init__(self, store: RecordStore) -> None:
         self._store = store
-        self._queue: queue.Queue[list[CreditRecord] | None] = queue.Queue(maxsize=2)
+        self._queue: queue.Queue[list[tuple[int, CreditRecord]] | None] = queue.Queue(maxsize=2)
         self._stored = 0
         self._error: BaseException | None = None
+        #: Rows the store refused because they would undo a repair, with their lines.
+        self.refused: list[ImportRowError] = []
         self._thread = threading.Thread(target=self._run, name="joint-sanctions-import", daemon=True)
         self._thread.start()
 
@@ -220,11 +239,16 @@ class _BatchWriter:
         while (batch := self._queue.get()) is not None:
             if self._error is None:
                 try:
-                    self._stored += self._store.upsert(batch)
+                    written, refused = self._store.upsert_checked(record for _, record in batch)
+                    self._stored += written
+                    if refused:
+                        # The last row of a repeated id is the one the store judged.
+                        lines = {record.record_id: line for line, record in batch}
+                        self.refused += [_row_error(lines[rid], why) for rid, why in refused.items()]
                 except BaseException as exc:  # noqa: BLE001 -- handed to the caller's thread
                     self._error = exc
 
-    def put(self, batch: list[CreditRecord]) -> None:
+    def put(self, batch: list[tuple[int, CreditRecord]]) -> None:
         if self._error is not None:
             raise self._error
         self._queue.put(batch)
@@ -341,11 +365,12 @@ _READERS: dict[str, Callable[[str, int], Iterator[Row]]] = {
 def _header(path: str, cells: Sequence[object] | None) -> list[str]:
     """The column names of a header row, checked against :data:`COLUMNS`."""
     if cells is None:
-        raise _file_error(path, f"empty file; the first line must be the header: {', '.join(COLUMNS)}")
-    names, problems = _tabular.read_header(cells, _KNOWN, COLUMNS)
+        raise _file_error(path, f"empty file; the first line must be the header, at least: {', '.join(_REQUIRED_ORDER)}")
+    english = [_CHINESE_COLUMNS.get(cell.strip(), cell) if isinstance(cell, str) else cell for cell in cells]
+    names, problems = _tabular.read_header(english, _KNOWN, _REQUIRED_ORDER)
     if problems:
-        raise _file_error(path, f"{problems} (the header must be: {', '.join(COLUMNS)}; "
-                                f"optional: {', '.join(BAN_COLUMNS)})")
+        raise _file_error(path, f"{problems} (required: {', '.join(_REQUIRED_ORDER)}; "
+                                f"known: {', '.join(_KNOWN)}; Chinese headers such as 记录编号 also)")
     return names
 
 
@@ -382,6 +407,8 @@ def _json_row(line: int, text: str) -> CreditRecord | ImportRowError:
         return _row_error(line, f"nested deeper than {_MAX_DEPTH} levels")
     if not isinstance(data, dict):
         return _row_error(line, f"expected a JSON object, found {type(data).__name__}")
+    if not all(key in _ORDER for key in data):
+        data = {_CHINESE_COLUMNS.get(key, key): value for key, value in data.items()}
     if unknown := sorted(set(data) - set(_KNOWN)):
         return _row_error(line, f"unknown keys: {', '.join(repr(key) for key in unknown)}")
     cells: list[Cell] = []
@@ -439,6 +466,8 @@ def _row(line: int, columns: Sequence[str], cells: Sequence[Cell]) -> CreditReco
                 problems[name] = f"{name}: {_quote(value)} is not a date (YYYY-MM-DD)"
                 continue
             value = day
+        elif name in _BY_NAME and isinstance(value, str):
+            value = _BY_NAME[name].get(value, value)
         fields[name] = value
     plain = None if problems else _plain_record(fields)
     if plain is not None:
@@ -475,14 +504,17 @@ def _plain_record(fields: dict[str, Cell]) -> CreditRecord | None:
             or type(reason) is not str or type(subject_id) is not str):
         return None
     try:
-        subject_id = parse_identifier(subject_id)[0]
+        subject_id, kind = parse_identifier(subject_id)
     except IdentifierError:
         return None
+    if type(subject_type) is str and kind_mismatch(kind, subject_type):
+        return None  # the model's validation says why
     return trusted(CreditRecord, {
         "record_id": record_id, "list_type": list_type, "subject_id": subject_id, "subject_name": subject_name,
         "subject_type": subject_type, "authority": authority, "document_no": document_no,
         "listed_on": listed_on, "expires_on": expires_on, "status": status, "reason": reason,
-        "region_code": None, "rectify_by": None, "ban_matter_types": (), "ban_item_codes": (), "ban_until": None})
+        "region_code": None, "rectify_by": None, "ban_matter_types": (), "ban_item_codes": (), "ban_until": None,
+        "ended_on": None})
 
 
 _BAN_FREE = frozenset(COLUMNS)

@@ -114,8 +114,8 @@ _SCREEN = f"""INSERT INTO rescreen_now (subject_id, status)
     SELECT s.subject_id, {_STATUS}
     FROM registered_subjects s
     LEFT JOIN credit_records r
-      ON r.subject_id = s.subject_id AND r.status = 'active' AND r.listed_on <= :day
-         AND (r.expires_on IS NULL OR :day < r.expires_on)
+      ON r.subject_id = s.subject_id AND r.listed_on <= :day
+         AND (r.expires_on IS NULL OR :day < r.expires_on) AND (r.status = 'active' OR :day < r.ended_on)
     {{where}}
     GROUP BY s.subject_id"""
 # NULL (never screened) and '' (on no list) both mean "not listed before".

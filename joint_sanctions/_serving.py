@@ -16,7 +16,7 @@ from typing import Protocol
 from . import _identifiers as identifiers
 from ._compile import CompiledMeasures, compile_measures
 from ._errors import MeasureListError, RuleEngineError
-from ._load import load_measure_lists, shipped_measures_dir
+from ._load import load_list_types, load_measure_lists, shipped_measures_dir
 from ._logging import get_logger
 from ._rules import RuleRunner
 
@@ -38,7 +38,9 @@ def compile_paths(measures: MeasuresLike) -> CompiledMeasures:
     """Load and compile measure lists from files/directories (default: the shipped lists)."""
     if isinstance(measures, CompiledMeasures):
         return measures
-    return compile_measures(load_measure_lists(_measure_paths(measures)))
+    paths = _measure_paths(measures)
+    files = load_measure_lists(paths)  # raises for problems of the policy file too
+    return compile_measures(files, load_list_types(paths))
 
 
 class ServedMeasures:
@@ -92,7 +94,7 @@ class MeasureWatcher:
             return ()
         files: list[Path] = []
         for p in map(Path, _measure_paths(source)):
-            files.extend(sorted([*p.glob("*.yaml"), *p.glob("*.yml")]) if p.is_dir() else [p])
+            files.extend(sorted([*p.glob("*.yaml"), *p.glob("*.yml")]) if p.is_dir() else [p])  # the policy too
         stats = []
         for f in files:
             try:

@@ -132,12 +132,13 @@ def test_records_import_reports_bad_rows_keeps_good_ones(tmp_path: Path) -> None
 
 
 def test_records_repair(db: str) -> None:
-    """records repair marks the record repaired; the next check is clear; unknown ids exit 1."""
-    assert run("records", "repair", "R1", "--db", db).returncode == 0
+    """records repair marks the record repaired from its date; a check from then is clear; unknown ids exit 1."""
+    decision = ("--reason", "已履行", "--decision-no", "(2025)豫01执恢1号")
+    assert run("records", "repair", "R1", *decision, "--on", "2025-05-01", "--db", db).returncode == 0
     p = run("check", "--subject", CO, "--matter", "government_procurement", "--at", "2025-06-01", "--json",
             "--db", db)
     assert json.loads(p.stdout)["decision"] == "clear"
-    bad = run("records", "repair", "NOPE", "--db", db)
+    bad = run("records", "repair", "NOPE", *decision, "--db", db)
     assert bad.returncode == 1 and "NOPE" in bad.stderr and "Traceback" not in bad.stderr
 
 

@@ -191,7 +191,7 @@ def test_lint_and_error_lines_escape_control_characters(cli: Cli, tmp_path: Path
                    encoding="utf-8")
     code, out, _ = cli("lint", str(bad))
     assert code == 1 and ESC not in out and "\\x1b[2Jfield" in out
-    code, out, err = cli("records", "repair", "R\x1b[2J", "--db", hostile_db)
+    code, out, err = cli("records", "repair", "R\x1b[2J", "--reason", "r", "--decision-no", "n", "--db", hostile_db)
     assert code == 1 and ESC not in err and "R\\x1b[2J" in one_line(err)
     code, _, err = cli("check", "--subject", "\x1b[2J", "--matter", "bidding", "--db", hostile_db)
     assert code == 2 and ESC not in err

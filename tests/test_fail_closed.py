@@ -119,7 +119,9 @@ def test_postgres_failure_never_shows_the_password(tmp_path: Path) -> None:
     ["batch", "in.csv", "--matter", "government_procurement", "--out", "report.csv"],
     ["cases", "list"],
     ["cases", "stats"],
-    ["records", "repair", "R1"],
+    ["records", "repair", "R1", "--reason", "已履行", "--decision-no", "(2025)1号"],
+    ["records", "history", "R1"],
+    ["records", "list", "--subject", CO],
 ])
 def test_cli_refuses_a_missing_database_file(tmp_path: Path, command: list[str]) -> None:
     """check, batch, cases and repair on a missing --db file: one line, exit 1, no file, no "clear"."""

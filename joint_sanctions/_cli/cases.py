@@ -123,17 +123,36 @@ def run_list(args: argparse.Namespace) -> int:
     store, book = _book(args)
     with store:
         cases = book.list(args.status, subject=args.subject, matter_type=args.matter, since=args.since)
+        ended = _records_ended(store, cases)
     if args.json:
-        sys.stdout.write(json.dumps([_summary(c) for c in cases], ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(json.dumps([_summary(c, c.case_id in ended) for c in cases], ensure_ascii=False, indent=2)
+                         + "\n")
     else:
-        print(render_table(cases))
+        print(render_table(cases, ended))
     return 0
 
 
-def _summary(case: Case) -> dict[str, Any]:
-    """The ``cases list --json`` element, with the measures that did not bind (the legality guard)."""
+def _records_ended(store: Any, cases: list[Case]) -> set[str]:
+    """Ids of the cases every record of which has since been repaired or removed: the handling
+    department should know before it applies the measures of an open one (docs/record-import.md, "When a record counts")."""
+    status: dict[str, bool] = {}
+    ended = set()
+    for case in cases:
+        ids = {rid for m in case.measures for rid in m.record_ids}
+        for rid in ids - status.keys():
+            record = store.get(rid)
+            status[rid] = record is not None and record.status != "active"
+        if ids and all(status[rid] for rid in ids):
+            ended.add(case.case_id)
+    return ended
+
+
+def _summary(case: Case, records_ended: bool = False) -> dict[str, Any]:
+    """The ``cases list --json`` element, with the measures that did not bind (the legality guard) and
+    whether every record behind the case has been repaired or removed since."""
     return {**case.summary(),
-            "non_binding_measure_ids": [m.measure_id for m in case.measures if not m.binding]}
+            "non_binding_measure_ids": [m.measure_id for m in case.measures if not m.binding],
+            "records_ended": records_ended}
 
 
 def _measures_cell(case: Case) -> str:
@@ -144,15 +163,17 @@ def _measures_cell(case: Case) -> str:
                     for m in case.measures)
 
 
-def render_table(cases: list[Case]) -> str:
-    """A readable table of cases (resident ids masked, times in China Standard Time)."""
+def render_table(cases: list[Case], records_ended: set[str] | frozenset[str] = frozenset()) -> str:
+    """A readable table of cases (resident ids masked, times in China Standard Time); a case whose
+    records have all been repaired or removed since says so beside its status."""
     if not cases:
         return "no cases / 无案例"
     header = ("case_id", "status", "decision", "matter", "subject", "measures", "initiated", "disposed")
     rows: list[tuple[str, ...]] = []
     for c in cases:
         s = c.summary()
-        rows.append((c.case_id, f"{c.status} {CASE_STATUSES[c.status]}",
+        ended = " (records ended 记录已修复/移出)" if c.case_id in records_ended else ""
+        rows.append((c.case_id, f"{c.status} {CASE_STATUSES[c.status]}{ended}",
                      f"{c.decision} {DECISIONS[c.decision]}", f"{c.matter_type} {MATTER_TYPES[c.matter_type]}",
                      f"{s['subject']['name'] or '-'} {s['subject']['id']}", _measures_cell(c),
                      _local(c.initiated_at), _local(c.disposal.disposed_at) if c.disposal else "-"))

@@ -1,20 +1,25 @@
 """What a record store is (:class:`RecordStore`) and what every one does alike, written once.
 
-A repair is a status change, a store is its own context manager, and a row read back is checked
-before it becomes a record (:func:`stored_record`).
+A repair is a dated status change kept in the record's history, a re-import never undoes one
+(:func:`merged`), a store is its own context manager, and a row read back is checked before it becomes
+a record (:func:`stored_record`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
 
-from .._errors import UnreadableRecordError
-from .._models import CreditRecord, ban_problem, trusted
+from .._errors import RecordError, UnreadableRecordError
+from .._identifiers import mask_text
+from .._models import CreditRecord, RecordAction, RecordChange, RecordEvent, ban_problem, trusted
 from ..vocabulary import LIST_TYPES, MATTER_TYPES, RECORD_STATUSES, SUBJECT_TYPES
+
+#: What a caller may check of a record before a status change is written (raise RecordError to refuse).
+Validator = Callable[[CreditRecord, RecordChange], None]
 
 
 @runtime_checkable
@@ -28,10 +33,22 @@ class RecordStore(Protocol):
     def upsert(self, records: Iterable[CreditRecord]) -> int:
         """Insert each record, or replace the stored one with the same ``record_id``.
 
-        Records are written in order, so of two with the same id the later one wins.
+        Records are written in order, so of two with the same id the later one wins. A record that
+        would undo a repair or removal is not written (see :meth:`upsert_checked`).
 
         Returns:
             The number of records written.
+        """
+        ...
+
+    def upsert_checked(self, records: Iterable[CreditRecord]) -> tuple[int, dict[str, str]]:
+        """:meth:`upsert`, except that a record which would undo a repair or removal is not written.
+
+        A record stored ``repaired`` or ``removed`` is replaced by one saying ``active`` only when its
+        ``listed_on`` is after the end date (a new listing); every change is kept in :meth:`history`.
+
+        Returns:
+            ``(records written, {record_id: why it was refused})``.
         """
         ...
 
@@ -39,11 +56,33 @@ class RecordStore(Protocol):
         """The record with this id, or None."""
         ...
 
+    def change_status(self, record_id: str, change: RecordChange, validate: Validator | None = None) -> CreditRecord:
+        """Repair, remove or reinstate a record from ``change.on``, in one transaction with its history entry.
+
+        Args:
+            record_id: the record.
+            change: the new status, the day it takes effect, and the decision behind it.
+            validate: called with the stored record and ``change`` before anything is written; what it
+                raises refuses the change.
+
+        Raises:
+            RecordError: unknown ``record_id``, a date before the listing, or what ``validate`` raised.
+        """
+        ...
+
+    def history(self, record_id: str) -> list[RecordEvent]:
+        """Every change of the record after its first listing, oldest first (empty for none or an unknown id)."""
+        ...
+
+    def records_of(self, subject_id: str) -> list[CreditRecord]:
+        """Every record of the subject whatever its status, ordered by (listed_on, record_id)."""
+        ...
+
     def active_records(self, subject_ids: Sequence[str], day: dt.date) -> list[CreditRecord]:
         """Records of any of ``subject_ids`` that count on ``day``.
 
-        A record counts while its status is ``active`` and ``listed_on <= day < expires_on``
-        (no ``expires_on`` = open-ended).
+        A record counts while ``listed_on <= day < expires_on`` (no ``expires_on`` = open-ended) and
+        it is ``active``, or was repaired or removed with a date after ``day``.
 
         Returns:
             The records ordered by (subject_id, list_type, record_id).
@@ -100,8 +139,9 @@ class RecordStore(Protocol):
         ...
 
     def listed_since(self, version: int) -> tuple[int, set[str]]:
-        """Catch up on listings: ``(data_version now, subject ids with an active record written after
-        version)``. ``listed_since(-1)`` gives every subject with an active record."""
+        """Catch up on listings: ``(data_version now, subject ids with a record written after version that
+        counts on some day)``: active, or ended on a known date (a check of an earlier day still sees
+        it). ``listed_since(-1)`` gives every such subject."""
         ...
 
     @property
@@ -171,6 +211,8 @@ def _problem(values: dict[str, Any]) -> tuple[str, str] | None:
         return "listed_on", f"{_shown(listed_on)} is not a date"
     if expires_on is not None and (type(expires_on) is not dt.date or expires_on <= listed_on):
         return "expires_on", f"{_shown(expires_on)} is not a date after listed_on"
+    if values["ended_on"] is not None and type(values["ended_on"]) is not dt.date:
+        return "ended_on", f"{_shown(values['ended_on'])} is not a date"
     for name in _TEXT_FIELDS:
         if type(values[name]) is not str or (name == "subject_id" and not values[name]):
             return name, "empty or not text" if name == "subject_id" else "not text"
@@ -204,14 +246,96 @@ def _shown(value: object) -> str:
     return text if len(text) <= 40 else text[:40] + "…"
 
 
+_ENDED = {"repaired": ("repaired", "修复"), "removed": ("removed", "移出")}
+
+
+def ended_words(record: CreditRecord) -> tuple[str, str]:
+    """How a repaired or removed record's end is told: ``repaired on 2025-03-01`` / ``已于 2025-03-01 修复``."""
+    en, zh = _ENDED.get(record.status, (record.status, record.status))
+    if record.ended_on is None:
+        return f"{en} (date unknown)", f"已{zh}（日期未知）"
+    return f"{en} on {record.ended_on}", f"已于 {record.ended_on} {zh}"
+
+
+def merged(old: CreditRecord | None, new: CreditRecord) -> tuple[CreditRecord | None, str, RecordAction | None]:
+    """What an upsert of ``new`` over the stored ``old`` writes (docs/record-import.md, "When a record counts").
+
+    Returns:
+        ``(record to write or None, why it is refused or "", the history action or None for none)``.
+        A row saying ``active`` over a repaired or removed record is refused unless it is a new listing:
+        its ``listed_on`` after the end date (after the old listing when the end date is unknown). A row
+        that repeats an end keeps the stored date.
+    """
+    if old is None:
+        return new, "", None
+    if old.status != "active":
+        if new.status == "active":
+            end = old.ended_on if old.ended_on is not None else old.listed_on
+            if new.listed_on <= end:
+                en, zh = ended_words(old)
+                return None, (f"record {mask_text(old.record_id)!r} was {en}; a row saying active with listed_on "
+                              f"{new.listed_on} cannot undo that (only a listing after {end} lists it anew) "
+                              f"/ 该记录{zh}，列入日期不晚于 {end} 的有效记录不能撤销修复或移出"), None
+            return new, "", "relisted"
+        if new.ended_on is None and old.ended_on is not None:
+            new = new.model_copy(update={"ended_on": old.ended_on})
+    if new == old:
+        return new, "", None
+    if old.status == "active" and new.status != "active":
+        return new, "", new.status  # repaired or removed
+    return new, "", "updated"
+
+
+def status_changed(old: CreditRecord, change: RecordChange) -> tuple[CreditRecord, RecordAction]:
+    """The record after ``change``, and its history action.
+
+    Raises:
+        RecordError: the change would take effect before the record was listed.
+    """
+    if change.status == "active":
+        return old.model_copy(update={"status": "active", "ended_on": None}), "reinstated"
+    if change.on is None:  # undated: counts on no day, unless an earlier change gave it a date
+        return old.model_copy(update={"status": change.status}), change.status
+    if change.on < old.listed_on:
+        raise RecordError(f"record {mask_text(old.record_id)!r} cannot be {change.status} on {change.on}, before it "
+                          f"was listed on {old.listed_on} / 修复或移出日期 {change.on} 早于列入日期 {old.listed_on}")
+    ended_on = change.on if old.ended_on is None else min(old.ended_on, change.on)
+    return old.model_copy(update={"status": change.status, "ended_on": ended_on}), change.status
+
+
+def unknown_record(record_id: str) -> RecordError:
+    return RecordError(f"unknown record id {mask_text(record_id)!r} / 未知的记录编号")
+
+
+def legacy_change(status: str, reason: str) -> RecordChange:
+    """The change :meth:`RecordStore.set_status` makes: undated (the record stops counting on every day,
+    as before dated repairs), no decision number."""
+    if status not in RECORD_STATUSES:
+        raise RecordError(f"invalid record status {mask_text(status)!r} "
+                          f"(expected one of {', '.join(RECORD_STATUSES)})")
+    return trusted(RecordChange, {"status": status, "on": None, "reason": reason, "decision_no": "",
+                                  "authority": "", "early": False})
+
+
 class StoreBase:
     """The parts of :class:`~joint_sanctions.stores.RecordStore` that do not depend on the storage."""
 
-    def set_status(self, record_id: str, status: str, reason: str = "") -> CreditRecord:
+    def change_status(self, record_id: str, change: RecordChange, validate: Validator | None = None) -> CreditRecord:
+        raise NotImplementedError
+
+    def upsert_checked(self, records: Iterable[CreditRecord]) -> tuple[int, dict[str, str]]:
         raise NotImplementedError
 
     def close(self) -> None:
         raise NotImplementedError
+
+    def upsert(self, records: Iterable[CreditRecord]) -> int:
+        """See :meth:`RecordStore.upsert`: records that would undo a repair are left out (see upsert_checked)."""
+        return self.upsert_checked(records)[0]
+
+    def set_status(self, record_id: str, status: str, reason: str = "") -> CreditRecord:
+        """See :meth:`RecordStore.set_status`: an undated change, kept in the history."""
+        return self.change_status(record_id, legacy_change(status, reason))
 
     def repair(self, record_id: str) -> CreditRecord:
         """See :meth:`RecordStore.repair`."""

@@ -91,7 +91,7 @@ def _to_row(record: CreditRecord) -> tuple[Any, ...]:
     return (record.record_id, record.list_type, record.subject_id, record.subject_name,
             record.subject_type, record.authority, record.document_no, record.listed_on,
             record.expires_on, record.status, record.reason, record.region_code, record.rectify_by,
-            joined(record.ban_matter_types), joined(record.ban_item_codes), record.ban_until)
+            joined(record.ban_matter_types), joined(record.ban_item_codes), record.ban_until, record.ended_on)
 
 
 def _password_of(url: str) -> str | None:

@@ -72,6 +72,8 @@ class Dialect:
             where a write transaction already admits one writer at a time.
         json_field: SQL reading text field ``{name}`` of the JSON text in ``{column}``.
         table_exists, index_exists: a query giving a row when the table (index) ``:name`` exists.
+        lock_rows: appended to a selection of rows the transaction is about to change, so that no
+            other writer changes them in between (``""`` where one writer at a time holds anyway).
     """
 
     name: str
@@ -97,6 +99,7 @@ class Dialect:
     _read_time: Callable[[Any], dt.datetime]
     _without_rowid: str
     _fillfactor: str
+    lock_rows: str = ""
 
     def sql(self, statement: str) -> str:
         """``statement`` with its ``:name`` parameters in the driver's spelling."""
@@ -186,6 +189,7 @@ POSTGRESQL = Dialect(
     _read_day=lambda value: value,
     _read_time=lambda value: value.astimezone(dt.UTC),
     _without_rowid="", _fillfactor=" WITH (fillfactor = {})",
+    lock_rows=" FOR UPDATE",
 )
 
 

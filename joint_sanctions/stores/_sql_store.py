@@ -22,9 +22,8 @@ from typing import TYPE_CHECKING, Any
 from .._errors import JointSanctionsError, RecordError, StoreError
 from .._identifiers import mask_text
 from .._logging import get_logger
-from .._models import CreditRecord
-from ..vocabulary import RECORD_STATUSES
-from ._base import StoreBase, stored_record
+from .._models import CreditRecord, RecordAction, RecordChange, RecordEvent
+from ._base import StoreBase, Validator, merged, status_changed, stored_record, unknown_record
 from ._case_tables import SqlCaseBackend
 from ._sql import Dialect, Migration
 
@@ -43,8 +42,11 @@ BATCH_SIZE = 10_000
 FIELDS: tuple[str, ...] = tuple(CreditRecord.model_fields)
 _COLUMNS = ", ".join(FIELDS)
 _SELECT = f"SELECT {_COLUMNS} FROM credit_records"
-_LIST_TYPE = FIELDS.index("list_type")
-_ACTIVE_ON = "status = 'active' AND listed_on <= :day AND (expires_on IS NULL OR :day < expires_on)"
+# A repaired or removed record still counts before its end date (NULL: date unknown, counts on no day).
+_ACTIVE_ON = ("listed_on <= :day AND (expires_on IS NULL OR :day < expires_on) "
+              "AND (status = 'active' OR :day < ended_on)")
+_HISTORY_COLUMNS = ("record_id", "action", "effective_on", "reason", "decision_no", "authority", "early", "source",
+                    "changed_at", "record_before", "record_after")
 #: Bumped first in every transaction that changes records (see records-0001).
 BUMP_VERSION = "UPDATE record_data_version SET version = version + 1 RETURNING version"
 
@@ -126,12 +128,32 @@ def record_migrations(d: Dialect) -> tuple[Migration, ...]:
             "ALTER TABLE credit_records ADD COLUMN ban_item_codes TEXT NOT NULL DEFAULT ''",
             f"ALTER TABLE credit_records ADD COLUMN ban_until {d.date}",
         )),
+        # Dated repairs and removals, and every change of a record (docs/record-import.md, "When a record counts"). Additive:
+        # one nullable column and a table of its own, so other migrations of credit_records merge with it.
+        Migration("records-0005", (
+            f"ALTER TABLE credit_records ADD COLUMN ended_on {d.date}",
+            f"""CREATE TABLE record_history (
+                   id            {d.serial_key},
+                   record_id     {d.key_text} NOT NULL,
+                   action        TEXT NOT NULL,
+                   effective_on  {d.date},
+                   reason        TEXT NOT NULL,
+                   decision_no   TEXT NOT NULL,
+                   authority     TEXT NOT NULL,
+                   early         INTEGER NOT NULL,
+                   source        TEXT NOT NULL,
+                   changed_at    {d.time} NOT NULL,
+                   record_before TEXT,
+                   record_after  TEXT NOT NULL
+               )""",
+            "CREATE INDEX record_history_record_id ON record_history (record_id, id)",
+        )),
     )
 
 
 #: The record fields stored as ';'-joined text, and the dates among the optional fields.
 LIST_FIELDS: tuple[str, ...] = ("ban_matter_types", "ban_item_codes")
-_OPTIONAL_DATES: tuple[str, ...] = ("expires_on", "rectify_by", "ban_until")
+_OPTIONAL_DATES: tuple[str, ...] = ("expires_on", "rectify_by", "ban_until", "ended_on")
 
 
 def joined(items: Sequence[str]) -> str:
@@ -144,12 +166,16 @@ class _Statements:
     """The record store's statements in one dialect's spelling, translated once."""
 
     get: str
+    get_many: str
+    get_locked: str
+    of_subject: str
+    history: str
+    end: str
     active: str
     page: str
     listed: str
     listed_on: str
     listed_since: str
-    set_status: str
     status_change: str
     stamp_as_of: str
     migrated: str
@@ -159,6 +185,14 @@ class _Statements:
 def _statements(d: Dialect) -> _Statements:
     return _Statements(
         get=d.sql(f"{_SELECT} WHERE record_id = :record_id"),
+        # Locked: a repair committed between this read and the write would otherwise be undone.
+        get_many=d.sql(f"{_SELECT} WHERE {d.in_list.format(column='record_id', name='ids')}{d.lock_rows}"),
+        get_locked=d.sql(f"{_SELECT} WHERE record_id = :record_id{d.lock_rows}"),
+        of_subject=d.sql(f"{_SELECT} WHERE subject_id = :subject_id ORDER BY listed_on, record_id"),
+        history=d.sql(f"SELECT {', '.join(_HISTORY_COLUMNS)} FROM record_history WHERE record_id = :record_id "
+                      "ORDER BY id"),
+        end=d.sql(f"UPDATE credit_records SET status = :status, ended_on = :ended_on, updated_at = {d.now}, "
+                  "changed_version = :version WHERE record_id = :record_id"),
         active=d.sql(f"{_SELECT} WHERE {d.in_list.format(column='subject_id', name='ids')} AND {_ACTIVE_ON} "
                      "ORDER BY subject_id, list_type, record_id"),
         page=d.sql(f"{_SELECT} WHERE record_id > :after ORDER BY record_id LIMIT :limit"),
@@ -166,10 +200,9 @@ def _statements(d: Dialect) -> _Statements:
         listed_on=d.sql(f"SELECT DISTINCT subject_id FROM credit_records WHERE {_ACTIVE_ON}"),
         # No DISTINCT (the set removes repeats): with it SQLite walks the whole subject_id index
         # instead of the range of changed_version, seconds at a million records.
+        # A record ended on a known date still counts for checks of earlier days: its subject stays listed.
         listed_since=d.sql("SELECT subject_id FROM credit_records "
-                           "WHERE changed_version > :version AND status = 'active'"),
-        set_status=d.sql(f"UPDATE credit_records SET status = :status, updated_at = {d.now}, "
-                         f"changed_version = :version WHERE record_id = :record_id RETURNING {_COLUMNS}"),
+                           "WHERE changed_version > :version AND (status = 'active' OR ended_on IS NOT NULL)"),
         status_change=d.sql("INSERT INTO record_status_changes (record_id, status, reason, changed_at) "
                             f"VALUES (:record_id, :status, :reason, {d.now})"),
         stamp_as_of=d.sql(f"INSERT INTO record_data_as_of (list_type, written_at) VALUES (:list_type, {d.stamp}) "
@@ -335,27 +368,102 @@ class SqlStoreBase(StoreBase):
             values[name] = (tuple(text.split(";")) if text else ()) if type(text) is str else text
         return stored_record(values)
 
-    def upsert(self, records: Iterable[CreditRecord]) -> int:
-        """See :meth:`RecordStore.upsert`; one transaction per 10,000 records.
+    def upsert_checked(self, records: Iterable[CreditRecord]) -> tuple[int, dict[str, str]]:
+        """See :meth:`RecordStore.upsert_checked`; one transaction per 10,000 records.
 
         Raises:
             RecordError: the database refused a record's data (e.g. a NUL character in text).
         """
         written = 0
+        refused: dict[str, str] = {}
         pending = iter(records)
         while batch := list(itertools.islice(pending, BATCH_SIZE)):
             # ON CONFLICT may not touch one row twice in a statement; the last of repeated ids wins,
             # as it would written one by one.
             latest = {record.record_id: record for record in batch}
-            clock = self.dialect.clock(dt.datetime.now(dt.UTC))
+            now = dt.datetime.now(dt.UTC)
+            clock = self.dialect.clock(now)
             with self._writing(RecordError) as conn:
                 version = int(first(conn.execute(BUMP_VERSION)))
-                self._write_records(conn, latest.values(), version, clock)
+                stored = {r.record_id: r for r in map(self._record, conn.execute(
+                    self._q.get_many, {"ids": self.dialect.ids(list(latest))}).fetchall())}
+                writes: list[CreditRecord] = []
+                events: list[tuple[Any, ...]] = []
+                for record_id, record in latest.items():
+                    old = stored.get(record_id)
+                    new, why, action = merged(old, record)
+                    if new is None:
+                        refused[record_id] = why
+                        continue
+                    refused.pop(record_id, None)
+                    writes.append(new)
+                    if action is not None:
+                        effective = new.listed_on if action == "relisted" else None
+                        events.append(self._event_row(new, action, old, effective, now, source="import"))
+                self._write_records(conn, writes, version, clock)
+                if events:
+                    self.copy_rows(conn, "record_history", _HISTORY_COLUMNS, events)
                 # Stamped even when no row changed: a re-import of an unchanged list is current data.
                 self._stamp_as_of(conn, {record.list_type for record in latest.values()}, clock)
             self._count_local_write()
-            written += len(batch)
-        return written
+            written += len(batch) - sum(1 for record in batch if record.record_id in refused)
+        return written, refused
+
+    def _event_row(self, record: CreditRecord, action: RecordAction, before: CreditRecord | None,
+                   effective_on: dt.date | None, now: dt.datetime, *, source: str = "decision",
+                   change: RecordChange | None = None) -> tuple[Any, ...]:
+        d = self.dialect
+        return (record.record_id, action, None if effective_on is None else d.day(effective_on),
+                change.reason if change else "", change.decision_no if change else "",
+                change.authority if change else "", int(change.early) if change else 0, source,
+                d.clock(now).get("stamp", now), None if before is None else before.model_dump_json(),
+                record.model_dump_json())
+
+    def change_status(self, record_id: str, change: RecordChange, validate: Validator | None = None) -> CreditRecord:
+        """See :meth:`RecordStore.change_status`; the change, its history entry and its audit row are one
+        transaction, so a refused change writes nothing."""
+        now = dt.datetime.now(dt.UTC)
+        clock = self.dialect.clock(now)
+        with self._writing(RecordError) as conn:
+            version = int(first(conn.execute(BUMP_VERSION)))
+            rows = conn.execute(self._q.get_locked, {"record_id": record_id}).fetchall()
+            if not rows:
+                raise unknown_record(record_id)
+            old = self._record(rows[0])
+            if validate is not None:
+                validate(old, change)
+            new, action = status_changed(old, change)
+            ended_on = None if new.ended_on is None else self.dialect.day(new.ended_on)
+            conn.execute(self._q.end, {"status": new.status, "ended_on": ended_on, "version": version,
+                                       "record_id": record_id, **clock})
+            self.copy_rows(conn, "record_history", _HISTORY_COLUMNS,
+                           [self._event_row(new, action, old, change.on, now, change=change)])
+            conn.execute(self._q.status_change, {"record_id": record_id, "status": new.status,
+                                                 "reason": change.reason, **clock})
+            self._stamp_as_of(conn, [new.list_type], clock)
+        self._count_local_write()
+        _log.info("record_status_changed", record_id=mask_text(record_id), status=new.status,
+                  on=change.on.isoformat() if change.on else None, reason=mask_text(change.reason))
+        return new
+
+    def history(self, record_id: str) -> list[RecordEvent]:
+        """See :meth:`RecordStore.history`."""
+        with self.reading() as conn:
+            rows = conn.execute(self._q.history, {"record_id": record_id}).fetchall()
+        d = self.dialect
+        return [RecordEvent.model_validate({
+            "record_id": row[0], "action": row[1],
+            "effective_on": None if row[2] is None else d.read_day(row[2]),
+            "reason": row[3], "decision_no": row[4], "authority": row[5], "early": bool(row[6]),
+            "source": row[7], "changed_at": d.read_time(row[8]),
+            "before": None if row[9] is None else CreditRecord.model_validate_json(row[9]),
+            "after": CreditRecord.model_validate_json(row[10])}) for row in rows]
+
+    def records_of(self, subject_id: str) -> list[CreditRecord]:
+        """See :meth:`RecordStore.records_of`."""
+        with self.reading() as conn:
+            rows = conn.execute(self._q.of_subject, {"subject_id": subject_id}).fetchall()
+        return [self._record(row) for row in rows]
 
     def _stamp_as_of(self, conn: Any, list_types: Iterable[str], clock: dict[str, Any]) -> None:
         for list_type in sorted(list_types):  # a handful; sorted, so writers lock rows in one order
@@ -376,26 +484,6 @@ class SqlStoreBase(StoreBase):
         with self.reading() as conn:
             rows = conn.execute(self._q.active, {"ids": dialect.ids(subject_ids), "day": dialect.day(day)}).fetchall()
         return [self._record(row) for row in rows]
-
-    def set_status(self, record_id: str, status: str, reason: str = "") -> CreditRecord:
-        """See :meth:`RecordStore.set_status`; the change and its reason are kept for audit."""
-        if status not in RECORD_STATUSES:
-            raise RecordError(f"invalid record status {mask_text(status)!r} "
-                              f"(expected one of {', '.join(RECORD_STATUSES)})")
-        clock = self.dialect.clock(dt.datetime.now(dt.UTC))
-        with self._writing(RecordError) as conn:
-            version = int(first(conn.execute(BUMP_VERSION)))
-            rows = conn.execute(self._q.set_status, {"status": status, "version": version,
-                                                     "record_id": record_id, **clock}).fetchall()
-            if not rows:
-                raise RecordError(f"unknown record id {mask_text(record_id)!r}")
-            conn.execute(self._q.status_change, {"record_id": record_id, "status": status, "reason": reason,
-                                                 **clock})
-            self._stamp_as_of(conn, [rows[0][_LIST_TYPE]], clock)
-        self._count_local_write()
-        _log.info("record_status_changed", record_id=mask_text(record_id), status=status,
-                  reason=mask_text(reason))
-        return self._record(rows[0])
 
     def iter_records(self) -> Iterator[CreditRecord]:
         """See :meth:`RecordStore.iter_records`; read in pages, so changes made meanwhile may show."""

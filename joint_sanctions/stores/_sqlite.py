@@ -83,7 +83,8 @@ def _to_row(record: CreditRecord, now: str) -> tuple[Any, ...]:
             record.expires_on.isoformat() if record.expires_on else None, record.status,
             record.reason, record.region_code, record.rectify_by.isoformat() if record.rectify_by else None,
             joined(record.ban_matter_types), joined(record.ban_item_codes),
-            record.ban_until.isoformat() if record.ban_until else None, now)
+            record.ban_until.isoformat() if record.ban_until else None,
+            record.ended_on.isoformat() if record.ended_on else None, now)
 
 
 class SqliteStore(SqlStoreBase):

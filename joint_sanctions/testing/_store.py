@@ -7,12 +7,9 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 
 from .._case_model import CaseBackend
-from .._errors import RecordError
-from .._identifiers import mask_text
-from .._models import CreditRecord
-from ..stores._base import StoreBase
+from .._models import CreditRecord, RecordChange, RecordEvent, trusted
+from ..stores._base import StoreBase, Validator, merged, status_changed, unknown_record
 from ..stores._sqlite import SqliteStore
-from ..vocabulary import RECORD_STATUSES
 
 
 class MemoryStore(StoreBase):
@@ -22,8 +19,8 @@ class MemoryStore(StoreBase):
         records: records to start with.
 
     Attributes:
-        status_changes: every :meth:`set_status` call that succeeded, as
-            ``(record_id, status, reason)``, oldest first, so tests can assert on credit repair.
+        status_changes: every status change that succeeded (:meth:`set_status`, :meth:`change_status`),
+            as ``(record_id, status, reason)``, oldest first, so tests can assert on credit repair.
     """
 
     def __init__(self, records: Iterable[CreditRecord] = ()) -> None:
@@ -36,21 +33,39 @@ class MemoryStore(StoreBase):
         self._local_writes = 0
         self._as_of: dict[str, dt.datetime] = {}  # list type → when it was last written
         self.status_changes: list[tuple[str, str, str]] = []
+        self._history: dict[str, list[RecordEvent]] = {}
         self._cases: SqliteStore | None = None
         self.upsert(records)
 
-    def upsert(self, records: Iterable[CreditRecord]) -> int:
-        """See :meth:`RecordStore.upsert`."""
+    def upsert_checked(self, records: Iterable[CreditRecord]) -> tuple[int, dict[str, str]]:
+        """See :meth:`RecordStore.upsert_checked`."""
         written = 0
+        refused: dict[str, str] = {}
         with self._lock:
             list_types = set()
             for record in records:
-                self._put(record)
                 list_types.add(record.list_type)
+                old = self._records.get(record.record_id)
+                new, why, action = merged(old, record)
+                if new is None:
+                    refused[record.record_id] = why
+                    continue
+                refused.pop(record.record_id, None)
+                self._put(new)
                 written += 1
+                if action is not None:
+                    self._event(new, action, old, new.listed_on if action == "relisted" else None, "import")
             self._stamp(list_types)
             self._local_writes += 1
-        return written
+        return written, refused
+
+    def _event(self, record: CreditRecord, action: str, before: CreditRecord | None, effective_on: dt.date | None,
+               source: str, change: RecordChange | None = None) -> None:
+        self._history.setdefault(record.record_id, []).append(trusted(RecordEvent, {
+            "record_id": record.record_id, "action": action, "effective_on": effective_on,
+            "reason": change.reason if change else "", "decision_no": change.decision_no if change else "",
+            "authority": change.authority if change else "", "early": change.early if change else False,
+            "source": source, "changed_at": dt.datetime.now(dt.UTC), "before": before, "after": record}))
 
     def _stamp(self, list_types: Iterable[str]) -> None:
         # Strictly later than any earlier stamp, as two writes a database commits one after the other.
@@ -82,21 +97,32 @@ class MemoryStore(StoreBase):
         return sorted((r for r in found if r.is_active(day)),
                       key=lambda r: (r.subject_id, r.list_type, r.record_id))
 
-    def set_status(self, record_id: str, status: str, reason: str = "") -> CreditRecord:
-        """See :meth:`RecordStore.set_status`."""
-        if status not in RECORD_STATUSES:
-            raise RecordError(f"invalid record status {mask_text(status)!r} "
-                              f"(expected one of {', '.join(RECORD_STATUSES)})")
+    def change_status(self, record_id: str, change: RecordChange, validate: Validator | None = None) -> CreditRecord:
+        """See :meth:`RecordStore.change_status`."""
         with self._lock:
             old = self._records.get(record_id)
             if old is None:
-                raise RecordError(f"unknown record id {mask_text(record_id)!r}")
-            record = old.model_copy(update={"status": status})
+                raise unknown_record(record_id)
+            if validate is not None:
+                validate(old, change)
+            record, action = status_changed(old, change)
             self._put(record)
+            self._event(record, action, old, change.on, "decision", change)
             self._stamp([record.list_type])
-            self.status_changes.append((record_id, status, reason))
+            self.status_changes.append((record_id, record.status, change.reason))
             self._local_writes += 1
         return record
+
+    def history(self, record_id: str) -> list[RecordEvent]:
+        """See :meth:`RecordStore.history`."""
+        with self._lock:
+            return list(self._history.get(record_id, ()))
+
+    def records_of(self, subject_id: str) -> list[CreditRecord]:
+        """See :meth:`RecordStore.records_of`."""
+        with self._lock:
+            found = [self._records[record_id] for record_id in self._by_subject.get(subject_id, ())]
+        return sorted(found, key=lambda r: (r.listed_on, r.record_id))
 
     def iter_records(self) -> Iterator[CreditRecord]:
         """See :meth:`RecordStore.iter_records`; a snapshot taken when iteration starts."""
@@ -129,7 +155,7 @@ class MemoryStore(StoreBase):
         """See :meth:`RecordStore.listed_since`."""
         with self._lock:
             return self._version, {r.subject_id for rid, r in self._records.items()
-                                   if r.status == "active" and self._changed[rid] > version}
+                                   if (r.status == "active" or r.ended_on is not None) and self._changed[rid] > version}
 
     @property
     def local_writes(self) -> int:

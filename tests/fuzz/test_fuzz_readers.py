@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from joint_sanctions import _tabular
 from joint_sanctions._errors import JointSanctionsError, RecordError
-from joint_sanctions._identifiers import parse_identifier
+from joint_sanctions._identifiers import kind_mismatch, parse_identifier
 from joint_sanctions._records import COLUMNS, import_records
 from joint_sanctions.stores import RecordStore, open_store
 from joint_sanctions.vocabulary import LIST_TYPES, RECORD_STATUSES, SUBJECT_TYPES
@@ -50,7 +50,7 @@ date_forms = st.sampled_from(["{:%Y-%m-%d}", "{d.year}/{d.month}/{d.day}", "{d.y
 BAD_DATES = ["2024-13-01", "2024-02-30", "20240101", "2024-W01-1", "2024.01.01", "01/02/2024", "明天",
              "2024-01-01T00:00", "１２３４-01-01", "0000-00-00", RESIDENT_IDS[0]]
 MUTATIONS = ["list_type", "listed_on", "required", "subject_id", "expires_on", "status", "subject_type",
-             "fields", "type"]
+             "kind", "fields", "type"]
 
 
 @dataclass
@@ -78,9 +78,16 @@ def rows(draw: st.DrawFn, index: int, fmt: str) -> Row:
         "listed_on": _date(draw(date_forms), listed),
         "expires_on": "" if expires is None or expires > dt.date(9999, 1, 1) else _date(draw(date_forms), expires),
     }
+    # A good row's subject type fits its id (no USCC as a natural person, no resident id as an organisation).
+    if kind_mismatch(parse_identifier(values["subject_id"])[1], values["subject_type"] or None):
+        values["subject_type"] = ""
     bad = draw(st.one_of(st.none(), st.sampled_from(MUTATIONS)))
-    if bad == "list_type":
-        values["list_type"] = draw(st.text(max_size=20).filter(lambda s: _xlsx_safe(s).strip() not in LIST_TYPES))
+    if bad == "kind":
+        person = parse_identifier(values["subject_id"])[1] == "resident_id"
+        values["subject_type"] = draw(st.sampled_from(["legal_person", "government_body"])) if person else "natural_person"
+    elif bad == "list_type":
+        values["list_type"] = draw(st.text(max_size=20).filter(
+            lambda s: _xlsx_safe(s).strip() not in {*LIST_TYPES, *LIST_TYPES.values()}))
     elif bad == "listed_on":
         values["listed_on"] = draw(st.sampled_from(BAD_DATES))
     elif bad == "required":
@@ -92,9 +99,9 @@ def rows(draw: st.DrawFn, index: int, fmt: str) -> Row:
     elif bad == "expires_on":
         values["expires_on"] = _date("{:%Y-%m-%d}", listed - dt.timedelta(days=draw(st.integers(0, 30))))
     elif bad == "status":
-        values["status"] = draw(st.sampled_from(["deleted", "Active", "有效", "\x7f"]))
+        values["status"] = draw(st.sampled_from(["deleted", "Active", "有效的", "\x7f"]))
     elif bad == "subject_type":
-        values["subject_type"] = draw(st.sampled_from(["person", "法人", RESIDENT_IDS[3]]))
+        values["subject_type"] = draw(st.sampled_from(["person", "法人单位", RESIDENT_IDS[3]]))
     elif bad == "fields" and fmt != "csv" or bad == "type" and fmt != "jsonl":
         bad = None  # these mutations exist for one format only
     return Row(values, bad)
@@ -246,12 +253,12 @@ def header_of(draw: st.DrawFn) -> tuple[list[str], bool]:
         names = [f" {n}\t" for n in names]
     elif mutation == "trailing":
         names = [*names, "", ""]
-    elif mutation == "drop":
-        del names[draw(st.integers(0, len(names) - 1))]
+    elif mutation == "drop":  # a required column (the others may be left out)
+        names.remove(draw(st.sampled_from(["record_id", "list_type", "subject_id", "listed_on"])))
     elif mutation == "repeat":
         names.append(draw(st.sampled_from(COLUMNS)))
-    elif mutation == "rename":
-        names[draw(st.integers(0, len(names) - 1))] = draw(
+    elif mutation == "rename":  # a required column (an optional one renamed to a blank cell is just absent)
+        names[names.index(draw(st.sampled_from(["record_id", "list_type", "subject_id", "listed_on"])))] = draw(
             st.text(max_size=12).filter(lambda s: s.strip().lower() not in COLUMNS))
     return names, mutation not in ("drop", "repeat", "rename")
 
