@@ -82,8 +82,10 @@ class _Summary(HTMLParser):
 def report(make_engine: Callable[..., Engine], tmp_path: Path) -> tuple[Path, BatchSummary]:
     """An HTML report of 60 subjects: 3 prohibited, 2 for review (their measures' bases are unconfirmed),
     55 clear, 1 bad row."""
+    # Each penalty decision bans procurement (政府采购法第77条 bars through the decision's own ban).
     records = [record(f"GP-{i}", USCCS[i], "procurement_violator", authority="郑州市财政局",
-                      document_no=f"郑财采处〔2025〕{i}号") for i in range(3)]
+                      document_no=f"郑财采处〔2025〕{i}号", ban_matter_types=["government_procurement"])
+               for i in range(3)]
     records += [record(f"TRD-{i}", USCCS[i], "trading_serious_violator") for i in (3, 4)]
     engine = make_engine(records, cases=False)
     rows = [(USCCS[i], f"郑州测试企业{i}号有限公司") for i in range(60)]
