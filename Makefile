@@ -15,11 +15,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
-# Lint (ruff) and mypy --strict on the library first (pyproject's [tool.ruff] / [tool.mypy]), then every test.
+# Lint (ruff) and mypy --strict on the library first (pyproject's [tool.ruff] / [tool.mypy]), then every test,
+# then the shipped policy cases as policy staff run them.
 test: $(STAMP)
 	$(PY) -m ruff check --quiet .
 	$(PY) -m mypy
 	$(PY) -m pytest
+	$(VENV)/bin/joint-sanctions test measure_lists/cases/
 
 # Full size by default (1,000,000 records); e.g. make bench BENCH_ARGS="--records 20000 --checks 20000"
 BENCH_ARGS ?=
