@@ -79,16 +79,22 @@ def _ids(node: yaml.Node, value: Any, what: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _only_known(node: yaml.MappingNode, value: dict[Any, Any], allowed: tuple[str, ...], prefix: str) -> None:
+    """Refuse the first key of a case mapping the format does not know, at that key's place."""
+    for key in value:
+        if key not in allowed:
+            shown = f"{prefix}{key}" if prefix else repr(key)
+            raise _Invalid(_value_node(node, str(key)),
+                           f"unknown key {shown} (allowed: {', '.join(allowed)}) / "
+                           f"未知字段 {shown}（可用：{'、'.join(allowed)}）")
+
+
 def _expect(node: yaml.Node, value: Any) -> Expect:
     if not isinstance(value, dict):
         raise _Invalid(node, "expect must be a mapping (decision, measures, binding, basis or error) / "
                              "expect 应为映射（decision、measures、binding、basis 或 error）")
     assert isinstance(node, yaml.MappingNode)
-    for key in value:
-        if key not in _EXPECT_KEYS:
-            raise _Invalid(_value_node(node, str(key)),
-                           f"unknown key expect.{key} (allowed: {', '.join(_EXPECT_KEYS)}) / "
-                           f"未知字段 expect.{key}（可用：{'、'.join(_EXPECT_KEYS)}）")
+    _only_known(node, value, _EXPECT_KEYS, "expect.")
     if "error" in value:
         if len(value) > 1:
             raise _Invalid(node, "expect.error stands alone (a refused check has no decision or measures) / "
@@ -135,11 +141,7 @@ def _case(path: str, node: yaml.Node, value: Any) -> PolicyCase:
         raise _Invalid(node, "a case must be a mapping (name, subject, matter, at, records, expect) / "
                              "用例应为映射（name、subject、matter、at、records、expect）")
     assert isinstance(node, yaml.MappingNode)
-    for key in value:
-        if key not in _CASE_KEYS:
-            raise _Invalid(_value_node(node, str(key)),
-                           f"unknown key {key!r} (allowed: {', '.join(_CASE_KEYS)}) / "
-                           f"未知字段 {key!r}（可用：{'、'.join(_CASE_KEYS)}）")
+    _only_known(node, value, _CASE_KEYS, "")
     for key in ("name", "subject", "matter", "expect"):
         if key not in value:
             raise _Invalid(node, f"the case has no {key} / 用例缺少 {key}")

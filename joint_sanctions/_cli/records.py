@@ -127,6 +127,11 @@ def _event_json(event: RecordEvent) -> dict[str, Any]:
     return masked
 
 
+def _print_json(items: list[dict[str, Any]]) -> int:
+    sys.stdout.write(json.dumps(items, ensure_ascii=False, indent=2) + "\n")
+    return 0
+
+
 def run_history(args: argparse.Namespace) -> int:
     with open_store(_common.db_url(args)) as store:
         events = store.history(args.record_id)
@@ -135,8 +140,7 @@ def run_history(args: argparse.Namespace) -> int:
         _common.error(f"unknown record id {args.record_id!r} / 未知的记录编号")
         return 1
     if args.json:
-        sys.stdout.write(json.dumps([_event_json(e) for e in events], ensure_ascii=False, indent=2) + "\n")
-        return 0
+        return _print_json([_event_json(e) for e in events])
     if not events:
         print("no change since the listing / 列入后无变更")
     for e in events:
@@ -152,8 +156,7 @@ def run_list(args: argparse.Namespace) -> int:
     with open_store(_common.db_url(args)) as store:
         records = store.records_of(args.subject)
     if args.json:
-        sys.stdout.write(json.dumps([_record_json(r) for r in records], ensure_ascii=False, indent=2) + "\n")
-        return 0
+        return _print_json([_record_json(r) for r in records])
     if not records:
         print("no records / 无记录")
     for r in records:
