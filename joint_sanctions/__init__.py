@@ -49,6 +49,7 @@ from ._errors import (
     UnknownCaseError,
     UnreadableRecordError,
 )
+from ._explain import Explanation, MeasureExplanation, RuleTrial
 from ._feedback import FeedbackV1, build_feedback, feedback_schema
 from ._identifiers import mask_text, parse_identifier
 from ._load import lint, load_measure_lists
@@ -87,6 +88,7 @@ __all__ = [
     "Disposal",
     "DisposalError",
     "Engine",
+    "Explanation",
     "FeedbackSink",
     "FeedbackV1",
     "Hit",
@@ -99,6 +101,7 @@ __all__ = [
     "LegalBasis",
     "Matter",
     "Measure",
+    "MeasureExplanation",
     "MeasureListError",
     "MeasureListFile",
     "MeasureWatcher",
@@ -110,6 +113,7 @@ __all__ = [
     "RescreenReport",
     "RetryableDeliveryError",
     "RuleEngineError",
+    "RuleTrial",
     "StatusChange",
     "StoreError",
     "Subject",

@@ -48,6 +48,7 @@ from ._case_model import CaseOpener, case_backend_of
 from ._compile import CompiledMeasures, collector_paused
 from ._conditions import AMOUNT_MAX
 from ._errors import CheckError, MeasureListError, RuleEngineError
+from ._explain import Explanation, explain_check
 from ._inputs import (
     _MATTER_PLAIN,
     _SURROGATE,
@@ -430,6 +431,26 @@ class Engine(Closing):
         if result.measures and opens and self._cases is not None:
             result = result.model_copy(update={"case_id": self._cases.open_case(result, subj)})
         return result
+
+    def explain(self, subject: SubjectLike, matter: MatterLike, *, at: When = None,
+                **matter_fields: Any) -> Explanation:
+        """Check as :meth:`check` does (opening no case) and say, for every measure indexed for the
+        active records' list types and this matter, whether it applied and, if not, the first part of
+        its rule that failed, with the values it saw (Chinese and English). A separate path: checks
+        never pay for it.
+
+        Raises:
+            CheckError: as :meth:`check`.
+        """
+        mat = self._matter(matter, matter_fields)
+        when, day = self._now(at)
+        self._poll()
+        self._refuse_without_data(when, at, (subject,))
+        compiled, subj = self._compiled, coerce_subject(subject)
+        by_id = {p.id: p for p in subj.related_parties}
+        records = compiled.list_types.current(self.store.active_records([subj.id, *by_id], day), day)
+        result = self._evaluate(compiled, subj, mat, when, day, by_id, records)
+        return explain_check(compiled, subj, mat, day, by_id, records, result)
 
     def _log_check(self, result: CheckResult, started: float) -> None:
         """The decision-log event of one check (the subject id in results is already masked)."""

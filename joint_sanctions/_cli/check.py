@@ -11,7 +11,7 @@ from .._errors import IdentifierError
 from .._models import CST, AppliedMeasure, CheckResult
 from .._text import escape_controls
 from ..vocabulary import DECISIONS, LIST_TYPES, MATTER_TYPES, ORGANIZERS, RELATED_PARTY_ROLES, SUBJECT_TYPES
-from . import _common
+from . import _common, explain
 
 
 def _subject_id(text: str) -> str:
@@ -50,6 +50,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="the matter's amount in yuan, for measures whose condition compares it (申报金额)")
     p.add_argument("--no-case", action="store_true",
                    help="open no case even when measures apply (a preview) / 不发起案例")
+    p.add_argument("--explain", action="store_true",
+                   help="also say, for every candidate measure, whether it applied and why not; opens no case "
+                        "/ 逐项说明措施是否适用及原因（不发起案例）")
     p.add_argument("--json", action="store_true", help="print the result as JSON only")
     _common.add_max_data_age(p)
     p.set_defaults(func=run)
@@ -59,6 +62,12 @@ def run(args: argparse.Namespace) -> int:
     engine = _common.engine(args)
     subject = {"id": args.subject, "name": args.name, "subject_type": args.subject_type,
                "related_parties": args.related}
+    if args.explain:
+        explained = engine.explain(subject, args.matter, at=args.at, item_code=args.item_code,
+                                   application_no=args.application_no, amount=args.amount,
+                                   organizer=args.organizer)
+        print(explained.to_json() if args.json else render(explained.result) + "\n" + explain.render(explained))
+        return 0
     result = engine.check(subject, args.matter, at=args.at, item_code=args.item_code,
                           application_no=args.application_no, amount=args.amount,
                           organizer=args.organizer, open_case=not args.no_case)
