@@ -32,9 +32,9 @@ FACADE = [
     "MeasureWatcher", "Problem", "RecordError", "RecordStore", "RejectedDeliveryError", "RelatedParty",
     "RescreenReport", "RetryableDeliveryError", "RuleEngineError", "StatusChange", "StoreError", "Subject",
     "TransitionError", "UnknownCaseError", "UnreadableRecordError", "build_feedback", "case_book_for",
-    "check", "compile_measures", "deliver", "feedback_schema", "import_records", "lint",
+    "check", "compile_measures", "deliver", "feedback_schema", "import_records", "is_valid_identifier", "lint",
     "load_measure_lists", "mask_text", "open_batch", "open_store", "parse_identifier", "register_subjects",
-    "rescreen", "run_batch",
+    "rescreen", "resident_id_check_char", "run_batch", "uscc_check_char",
 ]
 
 NAMESPACES = {
