@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -301,9 +302,52 @@ def test_schema_agrees_with_lint_on_single_fields(change: tuple[str, str], valid
 
 
 def lint_text(text: str) -> list[Any]:
-    import tempfile
-
+    """The problems lint finds in ``text`` written as a measure-list file."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "one.yaml"
         path.write_text(text, encoding="utf-8")
         return js.lint([path])
+
+
+# --- lint's Chinese half (point 8) ----------------------------------------------------------------
+
+BROKEN_YAML = [
+    'edition: "1"\nissuer: x\n  region_code: "410100"\n',          # mapping value indented wrongly
+    'edition: "1\nissuer: x\n',                                      # unclosed quote
+    'edition: "1"\nmeasures: [a, b\n',                               # unclosed bracket
+    'edition: "1"\n\tissuer: x\n',                                   # a tab
+    'edition: *nowhere\n',                                           # undefined alias
+    'edition: "1"\n- item\n',                                        # a list item inside a mapping
+    'a: {b: 1\nc: 2\n',                                              # unclosed brace
+    'edition: "\\q"\n',                                              # unknown escape
+    'key: value\n--- \nother: 1\n',                                  # two documents
+    'a: [1, 2]]\n',
+]
+
+
+@pytest.mark.parametrize("text", BROKEN_YAML)
+def test_a_yaml_syntax_error_s_chinese_half_is_chinese(text: str, tmp_path: Path) -> None:
+    """The Chinese half of a yaml_syntax problem carries no English word (only quoted characters)."""
+    path = tmp_path / "broken.yaml"
+    path.write_text(text, encoding="utf-8")
+    problems = [p for p in js.lint([path]) if p.code == "yaml_syntax"]
+    assert len(problems) == 1
+    english, chinese = problems[0].message.split(" / ", 1)
+    assert english.startswith("YAML syntax error: ")
+    assert chinese.startswith("YAML 语法错误：")
+    unquoted = re.sub(r"'[^']*'|\"[^\"]*\"|YAML", "", chinese)
+    assert not re.search("[A-Za-z]{2,}", unquoted), chinese
+
+
+def test_the_readme_header_example_lints_as_the_readme_says(tmp_path: Path) -> None:
+    """The measure_lists README's file header lints clean; an unquoted leading-zero code is refused, as it warns."""
+    readme = (shipped_measures_dir() / "README.md").read_text(encoding="utf-8")
+    header = re.search(r"```yaml\n(edition:.*?)measures: \[\.\.\.\]\n```", readme, re.DOTALL)
+    assert header is not None
+    measures = ONE_MEASURE.split("measures:\n", 1)[1]
+    text = header.group(1) + "measures:\n" + measures
+    assert lint_text(text) == []
+    quoted = re.search(r'region_code: "(\d{6})"', text)
+    assert quoted is not None
+    zero = text.replace(quoted.group(0), "region_code: 012345")
+    assert [p.code for p in lint_text(zero)] == ["bad_region_code"]
