@@ -213,6 +213,7 @@ def test_the_wheel_ships_the_adapters_and_measure_lists(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "joint_sanctions/adapters/trading.py" in names
     assert "joint_sanctions/measure_lists/national.yaml" in names
+    assert "joint_sanctions/measure_lists/schemas/measures.schema.json" in names
     assert "joint_sanctions/testing/simulator.py" in names
     assert not [n for n in names if n.startswith(("tests/", "examples/", "benchmarks/", "adapters/"))]
 
