@@ -26,6 +26,7 @@ from ._batch_rows import BatchSummary
 from ._case_model import Case, CaseStats, Disposal
 from ._cases import CaseBook, case_book_for
 from ._check import CaseRecorder, Engine, MeasureWatcher, check
+from ._check_chars import is_valid_identifier, resident_id_check_char, uscc_check_char
 from ._compile import CompiledMeasures, compile_measures
 from ._delivery import DeliveryReport, FeedbackSink, HttpSink, JsonlFileSink, deliver
 from ._errors import (
@@ -127,6 +128,7 @@ __all__ = [
     "deliver",
     "feedback_schema",
     "import_records",
+    "is_valid_identifier",
     "lint",
     "load_measure_lists",
     "mask_text",
@@ -135,5 +137,7 @@ __all__ = [
     "parse_identifier",
     "register_subjects",
     "rescreen",
+    "resident_id_check_char",
     "run_batch",
+    "uscc_check_char",
 ]

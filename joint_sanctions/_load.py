@@ -26,6 +26,7 @@ from ._list_types import ListTypePolicy, Policies, is_policy_file, policies_of, 
 from ._load_fields import _HEADER_FIELDS
 from ._load_nodes import _HEADER, MAX_LIST_ITEMS, _describe, _File, _line_col, _read_mapping
 from ._models import Measure, MeasureListFile
+from ._yaml_messages import yaml_error_zh
 
 __all__ = ["ERROR_CODES", "MAX_LIST_ITEMS", "lint", "load_list_types", "load_measure_lists", "shipped_measures_dir"]
 
@@ -64,7 +65,8 @@ def _compose(text: str, file: _File) -> yaml.MappingNode | None:
         mark = error.problem_mark or error.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = " ".join(part for part in (error.context, error.problem) if part)
-        file.report_at(line, col, "yaml_syntax", f"YAML syntax error: {what}", f"YAML 语法错误：{what}")
+        file.report_at(line, col, "yaml_syntax", f"YAML syntax error: {what}",
+                       f"YAML 语法错误：{yaml_error_zh(error.context, error.problem)}")
         return None
     except yaml.reader.ReaderError as error:
         line, col = _line_col(text, error.position)

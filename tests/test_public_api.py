@@ -33,9 +33,9 @@ FACADE = [
     "MeasureWatcher", "Problem", "RecordError", "RecordStore", "RejectedDeliveryError", "RelatedParty",
     "RescreenReport", "RetryableDeliveryError", "RuleEngineError", "RuleTrial", "StatusChange", "StoreError", "Subject",
     "TransitionError", "UnknownCaseError", "UnreadableRecordError", "build_feedback", "case_book_for",
-    "check", "compile_measures", "deliver", "feedback_schema", "import_records", "lint",
+    "check", "compile_measures", "deliver", "feedback_schema", "import_records", "is_valid_identifier", "lint",
     "load_measure_lists", "mask_text", "open_batch", "open_store", "parse_identifier", "register_subjects",
-    "rescreen", "run_batch",
+    "rescreen", "resident_id_check_char", "run_batch", "uscc_check_char",
 ]
 
 NAMESPACES = {
@@ -214,6 +214,7 @@ def test_the_wheel_ships_the_adapters_and_measure_lists(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "joint_sanctions/adapters/trading.py" in names
     assert "joint_sanctions/measure_lists/national.yaml" in names
+    assert "joint_sanctions/measure_lists/schemas/measures.schema.json" in names
     assert "joint_sanctions/testing/simulator.py" in names
     assert not [n for n in names if n.startswith(("tests/", "examples/", "benchmarks/", "adapters/"))]
 

@@ -16,9 +16,9 @@ import sys
 from collections.abc import Sequence
 
 from .._errors import JointSanctionsError
-from . import _common, batch, cases, check, lint, records, test
+from . import _common, batch, cases, check, lint, measures, records, schema, test, vocab
 
-_COMMAND_GROUPS = (lint, records, check, batch, cases, test)
+_COMMAND_GROUPS = (lint, records, check, batch, cases, measures, schema, vocab, test)
 
 
 def build_parser() -> argparse.ArgumentParser:
