@@ -265,7 +265,9 @@ class _Run:
                     return
                 _log.info("feedback_retry", case_id=claim.case_id, error=str(exc), delay=round(delay, 3))
                 self.wait(delay)
-                if self.halted():
+                # Halted, or the wait itself overran the record's budget (a loaded machine): an attempt
+                # now could not send before its deadline, so the record waits for its stored schedule.
+                if self.halted() or time.monotonic() >= began + self.retry_for:
                     outbox.release(claim)
                     with self._lock:
                         self.report.left_pending.append(claim.case_id)

@@ -177,6 +177,24 @@ def test_retry_budget_spent_leaves_the_case_pending_with_a_stored_schedule(loop:
         assert deliver(loop.book, sink).delivered == [case_id]
 
 
+def test_a_backoff_wait_that_overruns_the_budget_makes_no_attempt_that_cannot_send(
+        loop: Loop, platform: PlatformSimulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a loaded machine a backoff wait may end after the record's budget: the run then leaves the case
+    for its stored schedule instead of counting an attempt abandoned before it could send."""
+    from joint_sanctions import _delivery
+
+    (case_id,) = loop.disposed()
+    platform.error_rate = 1.0
+    waited = _delivery._Run.wait
+    monkeypatch.setattr(_delivery._Run, "wait", lambda run, seconds: waited(run, seconds + 0.5))  # overrun
+    with HttpSink(platform.url) as sink:
+        report = deliver(loop.book, sink, retry_for=0.3, in_run_backoff=FAST)
+    case = loop.book.get(case_id)
+    assert report.left_pending == [case_id] and case.status == "disposed" and case.delivery is not None
+    assert case.delivery.attempts == len(platform.requests) == 1
+    assert case.delivery.claimed_by is None and case.delivery.next_attempt_at is not None
+
+
 def test_refused_connection_is_retryable_and_loses_nothing(loop: Loop) -> None:
     """Nobody listening: each attempt is refused, the case stays pending for the next run."""
     (case_id,) = loop.disposed()
