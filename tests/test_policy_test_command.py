@@ -150,6 +150,7 @@ def test_missing_path_and_empty_directory_are_errors(tmp_path: Path, capsys: pyt
     out = capsys.readouterr().out
     assert f"{tmp_path / 'nope.yaml'}:1:1: file_not_found: cannot read the case file" in out
     assert f"{tmp_path / 'empty'}:1:1: no_cases:" in out
+    assert "no case exercises" not in out and "coverage:" not in out  # no case ran: no coverage noise
 
 
 def test_json_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -32,11 +32,12 @@ def run(args: argparse.Namespace) -> int:
         print(_common.shown(str(problem)))
     for failure in report.failures:
         print(_common.shown(failure.line()))
-    for measure_id, source in report.uncovered:
-        print(_common.shown(f"{source}: {measure_id}: no case exercises this measure / 没有用例覆盖该措施"))
-    covered = report.measure_count - len(report.uncovered)
-    print(f"coverage: {covered} of {report.measure_count} measures exercised / "
-          f"覆盖：{report.measure_count} 项措施中 {covered} 项有用例")
+    if report.cases:  # with no case run, every measure would be listed: noise above the real problem
+        for measure_id, source in report.uncovered:
+            print(_common.shown(f"{source}: {measure_id}: no case exercises this measure / 没有用例覆盖该措施"))
+        covered = report.measure_count - len(report.uncovered)
+        print(f"coverage: {covered} of {report.measure_count} measures exercised / "
+              f"覆盖：{report.measure_count} 项措施中 {covered} 项有用例")
     failed = len(report.failures)
     print(f"{report.cases} case(s), {report.cases - failed} passed, {failed} failed, "
           f"{len(report.problems)} malformed / 共 {report.cases} 个用例，通过 {report.cases - failed} 个，"
