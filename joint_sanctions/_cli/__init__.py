@@ -16,9 +16,9 @@ import sys
 from collections.abc import Sequence
 
 from .._errors import JointSanctionsError
-from . import _common, batch, cases, check, diff, lint, records
+from . import _common, batch, cases, check, diff, lint, matrix, records
 
-_COMMAND_GROUPS = (lint, records, check, batch, cases, diff)
+_COMMAND_GROUPS = (lint, records, check, batch, cases, diff, matrix)
 
 
 def build_parser() -> argparse.ArgumentParser:
