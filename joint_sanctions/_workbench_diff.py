@@ -76,9 +76,9 @@ class Diff:
             "before_revision": self.before_revision, "after_revision": self.after_revision,
             "day": self.day.isoformat(), "added": list(self.added), "removed": list(self.removed),
             "changed": list(self.changed), "cells": list(self.cells)}
-        if self.impact is not None:
-            doc["impact"] = [i.as_json() for i in self.impact]
-            doc["subjects_screened"] = self.subjects_screened
+        # null without a store: an empty list would say that no subject is affected
+        doc["impact"] = None if self.impact is None else [i.as_json() for i in self.impact]
+        doc["subjects_screened"] = self.subjects_screened
         return doc
 
 

@@ -71,6 +71,7 @@ def test_no_change_gives_an_empty_sheet(tmp_path: Path) -> None:
     """The same lists in two places differ in nothing."""
     diff = diff_measures(compile_paths(None), compile_paths(shipped_measures_dir()), day=DAY).as_json()
     assert (diff["added"], diff["removed"], diff["changed"], diff["cells"]) == ([], [], [], [])
+    assert diff["impact"] is None  # not computed without a database, which is not "no one affected"
 
 
 def _store_records() -> list[object]:
