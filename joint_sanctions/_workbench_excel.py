@@ -180,7 +180,7 @@ def export_workbook(paths: Sequence[PathLike], out: PathLike) -> tuple[int, int]
                                             f"({_CELL_MAX}) / 内容有 {len(value)} 个字符，超过 Excel 单元格上限（{_CELL_MAX}）"))
                 continue
             try:
-                cell = sheet.cell(row=row, column=col, value=value)  # type: ignore[arg-type]
+                cell = sheet.cell(row=row, column=col, value=value)
             except IllegalCharacterError:
                 problems.append(CellProblem(sheet.title, where, "bad_text",
                                             "the value holds a control character an Excel cell cannot / "
@@ -243,8 +243,8 @@ def _text(value: object) -> object:
         return str(int(value))
     if isinstance(value, dt.datetime):
         return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
-    if isinstance(value, int | float | dt.date):
-        return str(value) if not isinstance(value, dt.date) else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
     return str(value)
 
 

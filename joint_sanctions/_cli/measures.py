@@ -82,8 +82,21 @@ def run_export(args: argparse.Namespace) -> int:
         error(f"the measure lists have {count} problem(s); run joint-sanctions lint to see them / "
               f"措施清单有 {count} 个问题，请运行 joint-sanctions lint 查看")
         return 1
+    except ExcelError as exc:
+        return _refused(exc)
+    except OSError as exc:
+        error(f"cannot write {args.out}: {exc.strerror} / 无法写入 {args.out}：{exc.strerror}")
+        return 1
     print(f"wrote {args.out}: {sheets} sheet(s), {count} measure(s) / 已写出 {args.out}：{sheets} 个工作表，{count} 条措施")
     return 0
+
+
+def _refused(exc: ExcelError) -> int:
+    for problem in exc.problems:
+        print(shown(str(problem)))
+    count = len(exc.problems)
+    error(f"{count} problem(s); nothing written / 共 {count} 个问题，未写出任何文件")
+    return 1
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -92,10 +105,9 @@ def run_import(args: argparse.Namespace) -> int:
     try:
         written = import_workbook(args.workbook, args.out, force=args.force)
     except ExcelError as exc:
-        for problem in exc.problems:
-            print(shown(str(problem)))
-        count = len(exc.problems)
-        error(f"{count} problem(s); nothing written / 共 {count} 个问题，未写出任何文件")
+        return _refused(exc)
+    except OSError as exc:
+        error(f"cannot write to {args.out}: {exc.strerror} / 无法写入 {args.out}：{exc.strerror}")
         return 1
     for path in written:
         print(shown(f"wrote {path} / 已写出"))
