@@ -1,4 +1,4 @@
-"""The Excel round trip of measure lists (``measures export`` / ``measures import``, design.md §10).
+"""The Excel round trip of measure lists (``measures export`` / ``measures import``, docs/cli.md).
 
 A workbook holds one sheet per measure-list file, named after the file. Rows 1–3 carry the file
 header (Chinese names, field ids beneath, values), rows 5–6 the measure columns (Chinese names, field
