@@ -1,16 +1,19 @@
 """``joint-sanctions measures [--matter M] [--list L] [--subject-type T] [--json]``: what applies
-without a subject."""
+without a subject; ``measures export DIR --out FILE.xlsx`` and ``measures import FILE.xlsx --out DIR``:
+the Excel round trip (optional sub-actions, so the bare command keeps working)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 from .._errors import MeasureListError
 from .._load import load_measure_lists, shipped_measures_dir
 from .._load_nodes import _suggest
+from .._workbench_excel import ExcelError, export_workbook, import_workbook
 from .._workbench_measures import measure_rows
 from ..vocabulary import EFFECTS, LIST_TYPES, MATTER_TYPES, SUBJECT_TYPES
 from ._common import error, measures, shown
@@ -39,7 +42,76 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--subject-type", type=_known(SUBJECT_TYPES, "subject type", "主体类型"), metavar="TYPE",
                    help="only measures that may apply to a subject of this type / 主体类型")
     p.add_argument("--json", action="store_true", help="print one JSON document")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, action=None)
+    # Optional sub-actions: without one, `measures` lists what applies, as it always did.
+    actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=type(p))
+    export = actions.add_parser("export", help="write measure lists to an Excel workbook, a sheet per file / "
+                                               "把措施清单导出为 Excel 工作簿（每个文件一个工作表）")
+    export.add_argument("paths", nargs="+", metavar="DIR", help="measure-list directories or files / 措施清单目录或文件")
+    export.add_argument("--out", required=True, type=_xlsx, metavar="FILE.xlsx", help="the workbook to write / 输出的工作簿")
+    export.set_defaults(func=run_export)
+    load = actions.add_parser("import", help="write measure-list YAML files from an Excel workbook / "
+                                             "由 Excel 工作簿生成措施清单 YAML 文件")
+    load.add_argument("workbook", type=_xlsx, metavar="FILE.xlsx", help="the workbook to read / 要读取的工作簿")
+    load.add_argument("--out", required=True, metavar="DIR", help="the directory to write / 输出目录")
+    load.add_argument("--force", action="store_true", help="overwrite existing files / 覆盖已有文件")
+    load.set_defaults(func=run_import)
+
+
+def _xlsx(text: str) -> str:
+    if not text.lower().endswith(".xlsx"):
+        raise argparse.ArgumentTypeError(f"'{text}' is not an .xlsx file name / '{text}' 不是 .xlsx 文件名")
+    return text
+
+
+def _no_filters(args: argparse.Namespace) -> bool:
+    if args.matter or args.list_type or args.subject_type or args.json:
+        print(f"joint-sanctions measures: error: --matter, --list, --subject-type and --json do not go with "
+              f"'{args.action}' / --matter、--list、--subject-type、--json 不能与 {args.action} 同用", file=sys.stderr)
+        return False
+    return True
+
+
+def run_export(args: argparse.Namespace) -> int:
+    if not _no_filters(args):
+        return 2
+    try:
+        sheets, count = export_workbook(args.paths, args.out)
+    except MeasureListError as exc:
+        count = len(exc.problems)
+        error(f"the measure lists have {count} problem(s); run joint-sanctions lint to see them / "
+              f"措施清单有 {count} 个问题，请运行 joint-sanctions lint 查看")
+        return 1
+    except ExcelError as exc:
+        return _refused(exc)
+    except OSError as exc:
+        error(f"cannot write {args.out}: {exc.strerror} / 无法写入 {args.out}：{exc.strerror}")
+        return 1
+    print(f"wrote {args.out}: {sheets} sheet(s), {count} measure(s) / 已写出 {args.out}：{sheets} 个工作表，{count} 条措施")
+    return 0
+
+
+def _refused(exc: ExcelError) -> int:
+    for problem in exc.problems:
+        print(shown(str(problem)))
+    count = len(exc.problems)
+    error(f"{count} problem(s); nothing written / 共 {count} 个问题，未写出任何文件")
+    return 1
+
+
+def run_import(args: argparse.Namespace) -> int:
+    if not _no_filters(args):
+        return 2
+    try:
+        written = import_workbook(args.workbook, args.out, force=args.force)
+    except ExcelError as exc:
+        return _refused(exc)
+    except OSError as exc:
+        error(f"cannot write to {args.out}: {exc.strerror} / 无法写入 {args.out}：{exc.strerror}")
+        return 1
+    for path in written:
+        print(shown(f"wrote {path} / 已写出"))
+    return 0
 
 
 def _basis(row: dict[str, Any]) -> str:
