@@ -28,6 +28,7 @@ from ._batch_rows import (
     _masked,
 )
 from ._check import Engine
+from ._html import DECISION_COLOURS, badge, head, table
 from ._models import CST
 from ._text import escape_controls
 from .vocabulary import DECISIONS, EFFECTS, MATTER_TYPES
@@ -219,8 +220,6 @@ def _data_as_of(summary: BatchSummary) -> str:
                      for list_type, when in sorted(summary.data_as_of.items())) or "—"
 
 
-_DECISION_COLOURS = {"prohibited": "#c0392b", "restricted": "#e67e22", "review": "#d4a017",
-                     "clear": "#2e8b57"}
 
 
 class _HtmlWriter:
@@ -248,62 +247,10 @@ class _HtmlWriter:
 _WRITERS: dict[str, Callable[[IO[bytes]], _Writer]] = {".csv": _CsvWriter, ".xlsx": _XlsxWriter,
                                                   ".html": _HtmlWriter}
 
-_CSS = """
-:root { --ink:#1d2733; --muted:#5b6b7c; --line:#dde3ea; --bg:#f4f6f9; --accent:#1f4e79; }
-* { box-sizing:border-box; }
-body { margin:0; background:var(--bg); color:var(--ink);
-       font:15px/1.55 system-ui,"Segoe UI",Roboto,"Helvetica Neue",Arial,"PingFang SC","Microsoft YaHei",
-       "Noto Sans CJK SC","Source Han Sans SC","WenQuanYi Zen Hei","WenQuanYi Micro Hei",sans-serif; }
-header { background:var(--accent); color:#fff; padding:22px 40px 18px; }
-header h1 { margin:0 0 4px; font-size:24px; font-weight:600; }
-header h1 span { font-weight:400; }
-header p { margin:0; opacity:.85; font-size:13px; }
-main { max-width:1180px; margin:0 auto; padding:24px 40px 40px; }
-section { background:#fff; border:1px solid var(--line); border-radius:10px; padding:18px 22px;
-          margin:0 0 20px; }
-h2 { font-size:17px; margin:0 0 12px; color:var(--accent); }
-h2 small { color:var(--muted); font-weight:400; font-size:13px; margin-left:6px; }
-.meta { display:grid; grid-template-columns:max-content 1fr; gap:4px 18px; margin:0; font-size:13.5px; }
-.meta dt { color:var(--muted); } .meta dd { margin:0; word-break:break-all; }
-.cards { display:grid; grid-template-columns:repeat(4,1fr); gap:14px; margin:0 0 16px; }
-.card { border:1px solid var(--line); border-radius:8px; padding:12px 16px; }
-.card dt { color:var(--muted); font-size:13px; }
-.card dd { margin:2px 0 0; font-size:30px; font-weight:700; }
-.card.flag dd { color:#c0392b; } .card.rej dd { color:#8e44ad; }
-.grid { display:grid; grid-template-columns:1fr 1fr; gap:22px; align-items:start; }
-.caption { margin:0 0 6px; color:var(--muted); font-size:13px; }
-table { border-collapse:collapse; width:100%; font-size:13.5px; }
-th, td { text-align:left; padding:7px 10px; border-bottom:1px solid var(--line); vertical-align:top; }
-th { background:#eef2f7; font-weight:600; white-space:nowrap; }
-td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; }
-.badge { display:inline-block; padding:1px 9px; border-radius:10px; color:#fff; font-size:12px;
-         white-space:nowrap; }
-.swatch { display:inline-block; width:10px; height:10px; border-radius:2px; margin-right:6px; }
-.mid, .ids { font-family:ui-monospace,Menlo,Consolas,monospace; font-size:12.5px; }
-.mid { color:var(--muted); white-space:nowrap; }
-.empty { color:var(--muted); margin:0; }
-.tag { display:inline-block; padding:0 6px; border:1px solid #c9d2dc; border-radius:4px; color:var(--muted);
-       font-size:11.5px; white-space:nowrap; }
-footer { color:var(--muted); font-size:12px; text-align:center; padding:0 40px 30px; }
-"""
 
 
 def _esc(value: object) -> str:
     return html.escape(_visible(str(value)), quote=True)
-
-
-def _table(headings: Sequence[str], rows: Sequence[str], empty: str) -> str:
-    """A table with one header row (``#`` marks a numeric column), or a note when there are no rows."""
-    if not rows:
-        return f'<p class="empty">{_esc(empty)}</p>'
-    head = "".join(f'<th class="num">{_esc(h[1:])}</th>' if h.startswith("#") else f"<th>{_esc(h)}</th>"
-                   for h in headings)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-
-
-def _badge(decision: str) -> str:
-    return (f'<span class="badge" style="background:{_DECISION_COLOURS[decision]}">'
-            f"{_esc(DECISIONS[decision])} {decision}</span>")
 
 
 def _bar_chart(summary: BatchSummary) -> str:
@@ -320,7 +267,7 @@ def _bar_chart(summary: BatchSummary) -> str:
         parts.append(f'<text x="0" y="{y + 18}" fill="#1d2733">{_esc(DECISIONS[decision])} {decision}</text>'
                      f'<rect x="{label_w}" y="{y}" width="{bar_w}" height="24" rx="4" fill="#eef2f7"/>'
                      f'<rect x="{label_w}" y="{y}" width="{width}" height="24" rx="4" '
-                     f'fill="{_DECISION_COLOURS[decision]}"/>'
+                     f'fill="{DECISION_COLOURS[decision]}"/>'
                      f'<text x="{label_w + bar_w + 8}" y="{y + 18}" font-weight="600">{count}</text>')
     parts.append("</svg>")
     return "".join(parts)
@@ -337,7 +284,7 @@ def _share_bar(summary: BatchSummary) -> str:
         part = width * summary.counts.get(decision, 0) / total
         if part:
             parts.append(f'<rect x="{x:.2f}" y="0" width="{max(part, 1.5):.2f}" height="26" '
-                         f'fill="{_DECISION_COLOURS[decision]}"/>')
+                         f'fill="{DECISION_COLOURS[decision]}"/>')
             x += part
     parts.append("</svg>")
     return "".join(parts)
@@ -349,7 +296,7 @@ def _decision_rows(summary: BatchSummary) -> list[str]:
     for decision in _DECISION_ORDER:
         count = summary.counts.get(decision, 0)
         rows.append(f'<tr data-decision="{decision}"><td><span class="swatch" '
-                    f'style="background:{_DECISION_COLOURS[decision]}"></span>{_esc(DECISIONS[decision])} '
+                    f'style="background:{DECISION_COLOURS[decision]}"></span>{_esc(DECISIONS[decision])} '
                     f'<span class="mid">{decision}</span></td><td class="num" data-count>{count}</td>'
                     f'<td class="num">{100 * count / total:.1f}%</td></tr>')
     return rows
@@ -390,7 +337,7 @@ def _flagged_rows(flagged: Sequence[BatchRow], measures: Mapping[str, _MeasureIn
                               for m in row.measure_ids)
         rows.append(f'<tr data-decision="{row.decision}"><td class="num">{row.line}</td>'
                     f'<td class="ids">{_esc(row.subject_id)}</td><td>{_esc(row.subject_name)}</td>'
-                    f"<td>{_badge(row.decision)}</td><td>{applied}</td>"
+                    f"<td>{badge(row.decision)}</td><td>{applied}</td>"
                     f'<td class="ids">{_esc(_masked("; ".join(row.record_ids)))}</td></tr>')
     return rows
 
@@ -401,31 +348,23 @@ def _render_html(summary: BatchSummary, flagged: Sequence[BatchRow],
     matter = f"{MATTER_TYPES[summary.matter_type]}（{summary.matter_type}）"
     meta = "".join(f"<dt>{_esc(label)}</dt><dd>{_esc(value)}</dd>"
                    for label, value in (*overview[:4], overview[-1]))
-    decisions = _table(("结论 Decision", "#主体数 Subjects", "#占比 Share"), _decision_rows(summary), "")
-    applied = _table(("编号 ID", "措施 Measure", "效力 Effect", "依据 Legal basis", "#主体数 Subjects"),
+    decisions = table(("结论 Decision", "#主体数 Subjects", "#占比 Share"), _decision_rows(summary), "")
+    applied = table(("编号 ID", "措施 Measure", "效力 Effect", "依据 Legal basis", "#主体数 Subjects"),
                      _measure_rows(summary, measures), "无适用措施 / no measure applied")
-    listed = _table(("#行 Line", "证件号码 ID", "名称 Name", "结论 Decision", "措施 Measures", "记录 Records"),
+    listed = table(("#行 Line", "证件号码 ID", "名称 Name", "结论 Decision", "措施 Measures", "记录 Records"),
                     _flagged_rows(flagged, measures), "无需关注的主体 / no subject flagged")
     rejected = ""
     if summary.rejected:
         rows = [f'<tr><td class="num">{r.line}</td><td>{_esc(r.reason)}</td></tr>' for r in summary.rejected]
         rejected = (f'<section id="rejected"><h2>被拒绝的行<small>Rejected rows — not checked; fix them and '
-                    f'run again</small></h2>{_table(("#行 Line", "原因 Reason"), rows, "")}</section>')
+                    f'run again</small></h2>{table(("#行 Line", "原因 Reason"), rows, "")}</section>')
     if summary.duplicates:
         rows = [f'<tr><td class="num">{d.line}</td><td class="num">{d.first_line}</td></tr>'
                 for d in summary.duplicates]
         rejected += (f'<section id="duplicates"><h2>重复的行<small>Duplicate rows — the same subject as an '
                      f'earlier line, checked once</small></h2>'
-                     f'{_table(("#行 Line", "#与此行相同 Same subject as line"), rows, "")}</section>')
-    return f"""<!DOCTYPE html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>联合奖惩批量核查报告 Batch credit check report — {_esc(matter)}</title>
-<style>{_CSS}</style>
-</head>
-<body>
+                     f'{table(("#行 Line", "#与此行相同 Same subject as line"), rows, "")}</section>')
+    return f"""{head(f"联合奖惩批量核查报告 Batch credit check report — {matter}")}
 <header>
 <h1>联合奖惩批量核查报告 <span>Batch credit check report</span></h1>
 <p>{_esc(matter)} · {_esc(_source_name(summary))} · {_esc(overview[2][1])}</p>

@@ -13,8 +13,9 @@ import openpyxl
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from ._batch_reports import _CSS, _cell
+from ._batch_reports import _cell
 from ._compile import CompiledMeasures
+from ._html import head as page_head
 from ._identifiers import mask_text
 from ._text import escape_controls
 from .vocabulary import EFFECTS, LIST_TYPES, MATTER_TYPES
@@ -137,15 +138,7 @@ def render_html(compiled: CompiledMeasures, cells: list[MatrixCell]) -> str:
                      for e in EFFECT_ORDER)
     empty = sum(c.empty for c in cells)
     overlaps = sum(c.overlap for c in cells)
-    return f"""<!DOCTYPE html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>措施矩阵 Measure matrix</title>
-<style>{_CSS}{_MATRIX_CSS}</style>
-</head>
-<body>
+    return f"""{page_head("措施矩阵 Measure matrix", _MATRIX_CSS)}
 <header>
 <h1>措施矩阵 <span>Measure matrix — list types × matter types</span></h1>
 <p>修订 Revision {_esc(compiled.revision)} · 每格为最强效力 each cell shows the strongest effect</p>

@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Sequence
 from typing import Any
 
-from ._batch_reports import _CSS
+from ._html import badge, head, table
 from ._identifiers import mask_text
 from ._text import escape_controls
 from ._workbench_diff import Diff
-from .vocabulary import DECISIONS, LIST_TYPES, MATTER_TYPES, SUBJECT_TYPES
-
-#: Colours of the decisions (as the batch report draws them).
-DECISION_COLOURS = {"clear": "#2e7d32", "review": "#b7791f", "restricted": "#d35400", "prohibited": "#c0392b"}
+from .vocabulary import LIST_TYPES, MATTER_TYPES, SUBJECT_TYPES
 
 
 def _shown(value: Any) -> str:
@@ -94,26 +90,13 @@ def _esc(value: Any) -> str:
     return html.escape(_shown(value), quote=True)
 
 
-def _badge(decision: str) -> str:
-    return (f'<span class="badge" style="background:{DECISION_COLOURS.get(decision, "#555")}">'
-            f'{_esc(DECISIONS.get(decision, decision))} {_esc(decision)}</span>')
-
-
 def _named(ids: dict[str, str], key: str) -> str:
     return f'{_esc(ids.get(key, key))} <span class="mid">{_esc(key)}</span>'
 
 
-def _html_table(headings: Sequence[str], rows: Sequence[str], empty: str) -> str:
-    if not rows:
-        return f'<p class="empty">{_esc(empty)}</p>'
-    head = "".join(f'<th class="num">{_esc(h[1:])}</th>' if h.startswith("#") else f"<th>{_esc(h)}</th>"
-                   for h in headings)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-
-
 def _html_outcome(outcome: dict[str, Any]) -> str:
     ids = ", ".join(outcome["measure_ids"]) or "—"
-    return f'{_badge(outcome["decision"])} <span class="ids">{_esc(ids)}</span>'
+    return f'{badge(outcome["decision"])} <span class="ids">{_esc(ids)}</span>'
 
 
 def render_html(diff: Diff) -> str:
@@ -133,21 +116,13 @@ def render_html(diff: Diff) -> str:
     impact = ""
     if diff.impact is not None:
         rows = [f'<tr><td>{_named(MATTER_TYPES, i.matter_type)}</td><td class="num">{i.subjects_changed}</td>'
-                f'<td class="ids">{"<br>".join(_esc(s["subject"]) + " " + _badge(s["before"]) + " → " + _badge(s["after"]) for s in i.sample)}'
+                f'<td class="ids">{"<br>".join(_esc(s["subject"]) + " " + badge(s["before"]) + " → " + badge(s["after"]) for s in i.sample)}'
                 f'</td></tr>' for i in diff.impact if i.subjects_changed]
         impact = (f'<section id="impact"><h2>受影响的主体<small>Subjects with active records whose decision '
                   f'changes — of {diff.subjects_screened} screened; resident ids masked</small></h2>'
-                  f'{_html_table(("事项 Matter", "#主体数 Subjects", "样例 Sample"), rows, "无主体受影响 / no subject affected")}'
+                  f'{table(("事项 Matter", "#主体数 Subjects", "样例 Sample"), rows, "无主体受影响 / no subject affected")}'
                   f'</section>')
-    return f"""<!DOCTYPE html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>措施清单变更核对单 Measure-list change sheet</title>
-<style>{_CSS}</style>
-</head>
-<body>
+    return f"""{head("措施清单变更核对单 Measure-list change sheet")}
 <header>
 <h1>措施清单变更核对单 <span>Measure-list change sheet</span></h1>
 <p>修订 Revision {_esc(diff.before_revision)} → {_esc(diff.after_revision)} · 核查日 Day {_esc(diff.day.isoformat())}</p>
@@ -159,12 +134,12 @@ def render_html(diff: Diff) -> str:
 </section>
 <section id="measures">
 <h2>措施的变化<small>Measures added, removed and changed</small></h2>
-{_html_table(("变更 Change", "编号 ID", "字段 Field", "原 Before", "新 After"), measures, "措施无变化 / no measure changed")}
+{table(("变更 Change", "编号 ID", "字段 Field", "原 Before", "新 After"), measures, "措施无变化 / no measure changed")}
 </section>
 <section id="cells">
 <h2>结果变化的格子<small>Cells (list type × matter type × subject type) whose outcome changes — when every
 condition is met</small></h2>
-{_html_table(("名单 List type", "事项 Matter type", "主体 Subject type", "原 Before", "新 After"), cells, "无格子变化 / no cell changes")}
+{table(("名单 List type", "事项 Matter type", "主体 Subject type", "原 Before", "新 After"), cells, "无格子变化 / no cell changes")}
 </section>
 {impact}
 </main>

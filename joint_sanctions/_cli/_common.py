@@ -9,12 +9,13 @@ import math
 import os
 import re
 import sys
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any, NoReturn
 
 import structlog
 
 from .._conditions import AMOUNT_MAX
+from .._errors import JointSanctionsError
 from .._identifiers import mask_text
 from .._text import escape_controls, redact_url
 
@@ -189,3 +190,39 @@ def engine(args: argparse.Namespace, **kw: Any) -> Any:
 
     return Engine(measures=measures(args), store=db_url(args),
                   max_data_age=getattr(args, "max_data_age", None), **kw)
+
+
+class OutputError(JointSanctionsError):
+    """A report cannot be written where ``--out`` asked it to go."""
+
+
+def out_path(*formats: str) -> Callable[[str], str]:
+    """An argparse type for ``--out FILE`` whose extension (one of ``formats``) chooses the format."""
+    shown, shown_zh = ", ".join(formats[:-1]) + f" or {formats[-1]}", "、".join(formats)
+
+    def checked(text: str) -> str:
+        if os.path.splitext(text)[1].lower() not in formats:
+            raise argparse.ArgumentTypeError(f"--out must end in {shown}: {text!r} / 输出文件扩展名须为 {shown_zh}")
+        return text
+    return checked
+
+
+def check_out_folder(out: str | None) -> None:
+    """Refuse, before any work, an ``--out`` that is a folder or lies in a folder that does not exist."""
+    if out is not None and (os.path.isdir(out) or not os.path.isdir(os.path.dirname(os.path.abspath(out)))):
+        raise OutputError(f"cannot write {out} (not a file in an existing folder) / "
+                          f"无法写入 {out}（目录不存在或是文件夹）")
+
+
+def write_out(out: str, text: str | None = None, *, binary: Callable[[Any], None] | None = None) -> None:
+    """Write a report's text (or let ``binary`` write into the open file), then say where it went."""
+    try:
+        if binary is not None:
+            with open(out, "wb") as f:
+                binary(f)
+        else:
+            with open(out, "w", encoding="utf-8") as f:
+                f.write(text or "")
+    except OSError as exc:
+        raise OutputError(f"cannot write {out}: {exc.strerror} / 无法写入 {out}") from None
+    print(f"wrote {out} / 已写入 {out}")
