@@ -8,12 +8,25 @@ id these helpers complete is an id the checker accepts.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Collection
 
 from ._errors import IdentifierError
 from ._identifiers import _id_check_char, normalize_resident_id, normalize_uscc, parse_identifier
 from ._masking import _ASCII_DIGITS, _USCC_VALUE, _normalise, _uscc_check_char
 
 __all__ = ["is_valid_identifier", "resident_id_check_char", "uscc_check_char"]
+
+
+def _first17(first17: str, alphabet: Collection[str], length: tuple[str, str],
+             bad_char: Callable[[int, str], str]) -> str:
+    """The normalised first 17 characters, or IdentifierError naming the length or the first bad position."""
+    body = _normalise(first17)
+    if len(body) != 17:
+        raise IdentifierError(f"{length[0]} / {length[1]}, found {len(body)} characters")
+    for pos, ch in enumerate(body, start=1):
+        if ch not in alphabet:
+            raise IdentifierError(bad_char(pos, ch))
+    return body
 
 
 def uscc_check_char(first17: str) -> str:
@@ -25,14 +38,9 @@ def uscc_check_char(first17: str) -> str:
     Raises:
         IdentifierError: ``first17`` is not 17 characters of the USCC alphabet (no I, O, S, V, Z).
     """
-    body = _normalise(first17)
-    if len(body) != 17:
-        raise IdentifierError(f"统一社会信用代码前17位长度错误 / the first part of a USCC must be 17 characters, "
-                              f"found {len(body)}")
-    for pos, ch in enumerate(body, start=1):
-        if ch not in _USCC_VALUE:
-            raise IdentifierError(f"统一社会信用代码第{pos}位字符无效 / USCC position {pos}: {ch!r} is not "
-                                  "in the code's alphabet (digits and A-Z without I, O, S, V, Z)")
+    body = _first17(first17, _USCC_VALUE, ("统一社会信用代码前17位长度错误", "the first part of a USCC must be 17 characters"),
+                    lambda pos, ch: f"统一社会信用代码第{pos}位字符无效 / USCC position {pos}: {ch!r} is not in the "
+                                    "code's alphabet (digits and A-Z without I, O, S, V, Z)")
     return _uscc_check_char(body)
 
 
@@ -45,13 +53,8 @@ def resident_id_check_char(first17: str) -> str:
     Raises:
         IdentifierError: ``first17`` is not 17 digits.
     """
-    body = _normalise(first17)
-    if len(body) != 17:
-        raise IdentifierError(f"居民身份证号码前17位长度错误 / the first part of a resident id must be 17 digits, "
-                              f"found {len(body)} characters")
-    for pos, ch in enumerate(body, start=1):
-        if ch not in _ASCII_DIGITS:
-            raise IdentifierError(f"居民身份证号码第{pos}位不是数字 / resident id position {pos} must be a digit")
+    body = _first17(first17, _ASCII_DIGITS, ("居民身份证号码前17位长度错误", "the first part of a resident id must be 17 digits"),
+                    lambda pos, ch: f"居民身份证号码第{pos}位不是数字 / resident id position {pos} must be a digit")
     return _id_check_char(body)
 
 

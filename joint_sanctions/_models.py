@@ -190,7 +190,17 @@ class CreditRecord(BaseModel):
 RecordAction = Literal["updated", "repaired", "removed", "reinstated", "relisted"]
 
 
-class RecordChange(BaseModel):
+class _Decided(BaseModel):
+    """Why a record changed, as the deciding body's decision states it."""
+
+    model_config = _FROZEN
+    reason: str = ""
+    decision_no: str = ""
+    authority: str = ""
+    early: bool = False
+
+
+class RecordChange(_Decided):
     """A dated repair, removal or reinstatement of a record (``records repair``), as its decision states it.
 
     ``status`` is what the record becomes; ``on`` the day that takes effect (None: undated, as
@@ -199,27 +209,17 @@ class RecordChange(BaseModel):
     minimum period (needs ``decision_no``).
     """
 
-    model_config = _FROZEN
     status: RecordStatus
     on: dt.date | None = None
-    reason: str = ""
-    decision_no: str = ""
-    authority: str = ""
-    early: bool = False
 
 
-class RecordEvent(BaseModel):
+class RecordEvent(_Decided):
     """One change of a credit record as its history keeps it: the record before and after, and why."""
 
-    model_config = _FROZEN
     record_id: str
     action: RecordAction
     #: When the change takes effect: the repair or removal date, the new listing date, else None.
     effective_on: dt.date | None = None
-    reason: str = ""
-    decision_no: str = ""
-    authority: str = ""
-    early: bool = False
     #: ``import`` for a change an import file made, else ``decision``.
     source: str = "decision"
     changed_at: Timestamp

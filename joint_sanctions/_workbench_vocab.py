@@ -7,19 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import vocabulary as v
 from ._conditions import CONDITION_FIELDS
 from ._records import _CHINESE_COLUMNS, _KNOWN, _REQUIRED
-from .vocabulary import (
-    BAN_LIST_TYPES,
-    EFFECTS,
-    INCENTIVE_LIST_TYPES,
-    KINDS,
-    LIST_TYPES,
-    MATTER_TYPES,
-    ORGANIZERS,
-    RELATED_PARTY_ROLES,
-    SUBJECT_TYPES,
-)
 
 __all__ = ["CONDITION_FIELD_NAMES", "SECTIONS", "vocabulary_tables"]
 
@@ -67,14 +57,14 @@ def vocabulary_tables() -> dict[str, list[dict[str, Any]]]:
     headers = {column: header for header, column in _CHINESE_COLUMNS.items()}
     return {
         "list_types": [{"id": key, "name": name,
-                        "kind": "incentive" if key in INCENTIVE_LIST_TYPES else "punishment",
-                        "carries_ban": key in BAN_LIST_TYPES} for key, name in LIST_TYPES.items()],
-        "matter_types": _named(MATTER_TYPES),
-        "subject_types": _named(SUBJECT_TYPES),
-        "kinds": _named(KINDS),
-        "effects": _named(EFFECTS),
-        "related_party_roles": _named(RELATED_PARTY_ROLES),
-        "organizers": _named(ORGANIZERS),
+                        "kind": "incentive" if key in v.INCENTIVE_LIST_TYPES else "punishment",
+                        "carries_ban": key in v.BAN_LIST_TYPES} for key, name in v.LIST_TYPES.items()],
+        "matter_types": _named(v.MATTER_TYPES),
+        "subject_types": _named(v.SUBJECT_TYPES),
+        "kinds": _named(v.KINDS),
+        "effects": _named(v.EFFECTS),
+        "related_party_roles": _named(v.RELATED_PARTY_ROLES),
+        "organizers": _named(v.ORGANIZERS),
         "condition_fields": [{"id": key, "name": CONDITION_FIELD_NAMES[key], "type": _TYPE_NAMES[kind]}
                              for key, kind in CONDITION_FIELDS.items()],
         "import_columns": [{"id": column, "name": headers[column], "required": column in _REQUIRED}
