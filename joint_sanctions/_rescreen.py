@@ -19,6 +19,7 @@ store's dialect.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import itertools
 from collections.abc import Collection, Iterable
@@ -27,6 +28,7 @@ from typing import Any, Literal
 
 from . import _identifiers as identifiers
 from ._check import SubjectLike, coerce_subject
+from ._list_types import Period, Policies, add_period
 from ._logging import get_logger
 from ._models import CST
 from .stores import RecordStore, SqlStore
@@ -116,6 +118,7 @@ _SCREEN = f"""INSERT INTO rescreen_now (subject_id, status)
     LEFT JOIN credit_records r
       ON r.subject_id = s.subject_id AND r.listed_on <= :day
          AND (r.expires_on IS NULL OR :day < r.expires_on) AND (r.status = 'active' OR :day < r.ended_on)
+         {{past_maximum}}
     {{where}}
     GROUP BY s.subject_id"""
 # NULL (never screened) and '' (on no list) both mean "not listed before".
@@ -196,8 +199,36 @@ def register_subjects(store: RecordStore, subjects: Iterable[SubjectLike]) -> in
     return given
 
 
+def _last_listing_ended(period: Period, day: dt.date) -> dt.date:
+    """The latest listed_on whose open-ended record has reached ``listed_on + period`` by ``day``."""
+    count, unit = period
+    years, months = (count, 0) if unit == "years" else (0, count) if unit == "months" else (0, 0)
+    months_back = day.year * 12 + day.month - 1 - years * 12 - months
+    year, month = divmod(months_back, 12)
+    guess = (dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1])) if unit != "days"
+             else day - dt.timedelta(days=count))
+    while add_period(guess + dt.timedelta(days=1), period) <= day:  # calendar ends of months: step to the edge
+        guess += dt.timedelta(days=1)
+    while add_period(guess, period) > day:
+        guess -= dt.timedelta(days=1)
+    return guess
+
+
+def _past_maximum(policies: Policies | None, day: dt.date, dialect: Dialect,
+                  params: dict[str, Any]) -> str:
+    """The join condition that leaves out open-ended records past their list type's confirmed maximum."""
+    if policies is None or not policies.maxima:
+        return ""
+    parts = []
+    for n, (list_type, period) in enumerate(sorted(policies.maxima.items())):
+        params[f"max_type_{n}"] = list_type
+        params[f"max_last_{n}"] = dialect.day(_last_listing_ended(period, day))
+        parts.append(f"(r.list_type = :max_type_{n} AND r.listed_on <= :max_last_{n})")
+    return f"AND NOT (r.expires_on IS NULL AND ({' OR '.join(parts)}))"
+
+
 def rescreen(store: RecordStore, subjects: Collection[str] | None = None,
-             day: dt.date | None = None) -> RescreenReport:
+             day: dt.date | None = None, *, policies: Policies | None = None) -> RescreenReport:
     """Screen registered subjects against the records in one join; report and store what changed.
 
     The run is one write transaction. In PostgreSQL it locks out registrations and other runs only.
@@ -208,6 +239,8 @@ def rescreen(store: RecordStore, subjects: Collection[str] | None = None,
         store: a SQLite or PostgreSQL store holding the registry and the records.
         subjects: ids to screen (registered ones; others are ignored); ``None`` screens every one.
         day: the day records must be active on; ``None`` is today in China Standard Time.
+        policies: the list-type policy (``engine.compiled.list_types``): an open-ended record then ends at
+            its list type's confirmed maximum, as a check counts it; ``None`` keeps open-ended records.
 
     Returns:
         The number screened and every subject whose set of active list types changed.
@@ -232,7 +265,9 @@ def rescreen(store: RecordStore, subjects: Collection[str] | None = None,
         # The same collation as registered_subjects.subject_id, which the joins compare it with.
         conn.execute(temp_table(dialect, "rescreen_now", f"subject_id {dialect.key_text} PRIMARY KEY, "
                                                          "status TEXT NOT NULL", key=True))
-        screened = conn.execute(dialect.sql(_SCREEN.format(where=where)), params).rowcount
+        past_maximum = _past_maximum(policies, day, dialect, params)
+        screened = conn.execute(dialect.sql(_SCREEN.format(where=where, past_maximum=past_maximum)),
+                                params).rowcount
         rows = conn.execute(_CHANGES).fetchall()
         conn.execute(dialect.sql(_RECORD), {"day": params["day"]})
         conn.execute("DROP TABLE rescreen_now")

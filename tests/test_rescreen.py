@@ -229,3 +229,34 @@ def test_status_change_kind() -> None:
     assert StatusChange(A, "", None, (), ("court_defaulter",)).kind == "newly_listed"
     assert StatusChange(A, "", None, ("court_defaulter",), ()).kind == "delisted"
     assert StatusChange(A, "", None, ("court_defaulter",), ("wage_arrears",)).kind == "changed"
+
+
+def test_an_open_ended_record_leaves_the_screen_at_its_confirmed_maximum(store: Store) -> None:
+    """With the list-type policy, an open-ended record counts until listed_on + its list type's confirmed
+    maximum, as a check counts it; an unconfirmed maximum never ends one (fail closed)."""
+    from joint_sanctions._list_types import Policies
+
+    policies = Policies(entries={}, maxima={"safety_serious_violator": (3, "years")})
+    register_subjects(store, [A, B])
+    store.upsert([rec("S1", A, "safety_serious_violator", listed_on=dt.date(2021, 2, 28)),
+                  rec("M1", B, "market_serious_violator", listed_on=dt.date(2017, 1, 1))])
+    before = rescreen(store, day=dt.date(2024, 2, 27), policies=policies)
+    assert kinds(before) == {A: ("newly_listed", (), ("safety_serious_violator",)),
+                             B: ("newly_listed", (), ("market_serious_violator",))}
+    after = rescreen(store, day=dt.date(2024, 2, 28), policies=policies)  # 2021-02-28 + 3 years
+    assert kinds(after) == {A: ("delisted", ("safety_serious_violator",), ())}
+
+
+def test_the_last_ended_listing_day_is_exact_on_calendar_edges() -> None:
+    """For any day and period, the cut-off listing day is the last one whose record has ended by that day
+    (month ends and leap days included), the same calendar the check uses."""
+    from joint_sanctions._list_types import add_period
+    from joint_sanctions._rescreen import _last_listing_ended
+
+    rng = random.Random(7)
+    days = [dt.date(2024, 2, 29), dt.date(2025, 2, 28), dt.date(2024, 3, 31), dt.date(2023, 12, 31)]
+    days += [dt.date(2016, 1, 1) + dt.timedelta(days=rng.randrange(4000)) for _ in range(300)]
+    for day in days:
+        for period in ((3, "years"), (1, "years"), (6, "months"), (1, "months"), (90, "days")):
+            last = _last_listing_ended(period, day)
+            assert add_period(last, period) <= day < add_period(last + dt.timedelta(days=1), period)
