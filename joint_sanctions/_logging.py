@@ -17,6 +17,7 @@ is bound, so configuration done after import (or after an engine was built) is f
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
@@ -30,9 +31,26 @@ _stdlib_logger = logging.getLogger(NAME)
 _stdlib_logger.addHandler(logging.NullHandler())
 
 
+#: mask_text masks only within 15 characters or more holding ASCII or full-width digits.
+_SHORTEST_ID = 15
+_ANY_DIGIT = re.compile("[0-9\uff10-\uff19]").search
+# In ASCII letters and digits (check ids, revisions, USCCs) no separator can join digits, so an id
+# needs 15 of these in a row.
+_ASCII_RUN = re.compile("[0-9Xx]{15}").search
+
+
+def _may_hold_id(text: str) -> bool:
+    """False when mask_text would return ``text`` unchanged, told at a fraction of its cost."""
+    if len(text) < _SHORTEST_ID or not _ANY_DIGIT(text):
+        return False
+    return not (text.isascii() and text.isalnum()) or _ASCII_RUN(text) is not None
+
+
 def _mask_event(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
     for key, value in event.items():
-        if isinstance(value, str):
+        # Most of an event's strings (its name, matter type, decision) are short or hold no digit,
+        # so can hold no id: skipping mask_text for them halves the cost of a check event.
+        if isinstance(value, str) and _may_hold_id(value):
             event[key] = mask_text(value)
     return event
 
