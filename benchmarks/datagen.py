@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 #: Bump when the generator's output changes, so stale files in benchmarks/data/ are not reused.
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 6
 
 # Checks run at the current time, through the engine's default clock (the production path). So
 # that the answers do not depend on the day of the run, every date is placed either before 2022 or
@@ -151,6 +151,8 @@ class Params:
     listed_share: float = 0.02
     inactive_share: float = 0.005
     related_share: float = 0.05
+    hit_stream: int = 4000  # checks in the all-hit stream (distinct listed subjects)
+    amount_variants: int = 4  # draws of its amounts: each timed pass takes the next
 
     def records_key(self) -> dict[str, Any]:
         return {"records": self.records, "seed": self.seed, "version": GENERATOR_VERSION}
@@ -484,9 +486,20 @@ def _within_engine_limits(measures: list[dict[str, Any]]) -> list[dict[str, Any]
     """
     from joint_sanctions._compile import MAX_RULESET_ALTERNATIVES, MAX_RULESET_FIRINGS, residual_of
     from joint_sanctions._conditions import alternatives, coincident
+    from joint_sanctions._load import load_measure_lists, shipped_measures_dir
 
     used: dict[tuple[str, str], tuple[int, int]] = {}
     seen: dict[tuple[str, str], set[object]] = {}
+    # The generated lists load after the shipped ones, whose rules already fill some groups.
+    for shipped in (m for f in load_measure_lists([str(shipped_measures_dir())]) for m in f.measures):
+        residual = residual_of(shipped.valid_from, shipped.valid_to, shipped.subject_types,
+                               shipped.related_party_roles, shipped.condition, requires_ban=shipped.requires_ban,
+                               requires_overdue=shipped.requires_overdue)
+        for key in ((lt, mt) for lt in shipped.list_types for mt in shipped.matter_types):
+            if residual not in seen.setdefault(key, set()):
+                seen[key].add(residual)
+                p, f = used.get(key, (0, 0))
+                used[key] = p + alternatives(residual), f + coincident(residual)
     kept = []
     for m in measures:
         residual = residual_of(m.get("valid_from"), m.get("valid_to"), m.get("subject_types"),
@@ -558,6 +571,14 @@ _AMOUNT_MATTERS = {
 _AMOUNTS = (50_000, 300_000, 1_000_000, 5_000_000, 20_000_000)
 
 
+def random_amount(rng: random.Random) -> int:
+    """An amount in yuan for a check that names a listed subject: log-uniform from 10,000 to 50,000,000,
+    one draw in five on or next to a threshold the generated conditions compare with."""
+    if rng.random() < 0.2:
+        return rng.choice(_AMOUNT_THRESHOLDS) + rng.choice((-1, 0, 0, 1))
+    return round(10 ** rng.uniform(4, 7.7))
+
+
 @dataclass
 class Check:
     subject_id: str
@@ -585,6 +606,10 @@ class Check:
 @dataclass
 class Stream:
     checks: list[Check]
+    #: Checks that all name a subject with an active record, distinct subjects, none named by
+    #: ``checks``; ``hit_amounts[v][i]`` is check i's amount in draw v (None: a matter without amount).
+    hit_checks: list[Check]
+    hit_amounts: list[list[int | None]]
     #: Active records (as the store would return them) of every subject or related party that a
     #: listed check names: subject id → [(record_id, list_type, authority, document_no, reason)].
     active: dict[str, list[tuple[str, str, str, str, str]]]
@@ -619,9 +644,14 @@ def generate_stream(params: Params, recs: Records) -> Stream:
     n = params.checks
     n_listed = round(n * params.listed_share)
     n_inactive = min(round(n * params.inactive_share), len(inactive_only))
-    # Listed checks name distinct subjects (so the dict floor can key on the subject id alone).
+    # Listed checks name distinct subjects (so the dict floor can key on the subject id alone, and
+    # no answer is the repeat of another's), related parties included.
     n_own = min(round(n_listed * 0.85), len(listed))
     own_subjects = rng.sample(listed, n_own)
+    taken = set(own_subjects)
+    people = [p for p in listed_people if p not in taken]
+    rng.shuffle(people)
+    people_iter = iter(people)
     n_via = n_listed - n_own
     inactive_subjects = rng.sample(inactive_only, n_inactive)
     kinds = ["own"] * n_own + ["via"] * n_via + ["inactive"] * n_inactive
@@ -634,22 +664,23 @@ def generate_stream(params: Params, recs: Records) -> Stream:
     for i, kind in enumerate(kinds):
         matter = rng.choices(matter_names, matter_weights)[0]
         amount = rng.choice(_AMOUNTS) if matter in _AMOUNT_MATTERS and rng.random() < 0.6 else None
+        if amount is not None and kind in ("own", "via"):
+            amount = random_amount(rng)  # not one of five values: each listed check its own amount
         role = rel_id = None
+        p = next(people_iter, None) if kind in ("own", "via") else None
         if kind == "own":
             s = next(own_iter)
             needed.add(s)
             sid, stype = recs.subject_id(s), recs.subject_types[s]
             if rng.random() < 0.10 and recs.subject_types[s] != "natural_person":
                 role = rng.choices(("legal_representative", "principal"), (80, 20))[0]
-                if rng.random() < 0.5 and listed_people:
-                    p = rng.choice(listed_people)
+                if rng.random() < 0.5 and p is not None:
                     needed.add(p)
                     rel_id = recs.subject_id(p)
                 else:
                     rel_id = resident_id(REP_OFFSET + i)
             checks.append(Check(sid, matter, amount, role, rel_id, True, stype, _kind_of(stype)))
-        elif kind == "via" and listed_people:
-            p = rng.choice(listed_people)
+        elif kind == "via" and p is not None:
             needed.add(p)
             role = rng.choices(("legal_representative", "principal"), (80, 20))[0]
             checks.append(
@@ -686,6 +717,18 @@ def generate_stream(params: Params, recs: Records) -> Stream:
             checks.append(
                 Check(uscc(UNLISTED_OFFSET + i), matter, amount, role, rel_id, False, "legal_person", "uscc")
             )
+    # The all-hit stream: listed subjects no check above names, each once, amounts drawn per pass.
+    used = needed | taken
+    fresh = [s for s in listed if s not in used]
+    hit_subjects = rng.sample(fresh, min(params.hit_stream, len(fresh)))
+    hit_checks: list[Check] = []
+    for s in hit_subjects:
+        needed.add(s)
+        matter = rng.choices(matter_names, matter_weights)[0]
+        stype = recs.subject_types[s]
+        hit_checks.append(Check(recs.subject_id(s), matter, None, None, None, True, stype, _kind_of(stype)))
+    hit_amounts = [[random_amount(rng) if c.matter_type in _AMOUNT_MATTERS else None for c in hit_checks]
+                   for _ in range(params.amount_variants)]
     active: dict[str, list[tuple[str, str, str, str, str]]] = {}
     for i in range(len(recs)):
         s = recs.subject[i]
@@ -701,7 +744,7 @@ def generate_stream(params: Params, recs: Records) -> Stream:
             )
     for rows in active.values():  # the store's order: (subject_id, list_type, record_id)
         rows.sort(key=lambda r: (r[1], r[0]))
-    return Stream(checks=checks, active=active, listed_ids=[recs.subject_id(s) for s in listed])
+    return Stream(checks=checks, hit_checks=hit_checks, hit_amounts=hit_amounts, active=active, listed_ids=[recs.subject_id(s) for s in listed])
 
 
 def _kind_of(subject_type: str) -> str:

@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from joint_sanctions._compile import CompiledMeasures
+from joint_sanctions._compile import BANS_MATTER, OVERDUE, CompiledMeasures
 from joint_sanctions._conditions import And, AnyOf, Compare, Expr, Or, parse_condition, to_durable
 
 SELF = "self"
@@ -269,7 +269,12 @@ def zen_decision(compiled: CompiledMeasures) -> dict[str, Any]:
             day.append(f">= {m.valid_from.year * 10000 + m.valid_from.month * 100 + m.valid_from.day}")
         if m.valid_to is not None:
             day.append(f"< {m.valid_to.year * 10000 + m.valid_to.month * 100 + m.valid_to.day}")
-        cond = zen_expression(parse_condition(m.condition)) if m.condition else ""
+        # A measure that needs the record's own ban (or an overdue fee) applies only when the record
+        # says so, as the project's rule asks; the data set's records carry neither.
+        parts: list[Expr] = [Compare(BANS_MATTER, "==", True)] if m.requires_ban else []
+        parts += [Compare(OVERDUE, "==", True)] if m.requires_overdue else []
+        parts += [parse_condition(m.condition)] if m.condition else []
+        cond = zen_expression(And(tuple(parts))) if parts else ""
         common = {
             "lt": _one_of(m.list_types),
             "mt": _one_of(m.matter_types),

@@ -205,6 +205,8 @@ def work_project(spec: dict[str, Any]) -> dict[str, Any]:
     }
     for name, idx in shapes.items():
         sections[name] = (pass_over(idx), len(idx))
+    memo_stats = getattr(engine, "memo_stats", None)  # the firing memo's counters, when the engine has one
+    memo: dict[str, Any] = {"before_timing": memo_stats() if memo_stats else None}
     for name, (fn, n) in sections.items():
         out[name] = timed(fn, n, runs=runs, budget_seconds=budget)
         print(
@@ -212,6 +214,39 @@ def work_project(spec: dict[str, Any]) -> dict[str, Any]:
             file=sys.stderr,
             flush=True,
         )
+
+    # Every check a hit: listed subjects no other check names, each once; each pass draws its amounts
+    # anew (a seeded draw per pass), so a memo keyed by anything finer than the rules' abstraction
+    # gains nothing from the repeats. The untimed pass over every draw is the warm-up and the answers.
+    hit_rows: list[list[Any]] = stream["hit_stream"]["checks"]
+    draws: list[list[Any]] = stream["hit_stream"]["amounts"]
+    hit_calls = [
+        [(_subject_arg(r), r[1], {} if a is None else {"amount": a}) for r, a in zip(hit_rows, amounts, strict=True)]
+        for amounts in draws
+    ]
+    hit_answers: dict[str, list[str]] = {}
+    for v, chosen in enumerate(hit_calls):
+        for i, (subject, matter, kw) in enumerate(chosen):
+            ids = sorted({m.measure_id for m in check(subject, matter, open_case=False, **kw).measures})
+            if ids:
+                hit_answers[f"{v}:{i}"] = ids
+    memo["before_hit_stream"] = memo_stats() if memo_stats else None
+    next_draw = iter(range(1 << 62))
+
+    def hit_stream_pass() -> None:
+        for subject, matter, kw in hit_calls[next(next_draw) % len(hit_calls)]:
+            check(subject, matter, open_case=False, **kw)
+
+    if hit_rows:
+        out["hit_stream"] = timed(hit_stream_pass, len(hit_rows), runs=runs, budget_seconds=budget)
+        print(f"  project hit_stream               {_fmt(out['hit_stream']['us'])} µs/check", file=sys.stderr,
+              flush=True)
+    memo["after_hit_stream"] = memo_stats() if memo_stats else None
+    out["hit_stream_answers"] = hit_answers
+    out["hit_stream_with_measures"] = len(hit_answers)
+    out["memo"] = memo
+
+    out["log"] = _decision_log_cost(engine, calls, spec, runs)
 
     groups = [((matter, amount), idx) for (matter, amount), idx in stream["groups"]]
     batches = [
@@ -255,6 +290,91 @@ def work_project(spec: dict[str, Any]) -> dict[str, Any]:
         rss_after_mb=rss_mb()["rss_mb"],
     )
     return out
+
+
+def _decision_log_cost(engine: Any, calls: list[Any], spec: dict[str, Any], runs: int) -> dict[str, Any]:
+    """The mixed stream with the library's ``check`` event on, as an application keeps it: structlog
+    configured for JSON lines appended to a file (level, timestamp, JSON renderer; one write per event).
+    Silent and logged runs alternate, so the machine's load falls on both alike. The engine follows a
+    new configuration at its next refresh (refresh_interval, 1 s by default): a check after that wait
+    rebinds it. ``app_only_us`` is the same event through the application's chain alone (no library):
+    the part of the cost that belongs to the application's choice of renderer and file."""
+    import logging
+
+    import structlog
+
+    path = os.path.join(os.path.dirname(spec["stream"]), "decision-log.jsonl")
+    check = engine.check
+
+    def configure(logged: bool) -> Any:
+        if not logged:
+            quiet_logging()
+            return None
+        f = open(path, "w", encoding="utf-8")  # noqa: SIM115  # open while the logger writes; closed below
+        structlog.configure(
+            processors=[
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                structlog.processors.JSONRenderer(),
+            ],
+            wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+            logger_factory=structlog.WriteLoggerFactory(file=f),
+            cache_logger_on_first_use=True,
+        )
+        return f
+
+    def follow() -> None:
+        time.sleep(1.05)  # past refresh_interval: the next check rebinds the engine's logger
+        subject, matter, kw = calls[0]
+        check(subject, matter, open_case=False, **kw)
+
+    def run() -> None:
+        for subject, matter, kw in calls:
+            check(subject, matter, open_case=False, **kw)
+
+    silent_runs: list[float] = []
+    logged_runs: list[float] = []
+    lines = 0
+    for _ in range(max(runs, 1)):
+        for logged, into in ((False, silent_runs), (True, logged_runs)):
+            f = configure(logged)
+            follow()
+            into.append(timed(run, len(calls), runs=1)["us"])
+            if f is not None:
+                f.close()
+                with open(path, "rb") as counted:
+                    lines = sum(1 for _ in counted)
+    # The application's chain alone, on an event like the library's: what any logger would pay.
+    f = configure(True)
+    app_log = structlog.get_logger("app").bind()
+    event = {"check_id": "0" * 32, "revision": "0" * 16, "subject": calls[0][0] if isinstance(calls[0][0], str) else "",
+             "matter_type": calls[0][1], "decision": "clear", "measure_ids": [], "duration_ms": 0.004}
+    n = 20_000
+
+    def app_only() -> None:
+        for _ in range(n):
+            app_log.info("check", **event)
+
+    app_us = timed(app_only, n, runs=max(runs, 1))["us"]
+    f.close()
+    quiet_logging()
+    follow()
+    with open(path, encoding="utf-8") as written:
+        sample_event = json.loads(written.readline() or "null")
+    os.remove(path)
+    silent, logged = statistics.median(silent_runs), statistics.median(logged_runs)
+    print(f"  project mixed, decision log on   {_fmt(logged)} µs/check (silent {_fmt(silent)}; "
+          f"{logged - silent:+.2f} µs)", file=sys.stderr, flush=True)
+    return {
+        "silent_us": silent,
+        "logged_us": logged,
+        "extra_us": logged - silent,
+        "app_only_us": app_us,
+        "silent_runs_us": [round(x, 3) for x in silent_runs],
+        "logged_runs_us": [round(x, 3) for x in logged_runs],
+        "events_last_run": lines,
+        "event_keys": sorted(sample_event) if isinstance(sample_event, dict) else None,
+    }
 
 
 # --- peers ----------------------------------------------------------------------------------------
@@ -387,6 +507,15 @@ def work_zen(spec: dict[str, Any]) -> dict[str, Any]:
             answers[str(i)] = ids
     out["answers"] = answers
     out["checked"] = sorted(set(sample) | set(listed))
+    # The all-hit stream, every draw of its amounts: the agreement run.py asserts there too.
+    hit = _load(spec["stream"])["hit_stream"]
+    hit_answers = {}
+    for v, amounts in enumerate(hit["amounts"]):
+        for i, (row, amount) in enumerate(zip(hit["checks"], amounts, strict=True)):
+            ids = sorted(table.check(nested_facts([row[0], row[1], amount, *row[3:]], day, active)))
+            if ids:
+                hit_answers[f"{v}:{i}"] = ids
+    out["hit_stream_answers"] = hit_answers
     return out
 
 

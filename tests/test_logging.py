@@ -12,6 +12,12 @@ import sys
 import textwrap
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from joint_sanctions import mask_text
+from joint_sanctions._logging import _mask_event
+
 PERSON = "410105197805120313"
 MASKED = "4101**********0313"
 
@@ -124,3 +130,18 @@ def test_an_engine_follows_logging_configured_after_it_was_built(tmp_path: Path)
     before, after = done.stderr.split("configured\n")
     assert before == ""
     assert "joint_sanctions event=check " in after and "matter_type=honors" in after
+
+
+_TEXT = st.text(alphabet=st.sampled_from("0123456789Xx０１２９Ｘ -\u3000\t—abf_身份证"), max_size=40)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.sampled_from(["check_id", "revision", "subject", "note", "event"]),
+                       st.one_of(_TEXT, st.sampled_from([PERSON, "4101051978051203", "410105780512031",
+                                                         "4101 0519 7805 1203 13", "１" * 15, "x" * 15]),
+                                 st.integers(), st.lists(_TEXT, max_size=2)), max_size=5))
+def test_every_string_of_an_event_is_masked_as_mask_text_masks_it(event: dict[str, object]) -> None:
+    """The masking step of the log path changes an event's strings exactly as ``mask_text`` would,
+    whatever shortcut it takes for strings that cannot hold an id, and leaves other values alone."""
+    expected = {k: mask_text(v) if isinstance(v, str) else v for k, v in event.items()}
+    assert _mask_event(None, "info", dict(event)) == expected
