@@ -47,7 +47,7 @@ from ._base import Closing
 from ._case_model import CaseOpener, case_backend_of
 from ._compile import CompiledMeasures, collector_paused
 from ._conditions import AMOUNT_MAX
-from ._errors import CheckError, MeasureListError, RuleEngineError
+from ._errors import CheckError, IdentifierError, MeasureListError, RuleEngineError
 from ._explain import Explanation, explain_check
 from ._inputs import (
     _MATTER_PLAIN,
@@ -118,6 +118,9 @@ class CaseRecorder(Protocol):
 _wall_clock: Callable[[], float] = time.time
 
 
+_from_timestamp, _UTC = dt.datetime.fromtimestamp, dt.UTC
+
+
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -174,10 +177,9 @@ class Engine(Closing):
         weakref.finalize(self, self._served.release)
         self._clock = clock
         if new_id is None:
-            prefix, counter = uuid.uuid4().hex[:16], itertools.count(1)
-
-            def new_id() -> str:  # unique across engines: a random prefix per engine
-                return f"{prefix}{next(counter):016x}"
+            # Unique across engines: a random prefix per engine, then a counter; a C-level iterator
+            # (no Python frame per id), whose one next() the GIL keeps whole across threads.
+            new_id = map(f"{uuid.uuid4().hex[:16]}%016x".__mod__, itertools.count(1)).__next__
         self._new_id: Callable[[], str] = new_id
         self._tz = tz
         self._day: tuple[float, float, dt.date] = (0.0, 0.0, dt.date.min)  # [start, end) of a day
@@ -262,7 +264,7 @@ class Engine(Closing):
                     day = dt.datetime.fromtimestamp(t, self._tz).date()
                     midnight = dt.datetime.combine(day, dt.time(), self._tz).timestamp()
                     self._day = (midnight, midnight + 86400, day)
-                return dt.datetime.fromtimestamp(t, dt.UTC), day
+                return _from_timestamp(t, _UTC), day
             now = self._clock()
         elif isinstance(at, dt.datetime):
             now = at if at.tzinfo is not None else at.replace(tzinfo=self._tz)
@@ -315,9 +317,8 @@ class Engine(Closing):
             coerce_subject(subject)
 
     def _poll(self) -> None:
-        if self._listed.due():
-            self._listed.refresh()
-            self._bind_log()
+        self._listed.refresh()
+        self._bind_log()
 
     def _refuse_without_data(self, when: dt.datetime, at: When, subjects: Iterable[SubjectLike]) -> None:
         """Raise unless the store's data may answer: some record was written, and no list type is
@@ -369,9 +370,15 @@ class Engine(Closing):
         started = time.perf_counter()
         mat = self._matter(matter, matter_fields)
         when, day = self._now(at)
-        self._poll()
-        self._refuse_without_data(when, at, (subject,))
-        return self._check(subject, mat, when, day, at is None and open_case, started)
+        listed = self._listed
+        if listed.due():
+            self._poll()
+        if listed.oldest is None or self._max_age is not None:  # the usual case needs no call
+            self._refuse_without_data(when, at, (subject,))
+        result = self._answer(subject, mat, when, day, at is None and open_case)
+        if self._log_checks:
+            self._log_check(result, started)
+        return result
 
     def check_many(self, subjects: Iterable[SubjectLike], matter: MatterLike, *, at: When = None,
                    open_case: bool = True, **matter_fields: Any) -> list[CheckResult]:
@@ -383,50 +390,89 @@ class Engine(Closing):
         """
         mat = self._matter(matter, matter_fields)
         when, day = self._now(at)
-        self._poll()
+        if self._listed.due():
+            self._poll()
         subjects = subjects if isinstance(subjects, Sequence) else list(subjects)
         self._refuse_without_data(when, at, subjects)
         opens = at is None and open_case
-        check = self._check
-        perf = time.perf_counter
+        compiled = self._compiled  # one revision for the whole call, even across a reload
+        triage, clear, lookup, perf = self._triage, self._clear, self._lookup, time.perf_counter
+        log_checks = self._log_checks
         # Every result is kept until the call returns: the collector's scans of the growing young
         # generations would cost ~40 % of the time and free nothing.
         with collector_paused():
-            return [check(s, mat, when, day, opens, perf()) for s in subjects]
-
-    def _check(self, subject: SubjectLike, mat: Matter, when: dt.datetime, day: dt.date, opens: bool,
-               started: float) -> CheckResult:
-        result = self._answer(subject, mat, when, day, opens)
-        if self._log_checks:
-            self._log_check(result, started)
-        return result
+            hashes = self._listed.hashes
+            # Set-based: every subject validated first (the first invalid one raises before any
+            # check), then one store query for the distinct ids of all the possibly listed ones.
+            read = [triage(s, hashes) for s in subjects]
+            wanted = {i for r in read if isinstance(r, Subject) for i in (r.id, *(p.id for p in r.related_parties))}
+            found: dict[str, tuple[int, list[CreditRecord]]] = {}  # subject id → (its place, its records)
+            if wanted:
+                for rec in self.store.active_records(sorted(wanted), day):
+                    found.setdefault(rec.subject_id, (len(found), []))[1].append(rec)
+            results = []
+            for r in read:
+                started = perf()
+                result = (lookup(compiled, r, mat, when, day, opens, found) if isinstance(r, Subject)
+                          else clear(compiled, *r, mat, when))
+                if log_checks:
+                    self._log_check(result, started)
+                results.append(result)
+            return results
 
     def _answer(self, subject: SubjectLike, mat: Matter, when: dt.datetime, day: dt.date,
                 opens: bool) -> CheckResult:
         compiled = self._compiled  # one revision for the whole check, even across a reload
         hashes = self._listed.hashes
-        # The two commonest calls, a bare id and a mapping with a legal representative, are
-        # answered without building a Subject when no one they name is listed.
+        if type(subject) is str:  # the commonest call, inline (_parse_id's work, one call fewer)
+            try:
+                norm, kind = identifiers.parse_identifier(subject)
+            except IdentifierError as exc:
+                raise CheckError("invalid_subject", str(exc)) from exc
+            if hash(norm) not in hashes:
+                return self._clear(compiled, norm, kind, "", None, mat, when)
+        read = self._triage(subject, hashes)
+        if isinstance(read, Subject):
+            return self._lookup(compiled, read, mat, when, day, opens, None)
+        return self._clear(compiled, *read, mat, when)
+
+    @staticmethod
+    def _triage(subject: SubjectLike, hashes: set[int]) -> Subject | tuple[str, str, str, str | None]:
+        """The validated subject if it or a related party may be listed, else the (id, kind, name,
+        subject type) of its clear answer; invalid input raises ``CheckError``.
+
+        The two commonest calls, a bare id and a mapping with a legal representative, are judged
+        without building a Subject when no one they name is listed.
+        """
         if type(subject) is str:
             norm, kind = _parse_id(subject)
             if hash(norm) not in hashes:
-                return self._clear(compiled, norm, kind, "", None, mat, when)
-            subj = trusted(Subject, {"id": norm, "id_kind": kind, "name": "", "subject_type": None,
+                return norm, kind, "", None
+            return trusted(Subject, {"id": norm, "id_kind": kind, "name": "", "subject_type": None,
                                      "related_parties": ()})
-        elif isinstance(subject, Mapping) and _is_plain(subject, (read := _read_mapping(subject))[2]):
+        if isinstance(subject, Mapping) and _is_plain(subject, (read := _read_mapping(subject))[2]):
             norm, kind, given = read
             if hash(norm) not in hashes and not any(hash(party_id) in hashes for _, (party_id, _k) in given):
-                return self._clear(compiled, norm, kind, subject.get("name", ""), subject.get("subject_type"),
-                                   mat, when)
-            subj = _plain_subject(subject, norm, kind, given)
-        else:
-            # A Subject, or a mapping whose ids were read above and which pydantic must now judge.
-            subj = _validated_subject(subject) if isinstance(subject, Mapping) else coerce_subject(subject)
-            if hash(subj.id) not in hashes and not any(hash(p.id) in hashes for p in subj.related_parties):
-                return self._clear(compiled, subj.id, subj.id_kind, subj.name, subj.subject_type, mat, when)
+                return norm, kind, subject.get("name", ""), subject.get("subject_type")
+            return _plain_subject(subject, norm, kind, given)
+        # A Subject, or a mapping whose ids were read above and which pydantic must now judge.
+        subj = _validated_subject(subject) if isinstance(subject, Mapping) else coerce_subject(subject)
+        if hash(subj.id) not in hashes and not any(hash(p.id) in hashes for p in subj.related_parties):
+            return subj.id, subj.id_kind, subj.name, subj.subject_type
+        return subj
+
+    def _lookup(self, compiled: CompiledMeasures, subj: Subject, mat: Matter, when: dt.datetime, day: dt.date,
+                opens: bool, found: Mapping[str, tuple[int, list[CreditRecord]]] | None) -> CheckResult:
+        """The answer for a subject that may be listed: its active records (from ``found``, the
+        records of many subjects as one store query returned them, or from the store), the rules,
+        and a case for a current check with measures."""
         by_id = {p.id: p for p in subj.related_parties}
+        if found is None:
+            active = self.store.active_records([subj.id, *by_id], day)
+        else:  # in the order the store gave them, as a query of these ids alone would
+            active = [rec for _, recs in sorted(found[i] for i in {subj.id, *by_id} if i in found) for rec in recs]
         # Open-ended records past their list type's maximum (list_types.yaml) no longer count.
-        records = compiled.list_types.current(self.store.active_records([subj.id, *by_id], day), day)
+        records = compiled.list_types.current(active, day)
         result = self._evaluate(compiled, subj, mat, when, day, by_id, records)
         if result.measures and opens and self._cases is not None:
             result = result.model_copy(update={"case_id": self._cases.open_case(result, subj)})
@@ -444,7 +490,8 @@ class Engine(Closing):
         """
         mat = self._matter(matter, matter_fields)
         when, day = self._now(at)
-        self._poll()
+        if self._listed.due():
+            self._poll()
         self._refuse_without_data(when, at, (subject,))
         compiled, subj = self._compiled, coerce_subject(subject)
         by_id = {p.id: p for p in subj.related_parties}
@@ -470,10 +517,16 @@ class Engine(Closing):
     def _clear(self, compiled: CompiledMeasures, subject_id: str, kind: str, name: str,
                subject_type: str | None, mat: Matter, when: dt.datetime) -> CheckResult:
         """The result for a subject with no active record: built without validation (hot path)."""
+        if kind == "uscc":  # identifiers.infer_subject_type and mask, inlined for the commonest id
+            shown = subject_id
+            inferred = ("government_body" if subject_id[0] == "1" else
+                        "individual_business" if subject_id[:2] == "92" else "legal_person")
+        else:
+            shown, inferred = identifiers.mask(subject_id), "natural_person"
+        ref = trusted(SubjectRef, {"id": shown, "id_kind": kind, "name": identifiers.mask_text(name) if name else name,
+                                   "subject_type": subject_type or inferred})
         return trusted(CheckResult, {
-            "check_id": self._new_id(), "checked_at": when, "revision": compiled.revision,
-            "subject": self._subject_ref(subject_id, kind, name,
-                                         subject_type or identifiers.infer_subject_type(subject_id, kind)),
+            "check_id": self._new_id(), "checked_at": when, "revision": compiled.revision, "subject": ref,
             "matter_type": mat.matter_type, "decision": "clear", "measures": (),
             "data_as_of": self._listed.data_as_of, "case_id": None, "hits": (), "matter": mat})
 

@@ -592,3 +592,16 @@ def test_parse_without_a_date_agrees_on_edge_cases(text: str) -> None:
     """Future, pre-1900 and impossible birth dates, a lower-case x and full-width digits: same answers."""
     today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
     assert _outcome(text) == _outcome(text, today=today)
+
+
+@settings(deadline=None, max_examples=1000)
+@given(number=valid_usccs, pos=st.integers(0, 17),
+       replacement=st.sampled_from("0123456789ABCDEFGHJKLMNPQRTUWXYIOSVZabcxy_+- !é０"), change=st.booleans())
+def test_uscc_fast_path_agrees_with_the_full_rules(number: str, pos: int, replacement: str, change: bool) -> None:
+    """The USCC fast path (check character from one base-34 int()) gives exactly the answer, or the error
+    message, of the full rules, for valid codes and one-character typos, invalid characters included."""
+    text = number[:pos] + replacement + number[pos + 1:] if change else number
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+    assert _outcome(text) == _outcome(text, today=today)
+    if not change:
+        assert _outcome(text) == (number, "uscc")
