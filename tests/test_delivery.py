@@ -168,8 +168,11 @@ def test_retry_budget_spent_leaves_the_case_pending_with_a_stored_schedule(loop:
     assert not report.ok and report.left_pending == [case_id] and report.pending_after == 1
     case = loop.book.get(case_id)
     assert case.status == "disposed" and case.delivery is not None
-    assert case.delivery.attempts == len(platform.requests) >= 2
-    assert "HTTP 503" in (case.delivery.last_error or "") and case.delivery.claimed_by is None
+    # Every attempt reached the platform but perhaps the last, which the record's budget may cut short
+    # before its request is sent (a loaded machine); a cut-short attempt still counts as one.
+    assert len(platform.requests) >= 2 and case.delivery.attempts - len(platform.requests) in (0, 1)
+    assert case.delivery.last_error is not None and case.delivery.claimed_by is None
+    assert "HTTP 503" in case.delivery.last_error or "attempt abandoned" in case.delivery.last_error
     assert case.delivery.next_attempt_at is not None
     assert case.delivery.next_attempt_at.timestamp() >= began + 15  # SCHEDULED_BACKOFF: ≥ half of 30 s
     platform.error_rate = 0.0
