@@ -28,18 +28,36 @@ import bisect
 import math
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ._conditions import And, AnyOf, Compare, Expr, Or, fact_key
 
-if TYPE_CHECKING:
-    from ._compile import CompiledMeasures
-    from ._rules import Fact, Firing, RuleRunner
+# _compile builds the abstractions with this module, and _rules sits on _compile: the memo names
+# what it needs of both structurally, so no import cycle arises (tests/test_public_api.py).
+Fact = Mapping[str, Any]
+Firing = tuple[str, str]  # (measure id, fact id)
 
 #: One field's abstraction: (fact key, sorted order constants or None, {(type, constant): class}, constants).
 FieldSpec = tuple[str, tuple[float, ...] | None, Mapping[tuple[type, Any], int], frozenset[Any]]
 #: A ruleset's abstraction: its fields, sorted by key.
 Abstraction = tuple[FieldSpec, ...]
+
+
+
+class CompiledMeasures(Protocol):
+    """What the memo needs of :class:`joint_sanctions._compile.CompiledMeasures`."""
+
+    @property
+    def abstractions(self) -> Mapping[tuple[str, str], Abstraction]: ...
+
+
+class RuleRunner(Protocol):
+    """What the memo needs of a rule back end (:class:`joint_sanctions._rules.RuleRunner`)."""
+
+    name: str
+
+    def fire(self, compiled: Any, matter_type: str, facts: Sequence[Fact]) -> list[Firing]: ...
+
 
 #: Entries beyond which answers are still decided exactly but no longer kept (a safety net: the
 #: shipped lists' rules bound the memo far lower in practice, see the report of issue 15).
@@ -130,13 +148,11 @@ class FiringMemo:
     """
 
     def __init__(self, compiled: CompiledMeasures, runner: RuleRunner) -> None:
-        from ._rules import DurableRunner
-
         self.compiled = compiled
         self._runner = runner
         # durable_rules reports the firings of one ruleset after another; the memo keeps that order
         # (the first related party named for a measure follows it).
-        self._by_ruleset = isinstance(runner, DurableRunner)
+        self._by_ruleset = runner.name == "durable"
         self._table: dict[tuple[tuple[str, str], tuple[Any, ...]], tuple[str, ...]] = {}
         self._lock = threading.Lock()
         self.hits = 0
