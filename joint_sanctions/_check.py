@@ -68,6 +68,7 @@ from ._inputs import (
 )
 from ._listed import ListedSubjects
 from ._logging import get_logger
+from ._memo import FiringMemo
 from ._models import (
     CST,
     AppliedMeasure,
@@ -171,6 +172,7 @@ class Engine(Closing):
             self.store, self._owns_store = store, False
         self._runner: RuleRunner = make_runner(rules)
         self._runner.prepare(self._compiled)
+        self._memo = FiringMemo(self._compiled, self._runner)
         # The revision this engine serves is released when it closes, reloads or is collected, so
         # the rule back end can free rulesets no engine serves (a long watch() must not grow).
         self._served = ServedMeasures(self._runner, self._compiled)
@@ -213,6 +215,11 @@ class Engine(Closing):
         """The age beyond which a list type's data refuses checks (None: no limit)."""
         return self._max_age
 
+    def memo_stats(self) -> dict[str, int]:
+        """The firing memo of the revision serving now: ``entries``, ``hits``, ``misses`` (facts
+        answered from it / decided by the rule back end) and ``bypassed`` (facts it could not class)."""
+        return self._memo.stats()
+
     @property
     def rules_backend(self) -> str:
         """``durable`` or ``reference``."""
@@ -244,6 +251,9 @@ class Engine(Closing):
             log.warning("measures_reload_failed", revision=previous, error=type(exc).__name__,
                         problems=len(getattr(exc, "problems", ())) or 1)
             raise
+        # A new revision starts a new memo; a check still on the old revision finds the memo not
+        # its own and asks the rule back end (see _evaluate).
+        self._memo = FiringMemo(compiled, self._runner)
         self._compiled, self._source = compiled, source  # one assignment each; checks keep their copy
         self._served.swap(compiled)
         log.info("measures_reloaded", revision=compiled.revision, previous=previous)
@@ -542,7 +552,9 @@ class Engine(Closing):
         if records:
             facts, by_fact = _facts(subj, subject_type, mat, day, parties, records)
             if any(compiled.candidates(f["record__list_type"], mat.matter_type) for f in facts):
-                firings = self._runner.fire(compiled, mat.matter_type, facts)
+                memo = self._memo
+                firings = (memo.fire(mat.matter_type, facts) if memo.compiled is compiled
+                           else self._runner.fire(compiled, mat.matter_type, facts))
                 applied, party_records = _applied(compiled, firings, by_fact, parties)
         return trusted(CheckResult, {
             "check_id": self._new_id(), "checked_at": when, "revision": compiled.revision,

@@ -42,6 +42,7 @@ from ._conditions import (
     to_durable,
 )
 from ._list_types import Policies
+from ._memo import Abstraction, abstractions_of
 from ._models import Measure, MeasureListFile
 
 #: The role a fact has when the record belongs to the checked subject itself.
@@ -104,6 +105,10 @@ class CompiledMeasures:
     #: Index key → the set tests (long ``in`` lists) its ruleset's facts must carry the outcome of.
     set_tests: Mapping[tuple[str, str], tuple[SetTest, ...]] = field(repr=False, compare=False,
                                                                       default_factory=lambda: MappingProxyType({}))
+    #: Index key → the fields its ruleset's rules read and the constants that class their values:
+    #: what the firing memo keys a fact by (see :mod:`joint_sanctions._memo`).
+    abstractions: Mapping[tuple[str, str], Abstraction] = field(repr=False, compare=False,
+                                                                 default_factory=lambda: MappingProxyType({}))
     compile_ms: float = 0.0
     #: The list-type policy served with the measures (list_types.yaml; empty when the lists have none).
     list_types: Policies = field(default_factory=Policies, repr=False, compare=False)
@@ -301,6 +306,8 @@ def _compile(files: tuple[MeasureListFile, ...], list_types: Policies) -> Compil
         found = {set_key(t): t for cm in cms for t in set_tests(cm.residual)}
         if found:
             tests[key] = tuple((k, set_member(t)) for k, t in sorted(found.items()))
+    abstractions = abstractions_of({key: [compiled[rule_measures[name][0]].residual for name in names]
+                                    for key, names in rule_names.items()})
     return CompiledMeasures(
         revision=revision_of(files, list_types.digest()),
         files=files,
@@ -312,4 +319,5 @@ def _compile(files: tuple[MeasureListFile, ...], list_types: Policies) -> Compil
         rule_measures=MappingProxyType(rule_measures),
         rule_names=MappingProxyType(rule_names),
         set_tests=MappingProxyType(tests),
+        abstractions=MappingProxyType(abstractions),
     )
