@@ -330,3 +330,16 @@ def assert_valid(payload: dict[str, Any]) -> None:
     """Fail with every schema error of ``payload`` against the shipped feedback v1 schema."""
     errors = [f"{list(e.absolute_path)}: {e.message}" for e in feedback_validator().iter_errors(payload)]
     assert errors == []
+
+
+@pytest.fixture(params=["durable", "reference"])
+def back_end(request: pytest.FixtureRequest) -> str:
+    """Each rule back end in turn: durable_rules and the reference evaluator."""
+    return str(request.param)
+
+
+def measures_folder(folder: Path, text: str) -> Path:
+    """``folder`` made to hold one measure-list file, ``t.yaml``, with ``text``."""
+    folder.mkdir(exist_ok=True)
+    (folder / "t.yaml").write_text(text, encoding="utf-8")
+    return folder

@@ -26,7 +26,7 @@ from joint_sanctions.stores._sqlite import RECORD_MIGRATIONS, SqliteStore
 from joint_sanctions.testing import MemoryStore
 from joint_sanctions.vocabulary import BAN_LIST_TYPES, PUNISHMENT_LIST_TYPES
 
-from .conftest import Database, cli
+from .conftest import Database, cli, measures_folder
 
 CO = "91410100MA0000015B"
 BODY = "124101064100000117"  # a government body (USCC 12…)
@@ -307,17 +307,13 @@ measures:
 
 @pytest.fixture
 def measures_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "measures"
-    folder.mkdir()
-    (folder / "t.yaml").write_text(MEASURES, encoding="utf-8")
-    return folder
+    return measures_folder(tmp_path / "measures", MEASURES)
 
 
-@pytest.fixture(params=["durable", "reference"])
-def engine_with(request: pytest.FixtureRequest, make_engine: Callable[..., Engine],
-                measures_dir: Path) -> Callable[..., Engine]:
+@pytest.fixture
+def engine_with(back_end: str, make_engine: Callable[..., Engine], measures_dir: Path) -> Callable[..., Engine]:
     """An engine over the test measures and ``records``, on each rule back end."""
-    return lambda *records: make_engine(records, measures=[measures_dir], rules=request.param)
+    return lambda *records: make_engine(records, measures=[measures_dir], rules=back_end)
 
 
 def measure_ids(engine: Engine, matter: str = "government_procurement", at: dt.date = DAY,
