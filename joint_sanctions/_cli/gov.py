@@ -1,0 +1,212 @@
+"""``joint-sanctions gov clues|clearance|contracts``: government integrity (政务诚信,
+docs/government-integrity.md).
+
+Every command takes ``--json`` and then prints only the object it created or changed (or read), with
+its id, status and trail. Refused input (unknown body, channel, clue or record, a step out of order, an
+overpayment) is one line in English and Chinese and exit 1, with nothing written. Warnings (a late
+transfer, an overdue verification) are recorded in the clue's trail and repeated on stderr.
+
+The transfer deadline is ``--transfer-days N`` working days after receipt, else
+``JOINT_SANCTIONS_GOV_TRANSFER_DAYS``, else 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from typing import Any
+
+from .._gov_base import GovError
+from .._gov_clues import (
+    DEFAULT_TRANSFER_WORKING_DAYS,
+    Clue,
+    add_clue,
+    get_clue,
+    list_clues,
+    transfer_clue,
+    verify_clue,
+)
+from .._models import CST
+from .._text import escape_controls
+from ..stores import open_store
+from ..vocabulary import CLUE_STATUSES
+from . import _common
+
+_TRANSFER_DAYS_ENV = "JOINT_SANCTIONS_GOV_TRANSFER_DAYS"
+_MAX_TRANSFER_DAYS = 60
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("gov", parents=[common], help="government integrity: clues, clearance, contracts (政务诚信)")
+    gsub = p.add_subparsers(dest="gov_command", metavar="GROUP", parser_class=_common.Parser)
+    gsub.required = True
+    _register_clues(gsub, common)
+
+
+def _json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the JSON object only")
+
+
+def _register_clues(gsub: Any, common: argparse.ArgumentParser) -> None:
+    p = gsub.add_parser("clues", parents=[common], help="complaint clues about government bodies (违约失信投诉线索)")
+    csub = p.add_subparsers(dest="clues_command", metavar="ACTION", parser_class=_common.Parser)
+    csub.required = True
+
+    add = csub.add_parser("add", parents=[common], help="receive a clue (受理)")
+    add.add_argument("--body", required=True, metavar="USCC", help="the government body's USCC / 被投诉机构统一社会信用代码")
+    add.add_argument("--channel", required=True, metavar="C", help="how it came in: credit_website, hotline_12345, "
+                     "internet_supervision, arrears_platform, business_env, petition, other / 渠道")
+    add.add_argument("--summary", required=True, help="what the complaint says / 投诉内容")
+    add.add_argument("--amount", type=_number, metavar="YUAN", help="amount said to be owed / 涉及金额（元）")
+    add.add_argument("--received", type=_common.iso_date, metavar="YYYY-MM-DD", help="day of receipt (default today)")
+    add.add_argument("--region", metavar="CODE", help="the body's 6-digit region code, when not the one in its USCC")
+    add.add_argument("--name", default="", help="the body's name / 机构名称")
+    _json_flag(add)
+    add.set_defaults(func=run_clue_add)
+
+    tr = csub.add_parser("transfer", parents=[common], help="transfer to the verifying department (即发现即转交)")
+    tr.add_argument("clue_id", metavar="CLUE")
+    tr.add_argument("--to", required=True, metavar="DEPT", help="superior or competent department / 上级或主管部门")
+    tr.add_argument("--due", required=True, type=_common.iso_date, metavar="YYYY-MM-DD",
+                    help="verification due by / 核实办理期限")
+    tr.add_argument("--on", type=_common.iso_date, metavar="YYYY-MM-DD", help="day of the transfer (default today)")
+    tr.add_argument("--transfer-days", type=_transfer_days, metavar="N",
+                    help=f"working days after receipt a transfer is in time (default {_TRANSFER_DAYS_ENV} or "
+                         f"{DEFAULT_TRANSFER_WORKING_DAYS}) / 转交时限（工作日）")
+    _json_flag(tr)
+    tr.set_defaults(func=run_clue_transfer)
+
+    ver = csub.add_parser("verify", parents=[common], help="record the verification (核实认定)")
+    ver.add_argument("clue_id", metavar="CLUE")
+    finding = ver.add_mutually_exclusive_group(required=True)
+    finding.add_argument("--confirmed", action="store_true", help="the complaint is founded (属实)")
+    finding.add_argument("--unfounded", action="store_true", help="the complaint is unfounded (不实)")
+    ver.add_argument("--reason", required=True, help="the finding / 认定理由")
+    ver.add_argument("--rectify-by", type=_common.iso_date, metavar="YYYY-MM-DD", help="rectification deadline / 整改期限")
+    ver.add_argument("--amount", type=_number, metavar="YUAN", help="amount owed (default the clue's) / 欠款金额")
+    ver.add_argument("--on", type=_common.iso_date, metavar="YYYY-MM-DD", help="day of the finding (default today)")
+    ver.add_argument("--decision-no", default="", metavar="N", help="the finding's document number / 认定文号")
+    _json_flag(ver)
+    ver.set_defaults(func=run_clue_verify)
+
+    show = csub.add_parser("show", parents=[common], help="a clue and its whole trail")
+    show.add_argument("clue_id", metavar="CLUE")
+    _json_flag(show)
+    show.set_defaults(func=run_clue_show)
+
+    lst = csub.add_parser("list", parents=[common], help="clues by day of receipt")
+    lst.add_argument("--status", choices=list(CLUE_STATUSES), metavar="S", help="only: " + ", ".join(CLUE_STATUSES))
+    lst.add_argument("--overdue", action="store_true",
+                     help="only clues waiting past their transfer deadline or verification due date today")
+    lst.add_argument("--at", type=_common.iso_date, metavar="YYYY-MM-DD", help="the day --overdue looks at")
+    lst.add_argument("--transfer-days", type=_transfer_days, metavar="N", help="the transfer deadline (working days)")
+    lst.add_argument("--json", action="store_true", help="print a JSON array only")
+    lst.set_defaults(func=run_clue_list)
+
+
+def _number(text: str) -> float:
+    """argparse type: a finite number (whether it is an acceptable amount the library decides: exit 1)."""
+    try:
+        value = float(text) if text.isascii() else math.nan
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number / 不是数字")
+    return value
+
+
+def _transfer_days(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) <= 3 and int(text) <= _MAX_TRANSFER_DAYS):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of working days from 0 to "
+                                         f"{_MAX_TRANSFER_DAYS} / 转交时限须为 0 到 {_MAX_TRANSFER_DAYS} 的整数")
+    return int(text)
+
+
+def transfer_days(args: argparse.Namespace) -> int:
+    """``--transfer-days``, else the environment's, else the default."""
+    if getattr(args, "transfer_days", None) is not None:
+        days: int = args.transfer_days
+        return days
+    text = os.environ.get(_TRANSFER_DAYS_ENV, "").strip()
+    if not text:
+        return DEFAULT_TRANSFER_WORKING_DAYS
+    try:
+        return _transfer_days(text)
+    except argparse.ArgumentTypeError as exc:
+        raise GovError(f"{_TRANSFER_DAYS_ENV}: {exc}") from None
+
+
+def print_json(data: Any) -> int:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    return 0
+
+
+def _warn(clue: Clue, actions: tuple[str, ...]) -> None:
+    for event in clue.trail:
+        if event.warning and event.action in actions:
+            print(f"joint-sanctions: warning: {_common.shown(event.warning)}", file=sys.stderr)
+
+
+def _show_clue(clue: Clue, args: argparse.Namespace, *, warn: tuple[str, ...] = ()) -> int:
+    _warn(clue, warn)
+    if args.json:
+        return print_json(clue.to_json())
+    data = clue.to_json()
+    amount = f"  {data['amount']:.2f} yuan" if data["amount"] is not None else ""
+    print(escape_controls(f"{data['clue_id']}  {data['status']} ({data['status_name']})  body {data['body_id']} "
+                          f"{data['body_name']}  region {data['region_code']}  {data['channel']}{amount}"))
+    if clue.record_id:
+        print(f"record {clue.record_id}")
+    for event in data["trail"]:
+        warning = f"  ⚠ {event['warning']}" if event["warning"] else ""
+        print(escape_controls(f"  {event['on']}  {event['action']}  {event['actor'] or '-'}  {event['text']}{warning}"))
+    return 0
+
+
+def run_clue_add(args: argparse.Namespace) -> int:
+    with open_store(_common.db_url(args), create=True) as store:
+        clue = add_clue(store, body=args.body, channel=args.channel, summary=args.summary, amount=args.amount,
+                        received=args.received, region=args.region, body_name=args.name)
+    return _show_clue(clue, args)
+
+
+def run_clue_transfer(args: argparse.Namespace) -> int:
+    days = transfer_days(args)
+    with open_store(_common.db_url(args)) as store:
+        clue = transfer_clue(store, args.clue_id, to=args.to, due=args.due, on=args.on, working_days=days)
+    return _show_clue(clue, args, warn=("transferred",))
+
+
+def run_clue_verify(args: argparse.Namespace) -> int:
+    with open_store(_common.db_url(args)) as store:
+        clue = verify_clue(store, args.clue_id, confirmed=args.confirmed, reason=args.reason, on=args.on,
+                           rectify_by=args.rectify_by, amount=args.amount, decision_no=args.decision_no)
+    return _show_clue(clue, args, warn=("confirmed", "unfounded"))
+
+
+def run_clue_show(args: argparse.Namespace) -> int:
+    with open_store(_common.db_url(args)) as store:
+        clue = get_clue(store, args.clue_id)
+    return _show_clue(clue, args)
+
+
+def run_clue_list(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    days = transfer_days(args)
+    day = args.at or dt.datetime.now(CST).date()
+    with open_store(_common.db_url(args)) as store:
+        clues = list_clues(store, status=args.status, overdue_on=day if args.overdue else None, working_days=days)
+    if args.json:
+        return print_json([c.to_json() for c in clues])
+    if not clues:
+        print("no clues / 无线索")
+    for clue in clues:
+        data = clue.to_json()
+        late = "  overdue/逾期" if clue.overdue(day, days) else ""
+        print(escape_controls(f"{data['clue_id']}  {data['received_on']}  {data['status']}  {data['body_id']}  "
+                              f"{data['region_code']}  {data['channel']}{late}"))
+    return 0
