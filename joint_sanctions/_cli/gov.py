@@ -20,6 +20,7 @@ import sys
 from typing import Any
 
 from .._gov_base import GovError
+from .._gov_clearance import Clearance, add_payment, clearance
 from .._gov_clues import (
     DEFAULT_TRANSFER_WORKING_DAYS,
     Clue,
@@ -44,6 +45,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     gsub = p.add_subparsers(dest="gov_command", metavar="GROUP", parser_class=_common.Parser)
     gsub.required = True
     _register_clues(gsub, common)
+    _register_clearance(gsub, common)
 
 
 def _json_flag(parser: argparse.ArgumentParser) -> None:
@@ -105,6 +107,23 @@ def _register_clues(gsub: Any, common: argparse.ArgumentParser) -> None:
     lst.add_argument("--transfer-days", type=_transfer_days, metavar="N", help="the transfer deadline (working days)")
     lst.add_argument("--json", action="store_true", help="print a JSON array only")
     lst.set_defaults(func=run_clue_list)
+
+
+def _register_clearance(gsub: Any, common: argparse.ArgumentParser) -> None:
+    p = gsub.add_parser("clearance", parents=[common], help="clearance of arrears under a record (清欠)")
+    csub = p.add_subparsers(dest="clearance_command", metavar="ACTION", parser_class=_common.Parser)
+    csub.required = True
+    add = csub.add_parser("add", parents=[common], help="record a payment / 登记还款")
+    add.add_argument("record_id", metavar="RECORD_ID", help="the government_dishonesty record")
+    add.add_argument("--paid", required=True, type=_number, metavar="YUAN", help="amount paid / 还款金额（元）")
+    add.add_argument("--on", required=True, type=_common.iso_date, metavar="YYYY-MM-DD", help="day paid / 还款日期")
+    add.add_argument("--note", default="", help="anything to keep with it / 备注")
+    _json_flag(add)
+    add.set_defaults(func=run_clearance_add)
+    show = csub.add_parser("show", parents=[common], help="owed, paid, outstanding and the payments")
+    show.add_argument("record_id", metavar="RECORD_ID")
+    _json_flag(show)
+    show.set_defaults(func=run_clearance_show)
 
 
 def _number(text: str) -> float:
@@ -210,3 +229,27 @@ def run_clue_list(args: argparse.Namespace) -> int:
         print(escape_controls(f"{data['clue_id']}  {data['received_on']}  {data['status']}  {data['body_id']}  "
                               f"{data['region_code']}  {data['channel']}{late}"))
     return 0
+
+
+def _show_clearance(state: Clearance, args: argparse.Namespace) -> int:
+    data = state.to_json()
+    if args.json:
+        return print_json(data)
+    print(escape_controls(f"{data['record_id']}  {data['status']}  owed {data['owed']:.2f}  paid {data['paid']:.2f}  "
+                          f"outstanding {data['outstanding']:.2f} yuan / 欠款 {data['owed']:.2f} 已还 "
+                          f"{data['paid']:.2f} 尚欠 {data['outstanding']:.2f} 元"))
+    for payment in data["payments"]:
+        print(escape_controls(f"  {payment['on']}  {payment['paid']:.2f}  {payment['note'] or '-'}"))
+    return 0
+
+
+def run_clearance_add(args: argparse.Namespace) -> int:
+    with open_store(_common.db_url(args)) as store:
+        state = add_payment(store, args.record_id, paid=args.paid, on=args.on, note=args.note)
+    return _show_clearance(state, args)
+
+
+def run_clearance_show(args: argparse.Namespace) -> int:
+    with open_store(_common.db_url(args)) as store:
+        state = clearance(store, args.record_id)
+    return _show_clearance(state, args)
