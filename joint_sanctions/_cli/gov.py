@@ -30,6 +30,7 @@ from .._gov_clues import (
     transfer_clue,
     verify_clue,
 )
+from .._gov_contracts import contract, import_contracts
 from .._models import CST
 from .._text import escape_controls
 from ..stores import open_store
@@ -46,6 +47,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     gsub.required = True
     _register_clues(gsub, common)
     _register_clearance(gsub, common)
+    _register_contracts(gsub, common)
 
 
 def _json_flag(parser: argparse.ArgumentParser) -> None:
@@ -124,6 +126,23 @@ def _register_clearance(gsub: Any, common: argparse.ArgumentParser) -> None:
     show.add_argument("record_id", metavar="RECORD_ID")
     _json_flag(show)
     show.set_defaults(func=run_clearance_show)
+
+
+def _register_contracts(gsub: Any, common: argparse.ArgumentParser) -> None:
+    from .records import add_max_input_mb
+
+    p = gsub.add_parser("contracts", parents=[common], help="contract performance of government bodies (合同履约)")
+    csub = p.add_subparsers(dest="contracts_command", metavar="ACTION", parser_class=_common.Parser)
+    csub.required = True
+    imp = csub.add_parser("import", parents=[common], help="import contract events from CSV or XLSX")
+    imp.add_argument("file", metavar="FILE")
+    add_max_input_mb(imp)
+    _json_flag(imp)
+    imp.set_defaults(func=run_contracts_import)
+    show = csub.add_parser("show", parents=[common], help="a contract and its events")
+    show.add_argument("contract_no", metavar="NO")
+    _json_flag(show)
+    show.set_defaults(func=run_contracts_show)
 
 
 def _number(text: str) -> float:
@@ -253,3 +272,33 @@ def run_clearance_show(args: argparse.Namespace) -> int:
     with open_store(_common.db_url(args)) as store:
         state = clearance(store, args.record_id)
     return _show_clearance(state, args)
+
+
+def run_contracts_import(args: argparse.Namespace) -> int:
+    with open_store(_common.db_url(args), create=True) as store:
+        report = import_contracts(store, args.file, max_input_mb=args.max_input_mb)
+    for err in report.errors:
+        _common.error(f"{args.file}:{err.line}: {err.reason}")
+    if args.json:
+        print_json(report.to_json())
+    else:
+        print(f"imported {report.events_added} new event(s) of {report.rows} row(s), rejected {len(report.errors)} "
+              f"row(s), opened {len(report.clues_opened)} clue(s) / 新增事件 {report.events_added} 条，拒绝 "
+              f"{len(report.errors)} 行，新开线索 {len(report.clues_opened)} 条")
+        for clue_id in report.clues_opened:
+            print(f"clue {clue_id}")
+    return 1 if report.errors else 0
+
+
+def run_contracts_show(args: argparse.Namespace) -> int:
+    with open_store(_common.db_url(args)) as store:
+        data = contract(store, args.contract_no).to_json()
+    if args.json:
+        return print_json(data)
+    print(escape_controls(f"{data['contract_no']}  {data['status']}  body {data['body_id']}  region "
+                          f"{data['region_code']}  counterparty {data['counterparty'] or '-'}  signed "
+                          f"{data['signed_on'] or '-'}  due {data['due_on'] or '-'}"))
+    for event in data["events"]:
+        clue = f"  clue {event['clue_id']}" if event["clue_id"] else ""
+        print(escape_controls(f"  {event['event_on']}  {event['event']}  {event['text'] or '-'}{clue}"))
+    return 0
