@@ -50,16 +50,30 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     _register_contracts(gsub, common)
 
 
-def _json_flag(parser: argparse.ArgumentParser) -> None:
+def action_group(gsub: Any, common: argparse.ArgumentParser, name: str, text: str) -> Any:
+    """A ``gov NAME ACTION`` group: its sub-parsers, one of which is required."""
+    p = gsub.add_parser(name, parents=[common], help=text)
+    actions = p.add_subparsers(dest=f"{name}_command", metavar="ACTION", parser_class=_common.Parser)
+    actions.required = True
+    return actions
+
+
+def action(actions: Any, common: argparse.ArgumentParser, name: str, text: str, func: Any,
+           positional: tuple[str, str] | None = None) -> argparse.ArgumentParser:
+    """One ``gov GROUP NAME`` command running ``func``, with its positional argument (name, metavar), if
+    any, and ``--json``."""
+    parser: argparse.ArgumentParser = actions.add_parser(name, parents=[common], help=text)
+    if positional is not None:
+        parser.add_argument(positional[0], metavar=positional[1])
     parser.add_argument("--json", action="store_true", help="print the JSON object only")
+    parser.set_defaults(func=func)
+    return parser
 
 
 def _register_clues(gsub: Any, common: argparse.ArgumentParser) -> None:
-    p = gsub.add_parser("clues", parents=[common], help="complaint clues about government bodies (违约失信投诉线索)")
-    csub = p.add_subparsers(dest="clues_command", metavar="ACTION", parser_class=_common.Parser)
-    csub.required = True
+    csub = action_group(gsub, common, "clues", "complaint clues about government bodies (违约失信投诉线索)")
 
-    add = csub.add_parser("add", parents=[common], help="receive a clue (受理)")
+    add = action(csub, common, "add", "receive a clue (受理)", run_clue_add)
     add.add_argument("--body", required=True, metavar="USCC", help="the government body's USCC / 被投诉机构统一社会信用代码")
     add.add_argument("--channel", required=True, metavar="C", help="how it came in: credit_website, hotline_12345, "
                      "internet_supervision, arrears_platform, business_env, petition, other / 渠道")
@@ -68,11 +82,9 @@ def _register_clues(gsub: Any, common: argparse.ArgumentParser) -> None:
     add.add_argument("--received", type=_common.iso_date, metavar="YYYY-MM-DD", help="day of receipt (default today)")
     add.add_argument("--region", metavar="CODE", help="the body's 6-digit region code, when not the one in its USCC")
     add.add_argument("--name", default="", help="the body's name / 机构名称")
-    _json_flag(add)
-    add.set_defaults(func=run_clue_add)
 
-    tr = csub.add_parser("transfer", parents=[common], help="transfer to the verifying department (即发现即转交)")
-    tr.add_argument("clue_id", metavar="CLUE")
+    clue = ("clue_id", "CLUE")
+    tr = action(csub, common, "transfer", "transfer to the verifying department (即发现即转交)", run_clue_transfer, clue)
     tr.add_argument("--to", required=True, metavar="DEPT", help="superior or competent department / 上级或主管部门")
     tr.add_argument("--due", required=True, type=_common.iso_date, metavar="YYYY-MM-DD",
                     help="verification due by / 核实办理期限")
@@ -80,11 +92,8 @@ def _register_clues(gsub: Any, common: argparse.ArgumentParser) -> None:
     tr.add_argument("--transfer-days", type=_transfer_days, metavar="N",
                     help=f"working days after receipt a transfer is in time (default {_TRANSFER_DAYS_ENV} or "
                          f"{DEFAULT_TRANSFER_WORKING_DAYS}) / 转交时限（工作日）")
-    _json_flag(tr)
-    tr.set_defaults(func=run_clue_transfer)
 
-    ver = csub.add_parser("verify", parents=[common], help="record the verification (核实认定)")
-    ver.add_argument("clue_id", metavar="CLUE")
+    ver = action(csub, common, "verify", "record the verification (核实认定)", run_clue_verify, clue)
     finding = ver.add_mutually_exclusive_group(required=True)
     finding.add_argument("--confirmed", action="store_true", help="the complaint is founded (属实)")
     finding.add_argument("--unfounded", action="store_true", help="the complaint is unfounded (不实)")
@@ -93,56 +102,35 @@ def _register_clues(gsub: Any, common: argparse.ArgumentParser) -> None:
     ver.add_argument("--amount", type=_number, metavar="YUAN", help="amount owed (default the clue's) / 欠款金额")
     ver.add_argument("--on", type=_common.iso_date, metavar="YYYY-MM-DD", help="day of the finding (default today)")
     ver.add_argument("--decision-no", default="", metavar="N", help="the finding's document number / 认定文号")
-    _json_flag(ver)
-    ver.set_defaults(func=run_clue_verify)
 
-    show = csub.add_parser("show", parents=[common], help="a clue and its whole trail")
-    show.add_argument("clue_id", metavar="CLUE")
-    _json_flag(show)
-    show.set_defaults(func=run_clue_show)
+    action(csub, common, "show", "a clue and its whole trail", run_clue_show, clue)
 
-    lst = csub.add_parser("list", parents=[common], help="clues by day of receipt")
+    lst = action(csub, common, "list", "clues by day of receipt (--json: an array)", run_clue_list)
     lst.add_argument("--status", choices=list(CLUE_STATUSES), metavar="S", help="only: " + ", ".join(CLUE_STATUSES))
     lst.add_argument("--overdue", action="store_true",
                      help="only clues waiting past their transfer deadline or verification due date today")
     lst.add_argument("--at", type=_common.iso_date, metavar="YYYY-MM-DD", help="the day --overdue looks at")
     lst.add_argument("--transfer-days", type=_transfer_days, metavar="N", help="the transfer deadline (working days)")
-    lst.add_argument("--json", action="store_true", help="print a JSON array only")
-    lst.set_defaults(func=run_clue_list)
 
 
 def _register_clearance(gsub: Any, common: argparse.ArgumentParser) -> None:
-    p = gsub.add_parser("clearance", parents=[common], help="clearance of arrears under a record (清欠)")
-    csub = p.add_subparsers(dest="clearance_command", metavar="ACTION", parser_class=_common.Parser)
-    csub.required = True
-    add = csub.add_parser("add", parents=[common], help="record a payment / 登记还款")
-    add.add_argument("record_id", metavar="RECORD_ID", help="the government_dishonesty record")
+    csub = action_group(gsub, common, "clearance", "clearance of arrears under a record (清欠)")
+    record = ("record_id", "RECORD_ID")
+    add = action(csub, common, "add", "record a payment / 登记还款", run_clearance_add, record)
     add.add_argument("--paid", required=True, type=_number, metavar="YUAN", help="amount paid / 还款金额（元）")
     add.add_argument("--on", required=True, type=_common.iso_date, metavar="YYYY-MM-DD", help="day paid / 还款日期")
     add.add_argument("--note", default="", help="anything to keep with it / 备注")
-    _json_flag(add)
-    add.set_defaults(func=run_clearance_add)
-    show = csub.add_parser("show", parents=[common], help="owed, paid, outstanding and the payments")
-    show.add_argument("record_id", metavar="RECORD_ID")
-    _json_flag(show)
-    show.set_defaults(func=run_clearance_show)
+    action(csub, common, "show", "owed, paid, outstanding and the payments", run_clearance_show, record)
 
 
 def _register_contracts(gsub: Any, common: argparse.ArgumentParser) -> None:
     from .records import add_max_input_mb
 
-    p = gsub.add_parser("contracts", parents=[common], help="contract performance of government bodies (合同履约)")
-    csub = p.add_subparsers(dest="contracts_command", metavar="ACTION", parser_class=_common.Parser)
-    csub.required = True
-    imp = csub.add_parser("import", parents=[common], help="import contract events from CSV or XLSX")
-    imp.add_argument("file", metavar="FILE")
+    csub = action_group(gsub, common, "contracts", "contract performance of government bodies (合同履约)")
+    imp = action(csub, common, "import", "import contract events from CSV or XLSX", run_contracts_import,
+                 ("file", "FILE"))
     add_max_input_mb(imp)
-    _json_flag(imp)
-    imp.set_defaults(func=run_contracts_import)
-    show = csub.add_parser("show", parents=[common], help="a contract and its events")
-    show.add_argument("contract_no", metavar="NO")
-    _json_flag(show)
-    show.set_defaults(func=run_contracts_show)
+    action(csub, common, "show", "a contract and its events", run_contracts_show, ("contract_no", "NO"))
 
 
 def _number(text: str) -> float:
@@ -250,16 +238,21 @@ def run_clue_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show_clearance(state: Clearance, args: argparse.Namespace) -> int:
-    data = state.to_json()
+def _shown(args: argparse.Namespace, data: dict[str, Any], head: str, lines: list[str]) -> int:
+    """The object as JSON with ``--json``, else its head line and its items' lines, for a person."""
     if args.json:
         return print_json(data)
-    print(escape_controls(f"{data['record_id']}  {data['status']}  owed {data['owed']:.2f}  paid {data['paid']:.2f}  "
-                          f"outstanding {data['outstanding']:.2f} yuan / 欠款 {data['owed']:.2f} 已还 "
-                          f"{data['paid']:.2f} 尚欠 {data['outstanding']:.2f} 元"))
-    for payment in data["payments"]:
-        print(escape_controls(f"  {payment['on']}  {payment['paid']:.2f}  {payment['note'] or '-'}"))
+    for line in (head, *lines):
+        print(escape_controls(line))
     return 0
+
+
+def _show_clearance(state: Clearance, args: argparse.Namespace) -> int:
+    data = state.to_json()
+    return _shown(args, data, f"{data['record_id']}  {data['status']}  owed {data['owed']:.2f}  paid "
+                              f"{data['paid']:.2f}  outstanding {data['outstanding']:.2f} yuan / 欠款 "
+                              f"{data['owed']:.2f} 已还 {data['paid']:.2f} 尚欠 {data['outstanding']:.2f} 元",
+                  [f"  {p['on']}  {p['paid']:.2f}  {p['note'] or '-'}" for p in data["payments"]])
 
 
 def run_clearance_add(args: argparse.Namespace) -> int:
@@ -293,12 +286,8 @@ def run_contracts_import(args: argparse.Namespace) -> int:
 def run_contracts_show(args: argparse.Namespace) -> int:
     with open_store(_common.db_url(args)) as store:
         data = contract(store, args.contract_no).to_json()
-    if args.json:
-        return print_json(data)
-    print(escape_controls(f"{data['contract_no']}  {data['status']}  body {data['body_id']}  region "
-                          f"{data['region_code']}  counterparty {data['counterparty'] or '-'}  signed "
-                          f"{data['signed_on'] or '-'}  due {data['due_on'] or '-'}"))
-    for event in data["events"]:
-        clue = f"  clue {event['clue_id']}" if event["clue_id"] else ""
-        print(escape_controls(f"  {event['event_on']}  {event['event']}  {event['text'] or '-'}{clue}"))
-    return 0
+    return _shown(args, data, f"{data['contract_no']}  {data['status']}  body {data['body_id']}  region "
+                              f"{data['region_code']}  counterparty {data['counterparty'] or '-'}  signed "
+                              f"{data['signed_on'] or '-'}  due {data['due_on'] or '-'}",
+                  [f"  {e['event_on']}  {e['event']}  {e['text'] or '-'}" + (f"  clue {e['clue_id']}" if e["clue_id"]
+                                                                             else "") for e in data["events"]])
