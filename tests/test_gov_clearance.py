@@ -17,7 +17,7 @@ from joint_sanctions._models import RecordChange
 from joint_sanctions._repairs import end_record
 from joint_sanctions.stores import RecordStore
 
-from .conftest import Database, numbered_uscc, record
+from .conftest import Database, failures_in_threads, numbered_uscc, record
 
 BODY = "124101064100000117"
 
@@ -140,3 +140,14 @@ def test_cli_clearance_and_repair(database: Database, capsys: pytest.CaptureFixt
     assert (data["status"], data["outstanding"], data["rectified_on"], len(data["payments"])) == (
         "rectified", 0.0, "2024-04-20", 2)
     assert main([*repair_argv, *db]) == 0
+
+
+def test_concurrent_payments_never_pay_more_than_is_owed(database: Database) -> None:
+    """Ten payments of 200 yuan racing against 1,000 owed: exactly five are kept, the others refused."""
+    record_id = confirmed(database.open())
+    stores = [database.open() for _ in range(10)]
+    failures = failures_in_threads(
+        lambda n: add_payment(stores[n], record_id, paid=200.0, on=dt.date(2024, 4, 1)), 10)
+    assert len(failures) == 5 and all(isinstance(f, GovError) and "still owed" in str(f) for f in failures)
+    state = clearance(stores[0], record_id)
+    assert (state.paid, state.outstanding, len(state.payments)) == (1000.0, 0.0, 5)
