@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 
@@ -183,6 +184,7 @@ def test_cli_loop_prints_the_json_object_with_id_status_and_trail(database: Data
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     """``gov clues add|transfer|verify|show|list --json`` print the clue with clue_id, status, trail and
     record_id; a late transfer warns on stderr with exit 0."""
+    database.open()  # gov commands never create a database (db init or records import do)
     db = ["--db", database.url]
     person = resident_id(7)
     assert main(["gov", "clues", "add", "--body", SHANGJIE, "--channel", "arrears_platform", "--summary",
@@ -239,7 +241,7 @@ def test_cli_verification_before_transfer_is_refused(database: Database, capsys:
     assert get_clue(store, clue_id).status == "received"
 
 
-def test_cli_wrong_command_lines_exit_2(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_wrong_command_lines_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A date that is not YYYY-MM-DD, an amount that is not a number, both findings or an unknown status
     filter are a wrong command line."""
     for argv in (["add", "--body", SHANGJIE, "--channel", "other", "--summary", "s", "--received", "2024/3/1"],
@@ -250,3 +252,11 @@ def test_cli_wrong_command_lines_exit_2(tmp_path: object, capsys: pytest.Capture
             main(["gov", "clues", *argv])
         assert exit_.value.code == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_cli_never_creates_a_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Like checks and cases, ``gov`` commands refuse a SQLite file that does not exist, with one line."""
+    missing = tmp_path / "missing.db"
+    assert main(["gov", "clues", "add", "--body", SHANGJIE, "--channel", "other", "--summary", "s",
+                 "--db", f"sqlite:///{missing}"]) == 1
+    assert "database not found" in capsys.readouterr().err and not missing.exists()

@@ -115,6 +115,7 @@ def test_cli_import_and_show(database: Database, tmp_path: Path, capsys: pytest.
     ``gov contracts show --json`` prints the contract with its events."""
     path = write_csv(tmp_path / "contracts.csv", [*ROWS, ("HT-003", BODY, "", "", "", "lost", "2024-01-01", "", "")],
                      HEADER)
+    database.open()
     db = ["--db", database.url]
     assert main(["gov", "contracts", "import", str(path), "--json", *db]) == 1
     captured = capsys.readouterr()

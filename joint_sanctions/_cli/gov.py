@@ -193,7 +193,7 @@ def _show_clue(clue: Clue, args: argparse.Namespace, *, warn: tuple[str, ...] = 
 
 
 def run_clue_add(args: argparse.Namespace) -> int:
-    with open_store(_common.db_url(args), create=True) as store:
+    with open_store(_common.db_url(args)) as store:
         clue = add_clue(store, body=args.body, channel=args.channel, summary=args.summary, amount=args.amount,
                         received=args.received, region=args.region, body_name=args.name)
     return _show_clue(clue, args)
@@ -268,7 +268,7 @@ def run_clearance_show(args: argparse.Namespace) -> int:
 
 
 def run_contracts_import(args: argparse.Namespace) -> int:
-    with open_store(_common.db_url(args), create=True) as store:
+    with open_store(_common.db_url(args)) as store:
         report = import_contracts(store, args.file, max_input_mb=args.max_input_mb)
     for err in report.errors:
         _common.error(f"{args.file}:{err.line}: {err.reason}")
