@@ -15,6 +15,8 @@ Rules, all by day in China Standard Time, for month M from its first day F to it
 - ``owed_outstanding``: yuan still owed at the end of L under records listed by L (owed minus payments
   dated by L); records removed (移出) by L do not count.
 - ``cleared``: yuan paid in M.
+- ``rectification_overdue``: records counted in ``owed_outstanding`` whose ``rectify_by`` is on or before
+  L (逾期未整改 of arrears; records without recorded arrears are the report's to judge from the records).
 - ``clearance_stalled``: bodies with arrears outstanding at the end of L and no payment in the 60 days
   up to L: their latest payment by L, or their listing when none was made, is 60 or more days before L
   (:data:`STALLED_AFTER_DAYS`). A body with several records counts once.
@@ -60,6 +62,7 @@ class DistrictActivity:
     cleared: float = 0.0
     clearance_stalled: int = 0
     bodies_owing: int = 0
+    rectification_overdue: int = 0
     stalled_bodies: tuple[str, ...] = field(default=())
 
 
@@ -118,9 +121,14 @@ def district_activity(store: RecordStore, month: str) -> dict[str, DistrictActiv
         if paid_in_month:
             district = of(region)
             district.cleared = yuan(round(district.cleared * 100) + paid_in_month) or 0.0
-        if owed <= paid or _removed_by(store, record_id, last):
+        if owed <= paid:
+            continue
+        record = store.get(record_id)
+        if record is not None and record.status == "removed" and (record.ended_on is None or record.ended_on <= last):
             continue
         district = of(region)
+        if record is not None and record.rectify_by is not None and record.rectify_by <= last:
+            district.rectification_overdue += 1
         district.owed_outstanding = yuan(round(district.owed_outstanding * 100) + owed - paid) or 0.0
         moved = max(listed_on, last_paid) if last_paid is not None else listed_on
         bodies = owing.setdefault(region, {})
@@ -134,9 +142,3 @@ def district_activity(store: RecordStore, month: str) -> dict[str, DistrictActiv
         district.stalled_bodies = tuple(stalled)
     return dict(sorted(districts.items()))
 
-
-def _removed_by(store: RecordStore, record_id: str, day: dt.date) -> bool:
-    record = store.get(record_id)
-    if record is None or record.status != "removed":
-        return False
-    return record.ended_on is None or record.ended_on <= day

@@ -32,8 +32,8 @@ def transfer(store: RecordStore, clue_id: str, on: dt.date) -> None:
     transfer_clue(store, clue_id, to="主管部门", due=on + dt.timedelta(days=10), on=on)
 
 
-def confirm(store: RecordStore, clue_id: str, on: dt.date) -> str:
-    record_id = verify_clue(store, clue_id, confirmed=True, reason="属实", on=on).record_id
+def confirm(store: RecordStore, clue_id: str, on: dt.date, rectify_by: dt.date | None = None) -> str:
+    record_id = verify_clue(store, clue_id, confirmed=True, reason="属实", on=on, rectify_by=rectify_by).record_id
     assert record_id is not None
     return record_id
 
@@ -48,7 +48,7 @@ def test_month_bounds_and_bad_months() -> None:
 
 def test_a_hand_made_month_gives_the_known_figures(database: Database) -> None:
     """Clues received, transferred on time and late, verified and confirmed in the month, arrears
-    outstanding at its end, paid in it, and stalled bodies are counted per region as documented."""
+    outstanding at its end, paid in it, overdue rectifications and stalled bodies are counted per region as documented."""
     store = database.open()
     # 上街区: owes 1000 since January, pays 300 in March (not stalled); one clue received in March, late.
     shangjie = clue(store, SHANGJIE, dt.date(2024, 1, 2), 1000.0)
@@ -59,14 +59,14 @@ def test_a_hand_made_month_gives_the_known_figures(database: Database) -> None:
     add_payment(store, shangjie_record, paid=100.0, on=dt.date(2024, 4, 2))  # after the month
     late = clue(store, SHANGJIE, dt.date(2024, 3, 1))  # a Friday: due for transfer on Monday 4 March
     transfer(store, late, dt.date(2024, 3, 6))
-    # 新郑市: body A owes 500 since 2023-12-01 and never paid (stalled); body B confirmed in March, owing 80
+    # 新郑市: body A owes 500 since 2023-12-01, due to rectify by February, never paid (stalled, overdue); body B confirmed in March, owing 80
     # (not stalled: listed 21 days before the month's end); an unfounded clue verified in March.
     old = clue(store, XINZHENG_A, dt.date(2023, 11, 20), 500.0)
     transfer(store, old, dt.date(2023, 11, 21))
-    confirm(store, old, dt.date(2023, 12, 1))
+    confirm(store, old, dt.date(2023, 12, 1), rectify_by=dt.date(2024, 2, 29))  # overdue by March
     fresh = clue(store, XINZHENG_B, dt.date(2024, 2, 27), 80.0)
     transfer(store, fresh, dt.date(2024, 3, 1))  # Tuesday → Friday: late, transferred in March
-    confirm(store, fresh, dt.date(2024, 3, 10))
+    confirm(store, fresh, dt.date(2024, 3, 10), rectify_by=dt.date(2024, 4, 30))
     unfounded = clue(store, XINZHENG_B, dt.date(2024, 3, 11))
     transfer(store, unfounded, dt.date(2024, 3, 11))
     verify_clue(store, unfounded, confirmed=False, reason="不实", on=dt.date(2024, 3, 12))
@@ -90,10 +90,11 @@ def test_a_hand_made_month_gives_the_known_figures(database: Database) -> None:
     assert march["410184"] == DistrictActivity(
         "410184", clues_received=1, clues_transferred_on_time=1, clues_transferred_late=1, clues_verified=2,
         clues_confirmed=1, owed_outstanding=580.0, cleared=0.0, clearance_stalled=1, bodies_owing=2,
-        stalled_bodies=(XINZHENG_A,))
+        rectification_overdue=1, stalled_bodies=(XINZHENG_A,))
     assert march["410199"] == DistrictActivity("410199", cleared=50.0)
     january = district_activity(store, "2024-01")
     assert (january["410106"].clues_received, january["410106"].clues_confirmed,
             january["410106"].owed_outstanding) == (1, 1, 1000.0)
     assert january["410184"].owed_outstanding == 500.0 + 999.0  # removed only from February
+    assert january["410184"].rectification_overdue == 0 and march["410106"].rectification_overdue == 0
     assert district_activity(store, "2023-06") == {}
