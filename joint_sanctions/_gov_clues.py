@@ -37,7 +37,7 @@ from ._gov_base import (
 )
 from ._identifiers import mask_text
 from ._logging import get_logger
-from ._models import CreditRecord
+from ._models import CreditRecord, RecordChange
 from .stores import RecordStore, SqlStore
 from .stores._gov_tables import gov_store
 from .vocabulary import CLUE_CHANNELS, CLUE_STATUSES
@@ -305,6 +305,7 @@ def verify_clue(store: RecordStore, clue_id: str, *, confirmed: bool, reason: st
     clue = get_clue(store, clue_id)
     _verifiable(clue, on, rectify_by)
     record: CreditRecord | None = None
+    existed = False
     if confirmed:
         owed = owed if owed is not None else fen(clue.amount)
         record = CreditRecord(record_id=record_id_of(clue.clue_id), list_type="government_dishonesty",
@@ -313,21 +314,47 @@ def verify_clue(store: RecordStore, clue_id: str, *, confirmed: bool, reason: st
                               reason=reason, region_code=clue.region_code, rectify_by=rectify_by)
         # The record first, through the record store: should the clue's update below fail, verifying again
         # writes the same record (same id) and completes it.
+        existed = store.get(record.record_id) is not None
         _, refused = store.upsert_checked([record])
         if refused:
             raise GovError(f"the record of clue {clue.clue_id} was refused: {next(iter(refused.values()))}")
-    d = sql.dialect
     overdue = clue.transfer_due is not None and on > clue.transfer_due
     warning = (f"verified on {on}, after the due date {clue.transfer_due} / 超期核实（办理期限 {clue.transfer_due}）"
                if overdue else None)
     status = "confirmed" if confirmed else "unfounded"
+    try:
+        _record_finding(sql, clue.clue_id, on, rectify_by, status, reason, record, owed, actor, warning, now)
+    except GovError:
+        if record is not None and not existed:
+            _withdraw_lost_record(store, record, clue.clue_id)
+        raise
+    _log.info("gov_clue_verified", clue_id=clue.clue_id, status=status, overdue=overdue)
+    return get_clue(store, clue.clue_id)
+
+
+def _withdraw_lost_record(store: RecordStore, record: CreditRecord, clue_id: str) -> None:
+    """Remove, from its listing day (so it never counted), a record this verification wrote for a clue that
+    another verification settled first without it."""
+    if get_clue(store, clue_id).record_id == record.record_id:
+        return
+    store.change_status(record.record_id, RecordChange(
+        status="removed", on=record.listed_on, decision_no=clue_id,
+        reason="another verification of the clue was recorded first / 该线索已由他人先行核实"))
+
+
+def _record_finding(sql: SqlStore, clue_id: str, on: dt.date, rectify_by: dt.date | None, status: str, reason: str,
+                    record: CreditRecord | None, owed: int | None, actor: str | None, warning: str | None,
+                    now: dt.datetime) -> None:
+    """The clue's verification, its event and any arrears, in one transaction once the clue is still open
+    (``warning`` is the overdue verification's, the one warning a finding can carry)."""
+    d = sql.dialect
     with sql.transaction() as conn:
-        clue = _locked(sql, conn, clue.clue_id)
+        clue = _locked(sql, conn, clue_id)
         _verifiable(clue, on, rectify_by)
         conn.execute(d.sql("UPDATE gov_clues SET status = :status, verified_on = :on, verify_overdue = :overdue, "
                            "reason = :reason, record_id = :record_id WHERE clue_id = :clue_id "
                            "AND status = 'transferred'"),
-                     {"status": status, "on": d.day(on), "overdue": int(overdue), "reason": reason,
+                     {"status": status, "on": d.day(on), "overdue": int(warning is not None), "reason": reason,
                       "record_id": record.record_id if record else None, "clue_id": clue.clue_id})
         text = f"{status}: {reason}"
         if record is not None:
@@ -343,8 +370,6 @@ def verify_clue(store: RecordStore, clue_id: str, *, confirmed: bool, reason: st
                               "region_code": clue.region_code, "owed": owed, "listed_on": d.day(on),
                               "at": time_param(d, now)})
         add_event(sql, conn, clue.clue_id, now, on, status, actor or clue.department or "", text, warning)
-    _log.info("gov_clue_verified", clue_id=clue.clue_id, status=status, overdue=overdue)
-    return get_clue(store, clue.clue_id)
 
 
 def _verifiable(clue: Clue, on: dt.date, rectify_by: dt.date | None) -> None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from joint_sanctions import Engine
+from joint_sanctions import Engine, _gov_clues
 from joint_sanctions._cli import main
 from joint_sanctions._errors import StoreError
 from joint_sanctions._gov_base import GovError, government_body
@@ -260,3 +261,28 @@ def test_cli_never_creates_a_database(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["gov", "clues", "add", "--body", SHANGJIE, "--channel", "other", "--summary", "s",
                  "--db", f"sqlite:///{missing}"]) == 1
     assert "database not found" in capsys.readouterr().err and not missing.exists()
+
+
+
+def test_a_finding_recorded_first_by_another_department_wins_and_leaves_no_stray_record(
+        database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When an unfounded finding is recorded between a confirmed one's record write and its own update, the
+    confirmed one is refused and its record removed from its listing day, so no check ever sees it."""
+    store, other = database.open(), database.open()
+    clue_id = received(store)
+    transfer_clue(store, clue_id, to="部门", due=dt.date(2024, 3, 9), on=dt.date(2024, 3, 2))
+    record_finding = _gov_clues._record_finding
+
+    def other_department_first(*args: Any, **kwargs: Any) -> None:
+        monkeypatch.setattr(_gov_clues, "_record_finding", record_finding)
+        verify_clue(other, clue_id, confirmed=False, reason="不实", on=dt.date(2024, 3, 5))
+        record_finding(*args, **kwargs)
+
+    monkeypatch.setattr(_gov_clues, "_record_finding", other_department_first)
+    with pytest.raises(GovError, match="already verified"):
+        verify_clue(store, clue_id, confirmed=True, reason="属实", on=dt.date(2024, 3, 5))
+    clue = get_clue(store, clue_id)
+    assert (clue.status, clue.record_id) == ("unfounded", None)
+    stray = store.get("GD-" + clue_id.removeprefix("GC-"))
+    assert stray is not None and stray.status == "removed"
+    assert all(store.active_records([SHANGJIE], day) == [] for day in (dt.date(2024, 3, 5), dt.date(2024, 6, 1)))
