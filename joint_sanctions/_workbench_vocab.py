@@ -39,6 +39,7 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
     ("effects", "措施效力", "Measure effects"),
     ("related_party_roles", "关联人角色", "Related-party roles"),
     ("organizers", "事项主办系统", "Matter organisers"),
+    ("clue_channels", "政务失信投诉线索渠道", "Complaint channels of government-integrity clues"),
     ("condition_fields", "条件字段", "Condition fields"),
     ("import_columns", "导入列", "Import columns"),
 )
@@ -65,6 +66,7 @@ def vocabulary_tables() -> dict[str, list[dict[str, Any]]]:
         "effects": _named(v.EFFECTS),
         "related_party_roles": _named(v.RELATED_PARTY_ROLES),
         "organizers": _named(v.ORGANIZERS),
+        "clue_channels": _named(v.CLUE_CHANNELS),
         "condition_fields": [{"id": key, "name": CONDITION_FIELD_NAMES[key], "type": _TYPE_NAMES[kind]}
                              for key, kind in CONDITION_FIELDS.items()],
         "import_columns": [{"id": column, "name": headers[column], "required": column in _REQUIRED}

@@ -117,6 +117,7 @@ def test_vocab_json_lists_every_section_with_chinese_names(capsys: pytest.Captur
     assert [e["id"] for e in tables["list_types"]] == list(vocabulary.LIST_TYPES)
     assert [e["id"] for e in tables["matter_types"]] == list(vocabulary.MATTER_TYPES)
     assert [e["id"] for e in tables["organizers"]] == list(vocabulary.ORGANIZERS)
+    assert [e["id"] for e in tables["clue_channels"]] == list(vocabulary.CLUE_CHANNELS)
     assert [e["id"] for e in tables["condition_fields"]] == list(CONDITION_FIELDS)
     for section in tables.values():
         for entry in section:
