@@ -438,7 +438,7 @@ class CaseOpener:
                     measures=result.measures, hits=result.hits, initiated_at=result.checked_at,
                     responded_at=self._clock(), data_as_of=result.data_as_of, caller=caller)
         case_id = case.case_id
-        row = {
+        row: dict[str, Any] = {
             "case_id": case_id, "check_id": case.check_id, "status": case.status, "decision": case.decision,
             "revision": case.revision, "matter_type": case.matter_type, "kind": case.kind,
             "subject_id": case.subject_id, "subject_shown_id": case.subject.id,

@@ -16,9 +16,24 @@ import sys
 from collections.abc import Sequence
 
 from .._errors import JointSanctionsError
-from . import _common, batch, cases, check, diff, lint, matrix, measures, records, schema, test, vocab
+from . import (
+    _common,
+    batch,
+    cases,
+    check,
+    diff,
+    keys,
+    lint,
+    matrix,
+    measures,
+    records,
+    schema,
+    serve,
+    test,
+    vocab,
+)
 
-_COMMAND_GROUPS = (lint, records, check, batch, cases, measures, schema, vocab, test, diff, matrix)
+_COMMAND_GROUPS = (lint, records, check, batch, cases, measures, schema, vocab, test, diff, matrix, serve, keys)
 
 
 def build_parser() -> argparse.ArgumentParser:

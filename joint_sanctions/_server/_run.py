@@ -1,0 +1,43 @@
+"""Running the service: one process, or ``--workers N`` uvicorn worker processes over PostgreSQL.
+
+Graceful shutdown is uvicorn's: on SIGTERM (or SIGINT) a process stops accepting connections and
+lets every request in flight finish before it exits; a check that opened a case has committed it
+before its response is sent. With several workers the supervising process passes the signal on to
+each worker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+
+import uvicorn
+
+from ._app import CONFIG_ENV, create_app
+from ._service import ServeConfig, Service
+
+__all__ = ["serve"]
+
+
+def serve(config: ServeConfig, *, host: str, port: int, workers: int, log_level: str = "warning") -> None:
+    """Serve until stopped. The database and the measure lists are opened first, so that a missing
+    database or a bad list is reported (and raised) before any port is bound.
+
+    Raises:
+        StoreError, MeasureListError, CheckError: as :class:`~joint_sanctions.Engine` raises them.
+    """
+    service = Service(config)
+    if workers == 1:
+        uvicorn.run(create_app(service=service), host=host, port=port, log_level=log_level,
+                    server_header=False, timeout_graceful_shutdown=None)
+        return
+    service.close()  # each worker builds its own
+    os.environ[CONFIG_ENV] = json.dumps(dataclasses.asdict(config))
+    # Every worker's counters in one /metrics (prometheus_client's multiprocess mode); set before
+    # the workers start, which read it when they import the client.
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="joint-sanctions-metrics-")
+    uvicorn.run("joint_sanctions._server._app:app_from_env", factory=True, host=host, port=port,
+                workers=workers, log_level=log_level, server_header=False, timeout_graceful_shutdown=None)
