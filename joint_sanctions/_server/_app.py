@@ -213,48 +213,53 @@ def create_app(config: ServeConfig | None = None, service: Service | None = None
         log.error("request_failed", error=type(exc).__name__, message=_shown(str(exc))[:500])
         return _error(500, "internal_error", "internal error; it is logged / 内部错误，已记录")
 
-    @app.post("/v1/checks", response_model=None, responses={200: {"model": CheckResult}, **_ERRORS},
+    @app.post("/v1/checks", operation_id="check", response_model=None,
+              responses={200: {"model": CheckResult}, **_ERRORS},
               summary="Check one subject for one matter (design.md §5)")
     def check(request: CheckRequest, who: Caller) -> Response:
         return Response(svc.check(request, who).to_json(), media_type=_JSON)
 
-    @app.post("/v1/checks:batch", response_model=None, responses={200: {"model": BatchResponse}, **_ERRORS},
+    @app.post("/v1/checks:batch", operation_id="checkBatch", response_model=None,
+              responses={200: {"model": BatchResponse}, **_ERRORS},
               summary="Check up to 10,000 subjects for one matter; results in input order")
     def check_batch(request: BatchRequest, who: Caller) -> Response:
         results = svc.check_many(request, who)
         return Response('{"results":[' + ",".join(r.to_json() for r in results) + "]}", media_type=_JSON)
 
-    @app.get("/v1/measures", response_model=MeasureList, responses=_ERRORS,
+    @app.get("/v1/measures", operation_id="listMeasures", response_model=MeasureList, responses=_ERRORS,
              summary="The measures that may apply to a matter, without a subject")
     def measures(_who: Caller, matter: Annotated[str | None, Query()] = None) -> Response:
         return _json(svc.measures(matter))
 
-    @app.get("/v1/cases", response_model=CaseList, responses=_ERRORS, summary="Cases, oldest first")
+    @app.get("/v1/cases", operation_id="listCases", response_model=CaseList, responses=_ERRORS,
+             summary="Cases, oldest first")
     def cases(_who: Caller, status: Annotated[CaseStatus | None, Query()] = None) -> Response:
         return _json({"cases": svc.cases(status)})
 
-    @app.get("/v1/cases/{case_id}", response_model=CaseView, responses=_CASE_ERRORS,
+    @app.get("/v1/cases/{case_id}", operation_id="getCase", response_model=CaseView, responses=_CASE_ERRORS,
              summary="One case (its id or a unique prefix of at least 8 characters)")
     def case(case_id: str, _who: Caller) -> Response:
         return _json(svc.case(case_id))
 
-    @app.post("/v1/cases/{case_id}/disposal", response_model=CaseView, responses=_CASE_ERRORS,
+    @app.post("/v1/cases/{case_id}/disposal", operation_id="disposeCase", response_model=CaseView,
+              responses=_CASE_ERRORS,
               summary="Record the handling department's disposal (处置); queues the feedback record")
     def disposal(case_id: str, request: DisposalRequest, _who: Caller) -> Response:
         return _json(svc.dispose(case_id, request))
 
-    @app.post("/v1/cases/{case_id}/withdrawal", response_model=CaseView, responses=_CASE_ERRORS,
+    @app.post("/v1/cases/{case_id}/withdrawal", operation_id="withdrawCase", response_model=CaseView,
+              responses=_CASE_ERRORS,
               summary="Withdraw a responded case (never fed back)")
     def withdrawal(case_id: str, request: WithdrawalRequest, _who: Caller) -> Response:
         return _json(svc.withdraw(case_id, request.reason))
 
-    @app.get("/healthz", response_model=Health, responses={503: {"model": ErrorBody}},
+    @app.get("/healthz", operation_id="health", response_model=Health, responses={503: {"model": ErrorBody}},
              summary="200 when checks can be answered; 503 when the store is unreachable, empty or stale")
     def healthz() -> Response:
         health = svc.health()
         return _json({**health, "data_as_of": {k: v.isoformat() for k, v in health["data_as_of"].items()}})
 
-    @app.get("/metrics", response_class=Response, summary="Prometheus text")
+    @app.get("/metrics", operation_id="metrics", response_class=Response, summary="Prometheus text")
     def metrics() -> Response:
         return Response(svc.metrics.text(), media_type=CONTENT_TYPE)
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import tempfile
+import threading
 
 import uvicorn
 
@@ -29,6 +31,10 @@ def serve(config: ServeConfig, *, host: str, port: int, workers: int, log_level:
         StoreError, MeasureListError, CheckError: as :class:`~joint_sanctions.Engine` raises them.
     """
     service = Service(config)
+    if threading.current_thread() is threading.main_thread():
+        # uvicorn shuts down gracefully on SIGTERM, then raises the signal again under the handler that
+        # was there before it: with this one, a completed graceful shutdown exits 0 (a kill still shows).
+        signal.signal(signal.SIGTERM, _stopped)
     if workers == 1:
         uvicorn.run(create_app(service=service), host=host, port=port, log_level=log_level,
                     server_header=False, timeout_graceful_shutdown=None)
@@ -41,3 +47,7 @@ def serve(config: ServeConfig, *, host: str, port: int, workers: int, log_level:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="joint-sanctions-metrics-")
     uvicorn.run("joint_sanctions._server._app:app_from_env", factory=True, host=host, port=port,
                 workers=workers, log_level=log_level, server_header=False, timeout_graceful_shutdown=None)
+
+
+def _stopped(_signum: int, _frame: object) -> None:
+    """SIGTERM after uvicorn's graceful shutdown: nothing more to do."""

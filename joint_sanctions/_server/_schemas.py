@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._case_model import CaseStatus, DisposalResult
+from .._conditions import AMOUNT_MAX
 from .._models import Decision, IdKind, Kind, Organizer, Role, SubjectType
 
 __all__ = ["MAX_BATCH", "BatchRequest", "BatchResponse", "CaseList", "CaseView", "CheckRequest",
@@ -51,7 +52,9 @@ class _MatterIn(BaseModel):
         default=None, description="check as of this date or time (a historical check opens no case)")
     item_code: str | None = Field(default=None, description="service item code (事项编码)")
     application_no: str | None = Field(default=None, description="application number (申请编号)")
-    amount: float | None = Field(default=None, description="the matter's amount in yuan (申报金额)")
+    # Strict and bounded here, so that no text (an id sent by mistake) is read as a number and echoed.
+    amount: float | None = Field(default=None, strict=True, ge=0, le=AMOUNT_MAX, allow_inf_nan=False,
+                                 description="the matter's amount in yuan (申报金额)")
     organizer: Organizer | None = None
     department: str | None = Field(default=None, description="the handling department's name")
     department_code: str | None = None
