@@ -255,10 +255,10 @@ def render(res: dict[str, Any]) -> str:
                      f"| {r['p99_ms']} | {r['errors']} | {r['cases_opened']} |")
     k = res["kill"]
     lines += ["", "SIGKILL of one of 4 workers mid-load:",
-              f"  the killed worker held {k['its_connections']} of {res['load'][0]['clients']} connections; "
+              (f"  the killed worker held {k['its_connections']} of {res['load'][0]['clients']} connections; "
               f"requests {k['requests']}, client retries {k['retries']}, errors {k['errors']}, "
               f"cases reported {k['cases_reported']}, stored {k['cases_stored']}, "
-              f"lost {k['lost']}, matters with two cases {k['duplicated']}"]
+              f"lost {k['lost']}, matters with two cases {k['duplicated']}")]
     return "\n".join(lines)
 
 
