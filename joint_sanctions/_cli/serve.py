@@ -16,7 +16,7 @@ _MAX_WORKERS = 64
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("serve", parents=[common], help="serve checks and cases over HTTP (design.md §11) / "
+    p = sub.add_parser("serve", parents=[common], help="serve checks and cases over HTTP (docs/http.md) / "
                                                        "HTTP 服务")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=8080, help="port (default 8080)")
@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     age = getattr(args, "max_data_age", None)
     config = ServeConfig(db=_common.db_url(args), measures=_common.measures(args),
-                         max_data_age_seconds=age.total_seconds() if age is not None else None)
+                         max_data_age_seconds=age.total_seconds() if age is not None else None,
+                         verbose=args.verbose)
     serve(config, host=args.host, port=args.port, workers=args.workers,
           log_level="info" if args.verbose else "warning")
     return 0

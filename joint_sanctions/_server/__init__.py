@@ -1,4 +1,4 @@
-"""The HTTP service (design.md §11, docs/http.md): ``joint-sanctions serve``.
+"""The HTTP service (docs/http.md): ``joint-sanctions serve``.
 
 Private, and imported only by the CLI's ``serve``: the library itself never needs FastAPI, uvicorn
 or prometheus_client (the optional extra ``joint-sanctions[server]``).

@@ -1,4 +1,4 @@
-"""The routes of design.md §11 over a :class:`~._service.Service`, and the error body every failure
+"""The routes of docs/http.md over a :class:`~._service.Service`, and the error body every failure
 gets: ``{"error": {"code", "message"}}``, never a stack trace, resident ids masked.
 
 Statuses: 400 bad input (CheckError's codes; ``invalid_request`` for what is not JSON of the
@@ -117,7 +117,7 @@ _MATTER_FIELDS = {"at", "item_code", "application_no", "amount", "organizer", "d
 
 
 def _invalid(exc: RequestValidationError) -> Response:
-    """The §11 error for a request that is not of the documented shape, coded by the field at fault."""
+    """The error answer for a request that is not of the documented shape, coded by the field at fault."""
     errors = list(exc.errors())
     first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": ""}
     loc = tuple(first.get("loc", ()))
@@ -141,7 +141,7 @@ def _invalid(exc: RequestValidationError) -> Response:
 
 
 def _refused(exc: JointSanctionsError) -> Response:
-    """The §11 status and code of a refusal of the library's."""
+    """The status and code of a refusal of the library's."""
     if isinstance(exc, CheckError):
         status = 503 if exc.code in ("no_data", "stale_data") else 400
         return _error(status, exc.code, str(exc))
@@ -180,8 +180,8 @@ def create_app(config: ServeConfig | None = None, service: Service | None = None
 
     app = FastAPI(title="joint-sanctions", version=_version(), lifespan=lifespan, openapi_url=None,
                   docs_url=None, redoc_url=None,
-                  description="Joint reward-and-punishment credit checks (联合奖惩信用核查) over HTTP: "
-                              "design.md §11, docs/http.md. Every path but /healthz and /metrics needs "
+                  description="Joint reward-and-punishment credit checks (联合奖惩信用核查) over HTTP "
+                              "(docs/http.md). Every path but /healthz and /metrics needs "
                               "`Authorization: Bearer <key>` (`joint-sanctions keys create --name NAME`).")
     bearer = HTTPBearer(auto_error=False, description="a key from `joint-sanctions keys create`")
 
@@ -215,7 +215,7 @@ def create_app(config: ServeConfig | None = None, service: Service | None = None
 
     @app.post("/v1/checks", operation_id="check", response_model=None,
               responses={200: {"model": CheckResult}, **_ERRORS},
-              summary="Check one subject for one matter (design.md §5)")
+              summary="Check one subject for one matter (docs/check-result.md)")
     def check(request: CheckRequest, who: Caller) -> Response:
         return Response(svc.check(request, who).to_json(), media_type=_JSON)
 
@@ -282,5 +282,10 @@ def _version() -> str:
 
 def app_from_env() -> FastAPI:
     """The application of a worker process, from the options ``serve`` put in :data:`CONFIG_ENV`."""
-    raw = json.loads(os.environ.get(CONFIG_ENV) or "{}")
-    return create_app(ServeConfig(**raw))
+    from .._cli._common import configure_logging
+
+    config = ServeConfig(**json.loads(os.environ.get(CONFIG_ENV) or "{}"))
+    # A worker is a fresh interpreter: it logs as the command that started it does (stderr, warnings
+    # and up unless verbose), never structlog's default of every event on stdout.
+    configure_logging(verbose=config.verbose)
+    return create_app(config)

@@ -1,8 +1,8 @@
-"""What the HTTP service takes and gives beyond the library's own models (design.md §11).
+"""What the HTTP service takes and gives beyond the library's own models (docs/http.md).
 
-Responses reuse the library's models (the check result of §5 is :class:`~joint_sanctions.CheckResult`);
+Responses reuse the library's models (the check result is :class:`~joint_sanctions.CheckResult`);
 requests are models of their own that refuse unknown fields, so a host's typo is an error rather than
-a silently ignored option. :class:`CaseView` is the case JSON of ``cases list --json`` (§7/§8) as a
+a silently ignored option. :class:`CaseView` is the case JSON of ``cases list --json`` as a
 model, so the OpenAPI document can describe it; every case answer is validated against it.
 """
 
@@ -20,7 +20,7 @@ from .._models import Decision, IdKind, Kind, Organizer, Role, SubjectType
 __all__ = ["MAX_BATCH", "BatchRequest", "BatchResponse", "CaseList", "CaseView", "CheckRequest",
            "DisposalRequest", "ErrorBody", "Health", "MeasureList", "SubjectIn", "WithdrawalRequest"]
 
-#: Subjects in one ``POST /v1/checks:batch``; more is refused with 413 (design.md §11).
+#: Subjects in one ``POST /v1/checks:batch``; more is refused with 413.
 MAX_BATCH = 10_000
 
 _STRICT = ConfigDict(extra="forbid")

@@ -31,7 +31,7 @@ from ._schemas import BatchRequest, CaseView, CheckRequest, DisposalRequest
 __all__ = ["KEY_CACHE_SECONDS", "ServeConfig", "Service", "Unauthorized"]
 
 #: How long a process trusts its copy of the valid key digests: a revoked key is refused by every
-#: process within this time (design.md §11 asks for one second; a database query takes the rest).
+#: process within this time (keys revoked are refused within one second; a database query takes the rest).
 KEY_CACHE_SECONDS = 0.5
 
 
@@ -42,6 +42,8 @@ class ServeConfig:
     db: str | None = None
     measures: list[str] | None = None
     max_data_age_seconds: float | None = None
+    #: Log every check (``joint-sanctions -v serve``), as the command line does, on stderr.
+    verbose: bool = False
 
     @property
     def max_data_age(self) -> dt.timedelta | None:

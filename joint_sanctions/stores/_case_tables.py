@@ -189,7 +189,7 @@ def case_migrations(d: Dialect) -> tuple[Migration, ...]:
         # How current the lists were that answered the check (docs/failing-closed.md): {list type: ISO
         # time}. It comes after cases-0002, whose SQLite rebuild copies only the columns of cases-0001.
         Migration("cases-data-as-of", ("ALTER TABLE cases ADD COLUMN data_as_of TEXT NOT NULL DEFAULT '{}'",)),
-        # Who asked for the check that opened the case (an HTTP key's name, design.md §11); NULL before.
+        # Who asked for the check that opened the case (an HTTP key's name, docs/http.md); NULL before.
         Migration("cases-0003", ("ALTER TABLE cases ADD COLUMN caller TEXT",)),
     )
 

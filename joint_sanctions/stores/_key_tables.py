@@ -1,4 +1,4 @@
-"""The HTTP service's access keys (design.md §11): a table in the store's own database, written once
+"""The HTTP service's access keys (docs/http.md): a table in the store's own database, written once
 over the SQL seam (:mod:`._sql`) for SQLite and PostgreSQL.
 
 Only a key's SHA-256 digest is stored; the key itself is shown once, when it is created. A key is 256
