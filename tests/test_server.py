@@ -499,3 +499,19 @@ def test_several_workers_on_postgresql_share_keys_cases_and_metrics(pg_url: str,
         code = server.stop()
         store.close()
     assert code == 0
+
+
+@pytest.mark.postgres
+def test_health_answers_503_when_the_database_is_gone(pg_url: str, pg_server: Any, tmp_path: Path) -> None:
+    """The database dropped under a running server: /healthz answers 503 store_unavailable, with no trace."""
+    store = Database("postgres", pg_url, tmp_path).open()
+    store.upsert(loop_records())
+    store.close()
+    server = Server(pg_url, tmp_path)
+    try:
+        assert server.call("GET", "/healthz").status_code == 200
+        pg_server.drop_database(pg_url)
+        message = _error(server.call("GET", "/healthz"), 503, "store_unavailable")
+        assert "postgresql://" not in message
+    finally:
+        assert server.stop() == 0
