@@ -68,8 +68,11 @@ class _KeyCache:
         if time.monotonic() >= self._until:
             with self._lock:
                 if time.monotonic() >= self._until:
+                    # Counted from before the read: a slow read never stretches how long a key revoked
+                    # during it is still taken.
+                    started = time.monotonic()
                     self._valid = self._read()
-                    self._until = time.monotonic() + KEY_CACHE_SECONDS
+                    self._until = started + KEY_CACHE_SECONDS
         return self._valid.get(hash_key(key))
 
 
