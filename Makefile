@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-pg clean
+.PHONY: demo test bench bench-pg bench-http clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ PG_BENCH_ARGS ?=
 
 bench-pg: $(STAMP)
 	$(PY) benchmarks/postgres.py $(PG_BENCH_ARGS)
+
+# The HTTP service under load on a throwaway PostgreSQL (issue 16): 1 and 4 workers, then a worker killed
+# with SIGKILL; see benchmarks/README.md. E.g. make bench-http HTTP_BENCH_ARGS="--clients 32 --seconds 30"
+HTTP_BENCH_ARGS ?=
+
+bench-http: $(STAMP)
+	$(PY) benchmarks/http_service.py $(HTTP_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis demo_out

@@ -109,6 +109,8 @@ class Case(BaseModel):
     delivery: Delivery | None = None
     withdrawal: Withdrawal | None = None
     data_as_of: dict[str, dt.datetime] = Field(default_factory=dict)
+    #: Who asked for the check that opened the case (an HTTP key's name); None for the library and CLI.
+    caller: str | None = None
 
     @property
     def matter_type(self) -> str:
@@ -167,6 +169,7 @@ class Case(BaseModel):
             "withdrawal_reason": identifiers.mask_text(self.withdrawal.reason) if self.withdrawal else None,
             "withdrawn_at": self.withdrawal.withdrawn_at.isoformat() if self.withdrawal else None,
             "data_as_of": {list_type: iso_time(when) for list_type, when in self.data_as_of.items()},
+            "caller": self.caller,
         }
 
 
@@ -405,9 +408,9 @@ class CaseOpener:
         self._clock = clock
         self._new_id = new_id
 
-    def open_case(self, result: CheckResult, subject: Subject) -> str:
+    def open_case(self, result: CheckResult, subject: Subject, *, caller: str | None = None) -> str:
         """See :meth:`joint_sanctions._cases.CaseBook.open_case`."""
-        new = self._new_case(result, subject)
+        new = self._new_case(result, subject, caller)
         case_id, opened = self._backend.insert_case(new.row, new.measures, new.list_types, new.event)
         _log_open(result, subject, case_id, opened)
         return case_id
@@ -426,16 +429,16 @@ class CaseOpener:
             _log_open(result, subject, case_id, was_opened)
         return opened
 
-    def _new_case(self, result: CheckResult, subject: Subject) -> NewCase:
+    def _new_case(self, result: CheckResult, subject: Subject, caller: str | None = None) -> NewCase:
         if not result.measures:
             raise CaseError(f"check {result.check_id} found no measure: it opens no case / 无措施，不立案")
         case = Case(case_id=self._new_id(), check_id=result.check_id, status="responded",
                     decision=result.decision, revision=result.revision, subject=result.subject,
                     subject_id=subject.id, matter=result.matter or Matter(matter_type=result.matter_type),
                     measures=result.measures, hits=result.hits, initiated_at=result.checked_at,
-                    responded_at=self._clock(), data_as_of=result.data_as_of)
+                    responded_at=self._clock(), data_as_of=result.data_as_of, caller=caller)
         case_id = case.case_id
-        row = {
+        row: dict[str, Any] = {
             "case_id": case_id, "check_id": case.check_id, "status": case.status, "decision": case.decision,
             "revision": case.revision, "matter_type": case.matter_type, "kind": case.kind,
             "subject_id": case.subject_id, "subject_shown_id": case.subject.id,
@@ -447,6 +450,7 @@ class CaseOpener:
             "open_key": open_key(case.subject_id, case.matter_type, case.matter.item_code,
                                  case.matter.application_no),
             "data_as_of": json.dumps({k: v.isoformat() for k, v in case.data_as_of.items()}),
+            "caller": caller,
         }
         return NewCase(row, [(m.measure_id, m.kind) for m in case.measures],
                        sorted({h.list_type for h in case.list_hits}),

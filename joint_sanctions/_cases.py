@@ -158,7 +158,7 @@ class CaseBook:
 
     # --- 发起、响应 ---------------------------------------------------------------------------------
 
-    def open_case(self, result: CheckResult, subject: Subject) -> str:
+    def open_case(self, result: CheckResult, subject: Subject, *, caller: str | None = None) -> str:
         """Store a new case (status ``responded``) for a check that found measures, unless the matter
         already has one.
 
@@ -169,6 +169,7 @@ class CaseBook:
         Args:
             result: the check result; its measures, hits, matter and revision are kept.
             subject: the subject as checked, for its unmasked id (stored for the uplink only).
+            caller: who asked for the check (an HTTP key's name), kept with the case.
 
         Returns:
             The new case id, or that of the matter's responded case.
@@ -177,7 +178,7 @@ class CaseBook:
             CaseError: the result has no measure.
             StoreError: the database refused the write.
         """
-        return self._opener.open_case(result, subject)
+        return self._opener.open_case(result, subject, caller=caller)
 
     def open_cases(self, checked: Sequence[tuple[CheckResult, Subject]]) -> builtins.list[tuple[str, bool]]:
         """:meth:`open_case` for each ``(result, subject)``, all in one transaction: either every case
@@ -449,6 +450,7 @@ def _to_case(row: Mapping[str, Any]) -> Case:
         withdrawal=None if row["withdrawn_at"] is None else Withdrawal(
             reason=row["withdrawal_reason"], withdrawn_at=dt.datetime.fromisoformat(row["withdrawn_at"])),
         data_as_of={k: dt.datetime.fromisoformat(v) for k, v in json.loads(row["data_as_of"]).items()},
+        caller=row.get("caller"),
     )
 
 

@@ -110,7 +110,8 @@ class CaseRecorder(Protocol):
     """Where the closed loop opens a case (发起、响应) for a check that found measures."""
 
     def open_case(self, result: CheckResult, subject: Subject) -> str:
-        """Store a new case for ``result`` (``subject`` unmasked, for the uplink); return its case id."""
+        """Store a new case for ``result`` (``subject`` unmasked, for the uplink); return its case id.
+        A recorder that also takes ``caller=`` (the case book's does) is given the check's caller."""
         ...
 
 
@@ -355,7 +356,7 @@ class Engine(Closing):
                                        f"{_shown_age(self._max_age)} / 超过数据时效，请先导入最新名单")
 
     def check(self, subject: SubjectLike, matter: MatterLike, *, at: When = None, open_case: bool = True,
-              **matter_fields: Any) -> CheckResult:
+              caller: str | None = None, **matter_fields: Any) -> CheckResult:
         """Check one subject for one matter.
 
         Args:
@@ -365,6 +366,7 @@ class Engine(Closing):
             at: check time (date or datetime); default now. It decides record activity and
                 measure validity. A historical check (``at`` given) opens no case.
             open_case: ``False`` keeps a current check with measures from opening a case.
+            caller: who asked (an HTTP key's name), kept with the case the check opens.
             **matter_fields: what the host knows of the matter: ``item_code``, ``application_no``,
                 ``department``, ``department_code``, ``region_code``, ``amount``, ``organizer``
                 (``development_reform``, ``social_credit`` or, by default, ``other``).
@@ -385,13 +387,13 @@ class Engine(Closing):
             self._poll()
         if listed.oldest is None or self._max_age is not None:  # the usual case needs no call
             self._refuse_without_data(when, at, (subject,))
-        result = self._answer(subject, mat, when, day, at is None and open_case)
+        result = self._answer(subject, mat, when, day, at is None and open_case, caller)
         if self._log_checks:
             self._log_check(result, started)
         return result
 
     def check_many(self, subjects: Iterable[SubjectLike], matter: MatterLike, *, at: When = None,
-                   open_case: bool = True, **matter_fields: Any) -> list[CheckResult]:
+                   open_case: bool = True, caller: str | None = None, **matter_fields: Any) -> list[CheckResult]:
         """Check many subjects for the same matter at one check time; results in input order.
 
         Raises:
@@ -423,7 +425,7 @@ class Engine(Closing):
             results = []
             for r in read:
                 started = perf()
-                result = (lookup(compiled, r, mat, when, day, opens, found) if isinstance(r, Subject)
+                result = (lookup(compiled, r, mat, when, day, opens, found, caller) if isinstance(r, Subject)
                           else clear(compiled, *r, mat, when))
                 if log_checks:
                     self._log_check(result, started)
@@ -431,7 +433,7 @@ class Engine(Closing):
             return results
 
     def _answer(self, subject: SubjectLike, mat: Matter, when: dt.datetime, day: dt.date,
-                opens: bool) -> CheckResult:
+                opens: bool, caller: str | None) -> CheckResult:
         compiled = self._compiled  # one revision for the whole check, even across a reload
         hashes = self._listed.hashes
         if type(subject) is str:  # the commonest call, inline (_parse_id's work, one call fewer)
@@ -443,7 +445,7 @@ class Engine(Closing):
                 return self._clear(compiled, norm, kind, "", None, mat, when)
         read = self._triage(subject, hashes)
         if isinstance(read, Subject):
-            return self._lookup(compiled, read, mat, when, day, opens, None)
+            return self._lookup(compiled, read, mat, when, day, opens, None, caller)
         return self._clear(compiled, *read, mat, when)
 
     @staticmethod
@@ -472,7 +474,8 @@ class Engine(Closing):
         return subj
 
     def _lookup(self, compiled: CompiledMeasures, subj: Subject, mat: Matter, when: dt.datetime, day: dt.date,
-                opens: bool, found: Mapping[str, tuple[int, list[CreditRecord]]] | None) -> CheckResult:
+                opens: bool, found: Mapping[str, tuple[int, list[CreditRecord]]] | None,
+                caller: str | None = None) -> CheckResult:
         """The answer for a subject that may be listed: its active records (from ``found``, the
         records of many subjects as one store query returned them, or from the store), the rules,
         and a case for a current check with measures."""
@@ -485,7 +488,10 @@ class Engine(Closing):
         records = compiled.list_types.current(active, day)
         result = self._evaluate(compiled, subj, mat, when, day, by_id, records)
         if result.measures and opens and self._cases is not None:
-            result = result.model_copy(update={"case_id": self._cases.open_case(result, subj)})
+            # Only a caller is passed on: a recorder of the host's own may not take one.
+            case_id = (self._cases.open_case(result, subj) if caller is None
+                       else self._cases.open_case(result, subj, caller=caller))  # type: ignore[call-arg]
+            result = result.model_copy(update={"case_id": case_id})
         return result
 
     def explain(self, subject: SubjectLike, matter: MatterLike, *, at: When = None,

@@ -16,9 +16,25 @@ import sys
 from collections.abc import Sequence
 
 from .._errors import JointSanctionsError
-from . import _common, batch, cases, check, diff, gov, lint, matrix, measures, records, schema, test, vocab
+from . import (
+    _common,
+    batch,
+    cases,
+    check,
+    diff,
+    gov,
+    keys,
+    lint,
+    matrix,
+    measures,
+    records,
+    schema,
+    serve,
+    test,
+    vocab,
+)
 
-_COMMAND_GROUPS = (lint, records, check, batch, cases, measures, schema, vocab, test, diff, matrix, gov)
+_COMMAND_GROUPS = (lint, records, check, batch, cases, measures, schema, vocab, test, diff, matrix, gov, serve, keys)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -189,13 +189,15 @@ def case_migrations(d: Dialect) -> tuple[Migration, ...]:
         # How current the lists were that answered the check (docs/failing-closed.md): {list type: ISO
         # time}. It comes after cases-0002, whose SQLite rebuild copies only the columns of cases-0001.
         Migration("cases-data-as-of", ("ALTER TABLE cases ADD COLUMN data_as_of TEXT NOT NULL DEFAULT '{}'",)),
+        # Who asked for the check that opened the case (an HTTP key's name, docs/http.md); NULL before.
+        Migration("cases-0003", ("ALTER TABLE cases ADD COLUMN caller TEXT",)),
     )
 
 
 _CASE_INSERT_COLUMNS = ("case_id", "check_id", "status", "decision", "revision", "matter_type", "kind",
                         "subject_id", "subject_shown_id", "subject_id_kind", "subject_name",
                         "subject_type", "matter", "measures", "hits", "initiated_at", "responded_at",
-                        "open_key", "data_as_of")
+                        "open_key", "data_as_of", "caller")
 # The only columns a disposal may set: steps are never free-form updates.
 _DISPOSAL_COLUMNS = frozenset({"result", "result_text", "reason", "description", "department",
                                "department_code", "disposed_at", "disposed_month"})
