@@ -25,17 +25,15 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal
 
 from cryptography.hazmat.primitives import hashes
 
-from ._errors import StoreError
 from ._identifiers import mask, mask_text
 from ._logging import get_logger
 from ._models import CheckResult
-from .stores._audit_tables import AUDIT_COLUMNS, GENESIS, SqlAuditTables
+from .stores._audit_tables import AUDIT_COLUMNS, GENESIS, audit_tables_of
 from .stores._base import RecordStore
-from .stores._sql import SqlStore
 
 __all__ = [
     "ALGORITHMS",
@@ -221,23 +219,6 @@ class AuditReport:
                 "problem": None if self.problem is None else dataclasses.asdict(self.problem)}
 
 
-@runtime_checkable
-class _KeepsSqlTables(Protocol):
-    """A store that is not SQL itself but keeps later stages' tables in a SQL database (the test kit's
-    MemoryStore)."""
-
-    def sql_tables(self) -> SqlStore: ...
-
-
-def _sql_store(store: RecordStore) -> SqlStore:
-    if isinstance(store, SqlStore):
-        return store
-    if isinstance(store, _KeepsSqlTables):
-        return store.sql_tables()
-    raise StoreError(f"the audit log needs a SQLite or PostgreSQL store, not {type(store).__name__} "
-                     "/ 审计日志需要 SQLite 或 PostgreSQL 数据库")
-
-
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -263,7 +244,7 @@ class AuditLog:
         self.algorithm = algorithm or DEFAULT_ALGORITHM
         self._hash = _hash_function(self.algorithm)
         self._clock = clock or _utc_now
-        self._tables = SqlAuditTables(_sql_store(store))
+        self._tables = audit_tables_of(store)
 
     def append(self, result: CheckResult, *, caller: str | None = None) -> AuditEntry:
         """Append one check's result.

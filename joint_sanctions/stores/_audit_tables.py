@@ -13,15 +13,13 @@ hash recomputed from a row read back is the hash computed before it was written,
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, runtime_checkable
 
 from .._errors import StoreError
-from ._sql import Dialect, Migration
+from ._base import RecordStore
+from ._sql import Dialect, Migration, SqlStore
 
-if TYPE_CHECKING:
-    from ._sql import SqlStore
-
-__all__ = ["AUDIT_COLUMNS", "GENESIS", "SqlAuditTables", "audit_migrations"]
+__all__ = ["AUDIT_COLUMNS", "GENESIS", "SqlAuditTables", "audit_migrations", "audit_tables_of"]
 
 #: The columns of an audit entry in their canonical order (the hash covers all but the last).
 AUDIT_COLUMNS: tuple[str, ...] = (
@@ -138,3 +136,25 @@ class SqlAuditTables:
         with self._store.reading() as conn:
             return int(conn.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0])
 
+
+
+@runtime_checkable
+class _KeepsSqlTables(Protocol):
+    """A store that is not SQL itself but keeps later stages' tables in a SQL database of its own (the
+    test kit's MemoryStore)."""
+
+    def sql_tables(self) -> SqlStore: ...
+
+
+def audit_tables_of(store: RecordStore) -> SqlAuditTables:
+    """The audit tables in ``store``'s database.
+
+    Raises:
+        StoreError: the store keeps no SQL tables (naming its type), or the database failed.
+    """
+    if isinstance(store, SqlStore):
+        return SqlAuditTables(store)
+    if isinstance(store, _KeepsSqlTables):
+        return SqlAuditTables(store.sql_tables())
+    raise StoreError(f"the audit log needs a SQLite or PostgreSQL store, not {type(store).__name__} "
+                     "/ 审计日志需要 SQLite 或 PostgreSQL 数据库")
