@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from joint_sanctions import AuditLog, CheckResult, StoreError
@@ -42,18 +40,6 @@ def filled(database: Database, n: int = N, **kw: Any) -> AuditLog:
     log = AuditLog(database.open(), **kw)
     log.append_many([result(i) for i in range(1, n + 1)], caller="platform-a")
     return log
-
-
-def tamper(database: Database, *statements: str) -> None:
-    """Run ``statements`` (``?`` parameters none) in one transaction of a connection of their own."""
-    if database.kind == "sqlite":
-        with sqlite3.connect(database.url.removeprefix("sqlite:///")) as conn:
-            for statement in statements:
-                conn.execute(statement)
-        return
-    with psycopg.connect(database.url) as conn:
-        for statement in statements:
-            conn.execute(statement)  # type: ignore[arg-type]
 
 
 def row(database: Database, seq: int) -> dict[str, Any]:
@@ -155,7 +141,7 @@ def test_a_store_without_sql_tables_is_refused() -> None:
 REPLACEMENTS: dict[str, Any] = {
     "seq": 1000, "recorded_at": "2025-06-01T00:00:00+00:00", "caller": "someone-else", "check_id": "chk-x",
     "case_id": "case-x", "checked_at": "2025-01-01T00:00:00+00:00", "subject_id": "91350100M000100Y43",
-    "subject_type": "natural_person", "matter_type": "bond_issuance", "decision": "clear", "revision": "rev-0",
+    "subject_type": "natural_person", "matter_type": "special_bond", "decision": "clear", "revision": "rev-0",
     "result_digest": "ab" * 32, "prev_hash": "cd" * 32, "algorithm": "sha256", "entry_hash": "ef" * 32,
 }
 
@@ -167,13 +153,13 @@ def test_every_column_is_covered_by_the_hash(database: Database) -> None:
     original = row(database, 3)
     for column, value in REPLACEMENTS.items():
         assert original[column] != value
-        tamper(database, f"UPDATE audit_log SET {column} = {quoted(value)} WHERE seq = 3")
+        database.execute(f"UPDATE audit_log SET {column} = {quoted(value)} WHERE seq = 3")
         problem = log.verify().problem
         assert problem is not None, column
         assert (problem.seq, problem.kind) == (3, "reordered" if column == "seq" else "changed"), column
         assert problem.message.startswith("audit entry 3 ") and " / " in problem.message
         where = f"seq = {value}" if column == "seq" else "seq = 3"
-        tamper(database, f"UPDATE audit_log SET {column} = {quoted(original[column])} WHERE {where}")
+        database.execute(f"UPDATE audit_log SET {column} = {quoted(original[column])} WHERE {where}")
         assert log.verify().ok, column
 
 
@@ -181,7 +167,7 @@ def test_every_column_is_covered_by_the_hash(database: Database) -> None:
 def test_a_removed_entry_is_named(database: Database, gone: int) -> None:
     """Deleting an entry (the first, or one inside) makes verify name it as removed."""
     log = filled(database)
-    tamper(database, f"DELETE FROM audit_log WHERE seq = {gone}")
+    database.execute(f"DELETE FROM audit_log WHERE seq = {gone}")
     report = log.verify()
     assert report.problem is not None and (report.problem.seq, report.problem.kind) == (gone, "removed")
     assert report.entries == gone - 1
@@ -191,7 +177,7 @@ def test_a_removed_entry_is_named(database: Database, gone: int) -> None:
 def test_swapped_entries_are_named(database: Database, a: int, b: int) -> None:
     """Swapping two entries' places (their numbers) makes verify name the first as reordered."""
     log = filled(database)
-    tamper(database, f"UPDATE audit_log SET seq = -1 WHERE seq = {a}",
+    database.execute(f"UPDATE audit_log SET seq = -1 WHERE seq = {a}",
            f"UPDATE audit_log SET seq = {a} WHERE seq = {b}", f"UPDATE audit_log SET seq = {b} WHERE seq = -1")
     problem = log.verify().problem
     assert problem is not None and (problem.seq, problem.kind) == (a, "reordered")
@@ -202,7 +188,7 @@ def test_a_truncated_tail_is_named(database: Database) -> None:
     """Deleting the last entries leaves a sound chain, but the head still names the last: the first cut
     entry is reported removed."""
     log = filled(database)
-    tamper(database, "DELETE FROM audit_log WHERE seq >= 5")
+    database.execute("DELETE FROM audit_log WHERE seq >= 5")
     report = log.verify()
     assert report.problem is not None and (report.problem.seq, report.problem.kind) == (5, "removed")
     assert "5-6" in report.problem.message and report.entries == 4
@@ -214,7 +200,7 @@ def test_a_rewritten_entry_with_a_recomputed_hash_is_named(database: Database) -
     log = filled(database)
     forged = {**row(database, 3), "decision": "clear"}
     forged["entry_hash"] = ALGORITHMS[forged["algorithm"]](canonical_entry(forged))
-    tamper(database, f"UPDATE audit_log SET decision = 'clear', entry_hash = '{forged['entry_hash']}' WHERE seq = 3")
+    database.execute(f"UPDATE audit_log SET decision = 'clear', entry_hash = '{forged['entry_hash']}' WHERE seq = 3")
     problem = log.verify().problem
     assert problem is not None and (problem.seq, problem.kind) == (3, "changed")
 
@@ -224,7 +210,7 @@ def test_an_entry_forged_past_the_head_is_named(database: Database) -> None:
     log = filled(database, 3)
     forged = {**row(database, 3), "seq": 4, "check_id": "chk-forged", "prev_hash": row(database, 3)["entry_hash"]}
     forged["entry_hash"] = ALGORITHMS[forged["algorithm"]](canonical_entry(forged))
-    tamper(database, f"INSERT INTO audit_log ({', '.join(AUDIT_COLUMNS)}) "
+    database.execute(f"INSERT INTO audit_log ({', '.join(AUDIT_COLUMNS)}) "
                      f"VALUES ({', '.join(quoted(forged[c]) for c in AUDIT_COLUMNS)})")
     problem = log.verify().problem
     assert problem is not None and (problem.seq, problem.kind) == (4, "inserted")
@@ -283,7 +269,7 @@ def test_cli_verify_counts_entries_and_names_the_first_bad_one(database: Databas
     done = cli("audit", "verify", "--db", database.url, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "6 entries" in done.stdout and done.stderr == ""
-    tamper(database, "UPDATE audit_log SET decision = 'prohibited' WHERE seq = 2")
+    database.execute("UPDATE audit_log SET decision = 'prohibited' WHERE seq = 2")
     bad = cli("audit", "verify", "--db", database.url, cwd=tmp_path)
     assert bad.returncode == 1 and bad.stdout == ""
     (line,) = bad.stderr.splitlines()
