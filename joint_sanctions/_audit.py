@@ -312,14 +312,21 @@ class AuditLog:
         Raises:
             StoreError: the database failed.
         """
-        expected, prev_hash = 1, GENESIS
+        # The head is read before the walk and again after it: entries appended meanwhile (a service
+        # keeps appending while an operator verifies) are neither "removed" nor "inserted".
+        before = self._tables.head()
+        expected, prev_hash, hash_at_before = 1, GENESIS, GENESIS
         for entry in self._walk():
             problem = self._problem(entry, expected, prev_hash)
             if problem is not None:
                 return AuditReport(expected - 1, expected - 1, prev_hash, problem)
+            if before is not None and expected == before[0]:
+                hash_at_before = entry["entry_hash"]
             expected, prev_hash = expected + 1, entry["entry_hash"]
         count = expected - 1
-        return AuditReport(count, count, prev_hash, self._head_problem(count, prev_hash))
+        after = self._tables.head()
+        problem = self._head_problem(count, prev_hash, before, hash_at_before, after)
+        return AuditReport(count, count, prev_hash, problem)
 
     def _walk(self) -> Iterator[dict[str, Any]]:
         after: Any = None
@@ -369,21 +376,25 @@ class AuditLog:
                                                      f"审计记录第 {span} 条被删除")
         return _changed(expected, "does not match its hash", "与其哈希不符")
 
-    def _head_problem(self, count: int, last_hash: str) -> AuditProblem | None:
-        """What the head row says that the walk did not find: entries cut from the end, or added past it."""
-        head = self._tables.head()
-        if head is None:
+    @staticmethod
+    def _head_problem(count: int, last_hash: str, before: tuple[int, str] | None, hash_at_before: str,
+                      after: tuple[int, str] | None) -> AuditProblem | None:
+        """What the head row says that the walk did not find: entries cut from the end, rewritten with
+        their hashes, or added past it. ``before`` and ``after`` are the head as read before and after
+        the walk; ``hash_at_before`` the hash the walk found at ``before``'s entry."""
+        if before is None or after is None:
             return _changed(count, "the log's head row is missing", "审计日志头记录缺失")
-        head_seq, head_hash = head
-        if head_seq > count:
-            span = f"{count + 1}" if head_seq == count + 1 else f"{count + 1}-{head_seq}"
+        if before[0] > count:
+            span = f"{count + 1}" if before[0] == count + 1 else f"{count + 1}-{before[0]}"
             return AuditProblem(count + 1, "removed", f"audit entry {span} removed from the end (the log's head "
-                                                       f"is entry {head_seq}) / 审计记录第 {span} 条（末尾）被删除")
-        if head_seq < count:
-            return AuditProblem(head_seq + 1, "inserted",
-                                f"audit entry {head_seq + 1} was inserted after the log's head (entry {head_seq}) "
-                                f"/ 审计记录第 {head_seq + 1} 条为头记录之后插入")
-        if head_hash != last_hash:
+                                                       f"is entry {before[0]}) / 审计记录第 {span} 条（末尾）被删除")
+        if before[0] and hash_at_before != before[1]:
+            return _changed(before[0], "is not the entry the log's head recorded (rewritten)", "与头记录不符（被改写）")
+        if after[0] < count:
+            return AuditProblem(after[0] + 1, "inserted",
+                                f"audit entry {after[0] + 1} was inserted after the log's head (entry {after[0]}) "
+                                f"/ 审计记录第 {after[0] + 1} 条为头记录之后插入")
+        if after[0] == count and after[1] != last_hash:
             return _changed(count, "is not the entry the log's head recorded (rewritten)", "与头记录不符（被改写）")
         return None
 

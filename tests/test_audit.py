@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +206,17 @@ def test_a_rewritten_entry_with_a_recomputed_hash_is_named(database: Database) -
     assert problem is not None and (problem.seq, problem.kind) == (3, "changed")
 
 
+def test_the_last_entry_rewritten_with_a_recomputed_hash_is_named(database: Database) -> None:
+    """No entry follows the last one to give it away, but the head row recorded its hash: verify names it."""
+    log = filled(database)
+    forged = {**row(database, N), "decision": "clear" if row(database, N)["decision"] != "clear" else "review"}
+    forged["entry_hash"] = ALGORITHMS[forged["algorithm"]](canonical_entry(forged))
+    database.execute(f"UPDATE audit_log SET decision = '{forged['decision']}', "
+                     f"entry_hash = '{forged['entry_hash']}' WHERE seq = {N}")
+    problem = log.verify().problem
+    assert problem is not None and (problem.seq, problem.kind) == (N, "changed")
+
+
 def test_an_entry_forged_past_the_head_is_named(database: Database) -> None:
     """An entry added by SQL after the last one, hash and link correct, is reported as inserted."""
     log = filled(database, 3)
@@ -257,6 +269,29 @@ def test_concurrent_processes_never_fork_the_chain(database: Database, tmp_path:
     assert database.rows("SELECT COUNT(DISTINCT prev_hash), MIN(seq), MAX(seq) FROM audit_log") == [(total, 1, total)]
     callers = database.rows("SELECT caller, COUNT(*) FROM audit_log GROUP BY caller ORDER BY caller")
     assert callers == [(f"w{i}", per_writer) for i in range(writers)]
+
+
+def test_verify_while_entries_are_appended_reports_no_problem(database: Database) -> None:
+    """Entries appended while verify walks the chain are neither "removed" nor "inserted": every report
+    made meanwhile is clean, and the last counts every entry."""
+    writer_log, reader_log = AuditLog(database.open()), AuditLog(database.open())
+    done = threading.Event()
+
+    def write() -> None:
+        try:
+            for n in range(150):
+                writer_log.append(result(n))
+        finally:
+            done.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    reports = []
+    while not done.is_set():
+        reports.append(reader_log.verify())
+    writer.join()
+    assert [r.problem for r in reports if not r.ok] == []
+    assert reader_log.verify().entries == 150
 
 
 # --- the command line ---------------------------------------------------------------------------------
