@@ -284,7 +284,7 @@ class AuditLog:
             return []
 
         def chained(seq: int, prev_hash: str) -> list[dict[str, Any]]:
-            recorded_at = self._clock().astimezone(dt.UTC).isoformat()
+            recorded_at = self._clock().astimezone(dt.UTC).isoformat(timespec="microseconds")
             rows = []
             for draft in drafts:
                 seq += 1
