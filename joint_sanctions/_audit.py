@@ -303,8 +303,14 @@ class AuditLog:
         """How many entries the log holds."""
         return self._tables.count()
 
-    def verify(self) -> AuditReport:
+    def verify(self, anchor: tuple[int, str] | None = None) -> AuditReport:
         """Walk the chain from the first entry and recompute every hash.
+
+        Args:
+            anchor: ``(seq, entry_hash)`` of an entry as an earlier report gave it (``head_seq``,
+                ``head_hash``) and kept outside the database: entry ``seq`` must still have that hash.
+                It catches what no chain can show alone: the log rewritten, hashes and head included,
+                from some entry on.
 
         Returns:
             A report naming the first entry changed, removed, reordered or inserted, if any.
@@ -315,17 +321,19 @@ class AuditLog:
         # The head is read before the walk and again after it: entries appended meanwhile (a service
         # keeps appending while an operator verifies) are neither "removed" nor "inserted".
         before = self._tables.head()
-        expected, prev_hash, hash_at_before = 1, GENESIS, GENESIS
+        watched = {point[0] for point in (before, anchor) if point is not None}
+        seen: dict[int, str] = {}
+        expected, prev_hash = 1, GENESIS
         for entry in self._walk():
             problem = self._problem(entry, expected, prev_hash)
             if problem is not None:
                 return AuditReport(expected - 1, expected - 1, prev_hash, problem)
-            if before is not None and expected == before[0]:
-                hash_at_before = entry["entry_hash"]
+            if expected in watched:
+                seen[expected] = entry["entry_hash"]
             expected, prev_hash = expected + 1, entry["entry_hash"]
         count = expected - 1
-        after = self._tables.head()
-        problem = self._head_problem(count, prev_hash, before, hash_at_before, after)
+        problem = _anchor_problem(count, seen, anchor) or self._head_problem(
+            count, prev_hash, before, seen.get(before[0], GENESIS) if before else GENESIS, self._tables.head())
         return AuditReport(count, count, prev_hash, problem)
 
     def _walk(self) -> Iterator[dict[str, Any]]:
@@ -397,6 +405,20 @@ class AuditLog:
         if after[0] == count and after[1] != last_hash:
             return _changed(count, "is not the entry the log's head recorded (rewritten)", "与头记录不符（被改写）")
         return None
+
+
+def _anchor_problem(count: int, seen: Mapping[int, str], anchor: tuple[int, str] | None) -> AuditProblem | None:
+    """Whether the anchored entry is still there with the anchored hash."""
+    if anchor is None or anchor[0] < 1:
+        return None
+    seq, hash_ = anchor
+    if seq > count:
+        return AuditProblem(count + 1, "removed", f"audit entry {count + 1} removed: the log ends before the anchored "
+                                                   f"entry {seq} / 审计记录第 {count + 1} 条起被删除（锚定记录第 {seq} 条已不存在）")
+    if seen.get(seq) != hash_.strip().lower():
+        return _changed(seq, "its hash is not the anchored one (the log was rewritten at or before it)",
+                        "哈希与锚定值不符（该条或之前的记录被改写）")
+    return None
 
 
 def _changed(seq: int, english: str, chinese: str) -> AuditProblem:

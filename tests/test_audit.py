@@ -228,6 +228,36 @@ def test_an_entry_forged_past_the_head_is_named(database: Database) -> None:
     assert problem is not None and (problem.seq, problem.kind) == (4, "inserted")
 
 
+def _rewrite_from(database: Database, seq: int, last: int) -> None:
+    """What an intruder who knows the algorithm can do: rewrite entries ``seq``…``last`` with recomputed
+    hashes and links, and move the head to the new last entry."""
+    prev = row(database, seq - 1)["entry_hash"]
+    for n in range(seq, last + 1):
+        forged = {**row(database, n), "decision": "clear", "prev_hash": prev}
+        forged["entry_hash"] = prev = ALGORITHMS[forged["algorithm"]](canonical_entry(forged))
+        database.execute(f"UPDATE audit_log SET decision = 'clear', prev_hash = '{forged['prev_hash']}', "
+                         f"entry_hash = '{prev}' WHERE seq = {n}")
+    database.execute(f"UPDATE audit_head SET seq = {last}, entry_hash = '{prev}'")
+
+
+def test_an_anchor_kept_elsewhere_catches_a_log_rewritten_whole(database: Database) -> None:
+    """A log rewritten from entry 4 on, hashes and head included, verifies alone; against the head of
+    an earlier report it names the anchored entry; cut short, it names the first entry missing."""
+    log = filled(database)
+    earlier = log.verify()
+    anchor = (earlier.head_seq, earlier.head_hash)
+    assert log.verify(anchor=anchor).ok
+    _rewrite_from(database, 4, N)
+    assert log.verify().ok
+    problem = log.verify(anchor=anchor).problem
+    assert problem is not None and (problem.seq, problem.kind) == (N, "changed")
+    database.execute("DELETE FROM audit_log WHERE seq > 3")
+    _rewrite_from(database, 3, 3)
+    assert log.verify().ok
+    problem = log.verify(anchor=anchor).problem
+    assert problem is not None and (problem.seq, problem.kind) == (4, "removed")
+
+
 # --- concurrent writers --------------------------------------------------------------------------------
 
 _WRITER = textwrap.dedent("""
@@ -304,6 +334,13 @@ def test_cli_verify_counts_entries_and_names_the_first_bad_one(database: Databas
     done = cli("audit", "verify", "--db", database.url, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "6 entries" in done.stdout and done.stderr == ""
+    head = done.stdout.split("head ", 1)[1].split()[0]
+    anchored = cli("audit", "verify", "--anchor", head, "--db", database.url, cwd=tmp_path)
+    assert anchored.returncode == 0, anchored.stderr
+    wrong = cli("audit", "verify", "--anchor", f"6:{'0' * 64}", "--db", database.url, cwd=tmp_path)
+    assert wrong.returncode == 1 and "audit entry 6 changed" in wrong.stderr
+    malformed = cli("audit", "verify", "--anchor", "six", "--db", database.url, cwd=tmp_path)
+    assert malformed.returncode == 2 and len(malformed.stderr.splitlines()) == 1
     database.execute("UPDATE audit_log SET decision = 'prohibited' WHERE seq = 2")
     bad = cli("audit", "verify", "--db", database.url, cwd=tmp_path)
     assert bad.returncode == 1 and bad.stdout == ""
