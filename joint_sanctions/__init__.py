@@ -7,6 +7,7 @@ The pipeline, one private module per stage, everything a user touches re-exporte
     _check    subject + matter → CheckResult, against a RecordStore (the Engine)
     _cases    CheckResult → Case: responded → disposed → fed_back | rejected (the closed loop)
     _delivery cases → FeedbackSink (the provincial platform), nothing lost
+    _audit    CheckResult → AuditLog entry in a hash chain; verify() names the first tampered entry
 
 Public namespaces besides this one: :mod:`joint_sanctions.stores` (record stores),
 :mod:`joint_sanctions.vocabulary` (the stable ids), :mod:`joint_sanctions.testing` (fakes and the
@@ -20,6 +21,7 @@ Quick use::
     result.decision, [m.measure_id for m in result.measures]
 """
 
+from ._audit import AuditEntry, AuditLog, AuditProblem, AuditReport
 from ._batch import run_batch
 from ._batch_input import open_batch
 from ._batch_rows import BatchSummary
@@ -73,6 +75,10 @@ from .stores import RecordStore, open_store
 __all__ = [
     "AmbiguousCaseError",
     "AppliedMeasure",
+    "AuditEntry",
+    "AuditLog",
+    "AuditProblem",
+    "AuditReport",
     "BatchError",
     "BatchSummary",
     "Case",

@@ -30,7 +30,7 @@ from ._base import Closing
 from ._errors import DeliveryError, RejectedDeliveryError, RetryableDeliveryError
 from ._identifiers import mask_text
 from ._logging import get_logger
-from ._sinks import SIGNATURE_HEADER, UPLINK_KEY_ENV, sign_body
+from ._sinks import SIGNATURE_HEADER, UPLINK_KEY_ENV, sign_body, uplink_key
 
 __all__ = ["MAX_RESPONSE_BODY", "HttpSink", "plain_http_warning", "translate_http_error"]
 
@@ -237,8 +237,10 @@ class HttpSink(Closing):
         deadline: wall-clock seconds for a whole attempt, from connecting to the answer (default:
             ``timeout``). Within :func:`deliver`, a retry also ends when the record's budget is spent.
         token: sent as ``Authorization: Bearer <token>``.
-        sign_key: when given, ``X-Signature-HMAC-SM3`` carries the HMAC-SM3 of the body
-            (see :func:`uplink_key`).
+        sign_key: the shared key: ``X-Signature-HMAC-SM3`` carries the HMAC-SM3 of each body. When
+            None (the default), the key is ``JOINT_SANCTIONS_UPLINK_KEY`` when that is set and not
+            empty (:func:`uplink_key`, read once here), so every sender signs in production without
+            being told; else bodies go unsigned.
         verify: ``True`` (system CAs), ``False`` (no verification: tests only), a CA bundle path,
             or an ``ssl.SSLContext``.
         cert: a client certificate file, or ``(certificate, key)`` files, for mutual TLS.
@@ -269,6 +271,9 @@ class HttpSink(Closing):
             raise DeliveryError(f"cannot load TLS files: {exc}") from exc
         self.url = url
         self.deadline = timeout if deadline is None else deadline
+        # One place decides the key (uplink_key): an explicit key wins, else the environment's.
+        if sign_key is None:
+            sign_key = uplink_key()
         self._sign_key = sign_key
         # identity: the body is read raw, so that a compressed answer cannot expand past the cap.
         base = {"User-Agent": _USER_AGENT, "Content-Type": "application/json; charset=utf-8",

@@ -174,6 +174,18 @@ class Database:
         with psycopg.connect(self.url) as conn:
             return conn.execute(query.replace("?", "%s"), params).fetchall()
 
+    def execute(self, *statements: str) -> None:
+        """Run ``statements`` (no parameters, no rows back) in one transaction of a connection of their
+        own, as an intruder or another program would."""
+        if self.kind == "sqlite":
+            with sqlite3.connect(self.url.removeprefix("sqlite:///")) as lite:
+                for statement in statements:
+                    lite.execute(statement)
+            return
+        with psycopg.connect(self.url) as pg:
+            for statement in statements:
+                pg.execute(statement)
+
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import openpyxl
-import psycopg
 import pytest
 
 from joint_sanctions import CheckError, Engine, StoreError
@@ -252,7 +251,7 @@ def test_databases_written_before_data_as_of_are_backfilled(database: Database) 
     store = database.open()
     store.upsert([record("R1", CO), record("R2", CO2, "tax_credit_a")])
     store.close()
-    _execute(database, "DROP TABLE record_data_as_of", "DELETE FROM schema_migrations WHERE id = 'records-0003'")
+    database.execute("DROP TABLE record_data_as_of", "DELETE FROM schema_migrations WHERE id = 'records-0003'")
     reopened = database.open().data_as_of()
     assert set(reopened) == {"court_defaulter", "tax_credit_a"}
 
@@ -263,18 +262,6 @@ def _age(path: Path, days: int, list_type: str | None = None) -> None:
         old = (_utc_now() - dt.timedelta(days=days)).isoformat()
         conn.execute("UPDATE record_data_as_of SET written_at = ? WHERE ? IS NULL OR list_type = ?",
                      (old, list_type, list_type))
-
-
-def _execute(database: Database, *statements: str) -> None:
-    """Run statements that return no rows through a connection of their own."""
-    if database.kind == "sqlite":
-        with sqlite3.connect(database.url.removeprefix("sqlite:///")) as lite:
-            for statement in statements:
-                lite.execute(statement)
-        return
-    with psycopg.connect(database.url) as pg:
-        for statement in statements:
-            pg.execute(statement)
 
 
 # --- checks refuse without data, or on stale data -------------------------------------------------

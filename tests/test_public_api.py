@@ -24,7 +24,7 @@ from joint_sanctions import _case_model, _models, vocabulary
 PACKAGE = Path(joint_sanctions.__file__).parent
 
 FACADE = [
-    "AmbiguousCaseError", "AppliedMeasure", "BatchError", "BatchSummary", "Case", "CaseBook", "CaseError",
+    "AmbiguousCaseError", "AppliedMeasure", "AuditEntry", "AuditLog", "AuditProblem", "AuditReport", "BatchError", "BatchSummary", "Case", "CaseBook", "CaseError",
     "CaseRecorder", "CaseStats", "CheckError", "CheckResult", "CompiledMeasures", "CreditRecord",
     "DeliveryError", "DeliveryReport", "Disposal", "DisposalError", "Engine", "Explanation", "FeedbackSink",
     "FeedbackV1",

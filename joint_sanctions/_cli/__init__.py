@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from .._errors import JointSanctionsError
 from . import (
     _common,
+    audit,
     batch,
     cases,
     check,
@@ -34,7 +35,7 @@ from . import (
     vocab,
 )
 
-_COMMAND_GROUPS = (lint, records, check, batch, cases, measures, schema, vocab, test, diff, matrix, gov, serve, keys)
+_COMMAND_GROUPS = (lint, records, check, batch, cases, measures, schema, vocab, test, diff, matrix, gov, serve, keys, audit)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,8 +8,8 @@ What lives here:
   write transactions, and the case tables (``store.case_backend()``).
 - :class:`SqliteStore` (``_sqlite``, the embedded default) and :class:`PostgresStore` (``_postgres``,
   production; needs the ``postgres`` extra, so it is imported only when asked for): each implements
-  the seam once; what they share is written once in ``_sql_store`` (records) and ``_case_tables``
-  (the closed loop's cases and feedback outbox).
+  the seam once; what they share is written once in ``_sql_store`` (records), ``_case_tables``
+  (the closed loop's cases and feedback outbox) and ``_audit_tables`` (the audit log's hash chain).
 - ``_gov_tables``: the government-integrity tables (clues and their trail, arrears and payments,
   contracts), their migrations ``gov-0001``… and :func:`~._gov_tables.gov_store`.
 - :func:`open_store` and :data:`DEFAULT_URL` (``_open``): the one place that turns a URL into a store.

@@ -165,10 +165,14 @@ class MemoryStore(StoreBase):
     def case_backend(self) -> CaseBackend:
         """The case tables of this store, in a private in-memory SQLite database it owns: every engine
         and case book over the same store sees the same cases."""
+        return self.sql_tables().case_backend()
+
+    def sql_tables(self) -> SqliteStore:
+        """The private in-memory SQLite database that keeps this store's case and audit tables."""
         with self._lock:
             if self._cases is None:
                 self._cases = SqliteStore(":memory:")
-        return self._cases.case_backend()
+            return self._cases
 
     def close(self) -> None:
         """Nothing to release; the records stay readable."""

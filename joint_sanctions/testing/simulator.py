@@ -25,7 +25,8 @@ counted in :attr:`truncated`.
 Every answer waits ``delay`` seconds after the record is kept, which widens the window in which a
 sender can die after the platform has its record. ``GET /received`` gives a summary as JSON.
 
-Run ``python -m joint_sanctions.testing.simulator --port 8765`` for the demo; it prints each record kept.
+Run ``python -m joint_sanctions.testing.simulator --port 8765`` for the demo; it prints each record kept, and
+requires signatures with the key of ``--sign-key-env VAR``, else of ``JOINT_SANCTIONS_UPLINK_KEY`` when set.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 
-from .._delivery import SIGNATURE_HEADER, verify_signature
+from .._delivery import SIGNATURE_HEADER, UPLINK_KEY_ENV, uplink_key, verify_signature
+from .._errors import DeliveryError
 from .._feedback import shipped_schema_text
 from .._identifiers import mask, mask_text
 
@@ -329,7 +331,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      description="Provincial credit platform simulator (127.0.0.1 only).")
     parser.add_argument("--port", type=int, default=8765, help="TCP port (0 = any free one)")
     parser.add_argument("--token-env", metavar="VAR", help="require the bearer token held in VAR")
-    parser.add_argument("--sign-key-env", metavar="VAR", help="require HMAC-SM3 signatures with the key in VAR")
+    parser.add_argument("--sign-key-env", metavar="VAR",
+                        help=f"require HMAC-SM3 signatures with the key in VAR (default: {UPLINK_KEY_ENV} "
+                             "when set, as the senders do)")
     parser.add_argument("--error-rate", type=float, default=0.0, help="fraction of requests answered 503")
     parser.add_argument("--timeout-rate", type=float, default=0.0, help="fraction of requests left hanging")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds every answer waits")
@@ -351,13 +355,16 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{payload['matter']['matter_type']} {payload['kind']} {payload['result']} "
               f"[{', '.join(m['measure_id'] for m in payload['measures'])}]", flush=True)
 
-    key = secret(args.sign_key_env)
+    try:
+        key = uplink_key(args.sign_key_env)
+    except DeliveryError as exc:
+        parser.error(str(exc))
     try:
         _validator()
     except ImportError:
         print(f"error: {_NEEDS_JSONSCHEMA}", file=sys.stderr)
         return 1
-    sim = PlatformSimulator(args.port, token=secret(args.token_env), sign_key=key.encode() if key else None,
+    sim = PlatformSimulator(args.port, token=secret(args.token_env), sign_key=key,
                             error_rate=args.error_rate, timeout_rate=args.timeout_rate, delay=args.delay,
                             hang=args.hang, seed=args.seed, on_accept=show)
     with sim:
