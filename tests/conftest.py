@@ -9,6 +9,8 @@ import datetime as dt
 import json
 import os
 import re
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jsonschema
 import psycopg
 import pytest
@@ -355,3 +358,67 @@ def measures_folder(folder: Path, text: str) -> Path:
     folder.mkdir(exist_ok=True)
     (folder / "t.yaml").write_text(text, encoding="utf-8")
     return folder
+
+
+# --- the HTTP service (tests/test_server*.py) ---------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A ``joint-sanctions serve`` subprocess and an HTTP client for it."""
+
+    def __init__(self, db_url: str, workdir: Path, *args: str) -> None:
+        self.port = free_port()
+        self.terminated = False
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = workdir / f"serve-{self.port}.log"
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        with open(self.log, "wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "joint_sanctions", "serve", "--db", db_url, "--measures", str(FIXTURE),
+                 "--port", str(self.port), *args], cwd=workdir, stdout=out, stderr=subprocess.STDOUT, env=env)
+        self.client = httpx.Client(base_url=self.base, timeout=60)
+        wait_until(self._up, timeout=120)
+
+    def _up(self) -> bool:
+        if self.process.poll() is not None:
+            pytest.fail(f"serve exited {self.process.returncode}: {self.log.read_text(errors='replace')[-2000:]}")
+        try:
+            self.client.get("/healthz")
+        except httpx.TransportError:
+            return False
+        return True
+
+    def call(self, method: str, path: str, key: str | None = None, **kw: Any) -> httpx.Response:
+        headers = {**({"Authorization": f"Bearer {key}"} if key else {}), **kw.pop("headers", {})}
+        return self.client.request(method, path, headers=headers, **kw)
+
+    def terminate(self) -> None:
+        """SIGTERM, once: a second one would cut the graceful shutdown short."""
+        if not self.terminated and self.process.poll() is None:
+            self.terminated = True
+            self.process.send_signal(signal.SIGTERM)
+
+    def stop(self) -> int:
+        """Stop the server (SIGTERM) and wait for it; its exit code (0 after a graceful shutdown)."""
+        self.client.close()
+        self.terminate()
+        return self.process.wait(timeout=60)
+
+
+def server_key(db_url: str, name: str, cwd: Path) -> str:
+    done = cli("keys", "create", "--name", name, "--db", db_url, cwd=cwd)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def loop_db(path: Path) -> str:
+    store = SqliteStore(path, create=True)
+    store.upsert(loop_records())
+    store.close()
+    return f"sqlite:///{path}"

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -20,18 +18,19 @@ from typing import Any
 import httpx
 import pytest
 
-from joint_sanctions.stores._sqlite import SqliteStore
-
 from .conftest import (
     CO,
     CO2,
-    FIXTURE,
     PERSON,
     Database,
+    Server,
     cli,
+    free_port,
+    loop_db,
     loop_records,
     numbered_uscc,
     resident_id,
+    server_key,
     wait_until,
 )
 
@@ -40,74 +39,12 @@ OPENAPI = ROOT / "examples" / "http" / "openapi.json"
 GP = "government_procurement"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """A ``joint-sanctions serve`` subprocess and an HTTP client for it."""
-
-    def __init__(self, db_url: str, workdir: Path, *args: str) -> None:
-        self.port = _free_port()
-        self.terminated = False
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = workdir / f"serve-{self.port}.log"
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        with open(self.log, "wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "joint_sanctions", "serve", "--db", db_url, "--measures", str(FIXTURE),
-                 "--port", str(self.port), *args], cwd=workdir, stdout=out, stderr=subprocess.STDOUT, env=env)
-        self.client = httpx.Client(base_url=self.base, timeout=60)
-        wait_until(self._up, timeout=120)
-
-    def _up(self) -> bool:
-        if self.process.poll() is not None:
-            pytest.fail(f"serve exited {self.process.returncode}: {self.log.read_text(errors='replace')[-2000:]}")
-        try:
-            self.client.get("/healthz")
-        except httpx.TransportError:
-            return False
-        return True
-
-    def call(self, method: str, path: str, key: str | None = None, **kw: Any) -> httpx.Response:
-        headers = {**({"Authorization": f"Bearer {key}"} if key else {}), **kw.pop("headers", {})}
-        return self.client.request(method, path, headers=headers, **kw)
-
-    def terminate(self) -> None:
-        """SIGTERM, once: a second one would cut the graceful shutdown short."""
-        if not self.terminated and self.process.poll() is None:
-            self.terminated = True
-            self.process.send_signal(signal.SIGTERM)
-
-    def stop(self) -> int:
-        """Stop the server (SIGTERM) and wait for it; its exit code (0 after a graceful shutdown)."""
-        self.client.close()
-        self.terminate()
-        return self.process.wait(timeout=60)
-
-
-def _key(db_url: str, name: str, cwd: Path) -> str:
-    done = cli("keys", "create", "--name", name, "--db", db_url, cwd=cwd)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
-def _loop_db(path: Path) -> str:
-    store = SqliteStore(path, create=True)
-    store.upsert(loop_records())
-    store.close()
-    return f"sqlite:///{path}"
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str, str]]:
     """One server over a SQLite file holding the loop's records, and a key for it: (server, key, db url)."""
     workdir = tmp_path_factory.mktemp("served")
-    url = _loop_db(workdir / "served.db")
-    key = _key(url, "trading-platform", workdir)
+    url = loop_db(workdir / "served.db")
+    key = server_key(url, "trading-platform", workdir)
     server = Server(url, workdir)
     yield server, key, url
     server.stop()
@@ -128,8 +65,8 @@ def _error(response: httpx.Response, status: int, code: str) -> str:
 def test_keys_create_prints_the_key_once_and_stores_only_its_hash(tmp_path: Path) -> None:
     """``keys create`` prints the key alone on stdout; the database holds its SHA-256, never the key;
     ``keys list`` shows names and times, never a key or digest."""
-    url = _loop_db(tmp_path / "k.db")
-    key = _key(url, "funds-system", tmp_path)
+    url = loop_db(tmp_path / "k.db")
+    key = server_key(url, "funds-system", tmp_path)
     assert key.startswith("jsk_") and len(key) > 40
     with sqlite3.connect(tmp_path / "k.db") as conn:
         rows = conn.execute("SELECT * FROM api_keys").fetchall()
@@ -143,8 +80,8 @@ def test_keys_create_prints_the_key_once_and_stores_only_its_hash(tmp_path: Path
 
 def test_keys_refuse_a_taken_name_an_unknown_one_and_a_second_revocation(tmp_path: Path) -> None:
     """A name in use, an unknown name and a key revoked already are refused with exit 1, one line."""
-    url = _loop_db(tmp_path / "k.db")
-    _key(url, "a", tmp_path)
+    url = loop_db(tmp_path / "k.db")
+    server_key(url, "a", tmp_path)
     again = cli("keys", "create", "--name", "a", "--db", url, cwd=tmp_path)
     assert again.returncode == 1 and "exists already" in again.stderr
     assert cli("keys", "revoke", "nobody", "--db", url, cwd=tmp_path).returncode == 1
@@ -172,7 +109,7 @@ def test_every_route_but_health_and_metrics_needs_a_valid_key(served: tuple[Serv
 def test_a_revoked_key_is_refused_within_a_second(served: tuple[Server, str, str]) -> None:
     """After ``keys revoke`` returns, the key gets 401, and no request sent a second later is answered 200."""
     server, _, url = served
-    key = _key(url, "soon-revoked", server.log.parent)
+    key = server_key(url, "soon-revoked", server.log.parent)
     wait_until(lambda: server.call("GET", "/v1/cases", key=key).status_code == 200)
     assert cli("keys", "revoke", "soon-revoked", "--db", url, cwd=server.log.parent).returncode == 0
     revoked_at = time.monotonic()
@@ -349,7 +286,7 @@ def test_health_and_checks_answer_503_on_an_empty_store(tmp_path: Path) -> None:
     """A database into which no record was ever written: /healthz and checks answer 503 no_data."""
     assert cli("db", "init", "--db", f"sqlite:///{tmp_path / 'empty.db'}", cwd=tmp_path).returncode == 0
     url = f"sqlite:///{tmp_path / 'empty.db'}"
-    key = _key(url, "k", tmp_path)
+    key = server_key(url, "k", tmp_path)
     server = Server(url, tmp_path)
     try:
         _error(server.call("GET", "/healthz"), 503, "no_data")
@@ -360,10 +297,10 @@ def test_health_and_checks_answer_503_on_an_empty_store(tmp_path: Path) -> None:
 
 def test_health_and_checks_answer_503_on_stale_data(tmp_path: Path) -> None:
     """Lists last written longer ago than --max-data-age: /healthz and checks answer 503 stale_data."""
-    url = _loop_db(tmp_path / "stale.db")
+    url = loop_db(tmp_path / "stale.db")
     with sqlite3.connect(tmp_path / "stale.db") as conn:
         conn.execute("UPDATE record_data_as_of SET written_at = '2020-01-01T00:00:00+00:00'")
-    key = _key(url, "k", tmp_path)
+    key = server_key(url, "k", tmp_path)
     server = Server(url, tmp_path, "--max-data-age", "7d")
     try:
         _error(server.call("GET", "/healthz"), 503, "stale_data")
@@ -401,7 +338,7 @@ def test_the_served_openapi_document_is_the_one_checked_in(served: tuple[Server,
 
 def test_serve_refuses_a_missing_database_and_workers_on_sqlite(tmp_path: Path) -> None:
     """serve never creates a database (exit 1, one line); several workers need PostgreSQL (exit 2)."""
-    missing = cli("serve", "--db", f"sqlite:///{tmp_path / 'none.db'}", "--port", str(_free_port()), cwd=tmp_path)
+    missing = cli("serve", "--db", f"sqlite:///{tmp_path / 'none.db'}", "--port", str(free_port()), cwd=tmp_path)
     assert missing.returncode == 1 and "database not found" in missing.stderr
     assert not (tmp_path / "none.db").exists()
     workers = cli("serve", "--db", f"sqlite:///{tmp_path / 'none.db'}", "--workers", "2", cwd=tmp_path)
@@ -439,8 +376,8 @@ def _load_until_stopped(server: Server, key: str, seen: list[tuple[int, str | No
 
 def test_sigterm_lets_checks_in_flight_finish_and_every_reported_case_is_stored(tmp_path: Path) -> None:
     """SIGTERM during load: the server exits 0, and every case id a 200 reported is in the database."""
-    url = _loop_db(tmp_path / "term.db")
-    key = _key(url, "k", tmp_path)
+    url = loop_db(tmp_path / "term.db")
+    key = server_key(url, "k", tmp_path)
     server = Server(url, tmp_path)
     seen: list[tuple[int, str | None]] = []
     _load_until_stopped(server, key, seen, "TERM")
@@ -463,7 +400,7 @@ def test_several_workers_on_postgresql_share_keys_cases_and_metrics(pg_url: str,
     database = Database("postgres", pg_url, tmp_path)
     store = database.open()
     store.upsert(loop_records())
-    key = _key(database.url, "two-workers", database.workdir)
+    key = server_key(database.url, "two-workers", database.workdir)
     server = Server(database.url, database.workdir, "--workers", "2")
     try:
         pids: set[int] = set()

@@ -2,9 +2,10 @@
 one serving process (each worker process has its own :class:`Service` over the same database).
 
 The check handler (:meth:`Service.check`, :meth:`Service.check_many`) is the one place where a check
-made over HTTP is answered: anything to be done with every answered check (an audit entry) goes there.
-A case opened by a check is committed by :meth:`~joint_sanctions.Engine.check` before it returns, so
-before the route sends its 200.
+made over HTTP is answered. Every answer is appended to the audit log (docs/audit.md) with the caller's
+key name before it is sent: an answer that cannot be audited is not sent (the route answers 503), so
+every decision a host received can be proved later. A case opened by a check is committed by
+:meth:`~joint_sanctions.Engine.check` before it returns, so before the route sends its 200.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from .._case_model import Case
 from .._cases import CaseBook, case_book_for
 from .._check import Engine
+from .._audit import AuditLog
 from .._errors import CheckError
 from .._models import CheckResult
 from .._workbench_measures import measure_rows
@@ -84,6 +86,7 @@ class Service:
         try:
             self.book: CaseBook = case_book_for(self.engine.store)
             self._keys = _KeyCache(KeyBook(self.engine.store).valid)
+            self.audit = AuditLog(self.engine.store)
         except BaseException:
             self.engine.close()
             raise
@@ -113,6 +116,7 @@ class Service:
         subject = request.subject if isinstance(request.subject, str) else request.subject.model_dump()
         result = self.engine.check(subject, request.matter, at=request.at, open_case=request.open_case,
                                    caller=caller, **request.matter_fields())
+        self.audit.append(result, caller=caller)
         self.metrics.checked(result.decision, time.perf_counter() - started)
         return result
 
@@ -121,6 +125,7 @@ class Service:
         subjects = [s if isinstance(s, str) else s.model_dump() for s in request.subjects]
         results = self.engine.check_many(subjects, request.matter, at=request.at, open_case=request.open_case,
                                          caller=caller, **request.matter_fields())
+        self.audit.append_many(results, caller=caller)
         counts: dict[str, int] = {}
         for r in results:
             counts[r.decision] = counts.get(r.decision, 0) + 1
