@@ -74,13 +74,14 @@ from ._models import (
     AppliedMeasure,
     CheckResult,
     CreditRecord,
+    Decision,
     Matter,
     RelatedParty,
     Subject,
     SubjectRef,
     trusted,
 )
-from ._results import _applied, _decide, _facts, _hit
+from ._results import Assembly, _facts, _hit
 from ._rules import RuleRunner, make_runner
 from ._serving import MeasuresLike, MeasureWatcher, ServedMeasures, compile_paths
 from .stores import RecordStore, open_store
@@ -173,6 +174,7 @@ class Engine(Closing):
         self._runner: RuleRunner = make_runner(rules)
         self._runner.prepare(self._compiled)
         self._memo = FiringMemo(self._compiled, self._runner)
+        self._assembly = Assembly(self._compiled)
         # The revision this engine serves is released when it closes, reloads or is collected, so
         # the rule back end can free rulesets no engine serves (a long watch() must not grow).
         self._served = ServedMeasures(self._runner, self._compiled)
@@ -254,6 +256,7 @@ class Engine(Closing):
         # A new revision starts a new memo; a check still on the old revision finds the memo not
         # its own and asks the rule back end (see _evaluate).
         self._memo = FiringMemo(compiled, self._runner)
+        self._assembly = Assembly(compiled)
         self._compiled, self._source = compiled, source  # one assignment each; checks keep their copy
         self._served.swap(compiled)
         log.info("measures_reloaded", revision=compiled.revision, previous=previous)
@@ -549,19 +552,26 @@ class Engine(Closing):
                         or identifiers.infer_subject_type(subj.id, subj.id_kind))
         applied: list[AppliedMeasure] = []
         party_records: list[CreditRecord] = []
+        decision: Decision = "clear"
         if records:
             facts, by_fact = _facts(subj, subject_type, mat, day, parties, records)
             if any(compiled.candidates(f["record__list_type"], mat.matter_type) for f in facts):
-                memo = self._memo
-                firings = (memo.fire(mat.matter_type, facts) if memo.compiled is compiled
-                           else self._runner.fire(compiled, mat.matter_type, facts))
-                applied, party_records = _applied(compiled, firings, by_fact, parties)
+                memo, assembly = self._memo, self._assembly
+                if memo.compiled is compiled:
+                    groups = memo.fire_grouped(mat.matter_type, facts)
+                else:  # a reload in between: this check stays on its own revision
+                    groups = [(fid, (mid,)) for mid, fid in self._runner.fire(compiled, mat.matter_type, facts)]
+                if assembly.compiled is not compiled:
+                    assembly = Assembly(compiled)
+                applied, party_records, decision = assembly.assemble(groups, by_fact, parties)
+        ref = self._subject_ref(subj.id, subj.id_kind, subj.name, subject_type)
+        shown = ref.id  # the subject's own id as results show it (masked when a resident id)
         return trusted(CheckResult, {
-            "check_id": self._new_id(), "checked_at": when, "revision": compiled.revision,
-            "subject": self._subject_ref(subj.id, subj.id_kind, subj.name, subject_type),
-            "matter_type": mat.matter_type, "decision": _decide(applied), "measures": tuple(applied),
+            "check_id": self._new_id(), "checked_at": when, "revision": compiled.revision, "subject": ref,
+            "matter_type": mat.matter_type, "decision": decision, "measures": tuple(applied),
             "data_as_of": self._listed.data_as_of, "case_id": None,
-            "hits": tuple(_hit(r) for r in (*own, *(r for r in party_records if r.subject_id != subj.id))),
+            "hits": (*(_hit(r, shown) for r in own),
+                     *(_hit(r, identifiers.mask(r.subject_id)) for r in party_records if r.subject_id != subj.id)),
             "matter": mat})
 
 
