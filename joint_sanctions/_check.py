@@ -67,7 +67,7 @@ from ._inputs import (
     parse_max_data_age,
 )
 from ._listed import ListedSubjects
-from ._logging import get_logger
+from ._logging import get_logger, premasked_logger
 from ._memo import FiringMemo
 from ._models import (
     CST,
@@ -180,11 +180,13 @@ class Engine(Closing):
         self._served = ServedMeasures(self._runner, self._compiled)
         weakref.finalize(self, self._served.release)
         self._clock = clock
+        own_ids = new_id is None
         if new_id is None:
             # Unique across engines: a random prefix per engine, then a counter; a C-level iterator
             # (no Python frame per id), whose one next() the GIL keeps whole across threads.
             new_id = map(f"{uuid.uuid4().hex[:16]}%016x".__mod__, itertools.count(1)).__next__
         self._new_id: Callable[[], str] = new_id
+        self._own_ids = own_ids  # hex from the generator above: nothing in them to mask
         self._tz = tz
         self._day: tuple[float, float, dt.date] = (0.0, 0.0, dt.date.min)  # [start, end) of a day
         self._matters: dict[str, Matter] = {}
@@ -313,7 +315,8 @@ class Engine(Closing):
     def _bind_log(self) -> None:
         # A bound logger costs a twentieth of the lazy proxy per event; re-bound on every refresh
         # so an application's (re)configuration of structlog or logging is followed within refresh_interval.
-        self._log = log.bind()
+        # The check event's values are masked as it is built (_log_check): it skips the masking step.
+        self._log = premasked_logger()
         enabled = getattr(self._log, "is_enabled_for", None)
         self._log_checks = enabled(logging.INFO) if callable(enabled) else True
 
@@ -513,8 +516,12 @@ class Engine(Closing):
         return explain_check(compiled, subj, mat, day, by_id, records, result)
 
     def _log_check(self, result: CheckResult, started: float) -> None:
-        """The decision-log event of one check (the subject id in results is already masked)."""
-        self._log.info("check", check_id=result.check_id, revision=result.revision,
+        """The decision-log event of one check. Its values need no masking step: the subject id in
+        results is already masked, the revision is a hash, matter type, decision and measure ids come
+        from the vocabulary and the validated lists; only a check id from the host's ``new_id`` is
+        masked here."""
+        check_id = result.check_id if self._own_ids else identifiers.mask_text(result.check_id)
+        self._log.info("check", check_id=check_id, revision=result.revision,
                        subject=result.subject.id, matter_type=result.matter_type, decision=result.decision,
                        measure_ids=[m.measure_id for m in result.measures],
                        duration_ms=round((time.perf_counter() - started) * 1000, 3))
