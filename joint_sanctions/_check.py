@@ -523,7 +523,7 @@ class Engine(Closing):
         check_id = result.check_id if self._own_ids else identifiers.mask_text(result.check_id)
         self._log.info("check", check_id=check_id, revision=result.revision,
                        subject=result.subject.id, matter_type=result.matter_type, decision=result.decision,
-                       measure_ids=[m.measure_id for m in result.measures],
+                       measure_ids=[m.measure_id for m in measures] if (measures := result.measures) else [],
                        duration_ms=round((time.perf_counter() - started) * 1000, 3))
 
     @staticmethod
