@@ -420,21 +420,35 @@ class Engine(Closing):
             hashes = self._listed.hashes
             # Set-based: every subject validated first (the first invalid one raises before any
             # check), then one store query for the distinct ids of all the possibly listed ones.
-            read = [triage(s, hashes) for s in subjects]
-            wanted = {i for r in read if isinstance(r, Subject) for i in (r.id, *(p.id for p in r.related_parties))}
+            read: list[Subject | tuple[str, str, str, str | None]] = []
+            add = read.append
+            parse = identifiers.parse_identifier
+            for s in subjects:
+                if type(s) is str:  # the commonest subject, as _triage takes it, one call fewer
+                    try:
+                        norm, kind = parse(s)
+                    except IdentifierError as exc:
+                        raise CheckError("invalid_subject", str(exc)) from exc
+                    if hash(norm) not in hashes:
+                        add((norm, kind, "", None))
+                        continue
+                add(triage(s, hashes))
+            wanted = {i for r in read if not isinstance(r, tuple) for i in (r.id, *(p.id for p in r.related_parties))}
             found: dict[str, tuple[int, list[CreditRecord]]] = {}  # subject id → (its place, its records)
             if wanted:
                 for rec in self.store.active_records(sorted(wanted), day):
                     found.setdefault(rec.subject_id, (len(found), []))[1].append(rec)
-            results = []
-            for r in read:
-                started = perf()
-                result = (lookup(compiled, r, mat, when, day, opens, found) if isinstance(r, Subject)
-                          else clear(compiled, *r, mat, when))
-                if log_checks:
+            if log_checks:
+                results = []
+                for r in read:
+                    started = perf()
+                    result = (clear(compiled, *r, mat, when) if isinstance(r, tuple)
+                              else lookup(compiled, r, mat, when, day, opens, found))
                     self._log_check(result, started)
-                results.append(result)
-            return results
+                    results.append(result)
+                return results
+            return [clear(compiled, *r, mat, when) if isinstance(r, tuple)
+                    else lookup(compiled, r, mat, when, day, opens, found) for r in read]
 
     def _answer(self, subject: SubjectLike, mat: Matter, when: dt.datetime, day: dt.date,
                 opens: bool) -> CheckResult:
