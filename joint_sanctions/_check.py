@@ -127,6 +127,11 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _bare_subject(norm: str, kind: str) -> Subject:
+    """The subject a bare id (normalised, of that kind) names."""
+    return trusted(Subject, {"id": norm, "id_kind": kind, "name": "", "subject_type": None, "related_parties": ()})
+
+
 _NO_DATA = ("no credit records were ever imported: the database cannot answer checks "
             "/ 尚未导入任何信用记录，无法核查")
 
@@ -461,6 +466,7 @@ class Engine(Closing):
                 raise CheckError("invalid_subject", str(exc)) from exc
             if hash(norm) not in hashes:
                 return self._clear(compiled, norm, kind, "", None, mat, when)
+            return self._lookup(compiled, _bare_subject(norm, kind), mat, when, day, opens, None)
         read = self._triage(subject, hashes)
         if isinstance(read, Subject):
             return self._lookup(compiled, read, mat, when, day, opens, None)
@@ -478,8 +484,7 @@ class Engine(Closing):
             norm, kind = _parse_id(subject)
             if hash(norm) not in hashes:
                 return norm, kind, "", None
-            return trusted(Subject, {"id": norm, "id_kind": kind, "name": "", "subject_type": None,
-                                     "related_parties": ()})
+            return _bare_subject(norm, kind)
         if isinstance(subject, Mapping) and _is_plain(subject, (read := _read_mapping(subject))[2]):
             norm, kind, given = read
             if hash(norm) not in hashes and not any(hash(party_id) in hashes for _, (party_id, _k) in given):
