@@ -485,7 +485,8 @@ class Engine(Closing):
             if hash(norm) not in hashes:
                 return norm, kind, "", None
             return _bare_subject(norm, kind)
-        if isinstance(subject, Mapping) and _is_plain(subject, (read := _read_mapping(subject))[2]):
+        if (type(subject) is dict or isinstance(subject, Mapping)) and _is_plain(
+                subject, (read := _read_mapping(subject))[2]):
             norm, kind, given = read
             if hash(norm) not in hashes and not any(hash(party_id) in hashes for _, (party_id, _k) in given):
                 return norm, kind, subject.get("name", ""), subject.get("subject_type")

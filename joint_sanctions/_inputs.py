@@ -70,10 +70,11 @@ _Parties = list[tuple[Any, tuple[str, str]]]  # (the party as given, its parsed 
 def _read_mapping(subject: object) -> tuple[str, str, _Parties]:
     """The parsed ids of a mapping subject and of its related parties, parsed first so that an
     invalid one gets the typed, masked message rather than pydantic's."""
-    if not isinstance(subject, Mapping) or "id" not in subject:
+    # type() is dict first: the usual mapping, without the ABC's (several times dearer) instance check.
+    if not (type(subject) is dict or isinstance(subject, Mapping)) or "id" not in subject:
         raise CheckError("invalid_subject", "a subject needs an 'id' / 主体缺少标识 id")
     norm, kind = _parse_id(str(subject["id"]))
-    parties = [(p, _parse_id(str(p.get("id", "")) if isinstance(p, Mapping) else ""))
+    parties = [(p, _parse_id(str(p.get("id", "")) if type(p) is dict or isinstance(p, Mapping) else ""))
                for p in subject.get("related_parties") or ()]
     return norm, kind, parties
 
