@@ -303,8 +303,9 @@ def _decision_log_cost(engine: Any, calls: list[Any], spec: dict[str, Any], runs
     The library's own part is measured apart, as the file's writes vary more than it costs: runs with
     the event on but an application chain that drops it at once (a processor raising DropEvent),
     less the silent runs, less that same empty chain called by the application itself on a like
-    event (structlog's dispatch, which any logger costs). What remains is what the library adds:
-    building the event and whatever it runs before the application's processors."""
+    event (structlog's dispatch, which any logger costs), each the fastest of its runs. What remains
+    is what the library adds: building the event and whatever it runs before the application's
+    processors."""
     import logging
 
     import structlog
@@ -354,8 +355,9 @@ def _decision_log_cost(engine: Any, calls: list[Any], spec: dict[str, Any], runs
         for logged, into in ((False, silent_runs), (True, logged_runs), (None, empty_runs)):
             f = configure(logged)
             follow()
-            # Three passes per setting (their median): the library's part is a small difference.
-            into.append(timed(run, len(calls), runs=3)["us"])
+            # Three runs per setting: the library's part is a small difference, taken between the
+            # fastest runs (the least disturbed by the machine's other work).
+            into.extend(timed(run, len(calls), runs=3)["runs_us"])
             if f is not None:
                 f.close()
                 with open(path, "rb") as counted:
@@ -375,15 +377,14 @@ def _decision_log_cost(engine: Any, calls: list[Any], spec: dict[str, Any], runs
     f.close()
     configure(None)
     app_log = structlog.get_logger("app").bind()
-    app_empty_us = timed(app_only, n, runs=max(runs, 1))["us"]
+    app_empty_us = min(timed(app_only, n, runs=max(runs, 3))["runs_us"])
     quiet_logging()
     follow()
     with open(path, encoding="utf-8") as written:
         sample_event = json.loads(written.readline() or "null")
     os.remove(path)
     silent, logged = statistics.median(silent_runs), statistics.median(logged_runs)
-    # Each empty-chain run less the silent run beside it: the pairs share the machine's load.
-    library = statistics.median(e - s for e, s in zip(empty_runs, silent_runs, strict=True)) - app_empty_us
+    library = min(empty_runs) - min(silent_runs) - app_empty_us
     print(f"  project mixed, decision log on   {_fmt(logged)} µs/check (silent {_fmt(silent)}; "
           f"{logged - silent:+.2f} µs; the library's part {library:+.2f} µs)", file=sys.stderr, flush=True)
     return {

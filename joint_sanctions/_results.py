@@ -182,7 +182,8 @@ class Assembly:
             for fields in parts:
                 values = fields.copy()  # a dict copy: the cheapest way to a result's own fields
                 values["record_ids"] = ids
-                values["via_related_party"] = shown_via
+                if shown_via is not None:  # the parts hold None
+                    values["via_related_party"] = shown_via
                 add(values)
             party_records = [] if role == SELF else [record]
         else:
