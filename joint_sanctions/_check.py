@@ -55,16 +55,13 @@ from ._inputs import (
     MatterLike,
     SubjectLike,
     _check_amount,
-    _is_plain,
     _max_data_age,
-    _parse_id,
-    _plain_subject,
-    _read_mapping,
     _shown_age,
-    _validated_subject,
+    bare_subject,
     coerce_matter,
     coerce_subject,
     parse_max_data_age,
+    triage,
 )
 from ._listed import ListedSubjects
 from ._logging import get_logger, premasked_logger
@@ -125,11 +122,6 @@ _from_timestamp, _UTC = dt.datetime.fromtimestamp, dt.UTC
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _bare_subject(norm: str, kind: str) -> Subject:
-    """The subject a bare id (normalised, of that kind) names."""
-    return trusted(Subject, {"id": norm, "id_kind": kind, "name": "", "subject_type": None, "related_parties": ()})
 
 
 _NO_DATA = ("no credit records were ever imported: the database cannot answer checks "
@@ -417,7 +409,7 @@ class Engine(Closing):
         self._refuse_without_data(when, at, subjects)
         opens = at is None and open_case
         compiled = self._compiled  # one revision for the whole call, even across a reload
-        triage, clear, lookup, perf = self._triage, self._clear, self._lookup, time.perf_counter
+        clear, lookup, perf = self._clear, self._lookup, time.perf_counter
         log_checks = self._log_checks
         # Every result is kept until the call returns: the collector's scans of the growing young
         # generations would cost ~40 % of the time and free nothing.
@@ -429,7 +421,7 @@ class Engine(Closing):
             add = read.append
             parse = identifiers.parse_identifier
             for s in subjects:
-                if type(s) is str:  # the commonest subject, as _triage takes it, one call fewer
+                if type(s) is str:  # the commonest subject, as triage takes it, one call fewer
                     try:
                         norm, kind = parse(s)
                     except IdentifierError as exc:
@@ -466,36 +458,11 @@ class Engine(Closing):
                 raise CheckError("invalid_subject", str(exc)) from exc
             if hash(norm) not in hashes:
                 return self._clear(compiled, norm, kind, "", None, mat, when)
-            return self._lookup(compiled, _bare_subject(norm, kind), mat, when, day, opens, None)
-        read = self._triage(subject, hashes)
+            return self._lookup(compiled, bare_subject(norm, kind), mat, when, day, opens, None)
+        read = triage(subject, hashes)
         if isinstance(read, Subject):
             return self._lookup(compiled, read, mat, when, day, opens, None)
         return self._clear(compiled, *read, mat, when)
-
-    @staticmethod
-    def _triage(subject: SubjectLike, hashes: set[int]) -> Subject | tuple[str, str, str, str | None]:
-        """The validated subject if it or a related party may be listed, else the (id, kind, name,
-        subject type) of its clear answer; invalid input raises ``CheckError``.
-
-        The two commonest calls, a bare id and a mapping with a legal representative, are judged
-        without building a Subject when no one they name is listed.
-        """
-        if type(subject) is str:
-            norm, kind = _parse_id(subject)
-            if hash(norm) not in hashes:
-                return norm, kind, "", None
-            return _bare_subject(norm, kind)
-        if (type(subject) is dict or isinstance(subject, Mapping)) and _is_plain(
-                subject, (read := _read_mapping(subject))[2]):
-            norm, kind, given = read
-            if hash(norm) not in hashes and not any(hash(party_id) in hashes for _, (party_id, _k) in given):
-                return norm, kind, subject.get("name", ""), subject.get("subject_type")
-            return _plain_subject(subject, norm, kind, given)
-        # A Subject, or a mapping whose ids were read above and which pydantic must now judge.
-        subj = _validated_subject(subject) if isinstance(subject, Mapping) else coerce_subject(subject)
-        if hash(subj.id) not in hashes and not any(hash(p.id) in hashes for p in subj.related_parties):
-            return subj.id, subj.id_kind, subj.name, subj.subject_type
-        return subj
 
     def _lookup(self, compiled: CompiledMeasures, subj: Subject, mat: Matter, when: dt.datetime, day: dt.date,
                 opens: bool, found: Mapping[str, tuple[int, list[CreditRecord]]] | None) -> CheckResult:
