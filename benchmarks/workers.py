@@ -298,7 +298,14 @@ def _decision_log_cost(engine: Any, calls: list[Any], spec: dict[str, Any], runs
     Silent and logged runs alternate, so the machine's load falls on both alike. The engine follows a
     new configuration at its next refresh (refresh_interval, 1 s by default): a check after that wait
     rebinds it. ``app_only_us`` is the same event through the application's chain alone (no library):
-    the part of the cost that belongs to the application's choice of renderer and file."""
+    the part of the cost that belongs to the application's choice of renderer and file.
+
+    The library's own part is measured apart, as the file's writes vary more than it costs: runs with
+    the event on but an application chain that drops it at once (a processor raising DropEvent),
+    less the silent runs, less that same empty chain called by the application itself on a like
+    event (structlog's dispatch, which any logger costs), each the fastest of its runs. What remains
+    is what the library adds: building the event and whatever it runs before the application's
+    processors."""
     import logging
 
     import structlog
@@ -306,7 +313,15 @@ def _decision_log_cost(engine: Any, calls: list[Any], spec: dict[str, Any], runs
     path = os.path.join(os.path.dirname(spec["stream"]), "decision-log.jsonl")
     check = engine.check
 
-    def configure(logged: bool) -> Any:
+    def drop(_logger: Any, _name: str, _event: Any) -> Any:
+        raise structlog.DropEvent
+
+    def configure(logged: bool | None) -> Any:
+        """Silent (False), the JSON-lines file (True), or an empty chain (None)."""
+        if logged is None:
+            structlog.configure(processors=[drop], wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+                                logger_factory=structlog.ReturnLoggerFactory(), cache_logger_on_first_use=True)
+            return None
         if not logged:
             quiet_logging()
             return None
@@ -334,12 +349,15 @@ def _decision_log_cost(engine: Any, calls: list[Any], spec: dict[str, Any], runs
 
     silent_runs: list[float] = []
     logged_runs: list[float] = []
+    empty_runs: list[float] = []
     lines = 0
     for _ in range(max(runs, 1)):
-        for logged, into in ((False, silent_runs), (True, logged_runs)):
+        for logged, into in ((False, silent_runs), (True, logged_runs), (None, empty_runs)):
             f = configure(logged)
             follow()
-            into.append(timed(run, len(calls), runs=1)["us"])
+            # Three runs per setting: the library's part is a small difference, taken between the
+            # fastest runs (the least disturbed by the machine's other work).
+            into.extend(timed(run, len(calls), runs=3)["runs_us"])
             if f is not None:
                 f.close()
                 with open(path, "rb") as counted:
@@ -357,19 +375,27 @@ def _decision_log_cost(engine: Any, calls: list[Any], spec: dict[str, Any], runs
 
     app_us = timed(app_only, n, runs=max(runs, 1))["us"]
     f.close()
+    configure(None)
+    app_log = structlog.get_logger("app").bind()
+    app_empty_us = min(timed(app_only, n, runs=max(runs, 3))["runs_us"])
     quiet_logging()
     follow()
     with open(path, encoding="utf-8") as written:
         sample_event = json.loads(written.readline() or "null")
     os.remove(path)
     silent, logged = statistics.median(silent_runs), statistics.median(logged_runs)
+    library = min(empty_runs) - min(silent_runs) - app_empty_us
     print(f"  project mixed, decision log on   {_fmt(logged)} µs/check (silent {_fmt(silent)}; "
-          f"{logged - silent:+.2f} µs)", file=sys.stderr, flush=True)
+          f"{logged - silent:+.2f} µs; the library's part {library:+.2f} µs)", file=sys.stderr, flush=True)
     return {
         "silent_us": silent,
         "logged_us": logged,
         "extra_us": logged - silent,
         "app_only_us": app_us,
+        "library_us": library,
+        "empty_chain_us": statistics.median(empty_runs),
+        "app_empty_chain_us": app_empty_us,
+        "empty_runs_us": [round(x, 3) for x in empty_runs],
         "silent_runs_us": [round(x, 3) for x in silent_runs],
         "logged_runs_us": [round(x, 3) for x in logged_runs],
         "events_last_run": lines,

@@ -55,32 +55,30 @@ from ._inputs import (
     MatterLike,
     SubjectLike,
     _check_amount,
-    _is_plain,
     _max_data_age,
-    _parse_id,
-    _plain_subject,
-    _read_mapping,
     _shown_age,
-    _validated_subject,
+    bare_subject,
     coerce_matter,
     coerce_subject,
     parse_max_data_age,
+    triage,
 )
 from ._listed import ListedSubjects
-from ._logging import get_logger
+from ._logging import get_logger, premasked_logger
 from ._memo import FiringMemo
 from ._models import (
     CST,
     AppliedMeasure,
     CheckResult,
     CreditRecord,
+    Decision,
     Matter,
     RelatedParty,
     Subject,
     SubjectRef,
     trusted,
 )
-from ._results import _applied, _decide, _facts, _hit
+from ._results import Assembly, _facts, _hit
 from ._rules import RuleRunner, make_runner
 from ._serving import MeasuresLike, MeasureWatcher, ServedMeasures, compile_paths
 from .stores import RecordStore, open_store
@@ -174,16 +172,19 @@ class Engine(Closing):
         self._runner: RuleRunner = make_runner(rules)
         self._runner.prepare(self._compiled)
         self._memo = FiringMemo(self._compiled, self._runner)
+        self._assembly = Assembly(self._compiled)
         # The revision this engine serves is released when it closes, reloads or is collected, so
         # the rule back end can free rulesets no engine serves (a long watch() must not grow).
         self._served = ServedMeasures(self._runner, self._compiled)
         weakref.finalize(self, self._served.release)
         self._clock = clock
+        own_ids = new_id is None
         if new_id is None:
             # Unique across engines: a random prefix per engine, then a counter; a C-level iterator
             # (no Python frame per id), whose one next() the GIL keeps whole across threads.
             new_id = map(f"{uuid.uuid4().hex[:16]}%016x".__mod__, itertools.count(1)).__next__
         self._new_id: Callable[[], str] = new_id
+        self._own_ids = own_ids  # hex from the generator above: nothing in them to mask
         self._tz = tz
         self._day: tuple[float, float, dt.date] = (0.0, 0.0, dt.date.min)  # [start, end) of a day
         self._matters: dict[str, Matter] = {}
@@ -255,6 +256,7 @@ class Engine(Closing):
         # A new revision starts a new memo; a check still on the old revision finds the memo not
         # its own and asks the rule back end (see _evaluate).
         self._memo = FiringMemo(compiled, self._runner)
+        self._assembly = Assembly(compiled)
         self._compiled, self._source = compiled, source  # one assignment each; checks keep their copy
         self._served.swap(compiled)
         log.info("measures_reloaded", revision=compiled.revision, previous=previous)
@@ -311,7 +313,8 @@ class Engine(Closing):
     def _bind_log(self) -> None:
         # A bound logger costs a twentieth of the lazy proxy per event; re-bound on every refresh
         # so an application's (re)configuration of structlog or logging is followed within refresh_interval.
-        self._log = log.bind()
+        # The check event's values are masked as it is built (_log_check): it skips the masking step.
+        self._log = premasked_logger()
         enabled = getattr(self._log, "is_enabled_for", None)
         self._log_checks = enabled(logging.INFO) if callable(enabled) else True
 
@@ -408,7 +411,7 @@ class Engine(Closing):
         self._refuse_without_data(when, at, subjects)
         opens = at is None and open_case
         compiled = self._compiled  # one revision for the whole call, even across a reload
-        triage, clear, lookup, perf = self._triage, self._clear, self._lookup, time.perf_counter
+        clear, lookup, perf = self._clear, self._lookup, time.perf_counter
         log_checks = self._log_checks
         # Every result is kept until the call returns: the collector's scans of the growing young
         # generations would cost ~40 % of the time and free nothing.
@@ -416,21 +419,35 @@ class Engine(Closing):
             hashes = self._listed.hashes
             # Set-based: every subject validated first (the first invalid one raises before any
             # check), then one store query for the distinct ids of all the possibly listed ones.
-            read = [triage(s, hashes) for s in subjects]
-            wanted = {i for r in read if isinstance(r, Subject) for i in (r.id, *(p.id for p in r.related_parties))}
+            read: list[Subject | tuple[str, str, str, str | None]] = []
+            add = read.append
+            parse = identifiers.parse_identifier
+            for s in subjects:
+                if type(s) is str:  # the commonest subject, as triage takes it, one call fewer
+                    try:
+                        norm, kind = parse(s)
+                    except IdentifierError as exc:
+                        raise CheckError("invalid_subject", str(exc)) from exc
+                    if hash(norm) not in hashes:
+                        add((norm, kind, "", None))
+                        continue
+                add(triage(s, hashes))
+            wanted = {i for r in read if not isinstance(r, tuple) for i in (r.id, *(p.id for p in r.related_parties))}
             found: dict[str, tuple[int, list[CreditRecord]]] = {}  # subject id → (its place, its records)
             if wanted:
                 for rec in self.store.active_records(sorted(wanted), day):
                     found.setdefault(rec.subject_id, (len(found), []))[1].append(rec)
-            results = []
-            for r in read:
-                started = perf()
-                result = (lookup(compiled, r, mat, when, day, opens, found, caller) if isinstance(r, Subject)
-                          else clear(compiled, *r, mat, when))
-                if log_checks:
+            if log_checks:
+                results = []
+                for r in read:
+                    started = perf()
+                    result = (clear(compiled, *r, mat, when) if isinstance(r, tuple)
+                              else lookup(compiled, r, mat, when, day, opens, found, caller))
                     self._log_check(result, started)
-                results.append(result)
-            return results
+                    results.append(result)
+                return results
+            return [clear(compiled, *r, mat, when) if isinstance(r, tuple)
+                    else lookup(compiled, r, mat, when, day, opens, found, caller) for r in read]
 
     def _answer(self, subject: SubjectLike, mat: Matter, when: dt.datetime, day: dt.date,
                 opens: bool, caller: str | None) -> CheckResult:
@@ -443,35 +460,11 @@ class Engine(Closing):
                 raise CheckError("invalid_subject", str(exc)) from exc
             if hash(norm) not in hashes:
                 return self._clear(compiled, norm, kind, "", None, mat, when)
-        read = self._triage(subject, hashes)
+            return self._lookup(compiled, bare_subject(norm, kind), mat, when, day, opens, None, caller)
+        read = triage(subject, hashes)
         if isinstance(read, Subject):
             return self._lookup(compiled, read, mat, when, day, opens, None, caller)
         return self._clear(compiled, *read, mat, when)
-
-    @staticmethod
-    def _triage(subject: SubjectLike, hashes: set[int]) -> Subject | tuple[str, str, str, str | None]:
-        """The validated subject if it or a related party may be listed, else the (id, kind, name,
-        subject type) of its clear answer; invalid input raises ``CheckError``.
-
-        The two commonest calls, a bare id and a mapping with a legal representative, are judged
-        without building a Subject when no one they name is listed.
-        """
-        if type(subject) is str:
-            norm, kind = _parse_id(subject)
-            if hash(norm) not in hashes:
-                return norm, kind, "", None
-            return trusted(Subject, {"id": norm, "id_kind": kind, "name": "", "subject_type": None,
-                                     "related_parties": ()})
-        if isinstance(subject, Mapping) and _is_plain(subject, (read := _read_mapping(subject))[2]):
-            norm, kind, given = read
-            if hash(norm) not in hashes and not any(hash(party_id) in hashes for _, (party_id, _k) in given):
-                return norm, kind, subject.get("name", ""), subject.get("subject_type")
-            return _plain_subject(subject, norm, kind, given)
-        # A Subject, or a mapping whose ids were read above and which pydantic must now judge.
-        subj = _validated_subject(subject) if isinstance(subject, Mapping) else coerce_subject(subject)
-        if hash(subj.id) not in hashes and not any(hash(p.id) in hashes for p in subj.related_parties):
-            return subj.id, subj.id_kind, subj.name, subj.subject_type
-        return subj
 
     def _lookup(self, compiled: CompiledMeasures, subj: Subject, mat: Matter, when: dt.datetime, day: dt.date,
                 opens: bool, found: Mapping[str, tuple[int, list[CreditRecord]]] | None,
@@ -516,10 +509,14 @@ class Engine(Closing):
         return explain_check(compiled, subj, mat, day, by_id, records, result)
 
     def _log_check(self, result: CheckResult, started: float) -> None:
-        """The decision-log event of one check (the subject id in results is already masked)."""
-        self._log.info("check", check_id=result.check_id, revision=result.revision,
+        """The decision-log event of one check. Its values need no masking step: the subject id in
+        results is already masked, the revision is a hash, matter type, decision and measure ids come
+        from the vocabulary and the validated lists; only a check id from the host's ``new_id`` is
+        masked here."""
+        check_id = result.check_id if self._own_ids else identifiers.mask_text(result.check_id)
+        self._log.info("check", check_id=check_id, revision=result.revision,
                        subject=result.subject.id, matter_type=result.matter_type, decision=result.decision,
-                       measure_ids=[m.measure_id for m in result.measures],
+                       measure_ids=[m.measure_id for m in measures] if (measures := result.measures) else [],
                        duration_ms=round((time.perf_counter() - started) * 1000, 3))
 
     @staticmethod
@@ -555,19 +552,26 @@ class Engine(Closing):
                         or identifiers.infer_subject_type(subj.id, subj.id_kind))
         applied: list[AppliedMeasure] = []
         party_records: list[CreditRecord] = []
+        decision: Decision = "clear"
         if records:
             facts, by_fact = _facts(subj, subject_type, mat, day, parties, records)
             if any(compiled.candidates(f["record__list_type"], mat.matter_type) for f in facts):
-                memo = self._memo
-                firings = (memo.fire(mat.matter_type, facts) if memo.compiled is compiled
-                           else self._runner.fire(compiled, mat.matter_type, facts))
-                applied, party_records = _applied(compiled, firings, by_fact, parties)
+                memo, assembly = self._memo, self._assembly
+                if memo.compiled is compiled:
+                    groups = memo.fire_grouped(mat.matter_type, facts)
+                else:  # a reload in between: this check stays on its own revision
+                    groups = [(fid, (mid,)) for mid, fid in self._runner.fire(compiled, mat.matter_type, facts)]
+                if assembly.compiled is not compiled:
+                    assembly = Assembly(compiled)
+                applied, party_records, decision = assembly.assemble(groups, by_fact, parties)
+        ref = self._subject_ref(subj.id, subj.id_kind, subj.name, subject_type)
+        shown = ref.id  # the subject's own id as results show it (masked when a resident id)
         return trusted(CheckResult, {
-            "check_id": self._new_id(), "checked_at": when, "revision": compiled.revision,
-            "subject": self._subject_ref(subj.id, subj.id_kind, subj.name, subject_type),
-            "matter_type": mat.matter_type, "decision": _decide(applied), "measures": tuple(applied),
+            "check_id": self._new_id(), "checked_at": when, "revision": compiled.revision, "subject": ref,
+            "matter_type": mat.matter_type, "decision": decision, "measures": tuple(applied),
             "data_as_of": self._listed.data_as_of, "case_id": None,
-            "hits": tuple(_hit(r) for r in (*own, *(r for r in party_records if r.subject_id != subj.id))),
+            "hits": (*(_hit(r, shown) for r in own),
+                     *(_hit(r, identifiers.mask(r.subject_id)) for r in party_records if r.subject_id != subj.id)),
             "matter": mat})
 
 

@@ -10,7 +10,8 @@ stdout, so the library never uses them:
   handler on ``joint_sanctions`` receives them. A :class:`logging.NullHandler` on that logger keeps an
   application that configured nothing from seeing even warnings (``logging.lastResort``).
 
-Either way resident ids in the events' text are masked first. The choice is made each time a logger
+Either way resident ids in the events' text are masked first; the one event per check, whose
+values the engine masks as it builds them, takes :func:`premasked_logger` and skips that step. The choice is made each time a logger
 is bound, so configuration done after import (or after an engine was built) is followed.
 """
 
@@ -50,8 +51,9 @@ def _mask_event(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Ma
     return event
 
 
-_STDLIB: Any = structlog.stdlib.BoundLogger(
-    _stdlib_logger, [_mask_event, structlog.processors.LogfmtRenderer(key_order=["event"], drop_missing=True)], {})
+_LOGFMT = structlog.processors.LogfmtRenderer(key_order=["event"], drop_missing=True)
+_STDLIB: Any = structlog.stdlib.BoundLogger(_stdlib_logger, [_mask_event, _LOGFMT], {})
+_STDLIB_PREMASKED: Any = structlog.stdlib.BoundLogger(_stdlib_logger, [_LOGFMT], {})
 
 
 class _MaskedChain:
@@ -77,6 +79,19 @@ def _bound(**context: Any) -> Any:
     # The application's wrapper class (its level filter) and logger factory apply too.
     chain = _MaskedChain(structlog.get_config()["processors"])
     return structlog.wrap_logger(None, processors=[chain], logger_factory_args=(NAME,)).bind(**context)
+
+
+def premasked_logger() -> Any:
+    """A logger bound for the current configuration, as :func:`get_logger` ``.bind()`` gives, but
+    for events whose values the caller has masked already: they skip the masking step.
+
+    For the engine's one event per check, every value of which is masked, or safe by construction,
+    when it is built: testing each of them again would cost more than the event itself."""
+    if not structlog.is_configured():
+        return _STDLIB_PREMASKED
+    # The application's own list, not a copy: changes made to it in place are followed.
+    return structlog.wrap_logger(None, processors=structlog.get_config()["processors"],
+                                 logger_factory_args=(NAME,)).bind()
 
 
 class _LibraryLogger:

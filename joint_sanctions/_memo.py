@@ -167,6 +167,13 @@ class FiringMemo:
 
     def fire(self, matter_type: str, facts: Sequence[Fact]) -> list[Firing]:
         """What the rule back end would answer for ``facts``, deciding only the classes not yet seen."""
+        return [(mid, fact_id) for fact_id, answer in self.fire_grouped(matter_type, facts) for mid in answer]
+
+    def fire_grouped(self, matter_type: str, facts: Sequence[Fact]) -> list[tuple[str, tuple[str, ...]]]:
+        """:meth:`fire` grouped by fact: (fact id, the measure ids that fire on it), in firing order.
+
+        The answer tuples are the memo's own (the same object for every fact of a class), so a
+        caller may key what it derives from an answer by it."""
         compiled, table = self.compiled, self._table
         specs = compiled.abstractions
         known: list[tuple[Fact, tuple[str, ...] | None, Any]] = []
@@ -199,19 +206,19 @@ class FiringMemo:
                 if answer is None:
                     answer = tuple(decided[fact["id"]])
                     if key is not None and len(table) < MAX_ENTRIES:
-                        table[key] = answer
+                        answer = table.setdefault(key, answer)
                     known[i] = (fact, answer, key)
         with self._lock:
             self.hits += hits
             self.misses += misses
             self.bypassed += bypassed
-        if self._by_ruleset:
+        if self._by_ruleset and len(known) > 1:
             order: dict[str, None] = {}
             for fact, _, _ in known:
                 order.setdefault(fact["record__list_type"], None)
             rank = {lt: i for i, lt in enumerate(order)}
             known.sort(key=lambda k: rank[k[0]["record__list_type"]])  # stable: facts keep their order
-        return [(mid, fact["id"]) for fact, answer, _ in known for mid in answer or ()]
+        return [(fact["id"], answer or ()) for fact, answer, _ in known]
 
 
 def memo_bound(compiled: CompiledMeasures) -> int:

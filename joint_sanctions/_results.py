@@ -20,6 +20,11 @@ from ._models import (
     RelatedParty,
     Subject,
     ViaRelatedParty,
+    _new,
+    _set_dict,
+    _set_extra,
+    _set_fields_set,
+    _set_private,
     trusted,
 )
 
@@ -28,14 +33,19 @@ def _decide(measures: Iterable[AppliedMeasure]) -> Decision:
     """The decision of docs/check-result.md (the legality guard): only a binding punishment restricts or
     prohibits; one that does not bind asks a person to confirm it (``review``), as do strict review and
     reference. Incentives never change the decision."""
+    return _decide_fields(m.__dict__ for m in measures)
+
+
+def _decide_fields(measures: Iterable[Mapping[str, Any]]) -> Decision:
+    """:func:`_decide` on the applied measures' fields."""
     decision: Decision = "clear"
     for m in measures:
-        if m.kind != "punishment":
+        if m["kind"] != "punishment":
             continue
-        if not m.binding or m.effect not in ("prohibit", "restrict"):
+        if not m["binding"] or m["effect"] not in ("prohibit", "restrict"):
             if decision == "clear":
                 decision = "review"
-        elif m.effect == "prohibit" and m.mandatory:
+        elif m["effect"] == "prohibit" and m["mandatory"]:
             return "prohibited"
         else:
             decision = "restricted"
@@ -98,42 +108,134 @@ def _applied(compiled: CompiledMeasures, firings: Iterable[tuple[str, str]],
              by_fact: Mapping[str, tuple[CreditRecord, str]], parties: Mapping[str, RelatedParty],
              ) -> tuple[list[AppliedMeasure], list[CreditRecord]]:
     """Group firings by measure, in measure-list order; note the related parties that caused one."""
-    record_ids: dict[str, set[str]] = {}
-    via: dict[str, ViaRelatedParty | None] = {}
-    party_records: dict[str, CreditRecord] = {}
-    for measure_id, fact_id in firings:
-        record, role = by_fact[fact_id]
-        record_ids.setdefault(measure_id, set()).add(record.record_id)
-        if role == SELF:
-            via[measure_id] = None  # the subject's own record is reason enough
-            continue
-        party_records[record.record_id] = record
-        if measure_id not in via:
-            party = parties[record.subject_id]
-            via[measure_id] = trusted(ViaRelatedParty, {"role": party.role, "id": identifiers.mask(party.id),
-                                                        "name": identifiers.mask_text(party.name)})
-    measures = compiled.measures
-    rows = []
-    punished = False
-    for mid in sorted(record_ids, key=compiled.position.__getitem__):
-        fields = measures[mid].applied_fields.copy()  # a dict copy: ~5× cheaper than {**proxy}
-        # The legality guard (docs/check-result.md): a punishment binds iff its basis is confirmed.
-        if fields["kind"] == "punishment":
-            fields["binding"] = fields["basis_status"] == "confirmed"
-            punished = True
+    applied, party_records, _ = Assembly(compiled).assemble([(fid, (mid,)) for mid, fid in firings], by_fact, parties)
+    return applied, party_records
+
+
+# One shared fields set, as trusted() gives every AppliedMeasure (model_copy copies it before a change).
+_APPLIED_FIELDS = set(AppliedMeasure.model_fields)
+#: Answers (one fact's measure ids) whose order and decision are kept, per revision: the memo bounds
+#: how many distinct answers there are; this bounds what a back end without memo can add.
+_MAX_ORDERS = 1 << 12
+
+
+class Assembly:
+    """The applied measures of checks against one compiled revision, from parts built once.
+
+    Per measure, the fields every check shows alike (name, kind, legal basis, binding) are prebuilt
+    in two dicts — beside a punishment or not, which decides an incentive's ``binding`` — and a
+    check copies one and adds what is its own (record ids, the related party). Per answer of the
+    memo (the measure ids one fact fires), the measures' list order and the decision they make are
+    kept. The parts are never handed out: each result gets its own dict, so no result shares
+    mutable state with another. A reload makes a new revision, whose engine builds a new Assembly.
+    """
+
+    def __init__(self, compiled: CompiledMeasures) -> None:
+        self.compiled = compiled
+        self._parts: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        self._orders: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[dict[str, Any], ...], Decision]] = {}
+
+    def _part(self, mid: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        part = self._parts.get(mid)
+        if part is None:
+            given = self.compiled.measures[mid].applied_fields
+            # In the model's field order, as validation would build them.
+            alone = {name: given.get(name) for name in AppliedMeasure.model_fields}
+            # The legality guard (docs/check-result.md): a punishment binds iff its basis is confirmed;
+            # any punishment, binding or not, suspends the incentives: never granted beside one.
+            punishment = alone["kind"] == "punishment"
+            alone["binding"] = alone["basis_status"] == "confirmed" if punishment else True
+            beside = {**alone, "binding": alone["binding"] if punishment else False}
+            part = self._parts[mid] = (alone, beside)
+        return part
+
+    def _order(self, mids: Iterable[str]) -> tuple[tuple[str, ...], tuple[dict[str, Any], ...], Decision]:
+        """Distinct ``mids`` in measure-list order, their parts as the check shows them (beside a
+        punishment when one of them is one), and their decision."""
+        ordered = tuple(sorted(set(mids), key=self.compiled.position.__getitem__))
+        parts = [self._part(mid) for mid in ordered]
+        which = 1 if any(alone["kind"] == "punishment" for alone, _ in parts) else 0
+        return ordered, tuple(part[which] for part in parts), _decide_fields(alone for alone, _ in parts)
+
+    def assemble(self, groups: Sequence[tuple[str, Sequence[str]]], by_fact: Mapping[str, tuple[CreditRecord, str]],
+                 parties: Mapping[str, RelatedParty]) -> tuple[list[AppliedMeasure], list[CreditRecord], Decision]:
+        """The applied measures, the related parties' records that caused one, and the decision, from
+        ``groups``: (fact id, the measure ids that fired on it), in firing order (the first related
+        party named for a measure is the first whose fact fired it)."""
+        fired = [g for g in groups if g[1]]
+        if not fired:
+            return [], [], "clear"
+        rows: list[dict[str, Any]] = []
+        add = rows.append
+        if len(fired) == 1:  # the commonest hit: one record, one role
+            fact_id, answer = fired[0]
+            record, role = by_fact[fact_id]
+            key = answer if type(answer) is tuple else tuple(answer)
+            known = self._orders.get(key)
+            if known is None:
+                known = self._order(key)
+                if len(self._orders) < _MAX_ORDERS:
+                    self._orders[key] = known
+            _, parts, decision = known
+            ids: tuple[str, ...] = (record.record_id,)
+            shown_via = None if role == SELF else _via(parties[record.subject_id])
+            for fields in parts:
+                values = fields.copy()  # a dict copy: the cheapest way to a result's own fields
+                values["record_ids"] = ids
+                if shown_via is not None:  # the parts hold None
+                    values["via_related_party"] = shown_via
+                add(values)
+            party_records = [] if role == SELF else [record]
         else:
-            fields["binding"] = True
-        fields["record_ids"] = tuple(sorted(record_ids[mid]))
-        fields["via_related_party"] = via[mid]
-        rows.append(fields)
-    if punished:  # any punishment, binding or not, suspends the incentives: never granted beside one
-        for fields in rows:
-            if fields["kind"] != "punishment":
-                fields["binding"] = False
-    return [trusted(AppliedMeasure, fields) for fields in rows], list(party_records.values())
+            record_ids: dict[str, set[str]] = {}
+            via: dict[str, ViaRelatedParty | None] = {}
+            by_party: dict[str, CreditRecord] = {}
+            for fact_id, answer in fired:
+                record, role = by_fact[fact_id]
+                party_via = None
+                if role != SELF:
+                    by_party[record.record_id] = record
+                for mid in answer:
+                    record_ids.setdefault(mid, set()).add(record.record_id)
+                    if role == SELF:
+                        via[mid] = None  # the subject's own record is reason enough
+                    elif mid not in via:
+                        if party_via is None:
+                            party_via = _via(parties[record.subject_id])
+                        via[mid] = party_via
+            ordered, parts, decision = self._order(record_ids)
+            for mid, fields in zip(ordered, parts, strict=True):
+                values = fields.copy()
+                values["record_ids"] = tuple(sorted(record_ids[mid]))
+                values["via_related_party"] = via[mid]
+                add(values)
+            party_records = list(by_party.values())
+        return _applied_measures(rows), party_records, decision
 
 
-def _hit(r: CreditRecord) -> Hit:
+def _applied_measures(rows: list[dict[str, Any]]) -> list[AppliedMeasure]:
+    """trusted(AppliedMeasure, values) of each row, inlined: it runs ~30 times per hit."""
+    new, set_dict, set_fields_set, set_extra, set_private = _new, _set_dict, _set_fields_set, _set_extra, _set_private
+    cls, fields_set = AppliedMeasure, _APPLIED_FIELDS
+    applied: list[AppliedMeasure] = []
+    add = applied.append
+    for values in rows:
+        m = new(cls)
+        set_dict(m, values)
+        set_fields_set(m, fields_set)
+        set_extra(m, None)
+        set_private(m, None)
+        add(m)
+    return applied
+
+
+def _via(party: RelatedParty) -> ViaRelatedParty:
+    return trusted(ViaRelatedParty, {"role": party.role, "id": identifiers.mask(party.id),
+                                     "name": identifiers.mask_text(party.name)})
+
+
+def _hit(r: CreditRecord, shown_id: str) -> Hit:
+    """A hit of record ``r``, whose subject id results show as ``shown_id`` (masked if need be)."""
     return trusted(Hit, {"record_id": r.record_id, "list_type": r.list_type, "authority": r.authority,
                          "document_no": r.document_no, "listed_on": r.listed_on, "expires_on": r.expires_on,
-                         "subject_id": identifiers.mask(r.subject_id)})
+                         "subject_id": shown_id})

@@ -132,6 +132,30 @@ def test_an_engine_follows_logging_configured_after_it_was_built(tmp_path: Path)
     assert "joint_sanctions event=check " in after and "matter_type=honors" in after
 
 
+def test_check_ids_of_the_hosts_own_making_are_masked_in_the_check_event(tmp_path: Path) -> None:
+    """The check event skips the masking step its values do not need, but a check id from the host's
+    ``new_id`` holding a resident id is still masked, through stdlib logging and through structlog."""
+    done = _run(f"""
+        import itertools
+        logging.basicConfig(level=logging.INFO, format="%(name)s %(message)s")
+        store = SqliteStore(sys.argv[1])
+        store.upsert([js.CreditRecord(record_id="R-1", list_type="court_defaulter", subject_id="{PERSON}",
+                                      authority="郑州市中级人民法院", document_no="(2024)豫01执1号",
+                                      listed_on=dt.date(2024, 1, 1))])
+        numbers = itertools.count()
+        engine = js.Engine(store=store, cases=False, new_id=lambda: f"{PERSON}-{{next(numbers)}}")
+        engine.check("{PERSON}", "government_procurement")
+        structlog.configure(processors=[structlog.processors.JSONRenderer()],
+                            logger_factory=structlog.PrintLoggerFactory(file=sys.stdout))
+        js.Engine(store=store, cases=False, new_id=lambda: "身份证{PERSON}").check("{PERSON}", "honors")
+    """, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"check_id={MASKED}-0 " in done.stderr and f"subject={MASKED}" in done.stderr
+    event = json.loads(done.stdout)
+    assert (event["check_id"], event["subject"]) == (f"身份证{MASKED}", MASKED)
+    assert PERSON not in done.stderr + done.stdout
+
+
 _TEXT = st.text(alphabet=st.sampled_from("0123456789Xx０１２９Ｘ -\u3000\t—abf_身份证"), max_size=40)
 
 

@@ -163,6 +163,20 @@ def test_active_records_order_and_subjects(store: RecordStore) -> None:
     assert store.active_records([], dt.date(2024, 6, 1)) == []
 
 
+@pytest.mark.parametrize("count", range(1, 8))
+def test_active_records_of_a_few_ids_is_the_union_of_each_ids_records(store: RecordStore, count: int) -> None:
+    """However few or many ids one call names (each count up to past the ones passed one parameter
+    each), it returns the union of what each id alone returns, in the same order, duplicates once."""
+    subjects = [ACME, BETA, GAMMA, PERSON, *(numbered_uscc(i) for i in range(3))]
+    store.upsert([rec(f"R{i}{j}", sid, list_type=lt) for i, sid in enumerate(subjects)
+                  for j, lt in enumerate(("wage_arrears", "court_defaulter"))])
+    day = dt.date(2024, 6, 1)
+    asked = list(reversed(subjects[:count])) + subjects[:1]
+    alone = sorted((r for sid in set(asked) for r in store.active_records([sid], day)),
+                   key=lambda r: (r.subject_id, r.list_type, r.record_id))
+    assert store.active_records(asked, day) == alone and len(alone) == 2 * count
+
+
 def test_active_records_takes_thousands_of_subject_ids(store: RecordStore) -> None:
     """One call may ask about more subjects than SQLite's historic 999-variable limit."""
     store.upsert([rec("R1", GAMMA)])
