@@ -371,7 +371,7 @@ def free_port() -> int:
 class Server:
     """A ``joint-sanctions serve`` subprocess and an HTTP client for it."""
 
-    def __init__(self, db_url: str, workdir: Path, *args: str) -> None:
+    def __init__(self, db_url: str, workdir: Path, *args: str, measures: Path = FIXTURE) -> None:
         self.port = free_port()
         self.terminated = False
         self.base = f"http://127.0.0.1:{self.port}"
@@ -380,7 +380,7 @@ class Server:
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         with open(self.log, "wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "joint_sanctions", "serve", "--db", db_url, "--measures", str(FIXTURE),
+                [sys.executable, "-m", "joint_sanctions", "serve", "--db", db_url, "--measures", str(measures),
                  "--port", str(self.port), *args], cwd=workdir, stdout=out, stderr=subprocess.STDOUT, env=env)
         self.client = httpx.Client(base_url=self.base, timeout=60)
         wait_until(self._up, timeout=120)

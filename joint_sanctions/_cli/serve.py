@@ -22,6 +22,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=_port, default=8080, help="port (default 8080)")
     p.add_argument("--workers", type=_common.positive_int(_MAX_WORKERS), default=1, metavar="N",
                    help="worker processes (default 1); more than one needs PostgreSQL / 工作进程数")
+    p.add_argument("--watch", type=_seconds, default=2.0, metavar="SECONDS",
+                   help="re-read changed measure lists every SECONDS (default 2; 0 = never) / 措施清单热加载间隔")
     _common.add_max_data_age(p)
     p.set_defaults(func=run)
 
@@ -30,6 +32,16 @@ def _port(text: str) -> int:
     if not (text.isascii() and text.isdigit() and len(text) <= 5 and 0 <= int(text) <= 65535):
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0–65535) / 不是有效的端口号")
     return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number of seconds from 0 to 3600 / 不是 0–3600 秒")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     age = getattr(args, "max_data_age", None)
     config = ServeConfig(db=_common.db_url(args), measures=_common.measures(args),
                          max_data_age_seconds=age.total_seconds() if age is not None else None,
-                         verbose=args.verbose)
+                         verbose=args.verbose, watch_seconds=args.watch)
     serve(config, host=args.host, port=args.port, workers=args.workers,
           log_level="info" if args.verbose else "warning")
     return 0

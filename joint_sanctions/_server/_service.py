@@ -18,10 +18,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .._audit import AuditLog
 from .._case_model import Case
 from .._cases import CaseBook, case_book_for
 from .._check import Engine
-from .._audit import AuditLog
 from .._errors import CheckError
 from .._models import CheckResult
 from .._workbench_measures import measure_rows
@@ -46,6 +46,9 @@ class ServeConfig:
     max_data_age_seconds: float | None = None
     #: Log every check (``joint-sanctions -v serve``), as the command line does, on stderr.
     verbose: bool = False
+    #: Re-read changed measure lists this often (seconds); 0 never. A list with problems is refused
+    #: and logged while the last good revision keeps serving (Engine.watch).
+    watch_seconds: float = 2.0
 
     @property
     def max_data_age(self) -> dt.timedelta | None:
@@ -87,12 +90,15 @@ class Service:
             self.book: CaseBook = case_book_for(self.engine.store)
             self._keys = _KeyCache(KeyBook(self.engine.store).valid)
             self.audit = AuditLog(self.engine.store)
+            self._watcher = self.engine.watch(config.watch_seconds) if config.watch_seconds > 0 else None
         except BaseException:
             self.engine.close()
             raise
         self.metrics = Metrics(self.book.backend.count_by_status)
 
     def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
         self.engine.close()
 
     # --- access ----------------------------------------------------------------------------------
