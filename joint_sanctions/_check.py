@@ -42,6 +42,7 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from . import _gov_districts as districts
 from . import _identifiers as identifiers
 from ._base import Closing
 from ._case_model import CaseOpener, case_backend_of
@@ -383,9 +384,12 @@ class Engine(Closing):
         listed = self._listed
         if listed.due():
             self._poll()
-        if listed.oldest is None or self._max_age is not None:  # the usual case needs no call
-            self._refuse_without_data(when, at, (subject,))
-        result = self._answer(subject, mat, when, day, at is None and open_case)
+        try:
+            if listed.oldest is None or self._max_age is not None:  # the usual case needs no call
+                self._refuse_without_data(when, at, (subject,))
+            result = self._answer(subject, mat, when, day, at is None and open_case)
+        except CheckError as refused:  # not a USCC or resident id: a district (region code) may be meant
+            result = self._district(subject, refused, mat, when, at, day, at is None and open_case)
         if self._log_checks:
             self._log_check(result, started)
         return result
@@ -486,6 +490,19 @@ class Engine(Closing):
         result = self._evaluate(compiled, subj, mat, when, day, by_id, records)
         if result.measures and opens and self._cases is not None:
             result = result.model_copy(update={"case_id": self._cases.open_case(result, subj)})
+        return result
+
+    def _district(self, subject: SubjectLike, refused: CheckError, mat: Matter, when: dt.datetime, at: When,
+                  day: dt.date, opens: bool) -> CheckResult:
+        """A district-level check (:mod:`~joint_sanctions._gov_districts`); ``refused`` for any other subject."""
+        district = districts.region_subject(subject)
+        if district is None:
+            raise refused
+        self._refuse_without_data(when, at, ())
+        result = districts.district_result(self.store, self._compiled, district, day, self._listed.data_as_of,
+                                           lambda c, own: self._evaluate(c, district, mat, when, day, {}, own))
+        if result.measures and opens and self._cases is not None:
+            result = result.model_copy(update={"case_id": self._cases.open_case(result, district)})
         return result
 
     def explain(self, subject: SubjectLike, matter: MatterLike, *, at: When = None,

@@ -24,8 +24,8 @@ from ._base import FROZEN as _FROZEN
 from .vocabulary import BAN_LIST_TYPES
 
 SubjectType = Literal["legal_person", "unincorporated_org", "individual_business", "natural_person",
-                      "government_body"]
-IdKind = Literal["uscc", "resident_id"]
+                      "government_body", "region"]
+IdKind = Literal["uscc", "resident_id", "region_code"]
 ListType = Literal["court_defaulter", "major_tax_violator", "procurement_violator",
                    "market_serious_violator", "wage_arrears", "safety_serious_violator",
                    "trading_serious_violator", "government_dishonesty",
