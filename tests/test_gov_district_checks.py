@@ -123,7 +123,7 @@ def test_region_codes_are_validated_and_other_subjects_keep_their_answers() -> N
 
 def test_cli_checks_a_district(database: Database) -> None:
     """`check --subject 410184 --matter honors --organizer development_reform --json` prints the district's
-    result; a malformed --subject still exits 2."""
+    result; a malformed --subject still exits 2; --explain of a district is refused in one line (exit 1)."""
     store = database.open()
     store.upsert([gov("G1", TOWN, region_code=XINZHENG)])
     done = cli("check", "--subject", XINZHENG, "--matter", "honors", "--organizer", "development_reform",
@@ -137,3 +137,6 @@ def test_cli_checks_a_district(database: Database) -> None:
     assert table.returncode == 0 and "区县(市)" in table.stdout
     assert cli("check", "--subject", "4101", "--matter", "honors", "--db", database.url,
                cwd=database.workdir).returncode == 2
+    explained = cli("check", "--subject", XINZHENG, "--matter", "honors", "--explain", "--db", database.url,
+                    cwd=database.workdir)
+    assert explained.returncode == 1 and "--explain" in explained.stderr and "Traceback" not in explained.stderr
