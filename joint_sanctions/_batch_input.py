@@ -218,6 +218,10 @@ def _entry(line: int, columns: Sequence[str], cells: Sequence[object]) -> BatchE
         if subject_type is None:
             problems.append(f"unknown subject_type {kind[:40]!r} "
                             f"(expected one of {', '.join(SUBJECT_TYPES)})")
+        elif subject_type == "region":
+            problems.append("subject_type region: a district is checked by its region code with check --subject, "
+                            "not in a batch / 区县(市)不参与批量核查")
+            subject_type = None
         subject["subject_type"] = subject_type
     if not _blank(values.get("legal_representative_id")):
         rep = _identifier("legal_representative_id", values.get("legal_representative_id"), problems)

@@ -389,7 +389,7 @@ class Engine(Closing):
                 self._refuse_without_data(when, at, (subject,))
             result = self._answer(subject, mat, when, day, at is None and open_case)
         except CheckError as refused:  # not a USCC or resident id: a district (region code) may be meant
-            result = self._district(subject, refused, mat, when, at, day, at is None and open_case)
+            result = self._district(subject, refused, mat, when, at, day, at is None and open_case)[0]
         if self._log_checks:
             self._log_check(result, started)
         return result
@@ -493,17 +493,12 @@ class Engine(Closing):
         return result
 
     def _district(self, subject: SubjectLike, refused: CheckError, mat: Matter, when: dt.datetime, at: When,
-                  day: dt.date, opens: bool) -> CheckResult:
+                  day: dt.date, opens: bool) -> tuple[CheckResult, Subject, list[CreditRecord]]:
         """A district-level check (:mod:`~joint_sanctions._gov_districts`); ``refused`` for any other subject."""
-        district = districts.region_subject(subject)
-        if district is None:
-            raise refused
-        self._refuse_without_data(when, at, ())
-        result = districts.district_result(self.store, self._compiled, district, day, self._listed.data_as_of,
-                                           lambda c, own: self._evaluate(c, district, mat, when, day, {}, own))
-        if result.measures and opens and self._cases is not None:
-            result = result.model_copy(update={"case_id": self._cases.open_case(result, district)})
-        return result
+        self._refuse_without_data(when, at, (district := districts.district_of(subject, refused),))
+        return districts.district_result(self.store, self._compiled, district, day, self._listed.data_as_of,
+                                         lambda c, own: self._evaluate(c, district, mat, when, day, {}, own),
+                                         self._cases if opens else None)
 
     def explain(self, subject: SubjectLike, matter: MatterLike, *, at: When = None,
                 **matter_fields: Any) -> Explanation:
@@ -519,8 +514,12 @@ class Engine(Closing):
         when, day = self._now(at)
         if self._listed.due():
             self._poll()
-        self._refuse_without_data(when, at, (subject,))
-        compiled, subj = self._compiled, coerce_subject(subject)
+        try:
+            self._refuse_without_data(when, at, (subject,))
+            compiled, subj = self._compiled, coerce_subject(subject)
+        except CheckError as refused:  # a district (region code) may be meant
+            result, district, owned = self._district(subject, refused, mat, when, at, day, False)
+            return explain_check(self._compiled, district, mat, day, {}, owned, result)
         by_id = {p.id: p for p in subj.related_parties}
         records = compiled.list_types.current(self.store.active_records([subj.id, *by_id], day), day)
         result = self._evaluate(compiled, subj, mat, when, day, by_id, records)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 from . import _identifiers as identifiers
 from ._compile import CompiledMeasures
@@ -27,9 +28,10 @@ from ._results import _decide, _hit
 from .stores import RecordStore
 from .stores._gov_district_tables import GOVERNMENT_DISHONESTY, bodies_in
 
-__all__ = ["area_of", "district_records", "district_result", "record_area", "region_subject"]
+__all__ = ["area_of", "district_of", "district_records", "district_result", "for_districts", "record_area"]
 
 REGION = "region"
+_DISTRICT_KEYS = frozenset({"id", "name", "subject_type", "related_parties"})
 _NO_GOV_DATA = ("no government_dishonesty records were ever imported: a district check cannot answer "
                 "/ 尚未导入政务失信记录，无法核查区县(市)")
 
@@ -54,25 +56,27 @@ def record_area(record: CreditRecord) -> str | None:
     return record.subject_id[2:8] if kind == "uscc" else None
 
 
-def region_subject(subject: object) -> Subject | None:
+def district_of(subject: object, refused: CheckError) -> Subject:
     """The district a check names — a bare region code, or a mapping whose ``id`` is one, with no related
-    parties and a subject type of ``region`` or none — else None."""
+    parties and a subject type of ``region`` or none.
+
+    Raises:
+        CheckError: ``refused`` (why the subject was refused as a USCC or resident id) for anything else.
+    """
     name: object = ""
     if isinstance(subject, str):
         text = subject
-    elif isinstance(subject, Mapping) and isinstance(subject.get("id"), str):
-        if subject.get("related_parties") or subject.get("subject_type") not in (None, REGION):
-            return None
+    elif (isinstance(subject, Mapping) and isinstance(subject.get("id"), str) and not subject.get("related_parties")
+          and subject.get("subject_type") in (None, REGION) and subject.keys() <= _DISTRICT_KEYS):
         text, name = subject["id"], subject.get("name") or ""
-        if type(name) is not str or "\x00" in name or not subject.keys() <= {
-                "id", "name", "subject_type", "related_parties"}:
-            return None
     else:
-        return None
+        raise refused
     try:
         code = identifiers.parse_region_code(text)
     except IdentifierError:
-        return None
+        raise refused from None
+    if type(name) is not str or "\x00" in name:
+        raise refused
     return trusted(Subject, {"id": code, "id_kind": "region_code", "name": name, "subject_type": REGION,
                              "related_parties": ()})
 
@@ -94,19 +98,35 @@ def district_records(store: RecordStore, compiled: CompiledMeasures, code: str, 
     return list(compiled.list_types.current(found, day))
 
 
+class _CaseOpener(Protocol):
+    def open_case(self, result: CheckResult, subject: Subject) -> str: ...
+
+
 def district_result(store: RecordStore, compiled: CompiledMeasures, district: Subject, day: dt.date,
                     data_as_of: Mapping[str, dt.datetime],
-                    evaluate: Callable[[CompiledMeasures, Sequence[CreditRecord]], CheckResult]) -> CheckResult:
+                    evaluate: Callable[[CompiledMeasures, Sequence[CreditRecord]], CheckResult],
+                    cases: _CaseOpener | None) -> tuple[CheckResult, Subject, list[CreditRecord]]:
     """The answer for ``district`` on ``day``: ``evaluate`` (the engine's rules) runs on the bodies' records
-    as the district's own; only the measures written for districts are kept, the decision is theirs, and
-    the hits name the bodies' records.
+    as the district's own; only the measures written for districts are kept, the decision is theirs, the
+    hits name the bodies' records, and ``cases`` (a current check) opens a case when a measure applies.
+
+    Returns:
+        The result, the district, and the records as the district's own (what an explanation tries).
 
     Raises:
         CheckError: ``no_data`` (see :func:`district_records`).
     """
     records = district_records(store, compiled, district.id, day, data_as_of)
-    result = evaluate(compiled, [r.model_copy(update={"subject_id": district.id}) for r in records])
-    kept = tuple(m for m in result.measures
-                 if REGION in (compiled.measures[m.measure_id].measure.subject_types or ()))
-    return result.model_copy(update={"measures": kept, "decision": _decide(kept),
-                                     "hits": tuple(_hit(r) for r in records)})
+    owned = [r.model_copy(update={"subject_id": district.id}) for r in records]
+    result = evaluate(compiled, owned)
+    kept = tuple(m for m in result.measures if for_districts(compiled, m.measure_id))
+    result = result.model_copy(update={"measures": kept, "decision": _decide(kept),
+                                       "hits": tuple(_hit(r) for r in records)})
+    if kept and cases is not None:
+        result = result.model_copy(update={"case_id": cases.open_case(result, district)})
+    return result, district, owned
+
+
+def for_districts(compiled: CompiledMeasures, measure_id: str) -> bool:
+    """Whether the measure is written for districts (its ``subject_types`` name ``region``)."""
+    return REGION in (compiled.measures[measure_id].measure.subject_types or ())

@@ -103,6 +103,15 @@ class Subject(_Identified):
     subject_type: SubjectType | None = None
     related_parties: tuple[RelatedParty, ...] = ()
 
+    @model_validator(mode="after")
+    def _not_a_region(self) -> Subject:
+        # A district is named by its region code (the engine builds that subject itself); an organisation
+        # or person given the type would otherwise draw the measures written for districts.
+        if self.subject_type == "region":
+            raise ValueError("subject type region is for a district's 6-digit region code, not a USCC or "
+                             "resident id / 区县(市)以行政区划代码核查")
+        return self
+
 
 #: What separates the items of a ban list given as text (a CSV cell): ';' or the full-width '；'.
 _LIST_SEPARATOR = re.compile("[;\uff1b]")

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from joint_sanctions import CheckError, CreditRecord, Engine
+from joint_sanctions._batch import run_batch
 from joint_sanctions._identifiers import parse_region_code
+from joint_sanctions.stores import SqliteStore
 from joint_sanctions.testing import Clock, MemoryStore
 
-from .conftest import FIXED_NOW, Database, cli, numbered_uscc, record
+from .conftest import FIXED_NOW, Database, cli, numbered_uscc, record, write_csv
 
 XINZHENG = "410184"  # 新郑市
 SHANGJIE = "410106"  # 上街区
@@ -123,7 +126,7 @@ def test_region_codes_are_validated_and_other_subjects_keep_their_answers() -> N
 
 def test_cli_checks_a_district(database: Database) -> None:
     """`check --subject 410184 --matter honors --organizer development_reform --json` prints the district's
-    result; a malformed --subject still exits 2; --explain of a district is refused in one line (exit 1)."""
+    result; a malformed --subject still exits 2; --explain says why the body's other measures do not reach it."""
     store = database.open()
     store.upsert([gov("G1", TOWN, region_code=XINZHENG)])
     done = cli("check", "--subject", XINZHENG, "--matter", "honors", "--organizer", "development_reform",
@@ -137,6 +140,28 @@ def test_cli_checks_a_district(database: Database) -> None:
     assert table.returncode == 0 and "区县(市)" in table.stdout
     assert cli("check", "--subject", "4101", "--matter", "honors", "--db", database.url,
                cwd=database.workdir).returncode == 2
-    explained = cli("check", "--subject", XINZHENG, "--matter", "honors", "--explain", "--db", database.url,
+    explained = cli("check", "--subject", XINZHENG, "--matter", "honors", "--explain", "--json", "--db", database.url,
                     cwd=database.workdir)
-    assert explained.returncode == 1 and "--explain" in explained.stderr and "Traceback" not in explained.stderr
+    assert explained.returncode == 0, explained.stderr
+    trials = {m["measure_id"]: m for m in json.loads(explained.stdout)["explanation"]["measures"]}
+    assert trials["DEP-HON-001"]["failed"] == "subject_type" and trials["GOV-HON-001"]["failed"] == "condition"
+
+
+def test_only_a_region_code_can_be_a_region(tmp_path: Path) -> None:
+    """The type region cannot be claimed by a company (it would draw the district measures), a record, or a
+    batch row: each is refused (invalid_subject, a refused row), never checked as a district."""
+    engine = engine_over(MemoryStore(), [gov("G1", CO)])
+    for subject in ({"id": CO, "subject_type": "region"}, {"id": CO, "subject_type": "region", "name": "X"}):
+        with pytest.raises(CheckError) as refused:
+            engine.check(subject, "honors", at=DAY, **DRC)
+        assert refused.value.code == "invalid_subject"
+    with pytest.raises(ValueError, match="region"):
+        CreditRecord.model_validate({"record_id": "R", "list_type": "government_dishonesty", "subject_id": CO,
+                                     "subject_type": "region", "listed_on": DAY})
+    store = SqliteStore(tmp_path / "b.db")
+    store.upsert([gov("G1", CO)])
+    rows = write_csv(tmp_path / "in.csv", [(CO, "某公司", "region"), (numbered_uscc(5), "另一公司", "")],
+                     header=("subject_id", "subject_name", "subject_type"))
+    summary = run_batch(Engine(store=store, clock=Clock(FIXED_NOW), cases=False), rows, "honors",
+                        tmp_path / "out.csv")
+    assert (summary.total, [r.line for r in summary.rejected]) == (1, [2])

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from .. import _identifiers as identifiers
-from .._errors import CheckError, IdentifierError
+from .._errors import IdentifierError
 from .._models import CST, AppliedMeasure, CheckResult
 from .._text import escape_controls
 from ..vocabulary import DECISIONS, LIST_TYPES, MATTER_TYPES, ORGANIZERS, RELATED_PARTY_ROLES, SUBJECT_TYPES
@@ -75,9 +75,6 @@ def run(args: argparse.Namespace) -> int:
     engine = _common.engine(args)
     subject = {"id": args.subject, "name": args.name, "subject_type": args.subject_type,
                "related_parties": args.related}
-    if args.explain and len(args.subject) == 6:  # only a region code is six characters long
-        raise CheckError("invalid_subject", "--explain takes a USCC or resident id, not a district's region code "
-                                            "/ 区县(市)核查不支持 --explain")
     if args.explain:
         explained = engine.explain(subject, args.matter, at=args.at, item_code=args.item_code,
                                    application_no=args.application_no, amount=args.amount,
