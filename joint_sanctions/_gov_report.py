@@ -4,7 +4,8 @@ scores, a score, the trend against the previous month and early warnings.
 
 Figures are taken **as of the last day of the month** (China Standard Time): a record counts when it is
 active on that day. Clue and clearance figures come from the government-integrity tables through
-:func:`activity` (clues received, transferred, verified; arrears outstanding, cleared, stalled).
+:func:`activity` (:func:`~joint_sanctions._gov_activity.district_activity`: clues received, transferred,
+verified; arrears outstanding, cleared, stalled).
 
 The score (0–100, higher is better) is documented in docs/government-integrity-districts.md; its
 weights are :data:`WEIGHTS`. Government dishonesty weighs twice as much as the other deductions
@@ -15,18 +16,18 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._gov_activity import DistrictActivity, district_activity
 from ._gov_district_data import DIMENSIONS, District, DistrictError, Districts, parse_month
 from ._gov_districts import area_of, record_area
 from ._models import CST, CreditRecord
-from .stores import RecordStore
+from .stores import RecordStore, SqlStore
 from .stores._gov_district_tables import GOVERNMENT_DISHONESTY, bodies_in, read_scores
 
-__all__ = ["WEIGHTS", "Activity", "district_report", "month_days"]
+__all__ = ["WEIGHTS", "activity", "district_report", "month_days"]
 
 #: Points deducted per item. ``government_dishonesty_factor`` multiplies the unit of the two
 #: government-dishonesty items (a body on the list, an overdue rectification): 加大区域信用监测扣分权重.
@@ -42,34 +43,16 @@ WEIGHTS: dict[str, float] = {
 SCORE_DROP_WARNING = 10.0
 
 
-@dataclass(frozen=True)
-class Activity:
-    """The clue and clearance figures of one region code for a month (amounts in yuan)."""
-
-    clues_received: int = 0
-    clues_transferred_on_time: int = 0
-    clues_transferred_late: int = 0
-    clues_verified: int = 0
-    clues_confirmed: int = 0
-    owed_outstanding: float = 0.0
-    cleared: float = 0.0
-    clearance_stalled: int = 0
-    stalled_bodies: tuple[str, ...] = ()
+ActivitySource = Callable[[RecordStore, str], Mapping[str, DistrictActivity] | None]
 
 
-ActivitySource = Callable[[RecordStore, str], Mapping[str, Any] | None]
-
-
-def activity(store: RecordStore, month: str) -> dict[str, Activity] | None:
-    """Clue and clearance figures per region code from the government-integrity tables, or None where
-    this installation keeps none (then the report shows those figures as null, never as zero)."""
-    try:
-        source = importlib.import_module("joint_sanctions._gov_activity")
-    except ImportError:
+def activity(store: RecordStore, month: str) -> dict[str, DistrictActivity] | None:
+    """Clue and clearance figures per region code (:func:`~joint_sanctions._gov_activity.district_activity`),
+    or None for a store without SQL tables (the test kit's): the report then shows those figures as null,
+    never as zero."""
+    if not isinstance(store, SqlStore):
         return None
-    found: Mapping[str, Any] = source.district_activity(store, month)
-    return {code: Activity(**{k: getattr(a, k) for k in Activity.__dataclass_fields__ if hasattr(a, k)})
-            for code, a in found.items()}
+    return district_activity(store, month)
 
 
 def month_days(month: str) -> tuple[dt.date, dt.date]:
@@ -104,7 +87,7 @@ class _Month:
     records: list[CreditRecord]  # active on as_of
     listed_by_end: bool  # some government-dishonesty record was listed by the month's end
     scores: dict[tuple[str, str], float]  # (region code, dimension) → score
-    activity: dict[str, Activity] | None
+    activity: dict[str, DistrictActivity] | None
 
 
 def _month_data(store: RecordStore, districts: Districts, month: str, records: Sequence[CreditRecord],

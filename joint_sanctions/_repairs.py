@@ -8,6 +8,7 @@ change may be made at all, from the stored record and the policy, before anythin
 from __future__ import annotations
 
 from ._errors import RecordError
+from ._gov_clearance import arrears_problem
 from ._identifiers import mask_text
 from ._list_types import Policies
 from ._models import CreditRecord, RecordChange
@@ -34,8 +35,10 @@ def end_record(store: RecordStore, record_id: str, change: RecordChange, policie
 
     Raises:
         RecordError: one line in English and Chinese: an unknown record, no reason or decision number,
-            a record already repaired or removed, a date before its listing, or a date before the list
-            type's minimum period without ``early``. Nothing is written then.
+            a record already repaired or removed, a date before its listing, a date before the list
+            type's minimum period without ``early``, or a repair of a government-dishonesty record whose
+            arrears are not cleared by its date (:mod:`joint_sanctions._gov_clearance`). Nothing is
+            written then.
     """
     if change.status not in _WORDS:
         raise RecordError(f"a record can be repaired or removed, not set to {change.status!r} / 只能修复或移出记录")
@@ -43,6 +46,12 @@ def end_record(store: RecordStore, record_id: str, change: RecordChange, policie
         raise RecordError("a repair or removal needs the day it takes effect / 修复或移出须写明生效日期")
     if not change.reason.strip() or not change.decision_no.strip():
         raise RecordError("a repair or removal needs its reason and decision number / 修复或移出须写明事由和决定文号")
+    if change.status == "repaired":
+        # A government-dishonesty record lasts until rectified: arrears recorded against it must be paid by
+        # the repair date (payments only ever reduce them, so checking before the write is enough).
+        problem = arrears_problem(store, record_id, change.on)
+        if problem is not None:
+            raise RecordError(problem)
 
     def allowed(old: CreditRecord, change: RecordChange) -> None:
         en, zh = _WORDS[change.status]

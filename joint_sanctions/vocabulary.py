@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["BAN_LIST_TYPES", "CASE_STATUSES", "DECISIONS", "DISPOSAL_RESULTS", "EFFECTS", "ID_KINDS",
+__all__ = ["BAN_LIST_TYPES", "CASE_STATUSES", "CLUE_CHANNELS", "CLUE_STATUSES", "DECISIONS", "DISPOSAL_RESULTS", "EFFECTS", "ID_KINDS",
            "INCENTIVE_LIST_TYPES", "KINDS", "LIST_TYPES", "MATTER_TYPES", "ORGANIZERS", "PUNISHMENT_LIST_TYPES",
            "RECORD_STATUSES", "RELATED_PARTY_ROLES", "SUBJECT_TYPES"]
 
@@ -107,3 +107,24 @@ CASE_STATUSES: dict[str, str] = {
 }
 
 DISPOSAL_RESULTS: dict[str, str] = {"applied": "已实施", "not_applied": "未实施", "partially_applied": "部分实施"}
+
+#: Channels through which complaints of government bodies breaking contracts arrive (违约失信投诉渠道,
+#: docs/government-integrity.md): the 信用郑州 column and the platforms it links to.
+CLUE_CHANNELS: dict[str, str] = {
+    "credit_website": "信用郑州专栏",
+    "hotline_12345": "12345政务服务热线",
+    "internet_supervision": "互联网+督查",
+    "arrears_platform": "违约拖欠中小企业款项登记平台",
+    "business_env": "营商环境投诉举报平台",
+    "petition": "网上信访投诉平台",
+    "other": "其他",
+}
+
+#: Where a complaint clue stands: received, transferred to the body's superior or competent department
+#: (即发现即转交), then verified (核实认定) as confirmed or unfounded.
+CLUE_STATUSES: dict[str, str] = {
+    "received": "已受理",
+    "transferred": "已转交",
+    "confirmed": "核实属实",
+    "unfounded": "核实不实",
+}

@@ -11,16 +11,20 @@ from typing import Any
 import openpyxl
 import pytest
 
-from joint_sanctions import CreditRecord
+from joint_sanctions import CreditRecord, Engine
+from joint_sanctions._gov_activity import DistrictActivity
+from joint_sanctions._gov_clearance import add_payment
+from joint_sanctions._gov_clues import add_clue, transfer_clue, verify_clue
 from joint_sanctions._gov_district_data import (
     DIMENSIONS,
     DistrictError,
     import_scores,
     load_districts,
 )
-from joint_sanctions._gov_report import Activity, district_report
+from joint_sanctions._gov_report import district_report
 from joint_sanctions.stores import RecordStore
 from joint_sanctions.stores._gov_district_tables import read_scores
+from joint_sanctions.testing import Clock
 
 from .conftest import Database, record
 
@@ -63,14 +67,16 @@ def hand_made(store: RecordStore, tmp_path: Path) -> None:
     assert (done.stored, done.errors) == (2, [])
 
 
-def activity(_store: RecordStore, month: str) -> dict[str, Activity]:
-    """Clue and clearance figures as the clue tables give them per region code (June only)."""
+def activity(_store: RecordStore, month: str) -> dict[str, DistrictActivity]:
+    """Clue and clearance figures as the clue tables give them per region code (June only), made by hand so
+    that each figure's effect on the report is known."""
     if month != "2025-06":
         return {}
-    return {"410184": Activity(clues_received=3, clues_transferred_on_time=2, clues_transferred_late=1,
-                               clues_verified=1, clues_confirmed=1, owed_outstanding=120000.5, cleared=30000,
-                               clearance_stalled=1, stalled_bodies=(TOWN_A,)),
-            "410106": Activity(cleared=50000)}
+    return {"410184": DistrictActivity("410184", clues_received=3, clues_transferred_on_time=2,
+                                       clues_transferred_late=1, clues_verified=1, clues_confirmed=1,
+                                       owed_outstanding=120000.5, cleared=30000, clearance_stalled=1,
+                                       stalled_bodies=(TOWN_A,)),
+            "410106": DistrictActivity("410106", cleared=50000)}
 
 
 def by_code(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -216,3 +222,39 @@ def test_a_bad_districts_file_is_reported_line_by_line(tmp_path: Path) -> None:
     (tmp_path / "broken.yaml").write_text("region_code: [\n", encoding="utf-8")
     with pytest.raises(DistrictError, match="yaml_syntax"):
         load_districts(tmp_path / "broken.yaml")
+
+
+def test_report_from_clues_and_clearance_as_recorded(database: Database) -> None:
+    """The whole loop through the clue and clearance tables, September 2025 (no holiday): a clue about a
+    新郑市 township received Mon 1st, transferred on the 2nd (in time), confirmed on the 5th (owed 100,000,
+    rectify by the 20th), 40,000 paid on the 15th; a clue about 上街区 received Thu 4th, transferred Mon 8th
+    (late: one working day), found unfounded on the 10th. By hand: 新郑市 1 body, 1 overdue, 1 clue
+    received/on time/verified/confirmed, owed 60,000, cleared 40,000, score 100 − 10 − 10 = 80; 上街区 1 clue
+    transferred late, score 100 − 2 = 98; August had no data, so no trend. The district check of 新郑市
+    sees the record the clue created."""
+    store = database.open()
+    day = dt.date
+    first = add_clue(store, body=TOWN_A, channel="arrears_platform", summary="拖欠工程款", amount=100000,
+                     received=day(2025, 9, 1), body_name="新郑市孟庄镇人民政府")
+    transfer_clue(store, first.clue_id, to="新郑市人民政府", due=day(2025, 9, 30), on=day(2025, 9, 2))
+    confirmed = verify_clue(store, first.clue_id, confirmed=True, reason="属实", on=day(2025, 9, 5),
+                            rectify_by=day(2025, 9, 20))
+    assert confirmed.record_id is not None
+    add_payment(store, confirmed.record_id, paid=40000, on=day(2025, 9, 15))
+    second = add_clue(store, body=SHANGJIE, channel="hotline_12345", summary="未履行协议", received=day(2025, 9, 4))
+    transfer_clue(store, second.clue_id, to="郑州市人民政府", due=day(2025, 9, 30), on=day(2025, 9, 8))
+    verify_clue(store, second.clue_id, confirmed=False, reason="不实", on=day(2025, 9, 10))
+
+    report = district_report(store, SHIPPED, "2025-09", today=day(2025, 10, 15))
+    rows = by_code(report)
+    xz, sj = rows["410184"], rows["410106"]
+    assert report["activity_tracked"] is True
+    assert (xz["dishonesty_bodies"], xz["overdue"], xz["clues"], xz["clues_transferred_on_time"]) == (1, 1, 1, 1)
+    assert (xz["clues_verified"], xz["clues_confirmed"], xz["owed"], xz["cleared"]) == (1, 1, 60000, 40000)
+    assert (xz["clearance_stalled"], xz["score"], xz["trend"]) == (0, 80.0, None)
+    assert (sj["clues"], sj["clues_transferred_late"], sj["clues_confirmed"], sj["score"]) == (1, 1, 0, 98.0)
+    assert [w["code"] for w in sj["warnings"]] == ["transfer_late"]
+    engine = Engine(store=store, clock=Clock(dt.datetime(2025, 9, 16, 4, tzinfo=dt.UTC)), cases=False)
+    district = engine.check("410184", "honors", organizer="development_reform")
+    assert [m.measure_id for m in district.measures] == ["GOV-HON-001"]
+    assert [h.record_id for h in district.hits] == [confirmed.record_id]

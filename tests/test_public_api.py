@@ -41,7 +41,7 @@ FACADE = [
 NAMESPACES = {
     "joint_sanctions.stores": ["DEFAULT_URL", "PostgresStore", "RecordStore", "SqlStore", "SqliteStore",
                                "open_store"],
-    "joint_sanctions.vocabulary": ["BAN_LIST_TYPES", "CASE_STATUSES", "DECISIONS", "DISPOSAL_RESULTS", "EFFECTS",
+    "joint_sanctions.vocabulary": ["BAN_LIST_TYPES", "CASE_STATUSES", "CLUE_CHANNELS", "CLUE_STATUSES", "DECISIONS", "DISPOSAL_RESULTS", "EFFECTS",
                                    "ID_KINDS", "INCENTIVE_LIST_TYPES", "KINDS", "LIST_TYPES", "MATTER_TYPES",
                                    "ORGANIZERS", "PUNISHMENT_LIST_TYPES", "RECORD_STATUSES",
                                    "RELATED_PARTY_ROLES", "SUBJECT_TYPES"],

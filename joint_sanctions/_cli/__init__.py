@@ -16,23 +16,9 @@ import sys
 from collections.abc import Sequence
 
 from .._errors import JointSanctionsError
-from . import (
-    _common,
-    batch,
-    cases,
-    check,
-    diff,
-    gov_districts,
-    lint,
-    matrix,
-    measures,
-    records,
-    schema,
-    test,
-    vocab,
-)
+from . import _common, batch, cases, check, diff, gov, lint, matrix, measures, records, schema, test, vocab
 
-_COMMAND_GROUPS = (lint, records, check, batch, cases, measures, schema, vocab, test, diff, matrix, gov_districts)
+_COMMAND_GROUPS = (lint, records, check, batch, cases, measures, schema, vocab, test, diff, matrix, gov)
 
 
 def build_parser() -> argparse.ArgumentParser:

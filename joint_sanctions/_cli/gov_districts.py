@@ -20,51 +20,33 @@ from .._tabular import DEFAULT_MAX_INPUT_MB, MAX_INPUT_MB_RANGE
 from .._text import escape_controls
 from ..stores import open_store
 from . import _common
+from ._common import action, action_group
 
 _REPORT_FORMATS = (".html", ".xlsx", ".json")
 
 
-def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    """The ``gov`` group holding ``districts`` alone, until the group of clues and clearance registers it."""
-    p = sub.add_parser("gov", parents=[common], help="government integrity (政务诚信)")
-    gsub = p.add_subparsers(dest="gov_command", metavar="GROUP", parser_class=_common.Parser)
-    gsub.required = True
-    register_districts(gsub, common)
-
-
 def register_districts(gov_subparsers: Any, common: argparse.ArgumentParser) -> None:
     """Add ``districts`` and its commands to the ``gov`` command group."""
-    p = gov_subparsers.add_parser("districts", parents=[common],
-                                  help="districts: their scores and the monthly report (区县政务诚信监测)")
-    dsub = p.add_subparsers(dest="districts_command", metavar="ACTION", parser_class=_common.Parser)
-    dsub.required = True
-
-    def districts_option(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--districts", metavar="FILE",
-                            help="the deployment's districts (YAML); default JOINT_SANCTIONS_DISTRICTS or the "
-                                 "shipped Zhengzhou file / 区县配置文件")
-
-    lst = dsub.add_parser("list", parents=[common], help="the deployment's districts, checked / 列出区县")
-    districts_option(lst)
-    lst.add_argument("--json", action="store_true", help="print JSON only")
-    lst.set_defaults(func=run_list)
-
-    imp = dsub.add_parser("import-scores", parents=[common],
-                          help="import third-party scores per district and month (CSV or XLSX) / 导入第三方评分")
-    imp.add_argument("file", metavar="FILE")
-    districts_option(imp)
+    dsub = action_group(gov_subparsers, common, "districts",
+                        "districts: their scores and the monthly report (区县政务诚信监测)")
+    lst = action(dsub, common, "list", "the deployment's districts, checked / 列出区县", run_list)
+    _districts_option(lst)
+    imp = action(dsub, common, "import-scores", "import third-party scores per district and month (CSV or XLSX) "
+                 "/ 导入第三方评分", run_import, ("file", "FILE"))
+    _districts_option(imp)
     imp.add_argument("--max-input-mb", type=_common.positive_int(MAX_INPUT_MB_RANGE[1]), default=DEFAULT_MAX_INPUT_MB,
                      metavar="N", help=f"the most an XLSX part may unpack to, in MiB (default {DEFAULT_MAX_INPUT_MB})")
-    imp.add_argument("--json", action="store_true", help="print JSON only")
-    imp.set_defaults(func=run_import)
-
-    rep = dsub.add_parser("report", parents=[common], help="the monthly district report / 区县月度监测报告")
+    rep = action(dsub, common, "report", "the monthly district report / 区县月度监测报告", run_report)
     rep.add_argument("--month", required=True, type=_month, metavar="YYYY-MM")
     rep.add_argument("--out", type=_common.out_path(*_REPORT_FORMATS), metavar="FILE",
                      help="write the report as .html (with charts), .xlsx or .json")
-    districts_option(rep)
-    rep.add_argument("--json", action="store_true", help="print the report as JSON only")
-    rep.set_defaults(func=run_report)
+    _districts_option(rep)
+
+
+def _districts_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--districts", metavar="FILE",
+                        help="the deployment's districts (YAML); default JOINT_SANCTIONS_DISTRICTS or the shipped "
+                             "Zhengzhou file / 区县配置文件")
 
 
 def _month(text: str) -> str:

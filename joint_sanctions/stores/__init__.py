@@ -10,6 +10,8 @@ What lives here:
   production; needs the ``postgres`` extra, so it is imported only when asked for): each implements
   the seam once; what they share is written once in ``_sql_store`` (records) and ``_case_tables``
   (the closed loop's cases and feedback outbox).
+- ``_gov_tables``: the government-integrity tables (clues and their trail, arrears and payments,
+  contracts), their migrations ``gov-0001``… and :func:`~._gov_tables.gov_store`.
 - :func:`open_store` and :data:`DEFAULT_URL` (``_open``): the one place that turns a URL into a store.
 
 What it may import: the model layer only (``_models``, ``_case_model``, ``_errors``, ``_identifiers``,
