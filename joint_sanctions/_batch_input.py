@@ -24,6 +24,7 @@ from ._batch_rows import (
 )
 from ._check import coerce_subject
 from ._errors import IdentifierError
+from ._tabular import cell_text as _text
 from .vocabulary import SUBJECT_TYPES
 
 # --- reading ----------------------------------------------------------------------------------------
@@ -233,14 +234,6 @@ def _entry(line: int, columns: Sequence[str], cells: Sequence[object]) -> BatchE
     if problems:
         return _rejected(line, "; ".join(problems))
     return BatchEntry(line, coerce_subject(subject))  # ids checked above: built without re-validation
-
-
-def _text(cell: object) -> str:
-    if cell is None:
-        return ""
-    if isinstance(cell, float) and cell.is_integer():
-        return str(int(cell))  # a number typed into a name cell comes back as 12.0
-    return str(cell).strip()
 
 
 def _identifier(column: str, cell: object, problems: list[str]) -> str | None:

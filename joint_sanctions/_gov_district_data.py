@@ -20,10 +20,8 @@ import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
-import openpyxl
 import yaml
 
 from . import _identifiers as identifiers
@@ -245,12 +243,8 @@ def import_scores(store: RecordStore, path: str | os.PathLike[str], districts: D
             elif read:
                 scores.extend(read)
                 rows += 1
-    except _tabular.Refused as exc:
-        raise DistrictError(f"{name}: {exc}") from None
     except (UnicodeDecodeError, csv.Error) as exc:
         raise DistrictError(f"{name}: cannot read the file ({exc}) / 无法读取文件") from None
-    except OSError as exc:
-        raise DistrictError(f"{name}: cannot read the file: {exc.strerror or exc} / 无法读取文件") from None
     if scores:
         write_scores(store, scores, now or dt.datetime.now(dt.UTC))
     return ScoreImport(name, rows, errors)
@@ -258,37 +252,10 @@ def import_scores(store: RecordStore, path: str | os.PathLike[str], districts: D
 
 def _rows(path: str, max_input_mb: int) -> Iterator[tuple[int, Sequence[object], list[str], str | None]]:
     """``(line, cells, header, why the row is too long to read or None)`` of each row after the header."""
-    ext = os.path.splitext(path)[1].lower()
-    if ext == ".csv":
-        _tabular.check_csv(path)
-        with open(path, encoding="utf-8-sig", newline="") as file:
-            reader = csv.reader(_tabular.capped_lines(file))
-            columns = _header(path, next(reader, None))
-            start = reader.line_num + 1
-            for row in reader:
-                line, start = start, reader.line_num + 1
-                yield line, row, columns, _tabular.long_field(columns, row)
-        return
-    if ext != ".xlsx":
-        raise DistrictError(f"{path}: unsupported file type {ext or '(none)'!r}; use .csv or .xlsx "
-                            "/ 仅支持 .csv 或 .xlsx 文件")
-    _tabular.check_xlsx(path, max_input_mb)
-    with open(path, "rb") as file:
-        try:
-            workbook = openpyxl.load_workbook(file, read_only=True, data_only=True)
-        except _tabular.XLSX_ERRORS as exc:
-            raise DistrictError(f"{path}: not a readable XLSX workbook ({exc}) / 不是有效的 XLSX 工作簿") from None
-        try:
-            sheet = workbook.worksheets[0]
-            sheet.reset_dimensions()
-            refuse = partial(lambda p, e: DistrictError(f"{p}: not a readable XLSX workbook ({e}) "
-                                                        "/ 不是有效的 XLSX 工作簿"), path)
-            sheet_rows = _tabular.guarded(sheet.iter_rows(values_only=True), refuse)
-            header = _header(path, next(sheet_rows, None))
-            for line, cells in enumerate(sheet_rows, start=2):
-                yield line, cells, header, None
-        finally:
-            workbook.close()
+    for line, columns, cells in _tabular.table_rows(path, max_input_mb, lambda cells: _header(path, cells),
+                                                    DistrictError, "unsupported file type; use .csv or .xlsx "
+                                                                   "/ 仅支持 .csv 或 .xlsx 文件"):
+        yield line, cells, columns, _tabular.long_field(columns, [c if isinstance(c, str) else "" for c in cells])
 
 
 def _header(path: str, cells: Sequence[object] | None) -> list[str]:
@@ -311,18 +278,18 @@ def _score_row(line: int, columns: Sequence[str], cells: Sequence[object],
         return ImportRowError(line, f"{len(cells)} fields, the header has {len(columns)} / 字段数与表头不符")
     values: Mapping[str, object] = dict(zip(columns, cells, strict=False))
     problems: list[str] = []
-    code = _cell_text(values.get("region_code"))
+    code = _tabular.cell_text(values.get("region_code"))
     district = districts.find(code)
     if district is None:
         problems.append(f"region_code {code[:12]!r} is not one of the deployment's districts / 不是本部署的区县")
     month_cell = values.get("month")
-    month = (month_cell.strftime("%Y-%m") if isinstance(month_cell, dt.date) else _cell_text(month_cell))
+    month = (month_cell.strftime("%Y-%m") if isinstance(month_cell, dt.date) else _tabular.cell_text(month_cell))
     try:
         month = parse_month(month)
     except ValueError as exc:
         problems.append(f"month: {exc}")
     scores: list[DistrictScore] = []
-    source = _cell_text(values.get("source"))
+    source = _tabular.cell_text(values.get("source"))
     for dimension in DIMENSIONS:
         cell = values.get(dimension)
         if cell is None or (isinstance(cell, str) and not cell.strip()):
@@ -332,7 +299,7 @@ def _score_row(line: int, columns: Sequence[str], cells: Sequence[object],
         except (TypeError, ValueError):
             score = math.nan
         if not 0.0 <= score <= 100.0:
-            problems.append(f"{dimension}: {_cell_text(cell)[:20]!r} is not a score from 0 to 100 / 分值须在 0–100 之间")
+            problems.append(f"{dimension}: {_tabular.cell_text(cell)[:20]!r} is not a score from 0 to 100 / 分值须在 0–100 之间")
             continue
         scores.append(DistrictScore(code, month, dimension, score, source))
     if not problems and not scores:
@@ -341,10 +308,3 @@ def _score_row(line: int, columns: Sequence[str], cells: Sequence[object],
         return ImportRowError(line, identifiers.mask_text("; ".join(problems)))
     return scores
 
-
-def _cell_text(cell: object) -> str:
-    if cell is None:
-        return ""
-    if isinstance(cell, float) and cell.is_integer():
-        return str(int(cell))
-    return str(cell).strip()

@@ -186,13 +186,22 @@ def test_scores_import_keeps_good_rows_and_reports_bad_ones(database: Database, 
 
 
 def test_a_scores_file_with_a_wrong_header_stores_nothing(database: Database, tmp_path: Path) -> None:
-    """A header without region_code or without any dimension refuses the file in one line."""
+    """A header without region_code or without any dimension, a file not UTF-8, of another type or not a
+    workbook refuses the file in one line, nothing stored."""
     store = database.open()
     for header in ("month,lawful_administration", "region_code,month,source", "region_code,month,bogus"):
         path = tmp_path / "bad.csv"
         path.write_text(f"{header}\n410184,2025-06,80\n", encoding="utf-8")
         with pytest.raises(DistrictError):
             import_scores(store, path, SHIPPED)
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes("行政区划代码,月份,依法行政\n410184,2025-06,80\n".encode("gbk"))
+    (tmp_path / "scores.txt").write_text("region_code,month,transparency\n", encoding="utf-8")
+    (tmp_path / "fake.xlsx").write_bytes(b"not a zip")
+    for path, words in ((gbk, "UTF-8"), (tmp_path / "scores.txt", "unsupported"), (tmp_path / "fake.xlsx", "XLSX")):
+        with pytest.raises(DistrictError, match=words) as refused:
+            import_scores(store, path, SHIPPED)
+        assert str(refused.value).startswith(str(path)) and "\n" not in str(refused.value)
     assert read_scores(store, ["2025-06"]) == []
 
 
