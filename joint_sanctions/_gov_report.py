@@ -23,6 +23,7 @@ from typing import Any
 from ._gov_activity import DistrictActivity, district_activity
 from ._gov_district_data import DIMENSIONS, District, DistrictError, Districts, parse_month
 from ._gov_districts import area_of, record_area
+from ._identifiers import mask, mask_text
 from ._models import CST, CreditRecord
 from .stores import RecordStore, SqlStore
 from .stores._gov_district_tables import GOVERNMENT_DISHONESTY, bodies_in, read_scores
@@ -132,11 +133,12 @@ def _district(district: District, data: _Month) -> dict[str, Any]:
     }
     base = third_party if third_party is not None else 100.0
     score = round(min(100.0, max(0.0, base - sum(deductions.values()))), 1)
-    warnings = [{"code": "overdue_rectification", "record_id": r.record_id, "subject_id": r.subject_id,
+    # Names and ids are shown masked: a record of a person (公职人员) may carry a resident id.
+    warnings = [{"code": "overdue_rectification", "record_id": mask_text(r.record_id), "subject_id": mask(r.subject_id),
                  "rectify_by": r.rectify_by.isoformat() if r.rectify_by else None,
-                 "message": f"逾期未整改 / rectification overdue: {r.subject_name or r.subject_id} "
-                            f"({r.record_id}) was due {r.rectify_by}"} for r in overdue]
-    for body in sorted({b for a in acts or () for b in a.stalled_bodies}):
+                 "message": mask_text(f"逾期未整改 / rectification overdue: {r.subject_name or r.subject_id} "
+                                      f"({r.record_id}) was due {r.rectify_by}")} for r in overdue]
+    for body in sorted({mask(b) for a in acts or () for b in a.stalled_bodies}):
         warnings.append({"code": "clearance_stalled", "subject_id": body,
                          "message": f"清欠停滞 / clearance stalled: {body} has paid nothing for 60 days"})
     late = total("clues_transferred_late")

@@ -5,6 +5,7 @@ are computed by hand below, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,12 @@ from joint_sanctions._gov_district_data import (
     load_districts,
 )
 from joint_sanctions._gov_report import district_report
+from joint_sanctions._gov_report_render import render_html, render_table, write_xlsx
 from joint_sanctions.stores import RecordStore
 from joint_sanctions.stores._gov_district_tables import read_scores
 from joint_sanctions.testing import Clock
 
-from .conftest import Database, record
+from .conftest import Database, assert_masked, record, resident_id
 
 TOWN_A = "11410184MB0000001X"   # 新郑市 某镇人民政府
 TOWN_B = "11410184MB00000021"   # 新郑市 another body
@@ -267,3 +269,19 @@ def test_report_from_clues_and_clearance_as_recorded(database: Database) -> None
     district = engine.check("410184", "honors", organizer="development_reform")
     assert [m.measure_id for m in district.measures] == ["GOV-HON-001"]
     assert [h.record_id for h in district.hits] == [confirmed.record_id]
+
+
+def test_the_report_masks_resident_ids(database: Database, tmp_path: Path) -> None:
+    """A government-dishonesty record of a person (公职人员) in a district, named with the id in its name, shows
+    masked in the report's JSON, HTML, table and workbook."""
+    person = resident_id(42)
+    store = database.open()
+    store.upsert([gov("P1", person, dt.date(2025, 1, 10), region_code="410105", rectify_by=dt.date(2025, 3, 1),
+                      subject_name=f"张某（{person}）")])
+    report = district_report(store, SHIPPED, "2025-06", today=TODAY, source=activity)
+    assert by_code(report)["410105"]["overdue"] == 1
+    write_xlsx(report, str(tmp_path / "r.xlsx"))
+    book = openpyxl.load_workbook(tmp_path / "r.xlsx", read_only=True)
+    cells = " ".join(str(v) for ws in book.worksheets for row in ws.iter_rows(values_only=True) for v in row)
+    for text in (json.dumps(report, ensure_ascii=False), render_html(report), render_table(report), cells):
+        assert_masked(text, person)
