@@ -37,8 +37,8 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "government_integrity.py": (
         "受理线索 Clue received: 新郑市孟庄镇人民政府 (arrears_platform, region 410184)",
         "转交 Transferred to 新郑市人民政府 (in time)", "核实属实 Confirmed → government_dishonesty record GD-",
-        "区县核查 District check 410184 新郑市 honors: review (GOV-HON-001; via GD-",
-        "清欠 Paid 500,000 of 1,200,000; outstanding 700,000 (not yet rectified)",
+        "区县核查 District check 410184 honors: review (GOV-HON-001; via GD-",
+        "清欠 Paid 500,000 of 1,200,000; outstanding 700,000 (outstanding)",
         "第二条线索 Second clue: 上街区某局, transferred late, found unfounded",
         # by hand: 85 (mean of 90 85 80 88 92 75) − 10 (a body on the list) − 10 (overdue since the 25th) = 65;
         # 95 − 2 (a late transfer) = 93
