@@ -16,6 +16,7 @@ from joint_sanctions import CheckError, CreditRecord, Engine
 from joint_sanctions._batch import run_batch
 from joint_sanctions._identifiers import parse_region_code
 from joint_sanctions.stores import SqliteStore
+from joint_sanctions.stores._gov_district_tables import _BODIES, bodies_in, district_migrations
 from joint_sanctions.testing import Clock, MemoryStore
 
 from .conftest import FIXED_NOW, Database, cli, numbered_uscc, record, write_csv
@@ -165,3 +166,15 @@ def test_only_a_region_code_can_be_a_region(tmp_path: Path) -> None:
     summary = run_batch(Engine(store=store, clock=Clock(FIXED_NOW), cases=False), rows, "honors",
                         tmp_path / "out.csv")
     assert (summary.total, [r.line for r in summary.rejected]) == (1, [2])
+
+
+def test_the_district_query_is_served_by_its_partial_index(tmp_path: Path) -> None:
+    """Once the district tables exist, SQLite finds a district's bodies in the partial index of
+    government-dishonesty rows, not by scanning every record."""
+    store = SqliteStore(tmp_path / "i.db")
+    store.upsert([gov("G1", TOWN, region_code=XINZHENG), record("C1", CO)])
+    store.migrate(district_migrations(store.dialect))
+    with store.reading() as conn:
+        plan = conn.execute("EXPLAIN QUERY PLAN " + _BODIES, {"area": "410184%"}).fetchall()
+    assert "credit_records_gov_region" in str(plan)
+    assert bodies_in(store, "410184") == {TOWN} and bodies_in(store, "410106") == set()

@@ -34,7 +34,8 @@ def district_migrations(d: Dialect) -> tuple[Migration, ...]:
                    imported_at {d.time} NOT NULL,
                    PRIMARY KEY (region_code, month, dimension)
                ){d.table_options(without_rowid=True)}""",
-            ("CREATE INDEX credit_records_gov_region ON credit_records (region_code) "
+            # Covers the district query (subject_id, region_code) over government-dishonesty rows only.
+            ("CREATE INDEX credit_records_gov_region ON credit_records (subject_id, region_code) "
              f"WHERE list_type = '{GOVERNMENT_DISHONESTY}'"),
         )),
     )
