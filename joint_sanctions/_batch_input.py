@@ -24,6 +24,7 @@ from ._batch_rows import (
 )
 from ._check import coerce_subject
 from ._errors import IdentifierError
+from ._tabular import cell_text as _text
 from .vocabulary import SUBJECT_TYPES
 
 # --- reading ----------------------------------------------------------------------------------------
@@ -218,6 +219,10 @@ def _entry(line: int, columns: Sequence[str], cells: Sequence[object]) -> BatchE
         if subject_type is None:
             problems.append(f"unknown subject_type {kind[:40]!r} "
                             f"(expected one of {', '.join(SUBJECT_TYPES)})")
+        elif subject_type == "region":
+            problems.append("subject_type region: a district is checked by its region code with check --subject, "
+                            "not in a batch / 区县(市)不参与批量核查")
+            subject_type = None
         subject["subject_type"] = subject_type
     if not _blank(values.get("legal_representative_id")):
         rep = _identifier("legal_representative_id", values.get("legal_representative_id"), problems)
@@ -229,14 +234,6 @@ def _entry(line: int, columns: Sequence[str], cells: Sequence[object]) -> BatchE
     if problems:
         return _rejected(line, "; ".join(problems))
     return BatchEntry(line, coerce_subject(subject))  # ids checked above: built without re-validation
-
-
-def _text(cell: object) -> str:
-    if cell is None:
-        return ""
-    if isinstance(cell, float) and cell.is_integer():
-        return str(int(cell))  # a number typed into a name cell comes back as 12.0
-    return str(cell).strip()
 
 
 def _identifier(column: str, cell: object, problems: list[str]) -> str | None:

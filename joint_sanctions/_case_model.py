@@ -390,10 +390,27 @@ def open_key(subject_id: str, matter_type: str, item_code: str | None, applicati
     return f"{subject_id}|{matter_type}|{part(item_code)}|{part(application_no)}"
 
 
+class CaseRecorder(Protocol):
+    """Where the closed loop opens a case (发起、响应) for a check that found measures."""
+
+    def open_case(self, result: CheckResult, subject: Subject) -> str:
+        """Store a new case for ``result`` (``subject`` unmasked, for the uplink); return its case id.
+        A recorder that also takes ``caller=`` (the case book's does) is given the check's caller."""
+        ...
+
+
+def record_case(recorder: CaseRecorder, result: CheckResult, subject: Subject, caller: str | None) -> CheckResult:
+    """``result`` with the id of the case ``recorder`` opened for it, ``caller`` (who asked) passed on
+    only when there is one: a recorder of the host's own may not take it."""
+    case_id = (recorder.open_case(result, subject) if caller is None
+               else recorder.open_case(result, subject, caller=caller))  # type: ignore[call-arg]
+    return result.model_copy(update={"case_id": case_id})
+
+
 class CaseOpener:
     """Opens cases (发起、响应: status ``responded``) for checks that found measures, one per matter.
 
-    Implements :class:`~joint_sanctions._check.CaseRecorder`: the engine's default recorder, over the
+    Implements :class:`CaseRecorder`: the engine's default recorder, over the
     case backend of its store; the case book opens its cases through one too.
 
     Args:

@@ -40,11 +40,12 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
+from . import _gov_districts as districts
 from . import _identifiers as identifiers
 from ._base import Closing
-from ._case_model import CaseOpener, case_backend_of
+from ._case_model import CaseOpener, CaseRecorder, case_backend_of, record_case
 from ._compile import CompiledMeasures, collector_paused
 from ._conditions import AMOUNT_MAX
 from ._errors import CheckError, IdentifierError, MeasureListError, RuleEngineError
@@ -102,15 +103,6 @@ __all__ = [
 
 log = get_logger()
 When = dt.date | dt.datetime | None
-
-
-class CaseRecorder(Protocol):
-    """Where the closed loop opens a case (发起、响应) for a check that found measures."""
-
-    def open_case(self, result: CheckResult, subject: Subject) -> str:
-        """Store a new case for ``result`` (``subject`` unmasked, for the uplink); return its case id.
-        A recorder that also takes ``caller=`` (the case book's does) is given the check's caller."""
-        ...
 
 
 #: The time source of checks without an injected clock (seconds since the epoch); a module attribute
@@ -388,9 +380,12 @@ class Engine(Closing):
         listed = self._listed
         if listed.due():
             self._poll()
-        if listed.oldest is None or self._max_age is not None:  # the usual case needs no call
-            self._refuse_without_data(when, at, (subject,))
-        result = self._answer(subject, mat, when, day, at is None and open_case, caller)
+        try:
+            if listed.oldest is None or self._max_age is not None:  # the usual case needs no call
+                self._refuse_without_data(when, at, (subject,))
+            result = self._answer(subject, mat, when, day, at is None and open_case, caller)
+        except CheckError as refused:  # not a USCC or resident id: a district (region code) may be meant
+            result = self._district(subject, refused, mat, when, at, day, at is None and open_case, caller)[0]
         if self._log_checks:
             self._log_check(result, started)
         return result
@@ -481,11 +476,17 @@ class Engine(Closing):
         records = compiled.list_types.current(active, day)
         result = self._evaluate(compiled, subj, mat, when, day, by_id, records)
         if result.measures and opens and self._cases is not None:
-            # Only a caller is passed on: a recorder of the host's own may not take one.
-            case_id = (self._cases.open_case(result, subj) if caller is None
-                       else self._cases.open_case(result, subj, caller=caller))  # type: ignore[call-arg]
-            result = result.model_copy(update={"case_id": case_id})
+            result = record_case(self._cases, result, subj, caller)
         return result
+
+    def _district(self, subject: SubjectLike, refused: CheckError, mat: Matter, when: dt.datetime, at: When,
+                  day: dt.date, opens: bool, caller: str | None = None
+                  ) -> tuple[CheckResult, Subject, list[CreditRecord]]:
+        """A district-level check (:mod:`~joint_sanctions._gov_districts`); ``refused`` for any other subject."""
+        self._refuse_without_data(when, at, (district := districts.district_of(subject, refused),))
+        return districts.district_result(self.store, self._compiled, district, day, self._listed.data_as_of,
+                                         lambda c, own: self._evaluate(c, district, mat, when, day, {}, own),
+                                         self._cases if opens else None, caller)
 
     def explain(self, subject: SubjectLike, matter: MatterLike, *, at: When = None,
                 **matter_fields: Any) -> Explanation:
@@ -501,8 +502,12 @@ class Engine(Closing):
         when, day = self._now(at)
         if self._listed.due():
             self._poll()
-        self._refuse_without_data(when, at, (subject,))
-        compiled, subj = self._compiled, coerce_subject(subject)
+        try:
+            self._refuse_without_data(when, at, (subject,))
+            compiled, subj = self._compiled, coerce_subject(subject)
+        except CheckError as refused:  # a district (region code) may be meant
+            result, district, owned = self._district(subject, refused, mat, when, at, day, False)
+            return explain_check(self._compiled, district, mat, day, {}, owned, result)
         by_id = {p.id: p for p in subj.related_parties}
         records = compiled.list_types.current(self.store.active_records([subj.id, *by_id], day), day)
         result = self._evaluate(compiled, subj, mat, when, day, by_id, records)

@@ -104,10 +104,13 @@ def explain_check(compiled: CompiledMeasures, subj: Subject, mat: Matter, day: d
     """Explain ``result``, the engine's answer for these records (active on ``day``), measure by measure."""
     facts, by_fact = _facts(subj, result.subject.subject_type, mat, day, parties, records)
     trials: dict[str, list[RuleTrial]] = {}
+    district = subj.id_kind == "region_code"  # only measures written for districts reach one
     for fact in facts:
         record, role = by_fact[fact["id"]]
         for cm in compiled.candidates(record.list_type, mat.matter_type):
-            trials.setdefault(cm.measure.id, []).append(_trial(cm, fact, record, role, mat, day))
+            trial = (_not_for_districts(record, role) if district and "region" not in (cm.measure.subject_types or ())
+                     else _trial(cm, fact, record, role, mat, day))
+            trials.setdefault(cm.measure.id, []).append(trial)
     applied = {m.measure_id: m for m in result.measures}
     rows = []
     for mid in sorted(trials, key=compiled.position.__getitem__):
@@ -140,6 +143,14 @@ def _trial(cm: CompiledMeasure, fact: Mapping[str, Any], record: CreditRecord, r
     failed, zh, en = _why(cm, part, fact, record, role, mat, day)
     return RuleTrial(record_id=record.record_id, list_type=record.list_type, role=role, subject_id=shown,
                      failed=failed, reason_zh=identifiers.mask_text(zh), reason_en=identifiers.mask_text(en))
+
+
+def _not_for_districts(record: CreditRecord, role: str) -> RuleTrial:
+    return RuleTrial(record_id=record.record_id, list_type=record.list_type, role=role,
+                     subject_id=identifiers.mask(record.subject_id), failed="subject_type",
+                     reason_zh="区县(市)核查只适用 subject_types 写明 region 的措施；本措施针对被列入名单的主体本身",
+                     reason_en="a district check applies only measures whose subject_types name region; this one "
+                               "is for the listed body itself")
 
 
 def _part_of(expr: Expr) -> str:

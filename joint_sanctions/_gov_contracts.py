@@ -17,8 +17,6 @@ steps of :mod:`joint_sanctions._gov_clues`. Reading is bounded as for record imp
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import datetime as dt
 import math
 import os
@@ -27,14 +25,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import openpyxl
-
 from . import _tabular
 from ._errors import ImportRowError
 from ._gov_base import Clock, GovError, fen, government_body, read_day, time_param, utc_now, yuan
 from ._gov_clues import CREDIT_OFFICE, insert_clue
 from ._identifiers import mask_text
 from ._logging import get_logger
+from ._tabular import cell_text as _text
 from .stores import RecordStore
 from .stores._gov_tables import gov_store
 
@@ -134,42 +131,8 @@ def _status(events: Sequence[dict[str, Any]]) -> str:
 
 def _rows(path: str, max_input_mb: int) -> Iterator[tuple[int, list[str], Sequence[object]]]:
     """(line, column names, cells) of every data row; refuses a whole file with GovError."""
-    extension = os.path.splitext(path)[1].lower()
-    try:
-        if extension == ".csv":
-            _tabular.check_csv(path)
-            with open(path, encoding="utf-8-sig", newline="") as file:
-                reader = csv.reader(_tabular.capped_lines(file))
-                columns = _header(path, next(reader, None))
-                start = reader.line_num + 1
-                for cells in reader:
-                    line, start = start, reader.line_num + 1
-                    yield line, columns, cells
-        elif extension == ".xlsx":
-            _tabular.check_xlsx(path, max_input_mb)
-            with open(path, "rb") as raw:
-                try:
-                    workbook = openpyxl.load_workbook(raw, read_only=True, data_only=True)
-                except _tabular.XLSX_ERRORS as exc:
-                    raise _not_a_workbook(path, exc) from exc
-                with contextlib.closing(workbook):
-                    sheet = workbook.worksheets[0]
-                    sheet.reset_dimensions()
-                    sheet_rows = _tabular.guarded(sheet.iter_rows(values_only=True),
-                                                  lambda e: _not_a_workbook(path, e))
-                    sheet_columns = _header(path, next(sheet_rows, None))
-                    for line, sheet_cells in enumerate(sheet_rows, start=2):
-                        yield line, sheet_columns, sheet_cells
-        else:
-            raise GovError(f"{path}: a contract file is .csv or .xlsx / 合同文件须为 CSV 或 XLSX")
-    except _tabular.Refused as exc:
-        raise GovError(f"{path}: {exc}") from None
-    except OSError as exc:
-        raise GovError(f"{path}: cannot read the file: {exc.strerror or exc} / 无法读取文件") from None
-
-
-def _not_a_workbook(path: str, exc: BaseException) -> GovError:
-    return GovError(f"{path}: not a readable XLSX workbook ({exc}) / 不是有效的 XLSX 工作簿")
+    return _tabular.table_rows(path, max_input_mb, lambda cells: _header(path, cells), GovError,
+                               "a contract file is .csv or .xlsx / 合同文件须为 CSV 或 XLSX")
 
 
 def _header(path: str, cells: Sequence[object] | None) -> list[str]:
@@ -181,14 +144,6 @@ def _header(path: str, cells: Sequence[object] | None) -> list[str]:
         raise GovError(f"{path}: {problems} (allowed: {', '.join(COLUMNS)}; required: {', '.join(_REQUIRED)}) "
                        "/ 表头有误")
     return columns
-
-
-def _text(cell: object) -> str:
-    if cell is None:
-        return ""
-    if isinstance(cell, float) and cell.is_integer():
-        return str(int(cell))
-    return str(cell).strip()
 
 
 def _date(name: str, cell: object) -> dt.date | None:

@@ -43,6 +43,7 @@ __all__ = [
     "normalize_resident_id",
     "normalize_uscc",
     "parse_identifier",
+    "parse_region_code",
 ]
 
 
@@ -209,6 +210,26 @@ def parse_identifier(text: str, *, today: dt.date | None = None) -> tuple[str, s
     raise IdentifierError(uscc_problem)
 
 
+def parse_region_code(text: str) -> str:
+    """Normalise and validate a 6-digit 行政区划代码, the subject of a district-level check.
+
+    Returns:
+        The six ASCII digits (full-width digits and surrounding blanks are accepted).
+
+    Raises:
+        IdentifierError: not six digits, or the first two are not a province code (11–82).
+    """
+    code = _normalise(text)
+    if len(code) != 6 or not code.isascii() or not code.isdigit():
+        raise IdentifierError(f"行政区划代码须为6位数字 / a region code must be 6 digits, found {len(code)} "
+                              "characters" if len(code) != 6 else
+                              "行政区划代码须为6位数字 / a region code must be 6 digits")
+    if not 11 <= int(code[:2]) <= 82:
+        raise IdentifierError(f"行政区划代码前两位须为省级代码 (11–82) / a region code must start with a province "
+                              f"code (11–82), found {code[:2]}")
+    return code
+
+
 def infer_subject_type(normalised_id: str, kind: str) -> str:
     """Subject type implied by an identifier (docs/check-result.md).
 
@@ -242,6 +263,9 @@ def kind_mismatch(kind: str, subject_type: str | None) -> str | None:
     """
     if subject_type is None:
         return None
+    if subject_type == "region":
+        return ("a region is checked by its region code; records name the bodies in it "
+                "/ 区县(市)以行政区划代码核查，信用记录应记在其辖区内的主体名下")
     if kind == "uscc" and subject_type == "natural_person":
         return ("a USCC cannot identify a natural_person (use the person's resident id) "
                 "/ 统一社会信用代码不能标识自然人")

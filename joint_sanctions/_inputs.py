@@ -89,7 +89,7 @@ def _is_plain(subject: Mapping[str, Any], parties: _Parties) -> bool:
     subject_type = subject.get("subject_type")
     if (not subject.keys() <= _SUBJECT_KEYS or type(subject["id"]) is not str
             or type(name := subject.get("name", "")) is not str or "\x00" in name
-            or (subject_type is not None and subject_type not in SUBJECT_TYPES)):
+            or (subject_type is not None and (subject_type not in SUBJECT_TYPES or subject_type == "region"))):
         return False
     return all(party.keys() <= _PARTY_KEYS and party.get("role") in RELATED_PARTY_ROLES
                and type(party["id"]) is str and type(name := party.get("name", "")) is str and "\x00" not in name

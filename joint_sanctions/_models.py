@@ -24,8 +24,8 @@ from ._base import FROZEN as _FROZEN
 from .vocabulary import BAN_LIST_TYPES
 
 SubjectType = Literal["legal_person", "unincorporated_org", "individual_business", "natural_person",
-                      "government_body"]
-IdKind = Literal["uscc", "resident_id"]
+                      "government_body", "region"]
+IdKind = Literal["uscc", "resident_id", "region_code"]
 ListType = Literal["court_defaulter", "major_tax_violator", "procurement_violator",
                    "market_serious_violator", "wage_arrears", "safety_serious_violator",
                    "trading_serious_violator", "government_dishonesty",
@@ -102,6 +102,15 @@ class Subject(_Identified):
     name: Annotated[str, AfterValidator(_no_nul)] = ""
     subject_type: SubjectType | None = None
     related_parties: tuple[RelatedParty, ...] = ()
+
+    @model_validator(mode="after")
+    def _not_a_region(self) -> Subject:
+        # A district is named by its region code (the engine builds that subject itself); an organisation
+        # or person given the type would otherwise draw the measures written for districts.
+        if self.subject_type == "region":
+            raise ValueError("subject type region is for a district's 6-digit region code, not a USCC or "
+                             "resident id / 区县(市)以行政区划代码核查")
+        return self
 
 
 #: What separates the items of a ban list given as text (a CSV cell): ';' or the full-width '；'.

@@ -79,7 +79,9 @@ _DATES = frozenset({"listed_on", "expires_on", "rectify_by", "ban_until"})
 _LISTS = frozenset({"ban_matter_types", "ban_item_codes"})
 # Id → Chinese name, to suggest the id when a file carries the name or a near miss.
 _CHOICES: dict[str, Mapping[str, str]] = {
-    "list_type": LIST_TYPES, "subject_type": SUBJECT_TYPES, "status": RECORD_STATUSES,
+    # A record names a body, never a district (kind_mismatch refuses the type region with its reason).
+    "list_type": LIST_TYPES, "subject_type": {k: v for k, v in SUBJECT_TYPES.items() if k != "region"},
+    "status": RECORD_STATUSES,
     "ban_matter_types": MATTER_TYPES}
 # Chinese name → id, so a file may name list types (subject types, statuses) as people write them; ban
 # lists take ids only.

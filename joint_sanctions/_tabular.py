@@ -16,7 +16,9 @@ Problems with a whole file raise :class:`Refused`; callers turn it into their ow
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import os
 import re
 import zipfile
 import zlib
@@ -24,6 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import IO
 
+import openpyxl
 from openpyxl.utils.exceptions import CellCoordinatesException, InvalidFileException
 
 MIB = 1 << 20
@@ -331,6 +334,62 @@ def read_header(cells: Sequence[object], known: Sequence[str], required: Sequenc
     if repeated := sorted({name for name in names if name in known and names.count(name) > 1}):
         problems.append(f"repeated columns: {', '.join(repeated)}")
     return names, "; ".join(problems)
+
+
+def cell_text(cell: object) -> str:
+    """A cell's value as trimmed text ("" for an empty cell); a whole number a spreadsheet stored as a float
+    (a number typed into a text cell comes back as 12.0) without its ``.0``."""
+    if cell is None:
+        return ""
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    return str(cell).strip()
+
+
+def table_rows(path: str, max_input_mb: int, header: Callable[[Sequence[object] | None], list[str]],
+               error: Callable[[str], Exception], unsupported: str,
+               ) -> Iterator[tuple[int, list[str], Sequence[object]]]:
+    """``(line, column names, cells)`` of each data row of a CSV (UTF-8, BOM or not) or XLSX (first sheet)
+    file, the file checked first (:func:`check_csv`, :func:`check_xlsx`); ``header`` names the columns from
+    the first row's cells (None for an empty file) and raises what it refuses.
+
+    Raises:
+        Exception: ``error(message)``, the message starting with ``path``, for a file refused whole:
+            ``unsupported`` for another extension, a file over the limits, not UTF-8, not a workbook, or
+            unreadable.
+    """
+    ext = os.path.splitext(path)[1].lower()
+    try:
+        if ext == ".csv":
+            check_csv(path)
+            with open(path, encoding="utf-8-sig", newline="") as file:
+                reader = csv.reader(capped_lines(file))
+                columns = header(next(reader, None))
+                start = reader.line_num + 1
+                for cells in reader:
+                    line, start = start, reader.line_num + 1  # physical lines: a quoted break counts
+                    yield line, columns, cells
+        elif ext == ".xlsx":
+            check_xlsx(path, max_input_mb)
+            with open(path, "rb") as raw:
+                try:
+                    workbook = openpyxl.load_workbook(raw, read_only=True, data_only=True)
+                except XLSX_ERRORS as exc:
+                    raise error(f"{path}: not a readable XLSX workbook ({exc}) / 不是有效的 XLSX 工作簿") from None
+                with contextlib.closing(workbook):
+                    sheet = workbook.worksheets[0]
+                    sheet.reset_dimensions()  # some writers store a wrong size, which would cut rows short
+                    rows = guarded(sheet.iter_rows(values_only=True), lambda e: error(
+                        f"{path}: not a readable XLSX workbook ({e}) / 不是有效的 XLSX 工作簿"))
+                    sheet_columns = header(next(rows, None))
+                    for line, sheet_cells in enumerate(rows, start=2):
+                        yield line, sheet_columns, sheet_cells
+        else:
+            raise error(f"{path}: {unsupported}")
+    except Refused as exc:
+        raise error(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read the file: {exc.strerror or exc} / 无法读取文件") from None
 
 
 def guarded(rows: Iterator[tuple[object, ...]],

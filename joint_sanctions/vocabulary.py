@@ -12,11 +12,13 @@ SUBJECT_TYPES: dict[str, str] = {
     "individual_business": "个体工商户",
     "natural_person": "自然人",
     "government_body": "机关/事业单位",
+    "region": "区县(市)",
 }
 
 ID_KINDS: dict[str, str] = {
     "uscc": "统一社会信用代码",
     "resident_id": "居民身份证号码",
+    "region_code": "行政区划代码",
 }
 
 PUNISHMENT_LIST_TYPES: dict[str, str] = {

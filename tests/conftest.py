@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -422,3 +423,31 @@ def loop_db(path: Path) -> str:
     store.upsert(loop_records())
     store.close()
     return f"sqlite:///{path}"
+
+
+# --- the headless browser (tests marked ``browser``) ---------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Path of a headless-capable chromium with a CJK font; their absence fails the opted-in test."""
+    path = shutil.which("chromium")
+    fonts = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, check=False).stdout \
+        if shutil.which("fc-list") else ""
+    missing = ([] if path else ["chromium"]) + ([] if fonts.strip() else ["fonts-wqy-zenhei"])
+    if missing:  # without a CJK font every Chinese heading renders as boxes
+        pytest.fail(f"the browser tests need {' and '.join(missing)}: apt-get install {' '.join(missing)}",
+                    pytrace=False)
+    assert path is not None
+    return path
+
+
+def run_chromium(chromium: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run headless chromium with a fresh profile under ``tmp_path``; fail the test if it fails."""
+    profile = tmp_path / "chromium-profile"
+    command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--user-data-dir={profile}", *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done

@@ -34,6 +34,17 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "导入信用记录 Imported 14 records (0 rejected)", "郑州恒通建设工程有限公司", "法释〔2013〕17号（法释〔2017〕7号修正）第八条; confirmed",
         "11 checks, 8 flagged, 9 cases opened", "(feedback v1): 郑州恒通建设工程有限公司, government_procurement",
         "闭环 Loop closed: 1 delivered, case status fed_back (已反馈); 0 feedback record(s) pending."),
+    "government_integrity.py": (
+        "受理线索 Clue received: 新郑市孟庄镇人民政府 (arrears_platform, region 410184)",
+        "转交 Transferred to 新郑市人民政府 (in time)", "核实属实 Confirmed → government_dishonesty record GD-",
+        "区县核查 District check 410184 honors: review (GOV-HON-001; via GD-",
+        "清欠 Paid 500,000 of 1,200,000; outstanding 700,000 (outstanding)",
+        "第二条线索 Second clue: 上街区某局, transferred late, found unfounded",
+        # by hand: 85 (mean of 90 85 80 88 92 75) − 10 (a body on the list) − 10 (overdue since the 25th) = 65;
+        # 95 − 2 (a late transfer) = 93
+        "新郑市 410184: score 65 (third party 85), bodies 1, overdue 1, clues 1, owed 700,000, cleared 500,000",
+        "上街区 410106: score 93 (third party 95)", "预警 Warning: 逾期未整改 / rectification overdue",
+        "wrote demo_out/government/districts-2025-09.html"),
     "civil_servant_hiring.py": (
         "吴二  4101**********0835  → 不予通过 disqualified", "《中华人民共和国公务员法》第二十六条第（四）项",
         "汇总 Summary: 通过 4，需人工复核 0，不予录用 2", '"subject_id": "4101**********0835"'),

@@ -560,10 +560,10 @@ def test_mask_text_returns_plain_text_itself() -> None:
 
 
 def test_public_names_are_pinned() -> None:
-    """The module exports exactly the seven functions other modules import."""
+    """The module exports exactly the eight functions other modules import."""
     assert sorted(identifiers.__all__) == [
         "infer_subject_type", "kind_mismatch", "mask", "mask_text", "normalize_resident_id", "normalize_uscc",
-        "parse_identifier",
+        "parse_identifier", "parse_region_code",
     ]
 
 

@@ -3,9 +3,7 @@ or ``JOINT_SANCTIONS_TEST_BROWSER=1``."""
 
 from __future__ import annotations
 
-import shutil
 import struct
-import subprocess
 from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
@@ -15,33 +13,9 @@ import pytest
 from joint_sanctions import Engine
 from joint_sanctions._batch import BatchSummary, run_batch
 
-from .conftest import USCCS, record, write_csv
+from .conftest import USCCS, record, run_chromium, write_csv
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Path of a headless-capable chromium with a CJK font; their absence fails the opted-in test."""
-    path = shutil.which("chromium")
-    fonts = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, check=False).stdout \
-        if shutil.which("fc-list") else ""
-    missing = ([] if path else ["chromium"]) + ([] if fonts.strip() else ["fonts-wqy-zenhei"])
-    if missing:  # without a CJK font every Chinese heading renders as boxes
-        pytest.fail(f"the browser tests need {' and '.join(missing)}: apt-get install {' '.join(missing)}",
-                    pytrace=False)
-    assert path is not None
-    return path
-
-
-def _run_chromium(chromium: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    profile = tmp_path / "chromium-profile"
-    command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               f"--user-data-dir={profile}", *args]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done
 
 
 class _Summary(HTMLParser):
@@ -99,7 +73,7 @@ def test_report_renders_with_summary_numbers(chromium: str, report: tuple[Path, 
                                             tmp_path: Path) -> None:
     """Chromium renders the report and its #summary shows the total and flagged counts as integers."""
     out, summary = report
-    dom = _run_chromium(chromium, tmp_path, "--dump-dom", out.as_uri()).stdout
+    dom = run_chromium(chromium, tmp_path, "--dump-dom", out.as_uri()).stdout
     assert "联合奖惩批量核查报告" in dom
     parser = _Summary()
     parser.feed(dom)
@@ -115,7 +89,7 @@ def test_report_screenshot_is_a_full_page_png(chromium: str, report: tuple[Path,
     """Chromium takes a 1280×900 PNG screenshot of the report."""
     out, _ = report
     png = tmp_path / "report.png"
-    _run_chromium(chromium, tmp_path, f"--screenshot={png}", "--window-size=1280,900", out.as_uri())
+    run_chromium(chromium, tmp_path, f"--screenshot={png}", "--window-size=1280,900", out.as_uri())
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", data[16:24])

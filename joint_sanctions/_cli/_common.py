@@ -226,3 +226,26 @@ def write_out(out: str, text: str | None = None, *, binary: Callable[[Any], None
     except OSError as exc:
         raise OutputError(f"cannot write {out}: {exc.strerror} / 无法写入 {out}") from None
     print(f"wrote {out} / 已写入 {out}")
+
+
+# --- command groups of several actions (gov clues|clearance|contracts|districts) ----------------------
+
+
+def action_group(gsub: Any, common: argparse.ArgumentParser, name: str, text: str) -> Any:
+    """A ``gov NAME ACTION`` group: its sub-parsers, one of which is required."""
+    p = gsub.add_parser(name, parents=[common], help=text)
+    actions = p.add_subparsers(dest=f"{name}_command", metavar="ACTION", parser_class=Parser)
+    actions.required = True
+    return actions
+
+
+def action(actions: Any, common: argparse.ArgumentParser, name: str, text: str, func: Any,
+           positional: tuple[str, str] | None = None) -> argparse.ArgumentParser:
+    """One ``gov GROUP NAME`` command running ``func``, with its positional argument (name, metavar), if
+    any, and ``--json``."""
+    parser: argparse.ArgumentParser = actions.add_parser(name, parents=[common], help=text)
+    if positional is not None:
+        parser.add_argument(positional[0], metavar=positional[1])
+    parser.add_argument("--json", action="store_true", help="print the JSON object only")
+    parser.set_defaults(func=func)
+    return parser

@@ -21,6 +21,18 @@ def _subject_id(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _checked_subject(text: str) -> str:
+    """A USCC, a resident id, or a district's 6-digit region code (a district-level check)."""
+    try:
+        return identifiers.parse_identifier(text)[0]
+    except IdentifierError as exc:
+        problem = str(exc)
+    try:
+        return identifiers.parse_region_code(text)
+    except IdentifierError:
+        raise argparse.ArgumentTypeError(problem) from None
+
+
 def _related(text: str) -> dict[str, str]:
     role, sep, value = text.partition("=")
     if not sep or role not in RELATED_PARTY_ROLES:
@@ -31,8 +43,9 @@ def _related(text: str) -> dict[str, str]:
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("check", parents=[common], help="check one subject for one matter")
-    p.add_argument("--subject", required=True, type=_subject_id, metavar="ID",
-                   help="USCC (统一社会信用代码) or resident id (居民身份证号码)")
+    p.add_argument("--subject", required=True, type=_checked_subject, metavar="ID",
+                   help="USCC (统一社会信用代码), resident id (居民身份证号码) or, for a district-level check, "
+                        "a 6-digit region code (行政区划代码)")
     p.add_argument("--matter", required=True, choices=list(MATTER_TYPES), metavar="TYPE",
                    help="matter type: " + ", ".join(MATTER_TYPES))
     p.add_argument("--name", default="", help="subject name")

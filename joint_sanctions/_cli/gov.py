@@ -36,6 +36,8 @@ from .._text import escape_controls
 from ..stores import open_store
 from ..vocabulary import CLUE_STATUSES
 from . import _common
+from ._common import action, action_group
+from .gov_districts import register_districts
 
 _TRANSFER_DAYS_ENV = "JOINT_SANCTIONS_GOV_TRANSFER_DAYS"
 _MAX_TRANSFER_DAYS = 60
@@ -48,26 +50,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     _register_clues(gsub, common)
     _register_clearance(gsub, common)
     _register_contracts(gsub, common)
-
-
-def action_group(gsub: Any, common: argparse.ArgumentParser, name: str, text: str) -> Any:
-    """A ``gov NAME ACTION`` group: its sub-parsers, one of which is required."""
-    p = gsub.add_parser(name, parents=[common], help=text)
-    actions = p.add_subparsers(dest=f"{name}_command", metavar="ACTION", parser_class=_common.Parser)
-    actions.required = True
-    return actions
-
-
-def action(actions: Any, common: argparse.ArgumentParser, name: str, text: str, func: Any,
-           positional: tuple[str, str] | None = None) -> argparse.ArgumentParser:
-    """One ``gov GROUP NAME`` command running ``func``, with its positional argument (name, metavar), if
-    any, and ``--json``."""
-    parser: argparse.ArgumentParser = actions.add_parser(name, parents=[common], help=text)
-    if positional is not None:
-        parser.add_argument(positional[0], metavar=positional[1])
-    parser.add_argument("--json", action="store_true", help="print the JSON object only")
-    parser.set_defaults(func=func)
-    return parser
+    register_districts(gsub, common)
 
 
 def _register_clues(gsub: Any, common: argparse.ArgumentParser) -> None:
