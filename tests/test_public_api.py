@@ -1,7 +1,7 @@
 """The public API is small and deliberate, and the house keeps its shape.
 
 One façade (``joint_sanctions``) re-exports everything a user of the pipeline touches; four public
-namespaces (``stores``, ``vocabulary``, ``testing``, ``adapters``) each pin their ``__all__``; every
+namespaces (``stores``, ``vocabulary``, ``testing``, ``adapters``, ``government``) each pin their ``__all__``; every
 other module is private (``_name``). Adding a public name is a decision made in this file.
 """
 
@@ -46,6 +46,12 @@ NAMESPACES = {
                                    "ORGANIZERS", "PUNISHMENT_LIST_TYPES", "RECORD_STATUSES",
                                    "RELATED_PARTY_ROLES", "SUBJECT_TYPES"],
     "joint_sanctions.testing": ["Clock", "FailingSink", "MemoryStore", "RecordingSink", "SequentialIds"],
+    "joint_sanctions.government": ["DIMENSIONS", "WEIGHTS", "Clearance", "Clue", "ClueEvent", "Contract",
+                                   "ContractImport", "District", "DistrictActivity", "DistrictError", "Districts",
+                                   "GovError", "Payment", "ScoreImport", "add_clue", "add_payment", "clearance",
+                                   "contract", "district_activity", "district_report", "get_clue",
+                                   "import_contracts", "import_scores", "list_clues", "load_districts",
+                                   "render_html", "transfer_clue", "verify_clue", "write_xlsx"],
     "joint_sanctions.adapters": ["VERDICTS", "AdapterError", "AdapterInputError", "Reason",
                                  "ServiceItemsError", "UnknownServiceItemError", "Verdict"],
 }
