@@ -1,5 +1,5 @@
-"""Government integrity (政务诚信) from Python: the loop the ``gov`` commands run (design.md §12,
-docs/government-integrity.md, docs/government-integrity-districts.md).
+"""Government integrity (政务诚信) from Python: the loop the ``gov`` commands run
+(docs/government-integrity.md, docs/government-integrity-districts.md).
 
 - Complaint clues about government bodies: :func:`add_clue` (received on a channel of
   ``vocabulary.CLUE_CHANNELS``), :func:`transfer_clue` (即发现即转交, a late transfer is recorded),
