@@ -52,7 +52,9 @@ def government_body(body: str, region: str | None = None) -> tuple[str, str]:
     try:
         normalised, kind = parse_identifier(body)
     except IdentifierError as exc:
-        raise GovError(f"unknown body {mask_text(body)[:40]!r}: {exc}") from None
+        # The identifier's message is Chinese first; every message here is English first.
+        chinese, _, english = str(exc).partition(" / ")
+        raise GovError(f"unknown body {mask_text(body)[:40]!r}: {english or chinese} / 未知的机构：{chinese}") from None
     if kind != "uscc" or not normalised.startswith("1"):
         raise GovError(f"unknown body {mask_text(normalised)!r}: not the USCC of a government body (机关/事业单位, "
                        "a code starting with 1) / 不是机关或事业单位的统一社会信用代码")

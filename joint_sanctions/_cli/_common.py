@@ -22,10 +22,26 @@ from .._text import escape_controls, redact_url
 _SUPPRESS = argparse.SUPPRESS
 
 
+# argparse's own messages are English only; every error line of the CLI is English / Chinese.
+_ARGPARSE_CHINESE = (
+    ("the following arguments are required", "缺少必需的参数"),
+    ("expected one argument", "参数缺少取值"),
+    ("invalid choice", "无效的取值"),
+    ("unrecognized arguments", "无法识别的参数"),
+    ("not allowed with argument", "这两个参数不能同时使用"),
+    ("is required", "须给出其中一个参数"),
+    ("ambiguous option", "参数名有歧义"),
+)
+_HAN = re.compile("[\u4e00-\u9fff]")
+
+
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line and exit 2 (docs/cli.md)."""
 
     def error(self, message: str) -> NoReturn:
+        if not _HAN.search(message):
+            chinese = next((zh for en, zh in _ARGPARSE_CHINESE if en in message), "命令行有误")
+            message = f"{message} / {chinese}"
         self.exit(2, f"{self.prog}: error: {shown(message)}\n")
 
 

@@ -16,6 +16,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -141,9 +142,12 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workdir]:
                 f"HT-001,{BODY},王某{RESIDENT_IDS[1]},2023-01-10,2023-12-31,signed,2023-01-10,300000,\n"
                 f"HT-001,{BODY},,,,defaulted,2024-01-15,120000,尾款未付\n")
     (path / "contracts.csv").write_text(contract, encoding="utf-8")
-    (path / "contracts_bad.csv").write_text(
-        contract.splitlines()[0] + f"\nHT-9,{CO},,,,signed,2024-01-01,,\nHT-9,{BODY},,,,lost,2024-13-01,-5,\x1b[2J\n"
-        f"HT-9,{RESIDENT_IDS[0]},,,,signed,2024-01-01,1e400,\n,,,,,,,,\n", encoding="utf-8")
+    (path / "contracts_bad.csv").write_text("\n".join([
+        contract.splitlines()[0], f"HT-9,{CO},,,,signed,2024-01-01,,", f"HT-9,{BODY},,,,lost,2024-01-01,,\x1b[2J",
+        f"HT-9,{BODY},,,,signed,2024-13-01,,", f"HT-9,{BODY},,,,signed,2024-01-01,-5,", f",{BODY},,,,signed,2024-01-01,,",
+        f"HT-9,{BODY},,2024-02-01,2024-01-01,signed,2024-01-01,,", f"HT-9,{RESIDENT_IDS[0]},,,,signed,2024-01-01,1e400,",
+        f"HT-9,{BODY},,,,signed,2024-01-01,,{'x' * 3000}", f"HT-9,{BODY},,,,signed,2024-01-01,,,extra", ",,,,,,,,"]) + "\n",
+        encoding="utf-8")
     work = Workdir(path, db, [])
     assert run_main(["records", "import", str(path / "records.csv"), "--db", db], work)[0] == 0
     for subject, matter in [(CO, "bidding"), (RESIDENT_IDS[0], "bidding"), (RESIDENT_IDS[1], "government_procurement"),
@@ -431,3 +435,65 @@ def test_lint_of_a_path_that_is_a_database_url_hides_its_password(workdir: Workd
     code, out, err = run_main(["lint", "postgresql://admin:S3cret@[::1/credit"], workdir)
     assert code == 1 and "file_not_found" in out
     assert "S3cret" not in out + err and "admin:***@" in out
+
+
+# A newcomer's mistakes with the new commands: each refusal is one clear line, English first, then
+# Chinese after the last " / " (a contract file's bad rows: one such line each).
+NEWCOMER_MISTAKES: list[tuple[list[str], int]] = [
+    (["gov", "clues", "add", "--body", "x"], 2),
+    (["gov", "clues", "add", "--body", "x", "--channel", "other", "--summary", "s"], 1),
+    (["gov", "clues", "add", "--body", RESIDENT_IDS[0], "--channel", "other", "--summary", "s"], 1),
+    (["gov", "clues", "add", "--body", CO, "--channel", "other", "--summary", "s"], 1),
+    (["gov", "clues", "add", "--body", BODY, "--channel", "other", "--summary", " "], 1),
+    (["gov", "clues", "add", "--body", BODY, "--channel", "other", "--summary", "s", "--amount", "0"], 1),
+    (["gov", "clues", "add", "--body", BODY, "--channel", "other", "--summary", "s", "--region", "4101"], 1),
+    (["gov", "clues", "list", "--status", "x"], 2),
+    (["gov", "clues", "show", "x", "--bogus"], 2),
+    (["gov", "clues", "verify", "<clue0>", "--reason", "r"], 2),
+    (["gov", "clues", "verify", "<clue0>", "--confirmed", "--unfounded", "--reason", "r"], 2),
+    (["gov", "clues", "verify", "<clue0>", "--confirmed", "--reason", "r"], 1),
+    (["gov", "clues", "transfer", "<clue2>", "--to", "x", "--due", "2024-04-01"], 1),
+    (["gov", "clues", "transfer", "nope", "--to", "x", "--due", "2024-04-01"], 1),
+    (["gov", "clearance", "add", "R1", "--paid", "1", "--on", "2024-04-02"], 1),
+    (["gov", "clearance", "add", "<gov-record>", "--paid", "999999", "--on", "2024-04-02"], 1),
+    (["gov", "clearance", "add", "<gov-record>", "--paid", "1", "--on", "2020-01-01"], 1),
+    (["gov", "contracts", "import", "contracts_bad.csv"], 1),
+    (["gov", "contracts", "import", "records.csv"], 1),
+    (["gov", "contracts", "show", "HT-404"], 1),
+    (["gov"], 2),
+    (["keys", "create", "--name"], 2),
+    (["keys", "create", "--name", "a/b"], 1),
+    (["keys", "create", "--name", "fuzz-key"], 1),
+    (["keys", "revoke", "nobody"], 1),
+    (["keys", "frobnicate"], 2),
+    (["audit", "verify", "--db", "sqlite:///missing.db"], 1),
+    (["audit", "verify", "--anchor", "1:abc"], 2),
+    (["audit", "list", "--limit", "0"], 2),
+    (["nope"], 2),
+]
+_LATIN = re.compile("[A-Za-z]{3}")
+_HAN = re.compile("[\u4e00-\u9fff]")
+
+
+@pytest.mark.parametrize(("words", "expected"), NEWCOMER_MISTAKES, ids=lambda v: " ".join(v)[:60] if isinstance(v, list)
+                         else str(v))
+def test_a_newcomers_mistake_is_one_line_in_english_and_chinese(words: list[str], expected: int,
+                                                                workdir: Workdir) -> None:
+    """Each refusal of gov, keys and audit is one line per problem: English, then " / " and Chinese."""
+    code, out, err = run_main([_resolve(word, workdir) for word in words], workdir)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == expected, err
+    assert lines and (len(lines) == 1 or words[:3] == ["gov", "contracts", "import"]), err
+    for line in lines:
+        english, _, chinese = line.rpartition(" / ")
+        assert _LATIN.search(english) and _HAN.search(chinese), line
+    assert_safe(out + err)
+
+
+def test_an_empty_audit_log_is_listed_as_empty(tmp_path: Path) -> None:
+    """``audit list`` on a log with no entry says so (exit 0) rather than printing nothing."""
+    work = Workdir(tmp_path, f"sqlite:///{tmp_path / 'empty.db'}", [])
+    assert run_main(["db", "init"], work)[0] == 0
+    code, out, err = run_main(["audit", "list"], work)
+    assert (code, err) == (0, "")
+    assert out == "no audit entries / 没有审计记录\n"
