@@ -102,6 +102,18 @@ def read_day(d: Dialect, value: Any) -> dt.date | None:
     return day if isinstance(day, dt.date) else None
 
 
+#: The days a step of government integrity may be dated: any later or earlier is a typo, and date
+#: arithmetic on it (a transfer deadline, the day before a month) would overflow.
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(9998, 12, 31)
+
+
+def checked_day(day: dt.date, what: str) -> dt.date:
+    """``day`` when it lies from :data:`FIRST_DAY` to :data:`LAST_DAY`."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise GovError(f"{what} {day} is out of range ({FIRST_DAY} to {LAST_DAY}) / 日期超出范围")
+    return day
+
+
 def checked_text(value: str, what: str, limit: int = 2000) -> str:
     """Free text a person typed: stripped, not empty, not longer than ``limit`` characters."""
     text = value.strip()

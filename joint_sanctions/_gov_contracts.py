@@ -31,7 +31,7 @@ import openpyxl
 
 from . import _tabular
 from ._errors import ImportRowError
-from ._gov_base import Clock, GovError, fen, government_body, read_day, time_param, utc_now, yuan
+from ._gov_base import Clock, GovError, checked_day, fen, government_body, read_day, time_param, utc_now, yuan
 from ._gov_clues import CREDIT_OFFICE, insert_clue
 from ._identifiers import mask_text
 from ._logging import get_logger
@@ -193,16 +193,16 @@ def _text(cell: object) -> str:
 
 def _date(name: str, cell: object) -> dt.date | None:
     if isinstance(cell, dt.datetime):
-        return cell.date()
+        return checked_day(cell.date(), name)
     if isinstance(cell, dt.date):
-        return cell
+        return checked_day(cell, name)
     text = _text(cell)
     if not text:
         return None
     found = _DATE.fullmatch(text)
     try:
         if found is not None:
-            return dt.date(int(found[1]), int(found[3]), int(found[4]))
+            return checked_day(dt.date(int(found[1]), int(found[3]), int(found[4])), name)
     except ValueError:
         pass
     raise GovError(f"{name}: {mask_text(text)[:40]!r} is not a date (YYYY-MM-DD) / 不是日期（YYYY-MM-DD）")

@@ -17,6 +17,7 @@ import structlog
 from .._conditions import AMOUNT_MAX
 from .._errors import JointSanctionsError
 from .._identifiers import mask_text
+from .._models import checkable_time
 from .._text import escape_controls, redact_url
 
 _SUPPRESS = argparse.SUPPRESS
@@ -109,14 +110,16 @@ def iso_date(text: str) -> dt.date:
 
 def iso_time(text: str) -> dt.date | dt.datetime:
     """argparse type for a date (YYYY-MM-DD) or a full ISO datetime (YYYY-MM-DDTHH:MM[:SS][±HH:MM|Z])."""
-    if not _DATETIME.fullmatch(text):
-        return iso_date(text)
     try:
-        return dt.datetime.fromisoformat(text)
+        at = dt.datetime.fromisoformat(text) if _DATETIME.fullmatch(text) else iso_date(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][±HH:MM]) / "
             "不是日期或时间") from None
+    if not checkable_time(at):
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range: a check is made as of the years 2 to 9998 / "
+                                         "日期超出可核查的范围")
+    return at
 
 
 def positive_number(maximum: float) -> Any:

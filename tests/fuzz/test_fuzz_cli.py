@@ -223,7 +223,8 @@ SUBJECTS = [CO, numbered_uscc(16), *RESIDENT_IDS, WRITTEN_IDS[4], RESIDENT_IDS[0
 POOLS: dict[str, list[str]] = {
     "subject": SUBJECTS, "matter": sorted(MATTER_TYPES), "subject_type": sorted(SUBJECT_TYPES),
     "related": [f"{r}={s}" for r in RELATED_PARTY_ROLES for s in SUBJECTS[:3]] + ["boss=x", "legal_representative"],
-    "date": ["2025-06-01", "2023-12-31", "2024-01-01T12:30:15+08:00", "2023-12-31T20:00Z"],
+    "date": ["2025-06-01", "2023-12-31", "2024-01-01T12:30:15+08:00", "2023-12-31T20:00Z", "9999-12-31",
+             "0001-01-01", "9999-12-31T23:59:59-12:00", "0001-01-01T00:00+14:00"],
     "age": ["36h", "7d", "0d", "1000000d", "-1h", "h"], "mb": ["1", "256", "16384", "16385", "0"],
     "text": ["某", "郑州某公司", "A1", "2024-0001", "局"], "status": ["open", "responded", "delivered", "x"],
     "result": ["applied", "not_applied", "partially_applied", "x"], "number": ["0.5", "10", "600", "601"],
@@ -366,6 +367,12 @@ def _assert_run(argv: list[str], code: int, out: str, err: str) -> None:
 @example(words=["gov", "clearance", "add", "<gov-record>", "--paid", "1e16", "--on", "2024-04-02"])
 @example(words=["gov", "clearance", "show", RESIDENT_IDS[0]])
 @example(words=["gov", "contracts", "import", "contracts_bad.csv"])
+@example(words=["check", "--subject", CO, "--matter", "bidding", "--at", "9999-12-31T23:59:59-12:00"])
+@example(words=["check", "--subject", CO, "--matter", "bidding", "--at", "0001-01-01T00:00+14:00"])
+@example(words=["gov", "clues", "list", "--overdue", "--at", "9999-12-31"])
+@example(words=["gov", "clues", "add", "--body", BODY, "--channel", "other", "--summary", "s", "--received",
+                "9999-12-31"])
+@example(words=["gov", "clues", "transfer", "<clue0>", "--to", "x", "--due", "9999-12-31", "--on", "9999-12-31"])
 @example(words=["keys", "revoke", "nobody"])
 @example(words=["keys", "create", "--name", RESIDENT_IDS[0]])
 @example(words=["audit", "verify", "--db", "sqlite:///missing.db"])
@@ -447,6 +454,9 @@ NEWCOMER_MISTAKES: list[tuple[list[str], int]] = [
     (["gov", "clues", "add", "--body", BODY, "--channel", "other", "--summary", " "], 1),
     (["gov", "clues", "add", "--body", BODY, "--channel", "other", "--summary", "s", "--amount", "0"], 1),
     (["gov", "clues", "add", "--body", BODY, "--channel", "other", "--summary", "s", "--region", "4101"], 1),
+    (["gov", "clues", "add", "--body", BODY, "--channel", "other", "--summary", "s", "--received", "9999-12-31"], 1),
+    (["gov", "clues", "transfer", "<clue0>", "--to", "x", "--due", "9999-12-31"], 1),
+    (["gov", "clues", "list", "--overdue", "--at", "0001-01-01"], 1),
     (["gov", "clues", "list", "--status", "x"], 2),
     (["gov", "clues", "show", "x", "--bogus"], 2),
     (["gov", "clues", "verify", "<clue0>", "--reason", "r"], 2),
@@ -466,10 +476,12 @@ NEWCOMER_MISTAKES: list[tuple[list[str], int]] = [
     (["keys", "create", "--name", "fuzz-key"], 1),
     (["keys", "revoke", "nobody"], 1),
     (["keys", "frobnicate"], 2),
-    (["audit", "verify", "--db", "sqlite:///missing.db"], 1),
+    (["audit", "verify", "--db", "sqlite:///never-created.db"], 1),
     (["audit", "verify", "--anchor", "1:abc"], 2),
     (["audit", "list", "--limit", "0"], 2),
     (["nope"], 2),
+    (["check", "--subject", CO, "--matter", "bidding", "--at", "9999-12-31T23:59:59-12:00"], 2),
+    (["check", "--subject", CO, "--matter", "bidding", "--at", "0001-01-01"], 2),
 ]
 _LATIN = re.compile("[A-Za-z]{3}")
 _HAN = re.compile("[\u4e00-\u9fff]")
@@ -479,7 +491,8 @@ _HAN = re.compile("[\u4e00-\u9fff]")
                          else str(v))
 def test_a_newcomers_mistake_is_one_line_in_english_and_chinese(words: list[str], expected: int,
                                                                 workdir: Workdir) -> None:
-    """Each refusal of gov, keys and audit is one line per problem: English, then " / " and Chinese."""
+    """Each refusal of gov, keys and audit (and a check date out of range, once an OverflowError) is one
+    line per problem: English, then " / " and Chinese."""
     code, out, err = run_main([_resolve(word, workdir) for word in words], workdir)
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == expected, err
