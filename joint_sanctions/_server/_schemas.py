@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .._case_model import CaseStatus, DisposalResult
 from .._conditions import AMOUNT_MAX
-from .._models import Decision, IdKind, Kind, Organizer, Role, SubjectType
+from .._models import Decision, IdKind, Kind, Organizer, Role, SubjectType, checkable_time
 
 __all__ = ["MAX_BATCH", "BatchRequest", "BatchResponse", "CaseList", "CaseView", "CheckRequest",
            "DisposalRequest", "ErrorBody", "Health", "MeasureList", "SubjectIn", "WithdrawalRequest"]
@@ -59,6 +59,13 @@ class _MatterIn(BaseModel):
     department: str | None = Field(default=None, description="the handling department's name")
     department_code: str | None = None
     open_case: bool = Field(default=True, description="false: open no case even when measures apply")
+
+    @field_validator("at")
+    @classmethod
+    def _checkable(cls, at: dt.datetime | dt.date | None) -> dt.datetime | dt.date | None:
+        if at is not None and not checkable_time(at):
+            raise ValueError("out of range: a check is made as of the years 2 to 9998 (日期超出可核查的范围)")
+        return at
 
     def matter_fields(self) -> dict[str, Any]:
         """The keywords :meth:`~joint_sanctions.Engine.check` takes for the matter (those given)."""
