@@ -13,12 +13,14 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -246,6 +248,16 @@ def _assert_answer(response: httpx.Response, sent: tuple[str, str]) -> None:
         assert isinstance(document, dict), (sent, document)
 
 
+def _entries(url: str) -> int:
+    """The entries in the audit log, read as another program would."""
+    if url.startswith("sqlite:///"):
+        with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as lite:
+            return int(lite.execute("SELECT count(*) FROM audit_log").fetchone()[0])
+    with psycopg.connect(url) as pg:
+        row = pg.execute("SELECT count(*) FROM audit_log").fetchone()
+        return int(row[0]) if row else 0
+
+
 def _audited(method: str, path: str, response: httpx.Response) -> int:
     """The audit entries a 200 answer stands for: one per check answered."""
     path = path.partition("?")[0]
@@ -295,6 +307,39 @@ def test_hostile_requests_get_a_documented_answer(sent: tuple[str, str, dict[str
     count(AREA, f"status {response.status_code}")
     _assert_answer(response, (method, path))
     served.audited += _audited(method, path, response)
+    entries = _entries(served.url)
+    assert entries == served.audited, (method, path, headers, content[:500], response.status_code, response.text[:500])
+
+
+@pytest.mark.parametrize("field", ["reason", "text", "department", "name", "item_code", "subject", "matter"])
+def test_a_lone_surrogate_in_any_text_field_is_400(field: str, served: Served) -> None:
+    """A JSON string escaping half a surrogate pair (``"\\ud800"``, text no UTF-8 can hold) in any
+    field is bad input (400) on a case that could take the request, never a 500 from the database."""
+    server, key = served.server, served.key
+    opened = server.call("POST", "/v1/checks", key=key, json={"subject": CO, "matter": GP,
+                                                              "application_no": f"SURROGATE-{field}"})
+    assert opened.status_code == 200, opened.text
+    served.audited += 1
+    case_id = opened.json()["case_id"]
+    lone = b'"\\ud800"'
+    if field in ("reason", "text", "department"):
+        body = b'{"result": "applied", "' + field.encode() + b'": ' + lone + b"}"
+        path = f"/v1/cases/{case_id}/" + ("withdrawal" if field == "reason" else "disposal")
+        if field == "reason":
+            body = b'{"reason": ' + lone + b"}"
+    else:
+        fields = {"subject": b'"' + CO.encode() + b'"', "matter": b'"government_procurement"',
+                  "application_no": b'"SURROGATE-again"'}
+        if field == "name":
+            fields["subject"] = b'{"id": "' + CO.encode() + b'", "name": ' + lone + b"}"
+        else:
+            fields[field] = lone
+        body = b"{" + b", ".join(b'"' + k.encode() + b'": ' + v for k, v in fields.items()) + b"}"
+        path = "/v1/checks"
+    response = server.call("POST", path, key=key, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert set(response.json()["error"]) == {"code", "message"}
+    assert server.call("GET", f"/v1/cases/{case_id}", key=key).json()["status"] == "responded"
 
 
 def test_after_the_hostile_requests_the_server_is_up_and_the_audit_log_verifies(served: Served) -> None:
