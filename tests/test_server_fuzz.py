@@ -392,3 +392,21 @@ def test_an_unforeseen_error_is_500_with_the_error_body_and_one_masked_log_line(
     failed = [e for e in logs if e["event"] == "request_failed"]
     assert len(failed) == 1 and failed[0]["error"] == "RuntimeError", logs
     assert not leaks(str(logs)) and RESIDENT_IDS[0][:4] in failed[0]["message"]
+
+
+@pytest.mark.parametrize("where", ["unknown host", "port in use"])
+def test_serve_on_an_address_it_cannot_listen_on_is_one_line_exit_1(where: str, tmp_path: Path) -> None:
+    """``serve`` on a host name that does not resolve, or a port another process holds, says so in one
+    line, English / Chinese, and exits 1 (uvicorn alone printed its own English line and exited 3)."""
+    import socket
+
+    url = loop_db(tmp_path / "bind.db")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        host, port = ("no-such-host.invalid", "8080") if where == "unknown host" else \
+            ("127.0.0.1", str(taken.getsockname()[1]))
+        done = cli("serve", "--db", url, "--host", host, "--port", port, cwd=tmp_path)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and len(lines) == 1, done.stderr
+    assert lines[0].startswith("joint-sanctions: error: ") and " / " in lines[0] and host in lines[0], lines
