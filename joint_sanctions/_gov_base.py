@@ -52,7 +52,9 @@ def government_body(body: str, region: str | None = None) -> tuple[str, str]:
     try:
         normalised, kind = parse_identifier(body)
     except IdentifierError as exc:
-        raise GovError(f"unknown body {mask_text(body)[:40]!r}: {exc}") from None
+        # The identifier's message is Chinese first; every message here is English first.
+        chinese, _, english = str(exc).partition(" / ")
+        raise GovError(f"unknown body {mask_text(body)[:40]!r}: {english or chinese} / 未知的机构：{chinese}") from None
     if kind != "uscc" or not normalised.startswith("1"):
         raise GovError(f"unknown body {mask_text(normalised)!r}: not the USCC of a government body (机关/事业单位, "
                        "a code starting with 1) / 不是机关或事业单位的统一社会信用代码")
@@ -98,6 +100,18 @@ def read_day(d: Dialect, value: Any) -> dt.date | None:
         return None
     day = d.read_day(value)
     return day if isinstance(day, dt.date) else None
+
+
+#: The days a step of government integrity may be dated: any later or earlier is a typo, and date
+#: arithmetic on it (a transfer deadline, the day before a month) would overflow.
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(9998, 12, 31)
+
+
+def checked_day(day: dt.date, what: str) -> dt.date:
+    """``day`` when it lies from :data:`FIRST_DAY` to :data:`LAST_DAY`."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise GovError(f"{what} {day} is out of range ({FIRST_DAY} to {LAST_DAY}) / 日期超出范围")
+    return day
 
 
 def checked_text(value: str, what: str, limit: int = 2000) -> str:

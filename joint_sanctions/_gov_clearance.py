@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._errors import StoreError
-from ._gov_base import Clock, GovError, checked_text, fen, read_day, time_param, utc_now, yuan
+from ._gov_base import Clock, GovError, checked_day, checked_text, fen, read_day, time_param, utc_now, yuan
 from ._identifiers import mask_text
 from ._logging import get_logger
 from .stores import RecordStore, SqlStore
@@ -138,6 +138,7 @@ def add_payment(store: RecordStore, record_id: str, *, paid: float, on: dt.date,
     amount = fen(paid, "payment")
     assert amount is not None
     note = checked_text(note, "note") if note.strip() else ""
+    on = checked_day(on, "on")
     if on < record.listed_on:
         raise GovError(f"a payment on {on} is before the record was listed on {record.listed_on} / 付款日期早于列入日期")
     sql = gov_store(store)

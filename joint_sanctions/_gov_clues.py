@@ -25,6 +25,7 @@ from typing import Any
 from ._gov_base import (
     Clock,
     GovError,
+    checked_day,
     checked_text,
     day_param,
     fen,
@@ -214,7 +215,7 @@ def add_clue(store: RecordStore, *, body: str, channel: str, summary: str, amoun
     summary = checked_text(summary, "summary")
     amount_fen = fen(amount)
     now = (clock or utc_now)()
-    received_on = received or today(clock)
+    received_on = checked_day(received or today(clock), "received")
     sql = gov_store(store)
     with sql.transaction() as conn:
         clue_id = insert_clue(sql, conn, body_id=body_id, body_name=body_name.strip(), region_code=region_code,
@@ -242,7 +243,7 @@ def transfer_clue(store: RecordStore, clue_id: str, *, to: str, due: dt.date, on
     """
     department = checked_text(to, "department", 200)
     now = (clock or utc_now)()
-    on = on or today(clock)
+    on, due = checked_day(on or today(clock), "on"), checked_day(due, "due")
     sql = gov_store(store)
     d = sql.dialect
     with sql.transaction() as conn:
@@ -300,7 +301,8 @@ def verify_clue(store: RecordStore, clue_id: str, *, confirmed: bool, reason: st
     if not confirmed and (rectify_by is not None or owed is not None):
         raise GovError("an unfounded clue has no rectification deadline or owed amount / 核实不实的线索无整改期限或欠款")
     now = (clock or utc_now)()
-    on = on or today(clock)
+    on = checked_day(on or today(clock), "on")
+    rectify_by = None if rectify_by is None else checked_day(rectify_by, "rectify_by")
     sql = gov_store(store)
     clue = get_clue(store, clue_id)
     _verifiable(clue, on, rectify_by)
@@ -462,6 +464,7 @@ def list_clues(store: RecordStore, *, status: str | None = None, overdue_on: dt.
         where, params = "WHERE status = :status", {"status": status}
     clues = _select(store, where, params)
     if overdue_on is not None:
+        overdue_on = checked_day(overdue_on, "at")
         clues = [c for c in clues if c.overdue(overdue_on, working_days)]
     return clues
 

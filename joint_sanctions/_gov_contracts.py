@@ -27,7 +27,7 @@ from typing import Any
 
 from . import _tabular
 from ._errors import ImportRowError
-from ._gov_base import Clock, GovError, fen, government_body, read_day, time_param, utc_now, yuan
+from ._gov_base import Clock, GovError, checked_day, fen, government_body, read_day, time_param, utc_now, yuan
 from ._gov_clues import CREDIT_OFFICE, insert_clue
 from ._identifiers import mask_text
 from ._logging import get_logger
@@ -148,19 +148,19 @@ def _header(path: str, cells: Sequence[object] | None) -> list[str]:
 
 def _date(name: str, cell: object) -> dt.date | None:
     if isinstance(cell, dt.datetime):
-        return cell.date()
+        return checked_day(cell.date(), name)
     if isinstance(cell, dt.date):
-        return cell
+        return checked_day(cell, name)
     text = _text(cell)
     if not text:
         return None
     found = _DATE.fullmatch(text)
     try:
         if found is not None:
-            return dt.date(int(found[1]), int(found[3]), int(found[4]))
+            return checked_day(dt.date(int(found[1]), int(found[3]), int(found[4])), name)
     except ValueError:
         pass
-    raise GovError(f"{name}: {mask_text(text)[:40]!r} is not a date (YYYY-MM-DD)")
+    raise GovError(f"{name}: {mask_text(text)[:40]!r} is not a date (YYYY-MM-DD) / 不是日期（YYYY-MM-DD）")
 
 
 def _amount(cell: object) -> int | None:
@@ -177,32 +177,34 @@ def _amount(cell: object) -> int | None:
     try:
         return fen(value)
     except GovError:
-        raise GovError(f"amount: {_text(cell)[:40]!r} is not an amount in yuan above 0") from None
+        raise GovError(f"amount: {mask_text(_text(cell))[:40]!r} is not an amount in yuan above 0 / 金额须为大于 0 "
+                       "的数字（元）") from None
 
 
 def _row(line: int, columns: Sequence[str], cells: Sequence[object]) -> _Row | ImportRowError:
     if len(cells) > len(columns) and any(_text(c) for c in cells[len(columns):]):
-        return ImportRowError(line, f"more cells than the header has columns ({len(cells)} > {len(columns)})")
+        return ImportRowError(line, f"more cells than the header has columns ({len(cells)} > {len(columns)}) / "
+                                    "单元格多于表头列数")
     if too_long := _tabular.long_field(columns, [_text(c) for c in cells]):
-        return ImportRowError(line, too_long)
+        return ImportRowError(line, f"{too_long} / 字段过长")
     values = {name: cells[i] if i < len(cells) else None for i, name in enumerate(columns)}
     try:
         for name in _REQUIRED:
             if not _text(values[name]):
-                raise GovError(f"{name} is empty")
+                raise GovError(f"{name} is empty / 必填字段为空")
         for name in ("contract_no", "counterparty", "text", "body_name"):
             if len(_text(values.get(name))) > _TEXT_MAX:
-                raise GovError(f"{name}: longer than {_TEXT_MAX} characters")
+                raise GovError(f"{name}: longer than {_TEXT_MAX} characters / 超过 {_TEXT_MAX} 字")
         event = _EVENT_BY_NAME.get(_text(values["event"]).lower())
         if event is None:
             raise GovError(f"event: {mask_text(_text(values['event']))[:40]!r} is not one of signed, performed, "
-                           "defaulted (签约, 履约, 违约)")
+                           "defaulted / 事件须为签约、履约或违约 (signed, performed, defaulted)")
         body_id, region = government_body(_text(values["body_id"]), _text(values.get("region_code")) or None)
         event_on = _date("event_on", values["event_on"])
         assert event_on is not None  # required, checked above
         signed_on, due_on = _date("signed_on", values.get("signed_on")), _date("due_on", values.get("due_on"))
         if signed_on is not None and due_on is not None and due_on < signed_on:
-            raise GovError(f"due_on {due_on} is before signed_on {signed_on}")
+            raise GovError(f"due_on {due_on} is before signed_on {signed_on} / 履行期限早于签订日期")
         return _Row(line, _text(values["contract_no"]), body_id, _text(values.get("body_name")), region,
                     _text(values.get("counterparty")), signed_on, due_on, event, event_on,
                     _amount(values.get("amount")), _text(values.get("text")))

@@ -51,6 +51,19 @@ def iso_time(value: dt.datetime) -> str:
     return (value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)).astimezone(CST).isoformat()
 
 
+def checkable_time(at: dt.date | dt.datetime) -> bool:
+    """Whether a check can be made as of ``at`` (a day at midnight China time, or a time; naive =
+    China time): it stays within the years 2–9998 in UTC and in China time, so converting it, or moving
+    it by a day, never overflows. Hosts refuse other values as bad input."""
+    when = at if isinstance(at, dt.datetime) else dt.datetime.combine(at, dt.time())
+    when = when if when.tzinfo is not None else when.replace(tzinfo=CST)
+    try:
+        utc, china = when.astimezone(dt.UTC), when.astimezone(CST)
+    except OverflowError:
+        return False
+    return 1 < utc.year < 9999 and 1 < china.year < 9999
+
+
 #: A datetime field whose JSON is :func:`iso_time`.
 Timestamp = Annotated[dt.datetime, PlainSerializer(iso_time, return_type=str, when_used="json")]
 

@@ -17,15 +17,32 @@ import structlog
 from .._conditions import AMOUNT_MAX
 from .._errors import JointSanctionsError
 from .._identifiers import mask_text
+from .._models import checkable_time
 from .._text import escape_controls, redact_url
 
 _SUPPRESS = argparse.SUPPRESS
+
+
+# argparse's own messages are English only; every error line of the CLI is English / Chinese.
+_ARGPARSE_CHINESE = (
+    ("the following arguments are required", "缺少必需的参数"),
+    ("expected one argument", "参数缺少取值"),
+    ("invalid choice", "无效的取值"),
+    ("unrecognized arguments", "无法识别的参数"),
+    ("not allowed with argument", "这两个参数不能同时使用"),
+    ("is required", "须给出其中一个参数"),
+    ("ambiguous option", "参数名有歧义"),
+)
+_HAN = re.compile("[\u4e00-\u9fff]")
 
 
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line and exit 2 (docs/cli.md)."""
 
     def error(self, message: str) -> NoReturn:
+        if not _HAN.search(message):
+            chinese = next((zh for en, zh in _ARGPARSE_CHINESE if en in message), "命令行有误")
+            message = f"{message} / {chinese}"
         self.exit(2, f"{self.prog}: error: {shown(message)}\n")
 
 
@@ -93,14 +110,16 @@ def iso_date(text: str) -> dt.date:
 
 def iso_time(text: str) -> dt.date | dt.datetime:
     """argparse type for a date (YYYY-MM-DD) or a full ISO datetime (YYYY-MM-DDTHH:MM[:SS][±HH:MM|Z])."""
-    if not _DATETIME.fullmatch(text):
-        return iso_date(text)
     try:
-        return dt.datetime.fromisoformat(text)
+        at = dt.datetime.fromisoformat(text) if _DATETIME.fullmatch(text) else iso_date(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][±HH:MM]) / "
             "不是日期或时间") from None
+    if not checkable_time(at):
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range: a check is made as of the years 2 to 9998 / "
+                                         "日期超出可核查的范围")
+    return at
 
 
 def positive_number(maximum: float) -> Any:

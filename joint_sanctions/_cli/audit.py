@@ -69,6 +69,8 @@ def run_list(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps([e.to_dict() for e in entries], ensure_ascii=False) + "\n")
         return 0
+    if not entries:
+        print("no audit entries / 没有审计记录")
     for e in entries:
         print(escape_controls(f"{e.seq}  {e.recorded_at}  {e.caller or '-'}  {e.subject_id}  {e.matter_type}  "
                               f"{e.decision}  {e.check_id}  {e.case_id or '-'}  {e.revision}"))

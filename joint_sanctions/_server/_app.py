@@ -112,6 +112,31 @@ class _BodyLimit:
         await self.app(scope, limited, send)
 
 
+class _Unforeseen:
+    """Answers 500 ``internal_error`` for any exception no handler took, and logs only its type and
+    masked message: left to the framework, it would reach the server's log as a traceback quoting the
+    request's values (resident ids in clear)."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:  # noqa: BLE001 -- the last line of defence: one log line, no traceback
+            log.error("request_failed", error=type(exc).__name__, message=_shown(str(exc))[:500])
+            if scope["type"] == "http" and not started:
+                await _error(500, "internal_error", "internal error; it is logged / 内部错误，已记录")(
+                    scope, receive, send)
+
+
 _MATTER_FIELDS = {"at", "item_code", "application_no", "amount", "organizer", "department", "department_code",
                   "open_case"}
 
@@ -160,6 +185,10 @@ def _refused(exc: JointSanctionsError) -> Response:
 
 
 _HTTP_CODES = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+# The framework's own refusals say one thing in English ("Not Found", "There was an error parsing the
+# body"); every error message of the service is English / Chinese.
+_HTTP_MESSAGES = {400: "the body is not valid JSON / 请求体不是有效的 JSON", 404: "no such path / 路径不存在",
+                  405: "method not allowed on this path / 该路径不支持此请求方法"}
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text} for status, text in (
         (400, "bad input"), (401, "no valid key"), (413, "body too large / too many subjects"),
@@ -178,8 +207,9 @@ def create_app(config: ServeConfig | None = None, service: Service | None = None
         yield
         svc.close()
 
+    # No redirect of /v1/checks/ to /v1/checks (a 307 with an empty body): a path is served or it is 404.
     app = FastAPI(title="joint-sanctions", version=_version(), lifespan=lifespan, openapi_url=None,
-                  docs_url=None, redoc_url=None,
+                  docs_url=None, redoc_url=None, redirect_slashes=False,
                   description="Joint reward-and-punishment credit checks (联合奖惩信用核查) over HTTP "
                               "(docs/http.md). Every path but /healthz and /metrics needs "
                               "`Authorization: Bearer <key>` (`joint-sanctions keys create --name NAME`).")
@@ -202,16 +232,14 @@ def create_app(config: ServeConfig | None = None, service: Service | None = None
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> Response:
         code = _HTTP_CODES.get(exc.status_code, "invalid_request")
-        return _error(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+        message = str(exc.detail)
+        if " / " not in message:
+            message = _HTTP_MESSAGES.get(exc.status_code, f"{message} / 请求有误")
+        return _error(exc.status_code, code, message, dict(exc.headers or {}))
 
     @app.exception_handler(JointSanctionsError)
     async def refused(_request: Request, exc: JointSanctionsError) -> Response:
         return _refused(exc)
-
-    @app.exception_handler(Exception)
-    async def unforeseen(_request: Request, exc: Exception) -> Response:
-        log.error("request_failed", error=type(exc).__name__, message=_shown(str(exc))[:500])
-        return _error(500, "internal_error", "internal error; it is logged / 内部错误，已记录")
 
     @app.post("/v1/checks", operation_id="check", response_model=None,
               responses={200: {"model": CheckResult}, **_ERRORS},
@@ -268,6 +296,7 @@ def create_app(config: ServeConfig | None = None, service: Service | None = None
         return _json(app.openapi())
 
     app.add_middleware(_BodyLimit, limit=MAX_BODY)
+    app.add_middleware(_Unforeseen)
     return app
 
 

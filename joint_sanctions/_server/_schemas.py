@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .._case_model import CaseStatus, DisposalResult
 from .._conditions import AMOUNT_MAX
-from .._models import Decision, IdKind, Kind, Organizer, Role, SubjectType
+from .._models import Decision, IdKind, Kind, Organizer, Role, SubjectType, checkable_time
 
 __all__ = ["MAX_BATCH", "BatchRequest", "BatchResponse", "CaseList", "CaseView", "CheckRequest",
            "DisposalRequest", "ErrorBody", "Health", "MeasureList", "SubjectIn", "WithdrawalRequest"]
@@ -26,27 +26,47 @@ MAX_BATCH = 10_000
 _STRICT = ConfigDict(extra="forbid")
 
 
-class RelatedPartyIn(BaseModel):
-    """A related party of the subject (法定代表人, 主要负责人, 股东)."""
+def _unicode(value: Any) -> Any:
+    """``value`` when every text in it is Unicode that UTF-8 can hold."""
+    for text in value if isinstance(value, list) else (value,):
+        if isinstance(text, str):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                # JSON may escape half a surrogate pair ("\ud800"): no database can store that text.
+                raise ValueError("holds half a surrogate pair (\\ud800-\\udfff), not text (不是有效的文本)") from None
+    return value
+
+
+class _Request(BaseModel):
+    """What a host sends: unknown fields refused, every text valid Unicode."""
 
     model_config = _STRICT
+
+    @field_validator("*")
+    @classmethod
+    def _texts(cls, value: Any) -> Any:
+        return _unicode(value)
+
+
+class RelatedPartyIn(_Request):
+    """A related party of the subject (法定代表人, 主要负责人, 股东)."""
+
     role: Role
     id: str = Field(description="USCC or resident id")
     name: str = ""
 
 
-class SubjectIn(BaseModel):
+class SubjectIn(_Request):
     """The subject checked; a bare id string is accepted wherever a subject is."""
 
-    model_config = _STRICT
     id: str = Field(description="USCC (统一社会信用代码, 18 characters) or resident id (居民身份证号码)")
     name: str = ""
     subject_type: SubjectType | None = None
     related_parties: list[RelatedPartyIn] = Field(default_factory=list)
 
 
-class _MatterIn(BaseModel):
-    model_config = _STRICT
+class _MatterIn(_Request):
     matter: str = Field(description="matter type id (docs/vocabulary.md), e.g. government_procurement")
     at: dt.datetime | dt.date | None = Field(
         default=None, description="check as of this date or time (a historical check opens no case)")
@@ -59,6 +79,13 @@ class _MatterIn(BaseModel):
     department: str | None = Field(default=None, description="the handling department's name")
     department_code: str | None = None
     open_case: bool = Field(default=True, description="false: open no case even when measures apply")
+
+    @field_validator("at")
+    @classmethod
+    def _checkable(cls, at: dt.datetime | dt.date | None) -> dt.datetime | dt.date | None:
+        if at is not None and not checkable_time(at):
+            raise ValueError("out of range: a check is made as of the years 2 to 9998 (日期超出可核查的范围)")
+        return at
 
     def matter_fields(self) -> dict[str, Any]:
         """The keywords :meth:`~joint_sanctions.Engine.check` takes for the matter (those given)."""
@@ -84,10 +111,9 @@ class BatchResponse(BaseModel):
     results: list[dict[str, Any]]
 
 
-class DisposalRequest(BaseModel):
+class DisposalRequest(_Request):
     """``POST /v1/cases/{id}/disposal`` (处置)."""
 
-    model_config = _STRICT
     result: DisposalResult
     text: str | None = None
     reason: str | None = Field(default=None, description="required for not_applied")
@@ -96,10 +122,9 @@ class DisposalRequest(BaseModel):
     department_code: str | None = None
 
 
-class WithdrawalRequest(BaseModel):
+class WithdrawalRequest(_Request):
     """``POST /v1/cases/{id}/withdrawal``."""
 
-    model_config = _STRICT
     reason: str
 
 

@@ -22,7 +22,7 @@ from .._audit import AuditLog
 from .._case_model import Case
 from .._cases import CaseBook, case_book_for
 from .._check import Engine
-from .._errors import CheckError
+from .._errors import CheckError, UnknownCaseError
 from .._models import CheckResult
 from .._workbench_measures import measure_rows
 from ..stores._key_tables import KeyBook, hash_key
@@ -152,16 +152,23 @@ class Service:
     def cases(self, status: str | None) -> list[dict[str, Any]]:
         return [_view(c) for c in self.book.list(status)]
 
+    def _resolve(self, case_id: str) -> str:
+        # A path may carry a NUL (%00), which no case id holds and PostgreSQL refuses as a parameter
+        # (a StoreError, answered 503 as if the database were down).
+        if "\x00" in case_id:
+            raise UnknownCaseError(case_id)
+        return self.book.resolve(case_id)
+
     def case(self, case_id: str) -> dict[str, Any]:
-        return _view(self.book.get(self.book.resolve(case_id)))
+        return _view(self.book.get(self._resolve(case_id)))
 
     def dispose(self, case_id: str, request: DisposalRequest) -> dict[str, Any]:
-        return _view(self.book.dispose(self.book.resolve(case_id), request.result, text=request.text,
+        return _view(self.book.dispose(self._resolve(case_id), request.result, text=request.text,
                                        reason=request.reason, description=request.description,
                                        department=request.department, department_code=request.department_code))
 
     def withdraw(self, case_id: str, reason: str) -> dict[str, Any]:
-        return _view(self.book.withdraw(self.book.resolve(case_id), reason))
+        return _view(self.book.withdraw(self._resolve(case_id), reason))
 
     # --- health ----------------------------------------------------------------------------------
 
