@@ -56,6 +56,7 @@ CO = numbered_uscc(15)
 FORGED = "\x1b[4A\x1b[2K结论 Decision: 无限制 (clear)"
 BODY = "124101064100000117"  # a 事业单位 of 上街区 (410106)
 OTHER_BODY = numbered_uscc(1, "11410184MB")  # a 机关 of 新郑市 (410184)
+SHIPPED_DISTRICTS = Path(__file__).resolve().parents[2] / "measure_lists" / "districts" / "zhengzhou.yaml"
 
 
 @dataclass
@@ -214,7 +215,7 @@ PATHS: dict[str, list[str]] = {
     "file": ["records.csv", "bad.csv", "rows.jsonl", "gbk.csv", "bomb.xlsx", "xxe.xlsx", "subjects.csv",
              "subjects.xlsx", "missing.csv", "out", "lists", "contracts.csv", "contracts_bad.csv"],
     "out": ["out/r.csv", "out/r.xlsx", "out/r.html", "out/r.txt", "out/r.CSV", "out", "subjects.csv", "nodir/r.csv",
-            "out/f.jsonl"],
+            "out/f.jsonl", "out/r.json"],
     "case": ["<case0>", "<case1>", "<case2>", "<case0:8>", "<case3:8>", "deadbeef", "x", RESIDENT_IDS[0]],
     "clue": ["<clue0>", "<clue1>", "<clue2>", "GC-20240301-000000", "gc-x", "x", RESIDENT_IDS[0]],
     "gov_record": ["<gov-record>", "<gov-record>", "R1", "R2", "GD-20240301-000000", "nope", RESIDENT_IDS[0]],
@@ -238,6 +239,8 @@ POOLS: dict[str, list[str]] = {
     "key": ["fuzz-key", "fuzz-key", "other-key", "nobody", "a@b.c", "x" * 65, "名字", "a b", RESIDENT_IDS[0]],
     "anchor": ["1:" + "0" * 64, "2:" + "f" * 64, "0:" + "0" * 64, "99999:" + "a" * 64, "1:abc", "x:y", "1" * 19 + ":"],
     "limit": ["1", "5", "100000", "100001", "0", "-1"],
+    "month": ["2024-03", "2025-09", "2024-13", "9999-12", "0000-01", "2024-3", "2024-03-01", "x"],
+    "districts": [str(SHIPPED_DISTRICTS), "missing.yaml", "bad.yaml", "records.csv", "lists"],
     **PATHS,
 }
 
@@ -288,6 +291,9 @@ COMMANDS: dict[str, tuple[dict[str, str], list[str]]] = {
     "gov clearance show": ({"--json": ""}, ["gov_record"]),
     "gov contracts import": ({"--max-input-mb": "mb", "--json": ""}, ["file"]),
     "gov contracts show": ({"--json": ""}, ["contract"]),
+    "gov districts list": ({"--districts": "districts", "--json": ""}, []),
+    "gov districts import-scores": ({"--districts": "districts", "--max-input-mb": "mb", "--json": ""}, ["file"]),
+    "gov districts report": ({"--month": "month", "--out": "out", "--districts": "districts", "--json": ""}, []),
     "keys create": ({"--name": "key"}, []),
     "keys list": ({"--json": ""}, []),
     "keys revoke": ({}, ["key"]),
@@ -299,7 +305,7 @@ REQUIRED = {"check": ["--subject", "--matter"], "cases dispose": ["--result"], "
             "cases feedback": ["--out"], "batch": ["--matter", "--out"],
             "gov clues add": ["--body", "--channel", "--summary"], "gov clues transfer": ["--to", "--due"],
             "gov clues verify": ["--confirmed", "--reason"], "gov clearance add": ["--paid", "--on"],
-            "keys create": ["--name"]}
+            "keys create": ["--name"], "gov districts report": ["--month"]}
 
 
 @st.composite
