@@ -251,6 +251,8 @@ class CaseBook:
             case_id.encode("utf-8")
         except UnicodeEncodeError:  # undecodable bytes on a command line: no id looks like that
             raise UnknownCaseError(case_id) from None
+        if "\x00" in case_id:  # no id holds NUL, and PostgreSQL refuses it in a parameter
+            raise UnknownCaseError(case_id)
         if self._backend.get_case(case_id) is not None:
             return case_id
         if len(case_id) < MIN_PREFIX:

@@ -859,3 +859,12 @@ def test_cli_list_and_stats_mask_ids_typed_into_free_text(tmp_path: Path, databa
     stats = json.loads(outputs["stats", "--json"])
     assert stats["by_department"] == {"财政局（经办人4101** ******** 0037）": 1}
     assert "某公司（法人 4101** ********0440）" in outputs["list",]
+
+
+@pytest.mark.parametrize("case_id", ["\x00", "abc\x00def", "0123456789abcdef\x00", "\x00" * 32])
+def test_a_case_id_holding_nul_is_an_unknown_case_on_every_database(database: Database, case_id: str) -> None:
+    """No case id holds NUL: asking for one is an unknown case, not a database error (PostgreSQL refuses
+    NUL in a text parameter, so the question must not reach it)."""
+    book = case_book_for(loop_engine(database).store)
+    with pytest.raises(UnknownCaseError):
+        book.resolve(case_id)
