@@ -65,6 +65,7 @@ from ._inputs import (
 )
 from ._listed import ListedSubjects
 from ._logging import get_logger, premasked_logger
+from ._masking import mask_parsed
 from ._memo import FiringMemo
 from ._models import (
     CST,
@@ -78,7 +79,7 @@ from ._models import (
     SubjectRef,
     trusted,
 )
-from ._results import Assembly, _facts, _hit
+from ._results import Assembly, ClearResults, _facts, _hit
 from ._rules import RuleRunner, make_runner
 from ._serving import MeasuresLike, MeasureWatcher, ServedMeasures, compile_paths
 from .stores import RecordStore, open_store
@@ -185,6 +186,7 @@ class Engine(Closing):
             new_id = map(f"{uuid.uuid4().hex[:16]}%016x".__mod__, itertools.count(1)).__next__
         self._new_id: Callable[[], str] = new_id
         self._own_ids = own_ids  # hex from the generator above: nothing in them to mask
+        self._clears = ClearResults(new_id)
         self._tz = tz
         self._day: tuple[float, float, dt.date] = (0.0, 0.0, dt.date.min)  # [start, end) of a day
         self._matters: dict[str, Matter] = {}
@@ -411,7 +413,8 @@ class Engine(Closing):
         self._refuse_without_data(when, at, subjects)
         opens = at is None and open_case
         compiled = self._compiled  # one revision for the whole call, even across a reload
-        clear, lookup, perf = self._clear, self._lookup, time.perf_counter
+        clear, lookup, perf = self._clears.build, self._lookup, time.perf_counter
+        as_of = self._listed.data_as_of
         log_checks = self._log_checks
         # Every result is kept until the call returns: the collector's scans of the growing young
         # generations would cost ~40 % of the time and free nothing.
@@ -441,12 +444,12 @@ class Engine(Closing):
                 results = []
                 for r in read:
                     started = perf()
-                    result = (clear(compiled, *r, mat, when) if isinstance(r, tuple)
+                    result = (clear(compiled, as_of, *r, mat, when) if isinstance(r, tuple)
                               else lookup(compiled, r, mat, when, day, opens, found, caller))
                     self._log_check(result, started)
                     results.append(result)
                 return results
-            return [clear(compiled, *r, mat, when) if isinstance(r, tuple)
+            return [clear(compiled, as_of, *r, mat, when) if isinstance(r, tuple)
                     else lookup(compiled, r, mat, when, day, opens, found, caller) for r in read]
 
     def _answer(self, subject: SubjectLike, mat: Matter, when: dt.datetime, day: dt.date,
@@ -459,12 +462,12 @@ class Engine(Closing):
             except IdentifierError as exc:
                 raise CheckError("invalid_subject", str(exc)) from exc
             if hash(norm) not in hashes:
-                return self._clear(compiled, norm, kind, "", None, mat, when)
+                return self._clears.build(compiled, self._listed.data_as_of, norm, kind, "", None, mat, when)
             return self._lookup(compiled, bare_subject(norm, kind), mat, when, day, opens, None, caller)
         read = triage(subject, hashes)
         if isinstance(read, Subject):
             return self._lookup(compiled, read, mat, when, day, opens, None, caller)
-        return self._clear(compiled, *read, mat, when)
+        return self._clears.build(compiled, self._listed.data_as_of, *read, mat, when)
 
     def _lookup(self, compiled: CompiledMeasures, subj: Subject, mat: Matter, when: dt.datetime, day: dt.date,
                 opens: bool, found: Mapping[str, tuple[int, list[CreditRecord]]] | None,
@@ -521,27 +524,10 @@ class Engine(Closing):
 
     @staticmethod
     def _subject_ref(subject_id: str, kind: str, name: str, subject_type: str) -> SubjectRef:
-        shown = identifiers.mask(subject_id) if kind == "resident_id" else subject_id
         # Names are free text and may hold an id (王某某（身份证…）); a check without a name skips it.
-        return trusted(SubjectRef, {"id": shown, "id_kind": kind,
-                                    "name": identifiers.mask_text(name) if name else name,
+        return trusted(SubjectRef, {"id": subject_id if kind == "uscc" else mask_parsed(subject_id, kind),
+                                    "id_kind": kind, "name": identifiers.mask_text(name) if name else name,
                                     "subject_type": subject_type})
-
-    def _clear(self, compiled: CompiledMeasures, subject_id: str, kind: str, name: str,
-               subject_type: str | None, mat: Matter, when: dt.datetime) -> CheckResult:
-        """The result for a subject with no active record: built without validation (hot path)."""
-        if kind == "uscc":  # identifiers.infer_subject_type and mask, inlined for the commonest id
-            shown = subject_id
-            inferred = ("government_body" if subject_id[0] == "1" else
-                        "individual_business" if subject_id[:2] == "92" else "legal_person")
-        else:
-            shown, inferred = identifiers.mask(subject_id), "natural_person"
-        ref = trusted(SubjectRef, {"id": shown, "id_kind": kind, "name": identifiers.mask_text(name) if name else name,
-                                   "subject_type": subject_type or inferred})
-        return trusted(CheckResult, {
-            "check_id": self._new_id(), "checked_at": when, "revision": compiled.revision, "subject": ref,
-            "matter_type": mat.matter_type, "decision": "clear", "measures": (),
-            "data_as_of": self._listed.data_as_of, "case_id": None, "hits": (), "matter": mat})
 
     def _evaluate(self, compiled: CompiledMeasures, subj: Subject, mat: Matter, when: dt.datetime,
                   day: dt.date, parties: Mapping[str, RelatedParty],
@@ -571,7 +557,8 @@ class Engine(Closing):
             "matter_type": mat.matter_type, "decision": decision, "measures": tuple(applied),
             "data_as_of": self._listed.data_as_of, "case_id": None,
             "hits": (*(_hit(r, shown) for r in own),
-                     *(_hit(r, identifiers.mask(r.subject_id)) for r in party_records if r.subject_id != subj.id)),
+                     *(_hit(r, mask_parsed(r.subject_id, parties[r.subject_id].id_kind))
+                       for r in party_records if r.subject_id != subj.id)),
             "matter": mat})
 
 

@@ -30,6 +30,7 @@ from ._masking import (
     _hide_middle,
     _normalise,
     _today_cst,
+    _today_cst_cached,
     _uscc_problem,
     mask,
     mask_text,
@@ -181,7 +182,7 @@ def parse_identifier(text: str, *, today: dt.date | None = None) -> tuple[str, s
         birth = _BIRTH_DATES.get(text[6:14], dt.date.min)
         if birth is dt.date.min and len(_BIRTH_DATES) < 100_000:
             birth = _BIRTH_DATES[text[6:14]] = _calendar_date(text[6:14])
-        if birth is not None and _EARLIEST_BIRTH <= birth <= _today_cst():
+        if birth is not None and _EARLIEST_BIRTH <= birth <= _today_cst_cached():
             return text, "resident_id"
     value = _normalise(text)
     if not value:
