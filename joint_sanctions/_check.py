@@ -275,17 +275,20 @@ class Engine(Closing):
             if self._clock is None:
                 t = _wall_clock()
                 start, end, day = self._day
-                if not start <= t < end:  # a new day: compute its bounds once
-                    day = dt.datetime.fromtimestamp(t, self._tz).date()
-                    midnight = dt.datetime.combine(day, dt.time(), self._tz).timestamp()
-                    self._day = (midnight, midnight + 86400, day)
-                return _from_timestamp(t, _UTC), day
+                return _from_timestamp(t, _UTC), day if start <= t < end else self._new_day(t)
             now = self._clock()
         elif isinstance(at, dt.datetime):
             now = at if at.tzinfo is not None else at.replace(tzinfo=self._tz)
         else:
             now = dt.datetime.combine(at, dt.time(), self._tz)
         return now, now.astimezone(self._tz).date()
+
+    def _new_day(self, t: float) -> dt.date:
+        """The check date of time ``t``, a new day: its bounds are computed once."""
+        day = dt.datetime.fromtimestamp(t, self._tz).date()
+        midnight = dt.datetime.combine(day, dt.time(), self._tz).timestamp()
+        self._day = (midnight, midnight + 86400, day)
+        return day
 
     def _matter(self, matter: MatterLike, fields: Mapping[str, Any]) -> Matter:
         if isinstance(matter, str):
@@ -294,6 +297,11 @@ class Engine(Closing):
                 cached = self._matters[matter] = coerce_matter(matter, {})
             if not fields:
                 return cached
+            amount = fields.get("amount")
+            if len(fields) == 1 and (type(amount) is float or type(amount) is int) and 0 <= amount <= AMOUNT_MAX:
+                values = cached.__dict__.copy()  # an amount alone: the host's commonest keyword
+                values["amount"] = float(amount)
+                return trusted(Matter, values)
             # The host's usual keywords (an amount, item codes) need no validator to judge them.
             values = cached.__dict__.copy()
             for k, v in fields.items():
@@ -386,13 +394,32 @@ class Engine(Closing):
         """
         started = time.perf_counter()
         mat = self._matter(matter, matter_fields)
-        when, day = self._now(at)
+        if at is None and self._clock is None:  # the host's usual call: _now's default clock inline
+            t = _wall_clock()
+            start, end, day = self._day
+            if not start <= t < end:
+                day = self._new_day(t)
+            when = _from_timestamp(t, _UTC)
+        else:
+            when, day = self._now(at)
         listed = self._listed
         if listed.due():
             self._poll()
         if listed.oldest is None or self._max_age is not None:  # the usual case needs no call
             self._refuse_without_data(when, at, (subject,))
-        result = self._answer(subject, mat, when, day, at is None and open_case, caller)
+        if type(subject) is str:  # the commonest subject: its no-hit answer inline
+            try:
+                norm, kind = identifiers.parse_identifier(subject)
+            except IdentifierError as exc:
+                raise CheckError("invalid_subject", str(exc)) from exc
+            compiled = self._compiled  # one revision for the whole check, even across a reload
+            if hash(norm) not in listed.hashes:
+                result = self._clears.build(compiled, listed.data_as_of, norm, kind, "", None, mat, when)
+            else:
+                result = self._lookup(compiled, bare_subject(norm, kind), mat, when, day, at is None and open_case,
+                                      None, caller)
+        else:
+            result = self._answer(subject, mat, when, day, at is None and open_case, caller)
         if self._log_checks:
             self._log_check(result, started)
         return result
@@ -455,16 +482,7 @@ class Engine(Closing):
     def _answer(self, subject: SubjectLike, mat: Matter, when: dt.datetime, day: dt.date,
                 opens: bool, caller: str | None) -> CheckResult:
         compiled = self._compiled  # one revision for the whole check, even across a reload
-        hashes = self._listed.hashes
-        if type(subject) is str:  # the commonest call, inline (_parse_id's work, one call fewer)
-            try:
-                norm, kind = identifiers.parse_identifier(subject)
-            except IdentifierError as exc:
-                raise CheckError("invalid_subject", str(exc)) from exc
-            if hash(norm) not in hashes:
-                return self._clears.build(compiled, self._listed.data_as_of, norm, kind, "", None, mat, when)
-            return self._lookup(compiled, bare_subject(norm, kind), mat, when, day, opens, None, caller)
-        read = triage(subject, hashes)
+        read = triage(subject, self._listed.hashes)
         if isinstance(read, Subject):
             return self._lookup(compiled, read, mat, when, day, opens, None, caller)
         return self._clears.build(compiled, self._listed.data_as_of, *read, mat, when)

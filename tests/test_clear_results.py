@@ -140,3 +140,28 @@ def test_checked_at_is_each_checks_own_time(make_engine: Callable[..., Engine], 
     ticks = iter(dt.datetime(2025, 6, 1, 9, m, tzinfo=dt.UTC) for m in range(3))
     clocked = make_engine([record("R1", LISTED)], clock=lambda: next(ticks))
     assert [clocked.check(numbered_uscc(1), "bidding").checked_at.minute for _ in range(3)] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("amount", [0, -0.0, 1, 1_500_000, 2.5, 10**15, 1e15, 10**15 + 1, 1e15 * 1.0000001, -1, -0.01,
+                                    float("nan"), float("inf"), True, 10**400, "5"])
+def test_an_amount_alone_gives_the_validated_matter_or_the_same_error(make_engine: Callable[..., Engine],
+                                                                     amount: Any) -> None:
+    """An amount, the one keyword a host commonly passes, makes the Matter validation makes (int as
+    float), or an error of the same code, on and beyond the limits of docs/check-result.md."""
+    from joint_sanctions import CheckError
+    from joint_sanctions._check import coerce_matter
+
+    engine = make_engine([record("R1", LISTED)])
+
+    def outcome(build: Callable[[], Any]) -> Any:
+        try:
+            return build()
+        except CheckError as exc:
+            return exc.code  # the message may show an int refused as the float it became
+
+    expected = outcome(lambda: coerce_matter("bidding", {"amount": amount}))
+    assert outcome(lambda: engine._matter("bidding", {"amount": amount})) == expected
+    got = outcome(lambda: engine.check(numbered_uscc(1), "bidding", amount=amount))
+    assert (got.matter if isinstance(got, CheckResult) else got) == expected
+    if isinstance(got, CheckResult):
+        assert got.matter is not None and type(got.matter.amount) is float
