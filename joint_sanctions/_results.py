@@ -137,6 +137,7 @@ class Assembly:
         self.compiled = compiled
         self._parts: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
         self._orders: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[dict[str, Any], ...], Decision]] = {}
+        self._plans: dict[tuple[tuple[tuple[str, ...], int, bool], ...], tuple[_PlanRows, Decision]] = {}
 
     def _part(self, mid: str) -> tuple[dict[str, Any], dict[str, Any]]:
         part = self._parts.get(mid)
@@ -168,8 +169,10 @@ class Assembly:
         fired = [g for g in groups if g[1]]
         if not fired:
             return [], [], "clear"
-        rows: list[dict[str, Any]] = []
-        add = rows.append
+        applied: list[AppliedMeasure] = []
+        add = applied.append
+        new, set_dict, set_fields_set, set_extra, set_private = _new, _set_dict, _set_fields_set, _set_extra, _set_private
+        cls, fields_set = AppliedMeasure, _APPLIED_FIELDS
         if len(fired) == 1:  # the commonest hit: one record, one role
             fact_id, answer = fired[0]
             record, role = by_fact[fact_id]
@@ -187,49 +190,74 @@ class Assembly:
                 values["record_ids"] = ids
                 if shown_via is not None:  # the parts hold None
                     values["via_related_party"] = shown_via
-                add(values)
-            party_records = [] if role == SELF else [record]
-        else:
-            record_ids: dict[str, set[str]] = {}
-            via: dict[str, ViaRelatedParty | None] = {}
-            by_party: dict[str, CreditRecord] = {}
-            for fact_id, answer in fired:
-                record, role = by_fact[fact_id]
-                party_via = None
-                if role != SELF:
-                    by_party[record.record_id] = record
-                for mid in answer:
-                    record_ids.setdefault(mid, set()).add(record.record_id)
-                    if role == SELF:
-                        via[mid] = None  # the subject's own record is reason enough
-                    elif mid not in via:
-                        if party_via is None:
-                            party_via = _via(parties[record.subject_id])
-                        via[mid] = party_via
-            ordered, parts, decision = self._order(record_ids)
-            for mid, fields in zip(ordered, parts, strict=True):
-                values = fields.copy()
-                values["record_ids"] = tuple(sorted(record_ids[mid]))
-                values["via_related_party"] = via[mid]
-                add(values)
-            party_records = list(by_party.values())
-        return _applied_measures(rows), party_records, decision
+                m = new(cls)  # trusted(AppliedMeasure, values), inlined: it runs ~30 times per hit
+                set_dict(m, values)
+                set_fields_set(m, fields_set)
+                set_extra(m, None)
+                set_private(m, None)
+                add(m)
+            return applied, [] if role == SELF else [record], decision
+        # Several facts fired: what the answer looks like depends only on each fact's answer, which of
+        # the check's records it is and whether it is the subject's own; that plan is made once.
+        records: list[CreditRecord] = []
+        index: dict[str, int] = {}
+        shape: list[tuple[tuple[str, ...], int, bool]] = []
+        by_party: dict[str, CreditRecord] = {}
+        for fact_id, answer in fired:
+            record, role = by_fact[fact_id]
+            i = index.get(record.record_id)
+            if i is None:
+                i = index[record.record_id] = len(records)
+                records.append(record)
+            if role != SELF:
+                by_party[record.record_id] = record
+            shape.append((answer if type(answer) is tuple else tuple(answer), i, role == SELF))
+        key_shape = tuple(shape)
+        plan = self._plans.get(key_shape)
+        if plan is None:
+            plan = self._plan(key_shape)
+            if len(self._plans) < _MAX_ORDERS:
+                self._plans[key_shape] = plan
+        rows, decision = plan
+        record_ids: dict[tuple[int, ...], tuple[str, ...]] = {}
+        vias: dict[int, ViaRelatedParty] = {}
+        for fields, which, via_fact in rows:
+            values = fields.copy()
+            caused_by = record_ids.get(which)
+            if caused_by is None:
+                caused_by = record_ids[which] = tuple(sorted([records[i].record_id for i in which]))
+            values["record_ids"] = caused_by
+            if via_fact >= 0:  # caused by related parties alone: the first whose fact fired it
+                via = vias.get(via_fact)
+                if via is None:
+                    via = vias[via_fact] = _via(parties[records[shape[via_fact][1]].subject_id])
+                values["via_related_party"] = via
+            m = new(cls)
+            set_dict(m, values)
+            set_fields_set(m, fields_set)
+            set_extra(m, None)
+            set_private(m, None)
+            add(m)
+        return applied, list(by_party.values()), decision
+
+    def _plan(self, shape: tuple[tuple[tuple[str, ...], int, bool], ...]) -> tuple[_PlanRows, Decision]:
+        """For facts fired as ``shape`` says (each fact's answer, its record's index among the check's
+        records, whether it is the subject's own): per applied measure in list order, its part, the
+        indexes of the records that caused it, and the fact whose related party it names (-1: none,
+        as the subject's own record is reason enough)."""
+        facts_of: dict[str, list[int]] = {}
+        for j, (answer, _, _) in enumerate(shape):
+            for mid in answer:
+                facts_of.setdefault(mid, []).append(j)
+        ordered, parts, decision = self._order(facts_of)
+        rows = tuple((fields, tuple(sorted({shape[j][1] for j in facts_of[mid]})),
+                      -1 if any(shape[j][2] for j in facts_of[mid]) else facts_of[mid][0])
+                     for mid, fields in zip(ordered, parts, strict=True))
+        return rows, decision
 
 
-def _applied_measures(rows: list[dict[str, Any]]) -> list[AppliedMeasure]:
-    """trusted(AppliedMeasure, values) of each row, inlined: it runs ~30 times per hit."""
-    new, set_dict, set_fields_set, set_extra, set_private = _new, _set_dict, _set_fields_set, _set_extra, _set_private
-    cls, fields_set = AppliedMeasure, _APPLIED_FIELDS
-    applied: list[AppliedMeasure] = []
-    add = applied.append
-    for values in rows:
-        m = new(cls)
-        set_dict(m, values)
-        set_fields_set(m, fields_set)
-        set_extra(m, None)
-        set_private(m, None)
-        add(m)
-    return applied
+#: A plan's rows: (the measure's prebuilt part, the indexes of its records, the fact naming its party or -1).
+_PlanRows = tuple[tuple[dict[str, Any], tuple[int, ...], int], ...]
 
 
 def _via(party: RelatedParty) -> ViaRelatedParty:
