@@ -18,10 +18,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .._audit import AuditLog
 from .._case_model import Case
 from .._cases import CaseBook, case_book_for
 from .._check import Engine
-from .._audit import AuditLog
 from .._errors import CheckError
 from .._models import CheckResult
 from .._workbench_measures import measure_rows
