@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import repeat
 from typing import Any
 
 from . import _identifiers as identifiers
@@ -169,10 +170,7 @@ class Assembly:
         fired = [g for g in groups if g[1]]
         if not fired:
             return [], [], "clear"
-        applied: list[AppliedMeasure] = []
-        add = applied.append
-        new, set_dict, set_fields_set, set_extra, set_private = _new, _set_dict, _set_fields_set, _set_extra, _set_private
-        cls, fields_set = AppliedMeasure, _APPLIED_FIELDS
+        rows: Iterable[tuple[dict[str, Any], tuple[str, ...], ViaRelatedParty | None]]
         if len(fired) == 1:  # the commonest hit: one record, one role
             fact_id, answer = fired[0]
             record, role = by_fact[fact_id]
@@ -183,22 +181,36 @@ class Assembly:
                 if len(self._orders) < _MAX_ORDERS:
                     self._orders[key] = known
             _, parts, decision = known
-            ids: tuple[str, ...] = (record.record_id,)
-            shown_via = None if role == SELF else _via(parties[record.subject_id])
-            for fields in parts:
-                values = fields.copy()  # a dict copy: the cheapest way to a result's own fields
-                values["record_ids"] = ids
-                if shown_via is not None:  # the parts hold None
-                    values["via_related_party"] = shown_via
-                m = new(cls)  # trusted(AppliedMeasure, values), inlined: it runs ~30 times per hit
-                set_dict(m, values)
-                set_fields_set(m, fields_set)
-                set_extra(m, None)
-                set_private(m, None)
-                add(m)
-            return applied, [] if role == SELF else [record], decision
-        # Several facts fired: what the answer looks like depends only on each fact's answer, which of
-        # the check's records it is and whether it is the subject's own; that plan is made once.
+            party_records = [] if role == SELF else [record]
+            # zip reuses its one tuple while the loop below drops each row: no row object per measure.
+            rows = zip(parts, repeat((record.record_id,)),
+                       repeat(None if role == SELF else _via(parties[record.subject_id])))
+        else:
+            rows, party_records, decision = self._planned(fired, by_fact, parties)
+        applied: list[AppliedMeasure] = []
+        add = applied.append
+        new, set_dict, set_fields_set, set_extra, set_private = _new, _set_dict, _set_fields_set, _set_extra, _set_private
+        cls, fields_set = AppliedMeasure, _APPLIED_FIELDS
+        for fields, record_ids, via in rows:
+            values = fields.copy()  # a dict copy: the cheapest way to a result's own fields
+            values["record_ids"] = record_ids
+            if via is not None:  # the parts hold None
+                values["via_related_party"] = via
+            m = new(cls)  # trusted(AppliedMeasure, values), inlined: it runs ~30 times per hit
+            set_dict(m, values)
+            set_fields_set(m, fields_set)
+            set_extra(m, None)
+            set_private(m, None)
+            add(m)
+        return applied, party_records, decision
+
+    def _planned(self, fired: Sequence[tuple[str, Sequence[str]]], by_fact: Mapping[str, tuple[CreditRecord, str]],
+                 parties: Mapping[str, RelatedParty],
+                 ) -> tuple[list[tuple[dict[str, Any], tuple[str, ...], ViaRelatedParty | None]], list[CreditRecord],
+                            Decision]:
+        """:meth:`assemble`'s rows when several facts fired. What the answer looks like depends only on
+        each fact's answer, which of the check's records it is and whether it is the subject's own:
+        that plan is made once per shape, and a check fills in its record ids and related parties."""
         records: list[CreditRecord] = []
         index: dict[str, int] = {}
         shape: list[tuple[tuple[str, ...], int, bool]] = []
@@ -218,27 +230,21 @@ class Assembly:
             plan = self._plan(key_shape)
             if len(self._plans) < _MAX_ORDERS:
                 self._plans[key_shape] = plan
-        rows, decision = plan
+        planned, decision = plan
         record_ids: dict[tuple[int, ...], tuple[str, ...]] = {}
         vias: dict[int, ViaRelatedParty] = {}
-        for fields, which, via_fact in rows:
-            values = fields.copy()
+        rows: list[tuple[dict[str, Any], tuple[str, ...], ViaRelatedParty | None]] = []
+        for fields, which, via_fact in planned:
             caused_by = record_ids.get(which)
             if caused_by is None:
                 caused_by = record_ids[which] = tuple(sorted([records[i].record_id for i in which]))
-            values["record_ids"] = caused_by
+            via = None
             if via_fact >= 0:  # caused by related parties alone: the first whose fact fired it
                 via = vias.get(via_fact)
                 if via is None:
                     via = vias[via_fact] = _via(parties[records[shape[via_fact][1]].subject_id])
-                values["via_related_party"] = via
-            m = new(cls)
-            set_dict(m, values)
-            set_fields_set(m, fields_set)
-            set_extra(m, None)
-            set_private(m, None)
-            add(m)
-        return applied, list(by_party.values()), decision
+            rows.append((fields, caused_by, via))
+        return rows, list(by_party.values()), decision
 
     def _plan(self, shape: tuple[tuple[tuple[str, ...], int, bool], ...]) -> tuple[_PlanRows, Decision]:
         """For facts fired as ``shape`` says (each fact's answer, its record's index among the check's
@@ -308,24 +314,23 @@ class ClearResults:
                         "individual_business" if subject_id[:2] == "92" else "legal_person")
         else:
             shown, inferred = mask_parsed(subject_id, kind), "natural_person"
-        # trusted() inlined, twice: this runs on every no-hit check.
-        ref = _new(SubjectRef)
-        _set_dict(ref, {"id": shown, "id_kind": kind, "name": identifiers.mask_text(name) if name else name,
-                        "subject_type": subject_type or inferred})
-        _set_fields_set(ref, _REF_FIELDS)
-        _set_extra(ref, None)
-        _set_private(ref, None)
         template = self._template
         values = (template[2] if template[0] is compiled and template[1] is data_as_of
                   else self._rebuilt(compiled, data_as_of)).copy()
+        # trusted() inlined for both models: this runs on every no-hit check.
+        result, ref = _new(CheckResult), _new(SubjectRef)
         values["check_id"] = self._new_id()
         values["checked_at"] = when
         values["subject"] = ref
         values["matter_type"] = mat.matter_type
         values["matter"] = mat
-        result = _new(CheckResult)
         _set_dict(result, values)
+        _set_dict(ref, {"id": shown, "id_kind": kind, "name": identifiers.mask_text(name) if name else name,
+                        "subject_type": subject_type or inferred})
         _set_fields_set(result, _RESULT_FIELDS)
+        _set_fields_set(ref, _REF_FIELDS)
         _set_extra(result, None)
+        _set_extra(ref, None)
         _set_private(result, None)
+        _set_private(ref, None)
         return result
