@@ -66,6 +66,7 @@ from ._inputs import (
 )
 from ._listed import ListedSubjects
 from ._logging import get_logger, premasked_logger
+from ._masking import mask_parsed
 from ._memo import FiringMemo
 from ._models import (
     CST,
@@ -79,7 +80,7 @@ from ._models import (
     SubjectRef,
     trusted,
 )
-from ._results import Assembly, _facts, _hit
+from ._results import Assembly, ClearResults, _facts, _hit
 from ._rules import RuleRunner, make_runner
 from ._serving import MeasuresLike, MeasureWatcher, ServedMeasures, compile_paths
 from .stores import RecordStore, open_store
@@ -177,6 +178,7 @@ class Engine(Closing):
             new_id = map(f"{uuid.uuid4().hex[:16]}%016x".__mod__, itertools.count(1)).__next__
         self._new_id: Callable[[], str] = new_id
         self._own_ids = own_ids  # hex from the generator above: nothing in them to mask
+        self._clears = ClearResults(new_id)
         self._tz = tz
         self._day: tuple[float, float, dt.date] = (0.0, 0.0, dt.date.min)  # [start, end) of a day
         self._matters: dict[str, Matter] = {}
@@ -265,17 +267,20 @@ class Engine(Closing):
             if self._clock is None:
                 t = _wall_clock()
                 start, end, day = self._day
-                if not start <= t < end:  # a new day: compute its bounds once
-                    day = dt.datetime.fromtimestamp(t, self._tz).date()
-                    midnight = dt.datetime.combine(day, dt.time(), self._tz).timestamp()
-                    self._day = (midnight, midnight + 86400, day)
-                return _from_timestamp(t, _UTC), day
+                return _from_timestamp(t, _UTC), day if start <= t < end else self._new_day(t)
             now = self._clock()
         elif isinstance(at, dt.datetime):
             now = at if at.tzinfo is not None else at.replace(tzinfo=self._tz)
         else:
             now = dt.datetime.combine(at, dt.time(), self._tz)
         return now, now.astimezone(self._tz).date()
+
+    def _new_day(self, t: float) -> dt.date:
+        """The check date of time ``t``, a new day: its bounds are computed once."""
+        day = dt.datetime.fromtimestamp(t, self._tz).date()
+        midnight = dt.datetime.combine(day, dt.time(), self._tz).timestamp()
+        self._day = (midnight, midnight + 86400, day)
+        return day
 
     def _matter(self, matter: MatterLike, fields: Mapping[str, Any]) -> Matter:
         if isinstance(matter, str):
@@ -284,6 +289,11 @@ class Engine(Closing):
                 cached = self._matters[matter] = coerce_matter(matter, {})
             if not fields:
                 return cached
+            amount = fields.get("amount")
+            if len(fields) == 1 and (type(amount) is float or type(amount) is int) and 0 <= amount <= AMOUNT_MAX:
+                values = cached.__dict__.copy()  # an amount alone: the host's commonest keyword
+                values["amount"] = float(amount)
+                return trusted(Matter, values)
             # The host's usual keywords (an amount, item codes) need no validator to judge them.
             values = cached.__dict__.copy()
             for k, v in fields.items():
@@ -376,14 +386,33 @@ class Engine(Closing):
         """
         started = time.perf_counter()
         mat = self._matter(matter, matter_fields)
-        when, day = self._now(at)
+        if at is None and self._clock is None:  # the host's usual call: _now's default clock inline
+            t = _wall_clock()
+            start, end, day = self._day
+            if not start <= t < end:
+                day = self._new_day(t)
+            when = _from_timestamp(t, _UTC)
+        else:
+            when, day = self._now(at)
         listed = self._listed
         if listed.due():
             self._poll()
         try:
             if listed.oldest is None or self._max_age is not None:  # the usual case needs no call
                 self._refuse_without_data(when, at, (subject,))
-            result = self._answer(subject, mat, when, day, at is None and open_case, caller)
+            if type(subject) is str:  # the commonest subject: its no-hit answer inline
+                try:
+                    norm, kind = identifiers.parse_identifier(subject)
+                except IdentifierError as exc:
+                    raise CheckError("invalid_subject", str(exc)) from exc
+                compiled = self._compiled  # one revision for the whole check, even across a reload
+                if hash(norm) not in listed.hashes:
+                    result = self._clears.build(compiled, listed.data_as_of, norm, kind, "", None, mat, when)
+                else:
+                    result = self._lookup(compiled, bare_subject(norm, kind), mat, when, day,
+                                          at is None and open_case, None, caller)
+            else:
+                result = self._answer(subject, mat, when, day, at is None and open_case, caller)
         except CheckError as refused:  # not a USCC or resident id: a district (region code) may be meant
             result = self._district(subject, refused, mat, when, at, day, at is None and open_case, caller)[0]
         if self._log_checks:
@@ -406,7 +435,8 @@ class Engine(Closing):
         self._refuse_without_data(when, at, subjects)
         opens = at is None and open_case
         compiled = self._compiled  # one revision for the whole call, even across a reload
-        clear, lookup, perf = self._clear, self._lookup, time.perf_counter
+        clear, lookup, perf = self._clears.build, self._lookup, time.perf_counter
+        as_of = self._listed.data_as_of
         log_checks = self._log_checks
         # Every result is kept until the call returns: the collector's scans of the growing young
         # generations would cost ~40 % of the time and free nothing.
@@ -436,30 +466,21 @@ class Engine(Closing):
                 results = []
                 for r in read:
                     started = perf()
-                    result = (clear(compiled, *r, mat, when) if isinstance(r, tuple)
+                    result = (clear(compiled, as_of, *r, mat, when) if isinstance(r, tuple)
                               else lookup(compiled, r, mat, when, day, opens, found, caller))
                     self._log_check(result, started)
                     results.append(result)
                 return results
-            return [clear(compiled, *r, mat, when) if isinstance(r, tuple)
+            return [clear(compiled, as_of, *r, mat, when) if isinstance(r, tuple)
                     else lookup(compiled, r, mat, when, day, opens, found, caller) for r in read]
 
     def _answer(self, subject: SubjectLike, mat: Matter, when: dt.datetime, day: dt.date,
                 opens: bool, caller: str | None) -> CheckResult:
         compiled = self._compiled  # one revision for the whole check, even across a reload
-        hashes = self._listed.hashes
-        if type(subject) is str:  # the commonest call, inline (_parse_id's work, one call fewer)
-            try:
-                norm, kind = identifiers.parse_identifier(subject)
-            except IdentifierError as exc:
-                raise CheckError("invalid_subject", str(exc)) from exc
-            if hash(norm) not in hashes:
-                return self._clear(compiled, norm, kind, "", None, mat, when)
-            return self._lookup(compiled, bare_subject(norm, kind), mat, when, day, opens, None, caller)
-        read = triage(subject, hashes)
+        read = triage(subject, self._listed.hashes)
         if isinstance(read, Subject):
             return self._lookup(compiled, read, mat, when, day, opens, None, caller)
-        return self._clear(compiled, *read, mat, when)
+        return self._clears.build(compiled, self._listed.data_as_of, *read, mat, when)
 
     def _lookup(self, compiled: CompiledMeasures, subj: Subject, mat: Matter, when: dt.datetime, day: dt.date,
                 opens: bool, found: Mapping[str, tuple[int, list[CreditRecord]]] | None,
@@ -526,27 +547,10 @@ class Engine(Closing):
 
     @staticmethod
     def _subject_ref(subject_id: str, kind: str, name: str, subject_type: str) -> SubjectRef:
-        shown = identifiers.mask(subject_id) if kind == "resident_id" else subject_id
         # Names are free text and may hold an id (王某某（身份证…）); a check without a name skips it.
-        return trusted(SubjectRef, {"id": shown, "id_kind": kind,
-                                    "name": identifiers.mask_text(name) if name else name,
+        return trusted(SubjectRef, {"id": subject_id if kind == "uscc" else mask_parsed(subject_id, kind),
+                                    "id_kind": kind, "name": identifiers.mask_text(name) if name else name,
                                     "subject_type": subject_type})
-
-    def _clear(self, compiled: CompiledMeasures, subject_id: str, kind: str, name: str,
-               subject_type: str | None, mat: Matter, when: dt.datetime) -> CheckResult:
-        """The result for a subject with no active record: built without validation (hot path)."""
-        if kind == "uscc":  # identifiers.infer_subject_type and mask, inlined for the commonest id
-            shown = subject_id
-            inferred = ("government_body" if subject_id[0] == "1" else
-                        "individual_business" if subject_id[:2] == "92" else "legal_person")
-        else:
-            shown, inferred = identifiers.mask(subject_id), "natural_person"
-        ref = trusted(SubjectRef, {"id": shown, "id_kind": kind, "name": identifiers.mask_text(name) if name else name,
-                                   "subject_type": subject_type or inferred})
-        return trusted(CheckResult, {
-            "check_id": self._new_id(), "checked_at": when, "revision": compiled.revision, "subject": ref,
-            "matter_type": mat.matter_type, "decision": "clear", "measures": (),
-            "data_as_of": self._listed.data_as_of, "case_id": None, "hits": (), "matter": mat})
 
     def _evaluate(self, compiled: CompiledMeasures, subj: Subject, mat: Matter, when: dt.datetime,
                   day: dt.date, parties: Mapping[str, RelatedParty],
@@ -576,7 +580,8 @@ class Engine(Closing):
             "matter_type": mat.matter_type, "decision": decision, "measures": tuple(applied),
             "data_as_of": self._listed.data_as_of, "case_id": None,
             "hits": (*(_hit(r, shown) for r in own),
-                     *(_hit(r, identifiers.mask(r.subject_id)) for r in party_records if r.subject_id != subj.id)),
+                     *(_hit(r, mask_parsed(r.subject_id, parties[r.subject_id].id_kind))
+                       for r in party_records if r.subject_id != subj.id)),
             "matter": mat})
 
 

@@ -30,6 +30,7 @@ from ._masking import (
     _hide_middle,
     _normalise,
     _today_cst,
+    _today_cst_cached,
     _uscc_problem,
     mask,
     mask_text,
@@ -165,25 +166,26 @@ def parse_identifier(text: str, *, today: dt.date | None = None) -> tuple[str, s
     Raises:
         IdentifierError: empty, or valid as neither kind; the message is the one most likely to help.
     """
-    if today is None and len(text) == 18 and text.isascii() and not text[:17].isdigit():
-        # Hot path of every check: an upper-case USCC as host systems send it, verified with
-        # C-level loops (bytes.translate gives each character's value). Anything it does not
-        # accept takes the full path below, messages and all.
-        try:
-            total = int(text.encode("ascii")[16::-1].translate(_USCC_BASE34), 34)
-        except ValueError:  # a character outside the alphabet (lower case, I, O, S, V, Z, ...)
-            total = -1
-        if total >= 0 and text[17] == _USCC_ALPHABET[-total % 31] and text[0] in _USCC_DEPARTMENTS:
-            return text, "uscc"
-    elif (today is None and len(text) == 18 and text.isascii() and text[:17].isdigit()
-          and text[17] == _ID_CHECK[2 * int(text[:17], 13) % 11]):
-        # Hot path of a natural person's check (a legal representative, a civil-servant applicant):
-        # a well-formed resident id; the birth date is parsed once per distinct date.
-        birth = _BIRTH_DATES.get(text[6:14], dt.date.min)
-        if birth is dt.date.min and len(_BIRTH_DATES) < 100_000:
-            birth = _BIRTH_DATES[text[6:14]] = _calendar_date(text[6:14])
-        if birth is not None and _EARLIEST_BIRTH <= birth <= _today_cst():
-            return text, "resident_id"
+    if today is None and len(text) == 18 and text.isascii():
+        body = text[:17]
+        if not body.isdigit():
+            # Hot path of every check: an upper-case USCC as host systems send it, verified with
+            # C-level loops (bytes.translate gives each character's value). Anything it does not
+            # accept takes the full path below, messages and all.
+            try:
+                total = int(text.encode("ascii")[16::-1].translate(_USCC_BASE34), 34)
+            except ValueError:  # a character outside the alphabet (lower case, I, O, S, V, Z, ...)
+                total = -1
+            if total >= 0 and text[17] == _USCC_ALPHABET[-total % 31] and text[0] in _USCC_DEPARTMENTS:
+                return text, "uscc"
+        elif text[17] == _ID_CHECK[2 * int(body, 13) % 11]:
+            # Hot path of a natural person's check (a legal representative, a civil-servant applicant):
+            # a well-formed resident id; the birth date is parsed once per distinct date.
+            birth = _BIRTH_DATES.get(text[6:14], dt.date.min)
+            if birth is dt.date.min and len(_BIRTH_DATES) < 100_000:
+                birth = _BIRTH_DATES[text[6:14]] = _calendar_date(text[6:14])
+            if birth is not None and _EARLIEST_BIRTH <= birth <= _today_cst_cached():
+                return text, "resident_id"
     value = _normalise(text)
     if not value:
         raise IdentifierError("主体标识为空 / subject id is empty")

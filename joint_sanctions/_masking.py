@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from operator import mul
 
 from ._base import CST
 
-__all__ = ["mask", "mask_text"]
+__all__ = ["mask", "mask_parsed", "mask_text"]
 
 # --- normalisation ------------------------------------------------------------------------------
 
@@ -93,6 +94,23 @@ def _today_cst() -> dt.date:
     return dt.datetime.now(CST).date()
 
 
+#: (days since the epoch in China Standard Time, that day): :func:`_today_cst` remembered for the day.
+_TODAY: tuple[int, dt.date] = (-1, dt.date.min)
+_CST_OFFSET = int(CST.utcoffset(None).total_seconds())
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+_wall_clock = time.time  # a module attribute: tests put it just before and after midnight
+
+
+def _today_cst_cached() -> dt.date:
+    """:func:`_today_cst` for the hot path: China keeps one fixed offset (no summer time), so the day
+    follows from the epoch seconds alone, and its date is made once per day."""
+    global _TODAY
+    days = int(_wall_clock() + _CST_OFFSET) // 86400
+    if days != _TODAY[0]:
+        _TODAY = (days, dt.date.fromordinal(days + _EPOCH_ORDINAL))
+    return _TODAY[1]
+
+
 def _calendar_date(yyyymmdd: str) -> dt.date | None:
     """The date spelt by eight ASCII digits, or None when no such day exists."""
     if len(yyyymmdd) != 8 or not set(yyyymmdd) <= _ASCII_DIGITS:
@@ -112,6 +130,15 @@ _BIRTH_DATES: dict[str, dt.date | None] = {}
 
 def _hide_middle(value: str) -> str:
     return value[:4] + "*" * (len(value) - 8) + value[-4:]
+
+
+def mask_parsed(identifier: str, kind: str) -> str:
+    """:func:`mask` of an id as :func:`~joint_sanctions._identifiers.parse_identifier` returned it, of
+    that ``kind``. A valid resident id is never a public USCC (17 digits with a real birth date), so it
+    is hidden at once, without mask()'s tests (~1.8 µs, on every natural person's result)."""
+    if kind == "resident_id" and len(identifier) == 18:
+        return identifier[:4] + "**********" + identifier[14:]
+    return mask(identifier)
 
 
 def _is_public_uscc(value: str) -> bool:

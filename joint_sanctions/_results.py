@@ -4,21 +4,25 @@ applied measures, hits and decision assembled from what fired."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import repeat
 from typing import Any
 
 from . import _identifiers as identifiers
 from ._compile import BANS_MATTER, OVERDUE, SELF, CompiledMeasures, day_number
 from ._conditions import fact_key
 from ._inputs import _SURROGATE
+from ._masking import mask_parsed
 from ._models import (
     AppliedMeasure,
+    CheckResult,
     CreditRecord,
     Decision,
     Hit,
     Matter,
     RelatedParty,
     Subject,
+    SubjectRef,
     ViaRelatedParty,
     _new,
     _set_dict,
@@ -134,6 +138,7 @@ class Assembly:
         self.compiled = compiled
         self._parts: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
         self._orders: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[dict[str, Any], ...], Decision]] = {}
+        self._plans: dict[tuple[tuple[tuple[str, ...], int, bool], ...], tuple[_PlanRows, Decision]] = {}
 
     def _part(self, mid: str) -> tuple[dict[str, Any], dict[str, Any]]:
         part = self._parts.get(mid)
@@ -165,8 +170,7 @@ class Assembly:
         fired = [g for g in groups if g[1]]
         if not fired:
             return [], [], "clear"
-        rows: list[dict[str, Any]] = []
-        add = rows.append
+        rows: Iterable[tuple[dict[str, Any], tuple[str, ...], ViaRelatedParty | None]]
         if len(fired) == 1:  # the commonest hit: one record, one role
             fact_id, answer = fired[0]
             record, role = by_fact[fact_id]
@@ -177,60 +181,93 @@ class Assembly:
                 if len(self._orders) < _MAX_ORDERS:
                     self._orders[key] = known
             _, parts, decision = known
-            ids: tuple[str, ...] = (record.record_id,)
-            shown_via = None if role == SELF else _via(parties[record.subject_id])
-            for fields in parts:
-                values = fields.copy()  # a dict copy: the cheapest way to a result's own fields
-                values["record_ids"] = ids
-                if shown_via is not None:  # the parts hold None
-                    values["via_related_party"] = shown_via
-                add(values)
             party_records = [] if role == SELF else [record]
+            # zip reuses its one tuple while the loop below drops each row: no row object per measure.
+            rows = zip(parts, repeat((record.record_id,)),
+                       repeat(None if role == SELF else _via(parties[record.subject_id])))
         else:
-            record_ids: dict[str, set[str]] = {}
-            via: dict[str, ViaRelatedParty | None] = {}
-            by_party: dict[str, CreditRecord] = {}
-            for fact_id, answer in fired:
-                record, role = by_fact[fact_id]
-                party_via = None
-                if role != SELF:
-                    by_party[record.record_id] = record
-                for mid in answer:
-                    record_ids.setdefault(mid, set()).add(record.record_id)
-                    if role == SELF:
-                        via[mid] = None  # the subject's own record is reason enough
-                    elif mid not in via:
-                        if party_via is None:
-                            party_via = _via(parties[record.subject_id])
-                        via[mid] = party_via
-            ordered, parts, decision = self._order(record_ids)
-            for mid, fields in zip(ordered, parts, strict=True):
-                values = fields.copy()
-                values["record_ids"] = tuple(sorted(record_ids[mid]))
-                values["via_related_party"] = via[mid]
-                add(values)
-            party_records = list(by_party.values())
-        return _applied_measures(rows), party_records, decision
+            rows, party_records, decision = self._planned(fired, by_fact, parties)
+        applied: list[AppliedMeasure] = []
+        add = applied.append
+        new, set_dict, set_fields_set, set_extra, set_private = _new, _set_dict, _set_fields_set, _set_extra, _set_private
+        cls, fields_set = AppliedMeasure, _APPLIED_FIELDS
+        for fields, record_ids, via in rows:
+            values = fields.copy()  # a dict copy: the cheapest way to a result's own fields
+            values["record_ids"] = record_ids
+            if via is not None:  # the parts hold None
+                values["via_related_party"] = via
+            m = new(cls)  # trusted(AppliedMeasure, values), inlined: it runs ~30 times per hit
+            set_dict(m, values)
+            set_fields_set(m, fields_set)
+            set_extra(m, None)
+            set_private(m, None)
+            add(m)
+        return applied, party_records, decision
+
+    def _planned(self, fired: Sequence[tuple[str, Sequence[str]]], by_fact: Mapping[str, tuple[CreditRecord, str]],
+                 parties: Mapping[str, RelatedParty],
+                 ) -> tuple[list[tuple[dict[str, Any], tuple[str, ...], ViaRelatedParty | None]], list[CreditRecord],
+                            Decision]:
+        """:meth:`assemble`'s rows when several facts fired. What the answer looks like depends only on
+        each fact's answer, which of the check's records it is and whether it is the subject's own:
+        that plan is made once per shape, and a check fills in its record ids and related parties."""
+        records: list[CreditRecord] = []
+        index: dict[str, int] = {}
+        shape: list[tuple[tuple[str, ...], int, bool]] = []
+        by_party: dict[str, CreditRecord] = {}
+        for fact_id, answer in fired:
+            record, role = by_fact[fact_id]
+            i = index.get(record.record_id)
+            if i is None:
+                i = index[record.record_id] = len(records)
+                records.append(record)
+            if role != SELF:
+                by_party[record.record_id] = record
+            shape.append((answer if type(answer) is tuple else tuple(answer), i, role == SELF))
+        key_shape = tuple(shape)
+        plan = self._plans.get(key_shape)
+        if plan is None:
+            plan = self._plan(key_shape)
+            if len(self._plans) < _MAX_ORDERS:
+                self._plans[key_shape] = plan
+        planned, decision = plan
+        record_ids: dict[tuple[int, ...], tuple[str, ...]] = {}
+        vias: dict[int, ViaRelatedParty] = {}
+        rows: list[tuple[dict[str, Any], tuple[str, ...], ViaRelatedParty | None]] = []
+        for fields, which, via_fact in planned:
+            caused_by = record_ids.get(which)
+            if caused_by is None:
+                caused_by = record_ids[which] = tuple(sorted([records[i].record_id for i in which]))
+            via = None
+            if via_fact >= 0:  # caused by related parties alone: the first whose fact fired it
+                via = vias.get(via_fact)
+                if via is None:
+                    via = vias[via_fact] = _via(parties[records[shape[via_fact][1]].subject_id])
+            rows.append((fields, caused_by, via))
+        return rows, list(by_party.values()), decision
+
+    def _plan(self, shape: tuple[tuple[tuple[str, ...], int, bool], ...]) -> tuple[_PlanRows, Decision]:
+        """For facts fired as ``shape`` says (each fact's answer, its record's index among the check's
+        records, whether it is the subject's own): per applied measure in list order, its part, the
+        indexes of the records that caused it, and the fact whose related party it names (-1: none,
+        as the subject's own record is reason enough)."""
+        facts_of: dict[str, list[int]] = {}
+        for j, (answer, _, _) in enumerate(shape):
+            for mid in answer:
+                facts_of.setdefault(mid, []).append(j)
+        ordered, parts, decision = self._order(facts_of)
+        rows = tuple((fields, tuple(sorted({shape[j][1] for j in facts_of[mid]})),
+                      -1 if any(shape[j][2] for j in facts_of[mid]) else facts_of[mid][0])
+                     for mid, fields in zip(ordered, parts, strict=True))
+        return rows, decision
 
 
-def _applied_measures(rows: list[dict[str, Any]]) -> list[AppliedMeasure]:
-    """trusted(AppliedMeasure, values) of each row, inlined: it runs ~30 times per hit."""
-    new, set_dict, set_fields_set, set_extra, set_private = _new, _set_dict, _set_fields_set, _set_extra, _set_private
-    cls, fields_set = AppliedMeasure, _APPLIED_FIELDS
-    applied: list[AppliedMeasure] = []
-    add = applied.append
-    for values in rows:
-        m = new(cls)
-        set_dict(m, values)
-        set_fields_set(m, fields_set)
-        set_extra(m, None)
-        set_private(m, None)
-        add(m)
-    return applied
+#: A plan's rows: (the measure's prebuilt part, the indexes of its records, the fact naming its party or -1).
+_PlanRows = tuple[tuple[dict[str, Any], tuple[int, ...], int], ...]
 
 
 def _via(party: RelatedParty) -> ViaRelatedParty:
-    return trusted(ViaRelatedParty, {"role": party.role, "id": identifiers.mask(party.id),
+    return trusted(ViaRelatedParty, {"role": party.role, "id": mask_parsed(party.id, party.id_kind),
                                      "name": identifiers.mask_text(party.name)})
 
 
@@ -239,3 +276,61 @@ def _hit(r: CreditRecord, shown_id: str) -> Hit:
     return trusted(Hit, {"record_id": r.record_id, "list_type": r.list_type, "authority": r.authority,
                          "document_no": r.document_no, "listed_on": r.listed_on, "expires_on": r.expires_on,
                          "subject_id": shown_id})
+
+
+_REF_FIELDS = set(SubjectRef.model_fields)
+_RESULT_FIELDS = set(CheckResult.model_fields)
+
+
+class ClearResults:
+    """The ``clear`` results of one engine (the no-hit path: ~98 % of checks), built without validation.
+
+    What every clear result of a revision and a store state shows alike (revision, decision, no
+    measures and no hits, ``data_as_of``) sits in a template dict in the model's field order; a check
+    copies it (a dict copy costs less than half a 12-key literal) and sets its own check id, time,
+    subject and matter. Each result owns its dict: the template is never handed out, and what results
+    share are immutable values (and ``data_as_of``, which results of one engine share by contract).
+    """
+
+    __slots__ = ("_new_id", "_template")
+
+    def __init__(self, new_id: Callable[[], str]) -> None:
+        self._new_id = new_id
+        self._template: tuple[object, object, dict[str, Any]] = (None, None, {})
+
+    def _rebuilt(self, compiled: CompiledMeasures, data_as_of: dict[str, dt.datetime]) -> dict[str, Any]:
+        values = {"check_id": "", "checked_at": None, "revision": compiled.revision, "subject": None,
+                  "matter_type": None, "decision": "clear", "measures": (), "data_as_of": data_as_of,
+                  "case_id": None, "hits": (), "matter": None}
+        self._template = (compiled, data_as_of, values)  # one assignment: a thread sees old or new
+        return values
+
+    def build(self, compiled: CompiledMeasures, data_as_of: dict[str, dt.datetime], subject_id: str, kind: str,
+              name: str, subject_type: str | None, mat: Matter, when: dt.datetime) -> CheckResult:
+        """The clear result for a subject (a normalised id of ``kind``) with no active record."""
+        if kind == "uscc":  # identifiers.infer_subject_type, inlined for the commonest id
+            shown = subject_id
+            inferred = ("government_body" if subject_id[0] == "1" else
+                        "individual_business" if subject_id[:2] == "92" else "legal_person")
+        else:
+            shown, inferred = mask_parsed(subject_id, kind), "natural_person"
+        template = self._template
+        values = (template[2] if template[0] is compiled and template[1] is data_as_of
+                  else self._rebuilt(compiled, data_as_of)).copy()
+        # trusted() inlined for both models: this runs on every no-hit check.
+        result, ref = _new(CheckResult), _new(SubjectRef)
+        values["check_id"] = self._new_id()
+        values["checked_at"] = when
+        values["subject"] = ref
+        values["matter_type"] = mat.matter_type
+        values["matter"] = mat
+        _set_dict(result, values)
+        _set_dict(ref, {"id": shown, "id_kind": kind, "name": identifiers.mask_text(name) if name else name,
+                        "subject_type": subject_type or inferred})
+        _set_fields_set(result, _RESULT_FIELDS)
+        _set_fields_set(ref, _REF_FIELDS)
+        _set_extra(result, None)
+        _set_extra(ref, None)
+        _set_private(result, None)
+        _set_private(ref, None)
+        return result

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from joint_sanctions import CheckResult, Engine
+from joint_sanctions._identifiers import mask
+from joint_sanctions._models import AppliedMeasure, RelatedParty
 
 from .conftest import measures_folder, numbered_uscc, record, resident_id
 
@@ -112,3 +119,92 @@ def test_a_reload_builds_new_parts(make_engine: Callable[..., Engine], tmp_path:
     engine.reload()
     result = engine.check(company, "government_procurement", at=DAY)
     assert [m.name for m in result.measures] == ["新名称", "从严审核"] and result.revision == engine.revision
+
+
+def _reference_assembly(compiled: Any, groups: list[tuple[str, tuple[str, ...]]], by_fact: dict[str, Any],
+                        parties: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str], str]:
+    """docs/check-result.md's grouping written plainly: per measure in list order, the sorted ids of the
+    records whose facts fired it, no party when a subject's own record fired it, else the first party
+    (in firing order); incentives beside any punishment do not bind; the legality guard's decision."""
+    record_ids: dict[str, set[str]] = {}
+    via: dict[str, Any] = {}
+    party_records: dict[str, None] = {}
+    for fact_id, answer in groups:
+        record, role = by_fact[fact_id]
+        if answer and role != "self":
+            party_records.setdefault(record.record_id, None)
+        for mid in answer:
+            record_ids.setdefault(mid, set()).add(record.record_id)
+            if role == "self":
+                via[mid] = None
+            elif mid not in via:
+                party = parties[record.subject_id]
+                via[mid] = {"role": party.role, "id": mask(party.id), "name": party.name}
+    ordered = sorted(record_ids, key=compiled.position.__getitem__)
+    measures = [compiled.measures[mid].measure for mid in ordered]
+    punished = any(m.kind == "punishment" for m in measures)
+    shown = []
+    for mid, m in zip(ordered, measures, strict=True):
+        binding = m.basis_status == "confirmed" if m.kind == "punishment" else not punished
+        shown.append({"measure_id": mid, "binding": binding, "record_ids": tuple(sorted(record_ids[mid])),
+                      "via_related_party": via[mid]})
+    decision = "clear"
+    for m, row in zip(measures, shown, strict=True):
+        if m.kind != "punishment":
+            continue
+        if not row["binding"] or m.effect not in ("prohibit", "restrict"):
+            decision = "review" if decision == "clear" else decision
+        elif m.effect == "prohibit" and m.mandatory:
+            decision = "prohibited"
+            break
+        else:
+            decision = "restricted"
+    return shown, list(party_records), decision
+
+
+@functools.cache
+def _shipped() -> Any:
+    from joint_sanctions._serving import compile_paths
+
+    return compile_paths(None)
+
+
+_FACTS = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2)), min_size=1, max_size=4)
+
+
+@settings(deadline=None, max_examples=300)
+@given(answers=st.lists(st.lists(st.integers(0, 10_000), max_size=6, unique=True), min_size=3, max_size=3),
+       checks=st.lists(_FACTS, min_size=1, max_size=3))
+def test_assembly_of_several_fired_facts_equals_the_plain_grouping(answers: list[list[int]],
+                                                                   checks: list[list[tuple[int, int]]]) -> None:
+    """Whatever facts fire (several records, the subject's own and its parties', answers repeated so that
+    plans are reused), the assembled measures, party records and decision are those of the plain
+    grouping, and each result's measures equal their validated copies."""
+    from joint_sanctions._results import Assembly
+
+    compiled = _shipped()
+    mids = sorted(compiled.measures)
+    fired = [tuple(dict.fromkeys(mids[n % len(mids)] for n in answer)) for answer in answers]
+    assembly = Assembly(compiled)
+    company = numbered_uscc(41)
+    people = [resident_id(n) for n in (1, 2)]
+    parties = {pid: RelatedParty(role="legal_representative", id=pid, name=f"某{n}") for n, pid in enumerate(people)}
+    owners = [company, *people]
+    recs = [record(f"R{n}", owners[n % 3]) for n in range(4)]
+    for facts in checks:
+        by_fact: dict[str, Any] = {}
+        groups: list[tuple[str, tuple[str, ...]]] = []
+        for n, (ri, ai) in enumerate(facts):
+            rec = recs[ri]
+            role = "self" if rec.subject_id == company else "legal_representative"
+            fact_id = f"{role}:{rec.record_id}:{n}"
+            by_fact[fact_id] = (rec, role)
+            groups.append((fact_id, fired[ai]))
+        applied, party_records, decision = assembly.assemble(groups, by_fact, parties)
+        shown, party_ids, expected_decision = _reference_assembly(compiled, groups, by_fact, parties)
+        got = [{"measure_id": m.measure_id, "binding": m.binding, "record_ids": m.record_ids,
+                "via_related_party": m.via_related_party.model_dump() if m.via_related_party else None}
+               for m in applied]
+        assert got == shown
+        assert [r.record_id for r in party_records] == party_ids and decision == expected_decision
+        assert all(AppliedMeasure.model_validate(m.model_dump()) == m for m in applied)

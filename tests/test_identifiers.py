@@ -605,3 +605,36 @@ def test_uscc_fast_path_agrees_with_the_full_rules(number: str, pos: int, replac
     assert _outcome(text) == _outcome(text, today=today)
     if not change:
         assert _outcome(text) == (number, "uscc")
+
+
+@settings(deadline=None, max_examples=500)
+@given(number=valid_resident_ids, kind=st.sampled_from(["resident_id", "uscc"]))
+def test_mask_parsed_equals_mask_for_every_parsed_id(number: str, kind: str) -> None:
+    """mask_parsed, which results use for ids parse_identifier returned, hides exactly what mask hides:
+    for any valid resident id, and for a USCC (here one a resident id could be mistaken for)."""
+    from joint_sanctions._masking import mask_parsed
+
+    assert mask_parsed(number, kind) == mask(number)
+    code = with_check("91" + number[2:17])
+    assert mask_parsed(code, "uscc") == mask(code)
+
+
+def test_mask_parsed_of_a_short_or_odd_resident_id_still_masks() -> None:
+    """An id wrongly said to be a resident id (a host's hand-built Subject) is masked as mask would."""
+    from joint_sanctions._masking import mask_parsed
+
+    assert mask_parsed("4101021990", "resident_id") == mask("4101021990")
+    assert mask_parsed("91350100M000100Y43", "resident_id") == "9135**********0Y43"
+
+
+def test_today_of_the_hot_path_is_the_day_in_china(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hot path's remembered day follows the clock across midnight in China (UTC+8), not UTC's."""
+    from joint_sanctions import _masking
+
+    last_utc_minute_before_cst_midnight = dt.datetime(2025, 3, 1, 15, 59, tzinfo=dt.UTC).timestamp()
+    monkeypatch.setattr(_masking, "_wall_clock", lambda: last_utc_minute_before_cst_midnight)
+    assert _masking._today_cst_cached() == dt.date(2025, 3, 1)
+    monkeypatch.setattr(_masking, "_wall_clock", lambda: last_utc_minute_before_cst_midnight + 60)
+    assert _masking._today_cst_cached() == dt.date(2025, 3, 2)
+    monkeypatch.undo()
+    assert _masking._today_cst_cached() == dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()

@@ -887,3 +887,19 @@ def test_open_store_rejects_other_urls(url: str) -> None:
     with pytest.raises(StoreError) as caught:
         open_store(url)
     assert "secret" not in str(caught.value)
+
+
+def test_a_checks_lookup_on_a_broken_or_closed_sqlite_file_raises_store_error(tmp_path: Path) -> None:
+    """The lookup of a check's few subject ids (read without reading()'s context managers) turns an SQLite
+    error into StoreError naming the file, as every other read does: a table gone, a store closed."""
+    store = SqliteStore(tmp_path / "records.db")
+    store.upsert([rec("R1", ACME)])
+    day = dt.date(2025, 6, 1)
+    assert [r.record_id for r in store.active_records([ACME, PERSON], day)] == ["R1"]
+    with store.lock:
+        store.connection.execute("ALTER TABLE credit_records RENAME TO credit_records_gone")
+    with pytest.raises(StoreError, match=r"database .*records\.db: no such table"):
+        store.active_records([ACME], day)
+    store.close()
+    with pytest.raises(StoreError, match=r"database .*records\.db"):
+        store.active_records([ACME, PERSON], day)

@@ -255,6 +255,12 @@ class SqlStoreBase(StoreBase):
         """See :meth:`SqlStore.reading`."""
         raise NotImplementedError
 
+    def _rows(self, query: str, params: Any) -> list[Any]:
+        """The rows of one read statement (a check's lookup of its few ids), as :meth:`reading` reads
+        them; a store may read them more cheaply."""
+        with self.reading() as conn:
+            return list(conn.execute(query, params).fetchall())
+
     def _writing(self, data_error: type[JointSanctionsError] = StoreError) -> AbstractContextManager[Any]:
         """A write transaction; ``data_error`` is raised where the database refused the data itself."""
         raise NotImplementedError
@@ -500,8 +506,7 @@ class SqlStoreBase(StoreBase):
         if n <= _FEW:
             params = dict(zip(_FEW_KEYS, subject_ids))
             params["day"] = dialect.day(day)
-            with self.reading() as conn:
-                rows = conn.execute(self._q.active_few[n - 1], params).fetchall()
+            rows = self._rows(self._q.active_few[n - 1], params)
             if len(rows) > 1:
                 rows.sort(key=_ACTIVE_ORDER)
         else:

@@ -155,6 +155,15 @@ class SqliteStore(SqlStoreBase):
         with self._lock, _translated(self.path):
             yield self._conn
 
+    def _rows(self, query: str, params: Any) -> list[Any]:
+        """:meth:`reading` for the one statement of a check's lookup, without its two generator
+        context managers (~1.7 µs of a hit); sqlite3 errors become :class:`StoreError` alike."""
+        with self._lock:
+            try:
+                return self._conn.execute(query, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"database {self.path}: {exc}") from exc
+
     @contextlib.contextmanager
     def _schema_change(self, conn: sqlite3.Connection) -> Iterator[None]:
         # BEGIN IMMEDIATE takes the write lock at once: one writer at a time, across processes.
