@@ -78,6 +78,7 @@ from ._models import (
     RelatedParty,
     Subject,
     SubjectRef,
+    checkable_time,
     trusted,
 )
 from ._results import Assembly, ClearResults, _facts, _hit
@@ -269,10 +270,11 @@ class Engine(Closing):
                 start, end, day = self._day
                 return _from_timestamp(t, _UTC), day if start <= t < end else self._new_day(t)
             now = self._clock()
-        elif isinstance(at, dt.datetime):
-            now = at if at.tzinfo is not None else at.replace(tzinfo=self._tz)
         else:
-            now = dt.datetime.combine(at, dt.time(), self._tz)
+            now = (at if at.tzinfo is not None else at.replace(tzinfo=self._tz)) if isinstance(at, dt.datetime) \
+                else dt.datetime.combine(at, dt.time(), self._tz)
+            if not checkable_time(now):  # converting it, or moving it by a day, would overflow
+                raise CheckError("invalid_matter", "check time out of range (years 2 to 9998) / 核查时间超出范围")
         return now, now.astimezone(self._tz).date()
 
     def _new_day(self, t: float) -> dt.date:

@@ -403,3 +403,23 @@ def test_cli_check_on_a_tampered_record_is_one_line_and_exit_1(database: Databas
     assert done.returncode == 1 and done.stdout == ""
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "R-BAD" in lines[0] and "internal error" not in lines[0], lines
+
+
+@pytest.mark.parametrize("at", [
+    dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.timezone(-dt.timedelta(hours=12))),
+    dt.datetime(1, 1, 1, 0, 0, tzinfo=dt.timezone(dt.timedelta(hours=14))),
+    dt.date(1, 1, 1),
+    dt.date(9999, 12, 31),
+])
+def test_a_check_time_at_the_ends_of_the_calendar_is_bad_input(engine_with: Callable[..., Engine],
+                                                                  at: dt.date | dt.datetime) -> None:
+    """A check as of a time the calendar cannot convert to China time (or move by a day) is refused as bad
+    input, never an OverflowError: by check, check_many and explain alike."""
+    engine = engine_with(record("R1", CO, "court_defaulter"))
+    for ask in (lambda: engine.check(CO, "government_procurement", at=at),
+                lambda: engine.check(PERSON, "government_procurement", at=at),
+                lambda: engine.check_many([CO, PERSON], "government_procurement", at=at),
+                lambda: engine.explain(CO, "government_procurement", at=at)):
+        with pytest.raises(CheckError) as info:
+            ask()
+        assert info.value.code == "invalid_matter" and "check time" in str(info.value)
