@@ -269,17 +269,28 @@ class AuditLog:
             ValueError: ``caller`` holds a NUL character.
             StoreError: the database failed; nothing was appended.
         """
-        if caller is not None and "\x00" in caller:
+        return self.append_each([(r, caller) for r in results])
+
+    def append_each(self, items: Iterable[tuple[CheckResult, str | None]]) -> list[AuditEntry]:
+        """Append results each with its own caller, in one transaction, in order (all or none): how a
+        service appends the answers of concurrent requests together (one lock of the head for many).
+
+        Raises:
+            ValueError: a caller holds a NUL character (nothing is appended).
+            StoreError: the database failed; nothing was appended.
+        """
+        pairs = list(items)
+        if any(caller is not None and "\x00" in caller for _, caller in pairs):
             raise ValueError("the caller's name holds a NUL character / 调用方名称含有 NUL 字符")
-        shown_caller = None if caller is None else mask_text(caller)
+        shown = {caller: None if caller is None else mask_text(caller) for caller in {c for _, c in pairs}}
         algorithm, digest_of = self.algorithm, self._hash
         # Everything but the chain is worked out before the head is locked, to keep the lock short.
         drafts = [{
-            "caller": shown_caller, "check_id": r.check_id, "case_id": r.case_id,
+            "caller": shown[caller], "check_id": r.check_id, "case_id": r.case_id,
             "checked_at": r.checked_at.isoformat(), "subject_id": mask(r.subject.id),
             "subject_type": r.subject.subject_type, "matter_type": r.matter_type, "decision": r.decision,
             "revision": r.revision, "result_digest": result_digest(r, algorithm), "algorithm": algorithm,
-        } for r in results]
+        } for r, caller in pairs]
         if not drafts:
             return []
 

@@ -373,3 +373,14 @@ def test_cli_verify_never_creates_a_database(tmp_path: Path) -> None:
     done = cli("audit", "verify", "--db", "sqlite:///missing.db", cwd=tmp_path)
     assert done.returncode == 1 and "database not found" in done.stderr
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_append_each_keeps_each_results_own_caller_in_one_chain(database: Database) -> None:
+    """``append_each`` writes results of several callers in one transaction, in order, each entry with
+    its own caller (masked), and the chain verifies."""
+    results = [result(i) for i in (1, 2, 3)]
+    audit = AuditLog(database.open())
+    entries = audit.append_each([(results[0], "a"), (results[1], None), (results[2], "c")])
+    assert [e.caller for e in entries] == ["a", None, "c"]
+    assert [e.check_id for e in entries] == [r.check_id for r in results]
+    assert audit.verify().ok and audit.count() == 3

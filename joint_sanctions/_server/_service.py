@@ -3,8 +3,9 @@ one serving process (each worker process has its own :class:`Service` over the s
 
 The check handler (:meth:`Service.check`, :meth:`Service.check_many`) is the one place where a check
 made over HTTP is answered. Every answer is appended to the audit log (docs/audit.md) with the caller's
-key name before it is sent: an answer that cannot be audited is not sent (the route answers 503), so
-every decision a host received can be proved later. A case opened by a check is committed by
+key name before it is sent (concurrent requests share a transaction: :mod:`._audit_queue`); an
+answer that cannot be audited is not sent (the route answers 503), so every decision a host received
+can be proved later. A case opened by a check is committed by
 :meth:`~joint_sanctions.Engine.check` before it returns, so before the route sends its 200.
 """
 
@@ -27,6 +28,7 @@ from .._models import CheckResult
 from .._workbench_measures import measure_rows
 from ..stores._key_tables import KeyBook, hash_key
 from ..vocabulary import MATTER_TYPES
+from ._audit_queue import AuditQueue
 from ._metrics import Metrics
 from ._schemas import BatchRequest, CaseView, CheckRequest, DisposalRequest
 
@@ -89,7 +91,7 @@ class Service:
         try:
             self.book: CaseBook = case_book_for(self.engine.store)
             self._keys = _KeyCache(KeyBook(self.engine.store).valid)
-            self.audit = AuditLog(self.engine.store)
+            self.audit = AuditQueue(AuditLog(self.engine.store))
             self._watcher = self.engine.watch(config.watch_seconds) if config.watch_seconds > 0 else None
         except BaseException:
             self.engine.close()
@@ -99,6 +101,7 @@ class Service:
     def close(self) -> None:
         if self._watcher is not None:
             self._watcher.stop()
+        self.audit.close()
         self.engine.close()
 
     # --- access ----------------------------------------------------------------------------------
@@ -122,7 +125,7 @@ class Service:
         subject = request.subject if isinstance(request.subject, str) else request.subject.model_dump()
         result = self.engine.check(subject, request.matter, at=request.at, open_case=request.open_case,
                                    caller=caller, **request.matter_fields())
-        self.audit.append(result, caller=caller)
+        self.audit.append((result,), caller)
         self.metrics.checked(result.decision, time.perf_counter() - started)
         return result
 
@@ -131,7 +134,7 @@ class Service:
         subjects = [s if isinstance(s, str) else s.model_dump() for s in request.subjects]
         results = self.engine.check_many(subjects, request.matter, at=request.at, open_case=request.open_case,
                                          caller=caller, **request.matter_fields())
-        self.audit.append_many(results, caller=caller)
+        self.audit.append(results, caller)
         counts: dict[str, int] = {}
         for r in results:
             counts[r.decision] = counts.get(r.decision, 0) + 1
