@@ -77,11 +77,10 @@ from ._models import (
     Matter,
     RelatedParty,
     Subject,
-    SubjectRef,
     checkable_time,
     trusted,
 )
-from ._results import Assembly, ClearResults, _facts, _hit
+from ._results import Assembly, ClearResults, _facts, _hit, _subject_ref
 from ._rules import RuleRunner, make_runner
 from ._serving import MeasuresLike, MeasureWatcher, ServedMeasures, compile_paths
 from .stores import RecordStore, open_store
@@ -547,13 +546,6 @@ class Engine(Closing):
                        measure_ids=[m.measure_id for m in measures] if (measures := result.measures) else [],
                        duration_ms=round((time.perf_counter() - started) * 1000, 3))
 
-    @staticmethod
-    def _subject_ref(subject_id: str, kind: str, name: str, subject_type: str) -> SubjectRef:
-        # Names are free text and may hold an id (王某某（身份证…）); a check without a name skips it.
-        return trusted(SubjectRef, {"id": subject_id if kind == "uscc" else mask_parsed(subject_id, kind),
-                                    "id_kind": kind, "name": identifiers.mask_text(name) if name else name,
-                                    "subject_type": subject_type})
-
     def _evaluate(self, compiled: CompiledMeasures, subj: Subject, mat: Matter, when: dt.datetime,
                   day: dt.date, parties: Mapping[str, RelatedParty],
                   records: Sequence[CreditRecord]) -> CheckResult:
@@ -575,7 +567,7 @@ class Engine(Closing):
                 if assembly.compiled is not compiled:
                     assembly = Assembly(compiled)
                 applied, party_records, decision = assembly.assemble(groups, by_fact, parties)
-        ref = self._subject_ref(subj.id, subj.id_kind, subj.name, subject_type)
+        ref = _subject_ref(subj.id, subj.id_kind, subj.name, subject_type)
         shown = ref.id  # the subject's own id as results show it (masked when a resident id)
         return trusted(CheckResult, {
             "check_id": self._new_id(), "checked_at": when, "revision": compiled.revision, "subject": ref,

@@ -271,6 +271,14 @@ def _via(party: RelatedParty) -> ViaRelatedParty:
                                      "name": identifiers.mask_text(party.name)})
 
 
+def _subject_ref(subject_id: str, kind: str, name: str, subject_type: str) -> SubjectRef:
+    """The subject as a result shows it: ids but a USCC masked; a name masked too (free text may hold an
+    id: 王某某（身份证…）), and a check without a name skips that."""
+    return trusted(SubjectRef, {"id": subject_id if kind == "uscc" else mask_parsed(subject_id, kind),
+                                "id_kind": kind, "name": identifiers.mask_text(name) if name else name,
+                                "subject_type": subject_type})
+
+
 def _hit(r: CreditRecord, shown_id: str) -> Hit:
     """A hit of record ``r``, whose subject id results show as ``shown_id`` (masked if need be)."""
     return trusted(Hit, {"record_id": r.record_id, "list_type": r.list_type, "authority": r.authority,
