@@ -361,6 +361,18 @@ def measures_folder(folder: Path, text: str) -> Path:
     return folder
 
 
+@pytest.fixture
+def measures_dir(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """The test module's own measure list (its ``MEASURES`` text) in a folder of its own."""
+    return measures_folder(tmp_path / "measures", request.module.MEASURES)
+
+
+@pytest.fixture
+def engine_with(back_end: str, make_engine: Callable[..., Engine], measures_dir: Path) -> Callable[..., Engine]:
+    """An engine over the test module's measures (``measures_dir``) and ``records``, on each rule back end."""
+    return lambda *records: make_engine(records, measures=[measures_dir], rules=back_end)
+
+
 # --- the HTTP service (tests/test_server*.py) ---------------------------------------------------
 
 def free_port() -> int:

@@ -26,7 +26,7 @@ from joint_sanctions.stores._sqlite import RECORD_MIGRATIONS, SqliteStore
 from joint_sanctions.testing import MemoryStore
 from joint_sanctions.vocabulary import BAN_LIST_TYPES, PUNISHMENT_LIST_TYPES
 
-from .conftest import Database, cli, measures_folder
+from .conftest import Database, cli
 
 CO = "91410100MA0000015B"
 BODY = "124101064100000117"  # a government body (USCC 12…)
@@ -303,17 +303,6 @@ measures:
     basis_status: confirmed
     implementing_departments: [评选主办单位]
 """
-
-
-@pytest.fixture
-def measures_dir(tmp_path: Path) -> Path:
-    return measures_folder(tmp_path / "measures", MEASURES)
-
-
-@pytest.fixture
-def engine_with(back_end: str, make_engine: Callable[..., Engine], measures_dir: Path) -> Callable[..., Engine]:
-    """An engine over the test measures and ``records``, on each rule back end."""
-    return lambda *records: make_engine(records, measures=[measures_dir], rules=back_end)
 
 
 def measure_ids(engine: Engine, matter: str = "government_procurement", at: dt.date = DAY,

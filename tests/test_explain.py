@@ -15,7 +15,7 @@ import yaml
 from joint_sanctions import CheckError, CreditRecord, Engine, Explanation, MeasureExplanation
 from joint_sanctions.stores import SqliteStore
 
-from .conftest import assert_masked, cli, measures_folder, record, resident_id
+from .conftest import assert_masked, cli, record, resident_id
 
 REPO = Path(__file__).parent.parent
 CASE_FILES = sorted((REPO / "measure_lists" / "cases").glob("*.yaml"))  # the shipped policy cases
@@ -159,17 +159,6 @@ measures:
     basis_status: confirmed
     implementing_departments: [测试部门]
 """
-
-
-@pytest.fixture
-def measures_dir(tmp_path: Path) -> Path:
-    return measures_folder(tmp_path / "measures", MEASURES)
-
-
-@pytest.fixture
-def engine_with(back_end: str, make_engine: Callable[..., Engine], measures_dir: Path) -> Callable[..., Engine]:
-    """An engine over the test measures and ``records``, on each rule back end."""
-    return lambda *records: make_engine(records, measures=[measures_dir], rules=back_end)
 
 
 def by_id(explanation: Explanation) -> dict[str, MeasureExplanation]:
