@@ -51,9 +51,10 @@ def coerce_subject(subject: SubjectLike) -> Subject:
         norm, kind = _parse_id(subject)
         return trusted(Subject, {"id": norm, "id_kind": kind, "name": "", "subject_type": None,
                                  "related_parties": ()})
-    norm, kind, parties = _read_mapping(subject)
-    if _is_plain(subject, parties):
-        return _plain_subject(subject, norm, kind, parties)
+    plain = _read_plain(subject) if type(subject) is dict else None
+    if plain is not None:
+        return _plain_subject(subject, *plain)
+    _read_mapping(subject)  # an invalid id gets the typed, masked message rather than pydantic's
     return _validated_subject(subject)
 
 
@@ -83,17 +84,27 @@ _SUBJECT_KEYS = frozenset({"id", "name", "subject_type", "related_parties"})
 _PARTY_KEYS = frozenset({"role", "id", "name"})
 
 
-def _is_plain(subject: Mapping[str, Any], parties: _Parties) -> bool:
-    """A mapping of plain strings (a host's usual call, with a legal representative) that needs no
-    validator to judge or to report; anything else goes through pydantic."""
-    subject_type = subject.get("subject_type")
-    if (not subject.keys() <= _SUBJECT_KEYS or type(subject["id"]) is not str
-            or type(name := subject.get("name", "")) is not str or "\x00" in name
+def _read_plain(subject: dict[str, Any]) -> tuple[str, str, _Parties] | None:
+    """:func:`_read_mapping` of a dict of plain strings (a host's usual call, with a legal
+    representative), which needs no validator to judge or to report; None for anything else, which
+    goes through pydantic. Ids are parsed in :func:`_read_mapping`'s order, so an invalid one gets
+    the same message either way."""
+    if not subject.keys() <= _SUBJECT_KEYS or type(subject_id := subject.get("id")) is not str:
+        return None
+    name, subject_type = subject.get("name", ""), subject.get("subject_type")
+    if (type(name) is not str or "\x00" in name
             or (subject_type is not None and (subject_type not in SUBJECT_TYPES or subject_type == "region"))):
-        return False
-    return all(party.keys() <= _PARTY_KEYS and party.get("role") in RELATED_PARTY_ROLES
-               and type(party["id"]) is str and type(name := party.get("name", "")) is str and "\x00" not in name
-               for party, _ in parties)
+        return None
+    given = subject.get("related_parties") or ()
+    if type(given) is not list and type(given) is not tuple:  # an iterator read here would reach pydantic empty
+        return None
+    for party in given:
+        if (type(party) is not dict or not party.keys() <= _PARTY_KEYS or party.get("role") not in RELATED_PARTY_ROLES
+                or type(party.get("id")) is not str or type(name := party.get("name", "")) is not str
+                or "\x00" in name):
+            return None
+    norm, kind = _parse_id(subject_id)
+    return norm, kind, [(party, _parse_id(party["id"])) for party in given]
 
 
 def _plain_subject(subject: Mapping[str, Any], norm: str, kind: str, parties: _Parties) -> Subject:
@@ -122,14 +133,15 @@ def triage(subject: SubjectLike, hashes: set[int]) -> Subject | tuple[str, str, 
         if hash(norm) not in hashes:
             return norm, kind, "", None
         return bare_subject(norm, kind)
-    if (type(subject) is dict or isinstance(subject, Mapping)) and _is_plain(
-            subject, (read := _read_mapping(subject))[2]):
+    if type(subject) is dict and (read := _read_plain(subject)) is not None:
         norm, kind, given = read
-        if hash(norm) not in hashes and not any(hash(party_id) in hashes for _, (party_id, _k) in given):
-            return norm, kind, subject.get("name", ""), subject.get("subject_type")
-        return _plain_subject(subject, norm, kind, given)
-    # A Subject, or a mapping whose ids were read above and which pydantic must now judge.
-    subj = _validated_subject(subject) if isinstance(subject, Mapping) else coerce_subject(subject)
+        if hash(norm) in hashes:
+            return _plain_subject(subject, norm, kind, given)
+        for _, (party_id, _k) in given:
+            if hash(party_id) in hashes:
+                return _plain_subject(subject, norm, kind, given)
+        return norm, kind, subject.get("name", ""), subject.get("subject_type")
+    subj = coerce_subject(subject)  # a Subject, or a mapping pydantic must judge
     if hash(subj.id) not in hashes and not any(hash(p.id) in hashes for p in subj.related_parties):
         return subj.id, subj.id_kind, subj.name, subj.subject_type
     return subj

@@ -25,11 +25,13 @@ class ListedSubjects:
         self._store = store
         self._interval = refresh_interval
         self._lock = threading.Lock()
-        self._local = store.local_writes
+        #: The store's ``local_writes`` as of the latest refresh: a check compares the two.
+        self.local = store.local_writes
         self._version, ids = store.listed_since(-1)
         self.hashes = {hash(i) for i in ids}
         self._read_as_of()
-        self._next_poll = time.monotonic() + refresh_interval
+        #: When (time.monotonic) other processes' writes are next looked for.
+        self.next_poll = time.monotonic() + refresh_interval
 
     def _read_as_of(self) -> None:
         # Read after the version: a write in between shows here and again at the next refresh.
@@ -39,7 +41,7 @@ class ListedSubjects:
         self.data_as_of = as_of
 
     def due(self) -> bool:
-        return self._store.local_writes != self._local or time.monotonic() >= self._next_poll
+        return self._store.local_writes != self.local or time.monotonic() >= self.next_poll
 
     def refresh(self) -> None:
         with self._lock:
@@ -49,5 +51,5 @@ class ListedSubjects:
                 self._version, ids = self._store.listed_since(self._version)
                 self.hashes.update(hash(i) for i in ids)  # never removes: a stale member only costs a lookup
                 self._read_as_of()
-            self._local = local
-            self._next_poll = time.monotonic() + self._interval
+            self.local = local
+            self.next_poll = time.monotonic() + self._interval

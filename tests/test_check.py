@@ -310,11 +310,23 @@ _PARTIES = st.lists(st.one_of(st.fixed_dictionaries({"role": st.sampled_from(["l
                               st.just("not a party")), max_size=3)
 
 
+_MAPPINGS = st.fixed_dictionaries({"id": _IDS}, optional={
+    "name": _TEXTS, "related_parties": st.one_of(_PARTIES, _PARTIES.map(tuple), st.just("x")),
+    "subject_type": st.sampled_from([None, "legal_person", "region", "alien"]), "colour": st.just("red")})
+
+
+_GOOD_IDS = st.sampled_from(["91410100MA0000015B", "410102199003071230", "41010219900307123x", "110101198001011237"])
+#: Mostly valid mappings (a host's usual calls), some of them plain, parties as a list or a tuple.
+_GOOD_MAPPINGS = st.fixed_dictionaries({"id": _GOOD_IDS}, optional={
+    "name": st.text(max_size=4),
+    "related_parties": st.lists(st.fixed_dictionaries({"role": st.sampled_from(["legal_representative", "principal"]),
+                                                        "id": _GOOD_IDS}, optional={"name": st.text(max_size=4)}),
+                                max_size=3).flatmap(lambda parties: st.sampled_from([parties, tuple(parties)])),
+    "subject_type": st.sampled_from([None, "legal_person", "natural_person", "region"])})
+
+
 @settings(max_examples=400, deadline=None)
-@given(subject=st.fixed_dictionaries({"id": _IDS}, optional={"name": _TEXTS, "related_parties": _PARTIES,
-                                                           "subject_type": st.sampled_from([None, "legal_person",
-                                                                                            "alien"]),
-                                                           "colour": st.just("red")}))
+@given(subject=st.one_of(_MAPPINGS, _GOOD_MAPPINGS))
 def test_subject_from_a_mapping_equals_the_validated_one(subject: dict[str, Any]) -> None:
     """A mapping becomes the Subject validation builds (ids normalised), or the same CheckError."""
     def validated() -> Any:
@@ -331,6 +343,31 @@ def test_subject_from_a_mapping_equals_the_validated_one(subject: dict[str, Any]
             return "invalid"
 
     assert coerced() == validated()
+
+
+@settings(max_examples=400, deadline=None)
+@given(subject=st.one_of(_MAPPINGS, _GOOD_MAPPINGS), listed=st.lists(st.booleans(), min_size=4, max_size=4))
+def test_triage_answers_clear_exactly_when_no_id_the_subject_names_is_listed(subject: dict[str, Any],
+                                                                            listed: list[bool]) -> None:
+    """Triage gives a clear answer's parts (the validated subject's id, kind, name and type) exactly when
+    neither the subject nor any related party is listed, else the validated Subject; an invalid
+    mapping is refused as coerce_subject refuses it."""
+    from joint_sanctions._inputs import triage
+
+    try:
+        expected = coerce_subject(subject)
+    except CheckError as exc:
+        with pytest.raises(CheckError) as refused:
+            triage(subject, set())
+        assert (refused.value.code, str(refused.value)) == (exc.code, str(exc))
+        return
+    named = [expected.id, *(p.id for p in expected.related_parties)]
+    hashes = {hash(i) for i, on in zip(named, listed, strict=False) if on}
+    got = triage(subject, hashes)
+    if hashes:
+        assert got == expected
+    else:
+        assert got == (expected.id, expected.id_kind, expected.name, expected.subject_type)
 
 
 # --- resident ids typed into names (design.md §9 "Hostile input") ----------------------------------

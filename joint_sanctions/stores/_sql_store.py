@@ -246,7 +246,7 @@ class SqlStoreBase(StoreBase):
     _where: dict[str, str]
 
     def __init__(self) -> None:
-        self._local_writes = 0
+        self.local_writes = 0  # RecordStore.local_writes: an attribute, read on every check
         self._local_lock = threading.Lock()
 
     # --- what a concrete store supplies ------------------------------------------------------------
@@ -559,11 +559,7 @@ class SqlStoreBase(StoreBase):
             rows = conn.execute(self._q.listed_since, {"version": version})
             return current, {row[0] for row in rows}
 
-    @property
-    def local_writes(self) -> int:
-        """See :attr:`RecordStore.local_writes`."""
-        return self._local_writes
 
     def _count_local_write(self) -> None:
         with self._local_lock:
-            self._local_writes += 1
+            self.local_writes += 1

@@ -30,7 +30,7 @@ class MemoryStore(StoreBase):
         self._by_subject: dict[str, set[str]] = {}
         self._version = 0
         self._changed: dict[str, int] = {}  # record id → data version it was last written at
-        self._local_writes = 0
+        self.local_writes = 0  # RecordStore.local_writes: an attribute, read on every check
         self._as_of: dict[str, dt.datetime] = {}  # list type → when it was last written
         self.status_changes: list[tuple[str, str, str]] = []
         self._history: dict[str, list[RecordEvent]] = {}
@@ -56,7 +56,7 @@ class MemoryStore(StoreBase):
                 if action is not None:
                     self._event(new, action, old, new.listed_on if action == "relisted" else None, "import")
             self._stamp(list_types)
-            self._local_writes += 1
+            self.local_writes += 1
         return written, refused
 
     def _event(self, record: CreditRecord, action: str, before: CreditRecord | None, effective_on: dt.date | None,
@@ -110,7 +110,7 @@ class MemoryStore(StoreBase):
             self._event(record, action, old, change.on, "decision", change)
             self._stamp([record.list_type])
             self.status_changes.append((record_id, record.status, change.reason))
-            self._local_writes += 1
+            self.local_writes += 1
         return record
 
     def history(self, record_id: str) -> list[RecordEvent]:
@@ -157,10 +157,6 @@ class MemoryStore(StoreBase):
             return self._version, {r.subject_id for rid, r in self._records.items()
                                    if (r.status == "active" or r.ended_on is not None) and self._changed[rid] > version}
 
-    @property
-    def local_writes(self) -> int:
-        """See :attr:`RecordStore.local_writes`."""
-        return self._local_writes
 
     def case_backend(self) -> CaseBackend:
         """The case tables of this store, in a private in-memory SQLite database it owns: every engine
