@@ -40,7 +40,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from . import _gov_districts as districts
 from . import _identifiers as identifiers
@@ -63,6 +63,7 @@ from ._inputs import (
     coerce_subject,
     parse_max_data_age,
     triage,
+    triage_many,
 )
 from ._listed import ListedSubjects
 from ._logging import get_logger, premasked_logger
@@ -448,35 +449,26 @@ class Engine(Closing):
             hashes = self._listed.hashes
             # Set-based: every subject validated first (the first invalid one raises before any
             # check), then one store query for the distinct ids of all the possibly listed ones.
-            read: list[Subject | tuple[str, str, str, str | None]] = []
-            add = read.append
-            parse = identifiers.parse_identifier
-            for s in subjects:
-                if type(s) is str:  # the commonest subject, as triage takes it, one call fewer
-                    try:
-                        norm, kind = parse(s)
-                    except IdentifierError as exc:
-                        raise CheckError("invalid_subject", str(exc)) from exc
-                    if hash(norm) not in hashes:
-                        add((norm, kind, "", None))
-                        continue
-                add(triage(s, hashes))
-            wanted = {i for r in read if not isinstance(r, tuple) for i in (r.id, *(p.id for p in r.related_parties))}
+            norms, kinds, other, maybe_listed = triage_many(subjects, hashes)
             found: dict[str, tuple[int, list[CreditRecord]]] = {}  # subject id → (its place, its records)
-            if wanted:
+            if maybe_listed:
+                wanted = {i for r in maybe_listed for i in (r.id, *(p.id for p in r.related_parties))}
                 for rec in self.store.active_records(sorted(wanted), day):
                     found.setdefault(rec.subject_id, (len(found), []))[1].append(rec)
-            if log_checks:
-                results = []
-                for r in read:
-                    started = perf()
-                    result = (clear(compiled, as_of, *r, mat, when) if isinstance(r, tuple)
-                              else lookup(compiled, r, mat, when, day, opens, found, caller))
+            results: list[CheckResult] = []
+            add = results.append
+            for bare_id, kind, r in zip(norms, kinds, other):
+                started = perf() if log_checks else 0.0
+                if bare_id is not None:
+                    result = clear(compiled, as_of, bare_id, kind, "", None, mat, when)
+                elif isinstance(r, tuple):
+                    result = clear(compiled, as_of, *r, mat, when)
+                else:
+                    result = lookup(compiled, cast(Subject, r), mat, when, day, opens, found, caller)
+                if log_checks:
                     self._log_check(result, started)
-                    results.append(result)
-                return results
-            return [clear(compiled, as_of, *r, mat, when) if isinstance(r, tuple)
-                    else lookup(compiled, r, mat, when, day, opens, found, caller) for r in read]
+                add(result)
+            return results
 
     def _answer(self, subject: SubjectLike, mat: Matter, when: dt.datetime, day: dt.date,
                 opens: bool, caller: str | None) -> CheckResult:

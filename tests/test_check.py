@@ -259,6 +259,21 @@ def test_decision_log_event(engine_with: Callable[..., Engine]) -> None:
     assert event["measure_ids"] == ["T-GP-BAN"] and event["duration_ms"] >= 0
 
 
+def test_check_many_logs_one_event_per_subject_in_input_order(engine_with: Callable[..., Engine]) -> None:
+    """check_many logs one check event per subject, in input order, with each result's check id, decision
+    and measures, the resident id masked."""
+    engine = engine_with(record("R1", CO), record("P1", PERSON))
+    subjects: list[Any] = [CO2, CO, {"id": GOV, "related_parties": [{"role": "legal_representative", "id": PERSON}]},
+                           PERSON, GOV]
+    with structlog.testing.capture_logs() as logs:
+        results = engine.check_many(subjects, "government_procurement", at=DAY)
+    events = [e for e in logs if e["event"] == "check"]
+    assert [(e["check_id"], e["decision"], e["measure_ids"]) for e in events] == [
+        (r.check_id, r.decision, [m.measure_id for m in r.measures]) for r in results]
+    assert [r.decision for r in results] == ["clear", "prohibited", "prohibited", "prohibited", "clear"]
+    assert PERSON not in repr(logs)
+
+
 def test_both_back_ends_give_the_same_results(engine_with: Callable[..., Engine]) -> None:
     """The durable and reference back ends return identical results on the same engine inputs."""
     recs = [record("R1", CO), record("A1", CO, "tax_credit_a"), record("R9", PERSON)]
