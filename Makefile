@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test bench bench-pg bench-http clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml hatch_build.py joint_sanctions/_speedups.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'

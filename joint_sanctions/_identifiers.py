@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from ._accel import uscc as _uscc_fast
 from ._errors import IdentifierError
 from ._masking import (
     _ASCII_DIGITS,
@@ -22,9 +23,6 @@ from ._masking import (
     _EARLIEST_BIRTH,
     _ID_CHECK,
     _ID_WEIGHTS,
-    _USCC_ALPHABET,
-    _USCC_DEPARTMENTS,
-    _USCC_VALUE,
     _calendar_date,
     _check_char_problem,
     _hide_middle,
@@ -57,14 +55,9 @@ def _valid(value: str, problem: str | None) -> str:
 
 # --- USCC -----------------------------------------------------------------------------------------
 
-# The check characters' weighted sums as one int() each. A USCC's weights are 3**i mod 31 and
-# 34 ≡ 3 (mod 31), so the first 17 characters read backwards as base-34 digits (each character's
-# value spelt as the base-34 digit of that value) give the weighted sum mod 31; any character
-# outside the alphabet becomes "!", which int() refuses. A resident id's weights are 2**(17-i)
-# mod 11 and 13 ≡ 2 (mod 11): the 17 digits read as base 13, times 2, give its sum mod 11.
-_BASE34 = "0123456789abcdefghijklmnopqrstuvwx"
-_USCC_BASE34 = bytes(ord(_BASE34[_USCC_VALUE[chr(i)]]) if chr(i) in _USCC_VALUE else ord("!")
-                     for i in range(256))
+# A resident id's check character as one int(): its weights are 2**(17-i) mod 11 and 13 ≡ 2
+# (mod 11), so the 17 digits read as base 13, times 2, give its weighted sum mod 11. (A USCC's
+# hot path, the same idea in base 34, is _accel.uscc.)
 
 
 def normalize_uscc(text: str) -> str:
@@ -166,19 +159,14 @@ def parse_identifier(text: str, *, today: dt.date | None = None) -> tuple[str, s
     Raises:
         IdentifierError: empty, or valid as neither kind; the message is the one most likely to help.
     """
-    if today is None and len(text) == 18 and text.isascii():
-        body = text[:17]
-        if not body.isdigit():
-            # Hot path of every check: an upper-case USCC as host systems send it, verified with
-            # C-level loops (bytes.translate gives each character's value). Anything it does not
-            # accept takes the full path below, messages and all.
-            try:
-                total = int(text.encode("ascii")[16::-1].translate(_USCC_BASE34), 34)
-            except ValueError:  # a character outside the alphabet (lower case, I, O, S, V, Z, ...)
-                total = -1
-            if total >= 0 and text[17] == _USCC_ALPHABET[-total % 31] and text[0] in _USCC_DEPARTMENTS:
-                return text, "uscc"
-        elif text[17] == _ID_CHECK[2 * int(body, 13) % 11]:
+    if today is None:
+        # Hot path of every check: an upper-case USCC as host systems send it (compiled where the
+        # package was built with a C compiler). Anything it does not accept takes the paths below.
+        known = _uscc_fast(text)
+        if known is not None:
+            return known
+        if (len(text) == 18 and text.isascii() and (body := text[:17]).isdigit()
+                and text[17] == _ID_CHECK[2 * int(body, 13) % 11]):
             # Hot path of a natural person's check (a legal representative, a civil-servant applicant):
             # a well-formed resident id; the birth date is parsed once per distinct date.
             birth = _BIRTH_DATES.get(text[6:14], dt.date.min)

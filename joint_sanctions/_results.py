@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from itertools import repeat
 from typing import Any
 
+from pydantic import BaseModel
+
 from . import _identifiers as identifiers
+from ._accel import compiled_clear
 from ._compile import BANS_MATTER, OVERDUE, SELF, CompiledMeasures, day_number
 from ._conditions import fact_key
 from ._inputs import _SURROGATE
@@ -300,11 +304,15 @@ class ClearResults:
     share are immutable values (and ``data_as_of``, which results of one engine share by contract).
     """
 
-    __slots__ = ("_new_id", "_template")
+    __slots__ = ("_new_id", "_template", "build")
 
     def __init__(self, new_id: Callable[[], str]) -> None:
         self._new_id = new_id
         self._template: tuple[object, object, dict[str, Any]] = (None, None, {})
+        #: :meth:`_build`, compiled where the package was built with a C compiler (_accel).
+        self.build: Callable[[CompiledMeasures, dict[str, dt.datetime], str, str, str, str | None, Matter,
+                              dt.datetime], CheckResult] = (
+            self._build if _COMPILED_CLEAR is None else partial(_COMPILED_CLEAR, self))
 
     def _rebuilt(self, compiled: CompiledMeasures, data_as_of: dict[str, dt.datetime]) -> dict[str, Any]:
         values = {"check_id": "", "checked_at": None, "revision": compiled.revision, "subject": None,
@@ -313,8 +321,8 @@ class ClearResults:
         self._template = (compiled, data_as_of, values)  # one assignment: a thread sees old or new
         return values
 
-    def build(self, compiled: CompiledMeasures, data_as_of: dict[str, dt.datetime], subject_id: str, kind: str,
-              name: str, subject_type: str | None, mat: Matter, when: dt.datetime) -> CheckResult:
+    def _build(self, compiled: CompiledMeasures, data_as_of: dict[str, dt.datetime], subject_id: str, kind: str,
+               name: str, subject_type: str | None, mat: Matter, when: dt.datetime) -> CheckResult:
         """The clear result for a subject (a normalised id of ``kind``) with no active record."""
         if kind == "uscc":  # identifiers.infer_subject_type, inlined for the commonest id
             shown = subject_id
@@ -342,3 +350,9 @@ class ClearResults:
         _set_private(result, None)
         _set_private(ref, None)
         return result
+
+
+# ClearResults.build in C where possible: the same models, built with the same slot descriptors.
+_COMPILED_CLEAR = compiled_clear(CheckResult, SubjectRef, *(BaseModel.__dict__[name] for name in (
+    "__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")),
+    _RESULT_FIELDS, _REF_FIELDS, mask_parsed, identifiers.mask_text)

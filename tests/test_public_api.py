@@ -13,6 +13,7 @@ import inspect
 import pkgutil
 import subprocess
 import sys
+import sysconfig
 import typing
 from pathlib import Path
 
@@ -223,6 +224,9 @@ def test_the_wheel_ships_the_adapters_and_measure_lists(tmp_path: Path) -> None:
     assert "joint_sanctions/measure_lists/schemas/measures.schema.json" in names
     assert "joint_sanctions/testing/simulator.py" in names
     assert not [n for n in names if n.startswith(("tests/", "examples/", "benchmarks/", "adapters/"))]
+    # Built with a C compiler here: the compiled helpers of the check path (tests/test_accel.py) go with it.
+    assert [n for n in names if n.startswith("joint_sanctions/_speedups")] == [
+        f"joint_sanctions/_speedups{sysconfig.get_config_var('EXT_SUFFIX')}"]
 
 
 def test_the_examples_use_only_the_public_api() -> None:

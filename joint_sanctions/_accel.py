@@ -1,0 +1,72 @@
+"""Compiled helpers of the no-hit check (``_speedups.c``) and their pure-Python twins.
+
+Every check parses its subject's id and, ~98 % of the time, builds a ``clear`` result; on this path
+the interpreter's own work is most of the cost (docs/performance.md). ``_speedups`` does those two
+steps in C. It is built with the package where a C compiler is at hand (``hatch_build.py``); without
+it, or with ``JOINT_SANCTIONS_PURE_PYTHON=1`` in the environment, the twins here serve instead, with
+the same results (``tests/test_accel.py`` holds the two equal on generated input).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from ._masking import _USCC_ALPHABET, _USCC_DEPARTMENTS, _USCC_VALUE
+
+__all__ = ["COMPILED", "compiled_clear", "uscc", "uscc_py"]
+
+
+def _compiled() -> ModuleType | None:
+    if os.environ.get("JOINT_SANCTIONS_PURE_PYTHON"):
+        return None
+    try:  # by name: a C extension, there only when the package was built with a compiler
+        return importlib.import_module(f"{__package__}._speedups")
+    except ImportError:
+        return None
+
+
+_speedups = _compiled()
+
+#: Whether the compiled helpers serve checks in this process.
+COMPILED = _speedups is not None
+
+# The check character's weighted sum as one int(): a USCC's weights are 3**i mod 31 and 34 ≡ 3
+# (mod 31), so the first 17 characters read backwards as base-34 digits (each character's value
+# spelt as the base-34 digit of that value) give the sum mod 31; any character outside the alphabet
+# becomes "!", which int() refuses.
+_BASE34 = "0123456789abcdefghijklmnopqrstuvwx"
+_USCC_BASE34 = bytes(ord(_BASE34[_USCC_VALUE[chr(i)]]) if chr(i) in _USCC_VALUE else ord("!")
+                     for i in range(256))
+
+
+def uscc_py(text: str) -> tuple[str, str] | None:
+    """``(text, "uscc")`` when ``text`` is an upper-case 统一社会信用代码 as host systems send it, else None
+    (the caller then takes :func:`~joint_sanctions._identifiers.parse_identifier`'s full path, with its
+    normalisation and messages). Seventeen digits first are left to that path: a resident id may be meant."""
+    if len(text) != 18 or not text.isascii() or text[:17].isdigit():
+        return None
+    try:
+        total = int(text.encode("ascii")[16::-1].translate(_USCC_BASE34), 34)
+    except ValueError:  # a character outside the alphabet (lower case, I, O, S, V, Z, ...)
+        return None
+    if text[17] == _USCC_ALPHABET[-total % 31] and text[0] in _USCC_DEPARTMENTS:
+        return text, "uscc"
+    return None
+
+
+#: :func:`uscc_py`, compiled when the helpers are.
+uscc: Callable[[str], tuple[str, str] | None] = _speedups.uscc if _speedups is not None else uscc_py
+
+
+def compiled_clear(*setup: Any) -> Callable[..., Any] | None:
+    """The compiled ``ClearResults.build`` (taking the ClearResults first), set up with the classes,
+    slot descriptors, fields sets and masking functions it needs; None without the compiled helpers."""
+    if _speedups is None:
+        return None
+    _speedups.setup(*setup)
+    clear: Callable[..., Any] = _speedups.clear
+    return clear

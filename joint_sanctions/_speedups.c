@@ -1,0 +1,246 @@
+/* Compiled twins of the two steps every no-hit check takes (docs/performance.md, "Compiled helpers").
+ *
+ * Each function here does exactly what its pure-Python twin in joint_sanctions/_accel.py does, and
+ * tests/test_accel.py holds them equal on generated input. The package works without this module
+ * (a machine without a C compiler gets the twins); it only makes the commonest check cheaper:
+ *
+ * uscc(text)  the fast path of parse_identifier for an upper-case 统一社会信用代码 as host systems
+ *             send it: (text, "uscc") when it is one, else None (the caller then takes the full
+ *             path, with its normalisation and its messages). Never raises for a str.
+ * clear(clears, compiled, data_as_of, subject_id, kind, name, subject_type, matter, when)
+ *             ClearResults.build: the clear CheckResult of a subject no one listed, built from the
+ *             template dict of `clears` without validation, as joint_sanctions._models.trusted does
+ *             (the model's own slot descriptors, handed over once by setup()).
+ * setup(...)  the classes, descriptors and helpers clear() uses, from _accel at import.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+/* --- uscc ------------------------------------------------------------------------------------- */
+
+static const char USCC_ALPHABET[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+static const int USCC_WEIGHTS[17] = {1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28};
+static signed char USCC_VALUE[128]; /* value of an alphabet character, -1 for any other ASCII */
+static PyObject *KIND_USCC;          /* "uscc" */
+
+static PyObject *
+uscc(PyObject *module, PyObject *text)
+{
+    if (!PyUnicode_CheckExact(text) || PyUnicode_GET_LENGTH(text) != 18 || !PyUnicode_IS_ASCII(text)) {
+        Py_RETURN_NONE;
+    }
+    const unsigned char *s = PyUnicode_1BYTE_DATA(text);
+    int digits = 1, total = 0;
+    for (int i = 0; i < 17; i++) {
+        int v = USCC_VALUE[s[i]];
+        if (v < 0) {
+            Py_RETURN_NONE;
+        }
+        if (v > 9) {
+            digits = 0;
+        }
+        total += v * USCC_WEIGHTS[i];
+    }
+    /* Seventeen digits may be a resident id: parse_identifier decides that in Python. */
+    if (digits || s[17] != (unsigned char)USCC_ALPHABET[(31 - total % 31) % 31]
+        || strchr("123456789ANY", s[0]) == NULL) {
+        Py_RETURN_NONE;
+    }
+    return PyTuple_Pack(2, text, KIND_USCC);
+}
+
+/* --- clear -------------------------------------------------------------------------------------- */
+
+static PyObject *RESULT_CLS, *REF_CLS;                      /* CheckResult, SubjectRef */
+static PyObject *SET_DICT, *SET_FIELDS, *SET_EXTRA, *SET_PRIVATE; /* BaseModel's slot descriptors */
+static PyObject *RESULT_FIELDS, *REF_FIELDS;                /* the shared fields-set of each model */
+static PyObject *MASK_PARSED, *MASK_TEXT;                   /* _masking.mask_parsed, mask_text */
+static PyObject *EMPTY_TUPLE;
+static PyObject *S_CHECK_ID, *S_CHECKED_AT, *S_SUBJECT, *S_MATTER_TYPE, *S_MATTER;
+static PyObject *S_ID, *S_ID_KIND, *S_NAME, *S_SUBJECT_TYPE, *S_TEMPLATE, *S_NEW_ID, *S_REBUILT;
+static PyObject *T_GOVERNMENT, *T_INDIVIDUAL, *T_LEGAL, *T_NATURAL;
+
+static int
+set_slot(PyObject *descriptor, PyObject *obj, PyObject *value)
+{
+    return Py_TYPE(descriptor)->tp_descr_set(descriptor, obj, value);
+}
+
+/* A model instance from its field values, as trusted() builds one (the dict is stolen). */
+static PyObject *
+trusted(PyObject *cls, PyObject *values, PyObject *fields)
+{
+    PyObject *obj = PyBaseObject_Type.tp_new((PyTypeObject *)cls, EMPTY_TUPLE, NULL);
+    if (obj == NULL || set_slot(SET_DICT, obj, values) < 0 || set_slot(SET_FIELDS, obj, fields) < 0
+        || set_slot(SET_EXTRA, obj, Py_None) < 0 || set_slot(SET_PRIVATE, obj, Py_None) < 0) {
+        Py_XDECREF(obj);
+        Py_DECREF(values);
+        return NULL;
+    }
+    Py_DECREF(values);
+    return obj;
+}
+
+/* The template dict of `clears` for this revision and store state (rebuilt when either changed). */
+static PyObject *
+template_of(PyObject *clears, PyObject *compiled, PyObject *data_as_of)
+{
+    PyObject *template = PyObject_GetAttr(clears, S_TEMPLATE);
+    if (template == NULL) {
+        return NULL;
+    }
+    if (PyTuple_Check(template) && PyTuple_GET_SIZE(template) == 3 && PyTuple_GET_ITEM(template, 0) == compiled
+        && PyTuple_GET_ITEM(template, 1) == data_as_of) {
+        PyObject *values = PyTuple_GET_ITEM(template, 2);
+        Py_INCREF(values);
+        Py_DECREF(template);
+        return values;
+    }
+    Py_DECREF(template);
+    return PyObject_CallMethodObjArgs(clears, S_REBUILT, compiled, data_as_of, NULL);
+}
+
+static PyObject *
+clear(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "clear() takes 9 arguments");
+        return NULL;
+    }
+    PyObject *clears = args[0], *compiled = args[1], *data_as_of = args[2], *subject_id = args[3];
+    PyObject *kind = args[4], *name = args[5], *subject_type = args[6], *matter = args[7], *when = args[8];
+    PyObject *shown = NULL, *shown_name = NULL, *ref_values = NULL, *ref = NULL, *values = NULL;
+    PyObject *check_id = NULL, *matter_type = NULL, *result = NULL;
+
+    /* The subject as results show it: a USCC as it is, its type (when none is given) inferred as
+       identifiers.infer_subject_type does; any other id masked (a natural person). */
+    PyObject *inferred = T_NATURAL;
+    if (PyUnicode_Check(kind) && PyUnicode_CompareWithASCIIString(kind, "uscc") == 0) {
+        shown = Py_NewRef(subject_id);
+        Py_ssize_t length = PyUnicode_GET_LENGTH(subject_id);
+        Py_UCS4 first = length > 0 ? PyUnicode_READ_CHAR(subject_id, 0) : 0;
+        Py_UCS4 second = length > 1 ? PyUnicode_READ_CHAR(subject_id, 1) : 0;
+        inferred = first == '1' ? T_GOVERNMENT : (first == '9' && second == '2') ? T_INDIVIDUAL : T_LEGAL;
+    } else {
+        shown = PyObject_CallFunctionObjArgs(MASK_PARSED, subject_id, kind, NULL);
+        if (shown == NULL) {
+            goto done;
+        }
+    }
+    int has_name = PyObject_IsTrue(name), has_type = PyObject_IsTrue(subject_type);
+    if (has_name < 0 || has_type < 0) {
+        goto done;
+    }
+    shown_name = has_name ? PyObject_CallOneArg(MASK_TEXT, name) : Py_NewRef(name);
+    if (shown_name == NULL || (ref_values = PyDict_New()) == NULL
+        || PyDict_SetItem(ref_values, S_ID, shown) < 0 || PyDict_SetItem(ref_values, S_ID_KIND, kind) < 0
+        || PyDict_SetItem(ref_values, S_NAME, shown_name) < 0
+        || PyDict_SetItem(ref_values, S_SUBJECT_TYPE, has_type ? subject_type : inferred) < 0) {
+        Py_CLEAR(ref_values);
+        goto done;
+    }
+    ref = trusted(REF_CLS, ref_values, REF_FIELDS);
+    if (ref == NULL) {
+        goto done;
+    }
+
+    PyObject *template = template_of(clears, compiled, data_as_of);
+    if (template == NULL) {
+        goto done;
+    }
+    values = PyDict_Copy(template);
+    Py_DECREF(template);
+    if (values == NULL) {
+        goto done;
+    }
+    PyObject *new_id = PyObject_GetAttr(clears, S_NEW_ID);
+    if (new_id == NULL) {
+        goto done;
+    }
+    check_id = PyObject_CallNoArgs(new_id);
+    Py_DECREF(new_id);
+    if (check_id == NULL || (matter_type = PyObject_GetAttr(matter, S_MATTER_TYPE)) == NULL
+        || PyDict_SetItem(values, S_CHECK_ID, check_id) < 0 || PyDict_SetItem(values, S_CHECKED_AT, when) < 0
+        || PyDict_SetItem(values, S_SUBJECT, ref) < 0 || PyDict_SetItem(values, S_MATTER_TYPE, matter_type) < 0
+        || PyDict_SetItem(values, S_MATTER, matter) < 0) {
+        goto done;
+    }
+    result = trusted(RESULT_CLS, values, RESULT_FIELDS);
+    values = NULL; /* stolen by trusted() */
+
+done:
+    Py_XDECREF(shown);
+    Py_XDECREF(shown_name);
+    Py_XDECREF(ref);
+    Py_XDECREF(values);
+    Py_XDECREF(check_id);
+    Py_XDECREF(matter_type);
+    return result;
+}
+
+/* --- setup -------------------------------------------------------------------------------------- */
+
+static PyObject *
+setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 10) {
+        PyErr_SetString(PyExc_TypeError, "setup() takes 10 arguments");
+        return NULL;
+    }
+    PyObject **slots[10] = {&RESULT_CLS, &REF_CLS, &SET_DICT, &SET_FIELDS, &SET_EXTRA,
+                            &SET_PRIVATE, &RESULT_FIELDS, &REF_FIELDS, &MASK_PARSED, &MASK_TEXT};
+    for (int i = 0; i < 2; i++) {
+        if (!PyType_Check(args[i])) {
+            PyErr_SetString(PyExc_TypeError, "setup(): the first two arguments must be classes");
+            return NULL;
+        }
+    }
+    for (int i = 2; i < 6; i++) {
+        if (Py_TYPE(args[i])->tp_descr_set == NULL) {
+            PyErr_SetString(PyExc_TypeError, "setup(): arguments 3-6 must be slot descriptors");
+            return NULL;
+        }
+    }
+    for (int i = 0; i < 10; i++) {
+        Py_XSETREF(*slots[i], Py_NewRef(args[i]));
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"uscc", (PyCFunction)uscc, METH_O, "(text, 'uscc') for an upper-case USCC, else None."},
+    {"clear", (PyCFunction)(void (*)(void))clear, METH_FASTCALL, "ClearResults.build, compiled."},
+    {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL, "The classes and helpers clear() uses."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef speedups = {PyModuleDef_HEAD_INIT, "joint_sanctions._speedups",
+                                      "Compiled twins of the no-hit check's steps (see _accel.py).", -1, methods};
+
+static PyObject *
+intern(const char *text)
+{
+    return PyUnicode_InternFromString(text);
+}
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    memset(USCC_VALUE, -1, sizeof USCC_VALUE);
+    for (int i = 0; USCC_ALPHABET[i]; i++) {
+        USCC_VALUE[(unsigned char)USCC_ALPHABET[i]] = (signed char)i;
+    }
+    if ((KIND_USCC = intern("uscc")) == NULL || (EMPTY_TUPLE = PyTuple_New(0)) == NULL
+        || (S_CHECK_ID = intern("check_id")) == NULL || (S_CHECKED_AT = intern("checked_at")) == NULL
+        || (S_SUBJECT = intern("subject")) == NULL || (S_MATTER_TYPE = intern("matter_type")) == NULL
+        || (S_MATTER = intern("matter")) == NULL || (S_ID = intern("id")) == NULL
+        || (S_ID_KIND = intern("id_kind")) == NULL || (S_NAME = intern("name")) == NULL
+        || (S_SUBJECT_TYPE = intern("subject_type")) == NULL || (S_TEMPLATE = intern("_template")) == NULL
+        || (S_NEW_ID = intern("_new_id")) == NULL || (S_REBUILT = intern("_rebuilt")) == NULL
+        || (T_GOVERNMENT = intern("government_body")) == NULL
+        || (T_INDIVIDUAL = intern("individual_business")) == NULL || (T_LEGAL = intern("legal_person")) == NULL
+        || (T_NATURAL = intern("natural_person")) == NULL) {
+        return NULL;
+    }
+    return PyModule_Create(&speedups);
+}

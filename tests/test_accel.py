@@ -1,0 +1,177 @@
+"""The compiled helpers of the no-hit check (joint_sanctions/_speedups.c) equal their pure-Python twins
+(joint_sanctions/_accel.py, ClearResults._build), are built here, and the package works without them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from joint_sanctions import CheckResult, Matter, _accel
+from joint_sanctions._check_chars import uscc_check_char
+from joint_sanctions._compile import CompiledMeasures
+from joint_sanctions._identifiers import parse_identifier
+from joint_sanctions._results import ClearResults
+from joint_sanctions._serving import compile_paths
+from joint_sanctions.testing import SequentialIds
+
+from .conftest import PERSON, numbered_uscc, resident_id
+
+ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+NOW = dt.datetime(2025, 6, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+
+
+def _compiled_module() -> Any:
+    if not _accel.COMPILED:
+        pytest.fail("the compiled helpers are not built: their tests cannot run (see test_they_are_built_here)")
+    return _accel._speedups
+
+
+def test_they_are_built_here() -> None:
+    """The package installed for the tests was built with its C helpers (a compiler is at hand here), so
+    the rest of this file compares them with their twins; JOINT_SANCTIONS_PURE_PYTHON=1 turns them off."""
+    assert _accel.COMPILED is not bool(os.environ.get("JOINT_SANCTIONS_PURE_PYTHON"))
+    assert _accel.uscc is not _accel.uscc_py
+
+
+@st.composite
+def _usccs(draw: st.DrawFn) -> str:
+    """Valid upper-case USCCs, then mutated at one place (any character, lower case, cut or lengthened)."""
+    body = draw(st.sampled_from("123456789ANY")) + draw(st.text(ALPHABET, min_size=16, max_size=16))
+    code = body + uscc_check_char(body)
+    how = draw(st.sampled_from(["keep", "keep", "char", "lower", "cut", "longer", "digits"]))
+    at = draw(st.integers(0, 17))
+    if how == "char":
+        code = code[:at] + draw(st.characters(max_codepoint=0x3000)) + code[at + 1:]
+    elif how == "lower":
+        code = code.lower()
+    elif how == "cut":
+        code = code[:at]
+    elif how == "longer":
+        code = code + draw(st.text(max_size=2))
+    elif how == "digits":
+        code = draw(st.text("0123456789", min_size=17, max_size=17)) + draw(st.sampled_from("0123456789X"))
+    return code
+
+
+@settings(max_examples=3000, deadline=None)
+@given(text=st.one_of(_usccs(), st.text(max_size=20)))
+def test_the_compiled_uscc_path_equals_its_twin(text: str) -> None:
+    """On valid, mutated and random text, the compiled USCC path accepts exactly what its twin accepts, and
+    what it accepts parse_identifier accepts as that USCC."""
+    got = _compiled_module().uscc(text)
+    assert got == _accel.uscc_py(text)
+    if got is not None:
+        assert got == (text, "uscc") and got[0] is text and parse_identifier(text) == got
+
+
+def test_the_compiled_uscc_path_takes_every_department_and_check_character() -> None:
+    """Every department code and all 31 check characters are accepted as their twin accepts them."""
+    speedups = _compiled_module()
+    seen = set()
+    for n in range(400):
+        for department in "123456789ANY":
+            code = numbered_uscc(n, prefix=f"{department}1410100MA")
+            assert speedups.uscc(code) == (code, "uscc") == _accel.uscc_py(code)
+            seen.add(code[-1])
+    assert seen == set(ALPHABET)
+
+
+@pytest.fixture(scope="module")
+def compiled() -> CompiledMeasures:
+    return compile_paths(None)
+
+
+_SUBJECTS = [(numbered_uscc(1), "uscc"), (numbered_uscc(2, prefix="11410100MA"), "uscc"),
+             (numbered_uscc(3, prefix="92410100MA"), "uscc"), (PERSON, "resident_id"),
+             (resident_id(7), "resident_id")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(subject=st.sampled_from(_SUBJECTS),
+       name=st.sampled_from(["", "张三", f"王某某（身份证{PERSON}）", "x"]),
+       subject_type=st.sampled_from([None, "", "legal_person", "natural_person"]),
+       amount=st.sampled_from([None, 0.0, 12.5]),
+       stale=st.booleans())
+def test_the_compiled_clear_result_equals_its_twin(compiled: CompiledMeasures, subject: tuple[str, str], name: str,
+                                                   subject_type: str | None, amount: float | None,
+                                                   stale: bool) -> None:
+    """For every kind of subject, name and subject type, the compiled clear result equals the pure-Python
+    one field by field (ids masked alike), in JSON, pickling and its pydantic bookkeeping, and owns its
+    dicts; a new data_as_of (a stale template) is rebuilt alike."""
+    _compiled_module()
+    fast, slow = ClearResults(SequentialIds("c-")), ClearResults(SequentialIds("c-"))
+    assert fast.build != fast._build
+    as_of = {"court_defaulter": NOW}
+    mat = Matter(matter_type="bidding", amount=amount)
+    args = (compiled, as_of, subject[0], subject[1], name, subject_type, mat, NOW)
+    if stale:
+        fast.build(compiled, {}, *args[2:])
+        slow._build(compiled, {}, *args[2:])
+    got, want = fast.build(*args), slow._build(*args)
+    assert type(got) is CheckResult and got == want and got.model_dump_json() == want.model_dump_json()
+    assert got.model_fields_set == want.model_fields_set and got.subject.model_fields_set == want.subject.model_fields_set
+    assert got.__pydantic_extra__ is None and got.__pydantic_private__ is None
+    assert pickle.loads(pickle.dumps(got)) == got and got.model_copy(update={"decision": "review"}).decision == "review"
+    assert PERSON not in got.model_dump_json()
+    again = fast.build(*args)
+    assert again.__dict__ is not got.__dict__ and again.subject is not got.subject
+    assert again.subject.__dict__ is not got.subject.__dict__ and again.check_id != got.check_id
+
+
+def test_an_error_of_the_id_maker_reaches_the_caller(compiled: CompiledMeasures) -> None:
+    """A host's id maker that fails makes the compiled build raise its error, as the twin does."""
+    _compiled_module()
+
+    def broken() -> str:
+        raise RuntimeError("ids exhausted")
+
+    mat = Matter(matter_type="bidding")
+    for build in (ClearResults(broken).build, ClearResults(broken)._build):
+        with pytest.raises(RuntimeError, match="ids exhausted"):
+            build(compiled, {}, numbered_uscc(1), "uscc", "", None, mat, NOW)
+
+
+_SCRIPT = """
+import datetime as dt, json, sys
+from joint_sanctions import Engine, _accel
+from joint_sanctions.testing import Clock, MemoryStore, SequentialIds
+from tests.conftest import record, numbered_uscc, PERSON
+store = MemoryStore()
+store.upsert([record("R1", numbered_uscc(1))])
+engine = Engine(store=store, cases=False, clock=Clock(dt.datetime(2025, 6, 1, tzinfo=dt.UTC)),
+                new_id=SequentialIds("chk-"))
+subjects = [numbered_uscc(1), numbered_uscc(2), PERSON, {"id": numbered_uscc(3), "name": "张三"}]
+print(json.dumps({"compiled": _accel.COMPILED,
+                  "results": [engine.check(s, "bidding", amount=5).model_dump(mode="json") for s in subjects]}))
+"""
+
+
+def test_the_package_answers_alike_without_the_compiled_helpers(tmp_path: Path) -> None:
+    """With JOINT_SANCTIONS_PURE_PYTHON=1 the twins serve, and the same checks give the same results."""
+    root = Path(__file__).resolve().parent.parent
+
+    def run(pure: bool) -> Any:
+        env = {k: v for k, v in os.environ.items() if k != "JOINT_SANCTIONS_PURE_PYTHON"}
+        if pure:
+            env["JOINT_SANCTIONS_PURE_PYTHON"] = "1"
+        done = subprocess.run([sys.executable, "-c", _SCRIPT], cwd=root, env=env, capture_output=True, text=True,
+                              check=False, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    pure, compiled = run(True), run(False)
+    assert pure["compiled"] is False and compiled["compiled"] is True
+    for result in (*pure["results"], *compiled["results"]):
+        result.pop("data_as_of")  # when each process wrote its record
+    assert pure["results"] == compiled["results"]
+    assert [r["decision"] for r in pure["results"]] == ["restricted", "clear", "clear", "clear"]
