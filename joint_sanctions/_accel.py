@@ -17,7 +17,7 @@ from typing import Any
 
 from ._masking import _USCC_ALPHABET, _USCC_DEPARTMENTS, _USCC_VALUE
 
-__all__ = ["COMPILED", "compiled_clear", "uscc", "uscc_py"]
+__all__ = ["COMPILED", "compiled_clear", "compiled_model", "uscc", "uscc_py"]
 
 
 def _compiled() -> ModuleType | None:
@@ -62,11 +62,21 @@ def uscc_py(text: str) -> tuple[str, str] | None:
 uscc: Callable[[str], tuple[str, str] | None] = _speedups.uscc if _speedups is not None else uscc_py
 
 
-def compiled_clear(*setup: Any) -> Callable[..., Any] | None:
-    """The compiled ``ClearResults.build`` (taking the ClearResults first), set up with the classes,
-    slot descriptors, fields sets and masking functions it needs; None without the compiled helpers."""
+def compiled_model(*setup: Any) -> Callable[..., Any] | None:
+    """The compiled ``model(cls, values, fields_set)`` (what ``_models.trusted`` does), set up with
+    BaseModel and its four slot descriptors; None without the compiled helpers."""
     if _speedups is None:
         return None
-    _speedups.setup(*setup)
+    _speedups.setup_models(*setup)
+    model: Callable[..., Any] = _speedups.model
+    return model
+
+
+def compiled_clear(*setup: Any) -> Callable[..., Any] | None:
+    """The compiled ``ClearResults.build`` (taking the ClearResults first), set up with the result
+    classes, their fields sets and the masking functions; None without the compiled helpers."""
+    if _speedups is None:
+        return None
+    _speedups.setup_clear(*setup)
     clear: Callable[..., Any] = _speedups.clear
     return clear

@@ -44,6 +44,7 @@ from typing import Any, cast
 
 from . import _gov_districts as districts
 from . import _identifiers as identifiers
+from ._accel import uscc as _uscc
 from ._base import Closing
 from ._case_model import CaseOpener, CaseRecorder, case_backend_of, record_case
 from ._compile import CompiledMeasures, collector_paused
@@ -407,7 +408,7 @@ class Engine(Closing):
                 self._refuse_without_data(when, at, (subject,))
             if type(subject) is str:  # the commonest subject: its no-hit answer inline
                 try:
-                    norm, kind = identifiers.parse_identifier(subject)
+                    norm, kind = _uscc(subject) or identifiers.parse_identifier(subject)  # the commonest id first
                 except IdentifierError as exc:
                     raise CheckError("invalid_subject", str(exc)) from exc
                 compiled = self._compiled  # one revision for the whole check, even across a reload

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import _identifiers as identifiers
+from ._accel import uscc as _uscc
 from ._conditions import AMOUNT_MAX
 from ._errors import CheckError, IdentifierError
 from ._models import (
@@ -161,11 +162,11 @@ def triage_many(subjects: Iterable[SubjectLike], hashes: set[int]) -> tuple[
     other: list[Subject | tuple[str, str, str, str | None] | None] = []
     add_norm, add_kind, add_other = norms.append, kinds.append, other.append
     maybe_listed: list[Subject] = []
-    parse = identifiers.parse_identifier
+    parse, uscc = identifiers.parse_identifier, _uscc
     for s in subjects:
         if type(s) is str:  # the commonest subject, as triage takes it, one call fewer
             try:
-                norm, kind = parse(s)
+                norm, kind = uscc(s) or parse(s)  # the commonest id first
             except IdentifierError as exc:
                 raise CheckError("invalid_subject", str(exc)) from exc
             if hash(norm) not in hashes:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -19,6 +20,7 @@ from pydantic import (
 )
 
 from . import _identifiers as identifiers
+from ._accel import compiled_model
 from ._base import CST as CST  # noqa: PLC0414 - re-exported (mypy strict): stages take it with the models
 from ._base import FROZEN as _FROZEN
 from .vocabulary import BAN_LIST_TYPES
@@ -421,7 +423,6 @@ class CheckResult(BaseModel):
 
 
 _new = object.__new__
-# BaseModel's own slot descriptors, called directly: a third cheaper than object.__setattr__ by name.
 _set_dict = BaseModel.__dict__["__dict__"].__set__
 _set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 _set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
@@ -437,10 +438,22 @@ def trusted(cls: type[_M], fields: dict[str, Any]) -> _M:
     four times as much). ``fields`` must name every field of ``cls``; tests compare results built
     this way with validated ones.
     """
+    # One shared fields set per class: frozen models never change it (model_copy makes its own).
+    return model(cls, fields, _ALL_FIELDS.get(cls) or _ALL_FIELDS.setdefault(cls, set(cls.model_fields)))
+
+
+def model_py(cls: type[_M], fields: dict[str, Any], fields_set: set[str]) -> _M:
+    """``cls`` built from ``fields`` (its instance dict) and ``fields_set``, without validation: BaseModel's
+    own slot descriptors, called directly (a third cheaper than object.__setattr__ by name)."""
     obj = _new(cls)
     _set_dict(obj, fields)
-    # One shared set per class: frozen models never change it (model_copy makes its own).
-    _set_fields_set(obj, _ALL_FIELDS.get(cls) or _ALL_FIELDS.setdefault(cls, set(cls.model_fields)))
+    _set_fields_set(obj, fields_set)
     _set_extra(obj, None)
     _set_private(obj, None)
     return obj
+
+
+#: :func:`model_py`, compiled where the package was built with a C compiler (_accel).
+model: Callable[[type[_M], dict[str, Any], set[str]], _M] = compiled_model(
+    BaseModel, *(BaseModel.__dict__[name] for name in ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__",
+                                                       "__pydantic_private__"))) or model_py

@@ -9,8 +9,6 @@ from functools import partial
 from itertools import repeat
 from typing import Any
 
-from pydantic import BaseModel
-
 from . import _identifiers as identifiers
 from ._accel import compiled_clear
 from ._compile import BANS_MATTER, OVERDUE, SELF, CompiledMeasures, day_number
@@ -352,7 +350,6 @@ class ClearResults:
         return result
 
 
-# ClearResults.build in C where possible: the same models, built with the same slot descriptors.
-_COMPILED_CLEAR = compiled_clear(CheckResult, SubjectRef, *(BaseModel.__dict__[name] for name in (
-    "__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")),
-    _RESULT_FIELDS, _REF_FIELDS, mask_parsed, identifiers.mask_text)
+# ClearResults.build in C where possible: the same models, built as _models.trusted builds them.
+_COMPILED_CLEAR = compiled_clear(CheckResult, SubjectRef, _RESULT_FIELDS, _REF_FIELDS, mask_parsed,
+                                 identifiers.mask_text)

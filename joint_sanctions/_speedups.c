@@ -7,11 +7,13 @@
  * uscc(text)  the fast path of parse_identifier for an upper-case 统一社会信用代码 as host systems
  *             send it: (text, "uscc") when it is one, else None (the caller then takes the full
  *             path, with its normalisation and its messages). Never raises for a str.
+ * model(cls, values, fields_set)
+ *             a pydantic model built without validation from values the engine has validated, as
+ *             joint_sanctions._models.trusted does: BaseModel's own slot descriptors (handed over
+ *             once by setup_models()), the values dict taken as the instance's __dict__.
  * clear(clears, compiled, data_as_of, subject_id, kind, name, subject_type, matter, when)
  *             ClearResults.build: the clear CheckResult of a subject no one listed, built from the
- *             template dict of `clears` without validation, as joint_sanctions._models.trusted does
- *             (the model's own slot descriptors, handed over once by setup()).
- * setup(...)  the classes, descriptors and helpers clear() uses, from _accel at import.
+ *             template dict of `clears` (classes and helpers handed over once by setup_clear()).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -52,6 +54,7 @@ uscc(PyObject *module, PyObject *text)
 /* --- clear -------------------------------------------------------------------------------------- */
 
 static PyObject *RESULT_CLS, *REF_CLS;                      /* CheckResult, SubjectRef */
+static PyObject *MODEL_BASE;                                /* pydantic.BaseModel */
 static PyObject *SET_DICT, *SET_FIELDS, *SET_EXTRA, *SET_PRIVATE; /* BaseModel's slot descriptors */
 static PyObject *RESULT_FIELDS, *REF_FIELDS;                /* the shared fields-set of each model */
 static PyObject *MASK_PARSED, *MASK_TEXT;                   /* _masking.mask_parsed, mask_text */
@@ -70,6 +73,11 @@ set_slot(PyObject *descriptor, PyObject *obj, PyObject *value)
 static PyObject *
 trusted(PyObject *cls, PyObject *values, PyObject *fields)
 {
+    if (SET_DICT == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "joint_sanctions._speedups: setup_models() was not called");
+        Py_DECREF(values);
+        return NULL;
+    }
     PyObject *obj = PyBaseObject_Type.tp_new((PyTypeObject *)cls, EMPTY_TUPLE, NULL);
     if (obj == NULL || set_slot(SET_DICT, obj, values) < 0 || set_slot(SET_FIELDS, obj, fields) < 0
         || set_slot(SET_EXTRA, obj, Py_None) < 0 || set_slot(SET_PRIVATE, obj, Py_None) < 0) {
@@ -101,8 +109,23 @@ template_of(PyObject *clears, PyObject *compiled, PyObject *data_as_of)
 }
 
 static PyObject *
+model(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyType_Check(args[0]) || !PyType_IsSubtype((PyTypeObject *)args[0], (PyTypeObject *)MODEL_BASE)
+        || !PyDict_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "model(cls, values, fields_set): a model class, a dict and a set");
+        return NULL;
+    }
+    return trusted(args[0], Py_NewRef(args[1]), args[2]);
+}
+
+static PyObject *
 clear(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
+    if (RESULT_CLS == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "joint_sanctions._speedups: setup_clear() was not called");
+        return NULL;
+    }
     if (nargs != 9) {
         PyErr_SetString(PyExc_TypeError, "clear() takes 9 arguments");
         return NULL;
@@ -181,27 +204,35 @@ done:
 /* --- setup -------------------------------------------------------------------------------------- */
 
 static PyObject *
-setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+setup_models(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 10) {
-        PyErr_SetString(PyExc_TypeError, "setup() takes 10 arguments");
+    if (nargs != 5 || !PyType_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "setup_models(BaseModel, set_dict, set_fields_set, set_extra, set_private)");
         return NULL;
     }
-    PyObject **slots[10] = {&RESULT_CLS, &REF_CLS, &SET_DICT, &SET_FIELDS, &SET_EXTRA,
-                            &SET_PRIVATE, &RESULT_FIELDS, &REF_FIELDS, &MASK_PARSED, &MASK_TEXT};
-    for (int i = 0; i < 2; i++) {
-        if (!PyType_Check(args[i])) {
-            PyErr_SetString(PyExc_TypeError, "setup(): the first two arguments must be classes");
-            return NULL;
-        }
-    }
-    for (int i = 2; i < 6; i++) {
+    for (int i = 1; i < 5; i++) {
         if (Py_TYPE(args[i])->tp_descr_set == NULL) {
-            PyErr_SetString(PyExc_TypeError, "setup(): arguments 3-6 must be slot descriptors");
+            PyErr_SetString(PyExc_TypeError, "setup_models(): arguments 2-5 must be slot descriptors");
             return NULL;
         }
     }
-    for (int i = 0; i < 10; i++) {
+    PyObject **slots[5] = {&MODEL_BASE, &SET_DICT, &SET_FIELDS, &SET_EXTRA, &SET_PRIVATE};
+    for (int i = 0; i < 5; i++) {
+        Py_XSETREF(*slots[i], Py_NewRef(args[i]));
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+setup_clear(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6 || !PyType_Check(args[0]) || !PyType_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "setup_clear(CheckResult, SubjectRef, result_fields, ref_fields, mask_parsed, mask_text)");
+        return NULL;
+    }
+    PyObject **slots[6] = {&RESULT_CLS, &REF_CLS, &RESULT_FIELDS, &REF_FIELDS, &MASK_PARSED, &MASK_TEXT};
+    for (int i = 0; i < 6; i++) {
         Py_XSETREF(*slots[i], Py_NewRef(args[i]));
     }
     Py_RETURN_NONE;
@@ -209,8 +240,10 @@ setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 static PyMethodDef methods[] = {
     {"uscc", (PyCFunction)uscc, METH_O, "(text, 'uscc') for an upper-case USCC, else None."},
+    {"model", (PyCFunction)(void (*)(void))model, METH_FASTCALL, "A model built without validation."},
     {"clear", (PyCFunction)(void (*)(void))clear, METH_FASTCALL, "ClearResults.build, compiled."},
-    {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL, "The classes and helpers clear() uses."},
+    {"setup_models", (PyCFunction)(void (*)(void))setup_models, METH_FASTCALL, "BaseModel and its slots."},
+    {"setup_clear", (PyCFunction)(void (*)(void))setup_clear, METH_FASTCALL, "What clear() uses."},
     {NULL, NULL, 0, NULL},
 };
 
