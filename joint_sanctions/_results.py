@@ -63,26 +63,29 @@ def _facts(subj: Subject, subject_type: str, mat: Matter, day: dt.date,
            parties: Mapping[str, RelatedParty], records: Sequence[CreditRecord],
            ) -> tuple[list[dict[str, Any]], dict[str, tuple[CreditRecord, str]]]:
     """One flat fact per record and role; fact ids are unique within the check (durable needs that)."""
+    matter_type, item_code = mat.matter_type, mat.item_code
     base: dict[str, Any] = {
-        "matter__matter_type": mat.matter_type,
+        "matter__matter_type": matter_type,
         "subject__subject_type": subject_type,
         "subject__id_kind": subj.id_kind,
         "check__day": day_number(day),
         "matter__organizer": mat.organizer,
     }
-    for key in ("item_code", "region_code", "department_code"):
-        value = getattr(mat, key)
-        if value is not None:
-            base[f"matter__{key}"] = value
+    if item_code is not None:
+        base["matter__item_code"] = item_code
+    if mat.region_code is not None:
+        base["matter__region_code"] = mat.region_code
+    if mat.department_code is not None:
+        base["matter__department_code"] = mat.department_code
     if mat.amount is not None:
         # Compared to the fen: a rounded amount is never written in exponent notation (0.00001 is
         # '1e-05'), which durable_rules cannot read (error 204); both back ends see this value.
         base["matter__amount"] = round(float(mat.amount), 2)
     facts: list[dict[str, Any]] = []
     by_fact: dict[str, tuple[CreditRecord, str]] = {}
-    matter_type, item_code = mat.matter_type, mat.item_code
+    subject_id = subj.id
     for r in records:
-        roles = [SELF] if r.subject_id == subj.id else []
+        roles = [SELF] if r.subject_id == subject_id else []
         if r.subject_id in parties:
             roles.append(parties[r.subject_id].role)
         # measure_lists/README.md: the record's own ban covers this matter (its type or its item code) before
@@ -91,12 +94,16 @@ def _facts(subj: Subject, subject_type: str, mat: Matter, day: dt.date,
             matter_type in r.ban_matter_types or (item_code is not None and item_code in r.ban_item_codes)) and (
             r.ban_until is None or day < r.ban_until)
         overdue = r.rectify_by is not None and r.rectify_by < day
+        authority, document_no, reason = r.authority, r.document_no, r.reason
+        # One search over the three texts (a record's text fields are text): a surrogate is rare.
+        if _SURROGATE.search(authority + document_no + reason):
+            authority, document_no, reason = _utf8(authority), _utf8(document_no), _utf8(reason)
         for role in roles:
             fact_id = f"{role}:{r.record_id}"
             by_fact[fact_id] = (r, role)
             facts.append({**base, "id": fact_id, "party__role": role, "record__list_type": r.list_type,
-                          "record__authority": _utf8(r.authority), "record__document_no": _utf8(r.document_no),
-                          "record__reason": _utf8(r.reason), _BANS_MATTER: bans, _OVERDUE: overdue})
+                          "record__authority": authority, "record__document_no": document_no,
+                          "record__reason": reason, _BANS_MATTER: bans, _OVERDUE: overdue})
     return facts, by_fact
 
 
