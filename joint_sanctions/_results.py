@@ -107,11 +107,9 @@ def _facts(subj: Subject, subject_type: str, mat: Matter, day: dt.date,
     return facts, by_fact
 
 
-def _utf8(text: str | None) -> str | None:
+def _utf8(text: str) -> str:
     """Text as durable_rules can take it: an unpaired surrogate (which no UTF-8 store keeps, but an
     in-memory one may) becomes U+FFFD, for both rule back ends alike, rather than failing the check."""
-    if text is None or text.isascii() or not _SURROGATE.search(text):
-        return text
     return _SURROGATE.sub("\ufffd", text)
 
 
