@@ -143,7 +143,7 @@ class Assembly:
         self.compiled = compiled
         self._parts: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
         self._orders: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[dict[str, Any], ...], Decision]] = {}
-        self._plans: dict[tuple[tuple[tuple[str, ...], int, bool], ...], tuple[_PlanRows, Decision]] = {}
+        self._plans: dict[tuple[tuple[tuple[str, ...], int, bool], ...], _Plan] = {}
 
     def _part(self, mid: str) -> tuple[dict[str, Any], dict[str, Any]]:
         part = self._parts.get(mid)
@@ -175,7 +175,7 @@ class Assembly:
         fired = [g for g in groups if g[1]]
         if not fired:
             return [], [], "clear"
-        rows: Iterable[tuple[dict[str, Any], tuple[str, ...], ViaRelatedParty | None]]
+        rows: Iterable[tuple[dict[str, Any], _Cause]]
         if len(fired) == 1:  # the commonest hit: one record, one role
             fact_id, answer = fired[0]
             record, role = by_fact[fact_id]
@@ -188,15 +188,14 @@ class Assembly:
             _, parts, decision = known
             party_records = [] if role == SELF else [record]
             # zip reuses its one tuple while the loop below drops each row: no row object per measure.
-            rows = zip(parts, repeat((record.record_id,)),
-                       repeat(None if role == SELF else _via(parties[record.subject_id])))
+            rows = zip(parts, repeat(((record.record_id,), None if role == SELF else _via(parties[record.subject_id]))))
         else:
             rows, party_records, decision = self._planned(fired, by_fact, parties)
         applied: list[AppliedMeasure] = []
         add = applied.append
         new, set_dict, set_fields_set, set_extra, set_private = _new, _set_dict, _set_fields_set, _set_extra, _set_private
         cls, fields_set = AppliedMeasure, _APPLIED_FIELDS
-        for fields, record_ids, via in rows:
+        for fields, (record_ids, via) in rows:
             values = fields.copy()  # a dict copy: the cheapest way to a result's own fields
             values["record_ids"] = record_ids
             if via is not None:  # the parts hold None
@@ -211,11 +210,11 @@ class Assembly:
 
     def _planned(self, fired: Sequence[tuple[str, Sequence[str]]], by_fact: Mapping[str, tuple[CreditRecord, str]],
                  parties: Mapping[str, RelatedParty],
-                 ) -> tuple[list[tuple[dict[str, Any], tuple[str, ...], ViaRelatedParty | None]], list[CreditRecord],
-                            Decision]:
+                 ) -> tuple[Iterable[tuple[dict[str, Any], _Cause]], list[CreditRecord], Decision]:
         """:meth:`assemble`'s rows when several facts fired. What the answer looks like depends only on
         each fact's answer, which of the check's records it is and whether it is the subject's own:
-        that plan is made once per shape, and a check fills in its record ids and related parties."""
+        that plan is made once per shape, and a check fills in the record ids and related parties of
+        its few distinct causes, which its measures then point to."""
         records: list[CreditRecord] = []
         index: dict[str, int] = {}
         shape: list[tuple[tuple[str, ...], int, bool]] = []
@@ -235,40 +234,42 @@ class Assembly:
             plan = self._plan(key_shape)
             if len(self._plans) < _MAX_ORDERS:
                 self._plans[key_shape] = plan
-        planned, decision = plan
-        record_ids: dict[tuple[int, ...], tuple[str, ...]] = {}
+        parts, cause_of, causes, decision = plan
         vias: dict[int, ViaRelatedParty] = {}
-        rows: list[tuple[dict[str, Any], tuple[str, ...], ViaRelatedParty | None]] = []
-        for fields, which, via_fact in planned:
-            caused_by = record_ids.get(which)
-            if caused_by is None:
-                caused_by = record_ids[which] = tuple(sorted([records[i].record_id for i in which]))
+        filled: list[_Cause] = []
+        for which, via_fact in causes:
             via = None
             if via_fact >= 0:  # caused by related parties alone: the first whose fact fired it
                 via = vias.get(via_fact)
                 if via is None:
                     via = vias[via_fact] = _via(parties[records[shape[via_fact][1]].subject_id])
-            rows.append((fields, caused_by, via))
-        return rows, list(by_party.values()), decision
+            filled.append((tuple(sorted([records[i].record_id for i in which])), via))
+        return zip(parts, map(filled.__getitem__, cause_of)), list(by_party.values()), decision
 
-    def _plan(self, shape: tuple[tuple[tuple[str, ...], int, bool], ...]) -> tuple[_PlanRows, Decision]:
+    def _plan(self, shape: tuple[tuple[tuple[str, ...], int, bool], ...]) -> _Plan:
         """For facts fired as ``shape`` says (each fact's answer, its record's index among the check's
-        records, whether it is the subject's own): per applied measure in list order, its part, the
-        indexes of the records that caused it, and the fact whose related party it names (-1: none,
-        as the subject's own record is reason enough)."""
+        records, whether it is the subject's own): the applied measures' parts in list order, for each
+        the index of its cause, the distinct causes (the indexes of the records that caused a measure,
+        and the fact whose related party it names, -1 for none, as the subject's own record is reason
+        enough), and the decision."""
         facts_of: dict[str, list[int]] = {}
         for j, (answer, _, _) in enumerate(shape):
             for mid in answer:
                 facts_of.setdefault(mid, []).append(j)
         ordered, parts, decision = self._order(facts_of)
-        rows = tuple((fields, tuple(sorted({shape[j][1] for j in facts_of[mid]})),
-                      -1 if any(shape[j][2] for j in facts_of[mid]) else facts_of[mid][0])
-                     for mid, fields in zip(ordered, parts, strict=True))
-        return rows, decision
+        causes: dict[tuple[tuple[int, ...], int], int] = {}
+        cause_of = tuple(causes.setdefault(
+            (tuple(sorted({shape[j][1] for j in facts_of[mid]})),
+             -1 if any(shape[j][2] for j in facts_of[mid]) else facts_of[mid][0]), len(causes))
+            for mid in ordered)
+        return parts, cause_of, tuple(causes), decision
 
 
-#: A plan's rows: (the measure's prebuilt part, the indexes of its records, the fact naming its party or -1).
-_PlanRows = tuple[tuple[dict[str, Any], tuple[int, ...], int], ...]
+#: A plan: the measures' prebuilt parts, the index of each one's cause, the causes (record indexes, the
+#: fact naming the related party or -1), the decision.
+_Plan = tuple[tuple[dict[str, Any], ...], tuple[int, ...], tuple[tuple[tuple[int, ...], int], ...], Decision]
+#: What a check fills in for a cause: the record ids, the related party named or None.
+_Cause = tuple[tuple[str, ...], ViaRelatedParty | None]
 
 
 def _via(party: RelatedParty) -> ViaRelatedParty:
