@@ -174,6 +174,34 @@ class FiringMemo:
 
         The answer tuples are the memo's own (the same object for every fact of a class), so a
         caller may key what it derives from an answer by it."""
+        # The usual hit: every fact's class is known. Anything else (a class not yet decided, one
+        # that bypasses the memo) takes the general path below, which counts for itself.
+        table, specs = self._table, self.compiled.abstractions
+        found: list[tuple[str, tuple[str, ...], str]] = []
+        for fact in facts:
+            list_type = fact["record__list_type"]
+            rkey = (list_type, matter_type)
+            spec = specs.get(rkey)
+            if spec is None:
+                continue  # no measure for this list and matter type: nothing can fire
+            cls = abstract(spec, fact)
+            answer = None if cls is None else table.get((rkey, cls))
+            if answer is None:
+                return self._decide(matter_type, facts)
+            found.append((fact["id"], answer, list_type))
+        with self._lock:
+            self.hits += len(found)
+        # Facts of one ruleset already side by side (always so for one or two facts) need no sort.
+        if self._by_ruleset and len(found) > 2:
+            order: dict[str, None] = {}
+            for _, _, list_type in found:
+                order.setdefault(list_type, None)
+            rank = {lt: i for i, lt in enumerate(order)}
+            found.sort(key=lambda f: rank[f[2]])  # stable: facts keep their order
+        return [(fact_id, answer) for fact_id, answer, _ in found]
+
+    def _decide(self, matter_type: str, facts: Sequence[Fact]) -> list[tuple[str, tuple[str, ...]]]:
+        """:meth:`fire_grouped` when some fact's class is not in the memo: the back end decides those."""
         compiled, table = self.compiled, self._table
         specs = compiled.abstractions
         known: list[tuple[Fact, tuple[str, ...] | None, Any]] = []

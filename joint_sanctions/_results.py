@@ -65,26 +65,29 @@ def _facts(subj: Subject, subject_type: str, mat: Matter, day: dt.date,
            parties: Mapping[str, RelatedParty], records: Sequence[CreditRecord],
            ) -> tuple[list[dict[str, Any]], dict[str, tuple[CreditRecord, str]]]:
     """One flat fact per record and role; fact ids are unique within the check (durable needs that)."""
+    matter_type, item_code = mat.matter_type, mat.item_code
     base: dict[str, Any] = {
-        "matter__matter_type": mat.matter_type,
+        "matter__matter_type": matter_type,
         "subject__subject_type": subject_type,
         "subject__id_kind": subj.id_kind,
         "check__day": day_number(day),
         "matter__organizer": mat.organizer,
     }
-    for key in ("item_code", "region_code", "department_code"):
-        value = getattr(mat, key)
-        if value is not None:
-            base[f"matter__{key}"] = value
+    if item_code is not None:
+        base["matter__item_code"] = item_code
+    if mat.region_code is not None:
+        base["matter__region_code"] = mat.region_code
+    if mat.department_code is not None:
+        base["matter__department_code"] = mat.department_code
     if mat.amount is not None:
         # Compared to the fen: a rounded amount is never written in exponent notation (0.00001 is
         # '1e-05'), which durable_rules cannot read (error 204); both back ends see this value.
         base["matter__amount"] = round(float(mat.amount), 2)
     facts: list[dict[str, Any]] = []
     by_fact: dict[str, tuple[CreditRecord, str]] = {}
-    matter_type, item_code = mat.matter_type, mat.item_code
+    subject_id = subj.id
     for r in records:
-        roles = [SELF] if r.subject_id == subj.id else []
+        roles = [SELF] if r.subject_id == subject_id else []
         if r.subject_id in parties:
             roles.append(parties[r.subject_id].role)
         # measure_lists/README.md: the record's own ban covers this matter (its type or its item code) before
@@ -93,20 +96,22 @@ def _facts(subj: Subject, subject_type: str, mat: Matter, day: dt.date,
             matter_type in r.ban_matter_types or (item_code is not None and item_code in r.ban_item_codes)) and (
             r.ban_until is None or day < r.ban_until)
         overdue = r.rectify_by is not None and r.rectify_by < day
+        authority, document_no, reason = r.authority, r.document_no, r.reason
+        # One search over the three texts (a record's text fields are text): a surrogate is rare.
+        if _SURROGATE.search(authority + document_no + reason):
+            authority, document_no, reason = _utf8(authority), _utf8(document_no), _utf8(reason)
         for role in roles:
             fact_id = f"{role}:{r.record_id}"
             by_fact[fact_id] = (r, role)
             facts.append({**base, "id": fact_id, "party__role": role, "record__list_type": r.list_type,
-                          "record__authority": _utf8(r.authority), "record__document_no": _utf8(r.document_no),
-                          "record__reason": _utf8(r.reason), _BANS_MATTER: bans, _OVERDUE: overdue})
+                          "record__authority": authority, "record__document_no": document_no,
+                          "record__reason": reason, _BANS_MATTER: bans, _OVERDUE: overdue})
     return facts, by_fact
 
 
-def _utf8(text: str | None) -> str | None:
+def _utf8(text: str) -> str:
     """Text as durable_rules can take it: an unpaired surrogate (which no UTF-8 store keeps, but an
     in-memory one may) becomes U+FFFD, for both rule back ends alike, rather than failing the check."""
-    if text is None or text.isascii() or not _SURROGATE.search(text):
-        return text
     return _SURROGATE.sub("\ufffd", text)
 
 
@@ -140,7 +145,7 @@ class Assembly:
         self.compiled = compiled
         self._parts: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
         self._orders: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[dict[str, Any], ...], Decision]] = {}
-        self._plans: dict[tuple[tuple[tuple[str, ...], int, bool], ...], tuple[_PlanRows, Decision]] = {}
+        self._plans: dict[tuple[tuple[tuple[str, ...], int, bool], ...], _Plan] = {}
 
     def _part(self, mid: str) -> tuple[dict[str, Any], dict[str, Any]]:
         part = self._parts.get(mid)
@@ -172,7 +177,7 @@ class Assembly:
         fired = [g for g in groups if g[1]]
         if not fired:
             return [], [], "clear"
-        rows: Iterable[tuple[dict[str, Any], tuple[str, ...], ViaRelatedParty | None]]
+        rows: Iterable[tuple[dict[str, Any], _Cause]]
         if len(fired) == 1:  # the commonest hit: one record, one role
             fact_id, answer = fired[0]
             record, role = by_fact[fact_id]
@@ -185,15 +190,14 @@ class Assembly:
             _, parts, decision = known
             party_records = [] if role == SELF else [record]
             # zip reuses its one tuple while the loop below drops each row: no row object per measure.
-            rows = zip(parts, repeat((record.record_id,)),
-                       repeat(None if role == SELF else _via(parties[record.subject_id])))
+            rows = zip(parts, repeat(((record.record_id,), None if role == SELF else _via(parties[record.subject_id]))))
         else:
             rows, party_records, decision = self._planned(fired, by_fact, parties)
         applied: list[AppliedMeasure] = []
         add = applied.append
         new, set_dict, set_fields_set, set_extra, set_private = _new, _set_dict, _set_fields_set, _set_extra, _set_private
         cls, fields_set = AppliedMeasure, _APPLIED_FIELDS
-        for fields, record_ids, via in rows:
+        for fields, (record_ids, via) in rows:
             values = fields.copy()  # a dict copy: the cheapest way to a result's own fields
             values["record_ids"] = record_ids
             if via is not None:  # the parts hold None
@@ -208,11 +212,11 @@ class Assembly:
 
     def _planned(self, fired: Sequence[tuple[str, Sequence[str]]], by_fact: Mapping[str, tuple[CreditRecord, str]],
                  parties: Mapping[str, RelatedParty],
-                 ) -> tuple[list[tuple[dict[str, Any], tuple[str, ...], ViaRelatedParty | None]], list[CreditRecord],
-                            Decision]:
+                 ) -> tuple[Iterable[tuple[dict[str, Any], _Cause]], list[CreditRecord], Decision]:
         """:meth:`assemble`'s rows when several facts fired. What the answer looks like depends only on
         each fact's answer, which of the check's records it is and whether it is the subject's own:
-        that plan is made once per shape, and a check fills in its record ids and related parties."""
+        that plan is made once per shape, and a check fills in the record ids and related parties of
+        its few distinct causes, which its measures then point to."""
         records: list[CreditRecord] = []
         index: dict[str, int] = {}
         shape: list[tuple[tuple[str, ...], int, bool]] = []
@@ -232,40 +236,42 @@ class Assembly:
             plan = self._plan(key_shape)
             if len(self._plans) < _MAX_ORDERS:
                 self._plans[key_shape] = plan
-        planned, decision = plan
-        record_ids: dict[tuple[int, ...], tuple[str, ...]] = {}
+        parts, cause_of, causes, decision = plan
         vias: dict[int, ViaRelatedParty] = {}
-        rows: list[tuple[dict[str, Any], tuple[str, ...], ViaRelatedParty | None]] = []
-        for fields, which, via_fact in planned:
-            caused_by = record_ids.get(which)
-            if caused_by is None:
-                caused_by = record_ids[which] = tuple(sorted([records[i].record_id for i in which]))
+        filled: list[_Cause] = []
+        for which, via_fact in causes:
             via = None
             if via_fact >= 0:  # caused by related parties alone: the first whose fact fired it
                 via = vias.get(via_fact)
                 if via is None:
                     via = vias[via_fact] = _via(parties[records[shape[via_fact][1]].subject_id])
-            rows.append((fields, caused_by, via))
-        return rows, list(by_party.values()), decision
+            filled.append((tuple(sorted([records[i].record_id for i in which])), via))
+        return zip(parts, map(filled.__getitem__, cause_of)), list(by_party.values()), decision
 
-    def _plan(self, shape: tuple[tuple[tuple[str, ...], int, bool], ...]) -> tuple[_PlanRows, Decision]:
+    def _plan(self, shape: tuple[tuple[tuple[str, ...], int, bool], ...]) -> _Plan:
         """For facts fired as ``shape`` says (each fact's answer, its record's index among the check's
-        records, whether it is the subject's own): per applied measure in list order, its part, the
-        indexes of the records that caused it, and the fact whose related party it names (-1: none,
-        as the subject's own record is reason enough)."""
+        records, whether it is the subject's own): the applied measures' parts in list order, for each
+        the index of its cause, the distinct causes (the indexes of the records that caused a measure,
+        and the fact whose related party it names, -1 for none, as the subject's own record is reason
+        enough), and the decision."""
         facts_of: dict[str, list[int]] = {}
         for j, (answer, _, _) in enumerate(shape):
             for mid in answer:
                 facts_of.setdefault(mid, []).append(j)
         ordered, parts, decision = self._order(facts_of)
-        rows = tuple((fields, tuple(sorted({shape[j][1] for j in facts_of[mid]})),
-                      -1 if any(shape[j][2] for j in facts_of[mid]) else facts_of[mid][0])
-                     for mid, fields in zip(ordered, parts, strict=True))
-        return rows, decision
+        causes: dict[tuple[tuple[int, ...], int], int] = {}
+        cause_of = tuple(causes.setdefault(
+            (tuple(sorted({shape[j][1] for j in facts_of[mid]})),
+             -1 if any(shape[j][2] for j in facts_of[mid]) else facts_of[mid][0]), len(causes))
+            for mid in ordered)
+        return parts, cause_of, tuple(causes), decision
 
 
-#: A plan's rows: (the measure's prebuilt part, the indexes of its records, the fact naming its party or -1).
-_PlanRows = tuple[tuple[dict[str, Any], tuple[int, ...], int], ...]
+#: A plan: the measures' prebuilt parts, the index of each one's cause, the causes (record indexes, the
+#: fact naming the related party or -1), the decision.
+_Plan = tuple[tuple[dict[str, Any], ...], tuple[int, ...], tuple[tuple[tuple[int, ...], int], ...], Decision]
+#: What a check fills in for a cause: the record ids, the related party named or None.
+_Cause = tuple[tuple[str, ...], ViaRelatedParty | None]
 
 
 def _via(party: RelatedParty) -> ViaRelatedParty:

@@ -122,6 +122,25 @@ def test_record_fields_round_trip(store: RecordStore) -> None:
     assert store.get("R2") == rec("R2")
 
 
+def test_every_record_field_reads_back_in_place_by_every_read(store: RecordStore) -> None:
+    """A record with every field set (ban, deadline, area, end date) comes back field by field, in the
+    model's order, from get, records_of, active_records and iter_records: the row reader names each column."""
+    full = CreditRecord.model_validate({
+        "record_id": "R-FULL", "list_type": "procurement_violator", "subject_id": ACME, "subject_name": "某公司",
+        "subject_type": "legal_person", "authority": "郑州市财政局", "document_no": "郑财〔2024〕1号",
+        "listed_on": dt.date(2024, 1, 10), "expires_on": dt.date(2031, 1, 10), "status": "repaired",
+        "reason": "拒不履行", "region_code": "410100", "rectify_by": dt.date(2024, 3, 1),
+        "ban_matter_types": ["government_procurement", "bidding"], "ban_item_codes": ["ZB-01", "ZB-02"],
+        "ban_until": dt.date(2027, 1, 1), "ended_on": dt.date(2026, 1, 1)})
+    store.upsert([full])
+    read = [store.get("R-FULL"), *store.records_of(ACME), *store.active_records([ACME], dt.date(2025, 6, 1)),
+            *store.iter_records()]
+    assert len(read) == 4
+    for got in read:
+        assert got is not None
+        assert list(got.__dict__.items()) == list(full.__dict__.items())
+
+
 @pytest.mark.parametrize(("day", "counts"), [
     (dt.date(2024, 1, 9), False),   # the day before listing
     (dt.date(2024, 1, 10), True),   # listed_on is inclusive

@@ -152,14 +152,17 @@ def record_migrations(d: Dialect) -> tuple[Migration, ...]:
     )
 
 
-#: The record fields stored as ';'-joined text, and the dates among the optional fields.
-LIST_FIELDS: tuple[str, ...] = ("ban_matter_types", "ban_item_codes")
-_OPTIONAL_DATES: tuple[str, ...] = ("expires_on", "rectify_by", "ban_until", "ended_on")
-
-
 def joined(items: Sequence[str]) -> str:
     """A ban list as its column holds it."""
     return ";".join(items)
+
+
+def _items(text: Any) -> Any:
+    """A ban list read back from its column (:func:`joined`); anything but text is left for
+    :func:`~._base.stored_record` to refuse."""
+    if text == "":
+        return ()
+    return tuple(text.split(";")) if type(text) is str else text
 
 
 #: The most ids a check's lookup passes as parameters of their own: a check names its subject and
@@ -377,17 +380,22 @@ class SqlStoreBase(StoreBase):
     # --- RecordStore -------------------------------------------------------------------------------
 
     def _record(self, row: Sequence[Any]) -> CreditRecord:
-        values = dict(zip(FIELDS, row, strict=True))
+        # Unpacked by name rather than dict(zip(FIELDS, row)): a hit reads a row or two, and this
+        # costs a third of the generic loop (tests/test_stores.py pins the names to FIELDS).
+        (record_id, list_type, subject_id, subject_name, subject_type, authority, document_no, listed_on,
+         expires_on, status, reason, region_code, rectify_by, ban_matter_types, ban_item_codes, ban_until,
+         ended_on) = row
         read_day = self.dialect.read_day
-        values["listed_on"] = read_day(values["listed_on"])
-        for name in _OPTIONAL_DATES:
-            if values[name] is not None:
-                values[name] = read_day(values[name])
-        for name in LIST_FIELDS:
-            text = values[name]
-            # Anything but text is left for stored_record to refuse.
-            values[name] = (tuple(text.split(";")) if text else ()) if type(text) is str else text
-        return stored_record(values)
+        return stored_record({
+            "record_id": record_id, "list_type": list_type, "subject_id": subject_id, "subject_name": subject_name,
+            "subject_type": subject_type, "authority": authority, "document_no": document_no,
+            "listed_on": None if listed_on is None else read_day(listed_on),
+            "expires_on": None if expires_on is None else read_day(expires_on),
+            "status": status, "reason": reason, "region_code": region_code,
+            "rectify_by": None if rectify_by is None else read_day(rectify_by),
+            "ban_matter_types": _items(ban_matter_types), "ban_item_codes": _items(ban_item_codes),
+            "ban_until": None if ban_until is None else read_day(ban_until),
+            "ended_on": None if ended_on is None else read_day(ended_on)})
 
     def upsert_checked(self, records: Iterable[CreditRecord]) -> tuple[int, dict[str, str]]:
         """See :meth:`RecordStore.upsert_checked`; one transaction per 10,000 records.
