@@ -31,6 +31,7 @@ from ._models import (
     _set_extra,
     _set_fields_set,
     _set_private,
+    model,
     trusted,
 )
 
@@ -195,19 +196,13 @@ class Assembly:
             rows, party_records, decision = self._planned(fired, by_fact, parties)
         applied: list[AppliedMeasure] = []
         add = applied.append
-        new, set_dict, set_fields_set, set_extra, set_private = _new, _set_dict, _set_fields_set, _set_extra, _set_private
-        cls, fields_set = AppliedMeasure, _APPLIED_FIELDS
+        build, cls, fields_set = model, AppliedMeasure, _APPLIED_FIELDS
         for fields, (record_ids, via) in rows:
             values = fields.copy()  # a dict copy: the cheapest way to a result's own fields
             values["record_ids"] = record_ids
             if via is not None:  # the parts hold None
                 values["via_related_party"] = via
-            m = new(cls)  # trusted(AppliedMeasure, values), inlined: it runs ~30 times per hit
-            set_dict(m, values)
-            set_fields_set(m, fields_set)
-            set_extra(m, None)
-            set_private(m, None)
-            add(m)
+            add(build(cls, values, fields_set))  # trusted(AppliedMeasure, values): it runs ~30 times per hit
         return applied, party_records, decision
 
     def _planned(self, fired: Sequence[tuple[str, Sequence[str]]], by_fact: Mapping[str, tuple[CreditRecord, str]],

@@ -141,6 +141,24 @@ def test_an_error_of_the_id_maker_reaches_the_caller(compiled: CompiledMeasures)
             build(compiled, {}, numbered_uscc(1), "uscc", "", None, mat, NOW)
 
 
+def test_a_compiled_model_equals_one_built_by_its_twin(compiled: CompiledMeasures) -> None:
+    """A model built by the compiled helper equals the pure-Python twin's and the validated one, keeps the
+    dict it was given as its own, and refuses what is not a model class, a dict and a set."""
+    from joint_sanctions._models import Hit, SubjectRef, model_py
+
+    speedups = _compiled_module()
+    fields = {"record_id": "R1", "list_type": "court_defaulter", "authority": "法院", "document_no": "（2025）豫01执1号",
+              "listed_on": dt.date(2025, 1, 2), "expires_on": None, "subject_id": numbered_uscc(1)}
+    fields_set = set(Hit.model_fields)
+    values = dict(fields)
+    got, want = speedups.model(Hit, values, fields_set), model_py(Hit, dict(fields), fields_set)
+    assert type(got) is Hit and got == want == Hit.model_validate(fields) and got.__dict__ is values
+    assert got.model_fields_set == fields_set and pickle.loads(pickle.dumps(got)) == got
+    for bad in ((dict, values, fields_set), (SubjectRef, list(values), fields_set), (Hit,)):
+        with pytest.raises(TypeError):
+            speedups.model(*bad)
+
+
 _SCRIPT = """
 import datetime as dt, json, sys
 from joint_sanctions import Engine, _accel
