@@ -17,7 +17,7 @@ from typing import Any
 
 from ._masking import _USCC_ALPHABET, _USCC_DEPARTMENTS, _USCC_VALUE
 
-__all__ = ["COMPILED", "compiled_clear", "compiled_model", "uscc", "uscc_py"]
+__all__ = ["COMPILED", "compiled_applied", "compiled_clear", "compiled_model", "uscc", "uscc_py"]
 
 
 def _compiled() -> ModuleType | None:
@@ -70,6 +70,15 @@ def compiled_model(*setup: Any) -> Callable[..., Any] | None:
     _speedups.setup_models(*setup)
     model: Callable[..., Any] = _speedups.model
     return model
+
+
+def compiled_applied() -> Callable[..., Any] | None:
+    """The compiled last step of ``Assembly.assemble`` (``applied(rows, cls, fields_set)``); None without
+    the compiled helpers. Needs :func:`compiled_model`'s set-up first."""
+    if _speedups is None:
+        return None
+    applied: Callable[..., Any] = _speedups.applied
+    return applied
 
 
 def compiled_clear(*setup: Any) -> Callable[..., Any] | None:

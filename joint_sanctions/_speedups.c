@@ -11,6 +11,10 @@
  *             a pydantic model built without validation from values the engine has validated, as
  *             joint_sanctions._models.trusted does: BaseModel's own slot descriptors (handed over
  *             once by setup_models()), the values dict taken as the instance's __dict__.
+ * applied(rows, cls, fields_set)
+ *             Assembly.assemble's last step: per row (fields, (record_ids, via_related_party)) a copy
+ *             of the prebuilt fields with the check's own record ids (and related party, unless None)
+ *             made a model as model() makes one; the list of them.
  * clear(clears, compiled, data_as_of, subject_id, kind, name, subject_type, matter, when)
  *             ClearResults.build: the clear CheckResult of a subject no one listed, built from the
  *             template dict of `clears` (classes and helpers handed over once by setup_clear()).
@@ -108,15 +112,81 @@ template_of(PyObject *clears, PyObject *compiled, PyObject *data_as_of)
     return PyObject_CallMethodObjArgs(clears, S_REBUILT, compiled, data_as_of, NULL);
 }
 
+/* Whether setup_models() was called: model() and applied() need BaseModel and its slots. */
+static int
+models_ready(void)
+{
+    if (MODEL_BASE == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "joint_sanctions._speedups: setup_models() was not called");
+        return 0;
+    }
+    return 1;
+}
+
 static PyObject *
 model(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
+    if (!models_ready()) {
+        return NULL;
+    }
     if (nargs != 3 || !PyType_Check(args[0]) || !PyType_IsSubtype((PyTypeObject *)args[0], (PyTypeObject *)MODEL_BASE)
         || !PyDict_CheckExact(args[1])) {
         PyErr_SetString(PyExc_TypeError, "model(cls, values, fields_set): a model class, a dict and a set");
         return NULL;
     }
     return trusted(args[0], Py_NewRef(args[1]), args[2]);
+}
+
+static PyObject *S_RECORD_IDS, *S_VIA;
+
+static PyObject *
+applied(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (!models_ready()) {
+        return NULL;
+    }
+    if (nargs != 3 || !PyType_Check(args[1]) || !PyType_IsSubtype((PyTypeObject *)args[1], (PyTypeObject *)MODEL_BASE)) {
+        PyErr_SetString(PyExc_TypeError, "applied(rows, cls, fields_set): rows, a model class and a set");
+        return NULL;
+    }
+    PyObject *iterator = PyObject_GetIter(args[0]), *out = PyList_New(0), *row;
+    if (iterator == NULL || out == NULL) {
+        goto fail;
+    }
+    while ((row = PyIter_Next(iterator)) != NULL) {
+        PyObject *fields, *own, *record_ids, *via;
+        if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) != 2 || !PyDict_Check(fields = PyTuple_GET_ITEM(row, 0))
+            || !PyTuple_Check(own = PyTuple_GET_ITEM(row, 1)) || PyTuple_GET_SIZE(own) != 2) {
+            PyErr_SetString(PyExc_TypeError, "applied(): each row is (fields, (record_ids, via_related_party))");
+            Py_DECREF(row);
+            goto fail;
+        }
+        record_ids = PyTuple_GET_ITEM(own, 0);
+        via = PyTuple_GET_ITEM(own, 1);
+        PyObject *values = PyDict_Copy(fields), *m = NULL;
+        if (values == NULL || PyDict_SetItem(values, S_RECORD_IDS, record_ids) < 0
+            || (via != Py_None && PyDict_SetItem(values, S_VIA, via) < 0)) {
+            Py_XDECREF(values);
+            Py_DECREF(row);
+            goto fail;
+        }
+        m = trusted(args[1], values, args[2]);
+        Py_DECREF(row);
+        if (m == NULL || PyList_Append(out, m) < 0) {
+            Py_XDECREF(m);
+            goto fail;
+        }
+        Py_DECREF(m);
+    }
+    if (PyErr_Occurred()) {
+        goto fail;
+    }
+    Py_DECREF(iterator);
+    return out;
+fail:
+    Py_XDECREF(iterator);
+    Py_XDECREF(out);
+    return NULL;
 }
 
 static PyObject *
@@ -241,6 +311,7 @@ setup_clear(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 static PyMethodDef methods[] = {
     {"uscc", (PyCFunction)uscc, METH_O, "(text, 'uscc') for an upper-case USCC, else None."},
     {"model", (PyCFunction)(void (*)(void))model, METH_FASTCALL, "A model built without validation."},
+    {"applied", (PyCFunction)(void (*)(void))applied, METH_FASTCALL, "Assembly's applied measures."},
     {"clear", (PyCFunction)(void (*)(void))clear, METH_FASTCALL, "ClearResults.build, compiled."},
     {"setup_models", (PyCFunction)(void (*)(void))setup_models, METH_FASTCALL, "BaseModel and its slots."},
     {"setup_clear", (PyCFunction)(void (*)(void))setup_clear, METH_FASTCALL, "What clear() uses."},
@@ -264,6 +335,7 @@ PyInit__speedups(void)
         USCC_VALUE[(unsigned char)USCC_ALPHABET[i]] = (signed char)i;
     }
     if ((KIND_USCC = intern("uscc")) == NULL || (EMPTY_TUPLE = PyTuple_New(0)) == NULL
+        || (S_RECORD_IDS = intern("record_ids")) == NULL || (S_VIA = intern("via_related_party")) == NULL
         || (S_CHECK_ID = intern("check_id")) == NULL || (S_CHECKED_AT = intern("checked_at")) == NULL
         || (S_SUBJECT = intern("subject")) == NULL || (S_MATTER_TYPE = intern("matter_type")) == NULL
         || (S_MATTER = intern("matter")) == NULL || (S_ID = intern("id")) == NULL

@@ -159,6 +159,31 @@ def test_a_compiled_model_equals_one_built_by_its_twin(compiled: CompiledMeasure
             speedups.model(*bad)
 
 
+@settings(max_examples=100, deadline=None)
+@given(picks=st.lists(st.tuples(st.integers(0, 30), st.lists(st.sampled_from(["R1", "R2", "R3"]), min_size=1,
+                                                                max_size=3, unique=True), st.booleans()),
+                      max_size=12))
+def test_compiled_applied_measures_equal_their_twins(compiled: CompiledMeasures,
+                                                     picks: list[tuple[int, list[str], bool]]) -> None:
+    """Assembly's last step, compiled, gives the measures its twin gives (each a dict of its own, a related
+    party only where one is named), and refuses rows of another shape."""
+    from joint_sanctions._models import AppliedMeasure, ViaRelatedParty
+    from joint_sanctions._results import _APPLIED_FIELDS, Assembly, _applied_measures_py
+
+    speedups = _compiled_module()
+    assembly, mids = Assembly(compiled), sorted(compiled.measures)
+    via = ViaRelatedParty(role="legal_representative", id=PERSON, name="张三")
+    rows = [(assembly._part(mids[n % len(mids)])[0], (tuple(ids), via if named else None)) for n, ids, named in picks]
+    got = speedups.applied(iter(rows), AppliedMeasure, _APPLIED_FIELDS)
+    want = _applied_measures_py(rows, AppliedMeasure, _APPLIED_FIELDS)
+    assert got == want and all(type(m) is AppliedMeasure for m in got)
+    assert not {id(m.__dict__) for m in got} & {id(fields) for fields, _ in rows}
+    assert [m.via_related_party for m in got] == [v for _, (_, v) in rows]
+    for bad in ([({}, ("R1",))], [(rows[0][0] if rows else {}, ("R1", None), 3)], [None]):
+        with pytest.raises(TypeError):
+            speedups.applied(bad, AppliedMeasure, _APPLIED_FIELDS)
+
+
 _SCRIPT = """
 import datetime as dt, json, sys
 from joint_sanctions import Engine, _accel
