@@ -39,7 +39,7 @@ _MATTER_PLAIN: dict[str, type] = {"item_code": str, "application_no": str, "depa
 
 def _parse_id(text: str) -> tuple[str, str]:
     try:
-        return identifiers.parse_identifier(text)
+        return _uscc(text) or identifiers.parse_identifier(text)  # the commonest id first
     except IdentifierError as exc:
         raise CheckError("invalid_subject", str(exc)) from exc
 
