@@ -370,6 +370,11 @@ def footer(res: dict[str, Any], extra: dict[str, Any]) -> str:
             f"after {res['loadavg_after']}."
         ),
     ]
+    notes.append(
+        "This project's compiled helpers of the no-hit check (joint_sanctions/_speedups.c, docs/performance.md): "
+        + ("in use." if res.get("compiled_helpers") else "NOT in use (pure Python: built without a C compiler, "
+           "or JOINT_SANCTIONS_PURE_PYTHON set).")
+    )
     if (res.get("durable_rulesets") or 1) > 1:
         notes.append(
             f"durable_rules refused the {res['measures']:,} rules as one ruleset "
@@ -665,6 +670,7 @@ def main(argv: list[str] | None = None) -> int:
         "decisions": proj["decisions"],
         "revision": proj["revision"],
         "rules_backend": proj["rules_backend"],
+        "compiled_helpers": proj.get("compiled_helpers"),
         "runs_requested": args.runs,
         "seed": args.seed,
         "check_day": today.isoformat(),

@@ -41,6 +41,15 @@ def _kwargs(row: Sequence[Any]) -> dict[str, Any]:
     return {} if row[2] is None else {"amount": row[2]}
 
 
+def _compiled_helpers() -> bool | None:
+    """Whether the library's compiled helpers serve checks (None: a library without them)."""
+    try:
+        from joint_sanctions._accel import COMPILED
+    except ImportError:
+        return None
+    return bool(COMPILED)
+
+
 def _compile(dirs: Sequence[str]) -> Any:
     from joint_sanctions._compile import compile_measures
     from joint_sanctions._load import load_measure_lists
@@ -150,6 +159,7 @@ def work_project(spec: dict[str, Any]) -> dict[str, Any]:
         "rss_mb": mem_engine["rss_mb"],
         "rss_peak_mb": mem_engine["peak_mb"],
         "rules_backend": getattr(engine, "rules_backend", None),
+        "compiled_helpers": _compiled_helpers(),
     }
 
     stream = _load(spec["stream"])
