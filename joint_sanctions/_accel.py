@@ -1,10 +1,11 @@
-"""Compiled helpers of the no-hit check (``_speedups.c``) and their pure-Python twins.
+"""Compiled helpers of the check path (``_speedups.c``) and their pure-Python twins.
 
-Every check parses its subject's id and, ~98 % of the time, builds a ``clear`` result; on this path
-the interpreter's own work is most of the cost (docs/performance.md). ``_speedups`` does those two
-steps in C. It is built with the package where a C compiler is at hand (``hatch_build.py``); without
-it, or with ``JOINT_SANCTIONS_PURE_PYTHON=1`` in the environment, the twins here serve instead, with
-the same results (``tests/test_accel.py`` holds the two equal on generated input).
+Every check parses its subject's id and, ~98 % of the time, builds a ``clear`` result; a hit builds
+some thirty result models. On these steps the interpreter's own work is most of the cost
+(docs/performance.md), and ``_speedups`` does them in C. It is built with the package where a C
+compiler is at hand (``hatch_build.py``); without it, or with ``JOINT_SANCTIONS_PURE_PYTHON=1`` in the
+environment, the twins serve instead (here, ``_models.model_py``, ``_results._applied_measures_py``
+and ``ClearResults._build``), with the same results (``tests/test_accel.py`` holds them equal).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any
 
 from ._masking import _USCC_ALPHABET, _USCC_DEPARTMENTS, _USCC_VALUE
 
-__all__ = ["COMPILED", "compiled_applied", "compiled_clear", "compiled_model", "uscc", "uscc_py"]
+__all__ = ["COMPILED", "bare_usccs", "bare_usccs_py", "compiled_applied", "compiled_clear", "compiled_model",
+           "uscc", "uscc_py"]
 
 
 def _compiled() -> ModuleType | None:
@@ -62,6 +64,29 @@ def uscc_py(text: str) -> tuple[str, str] | None:
 uscc: Callable[[str], tuple[str, str] | None] = _speedups.uscc if _speedups is not None else uscc_py
 
 
+def bare_usccs_py(subjects: list[Any], hashes: set[int]) -> tuple[list[str | None], list[str], list[int]]:
+    """check_many's first pass: per subject, its id and ``"uscc"`` when it is an upper-case USCC
+    (:func:`uscc_py`) whose hash is not in ``hashes`` (no one so listed), else None and ``""``; third,
+    the places of the others, which the caller judges."""
+    ids: list[str | None] = []
+    kinds: list[str] = []
+    others: list[int] = []
+    for place, subject in enumerate(subjects):
+        if type(subject) is str and uscc_py(subject) is not None and hash(subject) not in hashes:
+            ids.append(subject)
+            kinds.append("uscc")
+        else:
+            ids.append(None)
+            kinds.append("")
+            others.append(place)
+    return ids, kinds, others
+
+
+#: :func:`bare_usccs_py`, compiled when the helpers are.
+bare_usccs: Callable[[list[Any], set[int]], tuple[list[str | None], list[str], list[int]]] = (
+    _speedups.bare_usccs if _speedups is not None else bare_usccs_py)
+
+
 def compiled_model(*setup: Any) -> Callable[..., Any] | None:
     """The compiled ``model(cls, values, fields_set)`` (what ``_models.trusted`` does), set up with
     BaseModel and its four slot descriptors; None without the compiled helpers."""
@@ -81,11 +106,10 @@ def compiled_applied() -> Callable[..., Any] | None:
     return applied
 
 
-def compiled_clear(*setup: Any) -> Callable[..., Any] | None:
-    """The compiled ``ClearResults.build`` (taking the ClearResults first), set up with the result
-    classes, their fields sets and the masking functions; None without the compiled helpers."""
+def compiled_clear(*setup: Any) -> tuple[Callable[..., Any], Callable[..., Any]] | None:
+    """The compiled ``ClearResults.build`` and ``build_many`` (each taking the ClearResults first), set
+    up with the result classes, their fields sets and the masking functions; None without them."""
     if _speedups is None:
         return None
     _speedups.setup_clear(*setup)
-    clear: Callable[..., Any] = _speedups.clear
-    return clear
+    return _speedups.clear, _speedups.clear_many

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import _identifiers as identifiers
+from ._accel import bare_usccs
 from ._accel import uscc as _uscc
 from ._conditions import AMOUNT_MAX
 from ._errors import CheckError, IdentifierError
@@ -149,37 +150,29 @@ def triage(subject: SubjectLike, hashes: set[int]) -> Subject | tuple[str, str, 
 
 
 def triage_many(subjects: Iterable[SubjectLike], hashes: set[int]) -> tuple[
-        list[str | None], list[str], list[Subject | tuple[str, str, str, str | None] | None], list[Subject]]:
+        list[str | None], list[str], dict[int, Subject | tuple[str, str, str, str | None]], list[Subject]]:
     """:func:`triage` of every subject of a ``check_many`` call, in order; the first invalid one raises.
 
     Returns:
-        Per subject, its normalised id and kind when it is a bare id no one listed (its clear answer
-        needs nothing else: no tuple per subject), else None and "" with its :func:`triage` in the
-        third list (None for a bare id); last, the subjects that may be listed, for one store query.
+        Per subject, its normalised id and kind when it is a bare id no one is listed under (its clear
+        answer needs nothing else), else None and ""; the :func:`triage` of each other subject by its
+        place, in order; the subjects that may be listed, for one store query.
     """
-    norms: list[str | None] = []
-    kinds: list[str] = []
-    other: list[Subject | tuple[str, str, str, str | None] | None] = []
-    add_norm, add_kind, add_other = norms.append, kinds.append, other.append
+    given = subjects if type(subjects) is list else list(subjects)
+    norms, kinds, others = bare_usccs(given, hashes)  # upper-case USCCs, the commonest: compiled where possible
+    other: dict[int, Subject | tuple[str, str, str, str | None]] = {}
     maybe_listed: list[Subject] = []
-    parse, uscc = identifiers.parse_identifier, _uscc
-    for s in subjects:
-        if type(s) is str:  # the commonest subject, as triage takes it, one call fewer
-            try:
-                norm, kind = uscc(s) or parse(s)  # the commonest id first
-            except IdentifierError as exc:
-                raise CheckError("invalid_subject", str(exc)) from exc
+    for place in others:
+        s = given[place]
+        if type(s) is str:  # a bare id of another spelling or kind, listed or invalid
+            norm, kind = _parse_id(s)
             if hash(norm) not in hashes:
-                add_norm(norm)
-                add_kind(kind)
-                add_other(None)
+                norms[place], kinds[place] = norm, kind
                 continue
         read = triage(s, hashes)
         if not isinstance(read, tuple):
             maybe_listed.append(read)
-        add_norm(None)
-        add_kind("")
-        add_other(read)
+        other[place] = read
     return norms, kinds, other, maybe_listed
 
 

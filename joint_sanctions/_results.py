@@ -313,15 +313,20 @@ class ClearResults:
     share are immutable values (and ``data_as_of``, which results of one engine share by contract).
     """
 
-    __slots__ = ("_new_id", "_template", "build")
+    __slots__ = ("_new_id", "_template", "build", "build_many")
 
     def __init__(self, new_id: Callable[[], str]) -> None:
         self._new_id = new_id
         self._template: tuple[object, object, dict[str, Any]] = (None, None, {})
-        #: :meth:`_build`, compiled where the package was built with a C compiler (_accel).
+        # _build and _build_many, compiled where the package was built with a C compiler (_accel).
         self.build: Callable[[CompiledMeasures, dict[str, dt.datetime], str, str, str, str | None, Matter,
-                              dt.datetime], CheckResult] = (
-            self._build if _COMPILED_CLEAR is None else partial(_COMPILED_CLEAR, self))
+                              dt.datetime], CheckResult]
+        self.build_many: Callable[[CompiledMeasures, dict[str, dt.datetime], list[Any], list[str], Matter,
+                                   dt.datetime], list[CheckResult]]
+        if _COMPILED_CLEAR is None:
+            self.build, self.build_many = self._build, self._build_many
+        else:
+            self.build, self.build_many = (partial(_COMPILED_CLEAR[0], self), partial(_COMPILED_CLEAR[1], self))
 
     def _rebuilt(self, compiled: CompiledMeasures, data_as_of: dict[str, dt.datetime]) -> dict[str, Any]:
         values = {"check_id": "", "checked_at": None, "revision": compiled.revision, "subject": None,
@@ -329,6 +334,12 @@ class ClearResults:
                   "case_id": None, "hits": (), "matter": None}
         self._template = (compiled, data_as_of, values)  # one assignment: a thread sees old or new
         return values
+
+    def _build_many(self, compiled: CompiledMeasures, data_as_of: dict[str, dt.datetime], subject_ids: list[Any],
+                    kinds: list[str], mat: Matter, when: dt.datetime) -> list[CheckResult]:
+        """The clear results of bare ids (normalised, of those kinds: no name, no subject type), in order."""
+        return [self._build(compiled, data_as_of, subject_id, kind, "", None, mat, when)
+                for subject_id, kind in zip(subject_ids, kinds, strict=True)]
 
     def _build(self, compiled: CompiledMeasures, data_as_of: dict[str, dt.datetime], subject_id: str, kind: str,
                name: str, subject_type: str | None, mat: Matter, when: dt.datetime) -> CheckResult:

@@ -1,8 +1,9 @@
-/* Compiled twins of the two steps every no-hit check takes (docs/performance.md, "Compiled helpers").
+/* Compiled twins of the check path's steps where the interpreter's own work is most of the cost
+ * (docs/performance.md, "Compiled helpers").
  *
- * Each function here does exactly what its pure-Python twin in joint_sanctions/_accel.py does, and
+ * Each function here does exactly what its pure-Python twin does (see joint_sanctions/_accel.py), and
  * tests/test_accel.py holds them equal on generated input. The package works without this module
- * (a machine without a C compiler gets the twins); it only makes the commonest check cheaper:
+ * (a machine without a C compiler gets the twins); it only makes checks cheaper:
  *
  * uscc(text)  the fast path of parse_identifier for an upper-case 统一社会信用代码 as host systems
  *             send it: (text, "uscc") when it is one, else None (the caller then takes the full
@@ -18,6 +19,10 @@
  * clear(clears, compiled, data_as_of, subject_id, kind, name, subject_type, matter, when)
  *             ClearResults.build: the clear CheckResult of a subject no one listed, built from the
  *             template dict of `clears` (classes and helpers handed over once by setup_clear()).
+ * clear_many(clears, compiled, data_as_of, subject_ids, kinds, matter, when)
+ *             ClearResults.build_many: clear() of each bare id, in order.
+ * bare_usccs(subjects, hashes)
+ *             check_many's first pass: the subjects that are upper-case USCCs no one is listed under.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -62,7 +67,7 @@ static PyObject *MODEL_BASE;                                /* pydantic.BaseMode
 static PyObject *SET_DICT, *SET_FIELDS, *SET_EXTRA, *SET_PRIVATE; /* BaseModel's slot descriptors */
 static PyObject *RESULT_FIELDS, *REF_FIELDS;                /* the shared fields-set of each model */
 static PyObject *MASK_PARSED, *MASK_TEXT;                   /* _masking.mask_parsed, mask_text */
-static PyObject *EMPTY_TUPLE;
+static PyObject *EMPTY_TUPLE, *EMPTY_STR;
 static PyObject *S_CHECK_ID, *S_CHECKED_AT, *S_SUBJECT, *S_MATTER_TYPE, *S_MATTER;
 static PyObject *S_ID, *S_ID_KIND, *S_NAME, *S_SUBJECT_TYPE, *S_TEMPLATE, *S_NEW_ID, *S_REBUILT;
 static PyObject *T_GOVERNMENT, *T_INDIVIDUAL, *T_LEGAL, *T_NATURAL;
@@ -189,17 +194,10 @@ fail:
     return NULL;
 }
 
+/* clear() of one subject: args are clear()'s nine arguments. */
 static PyObject *
-clear(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+clear_one(PyObject *const *args)
 {
-    if (RESULT_CLS == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "joint_sanctions._speedups: setup_clear() was not called");
-        return NULL;
-    }
-    if (nargs != 9) {
-        PyErr_SetString(PyExc_TypeError, "clear() takes 9 arguments");
-        return NULL;
-    }
     PyObject *clears = args[0], *compiled = args[1], *data_as_of = args[2], *subject_id = args[3];
     PyObject *kind = args[4], *name = args[5], *subject_type = args[6], *matter = args[7], *when = args[8];
     PyObject *shown = NULL, *shown_name = NULL, *ref_values = NULL, *ref = NULL, *values = NULL;
@@ -208,6 +206,10 @@ clear(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     /* The subject as results show it: a USCC as it is, its type (when none is given) inferred as
        identifiers.infer_subject_type does; any other id masked (a natural person). */
     PyObject *inferred = T_NATURAL;
+    if (!PyUnicode_Check(subject_id)) {
+        PyErr_SetString(PyExc_TypeError, "clear(): the subject id must be a str");
+        return NULL;
+    }
     if (PyUnicode_Check(kind) && PyUnicode_CompareWithASCIIString(kind, "uscc") == 0) {
         shown = Py_NewRef(subject_id);
         Py_ssize_t length = PyUnicode_GET_LENGTH(subject_id);
@@ -271,6 +273,125 @@ done:
     return result;
 }
 
+static int
+clear_ready(void)
+{
+    if (RESULT_CLS == NULL || MODEL_BASE == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "joint_sanctions._speedups: setup_models() and setup_clear() first");
+        return 0;
+    }
+    return 1;
+}
+
+static PyObject *
+clear(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (!clear_ready()) {
+        return NULL;
+    }
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "clear() takes 9 arguments");
+        return NULL;
+    }
+    return clear_one(args);
+}
+
+/* clear_many(clears, compiled, data_as_of, subject_ids, kinds, matter, when): clear() of each bare id
+   (no name, no subject type given), in order: a list. */
+static PyObject *
+clear_many(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (!clear_ready()) {
+        return NULL;
+    }
+    if (nargs != 7 || !PyList_Check(args[3]) || !PyList_Check(args[4])) {
+        PyErr_SetString(PyExc_TypeError, "clear_many() takes 7 arguments, the ids and kinds as two lists");
+        return NULL;
+    }
+    if (PyList_GET_SIZE(args[3]) != PyList_GET_SIZE(args[4])) {  /* as zip(strict=True) in the twin */
+        PyErr_SetString(PyExc_ValueError, "clear_many(): as many kinds as ids");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(args[3]);
+    PyObject *out = PyList_New(n);
+    if (out == NULL) {
+        return NULL;
+    }
+    PyObject *one[9] = {args[0], args[1], args[2], NULL, NULL, EMPTY_STR, Py_None, args[5], args[6]};
+    for (Py_ssize_t i = 0; i < n; i++) {
+        /* The lists cannot change meanwhile: clear_one() runs no code of the caller's but new_id. */
+        one[3] = PyList_GET_ITEM(args[3], i);
+        one[4] = PyList_GET_ITEM(args[4], i);
+        Py_INCREF(one[3]);
+        Py_INCREF(one[4]);
+        PyObject *result = clear_one(one);
+        Py_DECREF(one[3]);
+        Py_DECREF(one[4]);
+        if (result == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, result);
+    }
+    return out;
+}
+
+/* bare_usccs(subjects, hashes): for a check_many call, per subject its id and "uscc" when it is an
+   upper-case USCC (uscc()) whose hash is not in `hashes` (no one so listed), else None and "";
+   third, the places of the others, which the caller judges. */
+static PyObject *
+bare_usccs(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyList_Check(args[0]) || !PyAnySet_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "bare_usccs(subjects, hashes): a list and a set");
+        return NULL;
+    }
+    PyObject *subjects = args[0], *hashes = args[1];
+    Py_ssize_t n = PyList_GET_SIZE(subjects);
+    PyObject *ids = PyList_New(n), *kinds = PyList_New(n), *others = PyList_New(0);
+    if (ids == NULL || kinds == NULL || others == NULL) {
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *s = PyList_GET_ITEM(subjects, i), *id = Py_None, *kind = EMPTY_STR;
+        PyObject *known = uscc(module, s);
+        if (known == NULL) {
+            goto fail;
+        }
+        if (known != Py_None) {
+            Py_hash_t h = PyObject_Hash(s);
+            PyObject *key = h == -1 ? NULL : PyLong_FromSsize_t(h);
+            int listed = key == NULL ? -1 : PySet_Contains(hashes, key);
+            Py_XDECREF(key);
+            if (listed < 0) {
+                Py_DECREF(known);
+                goto fail;
+            }
+            if (!listed) {
+                id = s;
+                kind = KIND_USCC;
+            }
+        }
+        Py_DECREF(known);
+        PyList_SET_ITEM(ids, i, Py_NewRef(id));
+        PyList_SET_ITEM(kinds, i, Py_NewRef(kind));
+        if (id == Py_None) {
+            PyObject *place = PyLong_FromSsize_t(i);
+            if (place == NULL || PyList_Append(others, place) < 0) {
+                Py_XDECREF(place);
+                goto fail;
+            }
+            Py_DECREF(place);
+        }
+    }
+    return Py_BuildValue("(NNN)", ids, kinds, others);
+fail:
+    Py_XDECREF(ids);
+    Py_XDECREF(kinds);
+    Py_XDECREF(others);
+    return NULL;
+}
+
 /* --- setup -------------------------------------------------------------------------------------- */
 
 static PyObject *
@@ -313,13 +434,16 @@ static PyMethodDef methods[] = {
     {"model", (PyCFunction)(void (*)(void))model, METH_FASTCALL, "A model built without validation."},
     {"applied", (PyCFunction)(void (*)(void))applied, METH_FASTCALL, "Assembly's applied measures."},
     {"clear", (PyCFunction)(void (*)(void))clear, METH_FASTCALL, "ClearResults.build, compiled."},
+    {"clear_many", (PyCFunction)(void (*)(void))clear_many, METH_FASTCALL, "clear() of many bare ids."},
+    {"bare_usccs", (PyCFunction)(void (*)(void))bare_usccs, METH_FASTCALL, "check_many's unlisted USCCs."},
     {"setup_models", (PyCFunction)(void (*)(void))setup_models, METH_FASTCALL, "BaseModel and its slots."},
     {"setup_clear", (PyCFunction)(void (*)(void))setup_clear, METH_FASTCALL, "What clear() uses."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef speedups = {PyModuleDef_HEAD_INIT, "joint_sanctions._speedups",
-                                      "Compiled twins of the no-hit check's steps (see _accel.py).", -1, methods};
+                                      "Compiled twins of the check path's steps (see _accel.py).", -1, methods,
+                                      NULL, NULL, NULL, NULL};
 
 static PyObject *
 intern(const char *text)
@@ -335,6 +459,7 @@ PyInit__speedups(void)
         USCC_VALUE[(unsigned char)USCC_ALPHABET[i]] = (signed char)i;
     }
     if ((KIND_USCC = intern("uscc")) == NULL || (EMPTY_TUPLE = PyTuple_New(0)) == NULL
+        || (EMPTY_STR = intern("")) == NULL
         || (S_RECORD_IDS = intern("record_ids")) == NULL || (S_VIA = intern("via_related_party")) == NULL
         || (S_CHECK_ID = intern("check_id")) == NULL || (S_CHECKED_AT = intern("checked_at")) == NULL
         || (S_SUBJECT = intern("subject")) == NULL || (S_MATTER_TYPE = intern("matter_type")) == NULL

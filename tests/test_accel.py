@@ -184,6 +184,50 @@ def test_compiled_applied_measures_equal_their_twins(compiled: CompiledMeasures,
             speedups.applied(bad, AppliedMeasure, _APPLIED_FIELDS)
 
 
+@settings(max_examples=300, deadline=None)
+@given(subjects=st.lists(st.one_of(_usccs(), st.just(PERSON), st.integers(), st.just({"id": numbered_uscc(5)})),
+                         max_size=12),
+       listed=st.lists(st.booleans(), min_size=12, max_size=12))
+def test_the_compiled_first_pass_of_check_many_equals_its_twin(subjects: list[Any], listed: list[bool]) -> None:
+    """check_many's first pass, compiled, picks the same unlisted upper-case USCCs as its twin and leaves
+    the same places (anything else, or a listed USCC) to the caller."""
+    speedups = _compiled_module()
+    hashes = {hash(s) for s, on in zip(subjects, listed, strict=False) if on and isinstance(s, str)}
+    got = speedups.bare_usccs(subjects, hashes)
+    assert got == _accel.bare_usccs_py(subjects, hashes)
+    ids, kinds, others = got
+    assert others == [i for i, known in enumerate(ids) if known is None]
+    assert all(k == ("uscc" if i is not None else "") for i, k in zip(ids, kinds, strict=True))
+    with pytest.raises(TypeError):
+        speedups.bare_usccs(tuple(subjects), hashes)
+
+
+def test_compiled_clear_results_of_many_bare_ids_equal_their_twins(compiled: CompiledMeasures) -> None:
+    """Many bare ids' clear results, compiled, equal the twin's one by one, with check ids drawn in order;
+    lists of other lengths or types are refused, an id maker's error reaches the caller."""
+    _compiled_module()
+    fast, slow = ClearResults(SequentialIds("c-")), ClearResults(SequentialIds("c-"))
+    ids = [numbered_uscc(1), PERSON, numbered_uscc(2, prefix="92410100MA"), resident_id(3)]
+    kinds = ["uscc", "resident_id", "uscc", "resident_id"]
+    mat, as_of = Matter(matter_type="honors"), {"court_defaulter": NOW}
+    got = fast.build_many(compiled, as_of, ids, kinds, mat, NOW)
+    assert got == slow._build_many(compiled, as_of, ids, kinds, mat, NOW)
+    assert [r.check_id for r in got] == ["c-0", "c-1", "c-2", "c-3"] and PERSON not in repr(got)
+    assert fast.build_many(compiled, as_of, [], [], mat, NOW) == []
+    for build in (fast.build_many, slow._build_many):
+        with pytest.raises(ValueError):
+            build(compiled, as_of, ids, kinds[:2], mat, NOW)
+    for bad in ((tuple(ids), kinds), ([7], ["uscc"])):
+        with pytest.raises(TypeError):
+            fast.build_many(compiled, as_of, *bad, mat, NOW)
+
+    def broken() -> str:
+        raise RuntimeError("ids exhausted")
+
+    with pytest.raises(RuntimeError, match="ids exhausted"):
+        ClearResults(broken).build_many(compiled, as_of, ids, kinds, mat, NOW)
+
+
 _SCRIPT = """
 import datetime as dt, json, sys
 from joint_sanctions import Engine, _accel
