@@ -18,20 +18,20 @@ from typing import Any
 
 from ._masking import _USCC_ALPHABET, _USCC_DEPARTMENTS, _USCC_VALUE
 
-__all__ = ["COMPILED", "bare_usccs", "bare_usccs_py", "compiled_applied", "compiled_clear", "compiled_model",
+__all__ = ["BUILT", "COMPILED", "bare_usccs", "bare_usccs_py", "compiled_applied", "compiled_clear", "compiled_model",
            "uscc", "uscc_py"]
 
 
-def _compiled() -> ModuleType | None:
-    if os.environ.get("JOINT_SANCTIONS_PURE_PYTHON"):
-        return None
+def _built() -> ModuleType | None:
     try:  # by name: a C extension, there only when the package was built with a compiler
         return importlib.import_module(f"{__package__}._speedups")
     except ImportError:
         return None
 
 
-_speedups = _compiled()
+#: The compiled module when the package was built with it (its tests use it even when it does not serve).
+BUILT = _built()
+_speedups = None if os.environ.get("JOINT_SANCTIONS_PURE_PYTHON") else BUILT
 
 #: Whether the compiled helpers serve checks in this process.
 COMPILED = _speedups is not None

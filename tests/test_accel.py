@@ -9,6 +9,7 @@ import os
 import pickle
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +32,30 @@ NOW = dt.datetime(2025, 6, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 
 
 def _compiled_module() -> Any:
-    if not _accel.COMPILED:
+    """The compiled module, set up as the library sets it up when it serves (with
+    JOINT_SANCTIONS_PURE_PYTHON=1 it is built but the library leaves it alone)."""
+    from pydantic import BaseModel
+
+    from joint_sanctions._masking import mask_parsed, mask_text
+    from joint_sanctions._models import SubjectRef
+    from joint_sanctions._results import _REF_FIELDS, _RESULT_FIELDS
+
+    built = _accel.BUILT
+    if built is None:
         pytest.fail("the compiled helpers are not built: their tests cannot run (see test_they_are_built_here)")
-    return _accel._speedups
+    if not _accel.COMPILED:
+        built.setup_models(BaseModel, *(BaseModel.__dict__[name] for name in (
+            "__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")))
+        built.setup_clear(CheckResult, SubjectRef, _RESULT_FIELDS, _REF_FIELDS, mask_parsed, mask_text)
+    return built
 
 
 def test_they_are_built_here() -> None:
     """The package installed for the tests was built with its C helpers (a compiler is at hand here), so
-    the rest of this file compares them with their twins; JOINT_SANCTIONS_PURE_PYTHON=1 turns them off."""
-    assert _accel.COMPILED is not bool(os.environ.get("JOINT_SANCTIONS_PURE_PYTHON"))
-    assert _accel.uscc is not _accel.uscc_py
+    the rest of this file compares them with their twins; they serve unless JOINT_SANCTIONS_PURE_PYTHON=1."""
+    pure = bool(os.environ.get("JOINT_SANCTIONS_PURE_PYTHON"))
+    assert _accel.BUILT is not None and _accel.COMPILED is not pure
+    assert (_accel.uscc is _accel.uscc_py) is pure
 
 
 @st.composite
@@ -108,35 +123,35 @@ def test_the_compiled_clear_result_equals_its_twin(compiled: CompiledMeasures, s
     """For every kind of subject, name and subject type, the compiled clear result equals the pure-Python
     one field by field (ids masked alike), in JSON, pickling and its pydantic bookkeeping, and owns its
     dicts; a new data_as_of (a stale template) is rebuilt alike."""
-    _compiled_module()
+    speedups = _compiled_module()
     fast, slow = ClearResults(SequentialIds("c-")), ClearResults(SequentialIds("c-"))
-    assert fast.build != fast._build
+    build = partial(speedups.clear, fast)
     as_of = {"court_defaulter": NOW}
     mat = Matter(matter_type="bidding", amount=amount)
     args = (compiled, as_of, subject[0], subject[1], name, subject_type, mat, NOW)
     if stale:
-        fast.build(compiled, {}, *args[2:])
+        build(compiled, {}, *args[2:])
         slow._build(compiled, {}, *args[2:])
-    got, want = fast.build(*args), slow._build(*args)
+    got, want = build(*args), slow._build(*args)
     assert type(got) is CheckResult and got == want and got.model_dump_json() == want.model_dump_json()
     assert got.model_fields_set == want.model_fields_set and got.subject.model_fields_set == want.subject.model_fields_set
     assert got.__pydantic_extra__ is None and got.__pydantic_private__ is None
     assert pickle.loads(pickle.dumps(got)) == got and got.model_copy(update={"decision": "review"}).decision == "review"
     assert PERSON not in got.model_dump_json()
-    again = fast.build(*args)
+    again = build(*args)
     assert again.__dict__ is not got.__dict__ and again.subject is not got.subject
     assert again.subject.__dict__ is not got.subject.__dict__ and again.check_id != got.check_id
 
 
 def test_an_error_of_the_id_maker_reaches_the_caller(compiled: CompiledMeasures) -> None:
     """A host's id maker that fails makes the compiled build raise its error, as the twin does."""
-    _compiled_module()
+    speedups = _compiled_module()
 
     def broken() -> str:
         raise RuntimeError("ids exhausted")
 
     mat = Matter(matter_type="bidding")
-    for build in (ClearResults(broken).build, ClearResults(broken)._build):
+    for build in (partial(speedups.clear, ClearResults(broken)), ClearResults(broken)._build):
         with pytest.raises(RuntimeError, match="ids exhausted"):
             build(compiled, {}, numbered_uscc(1), "uscc", "", None, mat, NOW)
 
@@ -205,27 +220,28 @@ def test_the_compiled_first_pass_of_check_many_equals_its_twin(subjects: list[An
 def test_compiled_clear_results_of_many_bare_ids_equal_their_twins(compiled: CompiledMeasures) -> None:
     """Many bare ids' clear results, compiled, equal the twin's one by one, with check ids drawn in order;
     lists of other lengths or types are refused, an id maker's error reaches the caller."""
-    _compiled_module()
+    speedups = _compiled_module()
     fast, slow = ClearResults(SequentialIds("c-")), ClearResults(SequentialIds("c-"))
+    build_many = partial(speedups.clear_many, fast)
     ids = [numbered_uscc(1), PERSON, numbered_uscc(2, prefix="92410100MA"), resident_id(3)]
     kinds = ["uscc", "resident_id", "uscc", "resident_id"]
     mat, as_of = Matter(matter_type="honors"), {"court_defaulter": NOW}
-    got = fast.build_many(compiled, as_of, ids, kinds, mat, NOW)
+    got = build_many(compiled, as_of, ids, kinds, mat, NOW)
     assert got == slow._build_many(compiled, as_of, ids, kinds, mat, NOW)
     assert [r.check_id for r in got] == ["c-0", "c-1", "c-2", "c-3"] and PERSON not in repr(got)
-    assert fast.build_many(compiled, as_of, [], [], mat, NOW) == []
-    for build in (fast.build_many, slow._build_many):
+    assert build_many(compiled, as_of, [], [], mat, NOW) == []
+    for build in (build_many, slow._build_many):
         with pytest.raises(ValueError):
             build(compiled, as_of, ids, kinds[:2], mat, NOW)
     for bad in ((tuple(ids), kinds), ([7], ["uscc"])):
         with pytest.raises(TypeError):
-            fast.build_many(compiled, as_of, *bad, mat, NOW)
+            build_many(compiled, as_of, *bad, mat, NOW)
 
     def broken() -> str:
         raise RuntimeError("ids exhausted")
 
     with pytest.raises(RuntimeError, match="ids exhausted"):
-        ClearResults(broken).build_many(compiled, as_of, ids, kinds, mat, NOW)
+        speedups.clear_many(ClearResults(broken), compiled, as_of, ids, kinds, mat, NOW)
 
 
 _SCRIPT = """
