@@ -82,11 +82,6 @@ set_slot(PyObject *descriptor, PyObject *obj, PyObject *value)
 static PyObject *
 trusted(PyObject *cls, PyObject *values, PyObject *fields)
 {
-    if (SET_DICT == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "joint_sanctions._speedups: setup_models() was not called");
-        Py_DECREF(values);
-        return NULL;
-    }
     PyObject *obj = PyBaseObject_Type.tp_new((PyTypeObject *)cls, EMPTY_TUPLE, NULL);
     if (obj == NULL || set_slot(SET_DICT, obj, values) < 0 || set_slot(SET_FIELDS, obj, fields) < 0
         || set_slot(SET_EXTRA, obj, Py_None) < 0 || set_slot(SET_PRIVATE, obj, Py_None) < 0) {
@@ -117,12 +112,15 @@ template_of(PyObject *clears, PyObject *compiled, PyObject *data_as_of)
     return PyObject_CallMethodObjArgs(clears, S_REBUILT, compiled, data_as_of, NULL);
 }
 
-/* Whether setup_models() was called: model() and applied() need BaseModel and its slots. */
+/* Whether the set-up each entry point needs was done: setup_models() for every one (BaseModel and its
+   slots), setup_clear() too for the clear results. Checked once per call, so trusted() need not. */
 static int
-models_ready(void)
+ready(int for_clear)
 {
-    if (MODEL_BASE == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "joint_sanctions._speedups: setup_models() was not called");
+    if (MODEL_BASE == NULL || (for_clear && RESULT_CLS == NULL)) {
+        PyErr_SetString(PyExc_RuntimeError, for_clear ? "joint_sanctions._speedups: setup_models() and "
+                                                        "setup_clear() first"
+                                                      : "joint_sanctions._speedups: setup_models() first");
         return 0;
     }
     return 1;
@@ -131,7 +129,7 @@ models_ready(void)
 static PyObject *
 model(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (!models_ready()) {
+    if (!ready(0)) {
         return NULL;
     }
     if (nargs != 3 || !PyType_Check(args[0]) || !PyType_IsSubtype((PyTypeObject *)args[0], (PyTypeObject *)MODEL_BASE)
@@ -147,7 +145,7 @@ static PyObject *S_RECORD_IDS, *S_VIA;
 static PyObject *
 applied(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (!models_ready()) {
+    if (!ready(0)) {
         return NULL;
     }
     if (nargs != 3 || !PyType_Check(args[1]) || !PyType_IsSubtype((PyTypeObject *)args[1], (PyTypeObject *)MODEL_BASE)) {
@@ -273,20 +271,10 @@ done:
     return result;
 }
 
-static int
-clear_ready(void)
-{
-    if (RESULT_CLS == NULL || MODEL_BASE == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "joint_sanctions._speedups: setup_models() and setup_clear() first");
-        return 0;
-    }
-    return 1;
-}
-
 static PyObject *
 clear(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (!clear_ready()) {
+    if (!ready(1)) {
         return NULL;
     }
     if (nargs != 9) {
@@ -301,7 +289,7 @@ clear(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 clear_many(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (!clear_ready()) {
+    if (!ready(1)) {
         return NULL;
     }
     if (nargs != 7 || !PyList_Check(args[3]) || !PyList_Check(args[4])) {
