@@ -26,11 +26,6 @@ from ._models import (
     Subject,
     SubjectRef,
     ViaRelatedParty,
-    _new,
-    _set_dict,
-    _set_extra,
-    _set_fields_set,
-    _set_private,
     model,
     trusted,
 )
@@ -353,23 +348,14 @@ class ClearResults:
         template = self._template
         values = (template[2] if template[0] is compiled and template[1] is data_as_of
                   else self._rebuilt(compiled, data_as_of)).copy()
-        # trusted() inlined for both models: this runs on every no-hit check.
-        result, ref = _new(CheckResult), _new(SubjectRef)
+        ref = model(SubjectRef, {"id": shown, "id_kind": kind, "name": identifiers.mask_text(name) if name else name,
+                                 "subject_type": subject_type or inferred}, _REF_FIELDS)
         values["check_id"] = self._new_id()
         values["checked_at"] = when
         values["subject"] = ref
         values["matter_type"] = mat.matter_type
         values["matter"] = mat
-        _set_dict(result, values)
-        _set_dict(ref, {"id": shown, "id_kind": kind, "name": identifiers.mask_text(name) if name else name,
-                        "subject_type": subject_type or inferred})
-        _set_fields_set(result, _RESULT_FIELDS)
-        _set_fields_set(ref, _REF_FIELDS)
-        _set_extra(result, None)
-        _set_extra(ref, None)
-        _set_private(result, None)
-        _set_private(ref, None)
-        return result
+        return model(CheckResult, values, _RESULT_FIELDS)
 
 
 # ClearResults.build in C where possible: the same models, built as _models.trusted builds them.
