@@ -1,4 +1,4 @@
-"""Build hook: compile joint_sanctions/_speedups.c, the optional C twins of the no-hit check's steps.
+"""Build hook: compile joint_sanctions/_speedups.c and _lane.c, the optional compiled helpers of the check path.
 
 Where no C compiler (or no Python header) is at hand, the package is built without it and works
 the same, a little slower (joint_sanctions/_accel.py). An editable install compiles the module in
@@ -24,12 +24,13 @@ class SpeedupsHook(BuildHookInterface):
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name != "wheel":
             return
-        source = Path(self.root, "joint_sanctions", "_speedups.c")
+        package = Path(self.root, "joint_sanctions")
+        sources = [str(package / "_speedups.c"), str(package / "_lane.c")]
         name = "_speedups" + str(sysconfig.get_config_var("EXT_SUFFIX") or ".so")
-        target = source.with_name(name) if version == "editable" else Path(self.directory, "speedups", name)
+        target = package / name if version == "editable" else Path(self.directory, "speedups", name)
         target.parent.mkdir(parents=True, exist_ok=True)
         link = shlex.split(str(sysconfig.get_config_var("LDSHARED") or "cc -shared"))
-        command = [*link, "-O2", "-fPIC", f"-I{sysconfig.get_paths()['include']}", str(source), "-o", str(target)]
+        command = [*link, "-O2", "-fPIC", f"-I{sysconfig.get_paths()['include']}", *sources, "-o", str(target)]
         try:
             done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
         except OSError as exc:

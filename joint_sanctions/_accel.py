@@ -14,12 +14,15 @@ import importlib
 import os
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 from ._masking import _USCC_ALPHABET, _USCC_DEPARTMENTS, _USCC_VALUE
 
-__all__ = ["BUILT", "COMPILED", "bare_usccs", "bare_usccs_py", "compiled_applied", "compiled_clear", "compiled_model",
-           "uscc", "uscc_py"]
+__all__ = ["BUILT", "COMPILED", "bare_usccs", "bare_usccs_py", "compiled_applied", "compiled_clear", "compiled_lane",
+           "compiled_model", "uscc", "uscc_py"]
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def _built() -> ModuleType | None:
@@ -113,3 +116,21 @@ def compiled_clear(*setup: Any) -> tuple[Callable[..., Any], Callable[..., Any]]
         return None
     _speedups.setup_clear(*setup)
     return _speedups.clear, _speedups.clear_many
+
+
+def compiled_lane(*setup: Any) -> Callable[[_F], _F]:
+    """What makes ``Engine.check`` a method whose commonest call (a bare USCC no one is listed under, at
+    the current time) is answered whole in C: ``_speedups.CheckLane``, set up with ``_check``'s module
+    dict, ``datetime.fromtimestamp``, UTC, Matter, its fields set, AMOUNT_MAX and ``time.perf_counter``.
+    Every other call, and every call without the compiled helpers, runs check as written in Python
+    (``Engine.check.__wrapped__`` where compiled), whose answers the lane's equal. Needs
+    :func:`compiled_clear`'s set-up first."""
+    if _speedups is None:
+        return _as_written
+    _speedups.setup_lane(*setup)
+    lane: Callable[[_F], _F] = _speedups.CheckLane
+    return lane
+
+
+def _as_written(method: _F) -> _F:
+    return method

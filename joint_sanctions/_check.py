@@ -16,13 +16,10 @@ The path of a check:
 4. the result is assembled (measures with legal basis, hits, decision), a case is opened for a
    current check with measures, and one decision-log event is written.
 
-The membership set holds ``hash(subject id)`` of every subject with an active record (ints, not
-strings: a million subjects fit in tens of MB). A hash collision only sends a check down the
-exact path. It is kept current: this process's own writes are noticed on the next check, other
-processes' writes within ``refresh_interval`` seconds (one indexed query for what changed). A
-repaired or expired record needs no refresh: the store lookup decides what is active (a record
-repaired on a known date stays in the set, so a check of an earlier day still finds it), and the
-list-type policy ends open-ended records at their maximum.
+The membership set and how it is kept current: :mod:`~joint_sanctions._listed`. A hash collision,
+or a repaired or expired record still in the set, only sends a check down the exact path: the
+store lookup decides what is active. Where the package was compiled, the commonest call (a bare
+USCC, no one listed) is answered whole in C (``_lane.c``), with the same result as the path here.
 
 The same refresh keeps the store's ``data_as_of`` (when each list type was last written), so every
 result carries it at no cost, and a check refuses to answer (docs/failing-closed.md) when no record was ever
@@ -44,6 +41,7 @@ from typing import Any
 
 from . import _gov_districts as districts
 from . import _identifiers as identifiers
+from ._accel import compiled_lane
 from ._accel import uscc as _uscc
 from ._base import Closing
 from ._case_model import CaseOpener, CaseRecorder, case_backend_of, record_case
@@ -80,6 +78,7 @@ from ._models import (
     RelatedParty,
     Subject,
     checkable_time,
+    fields_set,
     trusted,
 )
 from ._results import Assembly, ClearResults, _facts, _hit, _subject_ref
@@ -119,6 +118,9 @@ _from_timestamp, _UTC, _monotonic = dt.datetime.fromtimestamp, dt.UTC, time.mono
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
+
+#: Makes Engine.check answer its commonest call in C, check's own path below being its twin (_lane.c).
+_lane = compiled_lane(globals(), _from_timestamp, _UTC, Matter, fields_set(Matter), AMOUNT_MAX, time.perf_counter)
 
 _NO_DATA = ("no credit records were ever imported: the database cannot answer checks "
             "/ 尚未导入任何信用记录，无法核查")
@@ -363,6 +365,7 @@ class Engine(Closing):
         raise CheckError("stale_data", f"stale data / 数据过期: {shown}; older than max_data_age "
                                        f"{_shown_age(self._max_age)} / 超过数据时效，请先导入最新名单")
 
+    @_lane
     def check(self, subject: SubjectLike, matter: MatterLike, *, at: When = None, open_case: bool = True,
               caller: str | None = None, **matter_fields: Any) -> CheckResult:
         """Check one subject for one matter.

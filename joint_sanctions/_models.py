@@ -438,8 +438,13 @@ def trusted(cls: type[_M], fields: dict[str, Any]) -> _M:
     four times as much). ``fields`` must name every field of ``cls``; tests compare results built
     this way with validated ones.
     """
-    # One shared fields set per class: frozen models never change it (model_copy makes its own).
-    return model(cls, fields, _ALL_FIELDS.get(cls) or _ALL_FIELDS.setdefault(cls, set(cls.model_fields)))
+    return model(cls, fields, _ALL_FIELDS.get(cls) or fields_set(cls))
+
+
+def fields_set(cls: type[BaseModel]) -> set[str]:
+    """The fields set :func:`trusted` gives every instance of ``cls``: one shared set per class, which
+    frozen models never change (model_copy makes its own)."""
+    return _ALL_FIELDS.get(cls) or _ALL_FIELDS.setdefault(cls, set(cls.model_fields))
 
 
 def model_py(cls: type[_M], fields: dict[str, Any], fields_set: set[str]) -> _M:

@@ -24,28 +24,27 @@
  * bare_usccs(subjects, hashes)
  *             check_many's first pass: the subjects that are upper-case USCCs no one is listed under.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_speedups.h"
 
 /* --- uscc ------------------------------------------------------------------------------------- */
 
 static const char USCC_ALPHABET[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
 static const int USCC_WEIGHTS[17] = {1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28};
 static signed char USCC_VALUE[128]; /* value of an alphabet character, -1 for any other ASCII */
-static PyObject *KIND_USCC;          /* "uscc" */
+PyObject *KIND_USCC, *EMPTY_STR;
 
-static PyObject *
-uscc(PyObject *module, PyObject *text)
+int
+is_uscc(PyObject *text)
 {
     if (!PyUnicode_CheckExact(text) || PyUnicode_GET_LENGTH(text) != 18 || !PyUnicode_IS_ASCII(text)) {
-        Py_RETURN_NONE;
+        return 0;
     }
     const unsigned char *s = PyUnicode_1BYTE_DATA(text);
     int digits = 1, total = 0;
     for (int i = 0; i < 17; i++) {
         int v = USCC_VALUE[s[i]];
         if (v < 0) {
-            Py_RETURN_NONE;
+            return 0;
         }
         if (v > 9) {
             digits = 0;
@@ -53,8 +52,14 @@ uscc(PyObject *module, PyObject *text)
         total += v * USCC_WEIGHTS[i];
     }
     /* Seventeen digits may be a resident id: parse_identifier decides that in Python. */
-    if (digits || s[17] != (unsigned char)USCC_ALPHABET[(31 - total % 31) % 31]
-        || strchr("123456789ANY", s[0]) == NULL) {
+    return !digits && s[17] == (unsigned char)USCC_ALPHABET[(31 - total % 31) % 31]
+           && strchr("123456789ANY", s[0]) != NULL;
+}
+
+static PyObject *
+uscc(PyObject *module, PyObject *text)
+{
+    if (!is_uscc(text)) {
         Py_RETURN_NONE;
     }
     return PyTuple_Pack(2, text, KIND_USCC);
@@ -67,7 +72,7 @@ static PyObject *MODEL_BASE;                                /* pydantic.BaseMode
 static PyObject *SET_DICT, *SET_FIELDS, *SET_EXTRA, *SET_PRIVATE; /* BaseModel's slot descriptors */
 static PyObject *RESULT_FIELDS, *REF_FIELDS;                /* the shared fields-set of each model */
 static PyObject *MASK_PARSED, *MASK_TEXT;                   /* _masking.mask_parsed, mask_text */
-static PyObject *EMPTY_TUPLE, *EMPTY_STR;
+static PyObject *EMPTY_TUPLE;
 static PyObject *S_CHECK_ID, *S_CHECKED_AT, *S_SUBJECT, *S_MATTER_TYPE, *S_MATTER;
 static PyObject *S_ID, *S_ID_KIND, *S_NAME, *S_SUBJECT_TYPE, *S_TEMPLATE, *S_NEW_ID, *S_REBUILT;
 static PyObject *T_GOVERNMENT, *T_INDIVIDUAL, *T_LEGAL, *T_NATURAL;
@@ -78,8 +83,7 @@ set_slot(PyObject *descriptor, PyObject *obj, PyObject *value)
     return Py_TYPE(descriptor)->tp_descr_set(descriptor, obj, value);
 }
 
-/* A model instance from its field values, as trusted() builds one (the dict is stolen). */
-static PyObject *
+PyObject *
 trusted(PyObject *cls, PyObject *values, PyObject *fields)
 {
     PyObject *obj = PyBaseObject_Type.tp_new((PyTypeObject *)cls, EMPTY_TUPLE, NULL);
@@ -112,9 +116,8 @@ template_of(PyObject *clears, PyObject *compiled, PyObject *data_as_of)
     return PyObject_CallMethodObjArgs(clears, S_REBUILT, compiled, data_as_of, NULL);
 }
 
-/* Whether the set-up each entry point needs was done: setup_models() for every one (BaseModel and its
-   slots), setup_clear() too for the clear results. Checked once per call, so trusted() need not. */
-static int
+/* Checked once per entry point, so trusted() need not. */
+int
 ready(int for_clear)
 {
     if (MODEL_BASE == NULL || (for_clear && RESULT_CLS == NULL)) {
@@ -192,8 +195,7 @@ fail:
     return NULL;
 }
 
-/* clear() of one subject: args are clear()'s nine arguments. */
-static PyObject *
+PyObject *
 clear_one(PyObject *const *args)
 {
     PyObject *clears = args[0], *compiled = args[1], *data_as_of = args[2], *subject_id = args[3];
@@ -324,6 +326,16 @@ clear_many(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return out;
 }
 
+int
+hash_listed(PyObject *subject_id, PyObject *hashes)
+{
+    Py_hash_t h = PyObject_Hash(subject_id);
+    PyObject *key = h == -1 ? NULL : PyLong_FromSsize_t(h);
+    int listed = key == NULL ? -1 : PySet_Contains(hashes, key);
+    Py_XDECREF(key);
+    return listed;
+}
+
 /* bare_usccs(subjects, hashes): for a check_many call, per subject its id and "uscc" when it is an
    upper-case USCC (uscc()) whose hash is not in `hashes` (no one so listed), else None and "";
    third, the places of the others, which the caller judges. */
@@ -342,17 +354,9 @@ bare_usccs(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *s = PyList_GET_ITEM(subjects, i), *id = Py_None, *kind = EMPTY_STR;
-        PyObject *known = uscc(module, s);
-        if (known == NULL) {
-            goto fail;
-        }
-        if (known != Py_None) {
-            Py_hash_t h = PyObject_Hash(s);
-            PyObject *key = h == -1 ? NULL : PyLong_FromSsize_t(h);
-            int listed = key == NULL ? -1 : PySet_Contains(hashes, key);
-            Py_XDECREF(key);
+        if (is_uscc(s)) {
+            int listed = hash_listed(s, hashes);
             if (listed < 0) {
-                Py_DECREF(known);
                 goto fail;
             }
             if (!listed) {
@@ -360,7 +364,6 @@ bare_usccs(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                 kind = KIND_USCC;
             }
         }
-        Py_DECREF(known);
         PyList_SET_ITEM(ids, i, Py_NewRef(id));
         PyList_SET_ITEM(kinds, i, Py_NewRef(kind));
         if (id == Py_None) {
@@ -426,6 +429,7 @@ static PyMethodDef methods[] = {
     {"bare_usccs", (PyCFunction)(void (*)(void))bare_usccs, METH_FASTCALL, "check_many's unlisted USCCs."},
     {"setup_models", (PyCFunction)(void (*)(void))setup_models, METH_FASTCALL, "BaseModel and its slots."},
     {"setup_clear", (PyCFunction)(void (*)(void))setup_clear, METH_FASTCALL, "What clear() uses."},
+    {"setup_lane", (PyCFunction)(void (*)(void))setup_lane, METH_FASTCALL, "What lane() uses."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -460,5 +464,9 @@ PyInit__speedups(void)
         || (T_NATURAL = intern("natural_person")) == NULL) {
         return NULL;
     }
-    return PyModule_Create(&speedups);
+    PyObject *module = PyModule_Create(&speedups);
+    if (module != NULL && !lane_init(module)) {
+        Py_CLEAR(module);
+    }
+    return module;
 }

@@ -1,0 +1,409 @@
+/* The check lane: Engine.check's commonest call answered whole in C (docs/performance.md, "The check
+ * lane"). Part of the compiled module joint_sanctions._speedups (_speedups.h).
+ *
+ * CheckLane(check) wraps Engine.check as written in Python (the class attribute is the wrapper, and
+ * __wrapped__ the function). A call engine.check(subject, matter[, amount=...]) at the current time
+ * (``at`` None, ``open_case`` and ``caller`` whatever: a clear answer opens no case) is answered here
+ * when all of these hold, and by the wrapped function otherwise, which handles every call; so the
+ * lane's answer is that function's answer, and tests/test_lane.py holds them equal:
+ *   - the subject is an upper-case USCC (uscc()) whose hash is not among the listed subjects';
+ *   - the matter is a matter-type id the engine has resolved before (Engine._matters), and the amount,
+ *     if any, is a float or an int in [0, AMOUNT_MAX];
+ *   - the engine has no injected clock and no max_data_age, its store has data (``oldest``), and no
+ *     refresh is due (the store's local_writes as of the last refresh, next_poll not reached).
+ * The engine's state is read on every call, as Engine.check reads it: a reload or a refresh is
+ * followed at once. The wall clock is read once per check: every reason to leave is known before.
+ * A check whose engine logs checks writes its check event as check's own path writes it.
+ */
+#include "_speedups.h"
+#include <structmember.h>
+
+static PyObject *GLOBALS;                        /* joint_sanctions._check's module dict */
+static PyObject *FROM_TIMESTAMP, *UTC;           /* datetime.fromtimestamp, datetime.UTC */
+static PyObject *MATTER_CLS, *MATTER_FIELDS;     /* Matter and its shared fields set */
+static double AMOUNT_MAX;
+static PyObject *S_WALL_CLOCK, *S_MONOTONIC, *S_CLOCK, *S_MAX_AGE, *S_MATTERS, *S_DAY, *S_STORE, *S_LISTED;
+static PyObject *S_LOCAL_WRITES, *S_LOCAL, *S_NEXT_POLL, *S_OLDEST, *S_HASHES, *S_COMPILED, *S_CLEARS;
+static PyObject *S_DATA_AS_OF, *S_NEW_DAY, *S_AMOUNT, *S_AT, *S_OPEN_CASE, *S_CALLER, *S_LOG_CHECKS, *S_LOG_CHECK;
+static PyObject *PERF_COUNTER; /* time.perf_counter: a logged check's start, as check's own path takes it */
+
+/* The references one call holds, released together. */
+typedef struct {
+    PyObject *refs[24]; /* as many as lane() takes */
+    int n;
+} Held;
+
+static PyObject *
+hold(Held *held, PyObject *obj)
+{
+    if (obj != NULL) {
+        held->refs[held->n++] = obj;
+    }
+    return obj;
+}
+
+static void
+release(Held *held)
+{
+    while (held->n > 0) {
+        Py_DECREF(held->refs[--held->n]);
+    }
+}
+
+/* A float the clock returned: its value, or -1 with *ok = 0 when it returned something else. */
+static double
+clock_value(PyObject *now, int *ok)
+{
+    *ok = now != NULL && PyFloat_CheckExact(now);
+    return *ok ? PyFloat_AS_DOUBLE(now) : -1.0;
+}
+
+/* The Matter of this check: the engine's cached one, or a copy of it with `amount` (float). */
+static PyObject *
+matter_with(PyObject *cached, PyObject *amount)
+{
+    if (amount == NULL) {
+        return Py_NewRef(cached);
+    }
+    PyObject *own = PyObject_GenericGetDict(cached, NULL);
+    if (own == NULL) {
+        return NULL;
+    }
+    PyObject *values = PyDict_Copy(own);
+    Py_DECREF(own);
+    if (values == NULL || PyDict_SetItem(values, S_AMOUNT, amount) < 0) {
+        Py_XDECREF(values);
+        return NULL;
+    }
+    return trusted(MATTER_CLS, values, MATTER_FIELDS);
+}
+
+/* The amount as _matter takes it without its general path: a new float, or NULL (the lane must leave
+   this call, or an error is set). */
+static PyObject *
+amount_value(PyObject *amount)
+{
+    if (PyFloat_CheckExact(amount)) {
+        double v = PyFloat_AS_DOUBLE(amount);
+        return v >= 0 && v <= AMOUNT_MAX ? Py_NewRef(amount) : NULL; /* NaN fails both */
+    }
+    if (PyLong_CheckExact(amount)) {
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(amount, &overflow);
+        /* Exact: any int up to AMOUNT_MAX (1e15) is below 2**53. */
+        return v == -1 && PyErr_Occurred() ? NULL
+               : !overflow && v >= 0 && (double)v <= AMOUNT_MAX ? PyFloat_FromDouble((double)v) : NULL;
+    }
+    return NULL;
+}
+
+static PyObject *
+call_global(PyObject *name)
+{
+    PyObject *fn = PyDict_GetItemWithError(GLOBALS, name);
+    if (fn == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_Format(PyExc_RuntimeError, "lane(): joint_sanctions._check has no %U", name);
+        }
+        return NULL;
+    }
+    Py_INCREF(fn); /* the call may run code that rebinds it */
+    PyObject *out = PyObject_CallNoArgs(fn);
+    Py_DECREF(fn);
+    return out;
+}
+
+/* A value of an instance's own dict (a new reference), or NULL with an error set. */
+static PyObject *
+own(Held *held, PyObject *dict, PyObject *name)
+{
+    PyObject *v = PyDict_GetItemWithError(dict, name);
+    if (v == NULL && !PyErr_Occurred()) {
+        PyErr_Format(PyExc_AttributeError, "lane(): no attribute %U", name);
+    }
+    return v == NULL ? NULL : hold(held, Py_NewRef(v));
+}
+
+/* The clear result of check(subject, matter[, amount=...]) on `engine`, None when the lane leaves the
+   call to check's own path (the module comment says when), NULL on error. Every reason to leave is
+   known before the wall clock is read, so a check reads it once, whichever path answers. */
+static PyObject *
+answer(PyObject *engine, PyObject *subject, PyObject *matter, PyObject *amount_given)
+{
+    if (!is_uscc(subject) || !PyUnicode_CheckExact(matter)) {
+        Py_RETURN_NONE;
+    }
+    int ok;
+    Held held = {.n = 0};
+    PyObject *result = NULL, *amount = NULL, *mine, *clock, *max_age, *matters, *cached, *store, *listed, *theirs;
+    PyObject *writes, *local, *mono, *next_poll, *oldest, *hashes;
+    if (amount_given != NULL && (amount = hold(&held, amount_value(amount_given))) == NULL) {
+        goto maybe_error;
+    }
+    if ((mine = hold(&held, PyObject_GenericGetDict(engine, NULL))) == NULL
+        || (clock = own(&held, mine, S_CLOCK)) == NULL || (max_age = own(&held, mine, S_MAX_AGE)) == NULL
+        || (matters = own(&held, mine, S_MATTERS)) == NULL) {
+        goto done;
+    }
+    if (clock != Py_None || max_age != Py_None || !PyDict_Check(matters)) {
+        goto leave;
+    }
+    if ((cached = PyDict_GetItemWithError(matters, matter)) == NULL) {
+        goto maybe_error;
+    }
+    hold(&held, Py_NewRef(cached));
+
+    /* No refresh due (ListedSubjects.due): no write of this process since, no poll of others' due. */
+    if ((store = own(&held, mine, S_STORE)) == NULL || (listed = own(&held, mine, S_LISTED)) == NULL
+        || (theirs = hold(&held, PyObject_GenericGetDict(listed, NULL))) == NULL
+        || (writes = hold(&held, PyObject_GetAttr(store, S_LOCAL_WRITES))) == NULL
+        || (local = own(&held, theirs, S_LOCAL)) == NULL) {
+        goto done;
+    }
+    int changed = PyObject_RichCompareBool(writes, local, Py_NE);
+    if (changed != 0) {
+        goto maybe_error;
+    }
+    mono = hold(&held, call_global(S_MONOTONIC));
+    double m = clock_value(mono, &ok);
+    if (mono == NULL || (next_poll = own(&held, theirs, S_NEXT_POLL)) == NULL
+        || (oldest = own(&held, theirs, S_OLDEST)) == NULL || (hashes = own(&held, theirs, S_HASHES)) == NULL) {
+        goto done;
+    }
+    /* ... the store has data, and no one is listed under this id. */
+    if (!ok || !PyFloat_CheckExact(next_poll) || !(m < PyFloat_AS_DOUBLE(next_poll)) || oldest == Py_None
+        || !PyAnySet_CheckExact(hashes)) {
+        goto leave;
+    }
+    int found = hash_listed(subject, hashes);
+    if (found != 0) {
+        goto maybe_error;
+    }
+
+    /* The check's time; its day is the one computed last (start <= t < end), or a new one. */
+    PyObject *now, *day, *clears, *compiled, *as_of, *mat, *when;
+    if ((now = hold(&held, call_global(S_WALL_CLOCK))) == NULL) {
+        goto done;
+    }
+    double t = PyFloat_AsDouble(now);
+    if ((t == -1.0 && PyErr_Occurred()) || (day = own(&held, mine, S_DAY)) == NULL) {
+        goto done;
+    }
+    if (!PyTuple_CheckExact(day) || PyTuple_GET_SIZE(day) != 3 || !PyFloat_CheckExact(PyTuple_GET_ITEM(day, 0))
+        || !PyFloat_CheckExact(PyTuple_GET_ITEM(day, 1)) || !(PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(day, 0)) <= t)
+        || !(t < PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(day, 1)))) {
+        PyObject *new_day = hold(&held, PyObject_CallMethodObjArgs(engine, S_NEW_DAY, now, NULL));
+        if (new_day == NULL) {
+            goto done;
+        }
+    }
+    if ((clears = own(&held, mine, S_CLEARS)) == NULL || (compiled = own(&held, mine, S_COMPILED)) == NULL
+        || (as_of = own(&held, theirs, S_DATA_AS_OF)) == NULL || (mat = hold(&held, matter_with(cached, amount))) == NULL
+        || (when = hold(&held, PyObject_CallFunctionObjArgs(FROM_TIMESTAMP, now, UTC, NULL))) == NULL) {
+        goto done;
+    }
+    PyObject *one[9] = {clears, compiled, as_of, subject, KIND_USCC, EMPTY_STR, Py_None, mat, when};
+    result = clear_one(one);
+    goto done;
+
+maybe_error: /* a lookup that found nothing, or failed */
+    if (PyErr_Occurred()) {
+        goto done;
+    }
+leave:
+    result = Py_NewRef(Py_None);
+done:
+    release(&held);
+    return result;
+}
+
+/* --- the method -------------------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *wrapped; /* Engine.check as written in Python: every call the lane leaves */
+    Py_ssize_t answered;
+    vectorcallfunc vectorcall;
+} CheckLane;
+
+static int
+named(PyObject *name, PyObject *expected)
+{
+    return name == expected || PyUnicode_Compare(name, expected) == 0;
+}
+
+/* engine.check(subject, matter, **keywords): the lane's answer when it has one, else the wrapped
+   function's; a check event as check's own path writes it when the engine logs checks. */
+static PyObject *
+lane_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    CheckLane *self = (CheckLane *)callable;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf), nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    PyObject *amount = NULL;
+    int plain = nargs == 3;
+    for (Py_ssize_t i = 0; plain && i < nkw; i++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, i), *value = args[nargs + i];
+        if (named(name, S_AMOUNT)) {
+            amount = value;
+        } else if (named(name, S_AT)) {
+            plain = value == Py_None;
+        } else {
+            plain = named(name, S_OPEN_CASE) || named(name, S_CALLER); /* no case opens for a clear answer */
+        }
+    }
+    if (plain) {
+        if (!ready(1)) {
+            return NULL;
+        }
+        PyObject *engine = args[0], *logs = PyObject_GetAttr(engine, S_LOG_CHECKS), *started = NULL;
+        int logged = logs == NULL ? -1 : PyObject_IsTrue(logs);
+        Py_XDECREF(logs);
+        if (logged < 0 || (logged && (started = PyObject_CallNoArgs(PERF_COUNTER)) == NULL)) {
+            return NULL;
+        }
+        PyObject *result = answer(engine, args[1], args[2], amount);
+        if (result != Py_None) {
+            if (result != NULL) {
+                self->answered++;
+                if (logged) {
+                    PyObject *done = PyObject_CallMethodObjArgs(engine, S_LOG_CHECK, result, started, NULL);
+                    if (done == NULL) {
+                        Py_CLEAR(result);
+                    }
+                    Py_XDECREF(done);
+                }
+            }
+            Py_XDECREF(started);
+            return result;
+        }
+        Py_DECREF(result);
+        Py_XDECREF(started);
+    }
+    return PyObject_Vectorcall(self->wrapped, args, nargsf, kwnames);
+}
+
+static PyObject *
+lane_get(PyObject *self, PyObject *obj, PyObject *type)
+{
+    return obj == NULL || obj == Py_None ? Py_NewRef(self) : PyMethod_New(self, obj);
+}
+
+static PyObject *
+lane_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyObject *wrapped;
+    if (!PyArg_ParseTuple(args, "O:CheckLane", &wrapped)) {
+        return NULL;
+    }
+    if (GLOBALS == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "joint_sanctions._speedups: setup_lane() first");
+        return NULL;
+    }
+    CheckLane *self = PyObject_GC_New(CheckLane, type);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->wrapped = Py_NewRef(wrapped);
+    self->answered = 0;
+    self->vectorcall = lane_call;
+    PyObject_GC_Track(self);
+    return (PyObject *)self;
+}
+
+static int
+lane_traverse(CheckLane *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->wrapped);
+    return 0;
+}
+
+static int
+lane_clear(CheckLane *self)
+{
+    Py_CLEAR(self->wrapped);
+    return 0;
+}
+
+static void
+lane_dealloc(CheckLane *self)
+{
+    PyObject_GC_UnTrack(self);
+    lane_clear(self);
+    PyObject_GC_Del(self);
+}
+
+/* __doc__, __name__, __qualname__ and __module__: the wrapped function's (the closure names which). */
+static PyObject *
+lane_forward(PyObject *self, void *name)
+{
+    return PyObject_GetAttrString(((CheckLane *)self)->wrapped, (const char *)name);
+}
+
+static PyGetSetDef lane_getset[] = {
+    {"__doc__", lane_forward, NULL, NULL, "__doc__"},
+    {"__name__", lane_forward, NULL, NULL, "__name__"},
+    {"__qualname__", lane_forward, NULL, NULL, "__qualname__"},
+    {"__module__", lane_forward, NULL, NULL, "__module__"},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMemberDef lane_members[] = {
+    {"__wrapped__", T_OBJECT, offsetof(CheckLane, wrapped), READONLY, "check's own path, in Python"},
+    {"answered", T_PYSSIZET, offsetof(CheckLane, answered), READONLY, "calls the lane answered"},
+    {"__vectorcalloffset__", T_PYSSIZET, offsetof(CheckLane, vectorcall), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject CheckLaneType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "joint_sanctions._speedups.CheckLane",
+    .tp_basicsize = sizeof(CheckLane),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_METHOD_DESCRIPTOR,
+    .tp_doc = "CheckLane(check): Engine.check with its commonest call answered in C (_lane.c).",
+    .tp_new = lane_new,
+    .tp_dealloc = (destructor)lane_dealloc,
+    .tp_traverse = (traverseproc)lane_traverse,
+    .tp_clear = (inquiry)lane_clear,
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(CheckLane, vectorcall),
+    .tp_descr_get = lane_get,
+    .tp_members = lane_members,
+    .tp_getset = lane_getset,
+};
+
+/* setup_lane(check_globals, fromtimestamp, utc, Matter, matter_fields, amount_max, perf_counter) */
+PyObject *
+setup_lane(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 7 || !PyDict_Check(args[0]) || !PyType_Check(args[3]) || !PyFloat_Check(args[5])) {
+        PyErr_SetString(PyExc_TypeError, "setup_lane(check_globals, fromtimestamp, utc, Matter, matter_fields, "
+                                         "amount_max, perf_counter)");
+        return NULL;
+    }
+    PyObject **slots[6] = {&GLOBALS, &FROM_TIMESTAMP, &UTC, &MATTER_CLS, &MATTER_FIELDS, &PERF_COUNTER};
+    PyObject *given[6] = {args[0], args[1], args[2], args[3], args[4], args[6]};
+    for (int i = 0; i < 6; i++) {
+        Py_XSETREF(*slots[i], Py_NewRef(given[i]));
+    }
+    AMOUNT_MAX = PyFloat_AS_DOUBLE(args[5]);
+    Py_RETURN_NONE;
+}
+
+int
+lane_init(PyObject *module)
+{
+    static const char *names[] = {"_wall_clock", "_monotonic", "_clock", "_max_age", "_matters", "_day", "store",
+                                  "_listed", "local_writes", "local", "next_poll", "oldest", "hashes",
+                                  "_compiled", "_clears", "data_as_of", "_new_day", "amount", "at", "open_case", "caller",
+                                  "_log_checks", "_log_check"};
+    PyObject **slots[] = {&S_WALL_CLOCK, &S_MONOTONIC, &S_CLOCK, &S_MAX_AGE, &S_MATTERS, &S_DAY, &S_STORE,
+                          &S_LISTED, &S_LOCAL_WRITES, &S_LOCAL, &S_NEXT_POLL, &S_OLDEST, &S_HASHES,
+                          &S_COMPILED, &S_CLEARS, &S_DATA_AS_OF, &S_NEW_DAY, &S_AMOUNT, &S_AT, &S_OPEN_CASE, &S_CALLER,
+                          &S_LOG_CHECKS, &S_LOG_CHECK};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if ((*slots[i] = PyUnicode_InternFromString(names[i])) == NULL) {
+            return 0;
+        }
+    }
+    return PyType_Ready(&CheckLaneType) == 0 && PyModule_AddObjectRef(module, "CheckLane",
+                                                                     (PyObject *)&CheckLaneType) == 0;
+}

@@ -1,0 +1,28 @@
+/* What the two files of the compiled module share: _speedups.c (the helpers) and _lane.c (the check
+ * lane). Hidden: one extension module's internals, never resolved against another library's symbols. */
+#ifndef JOINT_SANCTIONS_SPEEDUPS_H
+#define JOINT_SANCTIONS_SPEEDUPS_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#define SHARED __attribute__((visibility("hidden")))
+
+SHARED extern PyObject *KIND_USCC, *EMPTY_STR; /* "uscc", "" */
+
+/* 1 when `text` is an upper-case USCC as uscc() accepts one, else 0; never fails. */
+SHARED int is_uscc(PyObject *text);
+/* Whether setup_models() (and, for_clear, setup_clear()) was done; else a RuntimeError is set. */
+SHARED int ready(int for_clear);
+/* A model instance from its field values, as _models.trusted builds one (the dict is stolen). */
+SHARED PyObject *trusted(PyObject *cls, PyObject *values, PyObject *fields);
+/* 1 when hash(subject_id) is in the set `hashes`, 0 when not, -1 on error. */
+SHARED int hash_listed(PyObject *subject_id, PyObject *hashes);
+/* clear()'s result: args are its nine arguments. */
+SHARED PyObject *clear_one(PyObject *const *args);
+
+/* _lane.c: setup_lane(), and the names and the CheckLane type it adds to the module (0 on error). */
+SHARED PyObject *setup_lane(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+SHARED int lane_init(PyObject *module);
+
+#endif
