@@ -11,6 +11,7 @@ and ``ClearResults._build``), with the same results (``tests/test_accel.py`` hol
 from __future__ import annotations
 
 import importlib
+import itertools
 import os
 from collections.abc import Callable
 from types import ModuleType
@@ -18,8 +19,8 @@ from typing import Any, TypeVar
 
 from ._masking import _USCC_ALPHABET, _USCC_DEPARTMENTS, _USCC_VALUE
 
-__all__ = ["BUILT", "COMPILED", "bare_usccs", "bare_usccs_py", "compiled_applied", "compiled_clear", "compiled_lane",
-           "compiled_model", "uscc", "uscc_py"]
+__all__ = ["BUILT", "COMPILED", "bare_usccs", "bare_usccs_py", "check_ids", "check_ids_py", "compiled_applied",
+           "compiled_clear", "compiled_lane", "compiled_model", "uscc", "uscc_py"]
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -88,6 +89,16 @@ def bare_usccs_py(subjects: list[Any], hashes: set[int]) -> tuple[list[str | Non
 #: :func:`bare_usccs_py`, compiled when the helpers are.
 bare_usccs: Callable[[list[Any], set[int]], tuple[list[str | None], list[str], list[int]]] = (
     _speedups.bare_usccs if _speedups is not None else bare_usccs_py)
+
+
+def check_ids_py(prefix: str, start: int = 1) -> Callable[[], str]:
+    """Check ids ``prefix`` + a counter from ``start`` in 16 hex digits, one per call: a C-level iterator
+    (no Python frame per id), whose one next() the GIL keeps whole across threads."""
+    return map(f"{prefix.replace('%', '%%')}%016x".__mod__, itertools.count(start)).__next__
+
+
+#: :func:`check_ids_py`, compiled when the helpers are (prefix: 16 ASCII characters).
+check_ids: Callable[[str], Callable[[], str]] = _speedups.CheckIds if _speedups is not None else check_ids_py
 
 
 def compiled_model(*setup: Any) -> Callable[..., Any] | None:

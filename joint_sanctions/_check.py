@@ -30,7 +30,6 @@ written (``no_data``) or, with ``max_data_age``, when a list type was not writte
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import logging
 import threading
 import time
@@ -41,7 +40,7 @@ from typing import Any
 
 from . import _gov_districts as districts
 from . import _identifiers as identifiers
-from ._accel import compiled_lane
+from ._accel import check_ids, compiled_lane
 from ._accel import uscc as _uscc
 from ._base import Closing
 from ._case_model import CaseOpener, CaseRecorder, case_backend_of, record_case
@@ -177,9 +176,7 @@ class Engine(Closing):
         self._clock = clock
         own_ids = new_id is None
         if new_id is None:
-            # Unique across engines: a random prefix per engine, then a counter; a C-level iterator
-            # (no Python frame per id), whose one next() the GIL keeps whole across threads.
-            new_id = map(f"{uuid.uuid4().hex[:16]}%016x".__mod__, itertools.count(1)).__next__
+            new_id = check_ids(uuid.uuid4().hex[:16])  # unique across engines: a random prefix, a counter
         self._new_id: Callable[[], str] = new_id
         self._own_ids = own_ids  # hex from the generator above: nothing in them to mask
         self._clears = ClearResults(new_id)

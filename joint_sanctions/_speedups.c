@@ -23,8 +23,12 @@
  *             ClearResults.build_many: clear() of each bare id, in order.
  * bare_usccs(subjects, hashes)
  *             check_many's first pass: the subjects that are upper-case USCCs no one is listed under.
+ * CheckIds(prefix, start=1)
+ *             an engine's default check ids: prefix + a counter in 16 hex digits, per call.
+ * CheckLane   Engine.check's commonest call whole in C (_lane.c).
  */
 #include "_speedups.h"
+#include <stddef.h>
 
 /* --- uscc ------------------------------------------------------------------------------------- */
 
@@ -383,6 +387,72 @@ fail:
     return NULL;
 }
 
+/* --- check ids -------------------------------------------------------------------------------- */
+
+/* CheckIds(prefix, start=1): a callable returning prefix + the next number as 16 hex digits, as
+   map(f"{prefix}%016x".__mod__, itertools.count(start)).__next__ does (to 2**64 ids; the GIL keeps
+   one call whole across threads). The prefix is 16 ASCII characters. */
+typedef struct {
+    PyObject_HEAD
+    char prefix[16];
+    unsigned long long next;
+    vectorcallfunc vectorcall;
+} CheckIds;
+
+static PyObject *
+ids_next(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    if (PyVectorcall_NARGS(nargsf) != 0 || kwnames != NULL) {
+        PyErr_SetString(PyExc_TypeError, "a check id maker takes no arguments");
+        return NULL;
+    }
+    CheckIds *self = (CheckIds *)callable;
+    PyObject *id = PyUnicode_New(32, 127);
+    if (id == NULL) {
+        return NULL;
+    }
+    char *text = (char *)PyUnicode_1BYTE_DATA(id);
+    memcpy(text, self->prefix, 16);
+    unsigned long long n = self->next++;
+    for (int i = 31; i >= 16; i--, n >>= 4) {
+        text[i] = "0123456789abcdef"[n & 15];
+    }
+    return id;
+}
+
+static PyObject *
+ids_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *names[] = {"prefix", "start", NULL};
+    PyObject *prefix;
+    unsigned long long start = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "U|K:CheckIds", names, &prefix, &start)) {
+        return NULL;
+    }
+    if (!PyUnicode_IS_ASCII(prefix) || PyUnicode_GET_LENGTH(prefix) != 16) {
+        PyErr_SetString(PyExc_ValueError, "CheckIds(): the prefix is 16 ASCII characters");
+        return NULL;
+    }
+    CheckIds *self = PyObject_New(CheckIds, type);
+    if (self != NULL) {
+        memcpy(self->prefix, PyUnicode_1BYTE_DATA(prefix), 16);
+        self->next = start;
+        self->vectorcall = ids_next;
+    }
+    return (PyObject *)self;
+}
+
+static PyTypeObject CheckIdsType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "joint_sanctions._speedups.CheckIds",
+    .tp_basicsize = sizeof(CheckIds),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "CheckIds(prefix, start=1): prefix + the next number as 16 hex digits, per call.",
+    .tp_new = ids_new,
+    .tp_dealloc = (destructor)PyObject_Free,
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(CheckIds, vectorcall),
+};
+
 /* --- setup -------------------------------------------------------------------------------------- */
 
 static PyObject *
@@ -465,7 +535,8 @@ PyInit__speedups(void)
         return NULL;
     }
     PyObject *module = PyModule_Create(&speedups);
-    if (module != NULL && !lane_init(module)) {
+    if (module != NULL && (!lane_init(module) || PyType_Ready(&CheckIdsType) < 0
+                           || PyModule_AddObjectRef(module, "CheckIds", (PyObject *)&CheckIdsType) < 0)) {
         Py_CLEAR(module);
     }
     return module;

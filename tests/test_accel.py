@@ -278,3 +278,29 @@ def test_the_package_answers_alike_without_the_compiled_helpers(tmp_path: Path) 
         result.pop("data_as_of")  # when each process wrote its record
     assert pure["results"] == compiled["results"]
     assert [r["decision"] for r in pure["results"]] == ["restricted", "clear", "clear", "clear"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(prefix=st.text(st.characters(max_codepoint=127), min_size=16, max_size=16),
+       start=st.one_of(st.integers(0, 1000), st.integers(0, 2**64 - 8)))
+def test_compiled_check_ids_equal_their_twin(prefix: str, start: int) -> None:
+    """An engine's default check ids, compiled, are its twin's: the prefix, then the counter in 16 hex
+    digits, up to the last 64-bit number."""
+    fast, slow = _compiled_module().CheckIds(prefix, start), _accel.check_ids_py(prefix, start)
+    assert [fast() for _ in range(5)] == [slow() for _ in range(5)]
+
+
+def test_compiled_check_ids_are_unique_across_threads_and_refuse_misuse() -> None:
+    """Threads drawing from one maker never get the same id; a prefix of another length or not ASCII,
+    and a call with arguments, are refused."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ids = _compiled_module().CheckIds("f" * 16)
+    with ThreadPoolExecutor(4) as pool:
+        drawn = [i for batch in pool.map(lambda _: [ids() for _ in range(20_000)], range(4)) for i in batch]
+    assert len(set(drawn)) == len(drawn) == 80_000
+    for bad in ("short", "é" * 16, "f" * 17):
+        with pytest.raises(ValueError, match="16 ASCII"):
+            _compiled_module().CheckIds(bad)
+    with pytest.raises(TypeError):
+        ids(1)
