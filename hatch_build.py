@@ -30,7 +30,7 @@ class SpeedupsHook(BuildHookInterface):
         target = package / name if version == "editable" else Path(self.directory, "speedups", name)
         target.parent.mkdir(parents=True, exist_ok=True)
         link = shlex.split(str(sysconfig.get_config_var("LDSHARED") or "cc -shared"))
-        command = [*link, "-O2", "-fPIC", f"-I{sysconfig.get_paths()['include']}", *sources, "-o", str(target)]
+        command = [*link, "-O2", "-fPIC", f"-I{sysconfig.get_paths()['include']}", *sources, "-lm", "-o", str(target)]
         try:
             done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
         except OSError as exc:

@@ -16,7 +16,10 @@
  * A check whose engine logs checks writes its check event as check's own path writes it.
  */
 #include "_speedups.h"
+#include <datetime.h>
+#include <math.h>
 #include <structmember.h>
+#include <time.h>
 
 static PyObject *GLOBALS;                        /* joint_sanctions._check's module dict */
 static PyObject *FROM_TIMESTAMP, *UTC;           /* datetime.fromtimestamp, datetime.UTC */
@@ -56,6 +59,45 @@ clock_value(PyObject *now, int *ok)
 {
     *ok = now != NULL && PyFloat_CheckExact(now);
     return *ok ? PyFloat_AS_DOUBLE(now) : -1.0;
+}
+
+/* datetime.fromtimestamp(t, UTC), computed as CPython computes it (the microseconds rounded half to
+   even, the seconds from gmtime), without its call: for a float between 1970 and 9999, else the call. */
+static PyObject *
+utc_of(PyObject *now)
+{
+    double t = PyFloat_CheckExact(now) ? PyFloat_AS_DOUBLE(now) : -1.0, seconds;
+    if (!(t >= 0 && t < 253402300000.0)) {
+        return PyObject_CallFunctionObjArgs(FROM_TIMESTAMP, now, UTC, NULL);
+    }
+    volatile double us = modf(t, &seconds) * 1e6; /* volatile: rounded as CPython rounds it */
+    double rounded = round(us);
+    if (fabs(us - rounded) == 0.5) {
+        rounded = 2.0 * round(us / 2.0);
+    }
+    if (rounded >= 1e6) {
+        rounded -= 1e6;
+        seconds += 1.0;
+    }
+    time_t whole = (time_t)seconds;
+    struct tm tm;
+    if (gmtime_r(&whole, &tm) == NULL) {
+        return PyObject_CallFunctionObjArgs(FROM_TIMESTAMP, now, UTC, NULL);
+    }
+    return PyDateTimeAPI->DateTime_FromDateAndTime(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                                                   tm.tm_min, tm.tm_sec > 59 ? 59 : tm.tm_sec, (int)rounded, UTC,
+                                                   PyDateTimeAPI->DateTimeType);
+}
+
+/* utc(t): utc_of() for the tests, which hold it equal to datetime.fromtimestamp(t, UTC). */
+PyObject *
+utc(PyObject *module, PyObject *now)
+{
+    if (UTC == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "joint_sanctions._speedups: setup_lane() first");
+        return NULL;
+    }
+    return utc_of(now);
 }
 
 /* The Matter of this check: the engine's cached one, or a copy of it with `amount` (float). */
@@ -199,7 +241,7 @@ answer(PyObject *engine, PyObject *subject, PyObject *matter, PyObject *amount_g
     }
     if ((clears = own(&held, mine, S_CLEARS)) == NULL || (compiled = own(&held, mine, S_COMPILED)) == NULL
         || (as_of = own(&held, theirs, S_DATA_AS_OF)) == NULL || (mat = hold(&held, matter_with(cached, amount))) == NULL
-        || (when = hold(&held, PyObject_CallFunctionObjArgs(FROM_TIMESTAMP, now, UTC, NULL))) == NULL) {
+        || (when = hold(&held, utc_of(now))) == NULL) {
         goto done;
     }
     PyObject *one[9] = {clears, compiled, as_of, subject, KIND_USCC, EMPTY_STR, Py_None, mat, when};
@@ -404,6 +446,7 @@ lane_init(PyObject *module)
             return 0;
         }
     }
-    return PyType_Ready(&CheckLaneType) == 0 && PyModule_AddObjectRef(module, "CheckLane",
+    PyDateTime_IMPORT;
+    return PyDateTimeAPI != NULL && PyType_Ready(&CheckLaneType) == 0 && PyModule_AddObjectRef(module, "CheckLane",
                                                                      (PyObject *)&CheckLaneType) == 0;
 }

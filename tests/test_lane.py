@@ -267,3 +267,27 @@ def test_a_bound_check_keeps_its_engine(tmp_path: Path, shipped: Any) -> None:
     bound = Engine(measures=shipped, store=store, clock=None).check
     gc.collect()
     assert bound(UNLISTED, "bidding").decision == "clear" and bound(UNLISTED, "bidding").decision == "clear"
+
+
+@settings(max_examples=3000, deadline=None)
+@given(t=st.one_of(st.floats(0, 4e9), st.floats(0, 2.6e11), st.integers(0, 4_000_000_000).map(
+    lambda n: n + st_fractions[n % len(st_fractions)]), st.sampled_from([0.0, -1.0, 2.6e11, float("nan"), 1, 2**40])))
+def test_the_lanes_check_time_is_fromtimestamps(lane: Any, t: float) -> None:
+    """The lane's check time is datetime.fromtimestamp(t, UTC) to the microsecond (half a microsecond
+    rounded to even, a fraction rounding up to the next second), or the same error."""
+    del lane  # set up
+    speedups = _accel.BUILT
+    assert speedups is not None
+    try:
+        want: Any = dt.datetime.fromtimestamp(t, dt.UTC)
+    except (ValueError, OverflowError, OSError) as exc:
+        want = type(exc)
+    try:
+        got: Any = speedups.utc(t)
+    except (ValueError, OverflowError, OSError) as exc:
+        got = type(exc)
+    assert got == want and (isinstance(got, type) or got.tzinfo is dt.UTC)
+
+
+#: Fractions of a second on and next to the rounding points of microseconds.
+st_fractions = [0.0, 0.5e-6, 1.5e-6, 2.5e-6, 0.9999995, 0.9999994, 0.9999996, 0.4999995, 0.1234565, 0.999999]
