@@ -129,16 +129,16 @@ def compiled_clear(*setup: Any) -> tuple[Callable[..., Any], Callable[..., Any]]
     return _speedups.clear, _speedups.clear_many
 
 
-def compiled_lane(*setup: Any) -> Callable[[_F], _F]:
-    """What makes ``Engine.check`` a method whose commonest call (a bare USCC no one is listed under, at
-    the current time) is answered whole in C: ``_speedups.CheckLane``, set up with ``_check``'s module
-    dict, ``datetime.fromtimestamp``, UTC, Matter, its fields set, AMOUNT_MAX and ``time.perf_counter``.
-    Every other call, and every call without the compiled helpers, runs check as written in Python
-    (``Engine.check.__wrapped__`` where compiled), whose answers the lane's equal. Needs
-    :func:`compiled_clear`'s set-up first."""
+def compiled_lane(**setup: Any) -> Callable[[_F], _F]:
+    """What makes ``Engine.check`` a method whose commonest calls (a bare USCC, or a plain mapping whose
+    id is one, no one listed, at the current time) are answered whole in C: ``_speedups.CheckLane``, set
+    up with what it reads and calls (``_check`` passes them by name: its module dict, the clock helpers,
+    Matter, the id parser, the vocabularies). Every other call, and every call without the compiled
+    helpers, runs check as written in Python (``Engine.check.__wrapped__`` where compiled), whose
+    answers the lane's equal. Needs :func:`compiled_clear`'s set-up first."""
     if _speedups is None:
         return _as_written
-    _speedups.setup_lane(*setup)
+    _speedups.setup_lane(**setup)
     lane: Callable[[_F], _F] = _speedups.CheckLane
     return lane
 

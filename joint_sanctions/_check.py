@@ -55,6 +55,7 @@ from ._inputs import (
     SubjectLike,
     _check_amount,
     _max_data_age,
+    _parse_id,
     _shown_age,
     bare_subject,
     coerce_matter,
@@ -84,7 +85,7 @@ from ._results import Assembly, ClearResults, _facts, _hit, _subject_ref
 from ._rules import RuleRunner, make_runner
 from ._serving import MeasuresLike, MeasureWatcher, ServedMeasures, compile_paths
 from .stores import RecordStore, open_store
-from .vocabulary import ORGANIZERS
+from .vocabulary import ORGANIZERS, RELATED_PARTY_ROLES, SUBJECT_TYPES
 
 __all__ = [
     "CaseRecorder",
@@ -119,7 +120,10 @@ def _utc_now() -> dt.datetime:
 
 
 #: Makes Engine.check answer its commonest call in C, check's own path below being its twin (_lane.c).
-_lane = compiled_lane(globals(), _from_timestamp, _UTC, Matter, fields_set(Matter), AMOUNT_MAX, time.perf_counter)
+_lane = compiled_lane(check_globals=globals(), fromtimestamp=_from_timestamp, utc=_UTC, matter=Matter,
+                      matter_fields=fields_set(Matter), amount_max=AMOUNT_MAX, perf_counter=time.perf_counter,
+                      parse_id=_parse_id, subject_types=frozenset(SUBJECT_TYPES) - {"region"},
+                      roles=frozenset(RELATED_PARTY_ROLES))
 
 _NO_DATA = ("no credit records were ever imported: the database cannot answer checks "
             "/ 尚未导入任何信用记录，无法核查")

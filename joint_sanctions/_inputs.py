@@ -77,8 +77,10 @@ def _read_mapping(subject: object) -> tuple[str, str, _Parties]:
     if not (type(subject) is dict or isinstance(subject, Mapping)) or "id" not in subject:
         raise CheckError("invalid_subject", "a subject needs an 'id' / 主体缺少标识 id")
     norm, kind = _parse_id(str(subject["id"]))
+    given = subject.get("related_parties") or ()
+    # Only a list or tuple is read here: pydantic judges anything else (an iterator it still reads whole).
     parties = [(p, _parse_id(str(p.get("id", "")) if type(p) is dict or isinstance(p, Mapping) else ""))
-               for p in subject.get("related_parties") or ()]
+               for p in (given if type(given) is list or type(given) is tuple else ())]
     return norm, kind, parties
 
 
@@ -95,13 +97,15 @@ def _read_plain(subject: dict[str, Any]) -> tuple[str, str, _Parties] | None:
         return None
     name, subject_type = subject.get("name", ""), subject.get("subject_type")
     if (type(name) is not str or "\x00" in name
-            or (subject_type is not None and (subject_type not in SUBJECT_TYPES or subject_type == "region"))):
+            or (subject_type is not None and (type(subject_type) is not str or subject_type not in SUBJECT_TYPES
+                                              or subject_type == "region"))):
         return None
     given = subject.get("related_parties") or ()
     if type(given) is not list and type(given) is not tuple:  # an iterator read here would reach pydantic empty
         return None
     for party in given:
-        if (type(party) is not dict or not party.keys() <= _PARTY_KEYS or party.get("role") not in RELATED_PARTY_ROLES
+        if (type(party) is not dict or not party.keys() <= _PARTY_KEYS or type(role := party.get("role")) is not str
+                or role not in RELATED_PARTY_ROLES
                 or type(party.get("id")) is not str or type(name := party.get("name", "")) is not str
                 or "\x00" in name):
             return None

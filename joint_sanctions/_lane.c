@@ -28,11 +28,14 @@ static double AMOUNT_MAX;
 static PyObject *S_WALL_CLOCK, *S_MONOTONIC, *S_CLOCK, *S_MAX_AGE, *S_MATTERS, *S_DAY, *S_STORE, *S_LISTED;
 static PyObject *S_LOCAL_WRITES, *S_LOCAL, *S_NEXT_POLL, *S_OLDEST, *S_HASHES, *S_COMPILED, *S_CLEARS;
 static PyObject *S_DATA_AS_OF, *S_NEW_DAY, *S_AMOUNT, *S_AT, *S_OPEN_CASE, *S_CALLER, *S_LOG_CHECKS, *S_LOG_CHECK;
+static PyObject *PARSE_ID;                       /* _inputs._parse_id */
+static PyObject *SUBJECT_TYPES, *ROLES;          /* the subject types a mapping may give (not region), the roles */
+static PyObject *S_ID, *S_NAME, *S_SUBJECT_TYPE, *S_RELATED_PARTIES, *S_ROLE;
 static PyObject *PERF_COUNTER; /* time.perf_counter: a logged check's start, as check's own path takes it */
 
 /* The references one call holds, released together. */
 typedef struct {
-    PyObject *refs[24]; /* as many as lane() takes */
+    PyObject *refs[32]; /* more than a call takes: 23, and one per related party */
     int n;
 } Held;
 
@@ -166,19 +169,160 @@ own(Held *held, PyObject *dict, PyObject *name)
     return v == NULL ? NULL : hold(held, Py_NewRef(v));
 }
 
+/* --- the subject ------------------------------------------------------------------------------ */
+
+#define MAX_PARTIES 4
+
+/* What the clear result shows of a subject, and the ids the membership test asks about. */
+typedef struct {
+    PyObject *id, *name, *type;       /* borrowed from the call's arguments */
+    PyObject *parties[MAX_PARTIES];   /* the related parties' normalised ids (held) */
+    int n;
+} Reading;
+
+static int
+named(PyObject *name, PyObject *expected)
+{
+    return name == expected || PyUnicode_Compare(name, expected) == 0;
+}
+
+/* A name as _read_plain takes it: text without NUL. */
+static int
+plain_text(PyObject *text)
+{
+    return PyUnicode_CheckExact(text) && PyUnicode_FindChar(text, 0, 0, PyUnicode_GET_LENGTH(text), 1) == -1;
+}
+
+/* A related party's id normalised as _inputs._parse_id normalises it (new reference); NULL with no error
+   set when it is not an id (check's own path then says so), NULL with an error set on failure. */
+static PyObject *
+party_id(PyObject *given)
+{
+    if (is_uscc(given)) {
+        return Py_NewRef(given);
+    }
+    PyObject *parsed = PyObject_CallOneArg(PARSE_ID, given), *id = NULL;
+    if (parsed == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_Exception)) {
+            PyErr_Clear();
+        }
+        return NULL;
+    }
+    if (PyTuple_CheckExact(parsed) && PyTuple_GET_SIZE(parsed) == 2) {
+        id = Py_NewRef(PyTuple_GET_ITEM(parsed, 0));
+    }
+    Py_DECREF(parsed);
+    return id;
+}
+
+/* The related parties of a mapping subject, as _read_plain reads them: 1, 0 to leave, -1 on error. */
+static int
+read_parties(Held *held, PyObject *given, Reading *r)
+{
+    if (given == NULL || given == Py_None) {
+        return 1;
+    }
+    if (!PyList_CheckExact(given) && !PyTuple_CheckExact(given)) {
+        return 0;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(given);
+    if (n > MAX_PARTIES) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *party = PySequence_Fast_GET_ITEM(given, i), *key, *value, *role = NULL, *id = NULL;
+        PyObject *name = EMPTY_STR;
+        Py_ssize_t pos = 0;
+        if (!PyDict_CheckExact(party)) {
+            return 0;
+        }
+        while (PyDict_Next(party, &pos, &key, &value)) {
+            if (!PyUnicode_CheckExact(key)) {
+                return 0;
+            }
+            if (named(key, S_ROLE)) {
+                role = value;
+            } else if (named(key, S_ID)) {
+                id = value;
+            } else if (named(key, S_NAME)) {
+                name = value;
+            } else {
+                return 0;
+            }
+        }
+        if (role == NULL || !PyUnicode_CheckExact(role) || id == NULL || !PyUnicode_CheckExact(id) || !plain_text(name)) {
+            return 0;
+        }
+        int known = PySet_Contains(ROLES, role);
+        if (known <= 0) {
+            return known;
+        }
+        PyObject *parsed = hold(held, party_id(id));
+        if (parsed == NULL) {
+            return PyErr_Occurred() ? -1 : 0;
+        }
+        r->parties[r->n++] = parsed;
+    }
+    return 1;
+}
+
+/* The subject of a check as the lane takes it: a bare upper-case USCC, or a dict of plain text whose id
+   is one (with a name, a subject type but a region, up to MAX_PARTIES related parties), which
+   _read_plain reads alike. 1 (read), 0 (leave it to check's own path, which judges it), -1 (error). */
+static int
+read_subject(Held *held, PyObject *subject, Reading *r)
+{
+    r->id = subject;
+    r->name = EMPTY_STR;
+    r->type = Py_None;
+    r->n = 0;
+    if (!PyDict_CheckExact(subject)) {
+        return is_uscc(subject);
+    }
+    PyObject *key, *value, *parties = NULL;
+    Py_ssize_t pos = 0;
+    r->id = NULL;
+    while (PyDict_Next(subject, &pos, &key, &value)) {
+        if (!PyUnicode_CheckExact(key)) {
+            return 0;
+        }
+        if (named(key, S_ID)) {
+            r->id = value;
+        } else if (named(key, S_NAME)) {
+            r->name = value;
+        } else if (named(key, S_SUBJECT_TYPE)) {
+            r->type = value;
+        } else if (named(key, S_RELATED_PARTIES)) {
+            parties = value;
+        } else {
+            return 0;
+        }
+    }
+    if (r->id == NULL || !is_uscc(r->id) || !plain_text(r->name)
+        || (r->type != Py_None && !PyUnicode_CheckExact(r->type))) {
+        return 0;
+    }
+    int known = r->type == Py_None ? 1 : PySet_Contains(SUBJECT_TYPES, r->type);
+    return known <= 0 ? known : read_parties(held, parties, r);
+}
+
 /* The clear result of check(subject, matter[, amount=...]) on `engine`, None when the lane leaves the
    call to check's own path (the module comment says when), NULL on error. Every reason to leave is
    known before the wall clock is read, so a check reads it once, whichever path answers. */
 static PyObject *
 answer(PyObject *engine, PyObject *subject, PyObject *matter, PyObject *amount_given)
 {
-    if (!is_uscc(subject) || !PyUnicode_CheckExact(matter)) {
+    if (!PyUnicode_CheckExact(matter)) {
         Py_RETURN_NONE;
     }
-    int ok;
+    int ok, plain;
+    Reading read;
     Held held = {.n = 0};
     PyObject *result = NULL, *amount = NULL, *mine, *clock, *max_age, *matters, *cached, *store, *listed, *theirs;
     PyObject *writes, *local, *mono, *next_poll, *oldest, *hashes;
+    if ((plain = read_subject(&held, subject, &read)) <= 0) {
+        goto maybe_error;
+    }
     if (amount_given != NULL && (amount = hold(&held, amount_value(amount_given))) == NULL) {
         goto maybe_error;
     }
@@ -217,7 +361,10 @@ answer(PyObject *engine, PyObject *subject, PyObject *matter, PyObject *amount_g
         || !PyAnySet_CheckExact(hashes)) {
         goto leave;
     }
-    int found = hash_listed(subject, hashes);
+    int found = hash_listed(read.id, hashes);
+    for (int i = 0; found == 0 && i < read.n; i++) {
+        found = hash_listed(read.parties[i], hashes);
+    }
     if (found != 0) {
         goto maybe_error;
     }
@@ -244,7 +391,7 @@ answer(PyObject *engine, PyObject *subject, PyObject *matter, PyObject *amount_g
         || (when = hold(&held, utc_of(now))) == NULL) {
         goto done;
     }
-    PyObject *one[9] = {clears, compiled, as_of, subject, KIND_USCC, EMPTY_STR, Py_None, mat, when};
+    PyObject *one[9] = {clears, compiled, as_of, read.id, KIND_USCC, read.name, read.type, mat, when};
     result = clear_one(one);
     goto done;
 
@@ -267,12 +414,6 @@ typedef struct {
     Py_ssize_t answered;
     vectorcallfunc vectorcall;
 } CheckLane;
-
-static int
-named(PyObject *name, PyObject *expected)
-{
-    return name == expected || PyUnicode_Compare(name, expected) == 0;
-}
 
 /* engine.check(subject, matter, **keywords): the lane's answer when it has one, else the wrapped
    function's; a check event as check's own path writes it when the engine logs checks. */
@@ -412,21 +553,27 @@ static PyTypeObject CheckLaneType = {
     .tp_getset = lane_getset,
 };
 
-/* setup_lane(check_globals, fromtimestamp, utc, Matter, matter_fields, amount_max, perf_counter) */
+/* setup_lane(check_globals=, fromtimestamp=, utc=, matter=, matter_fields=, amount_max=, perf_counter=,
+              parse_id=, subject_types=, roles=): what the lane reads and calls (see _accel.compiled_lane). */
 PyObject *
-setup_lane(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+setup_lane(PyObject *module, PyObject *args, PyObject *kwargs)
 {
-    if (nargs != 7 || !PyDict_Check(args[0]) || !PyType_Check(args[3]) || !PyFloat_Check(args[5])) {
-        PyErr_SetString(PyExc_TypeError, "setup_lane(check_globals, fromtimestamp, utc, Matter, matter_fields, "
-                                         "amount_max, perf_counter)");
+    static char *names[] = {"check_globals", "fromtimestamp", "utc", "matter", "matter_fields", "amount_max",
+                            "perf_counter", "parse_id", "subject_types", "roles", NULL};
+    PyObject *given[9];
+    double amount_max;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$O!OOO!OdOOO!O!:setup_lane", names, &PyDict_Type, &given[0],
+                                     &given[1], &given[2], &PyType_Type, &given[3], &given[4], &amount_max,
+                                     &given[5], &given[6], &PyFrozenSet_Type, &given[7], &PyFrozenSet_Type,
+                                     &given[8])) {
         return NULL;
     }
-    PyObject **slots[6] = {&GLOBALS, &FROM_TIMESTAMP, &UTC, &MATTER_CLS, &MATTER_FIELDS, &PERF_COUNTER};
-    PyObject *given[6] = {args[0], args[1], args[2], args[3], args[4], args[6]};
-    for (int i = 0; i < 6; i++) {
+    PyObject **slots[9] = {&GLOBALS, &FROM_TIMESTAMP, &UTC, &MATTER_CLS, &MATTER_FIELDS, &PERF_COUNTER, &PARSE_ID,
+                           &SUBJECT_TYPES, &ROLES};
+    for (int i = 0; i < 9; i++) {
         Py_XSETREF(*slots[i], Py_NewRef(given[i]));
     }
-    AMOUNT_MAX = PyFloat_AS_DOUBLE(args[5]);
+    AMOUNT_MAX = amount_max;
     Py_RETURN_NONE;
 }
 
@@ -436,11 +583,11 @@ lane_init(PyObject *module)
     static const char *names[] = {"_wall_clock", "_monotonic", "_clock", "_max_age", "_matters", "_day", "store",
                                   "_listed", "local_writes", "local", "next_poll", "oldest", "hashes",
                                   "_compiled", "_clears", "data_as_of", "_new_day", "amount", "at", "open_case", "caller",
-                                  "_log_checks", "_log_check"};
+                                  "_log_checks", "_log_check", "id", "name", "subject_type", "related_parties", "role"};
     PyObject **slots[] = {&S_WALL_CLOCK, &S_MONOTONIC, &S_CLOCK, &S_MAX_AGE, &S_MATTERS, &S_DAY, &S_STORE,
                           &S_LISTED, &S_LOCAL_WRITES, &S_LOCAL, &S_NEXT_POLL, &S_OLDEST, &S_HASHES,
                           &S_COMPILED, &S_CLEARS, &S_DATA_AS_OF, &S_NEW_DAY, &S_AMOUNT, &S_AT, &S_OPEN_CASE, &S_CALLER,
-                          &S_LOG_CHECKS, &S_LOG_CHECK};
+                          &S_LOG_CHECKS, &S_LOG_CHECK, &S_ID, &S_NAME, &S_SUBJECT_TYPE, &S_RELATED_PARTIES, &S_ROLE};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if ((*slots[i] = PyUnicode_InternFromString(names[i])) == NULL) {
             return 0;

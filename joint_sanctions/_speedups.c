@@ -499,7 +499,7 @@ static PyMethodDef methods[] = {
     {"bare_usccs", (PyCFunction)(void (*)(void))bare_usccs, METH_FASTCALL, "check_many's unlisted USCCs."},
     {"setup_models", (PyCFunction)(void (*)(void))setup_models, METH_FASTCALL, "BaseModel and its slots."},
     {"setup_clear", (PyCFunction)(void (*)(void))setup_clear, METH_FASTCALL, "What clear() uses."},
-    {"setup_lane", (PyCFunction)(void (*)(void))setup_lane, METH_FASTCALL, "What the lane uses."},
+    {"setup_lane", (PyCFunction)(void (*)(void))setup_lane, METH_VARARGS | METH_KEYWORDS, "What the lane uses."},
     {"utc", (PyCFunction)utc, METH_O, "datetime.fromtimestamp(t, UTC), as the lane computes it."},
     {NULL, NULL, 0, NULL},
 };

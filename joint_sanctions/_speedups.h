@@ -22,7 +22,7 @@ SHARED int hash_listed(PyObject *subject_id, PyObject *hashes);
 SHARED PyObject *clear_one(PyObject *const *args);
 
 /* _lane.c: setup_lane(), and the names and the CheckLane type it adds to the module (0 on error). */
-SHARED PyObject *setup_lane(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+SHARED PyObject *setup_lane(PyObject *module, PyObject *args, PyObject *kwargs);
 SHARED int lane_init(PyObject *module);
 /* utc(t): datetime.fromtimestamp(t, UTC), as the lane computes it. */
 SHARED PyObject *utc(PyObject *module, PyObject *now);

@@ -231,6 +231,10 @@ def test_subject_forms(engine_with: Callable[..., Engine], subject: Any) -> None
     ({"id": CO, "related_parties": [{"role": "legal_representative", "id": "410102199003071231"}]},
      "honors", "invalid_subject"),
     ({"id": CO, "subject_type": "alien"}, "honors", "invalid_subject"),
+    # Unhashable or uniterable values in a mapping: refused, not a crash (a TypeError from a set test).
+    ({"id": CO, "subject_type": []}, "honors", "invalid_subject"),
+    ({"id": CO, "related_parties": [{"role": [], "id": CO}]}, "honors", "invalid_subject"),
+    ({"id": CO, "related_parties": 1}, "honors", "invalid_subject"),
 ])
 def test_bad_input_gets_a_typed_error(engine_with: Callable[..., Engine], subject: Any, matter: Any,
                                       code: str) -> None:

@@ -22,8 +22,10 @@ from hypothesis import strategies as st
 from joint_sanctions import CheckError, Engine, Matter, Subject, _accel
 from joint_sanctions import _check as check_module
 from joint_sanctions._conditions import AMOUNT_MAX
+from joint_sanctions._inputs import _parse_id
 from joint_sanctions._models import fields_set
 from joint_sanctions.stores._sqlite import SqliteStore
+from joint_sanctions.vocabulary import RELATED_PARTY_ROLES, SUBJECT_TYPES
 
 from .conftest import numbered_uscc, record, resident_id
 from .test_accel import _compiled_module
@@ -41,8 +43,10 @@ def lane() -> Any:
         assert type(Engine.check).__name__ == "CheckLane"
         return Engine.check
     built = _compiled_module()
-    built.setup_lane(vars(check_module), check_module._from_timestamp, check_module._UTC, Matter,
-                     fields_set(Matter), AMOUNT_MAX, time.perf_counter)
+    built.setup_lane(check_globals=vars(check_module), fromtimestamp=check_module._from_timestamp,
+                     utc=check_module._UTC, matter=Matter, matter_fields=fields_set(Matter), amount_max=AMOUNT_MAX,
+                     perf_counter=time.perf_counter, parse_id=_parse_id,
+                     subject_types=frozenset(SUBJECT_TYPES) - {"region"}, roles=frozenset(RELATED_PARTY_ROLES))
     return built.CheckLane(Engine.check)
 
 
@@ -80,7 +84,8 @@ def test_check_is_the_lane_around_check_as_written(lane: Any) -> None:
 
 
 def test_the_lane_answers_a_clear_bare_uscc_as_the_twin_does(engine: Engine, lane: Any) -> None:
-    """A bare upper-case USCC no one is listed under, with no amount, an amount (float or int) or the
+    """A bare upper-case USCC no one is listed under, or a plain mapping whose id is one (a name, a subject
+    type, related parties of any id kind, none listed), with no amount, an amount (float or int) or the
     keywords that do not change a clear answer, is answered by the lane, as check as written answers it."""
     calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
         ((UNLISTED, "bidding"), {}),
@@ -91,6 +96,12 @@ def test_the_lane_answers_a_clear_bare_uscc_as_the_twin_does(engine: Engine, lan
         ((UNLISTED, "government_procurement"), {"open_case": True, "caller": "hall", "at": None}),
         ((numbered_uscc(3, prefix="11410100MA"), "special_bond"), {}),  # a government body
         ((numbered_uscc(4, prefix="92410100MA"), "honors"), {"amount": 1.0}),  # an individual business
+        (({"id": UNLISTED}, "bidding"), {}),
+        (({"id": UNLISTED, "name": "某某公司（王某某 410102199001011234）", "subject_type": "unincorporated_org",
+           "related_parties": [{"role": "legal_representative", "id": resident_id(8), "name": "王某某"},
+                               {"role": "shareholder", "id": numbered_uscc(6).lower()}]}, "bidding"), {"amount": 9}),
+        (({"id": UNLISTED, "name": "", "subject_type": None, "related_parties": None}, "honors"), {}),
+        (({"id": UNLISTED, "related_parties": ()}, "honors"), {}),
     ]
     for args, kw in calls:
         _twin(engine, *args, **kw)  # the matter is resolved once, as before any lane answer
@@ -110,8 +121,26 @@ def test_the_lane_leaves_every_other_call_to_check_as_written(engine: Engine, la
         ((PERSON, "bidding"), {}),
         ((UNLISTED.lower(), "bidding"), {}),
         ((UNLISTED[:17] + ("0" if UNLISTED[17] != "0" else "1"), "bidding"), {}),
-        (({"id": UNLISTED}, "bidding"), {}),
         ((Subject(id=UNLISTED), "bidding"), {}),
+        (({"id": UNLISTED.lower()}, "bidding"), {}),
+        (({"id": LISTED, "name": "x"}, "bidding"), {}),
+        (({"id": UNLISTED, "related_parties": [{"role": "legal_representative", "id": PERSON}]}, "bidding"), {}),
+        (({"id": UNLISTED, "related_parties": [{"role": "legal_representative", "id": "12345"}]}, "bidding"), {}),
+        (({"id": UNLISTED, "related_parties": [{"role": "nobody", "id": UNLISTED}]}, "bidding"), {}),
+        (({"id": UNLISTED, "related_parties": [{"id": UNLISTED}]}, "bidding"), {}),
+        (({"id": UNLISTED, "related_parties": [{"role": "shareholder", "id": UNLISTED, "x": 1}]}, "bidding"), {}),
+        (({"id": UNLISTED, "related_parties": [{"role": "shareholder", "id": UNLISTED, "name": None}]}, "bidding"), {}),
+        (({"id": UNLISTED, "related_parties": iter([])}, "bidding"), {}),
+        (({"id": UNLISTED, "related_parties": "x"}, "bidding"), {}),
+        (({"id": UNLISTED, "related_parties": [{"role": "shareholder", "id": numbered_uscc(n)} for n in range(10, 15)]},
+          "bidding"), {}),
+        (({"id": UNLISTED, "subject_type": "region"}, "bidding"), {}),
+        (({"id": UNLISTED, "subject_type": "nonsense"}, "bidding"), {}),
+        (({"id": UNLISTED, "name": "a\x00b"}, "bidding"), {}),
+        (({"id": UNLISTED, "name": 5}, "bidding"), {}),
+        (({"id": UNLISTED, "other": 1}, "bidding"), {}),
+        (({"id": UNLISTED, 1: 1}, "bidding"), {}),
+        (({"name": "x"}, "bidding"), {}),
         ((UNLISTED, Matter(matter_type="bidding")), {}),
         ((UNLISTED, "bidding"), {"amount": -1.0}),
         ((UNLISTED, "bidding"), {"amount": float("nan")}),
@@ -246,16 +275,27 @@ _AMOUNTS = st.one_of(st.none(), st.floats(allow_nan=True), st.integers(-5, 10**1
     [0, 0.0, -0.0, AMOUNT_MAX, AMOUNT_MAX + 1, 1e15 - 0.5, 10**15, 10**15 + 1, True, "5"]))
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(subject=st.one_of(st.sampled_from([LISTED, UNLISTED, PERSON, UNLISTED.lower(), ""]),
-                         st.integers(0, 9_999_999).map(numbered_uscc), st.text(max_size=20)),
+_IDS = st.one_of(st.sampled_from([LISTED, UNLISTED, PERSON, UNLISTED.lower(), "", resident_id(9)]),
+                st.integers(0, 9_999_999).map(numbered_uscc), st.text(max_size=20))
+_TEXTS = st.one_of(st.sampled_from(["", "王某某", "a\x00b", f"某公司 {PERSON}"]), st.text(max_size=8), st.none(),
+                   st.integers(0, 3))
+_PARTIES = st.lists(st.dictionaries(st.sampled_from(["role", "id", "name", "x"]), st.one_of(
+    _IDS, _TEXTS, st.sampled_from(["legal_representative", "shareholder", "principal", "nobody"]))), max_size=5)
+_MAPPINGS = st.dictionaries(st.sampled_from(["id", "name", "subject_type", "related_parties", "other"]), st.one_of(
+    _IDS, _TEXTS, st.sampled_from(["legal_person", "natural_person", "region", "nonsense"]), _PARTIES,
+    _PARTIES.map(tuple)))
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(subject=st.one_of(_IDS, _MAPPINGS, _MAPPINGS.map(lambda m: {**m, "id": UNLISTED}),
+                         _PARTIES.map(lambda ps: {"id": UNLISTED, "related_parties": ps})),
        matter=_MATTERS, amount=st.one_of(st.just("absent"), _AMOUNTS),
        more=st.sampled_from([{}, {"open_case": False}, {"caller": "x"}, {"item_code": "A"}, {"at": None}]))
-def test_the_lane_and_the_twin_agree_on_any_call(engine: Engine, lane: Any, subject: str, matter: str,
+def test_the_lane_and_the_twin_agree_on_any_call(engine: Engine, lane: Any, subject: Any, matter: str,
                                                  amount: Any, more: dict[str, Any]) -> None:
-    """On generated subjects (listed, unlisted, other kinds, mutated, random text), matters (one unknown)
-    and amounts (on and next to the rules' bounds, of other types), the lane's check and check as
-    written give the same answer or the same error."""
+    """On generated subjects (bare ids listed, unlisted, of other kinds, mutated, random text; mappings of
+    every shape, with related parties), matters (one unknown) and amounts (on and next to the rules'
+    bounds, of other types), the lane's check and check as written give the same answer or error."""
     kw = dict(more) if amount == "absent" else {**more, "amount": amount}
     assert _as_answered(lambda: lane(engine, subject, matter, **kw)) == _twin(engine, subject, matter, **kw)
 
