@@ -50,6 +50,14 @@ def _compiled_helpers() -> bool | None:
     return bool(COMPILED)
 
 
+def _lane_answered() -> int | None:
+    """How many checks the library's check lane (Engine.check in C) has answered; None without one."""
+    from joint_sanctions import Engine
+
+    answered = getattr(Engine.check, "answered", None)
+    return answered if isinstance(answered, int) else None
+
+
 def _compile(dirs: Sequence[str]) -> Any:
     from joint_sanctions._compile import compile_measures
     from joint_sanctions._load import load_measure_lists
@@ -184,6 +192,7 @@ def work_project(spec: dict[str, Any]) -> dict[str, Any]:
     # measure ids of each check, kept where non-empty), and turns a failure into a report.
     answers: dict[str, list[str]] = {}
     decisions: dict[str, int] = {}
+    lane_before = _lane_answered()
     for i, (subject, matter, kw) in enumerate(calls):
         try:
             result = check(subject, matter, open_case=False, **kw)
@@ -201,6 +210,8 @@ def work_project(spec: dict[str, Any]) -> dict[str, Any]:
         if ids:
             answers[str(i)] = ids
 
+    lane_after = _lane_answered()
+    out["lane_share"] = None if lane_before is None or lane_after is None else (lane_after - lane_before) / len(calls)
     sections = {
         "nohit": (pass_over(unlisted), len(unlisted)),
         "hit": (pass_over(listed), len(listed)),

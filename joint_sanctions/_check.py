@@ -16,15 +16,12 @@ The path of a check:
 4. the result is assembled (measures with legal basis, hits, decision), a case is opened for a
    current check with measures, and one decision-log event is written.
 
-The membership set and how it is kept current: :mod:`~joint_sanctions._listed`. A hash collision,
-or a repaired or expired record still in the set, only sends a check down the exact path: the
-store lookup decides what is active. Where the package was compiled, the commonest call (a bare
-USCC, no one listed) is answered whole in C (``_lane.c``), with the same result as the path here.
-
-The same refresh keeps the store's ``data_as_of`` (when each list type was last written), so every
-result carries it at no cost, and a check refuses to answer (docs/failing-closed.md) when no record was ever
-written (``no_data``) or, with ``max_data_age``, when a list type was not written for longer
-(``stale_data``).
+The membership set, kept current with the store's ``data_as_of``: :mod:`~joint_sanctions._listed`. A
+hash collision, or a repaired or expired record still in the set, only sends a check down the exact
+path. A check refuses to answer (docs/failing-closed.md) when no record was ever written
+(``no_data``) or, with ``max_data_age``, a list type was not written for longer (``stale_data``).
+Where compiled, the commonest calls (a bare USCC or a plain mapping, no one listed) are answered
+whole in C (``_lane.c``), with the same result as the path here.
 """
 
 from __future__ import annotations
