@@ -453,7 +453,8 @@ class Engine(Closing):
             norms, kinds, other, maybe_listed = triage_many(subjects, hashes)
             found: dict[str, tuple[int, list[CreditRecord]]] = {}  # subject id → (its place, its records)
             if maybe_listed:
-                wanted = {i for r in maybe_listed for i in (r.id, *(p.id for p in r.related_parties))}
+                wanted = {i for r in maybe_listed for i in (r.id, *(p.id for p in r.related_parties))
+                          if hash(i) in hashes}
                 for rec in self.store.active_records(sorted(wanted), day):
                     found.setdefault(rec.subject_id, (len(found), []))[1].append(rec)
 
@@ -494,8 +495,9 @@ class Engine(Closing):
         records of many subjects as one store query returned them, or from the store), the rules,
         and a case for a current check with measures."""
         by_id = {p.id: p for p in subj.related_parties}
-        if found is None:
-            active = self.store.active_records([subj.id, *by_id], day)
+        if found is None:  # an id the membership set does not name has no record that counts (_listed)
+            hashes = self._listed.hashes
+            active = self.store.active_records([i for i in (subj.id, *by_id) if hash(i) in hashes], day)
         else:  # in the order the store gave them, as a query of these ids alone would
             active = [rec for _, recs in sorted(found[i] for i in {subj.id, *by_id} if i in found) for rec in recs]
         # Open-ended records past their list type's maximum (list_types.yaml) no longer count.

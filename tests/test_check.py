@@ -479,3 +479,41 @@ def test_a_check_time_at_the_ends_of_the_calendar_is_bad_input(engine_with: Call
         with pytest.raises(CheckError) as info:
             ask()
         assert info.value.code == "invalid_matter" and "check time" in str(info.value)
+
+
+class _ReadsSpied(MemoryStore):
+    """A store that notes the subject ids each lookup asks for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[list[str]] = []
+
+    def active_records(self, subject_ids: Any, day: dt.date) -> Any:
+        self.asked.append(sorted(subject_ids))
+        return super().active_records(subject_ids, day)
+
+
+def test_a_hit_reads_only_the_ids_the_membership_set_names(shipped: Any) -> None:
+    """A subject whose legal representative alone is listed is read from the store by the representative's
+    id only: an id the membership set does not name has no record that counts on any day (its no-hit
+    check is answered without a read for that reason), so its read would find nothing. The answer is the
+    one a read of every id gives; with both listed, both are read; check_many reads alike."""
+    store = _ReadsSpied()
+    store.upsert([record("R1", PERSON, list_type="trading_serious_violator"), record("R2", GOV)])
+    engine = Engine(measures=shipped, store=store)
+    represented = {"id": CO, "related_parties": [{"role": "legal_representative", "id": PERSON}]}
+    both = {"id": GOV, "related_parties": [{"role": "legal_representative", "id": PERSON}]}
+    got = engine.check(represented, "government_procurement", at=DAY)
+    assert store.asked == [[PERSON]] and [h.record_id for h in got.hits] == ["R1"] and got.decision == "review"
+    every = Engine(measures=shipped, store=store)._evaluate  # the answer from every id's records
+    subject = coerce_subject(represented)
+    all_records = MemoryStore.active_records(store, [CO, PERSON], DAY)
+    want = every(engine.compiled, subject, coerce_matter("government_procurement", {}), got.checked_at, DAY,
+                 {PERSON: subject.related_parties[0]}, all_records)
+    assert got.model_dump(exclude={"check_id"}) == want.model_dump(exclude={"check_id"})
+    store.asked.clear()
+    engine.check(both, "government_procurement", at=DAY)
+    assert store.asked == [[GOV, PERSON]]
+    store.asked.clear()
+    engine.check_many([represented, CO2, both], "government_procurement", at=DAY)
+    assert store.asked == [[GOV, PERSON]]
