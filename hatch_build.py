@@ -1,4 +1,4 @@
-"""Build hook: compile joint_sanctions/_speedups.c and _lane.c, the optional compiled helpers of the check path.
+"""Build hook: compile joint_sanctions/_speedups.c, _lane.c and _lane_subject.c, the optional compiled helpers.
 
 Where no C compiler (or no Python header) is at hand, the package is built without it and works
 the same, a little slower (joint_sanctions/_accel.py). An editable install compiles the module in
@@ -25,7 +25,7 @@ class SpeedupsHook(BuildHookInterface):
         if self.target_name != "wheel":
             return
         package = Path(self.root, "joint_sanctions")
-        sources = [str(package / "_speedups.c"), str(package / "_lane.c")]
+        sources = [str(package / name) for name in ("_speedups.c", "_lane.c", "_lane_subject.c")]
         name = "_speedups" + str(sysconfig.get_config_var("EXT_SUFFIX") or ".so")
         target = package / name if version == "editable" else Path(self.directory, "speedups", name)
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -28,33 +28,10 @@ static double AMOUNT_MAX;
 static PyObject *S_WALL_CLOCK, *S_MONOTONIC, *S_CLOCK, *S_MAX_AGE, *S_MATTERS, *S_DAY, *S_STORE, *S_LISTED;
 static PyObject *S_LOCAL_WRITES, *S_LOCAL, *S_NEXT_POLL, *S_OLDEST, *S_HASHES, *S_COMPILED, *S_CLEARS;
 static PyObject *S_DATA_AS_OF, *S_NEW_DAY, *S_AMOUNT, *S_AT, *S_OPEN_CASE, *S_CALLER, *S_LOG_CHECKS, *S_LOG_CHECK;
-static PyObject *PARSE_ID;                       /* _inputs._parse_id */
-static PyObject *SUBJECT_TYPES, *ROLES;          /* the subject types a mapping may give (not region), the roles */
-static PyObject *S_ID, *S_NAME, *S_SUBJECT_TYPE, *S_RELATED_PARTIES, *S_ROLE;
+static PyObject *S_ID;
+static PyObject *S_OWN_IDS, *S_LOG, *S_INFO, *S_CHECK, *S_ROUND, *S_CHECK_ID, *S_REVISION, *S_MATTER_TYPE, *S_DECISION;
+static PyObject *S_SUBJECT, *EVENT_KEYS, *THREE; /* the check event's keyword names, in order; 3 */
 static PyObject *PERF_COUNTER; /* time.perf_counter: a logged check's start, as check's own path takes it */
-
-/* The references one call holds, released together. */
-typedef struct {
-    PyObject *refs[32]; /* more than a call takes: 23, and one per related party */
-    int n;
-} Held;
-
-static PyObject *
-hold(Held *held, PyObject *obj)
-{
-    if (obj != NULL) {
-        held->refs[held->n++] = obj;
-    }
-    return obj;
-}
-
-static void
-release(Held *held)
-{
-    while (held->n > 0) {
-        Py_DECREF(held->refs[--held->n]);
-    }
-}
 
 /* A float the clock returned: its value, or -1 with *ok = 0 when it returned something else. */
 static double
@@ -169,143 +146,6 @@ own(Held *held, PyObject *dict, PyObject *name)
     return v == NULL ? NULL : hold(held, Py_NewRef(v));
 }
 
-/* --- the subject ------------------------------------------------------------------------------ */
-
-#define MAX_PARTIES 4
-
-/* What the clear result shows of a subject, and the ids the membership test asks about. */
-typedef struct {
-    PyObject *id, *name, *type;       /* borrowed from the call's arguments */
-    PyObject *parties[MAX_PARTIES];   /* the related parties' normalised ids (held) */
-    int n;
-} Reading;
-
-static int
-named(PyObject *name, PyObject *expected)
-{
-    return name == expected || PyUnicode_Compare(name, expected) == 0;
-}
-
-/* A name as _read_plain takes it: text without NUL. */
-static int
-plain_text(PyObject *text)
-{
-    return PyUnicode_CheckExact(text) && PyUnicode_FindChar(text, 0, 0, PyUnicode_GET_LENGTH(text), 1) == -1;
-}
-
-/* A related party's id normalised as _inputs._parse_id normalises it (new reference); NULL with no error
-   set when it is not an id (check's own path then says so), NULL with an error set on failure. */
-static PyObject *
-party_id(PyObject *given)
-{
-    if (is_uscc(given)) {
-        return Py_NewRef(given);
-    }
-    PyObject *parsed = PyObject_CallOneArg(PARSE_ID, given), *id = NULL;
-    if (parsed == NULL) {
-        if (PyErr_ExceptionMatches(PyExc_Exception)) {
-            PyErr_Clear();
-        }
-        return NULL;
-    }
-    if (PyTuple_CheckExact(parsed) && PyTuple_GET_SIZE(parsed) == 2) {
-        id = Py_NewRef(PyTuple_GET_ITEM(parsed, 0));
-    }
-    Py_DECREF(parsed);
-    return id;
-}
-
-/* The related parties of a mapping subject, as _read_plain reads them: 1, 0 to leave, -1 on error. */
-static int
-read_parties(Held *held, PyObject *given, Reading *r)
-{
-    if (given == NULL || given == Py_None) {
-        return 1;
-    }
-    if (!PyList_CheckExact(given) && !PyTuple_CheckExact(given)) {
-        return 0;
-    }
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(given);
-    if (n > MAX_PARTIES) {
-        return 0;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *party = PySequence_Fast_GET_ITEM(given, i), *key, *value, *role = NULL, *id = NULL;
-        PyObject *name = EMPTY_STR;
-        Py_ssize_t pos = 0;
-        if (!PyDict_CheckExact(party)) {
-            return 0;
-        }
-        while (PyDict_Next(party, &pos, &key, &value)) {
-            if (!PyUnicode_CheckExact(key)) {
-                return 0;
-            }
-            if (named(key, S_ROLE)) {
-                role = value;
-            } else if (named(key, S_ID)) {
-                id = value;
-            } else if (named(key, S_NAME)) {
-                name = value;
-            } else {
-                return 0;
-            }
-        }
-        if (role == NULL || !PyUnicode_CheckExact(role) || id == NULL || !PyUnicode_CheckExact(id) || !plain_text(name)) {
-            return 0;
-        }
-        int known = PySet_Contains(ROLES, role);
-        if (known <= 0) {
-            return known;
-        }
-        PyObject *parsed = hold(held, party_id(id));
-        if (parsed == NULL) {
-            return PyErr_Occurred() ? -1 : 0;
-        }
-        r->parties[r->n++] = parsed;
-    }
-    return 1;
-}
-
-/* The subject of a check as the lane takes it: a bare upper-case USCC, or a dict of plain text whose id
-   is one (with a name, a subject type but a region, up to MAX_PARTIES related parties), which
-   _read_plain reads alike. 1 (read), 0 (leave it to check's own path, which judges it), -1 (error). */
-static int
-read_subject(Held *held, PyObject *subject, Reading *r)
-{
-    r->id = subject;
-    r->name = EMPTY_STR;
-    r->type = Py_None;
-    r->n = 0;
-    if (!PyDict_CheckExact(subject)) {
-        return is_uscc(subject);
-    }
-    PyObject *key, *value, *parties = NULL;
-    Py_ssize_t pos = 0;
-    r->id = NULL;
-    while (PyDict_Next(subject, &pos, &key, &value)) {
-        if (!PyUnicode_CheckExact(key)) {
-            return 0;
-        }
-        if (named(key, S_ID)) {
-            r->id = value;
-        } else if (named(key, S_NAME)) {
-            r->name = value;
-        } else if (named(key, S_SUBJECT_TYPE)) {
-            r->type = value;
-        } else if (named(key, S_RELATED_PARTIES)) {
-            parties = value;
-        } else {
-            return 0;
-        }
-    }
-    if (r->id == NULL || !is_uscc(r->id) || !plain_text(r->name)
-        || (r->type != Py_None && !PyUnicode_CheckExact(r->type))) {
-        return 0;
-    }
-    int known = r->type == Py_None ? 1 : PySet_Contains(SUBJECT_TYPES, r->type);
-    return known <= 0 ? known : read_parties(held, parties, r);
-}
-
 /* The clear result of check(subject, matter[, amount=...]) on `engine`, None when the lane leaves the
    call to check's own path (the module comment says when), NULL on error. Every reason to leave is
    known before the wall clock is read, so a check reads it once, whichever path answers. */
@@ -415,6 +255,52 @@ typedef struct {
     vectorcallfunc vectorcall;
 } CheckLane;
 
+/* The check event of a clear result the lane answered, as Engine._log_check writes it (the same keys
+   in the same order; the subject id of a USCC needs no masking): engine._log.info("check", ...). A
+   check id from the host's own new_id is masked there: such an event is left to _log_check. */
+static PyObject *
+log_check(PyObject *engine, PyObject *result, PyObject *started)
+{
+    PyObject *own_ids = PyObject_GetAttr(engine, S_OWN_IDS);
+    if (own_ids != Py_True) {
+        Py_XDECREF(own_ids);
+        return own_ids == NULL ? NULL : PyObject_CallMethodObjArgs(engine, S_LOG_CHECK, result, started, NULL);
+    }
+    Py_DECREF(own_ids);
+    PyObject *out = NULL, *fields = PyObject_GenericGetDict(result, NULL), *subject = NULL, *shown = NULL;
+    PyObject *ids = NULL, *now = NULL, *ms = NULL, *rounded = NULL, *log = NULL;
+    if (fields == NULL || (subject = PyDict_GetItemWithError(fields, S_SUBJECT)) == NULL
+        || (shown = PyObject_GetAttr(subject, S_ID)) == NULL || (ids = PyList_New(0)) == NULL
+        || (now = PyObject_CallNoArgs(PERF_COUNTER)) == NULL
+        || (ms = PyFloat_FromDouble((PyFloat_AsDouble(now) - PyFloat_AsDouble(started)) * 1000)) == NULL
+        || (rounded = PyObject_CallMethodObjArgs(ms, S_ROUND, THREE, NULL)) == NULL
+        || (log = PyObject_GetAttr(engine, S_LOG)) == NULL) {
+        goto done;
+    }
+    PyObject *values[7] = {PyDict_GetItemWithError(fields, S_CHECK_ID), PyDict_GetItemWithError(fields, S_REVISION),
+                           shown, PyDict_GetItemWithError(fields, S_MATTER_TYPE),
+                           PyDict_GetItemWithError(fields, S_DECISION), ids, rounded};
+    for (int i = 0; i < 7; i++) {
+        if (values[i] == NULL) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_RuntimeError, "lane(): a check result without its fields");
+            }
+            goto done;
+        }
+    }
+    PyObject *stack[9] = {log, S_CHECK, values[0], values[1], values[2], values[3], values[4], values[5], values[6]};
+    out = PyObject_VectorcallMethod(S_INFO, stack, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, EVENT_KEYS);
+done:
+    Py_XDECREF(fields);
+    Py_XDECREF(shown);
+    Py_XDECREF(ids);
+    Py_XDECREF(now);
+    Py_XDECREF(ms);
+    Py_XDECREF(rounded);
+    Py_XDECREF(log);
+    return out;
+}
+
 /* engine.check(subject, matter, **keywords): the lane's answer when it has one, else the wrapped
    function's; a check event as check's own path writes it when the engine logs checks. */
 static PyObject *
@@ -449,7 +335,7 @@ lane_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kw
             if (result != NULL) {
                 self->answered++;
                 if (logged) {
-                    PyObject *done = PyObject_CallMethodObjArgs(engine, S_LOG_CHECK, result, started, NULL);
+                    PyObject *done = log_check(engine, result, started);
                     if (done == NULL) {
                         Py_CLEAR(result);
                     }
@@ -568,11 +454,11 @@ setup_lane(PyObject *module, PyObject *args, PyObject *kwargs)
                                      &given[8])) {
         return NULL;
     }
-    PyObject **slots[9] = {&GLOBALS, &FROM_TIMESTAMP, &UTC, &MATTER_CLS, &MATTER_FIELDS, &PERF_COUNTER, &PARSE_ID,
-                           &SUBJECT_TYPES, &ROLES};
-    for (int i = 0; i < 9; i++) {
+    PyObject **slots[6] = {&GLOBALS, &FROM_TIMESTAMP, &UTC, &MATTER_CLS, &MATTER_FIELDS, &PERF_COUNTER};
+    for (int i = 0; i < 6; i++) {
         Py_XSETREF(*slots[i], Py_NewRef(given[i]));
     }
+    subject_setup(given[6], given[7], given[8]);
     AMOUNT_MAX = amount_max;
     Py_RETURN_NONE;
 }
@@ -583,17 +469,26 @@ lane_init(PyObject *module)
     static const char *names[] = {"_wall_clock", "_monotonic", "_clock", "_max_age", "_matters", "_day", "store",
                                   "_listed", "local_writes", "local", "next_poll", "oldest", "hashes",
                                   "_compiled", "_clears", "data_as_of", "_new_day", "amount", "at", "open_case", "caller",
-                                  "_log_checks", "_log_check", "id", "name", "subject_type", "related_parties", "role"};
+                                  "_log_checks", "_log_check", "id",
+                                  "_own_ids", "_log", "info", "check", "__round__", "check_id", "revision",
+                                  "matter_type", "decision", "subject"};
     PyObject **slots[] = {&S_WALL_CLOCK, &S_MONOTONIC, &S_CLOCK, &S_MAX_AGE, &S_MATTERS, &S_DAY, &S_STORE,
                           &S_LISTED, &S_LOCAL_WRITES, &S_LOCAL, &S_NEXT_POLL, &S_OLDEST, &S_HASHES,
                           &S_COMPILED, &S_CLEARS, &S_DATA_AS_OF, &S_NEW_DAY, &S_AMOUNT, &S_AT, &S_OPEN_CASE, &S_CALLER,
-                          &S_LOG_CHECKS, &S_LOG_CHECK, &S_ID, &S_NAME, &S_SUBJECT_TYPE, &S_RELATED_PARTIES, &S_ROLE};
+                          &S_LOG_CHECKS, &S_LOG_CHECK, &S_ID,
+                          &S_OWN_IDS, &S_LOG, &S_INFO, &S_CHECK, &S_ROUND, &S_CHECK_ID, &S_REVISION,
+                          &S_MATTER_TYPE, &S_DECISION, &S_SUBJECT};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if ((*slots[i] = PyUnicode_InternFromString(names[i])) == NULL) {
             return 0;
         }
     }
+    if ((THREE = PyLong_FromLong(3)) == NULL
+        || (EVENT_KEYS = Py_BuildValue("(sssssss)", "check_id", "revision", "subject", "matter_type", "decision",
+                                       "measure_ids", "duration_ms")) == NULL) {
+        return 0;
+    }
     PyDateTime_IMPORT;
-    return PyDateTimeAPI != NULL && PyType_Ready(&CheckLaneType) == 0 && PyModule_AddObjectRef(module, "CheckLane",
+    return PyDateTimeAPI != NULL && subject_names() && PyType_Ready(&CheckLaneType) == 0 && PyModule_AddObjectRef(module, "CheckLane",
                                                                      (PyObject *)&CheckLaneType) == 0;
 }

@@ -21,6 +21,50 @@ SHARED int hash_listed(PyObject *subject_id, PyObject *hashes);
 /* clear()'s result: args are its nine arguments. */
 SHARED PyObject *clear_one(PyObject *const *args);
 
+/* The references one call holds, released together. */
+typedef struct {
+    PyObject *refs[32]; /* more than a call takes: 23, and one per related party */
+    int n;
+} Held;
+
+static inline PyObject *
+hold(Held *held, PyObject *obj)
+{
+    if (obj != NULL) {
+        held->refs[held->n++] = obj;
+    }
+    return obj;
+}
+
+static inline void
+release(Held *held)
+{
+    while (held->n > 0) {
+        Py_DECREF(held->refs[--held->n]);
+    }
+}
+
+static inline int
+named(PyObject *name, PyObject *expected)
+{
+    return name == expected || PyUnicode_Compare(name, expected) == 0;
+}
+
+#define MAX_PARTIES 4
+
+/* What the clear result shows of a subject, and the ids the membership test asks about (_lane_subject.c). */
+typedef struct {
+    PyObject *id, *name, *type;       /* borrowed from the call's arguments */
+    PyObject *parties[MAX_PARTIES];   /* the related parties' normalised ids (held) */
+    int n;
+} Reading;
+
+/* The subject of a lane check read: 1 (read), 0 (leave it to check's own path), -1 (error). */
+SHARED int read_subject(Held *held, PyObject *subject, Reading *r);
+/* What the reading calls and consults (setup_lane hands them over), and its names (0 on error). */
+SHARED void subject_setup(PyObject *parse_id, PyObject *subject_types, PyObject *roles);
+SHARED int subject_names(void);
+
 /* _lane.c: setup_lane(), and the names and the CheckLane type it adds to the module (0 on error). */
 SHARED PyObject *setup_lane(PyObject *module, PyObject *args, PyObject *kwargs);
 SHARED int lane_init(PyObject *module);

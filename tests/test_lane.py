@@ -218,21 +218,29 @@ def test_the_wall_clock_is_read_once_per_check_and_a_new_day_computed(engine: En
     assert engine._day[2] == dt.date(2026, 12, 2) and engine._day[0] == cst_midnight
 
 
-def test_a_lane_check_writes_its_check_event(engine: Engine, lane: Any) -> None:
-    """With check events on, a check the lane answers logs one event with what check as written logs."""
-    lane(engine, UNLISTED, "bidding")
-    with structlog.testing.capture_logs() as events:
-        engine._bind_log()
-        engine._log_checks = True
-        before = lane.answered
-        lane(engine, UNLISTED, "bidding", amount=5)
-        assert lane.answered == before + 1
-        Engine.check.__wrapped__(engine, UNLISTED, "bidding", amount=5) if hasattr(Engine.check, "__wrapped__") \
-            else Engine.check(engine, UNLISTED, "bidding", amount=5)
-    fast, slow = (e for e in events if e["event"] == "check")
-    for event in (fast, slow):
-        event.pop("check_id"), event.pop("duration_ms")
-    assert fast == slow and fast["decision"] == "clear" and fast["subject"] == UNLISTED
+@pytest.mark.parametrize("host_ids", [False, True])
+def test_a_lane_check_writes_its_check_event(tmp_path: Path, shipped: Any, lane: Any, host_ids: bool) -> None:
+    """With check events on, a check the lane answers logs one event with what check as written logs, key
+    for key in the same order (a bare id and a mapping; the engine's own check ids or a host's)."""
+    store = SqliteStore(tmp_path / "records.db")
+    store.upsert([record("R1", LISTED)])
+    kw: dict[str, Any] = {"new_id": iter(f"host-{n}" for n in range(99)).__next__} if host_ids else {}
+    twin = Engine.check.__wrapped__ if hasattr(Engine.check, "__wrapped__") else Engine.check
+    with Engine(measures=shipped, store=store, clock=None, **kw) as engine:
+        lane(engine, UNLISTED, "bidding")
+        for subject in (UNLISTED, {"id": UNLISTED, "related_parties": [{"role": "shareholder", "id": PERSON}]}):
+            with structlog.testing.capture_logs() as events:
+                engine._bind_log()
+                engine._log_checks = True
+                before = lane.answered
+                lane(engine, subject, "bidding", amount=5)
+                assert lane.answered == before + 1
+                twin(engine, subject, "bidding", amount=5)
+            fast, slow = (e for e in events if e["event"] == "check")
+            assert list(fast) == list(slow) and fast["check_id"].startswith("host-" if host_ids else "")
+            for event in (fast, slow):
+                event.pop("check_id"), event.pop("duration_ms")
+            assert fast == slow and fast["decision"] == "clear" and fast["subject"] == UNLISTED
 
 
 def test_an_error_of_the_id_maker_reaches_the_caller(tmp_path: Path, shipped: Any, lane: Any) -> None:
