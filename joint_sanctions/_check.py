@@ -46,17 +46,15 @@ from ._conditions import AMOUNT_MAX
 from ._errors import CheckError, IdentifierError, MeasureListError, RuleEngineError
 from ._explain import Explanation, explain_check
 from ._inputs import (
-    _MATTER_PLAIN,
-    _SURROGATE,
     MatterLike,
     SubjectLike,
-    _check_amount,
     _max_data_age,
     _parse_id,
     _shown_age,
     bare_subject,
     coerce_matter,
     coerce_subject,
+    matter_of,
     parse_max_data_age,
     triage,
     triage_many,
@@ -82,7 +80,7 @@ from ._results import Assembly, ClearResults, _facts, _hit, _subject_ref
 from ._rules import RuleRunner, make_runner
 from ._serving import MeasuresLike, MeasureWatcher, ServedMeasures, compile_paths
 from .stores import RecordStore, open_store
-from .vocabulary import ORGANIZERS, RELATED_PARTY_ROLES, SUBJECT_TYPES
+from .vocabulary import RELATED_PARTY_ROLES, SUBJECT_TYPES
 
 __all__ = [
     "CaseRecorder",
@@ -285,36 +283,6 @@ class Engine(Closing):
         self._day = (midnight, midnight + 86400, day)
         return day
 
-    def _matter(self, matter: MatterLike, fields: Mapping[str, Any]) -> Matter:
-        if isinstance(matter, str):
-            cached = self._matters.get(matter)
-            if cached is None:
-                cached = self._matters[matter] = coerce_matter(matter, {})
-            if not fields:
-                return cached
-            amount = fields.get("amount")
-            if len(fields) == 1 and (type(amount) is float or type(amount) is int) and 0 <= amount <= AMOUNT_MAX:
-                values = cached.__dict__.copy()  # an amount alone: the host's commonest keyword
-                values["amount"] = float(amount)
-                return trusted(Matter, values)
-            # The host's usual keywords (an amount, item codes) need no validator to judge them.
-            values = cached.__dict__.copy()
-            for k, v in fields.items():
-                if type(v) is _MATTER_PLAIN.get(k) and (type(v) is not str or (
-                        "\x00" not in v and (v.isascii() or not _SURROGATE.search(v)))):
-                    values[k] = v
-                elif k == "amount" and type(v) is int and v <= AMOUNT_MAX:  # float(10**400) would raise
-                    values[k] = float(v)
-                elif k == "organizer" and type(v) is str and v in ORGANIZERS:
-                    values[k] = v
-                elif v is not None:
-                    return coerce_matter(matter, fields)
-            amount = values["amount"]
-            if amount is not None:
-                _check_amount(amount)
-            return trusted(Matter, values)
-        return coerce_matter(matter, fields)
-
     def _bind_log(self) -> None:
         # A bound logger costs a twentieth of the lazy proxy per event; re-bound on every refresh
         # so an application's (re)configuration of structlog or logging is followed within refresh_interval.
@@ -389,7 +357,7 @@ class Engine(Closing):
                 vocabulary, or text holding an unpaired surrogate.
         """
         started = time.perf_counter()
-        mat = self._matter(matter, matter_fields)
+        mat = matter_of(self._matters, matter, matter_fields)
         listed = self._listed
         if at is None and self._clock is None:  # the host's usual call: _now's default clock inline
             t = _wall_clock()
@@ -434,7 +402,7 @@ class Engine(Closing):
             CheckError: as :meth:`check`, for the first subject that is invalid; ``no_data`` and
                 ``stale_data`` before any subject is checked.
         """
-        mat = self._matter(matter, matter_fields)
+        mat = matter_of(self._matters, matter, matter_fields)
         when, day = self._now(at)
         if self._listed.due():
             self._poll()
@@ -526,7 +494,7 @@ class Engine(Closing):
         Raises:
             CheckError: as :meth:`check`.
         """
-        mat = self._matter(matter, matter_fields)
+        mat = matter_of(self._matters, matter, matter_fields)
         when, day = self._now(at)
         if self._listed.due():
             self._poll()

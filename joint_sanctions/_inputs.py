@@ -180,6 +180,37 @@ def triage_many(subjects: Iterable[SubjectLike], hashes: set[int]) -> tuple[
     return norms, kinds, other, maybe_listed
 
 
+def matter_of(cache: dict[str, Matter], matter: MatterLike, fields: Mapping[str, Any]) -> Matter:
+    """The :class:`Matter` of a check: a matter-type id resolved once per engine (``cache``), and the
+    host's usual keywords (an amount, item codes) judged without a validator; else :func:`coerce_matter`."""
+    if not isinstance(matter, str):
+        return coerce_matter(matter, fields)
+    cached = cache.get(matter)
+    if cached is None:
+        cached = cache[matter] = coerce_matter(matter, {})
+    if not fields:
+        return cached
+    amount = fields.get("amount")
+    if len(fields) == 1 and (type(amount) is float or type(amount) is int) and 0 <= amount <= AMOUNT_MAX:
+        values = cached.__dict__.copy()  # an amount alone: the host's commonest keyword
+        values["amount"] = float(amount)
+        return trusted(Matter, values)
+    values = cached.__dict__.copy()
+    for k, v in fields.items():
+        if type(v) is _MATTER_PLAIN.get(k) and (type(v) is not str or (
+                "\x00" not in v and (v.isascii() or not _SURROGATE.search(v)))):
+            values[k] = v
+        elif k == "amount" and type(v) is int and v <= AMOUNT_MAX:  # float(10**400) would raise
+            values[k] = float(v)
+        elif k == "organizer" and type(v) is str and v in ORGANIZERS:
+            values[k] = v
+        elif v is not None:
+            return coerce_matter(matter, fields)
+    if values["amount"] is not None:
+        _check_amount(values["amount"])
+    return trusted(Matter, values)
+
+
 def coerce_matter(matter: MatterLike, extra: Mapping[str, Any]) -> Matter:
     """A :class:`Matter` from a model, a mapping or a matter-type id, plus host-known fields."""
     data: dict[str, Any]

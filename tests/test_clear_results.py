@@ -14,6 +14,7 @@ import pytest
 from joint_sanctions import CheckResult, Engine, Subject
 from joint_sanctions import _check as check_module
 from joint_sanctions._check import compile_paths
+from joint_sanctions._inputs import matter_of
 
 from .conftest import numbered_uscc, record, resident_id
 
@@ -160,7 +161,7 @@ def test_an_amount_alone_gives_the_validated_matter_or_the_same_error(make_engin
             return exc.code  # the message may show an int refused as the float it became
 
     expected = outcome(lambda: coerce_matter("bidding", {"amount": amount}))
-    assert outcome(lambda: engine._matter("bidding", {"amount": amount})) == expected
+    assert outcome(lambda: matter_of(engine._matters, "bidding", {"amount": amount})) == expected
     got = outcome(lambda: engine.check(numbered_uscc(1), "bidding", amount=amount))
     assert (got.matter if isinstance(got, CheckResult) else got) == expected
     if isinstance(got, CheckResult):
