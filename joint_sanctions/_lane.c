@@ -174,10 +174,9 @@ answer(PyObject *engine, PyObject *subject, PyObject *matter, PyObject *amount_g
     if (clock != Py_None || max_age != Py_None || !PyDict_Check(matters)) {
         goto leave;
     }
-    if ((cached = PyDict_GetItemWithError(matters, matter)) == NULL) {
+    if ((cached = PyDict_GetItemWithError(matters, matter)) == NULL || hold(&held, Py_NewRef(cached)) == NULL) {
         goto maybe_error;
     }
-    hold(&held, Py_NewRef(cached));
 
     /* No refresh due (ListedSubjects.due): no write of this process since, no poll of others' due. */
     if ((store = own(&held, mine, S_STORE)) == NULL || (listed = own(&held, mine, S_LISTED)) == NULL

@@ -124,7 +124,15 @@ read_subject(Held *held, PyObject *subject, Reading *r)
         return 0;
     }
     int known = r->type == Py_None ? 1 : PySet_Contains(SUBJECT_TYPES, r->type);
-    return known <= 0 ? known : read_parties(held, parties, r);
+    if (known <= 0) {
+        return known;
+    }
+    /* Held: the check runs Python code (ids, clocks) while the caller's dict could change meanwhile. */
+    if (hold(held, Py_NewRef(r->id)) == NULL || hold(held, Py_NewRef(r->name)) == NULL
+        || hold(held, Py_NewRef(r->type)) == NULL) {
+        return -1;
+    }
+    return read_parties(held, parties, r);
 }
 
 void

@@ -23,13 +23,18 @@ SHARED PyObject *clear_one(PyObject *const *args);
 
 /* The references one call holds, released together. */
 typedef struct {
-    PyObject *refs[32]; /* more than a call takes: 23, and one per related party */
+    PyObject *refs[32]; /* more than a call takes: 26, and one per related party (at most 4) */
     int n;
 } Held;
 
 static inline PyObject *
 hold(Held *held, PyObject *obj)
 {
+    if (obj != NULL && held->n == (int)(sizeof held->refs / sizeof held->refs[0])) {
+        Py_DECREF(obj); /* never so many: a lane bug, reported rather than written past the end */
+        PyErr_SetString(PyExc_SystemError, "joint_sanctions._speedups: the lane holds too many references");
+        return NULL;
+    }
     if (obj != NULL) {
         held->refs[held->n++] = obj;
     }
@@ -54,7 +59,7 @@ named(PyObject *name, PyObject *expected)
 
 /* What the clear result shows of a subject, and the ids the membership test asks about (_lane_subject.c). */
 typedef struct {
-    PyObject *id, *name, *type;       /* borrowed from the call's arguments */
+    PyObject *id, *name, *type;       /* the subject's (held for a mapping; a bare id is the call's argument) */
     PyObject *parties[MAX_PARTIES];   /* the related parties' normalised ids (held) */
     int n;
 } Reading;
