@@ -13,17 +13,27 @@ from __future__ import annotations
 import importlib
 import itertools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ._masking import _USCC_ALPHABET, _USCC_DEPARTMENTS, _USCC_VALUE
 
-__all__ = ["BUILT", "COMPILED", "bare_usccs", "bare_usccs_py", "check_ids", "check_ids_py", "compiled_applied",
-           "compiled_clear", "compiled_lane", "compiled_model", "uscc", "uscc_py"]
+__all__ = ["BUILT", "COMPILED", "Hashes", "bare_usccs", "bare_usccs_py", "check_ids", "check_ids_py", "compiled_applied",
+           "compiled_clear", "compiled_lane", "compiled_model", "membership", "uscc", "uscc_py"]
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class Hashes(Protocol):
+    """What the engine uses of the membership set (:data:`membership`): a set of ints has it all."""
+
+    def __contains__(self, value: object, /) -> bool: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[int]: ...
+    def add(self, value: int, /) -> None: ...
+    def update(self, values: Iterable[int], /) -> None: ...
 
 
 def _built() -> ModuleType | None:
@@ -68,7 +78,7 @@ def uscc_py(text: str) -> tuple[str, str] | None:
 uscc: Callable[[str], tuple[str, str] | None] = _speedups.uscc if _speedups is not None else uscc_py
 
 
-def bare_usccs_py(subjects: list[Any], hashes: set[int]) -> tuple[list[str | None], list[str], list[int]]:
+def bare_usccs_py(subjects: list[Any], hashes: Hashes) -> tuple[list[str | None], list[str], list[int]]:
     """check_many's first pass: per subject, its id and ``"uscc"`` when it is an upper-case USCC
     (:func:`uscc_py`) whose hash is not in ``hashes`` (no one so listed), else None and ``""``; third,
     the places of the others, which the caller judges."""
@@ -87,7 +97,7 @@ def bare_usccs_py(subjects: list[Any], hashes: set[int]) -> tuple[list[str | Non
 
 
 #: :func:`bare_usccs_py`, compiled when the helpers are.
-bare_usccs: Callable[[list[Any], set[int]], tuple[list[str | None], list[str], list[int]]] = (
+bare_usccs: Callable[[list[Any], Hashes], tuple[list[str | None], list[str], list[int]]] = (
     _speedups.bare_usccs if _speedups is not None else bare_usccs_py)
 
 
@@ -99,6 +109,13 @@ def check_ids_py(prefix: str, start: int = 1) -> Callable[[], str]:
 
 #: :func:`check_ids_py`, compiled when the helpers are (prefix: 16 ASCII characters).
 check_ids: Callable[[str], Callable[[], str]] = _speedups.CheckIds if _speedups is not None else check_ids_py
+
+
+#: The membership set of listed subjects' hash values (:mod:`._listed`): where compiled, a table of 64-bit
+#: values with a filter in front (``_membership.c``: a quarter of a set's memory, and a check of someone
+#: not listed reads ~1 MB that stays in cache instead of a 32 MB table); else a set, its twin.
+membership: Callable[[Iterable[int]], Hashes] = (
+    _speedups.Membership if _speedups is not None else set)
 
 
 def compiled_model(*setup: Any) -> Callable[..., Any] | None:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import _identifiers as identifiers
-from ._accel import bare_usccs
+from ._accel import Hashes, bare_usccs
 from ._accel import uscc as _uscc
 from ._conditions import AMOUNT_MAX
 from ._errors import CheckError, IdentifierError
@@ -127,7 +127,7 @@ def bare_subject(norm: str, kind: str) -> Subject:
     return trusted(Subject, {"id": norm, "id_kind": kind, "name": "", "subject_type": None, "related_parties": ()})
 
 
-def triage(subject: SubjectLike, hashes: set[int]) -> Subject | tuple[str, str, str, str | None]:
+def triage(subject: SubjectLike, hashes: Hashes) -> Subject | tuple[str, str, str, str | None]:
     """The validated subject if it or a related party may be listed, else the (id, kind, name,
     subject type) of its clear answer; invalid input raises ``CheckError``.
 
@@ -153,7 +153,7 @@ def triage(subject: SubjectLike, hashes: set[int]) -> Subject | tuple[str, str, 
     return subj
 
 
-def triage_many(subjects: Iterable[SubjectLike], hashes: set[int]) -> tuple[
+def triage_many(subjects: Iterable[SubjectLike], hashes: Hashes) -> tuple[
         list[str | None], list[str], dict[int, Subject | tuple[str, str, str, str | None]], list[Subject]]:
     """:func:`triage` of every subject of a ``check_many`` call, in order; the first invalid one raises.
 

@@ -330,24 +330,14 @@ clear_many(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return out;
 }
 
-int
-hash_listed(PyObject *subject_id, PyObject *hashes)
-{
-    Py_hash_t h = PyObject_Hash(subject_id);
-    PyObject *key = h == -1 ? NULL : PyLong_FromSsize_t(h);
-    int listed = key == NULL ? -1 : PySet_Contains(hashes, key);
-    Py_XDECREF(key);
-    return listed;
-}
-
 /* bare_usccs(subjects, hashes): for a check_many call, per subject its id and "uscc" when it is an
    upper-case USCC (uscc()) whose hash is not in `hashes` (no one so listed), else None and "";
    third, the places of the others, which the caller judges. */
 static PyObject *
 bare_usccs(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2 || !PyList_Check(args[0]) || !PyAnySet_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "bare_usccs(subjects, hashes): a list and a set");
+    if (nargs != 2 || !PyList_Check(args[0]) || !is_membership(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "bare_usccs(subjects, hashes): a list and a set or Membership");
         return NULL;
     }
     PyObject *subjects = args[0], *hashes = args[1];
@@ -536,7 +526,7 @@ PyInit__speedups(void)
         return NULL;
     }
     PyObject *module = PyModule_Create(&speedups);
-    if (module != NULL && (!lane_init(module) || PyType_Ready(&CheckIdsType) < 0
+    if (module != NULL && (!lane_init(module) || !membership_init(module) || PyType_Ready(&CheckIdsType) < 0
                            || PyModule_AddObjectRef(module, "CheckIds", (PyObject *)&CheckIdsType) < 0)) {
         Py_CLEAR(module);
     }

@@ -1,5 +1,6 @@
-/* What the two files of the compiled module share: _speedups.c (the helpers) and _lane.c (the check
- * lane). Hidden: one extension module's internals, never resolved against another library's symbols. */
+/* What the files of the compiled module share: _speedups.c (the helpers), _lane.c and _lane_subject.c
+ * (the check lane), _membership.c (the membership set). Hidden: one extension module's internals, never
+ * resolved against another library's symbols. */
 #ifndef JOINT_SANCTIONS_SPEEDUPS_H
 #define JOINT_SANCTIONS_SPEEDUPS_H
 
@@ -16,8 +17,14 @@ SHARED int is_uscc(PyObject *text);
 SHARED int ready(int for_clear);
 /* A model instance from its field values, as _models.trusted builds one (the dict is stolen). */
 SHARED PyObject *trusted(PyObject *cls, PyObject *values, PyObject *fields);
-/* 1 when hash(subject_id) is in the set `hashes`, 0 when not, -1 on error. */
+/* _membership.c: 1 when hash(subject_id) is in `hashes` (a Membership or a set), 0 when not, -1 on error. */
 SHARED int hash_listed(PyObject *subject_id, PyObject *hashes);
+/* Starts fetching what hash_listed(subject_id, hashes) will read, for a Membership and a str id. */
+SHARED void membership_prefetch(PyObject *hashes, PyObject *subject_id);
+/* Whether `hashes` is a Membership or a set or frozenset as such (what hash_listed takes). */
+SHARED int is_membership(PyObject *hashes);
+/* Adds the Membership type to the module (0 on error). */
+SHARED int membership_init(PyObject *module);
 /* clear()'s result: args are its nine arguments. */
 SHARED PyObject *clear_one(PyObject *const *args);
 
