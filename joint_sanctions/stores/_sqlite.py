@@ -87,6 +87,9 @@ def _to_row(record: CreditRecord, now: str) -> tuple[Any, ...]:
             record.ended_on.isoformat() if record.ended_on else None, now)
 
 
+#: The page cache of a store's connection, in KiB (it fills only as pages are read).
+_CACHE_KIB = 16 * 1024
+
 class SqliteStore(SqlStoreBase):
     """A :class:`~joint_sanctions.stores.SqlStore` in one SQLite file.
 
@@ -125,6 +128,10 @@ class SqliteStore(SqlStoreBase):
                 _enable_wal(self._conn, busy_timeout)
                 # In WAL mode NORMAL loses at most the last commits on power loss, never integrity.
                 self._conn.execute("PRAGMA synchronous = NORMAL")
+                # Room for the inner pages of both B-trees a check reads (records by id, and the subject
+                # index): ~3 MB at a million records. With SQLite's 2 MB default they are read again
+                # and again, 6.4 page reads a hit on a subject not seen before instead of 4.1.
+                self._conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
                 with self._lock:
                     self._migrate(self._conn, RECORD_MIGRATIONS)
                     self._restore_indexes(self._conn)
