@@ -97,6 +97,12 @@ trusted(PyObject *cls, PyObject *values, PyObject *fields)
         Py_DECREF(values);
         return NULL;
     }
+    /* Left out of the cyclic collector, with its dict: a frozen model of values holds no cycle, and
+       check_many's thousands of results (a hit's ~30 measures) were scanned by every young collection
+       while they lived. A dict later given a container is tracked again (CPython's rule); a cycle a host
+       makes through a model's dict by hand is not collected. */
+    PyObject_GC_UnTrack(values);
+    PyObject_GC_UnTrack(obj);
     Py_DECREF(values);
     return obj;
 }
