@@ -11,8 +11,9 @@
  *     if any, is a float or an int in [0, AMOUNT_MAX];
  *   - the engine has no injected clock and no max_data_age, its store has data (``oldest``), and no
  *     refresh is due (the store's local_writes as of the last refresh, next_poll not reached).
- * The engine's state is read on every call, as Engine.check reads it: a reload or a refresh is
- * followed at once. The wall clock is read once per check: every reason to leave is known before.
+ * The engine's state is as Engine.check reads it on every call: a reload or a refresh is followed at
+ * once (what the last call read is kept while the dicts it came from are unchanged: read_state). The
+ * wall clock is read once per check: every reason to leave is known before.
  * A check whose engine logs checks writes its check event as check's own path writes it.
  */
 #include "_speedups.h"
@@ -146,6 +147,74 @@ own(Held *held, PyObject *dict, PyObject *name)
     return v == NULL ? NULL : hold(held, Py_NewRef(v));
 }
 
+/* What a lane check reads of the engine (its own dict), then of its ListedSubjects (theirs). */
+enum { CLOCK, MAX_AGE, MATTERS, STORE, LISTED, DAY, CLEARS, COMPILED, ENGINE_VALUES,
+       HASHES = ENGINE_VALUES, LOCAL, NEXT_POLL, OLDEST, AS_OF, STATE_VALUES };
+static PyObject **STATE_NAMES[STATE_VALUES] = {&S_CLOCK, &S_MAX_AGE, &S_MATTERS, &S_STORE, &S_LISTED, &S_DAY,
+                                               &S_CLEARS, &S_COMPILED, &S_HASHES, &S_LOCAL, &S_NEXT_POLL,
+                                               &S_OLDEST, &S_DATA_AS_OF};
+
+/* The state the last call read, with the two dicts it came from and their version tags (PEP 509: a
+   dict's tag changes with every change to it, and no two dicts share one): while both dicts are the
+   same objects at the same tags, they hold these very values, and a call takes them without the
+   thirteen lookups. Borrowed, so never used unless the call holds both dicts. From Python 3.12 on
+   the tags are deprecated, and every call looks up. */
+static struct {
+    PyObject *mine, *theirs;
+    uint64_t mine_tag, theirs_tag;
+    PyObject *values[STATE_VALUES];
+} last;
+
+#if PY_VERSION_HEX < 0x030C0000
+#define TAG(dict) (((PyDictObject *)(dict))->ma_version_tag)
+#else
+#define TAG(dict) ((uint64_t)0)
+#endif
+
+/* The engine's state into `values` (held), as its dicts hold it now; 0 on error. */
+static int
+read_state(Held *held, PyObject *engine, PyObject **values)
+{
+    PyObject *mine = hold(held, PyObject_GenericGetDict(engine, NULL)), *theirs;
+    if (mine == NULL) {
+        return 0;
+    }
+    int cached = PY_VERSION_HEX < 0x030C0000 && mine == last.mine && TAG(mine) == last.mine_tag;
+    if (cached) {
+        if ((theirs = hold(held, PyObject_GenericGetDict(last.values[LISTED], NULL))) == NULL) {
+            return 0;
+        }
+        if (theirs == last.theirs && TAG(theirs) == last.theirs_tag) {
+            for (int i = 0; i < STATE_VALUES; i++) {
+                if ((values[i] = hold(held, Py_NewRef(last.values[i]))) == NULL) {
+                    return 0;
+                }
+            }
+            return 1;
+        }
+    }
+    for (int i = 0; i < ENGINE_VALUES; i++) {
+        if ((values[i] = own(held, mine, *STATE_NAMES[i])) == NULL) {
+            return 0;
+        }
+    }
+    if ((theirs = hold(held, PyObject_GenericGetDict(values[LISTED], NULL))) == NULL) {
+        return 0;
+    }
+    for (int i = ENGINE_VALUES; i < STATE_VALUES; i++) {
+        if ((values[i] = own(held, theirs, *STATE_NAMES[i])) == NULL) {
+            return 0;
+        }
+    }
+    /* Dict lookups by str keys run no Python code: both dicts are as they were read. */
+    last.mine = mine;
+    last.theirs = theirs;
+    last.mine_tag = TAG(mine);
+    last.theirs_tag = TAG(theirs);
+    memcpy(last.values, values, sizeof last.values);
+    return 1;
+}
+
 /* The clear result of check(subject, matter[, amount=...]) on `engine`, None when the lane leaves the
    call to check's own path (the module comment says when), NULL on error. Every reason to leave is
    known before the wall clock is read, so a check reads it once, whichever path answers. */
@@ -158,8 +227,7 @@ answer(PyObject *engine, PyObject *subject, PyObject *matter, PyObject *amount_g
     int ok, plain;
     Reading read;
     Held held = {.n = 0};
-    PyObject *result = NULL, *amount = NULL, *mine, *clock, *max_age, *matters, *cached, *store, *listed, *theirs;
-    PyObject *writes, *local, *mono, *next_poll, *oldest, *hashes;
+    PyObject *result = NULL, *amount = NULL, *state[STATE_VALUES], *cached, *writes, *mono;
     if ((plain = read_subject(&held, subject, &read)) <= 0) {
         goto maybe_error;
     }
@@ -167,64 +235,55 @@ answer(PyObject *engine, PyObject *subject, PyObject *matter, PyObject *amount_g
         goto maybe_error;
     }
     /* The membership first: its filter's words for these ids are fetched from memory (a cache miss
-       each, most of a lane check's wait) while the rest of the engine's state is read. */
-    if ((mine = hold(&held, PyObject_GenericGetDict(engine, NULL))) == NULL
-        || (listed = own(&held, mine, S_LISTED)) == NULL
-        || (theirs = hold(&held, PyObject_GenericGetDict(listed, NULL))) == NULL
-        || (hashes = own(&held, theirs, S_HASHES)) == NULL) {
+       each, most of a lane check's wait) while the rest is looked at. */
+    if (!read_state(&held, engine, state)) {
         goto done;
     }
-    membership_prefetch(hashes, read.id);
+    membership_prefetch(state[HASHES], read.id);
     for (int i = 0; i < read.n; i++) {
-        membership_prefetch(hashes, read.parties[i]);
+        membership_prefetch(state[HASHES], read.parties[i]);
     }
-    if ((clock = own(&held, mine, S_CLOCK)) == NULL || (max_age = own(&held, mine, S_MAX_AGE)) == NULL
-        || (matters = own(&held, mine, S_MATTERS)) == NULL) {
-        goto done;
-    }
-    if (clock != Py_None || max_age != Py_None || !PyDict_Check(matters)) {
+    if (state[CLOCK] != Py_None || state[MAX_AGE] != Py_None || !PyDict_Check(state[MATTERS])) {
         goto leave;
     }
-    if ((cached = PyDict_GetItemWithError(matters, matter)) == NULL || hold(&held, Py_NewRef(cached)) == NULL) {
+    if ((cached = PyDict_GetItemWithError(state[MATTERS], matter)) == NULL
+        || hold(&held, Py_NewRef(cached)) == NULL) {
         goto maybe_error;
     }
 
     /* No refresh due (ListedSubjects.due): no write of this process since, no poll of others' due. */
-    if ((store = own(&held, mine, S_STORE)) == NULL
-        || (writes = hold(&held, PyObject_GetAttr(store, S_LOCAL_WRITES))) == NULL
-        || (local = own(&held, theirs, S_LOCAL)) == NULL) {
+    if ((writes = hold(&held, PyObject_GetAttr(state[STORE], S_LOCAL_WRITES))) == NULL) {
         goto done;
     }
-    int changed = PyObject_RichCompareBool(writes, local, Py_NE);
+    int changed = PyObject_RichCompareBool(writes, state[LOCAL], Py_NE);
     if (changed != 0) {
         goto maybe_error;
     }
     mono = hold(&held, call_global(S_MONOTONIC));
     double m = clock_value(mono, &ok);
-    if (mono == NULL || (next_poll = own(&held, theirs, S_NEXT_POLL)) == NULL
-        || (oldest = own(&held, theirs, S_OLDEST)) == NULL) {
+    if (mono == NULL) {
         goto done;
     }
     /* ... the store has data, and no one is listed under this id. */
-    if (!ok || !PyFloat_CheckExact(next_poll) || !(m < PyFloat_AS_DOUBLE(next_poll)) || oldest == Py_None
-        || !is_membership(hashes)) {
+    if (!ok || !PyFloat_CheckExact(state[NEXT_POLL]) || !(m < PyFloat_AS_DOUBLE(state[NEXT_POLL]))
+        || state[OLDEST] == Py_None || !is_membership(state[HASHES])) {
         goto leave;
     }
-    int found = hash_listed(read.id, hashes);
+    int found = hash_listed(read.id, state[HASHES]);
     for (int i = 0; found == 0 && i < read.n; i++) {
-        found = hash_listed(read.parties[i], hashes);
+        found = hash_listed(read.parties[i], state[HASHES]);
     }
     if (found != 0) {
         goto maybe_error;
     }
 
     /* The check's time; its day is the one computed last (start <= t < end), or a new one. */
-    PyObject *now, *day, *clears, *compiled, *as_of, *mat, *when;
+    PyObject *now, *day = state[DAY], *mat, *when;
     if ((now = hold(&held, call_global(S_WALL_CLOCK))) == NULL) {
         goto done;
     }
     double t = PyFloat_AsDouble(now);
-    if ((t == -1.0 && PyErr_Occurred()) || (day = own(&held, mine, S_DAY)) == NULL) {
+    if (t == -1.0 && PyErr_Occurred()) {
         goto done;
     }
     if (!PyTuple_CheckExact(day) || PyTuple_GET_SIZE(day) != 3 || !PyFloat_CheckExact(PyTuple_GET_ITEM(day, 0))
@@ -235,12 +294,11 @@ answer(PyObject *engine, PyObject *subject, PyObject *matter, PyObject *amount_g
             goto done;
         }
     }
-    if ((clears = own(&held, mine, S_CLEARS)) == NULL || (compiled = own(&held, mine, S_COMPILED)) == NULL
-        || (as_of = own(&held, theirs, S_DATA_AS_OF)) == NULL || (mat = hold(&held, matter_with(cached, amount))) == NULL
-        || (when = hold(&held, utc_of(now))) == NULL) {
+    if ((mat = hold(&held, matter_with(cached, amount))) == NULL || (when = hold(&held, utc_of(now))) == NULL) {
         goto done;
     }
-    PyObject *one[9] = {clears, compiled, as_of, read.id, KIND_USCC, read.name, read.type, mat, when};
+    PyObject *one[9] = {state[CLEARS], state[COMPILED], state[AS_OF], read.id, KIND_USCC, read.name, read.type, mat,
+                        when};
     result = clear_one(one);
     goto done;
 

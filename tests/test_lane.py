@@ -191,6 +191,37 @@ def test_a_write_is_seen_before_the_lane_answers_again(engine: Engine, lane: Any
     assert lane(engine, numbered_uscc(5), "bidding").decision == "clear" and lane.answered == before + 1
 
 
+def test_the_lane_follows_the_engine_whatever_changed_since_its_last_answer(tmp_path: Path, shipped: Any,
+                                                                          lane: Any) -> None:
+    """The lane keeps what it read of an engine while the engine's and its listed subjects' dicts are
+    unchanged: two engines checked in turn each answer from their own store; a refresh's new data_as_of
+    shows in the next answer; a clock or an age limit set on an engine after lane answers sends the next
+    check to check as written."""
+    stores = [SqliteStore(tmp_path / f"{n}.db") for n in range(2)]
+    stores[0].upsert([record("R1", LISTED)])
+    stores[1].upsert([record("R2", UNLISTED)])
+    with Engine(measures=shipped, store=stores[0], clock=None, refresh_interval=3600) as one, \
+            Engine(measures=shipped, store=stores[1], clock=None, refresh_interval=3600) as two:
+        for engine in (one, two):
+            lane(engine, UNLISTED, "bidding")  # the first check of a matter resolves it: check as written
+        for _ in range(3):
+            before = lane.answered
+            assert lane(one, UNLISTED, "bidding").decision == "clear" and lane.answered == before + 1
+            assert lane(two, UNLISTED, "bidding").decision != "clear" and lane.answered == before + 1
+            assert lane(two, LISTED, "bidding").decision == "clear" and lane.answered == before + 2
+        as_of = lane(one, UNLISTED, "bidding").data_as_of
+        stores[0].upsert([record("R3", numbered_uscc(9), list_type="wage_arrears")])
+        lane(one, numbered_uscc(9), "bidding")  # refreshes (check as written)
+        after = lane(one, UNLISTED, "bidding").data_as_of
+        assert after != as_of and after == one._listed.data_as_of and "wage_arrears" in after
+        for name, value in (("_max_age", dt.timedelta(days=3650)), ("_clock", lambda: dt.datetime.now(dt.UTC))):
+            lane(one, UNLISTED, "bidding")
+            setattr(one, name, value)
+            before = lane.answered
+            assert lane(one, UNLISTED, "bidding").decision == "clear" and lane.answered == before
+            setattr(one, name, None)
+
+
 def test_a_poll_due_is_left_to_check_as_written(engine: Engine, lane: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """When the poll for other processes' writes is due, the lane leaves the check to the path that polls."""
     lane(engine, UNLISTED, "bidding")
