@@ -90,7 +90,10 @@ set_slot(PyObject *descriptor, PyObject *obj, PyObject *value)
 PyObject *
 trusted(PyObject *cls, PyObject *values, PyObject *fields)
 {
-    PyObject *obj = PyBaseObject_Type.tp_new((PyTypeObject *)cls, EMPTY_TUPLE, NULL);
+    /* Allocated as object.__new__ allocates it, without the inline attribute values it would give an
+       instance first (a managed dict, Python 3.11+): setting __dict__ would turn them into a dict only
+       to drop it for this one. */
+    PyObject *obj = ((PyTypeObject *)cls)->tp_alloc((PyTypeObject *)cls, 0);
     if (obj == NULL || set_slot(SET_DICT, obj, values) < 0 || set_slot(SET_FIELDS, obj, fields) < 0
         || set_slot(SET_EXTRA, obj, Py_None) < 0 || set_slot(SET_PRIVATE, obj, Py_None) < 0) {
         Py_XDECREF(obj);
