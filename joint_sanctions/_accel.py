@@ -20,7 +20,7 @@ from typing import Any, Protocol, TypeVar
 from ._masking import _USCC_ALPHABET, _USCC_DEPARTMENTS, _USCC_VALUE
 
 __all__ = ["BUILT", "COMPILED", "Hashes", "bare_usccs", "bare_usccs_py", "check_ids", "check_ids_py", "compiled_applied",
-           "compiled_clear", "compiled_lane", "compiled_model", "membership", "uscc", "uscc_py"]
+           "compiled_clear", "compiled_lane", "compiled_model", "membership", "triage_plain", "uscc", "uscc_py"]
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -116,6 +116,14 @@ check_ids: Callable[[str], Callable[[], str]] = _speedups.CheckIds if _speedups 
 #: not listed reads ~1 MB that stays in cache instead of a 32 MB table); else a set, its twin.
 membership: Callable[[Iterable[int]], Hashes] = (
     _speedups.Membership if _speedups is not None else set)
+
+
+#: ``_inputs.triage``'s clear answer, (id, "uscc", name, subject type), for an upper-case USCC or a plain
+#: mapping whose id is one, read as the check lane reads it, when no id it names is in ``hashes``; None for
+#: any other subject, which ``triage`` itself judges (check_many's mapping subjects). Compiled only: where
+#: it is None, triage judges every subject.
+triage_plain: Callable[[Any, Hashes], tuple[str, str, str, str | None] | None] | None = (
+    _speedups.triage_plain if _speedups is not None else None)
 
 
 def compiled_model(*setup: Any) -> Callable[..., Any] | None:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import _identifiers as identifiers
-from ._accel import Hashes, bare_usccs
+from ._accel import Hashes, bare_usccs, triage_plain
 from ._accel import uscc as _uscc
 from ._conditions import AMOUNT_MAX
 from ._errors import CheckError, IdentifierError
@@ -139,6 +139,8 @@ def triage(subject: SubjectLike, hashes: Hashes) -> Subject | tuple[str, str, st
         if hash(norm) not in hashes:
             return norm, kind, "", None
         return bare_subject(norm, kind)
+    if type(subject) is dict and triage_plain is not None and (clear := triage_plain(subject, hashes)) is not None:
+        return clear  # the usual unlisted mapping, read in C as below
     if type(subject) is dict and (read := _read_plain(subject)) is not None:
         norm, kind, given = read
         if hash(norm) in hashes:

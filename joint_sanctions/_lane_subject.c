@@ -135,6 +135,36 @@ read_subject(Held *held, PyObject *subject, Reading *r)
     return read_parties(held, parties, r);
 }
 
+/* triage_plain(subject, hashes): _inputs.triage's clear answer, (id, "uscc", name, subject type), for a
+   subject read_subject reads (an upper-case USCC, or a plain mapping whose id is one) when no id it names
+   is in `hashes`; None for any other subject, or one who may be listed, which triage then judges. */
+PyObject *
+triage_plain(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !is_membership(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "triage_plain(subject, hashes): hashes a Membership or a set");
+        return NULL;
+    }
+    if (PARSE_ID == NULL) { /* before setup_lane(): triage judges */
+        Py_RETURN_NONE;
+    }
+    Held held = {.n = 0};
+    Reading read;
+    PyObject *out = NULL;
+    int found = read_subject(&held, args[0], &read);
+    if (found == 0) {
+        out = Py_NewRef(Py_None);
+    } else if (found > 0) {
+        found = hash_listed(read.id, args[1]);
+        for (int i = 0; found == 0 && i < read.n; i++) {
+            found = hash_listed(read.parties[i], args[1]);
+        }
+        out = found < 0 ? NULL : found ? Py_NewRef(Py_None) : PyTuple_Pack(4, read.id, KIND_USCC, read.name, read.type);
+    }
+    release(&held);
+    return out;
+}
+
 void
 subject_setup(PyObject *parse_id, PyObject *subject_types, PyObject *roles)
 {

@@ -496,6 +496,7 @@ static PyMethodDef methods[] = {
     {"clear", (PyCFunction)(void (*)(void))clear, METH_FASTCALL, "ClearResults.build, compiled."},
     {"clear_many", (PyCFunction)(void (*)(void))clear_many, METH_FASTCALL, "clear() of many bare ids."},
     {"bare_usccs", (PyCFunction)(void (*)(void))bare_usccs, METH_FASTCALL, "check_many's unlisted USCCs."},
+    {"triage_plain", (PyCFunction)(void (*)(void))triage_plain, METH_FASTCALL, "triage's clear answer, compiled."},
     {"setup_models", (PyCFunction)(void (*)(void))setup_models, METH_FASTCALL, "BaseModel and its slots."},
     {"setup_clear", (PyCFunction)(void (*)(void))setup_clear, METH_FASTCALL, "What clear() uses."},
     {"setup_lane", (PyCFunction)(void (*)(void))setup_lane, METH_VARARGS | METH_KEYWORDS, "What the lane uses."},

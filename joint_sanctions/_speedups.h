@@ -73,6 +73,8 @@ typedef struct {
 
 /* The subject of a lane check read: 1 (read), 0 (leave it to check's own path), -1 (error). */
 SHARED int read_subject(Held *held, PyObject *subject, Reading *r);
+/* triage_plain(subject, hashes): _inputs.triage's clear answer for a subject the reading reads, else None. */
+SHARED PyObject *triage_plain(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 /* What the reading calls and consults (setup_lane hands them over), and its names (0 on error). */
 SHARED void subject_setup(PyObject *parse_id, PyObject *subject_types, PyObject *roles);
 SHARED int subject_names(void);
