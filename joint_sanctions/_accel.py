@@ -112,8 +112,8 @@ check_ids: Callable[[str], Callable[[], str]] = _speedups.CheckIds if _speedups 
 
 
 #: The membership set of listed subjects' hash values (:mod:`._listed`): where compiled, a table of 64-bit
-#: values with a filter in front (``_membership.c``: a quarter of a set's memory, and a check of someone
-#: not listed reads ~1 MB that stays in cache instead of a 32 MB table); else a set, its twin.
+#: values with a filter in front (``_membership.c``: a quarter to a third of a set's memory, and a check of
+#: someone not listed reads ~1 MB that stays in cache instead of a 32 MB table); else a set, its twin.
 membership: Callable[[Iterable[int]], Hashes] = (
     _speedups.Membership if _speedups is not None else set)
 

@@ -1,10 +1,11 @@
 """The subjects an engine knows to be listed, and when the store's data was written, kept current.
 
 The membership set holds ``hash(subject id)`` of every subject with an active record (64-bit values,
-not strings: a million subjects take 16 MB where compiled, :func:`~joint_sanctions._accel.membership`); a check of a subject not in it answers ``clear``
-without touching the database (:mod:`~joint_sanctions._check`). It is kept current: this process's
-own writes are noticed on the next check, other processes' writes within ``refresh_interval``
-seconds (one indexed query for what changed). The same refresh keeps the store's ``data_as_of``.
+not strings: a million subjects take 17 MB where compiled, :func:`~joint_sanctions._accel.membership`);
+a check of a subject not in it answers ``clear`` without touching the database
+(:mod:`~joint_sanctions._check`). It is kept current: this process's own writes are noticed on the
+next check, other processes' writes within ``refresh_interval`` seconds (one indexed query for what
+changed). The same refresh keeps the store's ``data_as_of``.
 """
 
 from __future__ import annotations

@@ -76,7 +76,6 @@ static PyObject *MODEL_BASE;                                /* pydantic.BaseMode
 static PyObject *SET_DICT, *SET_FIELDS, *SET_EXTRA, *SET_PRIVATE; /* BaseModel's slot descriptors */
 static PyObject *RESULT_FIELDS, *REF_FIELDS;                /* the shared fields-set of each model */
 static PyObject *MASK_PARSED, *MASK_TEXT;                   /* _masking.mask_parsed, mask_text */
-static PyObject *EMPTY_TUPLE;
 static PyObject *S_CHECK_ID, *S_CHECKED_AT, *S_SUBJECT, *S_MATTER_TYPE, *S_MATTER;
 static PyObject *S_ID, *S_ID_KIND, *S_NAME, *S_SUBJECT_TYPE, *S_TEMPLATE, *S_NEW_ID, *S_REBUILT;
 static PyObject *T_GOVERNMENT, *T_INDIVIDUAL, *T_LEGAL, *T_NATURAL;
@@ -521,7 +520,7 @@ PyInit__speedups(void)
     for (int i = 0; USCC_ALPHABET[i]; i++) {
         USCC_VALUE[(unsigned char)USCC_ALPHABET[i]] = (signed char)i;
     }
-    if ((KIND_USCC = intern("uscc")) == NULL || (EMPTY_TUPLE = PyTuple_New(0)) == NULL
+    if ((KIND_USCC = intern("uscc")) == NULL
         || (EMPTY_STR = intern("")) == NULL
         || (S_RECORD_IDS = intern("record_ids")) == NULL || (S_VIA = intern("via_related_party")) == NULL
         || (S_CHECK_ID = intern("check_id")) == NULL || (S_CHECKED_AT = intern("checked_at")) == NULL
