@@ -532,12 +532,15 @@ class Engine(Closing):
         decision: Decision = "clear"
         if records:
             facts, by_fact = _facts(subj, subject_type, mat, day, parties, records)
-            if any(compiled.candidates(f["record__list_type"], mat.matter_type) for f in facts):
-                memo, assembly = self._memo, self._assembly
-                if memo.compiled is compiled:
-                    groups = memo.fire_grouped(mat.matter_type, facts)
-                else:  # a reload in between: this check stays on its own revision
-                    groups = [(fid, (mid,)) for mid, fid in self._runner.fire(compiled, mat.matter_type, facts)]
+            memo, assembly = self._memo, self._assembly
+            if memo.compiled is compiled:  # it passes over facts no measure could fire on
+                groups = memo.fire_grouped(mat.matter_type, facts)
+            elif any(compiled.candidates(f["record__list_type"], mat.matter_type) for f in facts):
+                # A reload in between: this check stays on its own revision.
+                groups = [(fid, (mid,)) for mid, fid in self._runner.fire(compiled, mat.matter_type, facts)]
+            else:
+                groups = []
+            if groups:
                 if assembly.compiled is not compiled:
                     assembly = Assembly(compiled)
                 applied, party_records, decision = assembly.assemble(groups, by_fact, parties)
