@@ -11,6 +11,9 @@
  *     if any, is a float or an int in [0, AMOUNT_MAX];
  *   - the engine has no injected clock and no max_data_age, its store has data (``oldest``), and no
  *     refresh is due (the store's local_writes as of the last refresh, next_poll not reached).
+ * A bare USCC someone is listed under, in an otherwise plain call, is handed from there to the engine's
+ * store lookup (Engine._lookup) with what the lane has resolved, as check as written hands it: the
+ * Python method's own start (parsing, resolving the matter, the clock) is not done a second time.
  * The engine's state is as Engine.check reads it on every call: a reload or a refresh is followed at
  * once (what the last call read is kept while the dicts it came from are unchanged: read_state). The
  * wall clock is read once per check: every reason to leave is known before.
@@ -24,12 +27,10 @@
 
 static PyObject *GLOBALS;                        /* joint_sanctions._check's module dict */
 static PyObject *FROM_TIMESTAMP, *UTC;           /* datetime.fromtimestamp, datetime.UTC */
-static PyObject *MATTER_CLS, *MATTER_FIELDS;     /* Matter and its shared fields set */
-static double AMOUNT_MAX;
 static PyObject *S_WALL_CLOCK, *S_MONOTONIC, *S_CLOCK, *S_MAX_AGE, *S_MATTERS, *S_DAY, *S_STORE, *S_LISTED;
 static PyObject *S_LOCAL_WRITES, *S_LOCAL, *S_NEXT_POLL, *S_OLDEST, *S_HASHES, *S_COMPILED, *S_CLEARS;
 static PyObject *S_DATA_AS_OF, *S_NEW_DAY, *S_AMOUNT, *S_AT, *S_OPEN_CASE, *S_CALLER, *S_LOG_CHECKS, *S_LOG_CHECK;
-static PyObject *S_ID;
+static PyObject *S_ID, *S_LOOKUP, *S_DISTRICT, *S_BARE_SUBJECT, *S_CHECK_ERROR;
 static PyObject *S_OWN_IDS, *S_LOG, *S_INFO, *S_CHECK, *S_ROUND, *S_CHECK_ID, *S_REVISION, *S_MATTER_TYPE, *S_DECISION;
 static PyObject *S_SUBJECT, *EVENT_KEYS, *THREE; /* the check event's keyword names, in order; 3 */
 static PyObject *PERF_COUNTER; /* time.perf_counter: a logged check's start, as check's own path takes it */
@@ -79,45 +80,6 @@ utc(PyObject *module, PyObject *now)
         return NULL;
     }
     return utc_of(now);
-}
-
-/* The Matter of this check: the engine's cached one, or a copy of it with `amount` (float). */
-static PyObject *
-matter_with(PyObject *cached, PyObject *amount)
-{
-    if (amount == NULL) {
-        return Py_NewRef(cached);
-    }
-    PyObject *own = PyObject_GenericGetDict(cached, NULL);
-    if (own == NULL) {
-        return NULL;
-    }
-    PyObject *values = PyDict_Copy(own);
-    Py_DECREF(own);
-    if (values == NULL || PyDict_SetItem(values, S_AMOUNT, amount) < 0) {
-        Py_XDECREF(values);
-        return NULL;
-    }
-    return trusted(MATTER_CLS, values, MATTER_FIELDS);
-}
-
-/* The amount as _matter takes it without its general path: a new float, or NULL (the lane must leave
-   this call, or an error is set). */
-static PyObject *
-amount_value(PyObject *amount)
-{
-    if (PyFloat_CheckExact(amount)) {
-        double v = PyFloat_AS_DOUBLE(amount);
-        return v >= 0 && v <= AMOUNT_MAX ? Py_NewRef(amount) : NULL; /* NaN fails both */
-    }
-    if (PyLong_CheckExact(amount)) {
-        int overflow;
-        long long v = PyLong_AsLongLongAndOverflow(amount, &overflow);
-        /* Exact: any int up to AMOUNT_MAX (1e15) is below 2**53. */
-        return v == -1 && PyErr_Occurred() ? NULL
-               : !overflow && v >= 0 && (double)v <= AMOUNT_MAX ? PyFloat_FromDouble((double)v) : NULL;
-    }
-    return NULL;
 }
 
 static PyObject *
@@ -215,11 +177,53 @@ read_state(Held *held, PyObject *engine, PyObject **values)
     return 1;
 }
 
+/* What check as written does for a bare USCC the membership names, from the store lookup on: the
+   engine's _lookup of bare_subject(id, "uscc"), and on a CheckError its _district, as check's own
+   except clause calls it (a USCC is no region code: it raises that error again). */
+static PyObject *
+look_up(PyObject *engine, PyObject *compiled, PyObject *id, PyObject *mat, PyObject *when, PyObject *day,
+        PyObject *opens, PyObject *caller)
+{
+    PyObject *make = PyDict_GetItemWithError(GLOBALS, S_BARE_SUBJECT), *error = PyDict_GetItemWithError(GLOBALS,
+                                                                                                  S_CHECK_ERROR);
+    if (make == NULL || error == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_RuntimeError, "lane(): _check has no bare_subject or CheckError");
+        }
+        return NULL;
+    }
+    Py_INCREF(error); /* the lookup runs Python code */
+    PyObject *subj = PyObject_CallFunctionObjArgs(make, id, KIND_USCC, NULL), *result = NULL;
+    if (subj != NULL) {
+        result = PyObject_CallMethodObjArgs(engine, S_LOOKUP, compiled, subj, mat, when, day, opens, Py_None, caller,
+                                            NULL);
+    }
+    if (result == NULL && subj != NULL && PyErr_ExceptionMatches(error)) {
+        PyObject *type, *refused, *traceback;
+        PyErr_Fetch(&type, &refused, &traceback);
+        PyErr_NormalizeException(&type, &refused, &traceback);
+        if (traceback != NULL) {
+            PyException_SetTraceback(refused, traceback);
+        }
+        PyObject *both = PyObject_CallMethodObjArgs(engine, S_DISTRICT, id, refused, mat, when, Py_None, day, opens,
+                                                    caller, NULL);
+        Py_XDECREF(type);
+        Py_XDECREF(refused);
+        Py_XDECREF(traceback);
+        result = both == NULL ? NULL : Py_NewRef(PySequence_Fast_GET_ITEM(both, 0));
+        Py_XDECREF(both);
+    }
+    Py_XDECREF(subj);
+    Py_DECREF(error);
+    return result;
+}
+
 /* The clear result of check(subject, matter[, amount=...]) on `engine`, None when the lane leaves the
    call to check's own path (the module comment says when), NULL on error. Every reason to leave is
    known before the wall clock is read, so a check reads it once, whichever path answers. */
 static PyObject *
-answer(PyObject *engine, PyObject *subject, PyObject *matter, PyObject *amount_given)
+answer(PyObject *engine, PyObject *subject, PyObject *matter, PyObject *amount_given, PyObject *opens,
+       PyObject *caller, int *looked_up)
 {
     if (!PyUnicode_CheckExact(matter)) {
         Py_RETURN_NONE;
@@ -231,7 +235,7 @@ answer(PyObject *engine, PyObject *subject, PyObject *matter, PyObject *amount_g
     if ((plain = read_subject(&held, subject, &read)) <= 0) {
         goto maybe_error;
     }
-    if (amount_given != NULL && (amount = hold(&held, amount_value(amount_given))) == NULL) {
+    if (amount_given != NULL && (amount = hold(&held, lane_amount(amount_given))) == NULL) {
         goto maybe_error;
     }
     /* The membership first: its filter's words for these ids are fetched from memory (a cache miss
@@ -273,7 +277,9 @@ answer(PyObject *engine, PyObject *subject, PyObject *matter, PyObject *amount_g
     for (int i = 0; found == 0 && i < read.n; i++) {
         found = hash_listed(read.parties[i], state[HASHES]);
     }
-    if (found != 0) {
+    /* A bare USCC someone is listed under goes to the store lookup as check as written sends it. */
+    int hit = found > 0 && read.id == subject;
+    if (found != 0 && !hit) {
         goto maybe_error;
     }
 
@@ -289,12 +295,18 @@ answer(PyObject *engine, PyObject *subject, PyObject *matter, PyObject *amount_g
     if (!PyTuple_CheckExact(day) || PyTuple_GET_SIZE(day) != 3 || !PyFloat_CheckExact(PyTuple_GET_ITEM(day, 0))
         || !PyFloat_CheckExact(PyTuple_GET_ITEM(day, 1)) || !(PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(day, 0)) <= t)
         || !(t < PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(day, 1)))) {
-        PyObject *new_day = hold(&held, PyObject_CallMethodObjArgs(engine, S_NEW_DAY, now, NULL));
-        if (new_day == NULL) {
+        if ((day = hold(&held, PyObject_CallMethodObjArgs(engine, S_NEW_DAY, now, NULL))) == NULL) {
             goto done;
         }
+    } else {
+        day = PyTuple_GET_ITEM(day, 2);
     }
-    if ((mat = hold(&held, matter_with(cached, amount))) == NULL || (when = hold(&held, utc_of(now))) == NULL) {
+    if ((mat = hold(&held, lane_matter(cached, amount))) == NULL || (when = hold(&held, utc_of(now))) == NULL) {
+        goto done;
+    }
+    if (hit) {
+        *looked_up = 1;
+        result = look_up(engine, state[COMPILED], subject, mat, when, day, opens, caller);
         goto done;
     }
     PyObject *one[9] = {state[CLEARS], state[COMPILED], state[AS_OF], read.id, KIND_USCC, read.name, read.type, mat,
@@ -375,16 +387,19 @@ lane_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kw
 {
     CheckLane *self = (CheckLane *)callable;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf), nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
-    PyObject *amount = NULL;
-    int plain = nargs == 3;
+    PyObject *amount = NULL, *opens = Py_True, *caller = Py_None;
+    int plain = nargs == 3, looked_up = 0;
     for (Py_ssize_t i = 0; plain && i < nkw; i++) {
         PyObject *name = PyTuple_GET_ITEM(kwnames, i), *value = args[nargs + i];
         if (named(name, S_AMOUNT)) {
             amount = value;
         } else if (named(name, S_AT)) {
             plain = value == Py_None;
+        } else if (named(name, S_OPEN_CASE)) {
+            opens = value;
         } else {
-            plain = named(name, S_OPEN_CASE) || named(name, S_CALLER); /* no case opens for a clear answer */
+            plain = named(name, S_CALLER);
+            caller = value;
         }
     }
     if (plain) {
@@ -397,12 +412,13 @@ lane_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kw
         if (logged < 0 || (logged && (started = PyObject_CallNoArgs(PERF_COUNTER)) == NULL)) {
             return NULL;
         }
-        PyObject *result = answer(engine, args[1], args[2], amount);
+        PyObject *result = answer(engine, args[1], args[2], amount, opens, caller, &looked_up);
         if (result != Py_None) {
             if (result != NULL) {
-                self->answered++;
+                self->answered += !looked_up; /* answered whole in C */
                 if (logged) {
-                    PyObject *done = log_check(engine, result, started);
+                    PyObject *done = looked_up ? PyObject_CallMethodObjArgs(engine, S_LOG_CHECK, result, started, NULL)
+                                               : log_check(engine, result, started);
                     if (done == NULL) {
                         Py_CLEAR(result);
                     }
@@ -521,12 +537,12 @@ setup_lane(PyObject *module, PyObject *args, PyObject *kwargs)
                                      &given[8])) {
         return NULL;
     }
-    PyObject **slots[6] = {&GLOBALS, &FROM_TIMESTAMP, &UTC, &MATTER_CLS, &MATTER_FIELDS, &PERF_COUNTER};
-    for (int i = 0; i < 6; i++) {
-        Py_XSETREF(*slots[i], Py_NewRef(given[i]));
+    PyObject **slots[4] = {&GLOBALS, &FROM_TIMESTAMP, &UTC, &PERF_COUNTER};
+    PyObject *kept[4] = {given[0], given[1], given[2], given[5]};
+    for (int i = 0; i < 4; i++) {
+        Py_XSETREF(*slots[i], Py_NewRef(kept[i]));
     }
-    subject_setup(given[6], given[7], given[8]);
-    AMOUNT_MAX = amount_max;
+    subject_setup(given[6], given[7], given[8], given[3], given[4], amount_max);
     Py_RETURN_NONE;
 }
 
@@ -536,14 +552,14 @@ lane_init(PyObject *module)
     static const char *names[] = {"_wall_clock", "_monotonic", "_clock", "_max_age", "_matters", "_day", "store",
                                   "_listed", "local_writes", "local", "next_poll", "oldest", "hashes",
                                   "_compiled", "_clears", "data_as_of", "_new_day", "amount", "at", "open_case", "caller",
-                                  "_log_checks", "_log_check", "id",
-                                  "_own_ids", "_log", "info", "check", "__round__", "check_id", "revision",
+                                  "_log_checks", "_log_check", "id", "_lookup", "_district", "bare_subject",
+                                  "CheckError", "_own_ids", "_log", "info", "check", "__round__", "check_id", "revision",
                                   "matter_type", "decision", "subject"};
     PyObject **slots[] = {&S_WALL_CLOCK, &S_MONOTONIC, &S_CLOCK, &S_MAX_AGE, &S_MATTERS, &S_DAY, &S_STORE,
                           &S_LISTED, &S_LOCAL_WRITES, &S_LOCAL, &S_NEXT_POLL, &S_OLDEST, &S_HASHES,
                           &S_COMPILED, &S_CLEARS, &S_DATA_AS_OF, &S_NEW_DAY, &S_AMOUNT, &S_AT, &S_OPEN_CASE, &S_CALLER,
-                          &S_LOG_CHECKS, &S_LOG_CHECK, &S_ID,
-                          &S_OWN_IDS, &S_LOG, &S_INFO, &S_CHECK, &S_ROUND, &S_CHECK_ID, &S_REVISION,
+                          &S_LOG_CHECKS, &S_LOG_CHECK, &S_ID, &S_LOOKUP, &S_DISTRICT, &S_BARE_SUBJECT,
+                          &S_CHECK_ERROR, &S_OWN_IDS, &S_LOG, &S_INFO, &S_CHECK, &S_ROUND, &S_CHECK_ID, &S_REVISION,
                           &S_MATTER_TYPE, &S_DECISION, &S_SUBJECT};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if ((*slots[i] = PyUnicode_InternFromString(names[i])) == NULL) {

@@ -1,11 +1,13 @@
 /* The check lane's reading of a subject (_lane.c): a bare upper-case USCC, or a mapping of plain text
- * read as joint_sanctions._inputs._read_plain reads it, whose ids the membership test then asks about.
- * Part of the compiled module joint_sanctions._speedups (_speedups.h). */
+ * read as joint_sanctions._inputs._read_plain reads it, whose ids the membership test then asks about;
+ * and of the matter's amount. Part of the compiled module joint_sanctions._speedups (_speedups.h). */
 #include "_speedups.h"
 
 static PyObject *PARSE_ID;              /* _inputs._parse_id */
 static PyObject *SUBJECT_TYPES, *ROLES; /* the subject types a mapping may give (not region), the roles */
-static PyObject *S_ID, *S_NAME, *S_SUBJECT_TYPE, *S_RELATED_PARTIES, *S_ROLE;
+static PyObject *S_ID, *S_NAME, *S_SUBJECT_TYPE, *S_RELATED_PARTIES, *S_ROLE, *S_AMOUNT_KEY;
+static PyObject *MATTER_CLS, *MATTER_FIELDS; /* Matter and its shared fields set */
+static double AMOUNT_MAX;
 
 /* A name as _read_plain takes it: text without NUL. */
 static int
@@ -165,12 +167,55 @@ triage_plain(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return out;
 }
 
+/* The Matter of this check: the engine's cached one, or a copy of it with `amount` (float). */
+PyObject *
+lane_matter(PyObject *cached, PyObject *amount)
+{
+    if (amount == NULL) {
+        return Py_NewRef(cached);
+    }
+    PyObject *own = PyObject_GenericGetDict(cached, NULL);
+    if (own == NULL) {
+        return NULL;
+    }
+    PyObject *values = PyDict_Copy(own);
+    Py_DECREF(own);
+    if (values == NULL || PyDict_SetItem(values, S_AMOUNT_KEY, amount) < 0) {
+        Py_XDECREF(values);
+        return NULL;
+    }
+    return trusted(MATTER_CLS, values, MATTER_FIELDS);
+}
+
+/* The amount as _matter takes it without its general path: a new float, or NULL (the lane must leave
+   this call, or an error is set). */
+PyObject *
+lane_amount(PyObject *amount)
+{
+    if (PyFloat_CheckExact(amount)) {
+        double v = PyFloat_AS_DOUBLE(amount);
+        return v >= 0 && v <= AMOUNT_MAX ? Py_NewRef(amount) : NULL; /* NaN fails both */
+    }
+    if (PyLong_CheckExact(amount)) {
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(amount, &overflow);
+        /* Exact: any int up to AMOUNT_MAX (1e15) is below 2**53. */
+        return v == -1 && PyErr_Occurred() ? NULL
+               : !overflow && v >= 0 && (double)v <= AMOUNT_MAX ? PyFloat_FromDouble((double)v) : NULL;
+    }
+    return NULL;
+}
+
 void
-subject_setup(PyObject *parse_id, PyObject *subject_types, PyObject *roles)
+subject_setup(PyObject *parse_id, PyObject *subject_types, PyObject *roles, PyObject *matter, PyObject *matter_fields,
+              double amount_max)
 {
     Py_XSETREF(PARSE_ID, Py_NewRef(parse_id));
     Py_XSETREF(SUBJECT_TYPES, Py_NewRef(subject_types));
     Py_XSETREF(ROLES, Py_NewRef(roles));
+    Py_XSETREF(MATTER_CLS, Py_NewRef(matter));
+    Py_XSETREF(MATTER_FIELDS, Py_NewRef(matter_fields));
+    AMOUNT_MAX = amount_max;
 }
 
 int
@@ -179,5 +224,6 @@ subject_names(void)
     return (S_ID = PyUnicode_InternFromString("id")) != NULL && (S_NAME = PyUnicode_InternFromString("name")) != NULL
            && (S_SUBJECT_TYPE = PyUnicode_InternFromString("subject_type")) != NULL
            && (S_RELATED_PARTIES = PyUnicode_InternFromString("related_parties")) != NULL
-           && (S_ROLE = PyUnicode_InternFromString("role")) != NULL;
+           && (S_ROLE = PyUnicode_InternFromString("role")) != NULL
+           && (S_AMOUNT_KEY = PyUnicode_InternFromString("amount")) != NULL;
 }

@@ -75,8 +75,13 @@ typedef struct {
 SHARED int read_subject(Held *held, PyObject *subject, Reading *r);
 /* triage_plain(subject, hashes): _inputs.triage's clear answer for a subject the reading reads, else None. */
 SHARED PyObject *triage_plain(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+/* The Matter of a lane check: the engine's cached one, or a copy of it with `amount` (a float). */
+SHARED PyObject *lane_matter(PyObject *cached, PyObject *amount);
+/* An amount as the lane takes it: a new float in [0, AMOUNT_MAX], or NULL (leave; or an error is set). */
+SHARED PyObject *lane_amount(PyObject *amount);
 /* What the reading calls and consults (setup_lane hands them over), and its names (0 on error). */
-SHARED void subject_setup(PyObject *parse_id, PyObject *subject_types, PyObject *roles);
+SHARED void subject_setup(PyObject *parse_id, PyObject *subject_types, PyObject *roles, PyObject *matter,
+                          PyObject *matter_fields, double amount_max);
 SHARED int subject_names(void);
 
 /* _lane.c: setup_lane(), and the names and the CheckLane type it adds to the module (0 on error). */

@@ -19,7 +19,7 @@ import structlog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from joint_sanctions import CheckError, Engine, Matter, Subject, _accel
+from joint_sanctions import CheckError, Engine, Matter, Subject, _accel, case_book_for
 from joint_sanctions import _check as check_module
 from joint_sanctions._conditions import AMOUNT_MAX
 from joint_sanctions._inputs import _parse_id
@@ -272,6 +272,45 @@ def test_a_lane_check_writes_its_check_event(tmp_path: Path, shipped: Any, lane:
             for event in (fast, slow):
                 event.pop("check_id"), event.pop("duration_ms")
             assert fast == slow and fast["decision"] == "clear" and fast["subject"] == UNLISTED
+
+
+def test_a_listed_bare_uscc_goes_straight_to_the_store_lookup(tmp_path: Path, shipped: Any, lane: Any,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bare USCC someone is listed under is handed to the engine's lookup as check as written hands it
+    (not counted as answered in C): the same measures and hits, one case opened and then found again, with
+    the caller; none with open_case=False; with check events on, the event names the measures; a
+    CheckError of the lookup is the same error either way."""
+    store = SqliteStore(tmp_path / "records.db")
+    store.upsert([record("R1", LISTED)])
+    twin = Engine.check.__wrapped__ if hasattr(Engine.check, "__wrapped__") else Engine.check
+    with Engine(measures=shipped, store=store, clock=None) as engine:
+        lane(engine, UNLISTED, "bidding")
+        before = lane.answered
+        quiet = lane(engine, LISTED, "bidding", open_case=False, amount=5)
+        assert quiet.measures and quiet.case_id is None and lane.answered == before
+        assert _as_answered(lambda: lane(engine, LISTED, "bidding", open_case=False, amount=5)) == _twin(
+            engine, LISTED, "bidding", open_case=False, amount=5)
+        opened = lane(engine, LISTED, "bidding", caller="portal")
+        assert opened.case_id is not None and lane.answered == before
+        assert _as_answered(lambda: lane(engine, LISTED, "bidding")) == _twin(engine, LISTED, "bidding")
+        assert case_book_for(store).get(opened.case_id).caller == "portal"
+        with structlog.testing.capture_logs() as events:
+            engine._bind_log()
+            engine._log_checks = True
+            lane(engine, LISTED, "bidding", open_case=False)
+            twin(engine, LISTED, "bidding", open_case=False)
+        fast, slow = (e for e in events if e["event"] == "check")
+        for event in (fast, slow):
+            event.pop("check_id"), event.pop("duration_ms")
+        assert fast == slow and fast["measure_ids"] == [m.measure_id for m in quiet.measures]
+        engine._log_checks = False
+
+        def refuse(*_: Any) -> Any:
+            raise CheckError("stale_data", "refused in the lookup")
+
+        monkeypatch.setattr(engine, "_lookup", refuse)
+        assert _as_answered(lambda: lane(engine, LISTED, "bidding")) == _twin(engine, LISTED, "bidding") == (
+            "error", "stale_data", "refused in the lookup")
 
 
 def test_an_error_of_the_id_maker_reaches_the_caller(tmp_path: Path, shipped: Any, lane: Any) -> None:
