@@ -192,8 +192,10 @@ look_up(PyObject *engine, PyObject *compiled, PyObject *id, PyObject *mat, PyObj
         }
         return NULL;
     }
-    Py_INCREF(error); /* the lookup runs Python code */
+    Py_INCREF(make); /* the calls run Python code, which may rebind either name */
+    Py_INCREF(error);
     PyObject *subj = PyObject_CallFunctionObjArgs(make, id, KIND_USCC, NULL), *result = NULL;
+    Py_DECREF(make);
     if (subj != NULL) {
         result = PyObject_CallMethodObjArgs(engine, S_LOOKUP, compiled, subj, mat, when, day, opens, Py_None, caller,
                                             NULL);
