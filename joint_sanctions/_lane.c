@@ -220,9 +220,10 @@ look_up(PyObject *engine, PyObject *compiled, PyObject *id, PyObject *mat, PyObj
     return result;
 }
 
-/* The clear result of check(subject, matter[, amount=...]) on `engine`, None when the lane leaves the
-   call to check's own path (the module comment says when), NULL on error. Every reason to leave is
-   known before the wall clock is read, so a check reads it once, whichever path answers. */
+/* The answer to check(subject, matter[, amount=...]) on `engine`: the clear result, or for a bare USCC
+   someone is listed under the store lookup's (*looked_up set); None when the lane leaves the call to
+   check's own path (the module comment says when), NULL on error. Every reason to leave is known
+   before the wall clock is read, so a check reads it once, whichever path answers. */
 static PyObject *
 answer(PyObject *engine, PyObject *subject, PyObject *matter, PyObject *amount_given, PyObject *opens,
        PyObject *caller, int *looked_up)
@@ -399,9 +400,10 @@ lane_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kw
             plain = value == Py_None;
         } else if (named(name, S_OPEN_CASE)) {
             opens = value;
-        } else {
-            plain = named(name, S_CALLER);
+        } else if (named(name, S_CALLER)) {
             caller = value;
+        } else {
+            plain = 0;
         }
     }
     if (plain) {
