@@ -120,8 +120,8 @@ membership: Callable[[Iterable[int]], Hashes] = (
 
 #: ``_inputs.triage``'s clear answer, (id, "uscc", name, subject type), for an upper-case USCC or a plain
 #: mapping whose id is one, read as the check lane reads it, when no id it names is in ``hashes``; None for
-#: any other subject, which ``triage`` itself judges (check_many's mapping subjects). Compiled only: where
-#: it is None, triage judges every subject.
+#: any other subject, which ``triage`` itself judges (``triage_many``'s mapping subjects). Compiled only:
+#: where it is None, triage judges every subject.
 triage_plain: Callable[[Any, Hashes], tuple[str, str, str, str | None] | None] | None = (
     _speedups.triage_plain if _speedups is not None else None)
 

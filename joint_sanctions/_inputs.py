@@ -139,8 +139,6 @@ def triage(subject: SubjectLike, hashes: Hashes) -> Subject | tuple[str, str, st
         if hash(norm) not in hashes:
             return norm, kind, "", None
         return bare_subject(norm, kind)
-    if type(subject) is dict and triage_plain is not None and (clear := triage_plain(subject, hashes)) is not None:
-        return clear  # the usual unlisted mapping, read in C as below
     if type(subject) is dict and (read := _read_plain(subject)) is not None:
         norm, kind, given = read
         if hash(norm) in hashes:
@@ -175,7 +173,8 @@ def triage_many(subjects: Iterable[SubjectLike], hashes: Hashes) -> tuple[
             if hash(norm) not in hashes:
                 norms[place], kinds[place] = norm, kind
                 continue
-        read = triage(s, hashes)
+        # The usual unlisted mapping, read in C as triage reads it; any other subject, triage judges.
+        read = (triage_plain(s, hashes) if type(s) is dict and triage_plain is not None else None) or triage(s, hashes)
         if not isinstance(read, tuple):
             maybe_listed.append(read)
         other[place] = read

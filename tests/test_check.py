@@ -371,9 +371,9 @@ def test_triage_answers_clear_exactly_when_no_id_the_subject_names_is_listed(sub
                                                                             listed: list[bool]) -> None:
     """Triage gives a clear answer's parts (the validated subject's id, kind, name and type) exactly when
     neither the subject nor any related party is listed, else the validated Subject; an invalid
-    mapping is refused as coerce_subject refuses it. The membership is the engine's (where compiled,
-    triage_plain answers the plain mappings in C)."""
-    from joint_sanctions._accel import membership
+    mapping is refused as coerce_subject refuses it. The membership is the engine's; where compiled,
+    triage_plain (check_many's reading of plain mappings in C) gives triage's clear answer or None."""
+    from joint_sanctions._accel import membership, triage_plain
     from joint_sanctions._inputs import triage
 
     try:
@@ -390,6 +390,23 @@ def test_triage_answers_clear_exactly_when_no_id_the_subject_names_is_listed(sub
         assert got == expected
     else:
         assert got == (expected.id, expected.id_kind, expected.name, expected.subject_type)
+    if triage_plain is not None:
+        assert triage_plain(subject, hashes) in (None, got if isinstance(got, tuple) else None)
+
+
+def test_check_many_reads_a_plain_mapping_in_c_where_compiled() -> None:
+    """Where compiled, a plain mapping with a legal representative, no one listed, is answered by
+    triage_plain itself (check_many's commonest mapping); listed, it is left to triage."""
+    from joint_sanctions._accel import COMPILED, membership, triage_plain
+
+    subject = {"id": "91410100MA0000015B", "name": "某公司",
+               "related_parties": [{"role": "legal_representative", "id": "410102199003071230"}]}
+    if not COMPILED:
+        assert triage_plain is None
+        return
+    assert triage_plain is not None
+    assert triage_plain(subject, membership()) == ("91410100MA0000015B", "uscc", "某公司", None)
+    assert triage_plain(subject, membership([hash("410102199003071230")])) is None
 
 
 # --- resident ids typed into names (design.md §9 "Hostile input") ----------------------------------
