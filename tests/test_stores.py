@@ -107,6 +107,21 @@ def test_upsert_accepts_a_generator_larger_than_a_batch(store: RecordStore) -> N
     assert store.count() == 25_001
 
 
+def test_every_record_of_a_large_upsert_reads_back_whole(store: RecordStore) -> None:
+    """Records written many to a statement (SQLite: hundreds a statement) keep each field with its own
+    record across statement boundaries, on the first write and on an update of some of them."""
+    def varied(i: int, authority: str) -> CreditRecord:
+        return rec(f"R{i:05d}", PERSON if i % 3 else ACME, authority=f"{authority}{i}", reason=f"事由{i}",
+                   expires_on=None if i % 2 else dt.date(2030, 1, 1) + dt.timedelta(days=i),
+                   listed_on=dt.date(2020, 1, 1) + dt.timedelta(days=i))
+    first = [varied(i, "甲") for i in range(1_234)]
+    assert store.upsert(first) == len(first)
+    second = [varied(i, "乙") for i in range(0, 1_234, 7)]
+    store.upsert(second)
+    expected = {r.record_id: r for r in [*first, *second]}
+    assert {r.record_id: r for r in store.iter_records()} == expected
+
+
 def test_get_unknown_id_returns_none(store: RecordStore) -> None:
     """get() of an id never stored is None."""
     assert store.get("nope") is None

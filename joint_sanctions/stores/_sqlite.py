@@ -14,6 +14,8 @@ Every ``sqlite3`` error leaves this module as a :class:`StoreError`, translated 
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
 import os
 import sqlite3
 import threading
@@ -33,12 +35,20 @@ __all__ = ["RECORD_MIGRATIONS", "SqliteStore"]
 #: The record store's schema in SQLite, oldest first (see :func:`~._sql_store.record_migrations`).
 RECORD_MIGRATIONS: tuple[Migration, ...] = record_migrations(SQLITE)
 
-_UPSERT = (
-    f"INSERT INTO credit_records ({', '.join(FIELDS)}, updated_at, changed_version) "
-    f"VALUES ({', '.join('?' * len(FIELDS))}, ?, ?) "
-    f"ON CONFLICT (record_id) DO UPDATE SET "
-    + ", ".join(f"{name} = excluded.{name}" for name in (*FIELDS[1:], "updated_at", "changed_version"))
-)
+_UPSERT_COLUMNS = (*FIELDS, "updated_at", "changed_version")
+
+#: Records per upsert statement: each is one ``sqlite3_step`` with the GIL released (see
+#: :meth:`SqliteStore._write_records`); 500 × 19 parameters is within SQLite's limit since 3.32.
+_ROWS_PER_STATEMENT = 500
+
+
+@functools.lru_cache(maxsize=8)
+def _upsert(rows: int) -> str:
+    """The upsert of ``rows`` records in one statement."""
+    values = "(" + ", ".join("?" * len(_UPSERT_COLUMNS)) + ")"
+    return (f"INSERT INTO credit_records ({', '.join(_UPSERT_COLUMNS)}) VALUES {', '.join([values] * rows)} "
+            "ON CONFLICT (record_id) DO UPDATE SET "
+            + ", ".join(f"{name} = excluded.{name}" for name in _UPSERT_COLUMNS[1:]))
 
 
 @contextlib.contextmanager
@@ -192,7 +202,11 @@ class SqliteStore(SqlStoreBase):
     def _write_records(self, conn: sqlite3.Connection, records: Collection[CreditRecord], version: int,
                        clock: dict[str, Any]) -> None:
         now = clock["now"]
-        conn.executemany(_UPSERT, [(*_to_row(record, now), version) for record in records])
+        rows = [(*_to_row(record, now), version) for record in records]
+        per = min(_ROWS_PER_STATEMENT, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(_UPSERT_COLUMNS))
+        for start in range(0, len(rows), per):
+            chunk = rows[start:start + per]
+            conn.execute(_upsert(len(chunk)), list(itertools.chain.from_iterable(chunk)))
 
     def close(self) -> None:
         """Close the connection; later calls raise :class:`StoreError`."""
