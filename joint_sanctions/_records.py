@@ -25,10 +25,8 @@ import datetime as dt
 import difflib
 import json
 import os
-import queue
 import re
 import sys
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -187,30 +185,23 @@ def import_records(store: RecordStore, path: str | os.PathLike[str], batch_size:
     _tabular.max_input_bytes(max_input_mb)
     errors: list[ImportRowError] = []
     batch: list[tuple[int, CreditRecord]] = []
-    done = 0
+    stored = done = 0
     with store.bulk_load() if isinstance(store, BulkLoading) else contextlib.nullcontext():
-        writer = _BatchWriter(store)
-        try:
-            for line, item in read_records(path, max_input_mb):
-                done += 1
-                if isinstance(item, ImportRowError):
-                    errors.append(item)
-                    continue
-                batch.append((line, item))
-                if len(batch) >= batch_size:
-                    writer.put(batch)
-                    batch = []
-                    if progress is not None:
-                        progress(done)
-            if batch:
-                writer.put(batch)
-        except BaseException:
-            writer.finish(reraise=False)  # what was queued is still stored; the reader's error wins
-            raise
-        stored = writer.finish()
-    if writer.refused:
-        # A row that would undo a repair (docs/record-import.md, "When a record counts") is reported where it is in the file.
-        errors = sorted([*errors, *writer.refused], key=lambda error: error.line)
+        for line, item in read_records(path, max_input_mb):
+            done += 1
+            if isinstance(item, ImportRowError):
+                errors.append(item)
+                continue
+            batch.append((line, item))
+            if len(batch) >= batch_size:
+                stored += _write(store, batch, errors)
+                batch = []
+                if progress is not None:
+                    progress(done)
+        if batch:
+            stored += _write(store, batch, errors)
+    # A row that would undo a repair (docs/record-import.md, "When a record counts") is reported where it is in the file.
+    errors.sort(key=lambda error: error.line)
     if progress is not None:
         progress(done)
     name = os.fspath(path)
@@ -218,50 +209,20 @@ def import_records(store: RecordStore, path: str | os.PathLike[str], batch_size:
     return ImportReport(path=name, stored=stored, errors=errors)
 
 
-class _BatchWriter:
-    """Upserts batches in order on a thread of its own while the caller reads the next ones.
+def _write(store: RecordStore, batch: list[tuple[int, CreditRecord]], errors: list[ImportRowError]) -> int:
+    """Upsert one batch; add the rows the store refused to ``errors``; return the records stored.
 
-    Parsing and validating rows holds the GIL; SQLite and psycopg release it while the database
-    works, so the two overlap (a 1,000,000-row import takes about the longer of the two instead of
-    their sum). At most two batches wait, so memory stays bounded. The first store error stops the
-    writing; :meth:`put` and :meth:`finish` raise it in the caller's thread.
+    Written in the reading thread, between batches. A writer thread beside the reader was slower than
+    this: SQLite and psycopg release the GIL for each statement and must take it back from the thread
+    parsing rows, which keeps it, so the writer waited for the reader rather than working beside it
+    (1,000,000 rows into SQLite: 22.0 s with the thread, 20.1 s without; docs/performance.md).
     """
-
-    def __init__(self, store: RecordStore) -> None:
-        self._store = store
-        self._queue: queue.Queue[list[tuple[int, CreditRecord]] | None] = queue.Queue(maxsize=2)
-        self._stored = 0
-        self._error: BaseException | None = None
-        #: Rows the store refused because they would undo a repair, with their lines.
-        self.refused: list[ImportRowError] = []
-        self._thread = threading.Thread(target=self._run, name="joint-sanctions-import", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while (batch := self._queue.get()) is not None:
-            if self._error is None:
-                try:
-                    written, refused = self._store.upsert_checked(record for _, record in batch)
-                    self._stored += written
-                    if refused:
-                        # The last row of a repeated id is the one the store judged.
-                        lines = {record.record_id: line for line, record in batch}
-                        self.refused += [_row_error(lines[rid], why) for rid, why in refused.items()]
-                except BaseException as exc:  # noqa: BLE001 -- handed to the caller's thread
-                    self._error = exc
-
-    def put(self, batch: list[tuple[int, CreditRecord]]) -> None:
-        if self._error is not None:
-            raise self._error
-        self._queue.put(batch)
-
-    def finish(self, *, reraise: bool = True) -> int:
-        """Wait for every queued batch; return the records stored."""
-        self._queue.put(None)
-        self._thread.join()
-        if reraise and self._error is not None:
-            raise self._error
-        return self._stored
+    written, refused = store.upsert_checked(record for _, record in batch)
+    if refused:
+        # The last row of a repeated id is the one the store judged.
+        lines = {record.record_id: line for line, record in batch}
+        errors += [_row_error(lines[rid], why) for rid, why in refused.items()]
+    return written
 
 
 # --- file formats ---------------------------------------------------------------------------------
