@@ -391,6 +391,54 @@ def _lookup_uses_the_subject_index(database: Database, store: RecordStore) -> bo
 EXPECTED_INDEXES = ["credit_records_changed_version", "credit_records_subject_id"]
 
 
+def _schema(path: Path) -> dict[str, str]:
+    """Every table and index of the database (name → SQL), SQLite's own automatic ones left out."""
+    conn = sqlite3.connect(path)
+    try:
+        return dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL").fetchall())
+    finally:
+        conn.close()
+
+
+def test_records_table_is_a_rowid_table_whose_rows_sit_in_the_leaves(tmp_path: Path) -> None:
+    """SQLite keeps a WITHOUT ROWID table's whole rows in its inner pages too: with rows of a few hundred
+    bytes of Chinese text, a million records made a b-tree five levels deep that no page cache holds.
+    The records table is an ordinary table keyed by record_id."""
+    with SqliteStore(tmp_path / "r.db") as store:
+        store.upsert([rec("R1")])
+    table = _schema(tmp_path / "r.db")["credit_records"]
+    assert "WITHOUT ROWID" not in table.upper() and "record_id" in table
+
+
+def test_a_database_with_the_earlier_records_table_is_rebuilt_on_open_and_keeps_everything(tmp_path: Path) -> None:
+    """A file whose records table is still WITHOUT ROWID (records-0006 not applied) is rebuilt on open in
+    one transaction: every record, its history, every index on it (another stage's too), and the data
+    version and as-of stamps the engine reads are as they were."""
+    path = tmp_path / "old.db"
+    with SqliteStore(path) as store:
+        store.upsert([rec("R1", authority="甲法院"), rec("R2", BETA, expires_on=dt.date(2030, 1, 1))])
+        store.repair("R2")
+        assert store.migrate([Migration("test-0001", ("CREATE INDEX records_by_list ON credit_records (list_type)",))])
+        before = (list(store.iter_records()), store.history("R2"), store.data_version(), store.data_as_of())
+    schema = _schema(path)
+    with sqlite3.connect(path) as conn:  # back to the table as records-0001 made it
+        head, _, body = schema["credit_records"].partition("credit_records")
+        conn.execute(f"{head}old_records{body} WITHOUT ROWID")
+        conn.execute("INSERT INTO old_records SELECT * FROM credit_records")
+        conn.execute("DROP TABLE credit_records")
+        conn.execute("ALTER TABLE old_records RENAME TO credit_records")
+        for name, sql in schema.items():
+            if name.startswith("credit_records_") or name == "records_by_list":
+                conn.execute(sql)
+        conn.execute("DELETE FROM schema_migrations WHERE id = 'records-0006'")
+    assert "WITHOUT ROWID" in _schema(path)["credit_records"]
+    with SqliteStore(path) as store:
+        after = (list(store.iter_records()), store.history("R2"), store.data_version(), store.data_as_of())
+        applied = {row[0] for row in store.connection.execute("SELECT id FROM schema_migrations")}
+    assert after == before and "records-0006" in applied
+    assert _schema(path) == schema  # the same table and every index, by name and definition
+
+
 def test_bulk_load_into_an_empty_store_ends_with_every_index(database: Database) -> None:
     """A bulk load into an empty store builds its indexes once at the end: every record is stored,
     and afterwards the store has the same indexes, used the same way, as one written row by row."""

@@ -36,11 +36,13 @@ class Migration:
     Attributes:
         id: unique across every migration list that shares a database; prefix it with the stage
             (``records-0001``, ``cases-0001``) so lists never collide.
-        statements: SQL statements run in order, in the same transaction as the record of the id.
+        statements: SQL statements run in order, in the same transaction as the record of the id; a
+            step that fixed SQL cannot spell (one that reads the schema first) is a function given the
+            connection.
     """
 
     id: str
-    statements: tuple[str, ...]
+    statements: tuple[str | Callable[[Any], object], ...]
 
 
 _NAMED_PARAMETER = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
