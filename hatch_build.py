@@ -1,4 +1,4 @@
-"""Build hook: compile joint_sanctions/_speedups.c, _lane.c, _lane_subject.c and _membership.c, the optional
+"""Build hook: compile joint_sanctions/_speedups.c, _lane.c, _lane_subject.c, _membership.c and _hit.c, the optional
 compiled helpers.
 
 Where no C compiler (or no Python header) is at hand, the package is built without it and works
@@ -26,7 +26,8 @@ class SpeedupsHook(BuildHookInterface):
         if self.target_name != "wheel":
             return
         package = Path(self.root, "joint_sanctions")
-        sources = [str(package / name) for name in ("_speedups.c", "_lane.c", "_lane_subject.c", "_membership.c")]
+        sources = [str(package / name)
+                   for name in ("_speedups.c", "_lane.c", "_lane_subject.c", "_membership.c", "_hit.c")]
         name = "_speedups" + str(sysconfig.get_config_var("EXT_SUFFIX") or ".so")
         target = package / name if version == "editable" else Path(self.directory, "speedups", name)
         target.parent.mkdir(parents=True, exist_ok=True)

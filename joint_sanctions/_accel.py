@@ -20,7 +20,8 @@ from typing import Any, Protocol, TypeVar
 from ._masking import _USCC_ALPHABET, _USCC_DEPARTMENTS, _USCC_VALUE
 
 __all__ = ["BUILT", "COMPILED", "Hashes", "bare_usccs", "bare_usccs_py", "check_ids", "check_ids_py", "compiled_applied",
-           "compiled_clear", "compiled_lane", "compiled_model", "membership", "triage_plain", "uscc", "uscc_py"]
+           "compiled_clear", "compiled_hit_facts", "compiled_known_answers", "compiled_lane", "compiled_model",
+           "membership", "triage_plain", "uscc", "uscc_py"]
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -143,6 +144,27 @@ def compiled_applied() -> Callable[..., Any] | None:
         return None
     applied: Callable[..., Any] = _speedups.applied
     return applied
+
+
+def compiled_known_answers(*setup: Any) -> Callable[..., Any] | None:
+    """The compiled usual path of ``FiringMemo.fire_grouped`` (``known_answers(table, specs, matter_type,
+    facts)``, ``_memo.known_answers_py``'s twin), set up with the fact keys it reads and the memo's classes
+    of an absent field and of None; None without the compiled helpers."""
+    if _speedups is None:
+        return None
+    _speedups.setup_memo(*setup)
+    known: Callable[..., Any] = _speedups.known_answers
+    return known
+
+
+def compiled_hit_facts(*setup: Any) -> Callable[..., Any] | None:
+    """The compiled loop of ``_results._facts`` over the records (``_results.record_facts_py``'s twin), set up
+    with the fact keys it writes, the subject's own role and ``_results._utf8``; None without the helpers."""
+    if _speedups is None:
+        return None
+    _speedups.setup_hits(*setup)
+    facts: Callable[..., Any] = _speedups.hit_facts
+    return facts
 
 
 def compiled_clear(*setup: Any) -> tuple[Callable[..., Any], Callable[..., Any]] | None:

@@ -27,9 +27,10 @@ from __future__ import annotations
 import bisect
 import math
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from ._accel import compiled_known_answers
 from ._conditions import And, AnyOf, Compare, Expr, Or, fact_key
 
 # _compile builds the abstractions with this module, and _rules sits on _compile: the memo names
@@ -140,6 +141,35 @@ def abstract(spec: Abstraction, fact: Fact) -> tuple[Any, ...] | None:
     return tuple(out)
 
 
+Known = list[tuple[str, tuple[str, ...], str]]
+
+
+def known_answers_py(table: Mapping[tuple[tuple[str, str], tuple[Any, ...]], tuple[str, ...]],
+                     specs: Mapping[tuple[str, str], Abstraction], matter_type: str,
+                     facts: Sequence[Fact]) -> Known | None:
+    """(fact id, answer, list type) of each fact a measure may fire on, in order, when ``table`` knows every
+    one's class; None when any is not known or bypasses the memo (:meth:`FiringMemo.fire_grouped`'s usual
+    path)."""
+    found: Known = []
+    for fact in facts:
+        list_type = fact["record__list_type"]
+        rkey = (list_type, matter_type)
+        spec = specs.get(rkey)
+        if spec is None:
+            continue  # no measure for this list and matter type: nothing can fire
+        cls = abstract(spec, fact)
+        answer = None if cls is None else table.get((rkey, cls))
+        if answer is None:
+            return None
+        found.append((fact["id"], answer, list_type))
+    return found
+
+
+#: :func:`known_answers_py`, compiled where the package was built with a C compiler (_accel).
+known_answers: Callable[..., Known | None] = (
+    compiled_known_answers("record__list_type", "id", _ABSENT, _NONE) or known_answers_py)
+
+
 class FiringMemo:
     """The memo of one engine for one compiled revision, over its rule back end (thread-safe).
 
@@ -154,6 +184,7 @@ class FiringMemo:
         # (the first related party named for a measure follows it).
         self._by_ruleset = runner.name == "durable"
         self._table: dict[tuple[tuple[str, str], tuple[Any, ...]], tuple[str, ...]] = {}
+        self._specs = dict(compiled.abstractions)  # a dict of its own: the compiled known_answers takes dicts
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -176,19 +207,9 @@ class FiringMemo:
         caller may key what it derives from an answer by it."""
         # The usual hit: every fact's class is known. Anything else (a class not yet decided, one
         # that bypasses the memo) takes the general path below, which counts for itself.
-        table, specs = self._table, self.compiled.abstractions
-        found: list[tuple[str, tuple[str, ...], str]] = []
-        for fact in facts:
-            list_type = fact["record__list_type"]
-            rkey = (list_type, matter_type)
-            spec = specs.get(rkey)
-            if spec is None:
-                continue  # no measure for this list and matter type: nothing can fire
-            cls = abstract(spec, fact)
-            answer = None if cls is None else table.get((rkey, cls))
-            if answer is None:
-                return self._decide(matter_type, facts)
-            found.append((fact["id"], answer, list_type))
+        found = known_answers(self._table, self._specs, matter_type, facts)
+        if found is None:
+            return self._decide(matter_type, facts)
         with self._lock:
             self.hits += len(found)
         # Facts of one ruleset already side by side (always so for one or two facts) need no sort.

@@ -10,7 +10,7 @@ from itertools import repeat
 from typing import Any
 
 from . import _identifiers as identifiers
-from ._accel import compiled_applied, compiled_clear
+from ._accel import compiled_applied, compiled_clear, compiled_hit_facts
 from ._compile import BANS_MATTER, OVERDUE, SELF, CompiledMeasures, day_number
 from ._conditions import fact_key
 from ._inputs import _SURROGATE
@@ -79,9 +79,18 @@ def _facts(subj: Subject, subject_type: str, mat: Matter, day: dt.date,
         # Compared to the fen: a rounded amount is never written in exponent notation (0.00001 is
         # '1e-05'), which durable_rules cannot read (error 204); both back ends see this value.
         base["matter__amount"] = round(float(mat.amount), 2)
+    return record_facts(base, subj.id, parties, records, matter_type, item_code, day)
+
+
+Facts = tuple[list[dict[str, Any]], dict[str, tuple[CreditRecord, str]]]
+
+
+def record_facts_py(base: dict[str, Any], subject_id: str, parties: Mapping[str, RelatedParty],
+                    records: Sequence[CreditRecord], matter_type: str, item_code: str | None, day: dt.date) -> Facts:
+    """:func:`_facts` from its ``base`` (what every fact of the check shows alike): per record and role,
+    the fact (base's items, then the record's) and, by fact id, the record and role."""
     facts: list[dict[str, Any]] = []
     by_fact: dict[str, tuple[CreditRecord, str]] = {}
-    subject_id = subj.id
     for r in records:
         roles = [SELF] if r.subject_id == subject_id else []
         if r.subject_id in parties:
@@ -109,6 +118,12 @@ def _utf8(text: str) -> str:
     """Text as durable_rules can take it: an unpaired surrogate (which no UTF-8 store keeps, but an
     in-memory one may) becomes U+FFFD, for both rule back ends alike, rather than failing the check."""
     return _SURROGATE.sub("\ufffd", text)
+
+
+#: :func:`record_facts_py`, compiled where the package was built with a C compiler (_accel).
+record_facts: Callable[..., Facts] = compiled_hit_facts(
+    ("id", "party__role", "record__list_type", "record__authority", "record__document_no", "record__reason",
+     _BANS_MATTER, _OVERDUE), SELF, _utf8) or record_facts_py
 
 
 def _applied(compiled: CompiledMeasures, firings: Iterable[tuple[str, str]],

@@ -1,6 +1,6 @@
 /* What the files of the compiled module share: _speedups.c (the helpers), _lane.c and _lane_subject.c
- * (the check lane), _membership.c (the membership set). Hidden: one extension module's internals, never
- * resolved against another library's symbols. */
+ * (the check lane), _membership.c (the membership set), _hit.c (a hit's facts and the memo's answers).
+ * Hidden: one extension module's internals, never resolved against another library's symbols. */
 #ifndef JOINT_SANCTIONS_SPEEDUPS_H
 #define JOINT_SANCTIONS_SPEEDUPS_H
 
@@ -25,6 +25,8 @@ SHARED void membership_prefetch(PyObject *hashes, PyObject *subject_id);
 SHARED int is_membership(PyObject *hashes);
 /* Adds the Membership type to the module (0 on error). */
 SHARED int membership_init(PyObject *module);
+/* _hit.c: adds known_answers, hit_facts, setup_memo and setup_hits to the module (0 on error). */
+SHARED int hit_init(PyObject *module);
 /* clear()'s result: args are its nine arguments. */
 SHARED PyObject *clear_one(PyObject *const *args);
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import pickle
 import subprocess
@@ -17,10 +18,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from joint_sanctions import CheckResult, Matter, _accel
+from joint_sanctions import CheckResult, Matter, _accel, _memo, _results
 from joint_sanctions._check_chars import uscc_check_char
-from joint_sanctions._compile import CompiledMeasures
+from joint_sanctions._compile import SELF, CompiledMeasures
 from joint_sanctions._identifiers import parse_identifier
+from joint_sanctions._models import CreditRecord, RelatedParty, model_py
 from joint_sanctions._results import ClearResults
 from joint_sanctions._serving import compile_paths
 from joint_sanctions.testing import SequentialIds
@@ -47,6 +49,9 @@ def _compiled_module() -> Any:
         built.setup_models(BaseModel, *(BaseModel.__dict__[name] for name in (
             "__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")))
         built.setup_clear(CheckResult, SubjectRef, _RESULT_FIELDS, _REF_FIELDS, mask_parsed, mask_text)
+        built.setup_memo("record__list_type", "id", _memo._ABSENT, _memo._NONE)
+        built.setup_hits(("id", "party__role", "record__list_type", "record__authority", "record__document_no",
+                          "record__reason", _results._BANS_MATTER, _results._OVERDUE), SELF, _results._utf8)
     return built
 
 
@@ -331,3 +336,103 @@ def test_compiled_check_ids_are_unique_across_threads_and_refuse_misuse() -> Non
             _compiled_module().CheckIds(bad)
     with pytest.raises(TypeError):
         ids(1)
+
+
+# --- a hit's facts and the memo's known answers (_hit.c) ----------------------------------------------------
+
+
+def _odd_values(spec: Any) -> list[Any]:
+    """Values a fact field may hold against ``spec``: every constant, its neighbours as int and float, and
+    what the memo cannot class (NaN, a bool, a list, another type equal to a constant)."""
+    values: list[Any] = [None, True, False, math.nan, [1], "x", 0, 0.0, -1, 10**20]
+    for _, order, classes, constants in spec:
+        for c in order or ():
+            values += [c, c - 1, c + 1, float(c), c - 0.01, c + 0.01]
+        values += [v for _, v in classes] + [str(v) for v in constants] + [1.0, 1]
+    return values
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data())
+def test_the_compiled_known_answers_equal_their_twin(compiled: CompiledMeasures, data: st.DataObject) -> None:
+    """On facts holding each constant, its neighbours, absent fields, None and values the memo cannot class,
+    with some classes in the table and some not, the compiled known_answers returns what its twin returns:
+    the same answers in the same order, or None."""
+    speedups = _compiled_module()
+    specs = dict(compiled.abstractions)
+    rkeys = sorted(specs)
+    matter = data.draw(st.sampled_from(sorted({m for _, m in rkeys})))
+    lists = sorted({lt for lt, m in rkeys if m == matter}) + ["no_such_list"]
+    facts, table = [], {}
+    for i in range(data.draw(st.integers(0, 4))):
+        list_type = data.draw(st.sampled_from(lists))
+        fact: dict[str, Any] = {"id": f"f{i}", "record__list_type": list_type}
+        spec = specs.get((list_type, matter), ())
+        for key, *_ in spec:
+            if data.draw(st.booleans()):
+                fact[key] = data.draw(st.sampled_from(_odd_values(spec)))
+        facts.append(fact)
+        cls = _memo.abstract(spec, fact) if spec else None
+        if cls is not None and data.draw(st.booleans()):
+            table[((list_type, matter), cls)] = (f"M{i}",)
+    assert speedups.known_answers(table, specs, matter, facts) == _memo.known_answers_py(table, specs, matter, facts)
+
+
+def test_the_compiled_known_answers_bypass_a_value_equal_to_a_constant_of_another_type() -> None:
+    """1 where a rule compares with true is not classed as an int, though an int unequal to every constant
+    (0 here) is: the memo asks the back end, as the twin does, even when the table knows int's class."""
+    speedups = _compiled_module()
+    spec = ((_results._OVERDUE, None, {(bool, True): 0}, frozenset({True})),)
+    specs = {("court_defaulter", "bidding"): spec}
+    zero = {"id": "f0", "record__list_type": "court_defaulter", _results._OVERDUE: 0}
+    table = {(("court_defaulter", "bidding"), _memo.abstract(spec, zero)): ("M1",)}
+    assert speedups.known_answers(table, specs, "bidding", [zero]) == [("f0", ("M1",), "court_defaulter")]
+    one = {**zero, _results._OVERDUE: 1}
+    assert speedups.known_answers(table, specs, "bidding", [one]) is None
+    assert _memo.known_answers_py(table, specs, "bidding", [one]) is None
+
+
+def test_the_compiled_known_answers_refuse_what_is_not_a_memo() -> None:
+    """A table or abstractions that are not dicts, or a fact that is not one, raise TypeError."""
+    speedups = _compiled_module()
+    for args in (([], {}, "bidding", []), ({}, {}, "bidding", [1]), ({}, {}, "bidding", 3)):
+        with pytest.raises(TypeError):
+            speedups.known_answers(*args)
+
+
+_SURROGATE_TEXT = "法院\ud800"
+
+
+@st.composite
+def _records(draw: st.DrawFn, subjects: list[str]) -> CreditRecord:
+    days = st.sampled_from([None, dt.date(2025, 5, 31), dt.date(2025, 6, 1), dt.date(2025, 6, 2)])
+    texts = st.sampled_from(["", "郑州市中级人民法院", "court", _SURROGATE_TEXT])
+    fields = {name: None for name in CreditRecord.model_fields}
+    fields.update(record_id=f"R{draw(st.integers(0, 99))}", list_type=draw(st.sampled_from(["court_defaulter",
+                                                                                             "tax_credit_a"])),
+                  subject_id=draw(st.sampled_from(subjects)), subject_name="", status="active",
+                  authority=draw(texts), document_no=draw(texts), reason=draw(texts), listed_on=dt.date(2020, 1, 1),
+                  ban_matter_types=tuple(draw(st.lists(st.sampled_from(["bidding", "fiscal_funds"]), max_size=2))),
+                  ban_item_codes=tuple(draw(st.lists(st.sampled_from(["ZB-01", "ZB-02"]), max_size=2))),
+                  ban_until=draw(days), rectify_by=draw(days))
+    return model_py(CreditRecord, fields, set(fields))
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data())
+def test_the_compiled_hit_facts_equal_their_twin(data: st.DataObject) -> None:
+    """For records of the subject, of its related parties (one named twice over: both roles) and of others,
+    bans by matter type and by item code before, on and after their end, rectification deadlines, and texts
+    with a lone surrogate, the compiled facts and by_fact equal the twin's."""
+    speedups = _compiled_module()
+    subject, party, both = numbered_uscc(1), numbered_uscc(2), numbered_uscc(3)
+    parties = {party: RelatedParty(role="legal_representative", id=party),
+               both: RelatedParty(role="principal", id=both)}
+    subject_id = data.draw(st.sampled_from([subject, both]))
+    records = data.draw(st.lists(_records([subject, party, both, numbered_uscc(4)]), max_size=4))
+    base = {"matter__matter_type": "bidding", "check__day": 20250601}
+    args = (base, subject_id, parties, records, data.draw(st.sampled_from(["bidding", "fiscal_funds"])),
+            data.draw(st.sampled_from([None, "ZB-01"])), dt.date(2025, 6, 1))
+    got, want = speedups.hit_facts(*args), _results.record_facts_py(*args)
+    assert got == want and [list(f) for f in got[0]] == [list(f) for f in want[0]]  # keys in the same order too
+    assert all(f is not base for f in got[0]) and base == {"matter__matter_type": "bidding", "check__day": 20250601}
