@@ -21,7 +21,7 @@ from ._masking import _USCC_ALPHABET, _USCC_DEPARTMENTS, _USCC_VALUE
 
 __all__ = ["BUILT", "COMPILED", "Hashes", "bare_usccs", "bare_usccs_py", "check_ids", "check_ids_py", "compiled_applied",
            "compiled_clear", "compiled_hit_facts", "compiled_known_answers", "compiled_lane", "compiled_model",
-           "membership", "triage_plain", "uscc", "uscc_py"]
+           "compiled_stored_row", "membership", "triage_plain", "uscc", "uscc_py"]
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -165,6 +165,18 @@ def compiled_hit_facts(*setup: Any) -> Callable[..., Any] | None:
     _speedups.setup_hits(*setup)
     facts: Callable[..., Any] = _speedups.hit_facts
     return facts
+
+
+def compiled_stored_row(*setup: Any) -> Callable[..., Any] | None:
+    """The compiled usual path of ``SqlStoreBase._record`` (``stored_row(row, text_days)``: the record of a
+    stored row without a ban or region whose every value the engine knows, else None for the twin to judge),
+    set up with CreditRecord, the row's field names, the record's fields set and the vocabularies; None
+    without the compiled helpers. Needs :func:`compiled_model`'s set-up first."""
+    if _speedups is None:
+        return None
+    _speedups.setup_rows(*setup)
+    stored_row: Callable[..., Any] = _speedups.stored_row
+    return stored_row
 
 
 def compiled_clear(*setup: Any) -> tuple[Callable[..., Any], Callable[..., Any]] | None:

@@ -1,5 +1,6 @@
 /* What the files of the compiled module share: _speedups.c (the helpers), _lane.c and _lane_subject.c
- * (the check lane), _membership.c (the membership set), _hit.c (a hit's facts and the memo's answers).
+ * (the check lane), _membership.c (the membership set), _hit.c (a hit's facts and the memo's answers),
+ * _rows.c (stored rows as records).
  * Hidden: one extension module's internals, never resolved against another library's symbols. */
 #ifndef JOINT_SANCTIONS_SPEEDUPS_H
 #define JOINT_SANCTIONS_SPEEDUPS_H
@@ -27,6 +28,8 @@ SHARED int is_membership(PyObject *hashes);
 SHARED int membership_init(PyObject *module);
 /* _hit.c: adds known_answers, hit_facts, setup_memo and setup_hits to the module (0 on error). */
 SHARED int hit_init(PyObject *module);
+/* _rows.c: adds stored_row and setup_rows to the module (0 on error). */
+SHARED int rows_init(PyObject *module);
 /* clear()'s result: args are its nine arguments. */
 SHARED PyObject *clear_one(PyObject *const *args);
 

@@ -22,10 +22,14 @@ from joint_sanctions import CheckResult, Matter, _accel, _memo, _results
 from joint_sanctions._check_chars import uscc_check_char
 from joint_sanctions._compile import SELF, CompiledMeasures
 from joint_sanctions._identifiers import parse_identifier
-from joint_sanctions._models import CreditRecord, RelatedParty, model_py
+from joint_sanctions._models import CreditRecord, RelatedParty, fields_set, model_py
 from joint_sanctions._results import ClearResults
 from joint_sanctions._serving import compile_paths
+from joint_sanctions.stores import SqliteStore
+from joint_sanctions.stores._base import UnreadableRecordError
+from joint_sanctions.stores._sql_store import FIELDS
 from joint_sanctions.testing import SequentialIds
+from joint_sanctions.vocabulary import LIST_TYPES, RECORD_STATUSES, SUBJECT_TYPES
 
 from .conftest import PERSON, numbered_uscc, resident_id
 
@@ -50,6 +54,8 @@ def _compiled_module() -> Any:
             "__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")))
         built.setup_clear(CheckResult, SubjectRef, _RESULT_FIELDS, _REF_FIELDS, mask_parsed, mask_text)
         built.setup_memo("record__list_type", "id", _memo._ABSENT, _memo._NONE)
+        built.setup_rows(CreditRecord, FIELDS, fields_set(CreditRecord), frozenset(LIST_TYPES),
+                         frozenset(SUBJECT_TYPES), frozenset(RECORD_STATUSES))
         built.setup_hits(("id", "party__role", "record__list_type", "record__authority", "record__document_no",
                           "record__reason", _results._BANS_MATTER, _results._OVERDUE), SELF, _results._utf8)
     return built
@@ -436,3 +442,94 @@ def test_the_compiled_hit_facts_equal_their_twin(data: st.DataObject) -> None:
     got, want = speedups.hit_facts(*args), _results.record_facts_py(*args)
     assert got == want and [list(f) for f in got[0]] == [list(f) for f in want[0]]  # keys in the same order too
     assert all(f is not base for f in got[0]) and base == {"matter__matter_type": "bidding", "check__day": 20250601}
+
+
+# --- stored rows as records (_rows.c) ------------------------------------------------------------------------
+
+
+_GOOD_ROW = {"record_id": "R1", "list_type": "court_defaulter", "subject_id": "91350100M000100Y43",
+             "subject_name": "某公司", "subject_type": "legal_person", "authority": "郑州市中级人民法院",
+             "document_no": "（2024）豫01执1号", "listed_on": "2024-01-10", "expires_on": "2027-01-10",
+             "status": "active", "reason": "失信", "region_code": None, "rectify_by": None,
+             "ban_matter_types": "", "ban_item_codes": "", "ban_until": None, "ended_on": None}
+_ODD = {
+    "record_id": ["", 7, None, "长-ID-9"],
+    "list_type": ["foo", "", None, "tax_credit_a"],
+    "subject_id": ["", None, 5, "410102199003071230"],
+    "subject_name": [None, 3, ""],
+    "subject_type": [None, "", "alien", "natural_person"],
+    "authority": [None, "", "法院\ud800"],
+    "document_no": [None, ""],
+    "listed_on": ["2024-02-30", "", None, "20240110", dt.date(2024, 1, 10), dt.datetime(2024, 1, 10), 20240110,
+                  "2027-01-10"],
+    "expires_on": [None, "2024-01-10", "2024-01-09", "bad", dt.date(2030, 1, 1), "2024-01-11"],
+    "status": ["repaired", "removed", "gone", None],
+    "reason": [None, ""],
+    "region_code": ["410100", "41", None],
+    "rectify_by": [None, "2025-01-01", "x", dt.date(2025, 1, 1)],
+    "ban_matter_types": ["bidding", "bidding;fiscal_funds", "nope", None, ""],
+    "ban_item_codes": ["ZB-01", ";", None, ""],
+    "ban_until": [None, "2026-01-01", "never"],
+    "ended_on": [None, "2025-05-05", "later", dt.date(2025, 5, 5)],
+}
+
+
+@settings(max_examples=1500, deadline=None)
+@given(data=st.data(), text_days=st.booleans())
+def test_a_compiled_stored_row_equals_the_twins_record_or_is_left_to_it(tmp_path_factory: Any, data: st.DataObject,
+                                                                        text_days: bool) -> None:
+    """On rows with every field good, odd or of the wrong type (days as text for SQLite, as dates for
+    PostgreSQL), the compiled reader builds exactly the record the twin builds, and leaves to the twin (None)
+    every row the twin refuses: it never reads a row the engine does not know."""
+    speedups = _compiled_module()
+    values = dict(_GOOD_ROW)
+    for name in data.draw(st.lists(st.sampled_from(sorted(_ODD)), max_size=3, unique=True)):
+        values[name] = data.draw(st.sampled_from(_ODD[name]))
+    if not text_days and data.draw(st.booleans()):  # PostgreSQL hands days over as dates (text would be refused)
+        values = {k: dt.date.fromisoformat(v) if k in _DAYS and type(v) is str and _is_day(v) else v
+                  for k, v in values.items()}
+    row = tuple(values[name] for name in FIELDS)
+    got = speedups.stored_row(row, text_days)
+    store = _STORES.get("sqlite") or _STORES.setdefault("sqlite", SqliteStore(":memory:"))
+    twin = store._record_py if text_days else partial(_postgres_twin, store)
+    try:
+        want = twin(row)
+    except UnreadableRecordError:
+        assert got is None
+        return
+    assert got is None or (type(got) is CreditRecord and got == want and got.__dict__ == want.__dict__
+                           and list(got.__dict__) == list(want.__dict__) and got.model_fields_set == want.model_fields_set)
+
+
+_DAYS = ("listed_on", "expires_on", "rectify_by", "ban_until", "ended_on")
+_STORES: dict[str, Any] = {}
+
+
+def _is_day(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _postgres_twin(store: Any, row: tuple[Any, ...]) -> CreditRecord:
+    """The twin as PostgreSQL's dialect reads a row: days are taken as they come."""
+    from joint_sanctions.stores._sql import POSTGRESQL
+
+    dialect, store.dialect = store.dialect, POSTGRESQL
+    try:
+        return store._record_py(row)  # type: ignore[no-any-return]
+    finally:
+        store.dialect = dialect
+
+
+def test_the_compiled_stored_row_reads_the_usual_row_itself() -> None:
+    """The usual row (no ban, no region, days as text) is read in C where compiled, not left to the twin."""
+    speedups = _compiled_module()
+    row = tuple(_GOOD_ROW[name] for name in FIELDS)
+    got = speedups.stored_row(row, True)
+    assert got == SqliteStore(":memory:")._record_py(row) and got.listed_on == dt.date(2024, 1, 10)
+    assert speedups.stored_row(row[:-1], True) is None and speedups.stored_row(list(row), True) is None
+    undated = tuple(None if name in ("listed_on", "expires_on") else _GOOD_ROW[name] for name in FIELDS)
+    assert speedups.stored_row(undated, True) is None and speedups.stored_row(undated, False) is None

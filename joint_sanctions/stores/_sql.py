@@ -119,6 +119,11 @@ class Dialect:
         """A list of ids as the :attr:`in_list` parameter."""
         return self._ids(ids)
 
+    @property
+    def days_as_text(self) -> bool:
+        """Whether a day is stored as ``YYYY-MM-DD`` text, which :meth:`read_day` reads back as a date."""
+        return self.date == "TEXT"
+
     def read_day(self, value: Any) -> Any:
         """A stored date as a :class:`datetime.date`; a value that is none stays as it is (and the
         record reader refuses it)."""
