@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test bench bench-pg bench-http clean
 
-$(STAMP): pyproject.toml hatch_build.py joint_sanctions/_speedups.h joint_sanctions/_speedups.c joint_sanctions/_lane.c joint_sanctions/_lane_subject.c joint_sanctions/_membership.c joint_sanctions/_hit.c joint_sanctions/_rows.c
+$(STAMP): pyproject.toml hatch_build.py joint_sanctions/_speedups.h joint_sanctions/_speedups.c joint_sanctions/_lane.c joint_sanctions/_lane_subject.c joint_sanctions/_membership.c joint_sanctions/_hit.c joint_sanctions/_rows.c joint_sanctions/_csv_row.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'

@@ -1,5 +1,5 @@
-"""Build hook: compile joint_sanctions/_speedups.c, _lane.c, _lane_subject.c, _membership.c, _hit.c and
-_rows.c, the optional compiled helpers.
+"""Build hook: compile joint_sanctions/_speedups.c, _lane.c, _lane_subject.c, _membership.c, _hit.c,
+_rows.c and _csv_row.c, the optional compiled helpers.
 
 Where no C compiler (or no Python header) is at hand, the package is built without it and works
 the same, a little slower (joint_sanctions/_accel.py). An editable install compiles the module in
@@ -27,7 +27,8 @@ class SpeedupsHook(BuildHookInterface):
             return
         package = Path(self.root, "joint_sanctions")
         sources = [str(package / name)
-                   for name in ("_speedups.c", "_lane.c", "_lane_subject.c", "_membership.c", "_hit.c", "_rows.c")]
+                   for name in ("_speedups.c", "_lane.c", "_lane_subject.c", "_membership.c", "_hit.c", "_rows.c",
+                                "_csv_row.c")]
         name = "_speedups" + str(sysconfig.get_config_var("EXT_SUFFIX") or ".so")
         target = package / name if version == "editable" else Path(self.directory, "speedups", name)
         target.parent.mkdir(parents=True, exist_ok=True)

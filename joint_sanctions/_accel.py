@@ -20,8 +20,8 @@ from typing import Any, Protocol, TypeVar
 from ._masking import _USCC_ALPHABET, _USCC_DEPARTMENTS, _USCC_VALUE
 
 __all__ = ["BUILT", "COMPILED", "Hashes", "bare_usccs", "bare_usccs_py", "check_ids", "check_ids_py", "compiled_applied",
-           "compiled_clear", "compiled_hit_facts", "compiled_known_answers", "compiled_lane", "compiled_model",
-           "compiled_stored_row", "membership", "triage_plain", "uscc", "uscc_py"]
+           "compiled_clear", "compiled_csv_rows", "compiled_hit_facts", "compiled_known_answers", "compiled_lane",
+           "compiled_model", "compiled_stored_row", "membership", "triage_plain", "uscc", "uscc_py"]
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -177,6 +177,18 @@ def compiled_stored_row(*setup: Any) -> Callable[..., Any] | None:
     _speedups.setup_rows(*setup)
     stored_row: Callable[..., Any] = _speedups.stored_row
     return stored_row
+
+
+def compiled_csv_rows(*setup: Any) -> Callable[..., Any] | None:
+    """The compiled usual path of the CSV import's rows (``plain_csv_row(cells, columns)``: the record of a
+    row of known columns without a ban, region or deadline whose every value is well formed, else None for
+    ``_records._read_csv`` to read as written), set up with what ``_records`` reads rows with; None without
+    the compiled helpers. Needs :func:`compiled_model`'s set-up first."""
+    if _speedups is None:
+        return None
+    _speedups.setup_csv_rows(*setup)
+    plain: Callable[..., Any] = _speedups.plain_csv_row
+    return plain
 
 
 def compiled_clear(*setup: Any) -> tuple[Callable[..., Any], Callable[..., Any]] | None:

@@ -58,7 +58,8 @@ static int
 plain(PyObject *row)
 {
     PyObject *id = PyTuple_GET_ITEM(row, I_RECORD_ID), *type = PyTuple_GET_ITEM(row, I_SUBJECT_TYPE);
-    if (!PyUnicode_CheckExact(id) || PyUnicode_GET_LENGTH(id) == 0 || !known(LIST_TYPES, PyTuple_GET_ITEM(row, I_LIST_TYPE))
+    if (!PyUnicode_CheckExact(id) || PyUnicode_GET_LENGTH(id) == 0
+        || !known(LIST_TYPES, PyTuple_GET_ITEM(row, I_LIST_TYPE))
         || (type != Py_None && !known(SUBJECT_TYPES, type)) || !known(STATUSES, PyTuple_GET_ITEM(row, I_STATUS))
         || PyTuple_GET_ITEM(row, I_REGION) != Py_None || PyTuple_GET_ITEM(row, I_BAN_UNTIL) != Py_None) {
         return 0;

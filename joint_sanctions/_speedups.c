@@ -536,6 +536,7 @@ PyInit__speedups(void)
     }
     PyObject *module = PyModule_Create(&speedups);
     if (module != NULL && (!lane_init(module) || !membership_init(module) || !hit_init(module) || !rows_init(module)
+                           || !csv_rows_init(module)
                            || PyType_Ready(&CheckIdsType) < 0
                            || PyModule_AddObjectRef(module, "CheckIds", (PyObject *)&CheckIdsType) < 0)) {
         Py_CLEAR(module);

@@ -1,6 +1,6 @@
 /* What the files of the compiled module share: _speedups.c (the helpers), _lane.c and _lane_subject.c
  * (the check lane), _membership.c (the membership set), _hit.c (a hit's facts and the memo's answers),
- * _rows.c (stored rows as records).
+ * _rows.c (stored rows as records), _csv_row.c (CSV import rows as records).
  * Hidden: one extension module's internals, never resolved against another library's symbols. */
 #ifndef JOINT_SANCTIONS_SPEEDUPS_H
 #define JOINT_SANCTIONS_SPEEDUPS_H
@@ -30,6 +30,8 @@ SHARED int membership_init(PyObject *module);
 SHARED int hit_init(PyObject *module);
 /* _rows.c: adds stored_row and setup_rows to the module (0 on error). */
 SHARED int rows_init(PyObject *module);
+/* _csv_row.c: adds plain_csv_row and setup_csv_rows to the module (0 on error). */
+SHARED int csv_rows_init(PyObject *module);
 /* clear()'s result: args are its nine arguments. */
 SHARED PyObject *clear_one(PyObject *const *args);
 
