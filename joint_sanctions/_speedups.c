@@ -29,6 +29,7 @@
  */
 #include "_speedups.h"
 #include <stddef.h>
+#include <structmember.h>
 
 /* --- uscc ------------------------------------------------------------------------------------- */
 
@@ -86,15 +87,47 @@ set_slot(PyObject *descriptor, PyObject *obj, PyObject *value)
     return Py_TYPE(descriptor)->tp_descr_set(descriptor, obj, value);
 }
 
+/* Where BaseModel's three object slots sit in an instance (their member descriptors' offsets), -1 where a
+   descriptor is not a plain object slot: then the descriptors set them. */
+static Py_ssize_t SLOT_AT[3] = {-1, -1, -1};
+
+/* Sets a fresh instance's dict and slots as their descriptors would, without calling them: 1, or 0 when
+   that cannot be done here (the caller then calls the descriptors). */
+static int
+set_direct(PyObject *obj, PyObject *values, PyObject *fields)
+{
+    if (SLOT_AT[0] < 0 || SLOT_AT[1] < 0 || SLOT_AT[2] < 0) {
+        return 0;
+    }
+    PyObject **dict = _PyObject_GetDictPtr(obj);
+    if (dict == NULL || *dict != NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *given[3] = {fields, Py_None, Py_None};
+    for (int i = 0; i < 3; i++) {
+        PyObject **slot = (PyObject **)((char *)obj + SLOT_AT[i]);
+        if (*slot != NULL) { /* a fresh instance's slots are empty: anything else is not ours to write */
+            return 0;
+        }
+    }
+    *dict = Py_NewRef(values);
+    for (int i = 0; i < 3; i++) {
+        *(PyObject **)((char *)obj + SLOT_AT[i]) = Py_NewRef(given[i]);
+    }
+    return 1;
+}
+
 PyObject *
 trusted(PyObject *cls, PyObject *values, PyObject *fields)
 {
     /* Allocated as object.__new__ allocates it, without the inline attribute values it would give an
        instance first (a managed dict, Python 3.11+): setting __dict__ would turn them into a dict only
-       to drop it for this one. */
+       to drop it for this one. Its dict and slots are then written as their descriptors write them. */
     PyObject *obj = ((PyTypeObject *)cls)->tp_alloc((PyTypeObject *)cls, 0);
-    if (obj == NULL || set_slot(SET_DICT, obj, values) < 0 || set_slot(SET_FIELDS, obj, fields) < 0
-        || set_slot(SET_EXTRA, obj, Py_None) < 0 || set_slot(SET_PRIVATE, obj, Py_None) < 0) {
+    if (obj == NULL || (!set_direct(obj, values, fields)
+                        && (set_slot(SET_DICT, obj, values) < 0 || set_slot(SET_FIELDS, obj, fields) < 0
+                            || set_slot(SET_EXTRA, obj, Py_None) < 0 || set_slot(SET_PRIVATE, obj, Py_None) < 0))) {
         Py_XDECREF(obj);
         Py_DECREF(values);
         return NULL;
@@ -469,6 +502,14 @@ setup_models(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject **slots[5] = {&MODEL_BASE, &SET_DICT, &SET_FIELDS, &SET_EXTRA, &SET_PRIVATE};
     for (int i = 0; i < 5; i++) {
         Py_XSETREF(*slots[i], Py_NewRef(args[i]));
+    }
+    for (int i = 0; i < 3; i++) { /* the object slots a member descriptor writes (T_OBJECT_EX, writable) */
+        PyObject *descriptor = args[i + 2];
+        PyMemberDef *member = Py_IS_TYPE(descriptor, &PyMemberDescr_Type)
+                                  ? ((PyMemberDescrObject *)descriptor)->d_member : NULL;
+        SLOT_AT[i] = member != NULL && member->type == T_OBJECT_EX && !(member->flags & READONLY)
+                             && PyType_IsSubtype((PyTypeObject *)args[0], PyDescr_TYPE(descriptor))
+                         ? member->offset : -1;
     }
     Py_RETURN_NONE;
 }

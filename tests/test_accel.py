@@ -183,6 +183,11 @@ def test_a_compiled_model_equals_one_built_by_its_twin(compiled: CompiledMeasure
     got, want = speedups.model(Hit, values, fields_set), model_py(Hit, dict(fields), fields_set)
     assert type(got) is Hit and got == want == Hit.model_validate(fields) and got.__dict__ is values
     assert got.model_fields_set == fields_set and pickle.loads(pickle.dumps(got)) == got
+    assert got.__pydantic_fields_set__ is fields_set and got.__pydantic_extra__ is None and got.__pydantic_private__ is None
+    held = sys.getrefcount(fields_set)
+    for _ in range(100):  # each model holds its slots' values once, and gives them back when freed
+        speedups.model(Hit, dict(fields), fields_set)
+    assert sys.getrefcount(fields_set) == held
     for bad in ((dict, values, fields_set), (SubjectRef, list(values), fields_set), (Hit,)):
         with pytest.raises(TypeError):
             speedups.model(*bad)
