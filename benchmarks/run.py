@@ -372,7 +372,8 @@ def footer(res: dict[str, Any], extra: dict[str, Any]) -> str:
     ]
     lane = res.get("lane_share")
     notes.append(
-        "This project's compiled helpers (joint_sanctions/_speedups.c, _lane.c, _lane_subject.c, _membership.c; docs/performance.md): "
+        "This project's compiled helpers (joint_sanctions/_speedups.c, _lane.c, _lane_subject.c, _membership.c, _hit.c, "
+        "_rows.c, _csv_row.c; docs/performance.md): "
         + ("in use" if res.get("compiled_helpers") else "NOT in use (pure Python: built without a C compiler, "
            "or JOINT_SANCTIONS_PURE_PYTHON set)")
         + ("." if lane is None else f"; the check lane answered {lane:.1%} of the mixed stream's checks whole in C.")
