@@ -34,8 +34,9 @@ from .._errors import JointSanctionsError, StoreError
 from .._identifiers import mask_text
 from .._models import CreditRecord
 from .._text import redact_url
+from ._record_migrations import record_migrations
 from ._sql import POSTGRESQL, Dialect, Migration
-from ._sql_store import FIELDS, SqlStoreBase, joined, record_migrations
+from ._sql_store import FIELDS, SqlStoreBase, joined
 
 __all__ = ["RECORD_MIGRATIONS", "PostgresStore"]
 

@@ -26,13 +26,14 @@ from typing import Any
 
 from .._errors import JointSanctionsError, StoreError
 from .._models import CreditRecord
+from ._record_migrations import record_migrations
 from ._sql import SQLITE, Dialect, Migration
-from ._sql_store import FIELDS, SqlStoreBase, joined, record_migrations
+from ._sql_store import FIELDS, SqlStoreBase, joined
 
 __all__ = ["RECORD_MIGRATIONS", "SqliteStore"]
 
 
-#: The record store's schema in SQLite, oldest first (see :func:`~._sql_store.record_migrations`).
+#: The record store's schema in SQLite, oldest first (see :func:`~._record_migrations.record_migrations`).
 RECORD_MIGRATIONS: tuple[Migration, ...] = record_migrations(SQLITE)
 
 _UPSERT_COLUMNS = (*FIELDS, "updated_at", "changed_version")
