@@ -64,6 +64,12 @@ abstract(PyObject *spec, PyObject *fact)
     }
     for (Py_ssize_t k = 0; k < n; k++) {
         PyObject *field = PyTuple_GET_ITEM(spec, k); /* (key, order, classes, values) */
+        if (!PyTuple_Check(field) || PyTuple_GET_SIZE(field) != 4 || !PyDict_Check(PyTuple_GET_ITEM(field, 2))
+            || !PyAnySet_Check(PyTuple_GET_ITEM(field, 3))
+            || (PyTuple_GET_ITEM(field, 1) != Py_None && !PyTuple_Check(PyTuple_GET_ITEM(field, 1)))) {
+            PyErr_SetString(PyExc_TypeError, "known_answers: an abstraction's field is (key, order, classes, values)");
+            goto error;
+        }
         PyObject *order = PyTuple_GET_ITEM(field, 1), *classes = PyTuple_GET_ITEM(field, 2);
         PyObject *v = PyDict_GetItemWithError(fact, PyTuple_GET_ITEM(field, 0)), *cls;
         if (v == NULL) {
@@ -365,7 +371,7 @@ record_facts(PyObject *record, PyObject *const *args, PyObject *facts, PyObject 
         }
     }
     for (int i = 0; i < n_roles; i++) {
-        PyObject *fact_id = PyUnicode_FromFormat("%U:%U", roles[i], record_id), *pair = NULL, *fact = NULL;
+        PyObject *fact_id = PyUnicode_FromFormat("%S:%S", roles[i], record_id), *pair = NULL, *fact = NULL;
         int bad = fact_id == NULL || (pair = PyTuple_Pack(2, record, roles[i])) == NULL
                   || PyDict_SetItem(by_fact, fact_id, pair) < 0
                   || (fact = one_fact(base, fact_id, roles[i], list_type, texts, bans, overdue)) == NULL

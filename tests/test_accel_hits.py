@@ -86,9 +86,13 @@ def test_the_compiled_known_answers_bypass_a_value_equal_to_a_constant_of_anothe
 
 
 def test_the_compiled_known_answers_refuse_what_is_not_a_memo() -> None:
-    """A table or abstractions that are not dicts, or a fact that is not one, raise TypeError."""
+    """A table or abstractions that are not dicts, a fact that is not one, or an abstraction of another
+    shape, raise TypeError."""
     speedups = _compiled_module()
-    for args in (([], {}, "bidding", []), ({}, {}, "bidding", [1]), ({}, {}, "bidding", 3)):
+    bad_spec = {("court_defaulter", "bidding"): (("record__overdue", [1], {}, frozenset()),)}
+    fact = [{"id": "f0", "record__list_type": "court_defaulter", "record__overdue": 1}]
+    for args in (([], {}, "bidding", []), ({}, {}, "bidding", [1]), ({}, {}, "bidding", 3),
+                 ({}, bad_spec, "bidding", fact)):
         with pytest.raises(TypeError):
             speedups.known_answers(*args)
 
@@ -185,7 +189,8 @@ def test_a_compiled_stored_row_equals_the_twins_record_or_is_left_to_it(tmp_path
         assert got is None
         return
     assert got is None or (type(got) is CreditRecord and got == want and got.__dict__ == want.__dict__
-                           and list(got.__dict__) == list(want.__dict__) and got.model_fields_set == want.model_fields_set)
+                           and list(got.__dict__) == list(want.__dict__)
+                           and got.model_fields_set == want.model_fields_set)
 
 
 _DAYS = ("listed_on", "expires_on", "rectify_by", "ban_until", "ended_on")
