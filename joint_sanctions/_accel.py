@@ -20,8 +20,8 @@ from typing import Any, Protocol, TypeVar
 from ._masking import _USCC_ALPHABET, _USCC_DEPARTMENTS, _USCC_VALUE
 
 __all__ = ["BUILT", "COMPILED", "Hashes", "bare_usccs", "bare_usccs_py", "check_ids", "check_ids_py", "compiled_applied",
-           "compiled_clear", "compiled_csv_rows", "compiled_hit_facts", "compiled_known_answers", "compiled_lane",
-           "compiled_model", "compiled_stored_row", "membership", "triage_plain", "uscc", "uscc_py"]
+           "compiled_clear", "compiled_helper", "compiled_lane", "compiled_model", "membership", "triage_plain", "uscc",
+           "uscc_py"]
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -146,49 +146,17 @@ def compiled_applied() -> Callable[..., Any] | None:
     return applied
 
 
-def compiled_known_answers(*setup: Any) -> Callable[..., Any] | None:
-    """The compiled usual path of ``FiringMemo.fire_grouped`` (``known_answers(table, specs, matter_type,
-    facts)``, ``_memo.known_answers_py``'s twin), set up with the fact keys it reads and the memo's classes
-    of an absent field and of None; None without the compiled helpers."""
+def compiled_helper(name: str, setup: str, *args: Any) -> Callable[..., Any] | None:
+    """The compiled helper ``name`` once ``setup(*args)`` has handed it what it reads (the classes,
+    vocabularies and functions its twin uses); None without the compiled helpers. The caller names the
+    twin it replaces: ``known_answers`` (``_memo``), ``hit_facts`` (``_results``), ``stored_row``
+    (``stores._sql_store``) and ``plain_csv_row`` (``_records``); the last two need :func:`compiled_model`'s
+    set-up first."""
     if _speedups is None:
         return None
-    _speedups.setup_memo(*setup)
-    known: Callable[..., Any] = _speedups.known_answers
-    return known
-
-
-def compiled_hit_facts(*setup: Any) -> Callable[..., Any] | None:
-    """The compiled loop of ``_results._facts`` over the records (``_results.record_facts_py``'s twin), set up
-    with the fact keys it writes, the subject's own role and ``_results._utf8``; None without the helpers."""
-    if _speedups is None:
-        return None
-    _speedups.setup_hits(*setup)
-    facts: Callable[..., Any] = _speedups.hit_facts
-    return facts
-
-
-def compiled_stored_row(*setup: Any) -> Callable[..., Any] | None:
-    """The compiled usual path of ``SqlStoreBase._record`` (``stored_row(row, text_days)``: the record of a
-    stored row without a ban or region whose every value the engine knows, else None for the twin to judge),
-    set up with CreditRecord, the row's field names, the record's fields set and the vocabularies; None
-    without the compiled helpers. Needs :func:`compiled_model`'s set-up first."""
-    if _speedups is None:
-        return None
-    _speedups.setup_rows(*setup)
-    stored_row: Callable[..., Any] = _speedups.stored_row
-    return stored_row
-
-
-def compiled_csv_rows(*setup: Any) -> Callable[..., Any] | None:
-    """The compiled usual path of the CSV import's rows (``plain_csv_row(cells, columns)``: the record of a
-    row of known columns without a ban, region or deadline whose every value is well formed, else None for
-    ``_records._read_csv`` to read as written), set up with what ``_records`` reads rows with; None without
-    the compiled helpers. Needs :func:`compiled_model`'s set-up first."""
-    if _speedups is None:
-        return None
-    _speedups.setup_csv_rows(*setup)
-    plain: Callable[..., Any] = _speedups.plain_csv_row
-    return plain
+    getattr(_speedups, setup)(*args)
+    helper: Callable[..., Any] = getattr(_speedups, name)
+    return helper
 
 
 def compiled_clear(*setup: Any) -> tuple[Callable[..., Any], Callable[..., Any]] | None:

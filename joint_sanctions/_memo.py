@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from ._accel import compiled_known_answers
+from ._accel import compiled_helper
 from ._conditions import And, AnyOf, Compare, Expr, Or, fact_key
 
 # _compile builds the abstractions with this module, and _rules sits on _compile: the memo names
@@ -167,7 +167,7 @@ def known_answers_py(table: Mapping[tuple[tuple[str, str], tuple[Any, ...]], tup
 
 #: :func:`known_answers_py`, compiled where the package was built with a C compiler (_accel).
 known_answers: Callable[..., Known | None] = (
-    compiled_known_answers("record__list_type", "id", _ABSENT, _NONE) or known_answers_py)
+    compiled_helper("known_answers", "setup_memo", "record__list_type", "id", _ABSENT, _NONE) or known_answers_py)
 
 
 class FiringMemo:

@@ -39,7 +39,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from . import _tabular
-from ._accel import compiled_csv_rows
+from ._accel import compiled_helper
 from ._errors import IdentifierError, ImportRowError, RecordError
 from ._identifiers import kind_mismatch, mask_text, parse_identifier
 from ._logging import get_logger
@@ -494,8 +494,9 @@ _SEEN_DATES: dict[str, dt.date] = {}
 
 #: The usual CSV row (known columns, no ban, region or deadline, every value well formed) read whole in C
 #: (``_csv_row.c``), where compiled; None for any other row, which :func:`_read_csv` reads as written.
-_plain_csv_row: Callable[[list[str], list[str]], CreditRecord | None] | None = compiled_csv_rows(
-    COLUMNS, _BY_NAME, _SEEN_DATES, (frozenset(LIST_TYPES), frozenset(SUBJECT_TYPES), frozenset(RECORD_STATUSES)),
+_plain_csv_row: Callable[[list[str], list[str]], CreditRecord | None] | None = compiled_helper(
+    "plain_csv_row", "setup_csv_rows", COLUMNS, _BY_NAME, _SEEN_DATES,
+    (frozenset(LIST_TYPES), frozenset(SUBJECT_TYPES), frozenset(RECORD_STATUSES)),
     parse_identifier, kind_mismatch, CreditRecord, tuple(CreditRecord.model_fields), fields_set(CreditRecord),
     _tabular.FIELD_MAX)
 

@@ -10,7 +10,7 @@ from itertools import repeat
 from typing import Any
 
 from . import _identifiers as identifiers
-from ._accel import compiled_applied, compiled_clear, compiled_hit_facts
+from ._accel import compiled_applied, compiled_clear, compiled_helper
 from ._compile import BANS_MATTER, OVERDUE, SELF, CompiledMeasures, day_number
 from ._conditions import fact_key
 from ._inputs import _SURROGATE
@@ -121,9 +121,9 @@ def _utf8(text: str) -> str:
 
 
 #: :func:`record_facts_py`, compiled where the package was built with a C compiler (_accel).
-record_facts: Callable[..., Facts] = compiled_hit_facts(
-    ("id", "party__role", "record__list_type", "record__authority", "record__document_no", "record__reason",
-     _BANS_MATTER, _OVERDUE), SELF, _utf8) or record_facts_py
+record_facts: Callable[..., Facts] = compiled_helper(
+    "hit_facts", "setup_hits", ("id", "party__role", "record__list_type", "record__authority", "record__document_no",
+                                "record__reason", _BANS_MATTER, _OVERDUE), SELF, _utf8) or record_facts_py
 
 
 def _applied(compiled: CompiledMeasures, firings: Iterable[tuple[str, str]],

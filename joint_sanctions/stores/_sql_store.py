@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._accel import compiled_stored_row
+from .._accel import compiled_helper
 from .._errors import JointSanctionsError, RecordError, StoreError
 from .._identifiers import mask_text
 from .._logging import get_logger
@@ -78,8 +78,8 @@ def _items(text: Any) -> Any:
 
 
 #: ``_record``'s usual path, compiled where the package was built with a C compiler (_accel).
-_stored_row = compiled_stored_row(CreditRecord, FIELDS, fields_set(CreditRecord), frozenset(LIST_TYPES),
-                                  frozenset(SUBJECT_TYPES), frozenset(RECORD_STATUSES))
+_stored_row = compiled_helper("stored_row", "setup_rows", CreditRecord, FIELDS, fields_set(CreditRecord),
+                              frozenset(LIST_TYPES), frozenset(SUBJECT_TYPES), frozenset(RECORD_STATUSES))
 
 
 #: The most ids a check's lookup passes as parameters of their own: a check names its subject and
